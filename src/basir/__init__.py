@@ -1,0 +1,1 @@
+"""Basir L3: the execution layer."""

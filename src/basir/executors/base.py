@@ -1,0 +1,68 @@
+"""What every executor gets and gives: a `TaskContext` in, an outputs dict out.
+
+An executor raises `TaskFailure` for a failed attempt; the runtime decides about retries.
+Timeouts and cancellation reach an executor as `asyncio.CancelledError`: it must then stop
+its work (kill a process group, close a connection) before re-raising.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+JsonDict = dict[str, Any]
+DEFAULT_OUTPUT_CAP_BYTES = 10 * 1024 * 1024
+DEFAULT_OUTPUTS_CAP_BYTES = 1024 * 1024
+
+
+class TaskFailure(Exception):
+    """A task attempt failed; `message` is shown to the user, `outputs` are kept if any."""
+
+    def __init__(self, message: str, *, outputs: JsonDict | None = None, exit_code: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.outputs = outputs or {}
+        self.exit_code = exit_code
+
+
+@dataclass(slots=True)
+class TaskContext:
+    """Everything an attempt knows about where and as whom it runs."""
+
+    run_id: str
+    task_id: str
+    attempt: int
+    attempt_id: str
+    workflow: str
+    workdir: Path
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+    output_cap_bytes: int = DEFAULT_OUTPUT_CAP_BYTES
+    outputs_cap_bytes: int = DEFAULT_OUTPUTS_CAP_BYTES
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable across attempts of the same task of the same run: lets tasks deduplicate."""
+        return f"{self.run_id}/{self.task_id}"
+
+    def basir_env(self) -> dict[str, str]:
+        """The `BASIR_*` variables a task process sees."""
+        return {
+            "BASIR_RUN_ID": self.run_id,
+            "BASIR_TASK_ID": self.task_id,
+            "BASIR_WORKFLOW": self.workflow,
+            "BASIR_ATTEMPT": str(self.attempt),
+            "BASIR_ATTEMPT_ID": self.attempt_id,
+            "BASIR_IDEMPOTENCY_KEY": self.idempotency_key,
+        }
+
+
+class Executor(Protocol):
+    """Runs one kind of task body.  `body` is the task's body with expressions already resolved."""
+
+    kind: str
+
+    async def execute(self, body: JsonDict, ctx: TaskContext) -> JsonDict:
+        """Run one attempt; return its outputs or raise `TaskFailure`."""
+        ...

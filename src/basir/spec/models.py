@@ -1,0 +1,269 @@
+"""The workflow spec of DESIGN.md §4 as pydantic models: the single schema for YAML and JSON.
+
+Models validate shape and local rules (names, units, one body per task).  Rules that need the
+whole workflow (unknown `needs`, cycles, duplicate ids) live in `spec.validate`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from basir.i18n import _
+from basir.spec.units import parse_duration, parse_size
+
+MAX_TASKS = 10_000
+NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+TASK_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$"
+PARAM_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,62}$"
+TEMPLATE_REF_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}(/[a-z0-9][a-z0-9._-]{0,62}){0,3}$"
+PYTHON_REF_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.]{0,200}:[A-Za-z_][A-Za-z0-9_.]{0,100}$"
+BODY_KEYS = ("run", "python", "http", "uses", "workflow")
+PRIORITY_CLASSES = {"critical": 90, "high": 70, "normal": 50, "low": 20}
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^\d+(\.\d+)?(ms|s|m|h|d)$"},
+                {"type": "number", "minimum": 0},
+            ],
+            "description": "500ms, 30s, 5m, 2h, 1d, or seconds",
+        }
+    ),
+]
+Size = Annotated[
+    int,
+    BeforeValidator(parse_size),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|K|M|G|T|k|B)?$"},
+                {"type": "integer", "minimum": 0},
+            ],
+            "description": "512Mi, 2Gi, 1G, or bytes",
+        }
+    ),
+]
+
+
+def parse_priority(value: object) -> int:
+    """`critical | high | normal | low` or 0..100 → a number; higher runs first."""
+    if isinstance(value, str) and value in PRIORITY_CLASSES:
+        return PRIORITY_CLASSES[value]
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 100:
+        return value
+    raise ValueError(_("priority must be critical, high, normal, low or a number 0..100"))
+
+
+Priority = Annotated[
+    int,
+    BeforeValidator(parse_priority),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"enum": list(PRIORITY_CLASSES)},
+                {"type": "integer", "minimum": 0, "maximum": 100},
+            ]
+        }
+    ),
+]
+
+
+class Strict(BaseModel):
+    """Base of every spec model: unknown keys are errors, values are immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _as_retry_policy(value: object) -> object:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"max": value}
+    return value
+
+
+class RetryPolicy(Strict):
+    """How often and how patiently a failed task is tried again."""
+
+    max: int = Field(0, ge=0, le=100, description="retries after the first attempt")
+    backoff: Literal["fixed", "exponential"] = "fixed"
+    delay: Duration = Field(1.0, description="wait before the first retry")
+    max_delay: Duration = Field(300.0, description="cap on the wait between attempts")
+    jitter: float = Field(0.0, ge=0.0, le=1.0, description="random share of each wait")
+
+
+Retries = Annotated[RetryPolicy, BeforeValidator(_as_retry_policy)]
+
+
+class Resources(Strict):
+    """What a task needs to start: cpu cores, memory and slots of named pools."""
+
+    cpu: float | None = Field(None, gt=0, le=1024)
+    memory: Size | None = None
+    pools: dict[str, Annotated[int, Field(ge=1, le=1_000_000)]] = Field(
+        default_factory=dict, max_length=32
+    )
+
+
+class Cache(Strict):
+    """Content-addressed caching of a task's outputs (roadmap 10)."""
+
+    key: str = Field(max_length=4096)
+    paths: list[str] = Field(default_factory=list, max_length=64)
+
+
+class HttpCall(Strict):
+    """An HTTP request made by the `http` executor."""
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] = "GET"
+    url: str = Field(max_length=8192)
+    headers: dict[str, str] = Field(default_factory=dict, max_length=64)
+    json_body: Any = Field(None, alias="json")
+    body: str | None = Field(None, max_length=10_000_000)
+    expect: list[int] | int | None = Field(
+        None, description="expected status code(s); default any 2xx"
+    )
+    timeout: Duration | None = None
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class Schedule(Strict):
+    """A cron trigger (roadmap 3)."""
+
+    cron: str = Field(max_length=200)
+    timezone: str = Field("UTC", max_length=64)
+
+
+class GitTrigger(Strict):
+    """A git webhook trigger (roadmap 9)."""
+
+    events: list[str] = Field(default_factory=lambda: ["push"], max_length=16)
+    branches: list[str] = Field(default_factory=list, max_length=64)
+
+
+class Triggers(Strict):
+    """The `on:` block: what starts this workflow besides a user or L2."""
+
+    schedule: list[Schedule] = Field(default_factory=list, max_length=64)
+    git: GitTrigger | None = None
+
+
+class Param(Strict):
+    """A typed run parameter."""
+
+    type: Literal["string", "integer", "number", "boolean", "array", "object"] = "string"
+    default: Any = None
+    required: bool = False
+    description: str | dict[str, str] | None = None
+    enum: list[Any] | None = Field(None, max_length=1000)
+
+
+class Defaults(Strict):
+    """Values every task inherits unless it sets its own."""
+
+    retries: Retries | None = None
+    timeout: Duration | None = None
+    env: dict[str, str] = Field(default_factory=dict, max_length=256)
+    workdir: str | None = None
+    queue: str | None = None
+
+
+def _as_list(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+class Task(Strict):
+    """One node of the DAG.  Exactly one body: run, python, http, uses or workflow."""
+
+    id: str = Field(pattern=TASK_ID_PATTERN)
+    name: str | dict[str, str] | None = None
+    run: str | None = Field(None, max_length=1_000_000)
+    python: str | None = Field(None, pattern=PYTHON_REF_PATTERN)
+    args: list[Any] | dict[str, Any] | None = None
+    isolate: bool = Field(False, description="run a python task in a child process")
+    http: HttpCall | None = None
+    uses: str | None = Field(None, pattern=TEMPLATE_REF_PATTERN)
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with", max_length=256)
+    workflow: str | None = Field(None, pattern=NAME_PATTERN)
+    needs: Annotated[list[str], BeforeValidator(_as_list)] = Field(
+        default_factory=list, max_length=10_000
+    )
+    if_: str | bool | None = Field(None, alias="if")
+    when: Literal["on_success", "on_failure", "always"] = "on_success"
+    retries: Retries | None = None
+    timeout: Duration | None = None
+    priority: Priority | None = None
+    resources: Resources | None = None
+    queue: str | None = Field(None, max_length=64)
+    env: dict[str, str] = Field(default_factory=dict, max_length=256)
+    workdir: str | None = Field(None, max_length=4096)
+    cache: Cache | None = None
+    foreach: str | list[Any] | None = None
+    continue_on_error: bool = False
+    shell: str | None = Field(None, max_length=256, description="interpreter for run:, e.g. bash")
+
+    @model_validator(mode="after")
+    def _exactly_one_body(self) -> Task:
+        bodies = [key for key in BODY_KEYS if getattr(self, key) is not None]
+        if len(bodies) != 1:
+            if bodies:
+                raise ValueError(
+                    _("a task has exactly one body, found: {bodies}", bodies=", ".join(bodies))
+                )
+            raise ValueError(_("a task needs a body: run, python, http, uses or workflow"))
+        if self.args is not None and self.python is None:
+            raise ValueError(_("args is only for python tasks"))
+        return self
+
+    @property
+    def body_kind(self) -> str:
+        """Which executor runs this task: run, python, http, uses or workflow."""
+        return next(key for key in BODY_KEYS if getattr(self, key) is not None)
+
+
+class WorkflowSpec(Strict):
+    """A whole workflow: metadata, parameters, triggers, defaults and the task DAG."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str | dict[str, str] | None = None
+    namespace: str = Field("default", pattern=NAME_PATTERN)
+    params: dict[str, Param] = Field(default_factory=dict, max_length=256)
+    priority: Priority = 50
+    deadline: Duration | None = None
+    concurrency: int | None = Field(None, ge=1, le=100_000)
+    on: Triggers | None = None
+    defaults: Defaults = Field(default_factory=Defaults)
+    env: dict[str, str] = Field(default_factory=dict, max_length=256)
+    tasks: list[Task] = Field(min_length=1, max_length=MAX_TASKS)
+
+    @field_validator("params")
+    @classmethod
+    def _param_names(cls, value: dict[str, Param]) -> dict[str, Param]:
+        import re
+
+        for key in value:
+            if not re.match(PARAM_NAME_PATTERN, key):
+                raise ValueError(_("bad parameter name: {name}", name=key))
+        return value
+
+    def task(self, task_id: str) -> Task:
+        """The task with this id; KeyError when there is none."""
+        for task in self.tasks:
+            if task.id == task_id:
+                return task
+        raise KeyError(task_id)

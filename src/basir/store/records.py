@@ -1,0 +1,161 @@
+"""Plain records the store reads and writes.  No behaviour, no I/O: the shared vocabulary.
+
+Statuses are plain strings here (the store is below the engine and knows no lifecycle); the
+engine's `RunStatus` / `TaskStatus` are `StrEnum`s, so they pass for these strings as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+JsonDict = dict[str, Any]
+
+
+@dataclass(slots=True)
+class WorkflowVersion:
+    """One immutable version of a named workflow spec (its canonical JSON form)."""
+
+    name: str
+    version: int
+    namespace: str
+    spec: JsonDict
+    spec_hash: str
+    created_at: float
+    created_by: str | None = None
+
+
+@dataclass(slots=True)
+class RunRecord:
+    """A run of one pinned workflow version."""
+
+    id: str
+    workflow: str
+    version: int
+    status: str
+    params: JsonDict = field(default_factory=dict)
+    priority: int = 50
+    deadline_at: float | None = None
+    concurrency: int | None = None
+    created_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    updated_at: float = 0.0
+    trigger: str = "user"
+    created_by: str | None = None
+    error: str | None = None
+    namespace: str = "default"
+
+
+@dataclass(slots=True)
+class TaskRecord:
+    """One task (or one `foreach` instance) of a run, with its latest attempt."""
+
+    run_id: str
+    task_id: str
+    status: str
+    attempts: int = 0
+    outputs: JsonDict = field(default_factory=dict)
+    error: str | None = None
+    queued_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    updated_at: float = 0.0
+    next_attempt_at: float | None = None
+    attempt_id: str | None = None
+    parent_id: str | None = None
+    item_index: int | None = None
+    item: Any = None
+    # The task's spec when it is not the pinned version's (PATCH-added tasks, foreach instances).
+    spec: JsonDict | None = None
+    held: bool = False
+    hold_until: float | None = None
+
+
+@dataclass(slots=True)
+class EventRecord:
+    """One persisted state change: the CloudEvents-shaped unit of the event log."""
+
+    type: str
+    subject: str
+    time: float
+    data: JsonDict = field(default_factory=dict)
+    run_id: str | None = None
+    workflow: str | None = None
+    task_id: str | None = None
+    id: int = 0
+
+    def to_cloudevent(self) -> JsonDict:
+        """The public shape of DESIGN §7: `{id, type, source, time, subject, data}`."""
+        from datetime import UTC, datetime
+
+        return {
+            "id": str(self.id),
+            "type": self.type,
+            "source": "basir/l3",
+            "specversion": "1.0",
+            "time": datetime.fromtimestamp(self.time, UTC).isoformat().replace("+00:00", "Z"),
+            "subject": self.subject,
+            "data": self.data,
+        }
+
+
+@dataclass(slots=True)
+class RunInsert:
+    """Create a run together with its initial task rows."""
+
+    run: RunRecord
+    tasks: list[TaskRecord]
+
+
+@dataclass(slots=True)
+class TaskInsert:
+    """Add a task row to an existing run (foreach instance, PATCH-added task)."""
+
+    task: TaskRecord
+
+
+@dataclass(slots=True)
+class RunUpdate:
+    """A guarded update of a run: applied only if its status is in `from_statuses` (None: any)."""
+
+    run_id: str
+    fields: JsonDict
+    from_statuses: tuple[str, ...] | None = None
+
+
+@dataclass(slots=True)
+class TaskUpdate:
+    """A guarded update of a task row: applied only if its status is in `from_statuses`."""
+
+    run_id: str
+    task_id: str
+    fields: JsonDict
+    from_statuses: tuple[str, ...] | None = None
+
+
+Change = RunInsert | TaskInsert | RunUpdate | TaskUpdate
+
+
+@dataclass(slots=True)
+class Batch:
+    """Changes and their events, committed in one transaction or not at all."""
+
+    changes: list[Change] = field(default_factory=list)
+    events: list[EventRecord] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.changes or self.events)
+
+    def extend(self, other: Batch) -> None:
+        """Append another batch's changes and events, keeping their order."""
+        self.changes.extend(other.changes)
+        self.events.extend(other.events)
+
+
+@dataclass(slots=True)
+class Page:
+    """One page of a listing, with the cursor of the next page (None at the end)."""
+
+    items: list[Any]
+    next: str | None = None
