@@ -7,6 +7,7 @@ its work (kill a process group, close a connection) before re-raising.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,14 +17,26 @@ DEFAULT_OUTPUT_CAP_BYTES = 10 * 1024 * 1024
 DEFAULT_OUTPUTS_CAP_BYTES = 1024 * 1024
 
 
-class TaskFailure(Exception):
-    """A task attempt failed; `message` is shown to the user, `outputs` are kept if any."""
+class TaskFailure(Exception):  # noqa: N818 - the name is the public contract
+    """A task attempt failed; `message` is shown to the user, `outputs` are kept if any.
 
-    def __init__(self, message: str, *, outputs: JsonDict | None = None, exit_code: int | None = None):
+    `detail` is optional supporting text (the last lines of a process's output, a response
+    body), shown under the message.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        outputs: JsonDict | None = None,
+        exit_code: int | None = None,
+        detail: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.outputs = outputs or {}
         self.exit_code = exit_code
+        self.detail = detail
 
 
 @dataclass(slots=True)
@@ -56,6 +69,17 @@ class TaskContext:
             "BASIR_ATTEMPT_ID": self.attempt_id,
             "BASIR_IDEMPOTENCY_KEY": self.idempotency_key,
         }
+
+
+CURRENT_TASK: ContextVar[TaskContext | None] = ContextVar("basir_current_task", default=None)
+
+
+def current_task() -> TaskContext | None:
+    """The attempt a python task's function is running for (its ids, idempotency key), else None.
+
+    Set by the python executor around the call, in-process and in an isolated child alike.
+    """
+    return CURRENT_TASK.get()
 
 
 class Executor(Protocol):

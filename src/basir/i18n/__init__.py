@@ -17,11 +17,13 @@ from basir.i18n.catalog import (
     set_locale,
     use_locale,
 )
+from basir.i18n.labels import N_, state_label
 
 _ = gettext
 
 __all__ = [
     "DEFAULT_LOCALE",
+    "N_",
     "SUPPORTED_LOCALES",
     "_",
     "current_locale",
@@ -29,5 +31,6 @@ __all__ = [
     "negotiate",
     "ngettext",
     "set_locale",
+    "state_label",
     "use_locale",
 ]

@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from basir.i18n import _
+from basir.spec.errors import IssueCode, SpecValueError
 from basir.spec.units import parse_duration, parse_size
 
 MAX_TASKS = 10_000
@@ -79,6 +80,24 @@ Priority = Annotated[
         }
     ),
 ]
+
+
+def _env_strings(value: object) -> object:
+    """`PORT: 8080` and `DEBUG: true` are meant as text: env values are always strings."""
+    if not isinstance(value, dict):
+        return value
+    out: dict[object, object] = {}
+    for key, item in value.items():
+        if isinstance(item, bool):
+            out[key] = "true" if item else "false"
+        elif isinstance(item, int | float):
+            out[key] = str(item)
+        else:
+            out[key] = item
+    return out
+
+
+EnvVars = Annotated[dict[str, str], BeforeValidator(_env_strings)]
 
 
 class Strict(BaseModel):
@@ -178,7 +197,7 @@ class Defaults(Strict):
 
     retries: Retries | None = None
     timeout: Duration | None = None
-    env: dict[str, str] = Field(default_factory=dict, max_length=256)
+    env: EnvVars = Field(default_factory=dict, max_length=256)
     workdir: str | None = None
     queue: str | None = None
 
@@ -210,7 +229,7 @@ class Task(Strict):
     priority: Priority | None = None
     resources: Resources | None = None
     queue: str | None = Field(None, max_length=64)
-    env: dict[str, str] = Field(default_factory=dict, max_length=256)
+    env: EnvVars = Field(default_factory=dict, max_length=256)
     workdir: str | None = Field(None, max_length=4096)
     cache: Cache | None = None
     foreach: str | list[Any] | None = None
@@ -222,12 +241,16 @@ class Task(Strict):
         bodies = [key for key in BODY_KEYS if getattr(self, key) is not None]
         if len(bodies) != 1:
             if bodies:
-                raise ValueError(
-                    _("a task has exactly one body, found: {bodies}", bodies=", ".join(bodies))
+                message = _(
+                    "a task has exactly one body, found: {bodies}", bodies=", ".join(bodies)
                 )
-            raise ValueError(_("a task needs a body: run, python, http, uses or workflow"))
+                raise SpecValueError(IssueCode.TWO_BODIES, message, at=(bodies[1],))
+            message = _("a task needs a body: run, python, http, uses or workflow")
+            raise SpecValueError(IssueCode.NO_BODY, message)
         if self.args is not None and self.python is None:
-            raise ValueError(_("args is only for python tasks"))
+            raise SpecValueError(
+                IssueCode.INVALID_VALUE, _("args is only for python tasks"), at=("args",)
+            )
         return self
 
     @property
@@ -248,7 +271,7 @@ class WorkflowSpec(Strict):
     concurrency: int | None = Field(None, ge=1, le=100_000)
     on: Triggers | None = None
     defaults: Defaults = Field(default_factory=Defaults)
-    env: dict[str, str] = Field(default_factory=dict, max_length=256)
+    env: EnvVars = Field(default_factory=dict, max_length=256)
     tasks: list[Task] = Field(min_length=1, max_length=MAX_TASKS)
 
     @field_validator("params")
@@ -258,7 +281,8 @@ class WorkflowSpec(Strict):
 
         for key in value:
             if not re.match(PARAM_NAME_PATTERN, key):
-                raise ValueError(_("bad parameter name: {name}", name=key))
+                message = _("bad parameter name: {name}", name=key)
+                raise SpecValueError(IssueCode.INVALID_VALUE, message, at=(key,))
         return value
 
     def task(self, task_id: str) -> Task:

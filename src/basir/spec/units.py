@@ -1,4 +1,4 @@
-"""Durations (`500ms`, `30s`, `5m`, `2h`, `1d`) and sizes (`512Mi`, `2Gi`, `1G`), parsed strictly."""
+"""Durations (`500ms`, `30s`, `5m`, `2h`, `1d`) and sizes (`512Mi`, `2Gi`, `1G`), strictly."""
 
 from __future__ import annotations
 

@@ -150,4 +150,4 @@ class Store(WorkflowStore, RunStore, EventStore, KeyValueStore, Protocol):
 def describe(store: Any) -> str:
     """A short, credential-free name of a store for logs."""
     url = str(getattr(store, "url", type(store).__name__))
-    return url.split("@")[-1]
+    return url.rsplit("@", maxsplit=1)[-1]

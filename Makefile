@@ -1,0 +1,99 @@
+# Basir L3 — every target creates what it needs on a fresh machine.
+#   make run    start the server with the example workflows
+#   make test   lint + the whole test suite with branch coverage (fails under 85 %)
+# GNU make; recipes run in bash with -e and pipefail so any failing step fails the target.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+VENV := .venv
+BIN := $(VENV)/bin
+# The machine's Python 3.11; uv must never download an interpreter.
+PYTHON_SYS := $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
+# Recursive on purpose: re-evaluated after `env` may have installed uv with pip.
+UV = $(shell command -v uv 2>/dev/null || echo "$(PYTHON_SYS) -m uv")
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+PYTEST_WORKERS ?= 2
+CHROMIUM := /usr/bin/chromium
+APT_PACKAGES := chromium fonts-noto-core fonts-dejavu-core
+PG_HOST := 127.0.0.1
+
+.PHONY: help env deps-machine postgres assets run test lint format bench \
+        i18n-extract i18n-check i18n-missing clean
+
+help: ## list the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
+
+env: ## create/refresh .venv from uv.lock with the machine's python3.11 (idempotent)
+	@if ! command -v uv >/dev/null 2>&1 && ! $(PYTHON_SYS) -m uv --version >/dev/null 2>&1; then \
+	  echo "installing uv with pip" >&2; \
+	  $(PYTHON_SYS) -m pip install --quiet uv \
+	    || $(PYTHON_SYS) -m pip install --quiet --user uv \
+	    || $(PYTHON_SYS) -m pip install --quiet --user --break-system-packages uv; \
+	fi
+	@$(UV) sync --frozen --quiet --python "$(PYTHON_SYS)"
+	@$(MAKE) assets
+
+assets: ## install the dashboard's pinned front-end packages (only once package-lock.json exists)
+	@if [ -f package-lock.json ]; then \
+	  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then \
+	    if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent && touch node_modules; \
+	    else echo "hint: npm is missing; install nodejs and npm for the dashboard assets" >&2; fi; \
+	  fi; \
+	fi
+
+deps-machine: postgres ## apt packages for browser tests (chromium, fonts) and a running PostgreSQL
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update && apt-get install -y $(APT_PACKAGES); \
+	  else \
+	    echo "hint: $(CHROMIUM) is missing; as root run: apt-get update && apt-get install -y $(APT_PACKAGES)" >&2; \
+	    echo "      (browser tests are skipped until then)" >&2; \
+	  fi; \
+	fi
+
+postgres: ## start the local PostgreSQL cluster when nothing answers on 127.0.0.1
+	@if ! pg_isready -q -h $(PG_HOST) 2>/dev/null; then \
+	  if [ -d /etc/postgresql ] && command -v pg_ctlcluster >/dev/null 2>&1; then \
+	    pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | sort -V | tail -n 1) main start \
+	      || echo "hint: could not start PostgreSQL; postgres tests will be skipped" >&2; \
+	  else \
+	    echo "hint: PostgreSQL is not installed; as root run: apt-get install -y postgresql" >&2; \
+	  fi; \
+	fi
+
+run: env ## start `basir server` with the workflows of examples/ applied
+	@$(BIN)/basir server --load-examples examples
+
+test: env deps-machine lint ## lint, then pytest on 2 workers with branch coverage (fail under 85 %)
+	@$(BIN)/pytest -n $(PYTEST_WORKERS) --cov --cov-report=term-missing:skip-covered
+
+lint: env ## ruff check, ruff format --check, mypy --strict on src/
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: env ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: env ## the benchmark workloads (see docs/performance.md)
+	@$(BIN)/python bench/run.py
+
+i18n-extract: env ## collect messages into basir.pot and merge them into the Arabic catalog
+	@$(BIN)/python scripts/i18n.py extract
+
+i18n-check: env ## fail listing messages without an Arabic translation or with wrong placeholders
+	@$(BIN)/python scripts/i18n.py check
+
+i18n-missing: env ## print the msgids still untranslated, one per line
+	@$(BIN)/python scripts/i18n.py missing
+
+clean: ## remove caches and coverage output (keeps .venv; `rm -rf .venv` for a full reset)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache htmlcov coverage.xml .coverage .coverage.* build dist
+	find . -path ./.venv -prune -o -path ./node_modules -prune -o -name __pycache__ -type d -print0 \
+	  | xargs -0 rm -rf

@@ -1,0 +1,126 @@
+"""`create_app`: the FastAPI application of one engine.  No globals: make as many as you like.
+
+The app does not start or stop the engine — whoever owns the process does (`basir server`,
+tests).  Its lifespan only ends the endless streams and releases the app's subscriptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from basir.api import problems
+from basir.api.cache import LIST_CACHE_TTL_S, ListCache
+from basir.api.deps import ApiContext
+from basir.api.middleware import BodyLimitMiddleware, LocaleMiddleware
+from basir.api.routes import decisions, events, health, runs, tasks, workflows
+from basir.config import Settings
+from basir.coordinator.decisions import Decisions
+from basir.engine.runtime import Engine
+from basir.monitoring.metrics import Metrics
+from basir.security.auth import Authenticator
+
+API_VERSION = "1"
+DESCRIPTION = """\
+Basir L3 runs workflows of tasks durably and shows what happens.
+
+Every `/api/v1` route needs `Authorization: Bearer TOKEN`.  Errors are
+`application/problem+json` (RFC 9457) with a stable `code`, in the language of
+`Accept-Language` (en, ar).
+"""
+
+
+def create_app(
+    engine: Engine,
+    settings: Settings,
+    *,
+    metrics: Metrics | None = None,
+    authenticator: Authenticator | None = None,
+    list_cache_ttl_s: float = LIST_CACHE_TTL_S,
+) -> FastAPI:
+    """Build the REST API of `engine`: routes, problem+json errors, limits, auth, metrics."""
+    metrics = metrics or _engine_metrics(engine) or Metrics()
+    ctx = ApiContext(
+        engine=engine,
+        settings=settings,
+        auth=authenticator or Authenticator(engine.store),
+        metrics=metrics,
+        runs_cache=ListCache(engine.bus, ttl_s=list_cache_ttl_s),
+        decisions=Decisions(engine.store, engine),
+    )
+    if not metrics.has_state_provider:
+        metrics.bind_state(lambda: health.store_snapshot(ctx))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        ctx.shutdown.set()
+        ctx.runs_cache.close()
+
+    app = FastAPI(
+        title="Basir L3",
+        version=API_VERSION,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.basir = ctx
+    problems.install(app)
+    for module in (health, workflows, runs, tasks, events, decisions):
+        app.include_router(module.router)
+    # Added innermost first: the locale is set before the body limit may answer 413.
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(LocaleMiddleware)
+    _document_problems(app)
+    return app
+
+
+def context_of(app: FastAPI) -> ApiContext:
+    """The context an app serves from (the server sets its `shutdown` event on SIGTERM)."""
+    ctx: ApiContext = app.state.basir
+    return ctx
+
+
+def _engine_metrics(engine: Engine) -> Metrics | None:
+    found = getattr(engine, "metrics", None)
+    return found if isinstance(found, Metrics) else None
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Add the `Problem` schema to the OpenAPI components the error responses refer to."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(problems.problem_schemas())
+            # FastAPI's own 422 model is never sent: ours is problem+json.
+            for name in ("HTTPValidationError", "ValidationError"):
+                components.pop(name, None)
+            _add_body_limits(schema)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _add_body_limits(schema: dict[str, Any]) -> None:
+    """Every operation taking a body may answer 400 (too deep) and 413 (too large)."""
+    limits = problems.problem_responses(400, 413)
+    for operations in schema.get("paths", {}).values():
+        for method, operation in operations.items():
+            if method in ("post", "patch", "put"):
+                responses = operation.setdefault("responses", {})
+                for status, response in limits.items():
+                    responses.setdefault(str(status), response)

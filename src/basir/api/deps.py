@@ -1,0 +1,91 @@
+"""What routes depend on: the app's context object and the authenticated principal."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.responses import Response
+
+from basir.api.cache import ListCache
+from basir.config import Settings
+from basir.coordinator.decisions import Decisions
+from basir.engine.runtime import Engine
+from basir.monitoring.metrics import Metrics
+from basir.security.auth import Authenticator, Permission, require
+from basir.security.tokens import Principal
+from basir.store.base import Store
+
+
+@dataclass(slots=True)
+class ApiContext:
+    """Everything one app instance serves from; built by `create_app`, kept on `app.state`."""
+
+    engine: Engine
+    settings: Settings
+    auth: Authenticator
+    metrics: Metrics
+    runs_cache: ListCache
+    decisions: Decisions
+    # Set when the server begins shutting down: endless streams (SSE, log follow) end.
+    shutdown: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def store(self) -> Store:
+        """The engine's store."""
+        return self.engine.store
+
+
+def get_ctx(request: Request) -> ApiContext:
+    """The app's context."""
+    ctx: ApiContext = request.app.state.basir
+    return ctx
+
+
+Ctx = Annotated[ApiContext, Depends(get_ctx)]
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A token from `basir server`'s first start, BASIR_ADMIN_TOKEN or `basir tokens`",
+)
+
+
+def allow(permission: Permission) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that authenticates the caller and checks one permission (401 / 403)."""
+
+    async def dependency(
+        ctx: Ctx,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        header = f"Bearer {credentials.credentials}" if credentials is not None else None
+        principal = await ctx.auth.authenticate(header)
+        require(principal, permission)
+        return principal
+
+    return dependency
+
+
+Reader = Annotated[Principal, Depends(allow(Permission.READ))]
+Operator = Annotated[Principal, Depends(allow(Permission.OPERATE))]
+
+
+def dumps(data: Any) -> bytes:
+    """Compact UTF-8 JSON (Arabic stays readable)."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def json_response(
+    data: Any, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """A JSON response from plain data, serialised once with the standard library."""
+    return Response(dumps(data), status_code, headers=headers, media_type="application/json")
+
+
+def raw_json(body: bytes, status_code: int = 200) -> Response:
+    """A JSON response from already serialised bytes (cached pages)."""
+    return Response(body, status_code, media_type="application/json")

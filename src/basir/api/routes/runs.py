@@ -1,0 +1,198 @@
+"""`/api/v1/runs`: start, list, show, and control runs (pause, resume, cancel, retry, add tasks)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from pydantic import ValidationError
+from starlette.responses import Response
+
+from basir.api import views
+from basir.api.deps import Ctx, Operator, Reader, dumps, json_response, raw_json
+from basir.api.problems import field_path, problem_responses, validation_items
+from basir.api.routes.workflows import WorkflowName, version_not_found
+from basir.api.routes.workflows import workflow_not_found as _workflow_not_found
+from basir.api.schemas import RunPage, RunPatch, RunStart, RunView
+from basir.engine.errors import run_not_found
+from basir.engine.states import RunStatus
+from basir.errors import BasirError
+from basir.i18n import _, ngettext
+from basir.spec.models import NAME_PATTERN, Task
+
+router = APIRouter(prefix="/api/v1", tags=["runs"], responses=problem_responses(401, 403))
+
+MAX_RUNS_PAGE = 200
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+RunId = Annotated[str, Path(pattern=RUN_ID_PATTERN)]
+
+
+@router.post(
+    "/workflows/{name}/runs",
+    status_code=201,
+    response_model=RunView,
+    responses=problem_responses(404, 409, 413, 422),
+    summary="Start a run of a workflow (latest version unless `version`)",
+)
+async def start_run(name: WorkflowName, body: RunStart, ctx: Ctx, principal: Operator) -> Response:
+    """Create a run pinned to a workflow version and start it."""
+    workflow = await ctx.store.get_workflow(name, body.version)
+    if workflow is None:
+        if body.version is not None and await ctx.store.get_workflow(name) is not None:
+            raise version_not_found(name, body.version)
+        raise _workflow_not_found(name)
+    run = await ctx.engine.submit(
+        workflow,
+        params=body.params,
+        priority=body.priority,
+        deadline_s=body.deadline,
+        trigger="api",
+        created_by=principal.user,
+    )
+    tasks = await ctx.store.get_tasks(run.id)
+    return json_response(
+        views.run_view(run, tasks), 201, headers={"Location": f"/api/v1/runs/{run.id}"}
+    )
+
+
+@router.get(
+    "/runs",
+    response_model=RunPage,
+    responses=problem_responses(400, 422),
+    summary="Runs, newest first, filtered and paged",
+)
+async def list_runs(
+    ctx: Ctx,
+    principal: Reader,
+    status: Annotated[RunStatus | None, Query()] = None,
+    workflow: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_RUNS_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> Response:
+    """A page of runs; pass `next` back as `cursor` for the following page."""
+    key = (status, workflow, limit, cursor)
+
+    async def load() -> bytes:
+        try:
+            page = await ctx.store.list_runs(
+                status=status, workflow=workflow, limit=limit, cursor=cursor
+            )
+        except ValueError as error:
+            raise BasirError(
+                "request.invalid_cursor",
+                _("this cursor is not valid"),
+                details=[{"field": "query.cursor", "message": _("not a cursor of this listing")}],
+            ) from error
+        return dumps({"items": [views.run_summary(r) for r in page.items], "next": page.next})
+
+    return raw_json(await ctx.runs_cache.get(key, load))
+
+
+@router.get(
+    "/runs/{run_id}",
+    response_model=RunView,
+    responses=problem_responses(404, 422),
+    summary="A run with its tasks (the `basir run --json` shape plus timestamps)",
+)
+async def show_run(run_id: RunId, ctx: Ctx, principal: Reader) -> Response:
+    """One run and its tasks."""
+    run = await ctx.store.get_run(run_id)
+    if run is None:
+        raise run_not_found(run_id)
+    tasks = await ctx.store.get_tasks(run_id)
+    return json_response(views.run_view(run, tasks))
+
+
+async def _view(ctx: Ctx, run_id: str) -> Response:
+    run = await ctx.store.get_run(run_id)
+    if run is None:
+        raise run_not_found(run_id)
+    return json_response(views.run_view(run, await ctx.store.get_tasks(run_id)))
+
+
+_CONTROL_RESPONSES = problem_responses(404, 409, 422)
+
+
+@router.post(
+    "/runs/{run_id}/pause",
+    summary="Pause: no new task starts",
+    response_model=RunView,
+    responses=_CONTROL_RESPONSES,
+)
+async def pause_run(run_id: RunId, ctx: Ctx, principal: Operator) -> Response:
+    """No new task of the run starts; running ones finish."""
+    await ctx.engine.pause_run(run_id, by=principal.user)
+    return await _view(ctx, run_id)
+
+
+@router.post(
+    "/runs/{run_id}/resume",
+    summary="Resume a paused run",
+    response_model=RunView,
+    responses=_CONTROL_RESPONSES,
+)
+async def resume_run(run_id: RunId, ctx: Ctx, principal: Operator) -> Response:
+    """Undo a pause."""
+    await ctx.engine.resume_run(run_id, by=principal.user)
+    return await _view(ctx, run_id)
+
+
+@router.post(
+    "/runs/{run_id}/cancel",
+    summary="Cancel a run; running tasks are killed",
+    response_model=RunView,
+    responses=_CONTROL_RESPONSES,
+)
+async def cancel_run(run_id: RunId, ctx: Ctx, principal: Operator) -> Response:
+    """Cancel the run; running tasks' process groups are killed."""
+    await ctx.engine.cancel_run(run_id, by=principal.user)
+    return await _view(ctx, run_id)
+
+
+@router.post(
+    "/runs/{run_id}/retry",
+    summary="Re-run a finished run's failed tasks in place",
+    response_model=RunView,
+    responses=_CONTROL_RESPONSES,
+)
+async def retry_run(run_id: RunId, ctx: Ctx, principal: Operator) -> Response:
+    """Failed and cancelled tasks of a finished run run again; succeeded ones are kept."""
+    await ctx.engine.retry_run(run_id, by=principal.user)
+    return await _view(ctx, run_id)
+
+
+def validate_tasks(tasks: list[dict[str, Any]]) -> None:
+    """Check each added task against the spec's task schema; 422 with field paths if not."""
+    problems: list[dict[str, Any]] = []
+    for index, task in enumerate(tasks):
+        try:
+            Task.model_validate(task)
+        except ValidationError as error:
+            for item in validation_items(error.errors()):
+                prefix = field_path(("body", "tasks", index))
+                inner = item["field"]
+                item["field"] = f"{prefix}.{inner}" if inner else prefix
+                problems.append(item)
+    if problems:
+        raise BasirError(
+            "run.invalid_tasks",
+            ngettext(
+                "{count} problem in the added tasks",
+                "{count} problems in the added tasks",
+                len(problems),
+            ),
+            details=problems,
+        )
+
+
+@router.patch(
+    "/runs/{run_id}",
+    summary="Add tasks to a live run",
+    response_model=RunView,
+    responses=problem_responses(404, 409, 413, 422),
+)
+async def patch_run(run_id: RunId, body: RunPatch, ctx: Ctx, principal: Operator) -> Response:
+    """Add tasks to a running run: still acyclic, `needs` only on existing tasks."""
+    validate_tasks(body.tasks)
+    await ctx.engine.add_tasks(run_id, body.tasks, by=principal.user)
+    return await _view(ctx, run_id)

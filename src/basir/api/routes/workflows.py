@@ -1,0 +1,168 @@
+"""`/api/v1/workflows`: apply a spec (YAML or JSON), list, show, versions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from starlette.responses import Response
+
+from basir.api import views
+from basir.api.deps import Ctx, Operator, Reader, json_response
+from basir.api.problems import problem_responses
+from basir.api.schemas import WorkflowApplied, WorkflowDetail, WorkflowList
+from basir.errors import BasirError, NotFoundError
+from basir.i18n import _, ngettext
+from basir.spec.errors import SpecError, format_path
+from basir.spec.models import NAME_PATTERN
+
+router = APIRouter(prefix="/api/v1", tags=["workflows"], responses=problem_responses(401, 403))
+
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+JSON_TYPES = ("application/json",)
+WorkflowName = Annotated[str, Path(pattern=NAME_PATTERN, max_length=63)]
+VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+_APPLY_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/yaml": {
+                "schema": {"type": "string", "description": "a workflow spec (DESIGN §4)"}
+            },
+            "application/json": {
+                "schema": {"type": "object", "description": "a workflow spec (DESIGN §4)"}
+            },
+        },
+    }
+}
+
+
+def workflow_not_found(name: str) -> NotFoundError:
+    """No workflow of this name."""
+    return NotFoundError("workflow.not_found", _("no workflow named {name}", name=name))
+
+
+def version_not_found(name: str, version: int) -> NotFoundError:
+    """The workflow exists but not this version."""
+    return NotFoundError(
+        "workflow.version_not_found",
+        _("workflow {name} has no version {version}", name=name, version=version),
+    )
+
+
+def _media_type(request: Request) -> str:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in YAML_TYPES:
+        return "application/yaml"
+    if content_type in JSON_TYPES or content_type.endswith("+json"):
+        return "application/json"
+    raise BasirError(
+        "request.unsupported_media_type",
+        _("send the workflow as application/yaml or application/json"),
+        details=[{"field": "header.content-type", "message": _("unsupported media type")}],
+    )
+
+
+def _spec_error(error: SpecError) -> BasirError:
+    details = [
+        {
+            "field": format_path(issue.path),
+            "message": issue.message,
+            "code": str(issue.code),
+            "line": issue.line,
+            "col": issue.col,
+        }
+        for issue in error.issues
+    ]
+    message = ngettext(
+        "the workflow has {count} problem", "the workflow has {count} problems", len(details)
+    )
+    return BasirError("spec.invalid", message, details=details)
+
+
+@router.post(
+    "/workflows",
+    status_code=201,
+    response_model=WorkflowApplied,
+    openapi_extra=_APPLY_BODY,
+    responses={
+        200: {"model": WorkflowApplied, "description": "unchanged: same as latest"},
+        **problem_responses(400, 413, 415, 422),
+    },
+    summary="Apply a workflow spec: a new version unless unchanged",
+)
+async def apply(request: Request, ctx: Ctx, principal: Operator) -> Response:
+    """Validate a spec and store it as the workflow's next version (201), or 200 if unchanged."""
+    from basir.coordinator.workflows import apply_workflow
+    from basir.spec.validate import load_workflow
+
+    media_type = _media_type(request)
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BasirError("request.malformed", _("the body is not UTF-8 text")) from error
+    try:
+        spec = load_workflow(
+            text, "<request>", content_type=media_type, template_dirs=ctx.settings.template_dirs
+        )
+    except SpecError as error:
+        raise _spec_error(error) from error
+    version, created = await apply_workflow(ctx.store, spec, principal.user)
+    body = {"name": version.name, "version": version.version, "created": created}
+    headers = {"Location": f"/api/v1/workflows/{version.name}/versions/{version.version}"}
+    return json_response(body, 201 if created else 200, headers=headers)
+
+
+@router.get("/workflows", response_model=WorkflowList, summary="Latest version of every workflow")
+async def list_workflows(ctx: Ctx, principal: Reader) -> Response:
+    """Every workflow's latest version, by name."""
+    workflows = await ctx.store.list_workflows()
+    return json_response({"items": [views.workflow_summary(w) for w in workflows]})
+
+
+@router.get(
+    "/workflows/{name}",
+    response_model=WorkflowDetail,
+    responses=problem_responses(404, 422),
+    summary="A workflow's latest version with its spec",
+)
+async def show(name: WorkflowName, ctx: Ctx, principal: Reader) -> Response:
+    """The latest version of one workflow."""
+    workflow = await ctx.store.get_workflow(name)
+    if workflow is None:
+        raise workflow_not_found(name)
+    return json_response(views.workflow_detail(workflow))
+
+
+@router.get(
+    "/workflows/{name}/versions",
+    response_model=WorkflowList,
+    responses=problem_responses(404, 422),
+    summary="Every version of a workflow, oldest first",
+)
+async def versions(name: WorkflowName, ctx: Ctx, principal: Reader) -> Response:
+    """All versions of one workflow."""
+    found = await ctx.store.list_workflow_versions(name)
+    if not found:
+        raise workflow_not_found(name)
+    return json_response({"items": [views.workflow_summary(w) for w in found]})
+
+
+@router.get(
+    "/workflows/{name}/versions/{version}",
+    response_model=WorkflowDetail,
+    responses=problem_responses(404, 422),
+    summary="One version of a workflow with its spec",
+)
+async def version(
+    name: WorkflowName, version: VersionNumber, ctx: Ctx, principal: Reader
+) -> Response:
+    """A workflow version by number."""
+    workflow = await ctx.store.get_workflow(name, version)
+    if workflow is None:
+        if await ctx.store.get_workflow(name) is None:
+            raise workflow_not_found(name)
+        raise version_not_found(name, version)
+    return json_response(views.workflow_detail(workflow))

@@ -1,0 +1,200 @@
+"""Request and response bodies of the REST API (pydantic), as documented in `/openapi.json`.
+
+Requests are validated with these models.  Responses are built as plain dicts by the
+serialisers in `api.views` and sent as-is (serialised once); the response models here exist
+to document them, and the schemathesis suite checks that the two agree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+from basir.spec.models import NAME_PATTERN, Duration, Priority
+
+MAX_PARAMS = 256
+MAX_PATCH_TASKS = 1000
+DECISION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+
+PriorityIn = Priority
+DurationIn = Duration
+
+
+class Body(BaseModel):
+    """Base of request bodies: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunStart(Body):
+    """Start a run of a workflow."""
+
+    params: dict[str, Any] = Field(default_factory=dict, max_length=MAX_PARAMS)
+    priority: PriorityIn | None = None
+    deadline: DurationIn | None = Field(None, description="from run start: 30m, 2h, …")
+    version: int | None = Field(None, ge=1, le=2**31 - 1, description="default: the latest")
+
+
+class RunPatch(Body):
+    """Add tasks to a live run (each a task of the workflow spec, DESIGN §4)."""
+
+    tasks: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_PATCH_TASKS)
+
+
+class TaskPause(Body):
+    """Hold a task; optionally stop it if running, and resume it automatically later."""
+
+    stop_running: bool = False
+    resume_at: datetime | None = Field(None, description="ISO 8601 time or Unix seconds")
+
+
+class DecisionIn(Body):
+    """An L2 decision: run `workflow` at most once per `decision_id`."""
+
+    decision_id: str = Field(pattern=DECISION_ID_PATTERN)
+    workflow: str = Field(pattern=NAME_PATTERN)
+    params: dict[str, Any] = Field(default_factory=dict, max_length=MAX_PARAMS)
+    priority: PriorityIn | None = None
+    deadline: DurationIn | None = None
+    callback_url: HttpUrl | None = Field(None, description="notified when the run ends")
+
+
+class Status(BaseModel):
+    """A liveness or readiness answer."""
+
+    status: str
+
+
+class Ready(Status):
+    """Readiness with its parts."""
+
+    store: str
+    scheduler: str
+
+
+class WorkflowSummary(BaseModel):
+    """One version of a workflow, without its spec."""
+
+    name: str
+    version: int
+    namespace: str
+    description: str | dict[str, str] | None = None
+    spec_hash: str
+    created_at: str | None = None
+    created_by: str | None = None
+
+
+class WorkflowDetail(WorkflowSummary):
+    """One version of a workflow with its canonical spec."""
+
+    spec: dict[str, Any]
+
+
+class WorkflowList(BaseModel):
+    """Workflows (latest versions) or the versions of one workflow."""
+
+    items: list[WorkflowSummary]
+
+
+class WorkflowApplied(BaseModel):
+    """The version a POST /workflows stored (or found unchanged)."""
+
+    name: str
+    version: int
+    created: bool
+
+
+class TaskView(BaseModel):
+    """A task in a run (DESIGN §6)."""
+
+    status: str
+    attempts: int
+    outputs: dict[str, Any]
+
+
+class RunView(BaseModel):
+    """A run with its tasks: the `basir run --json` shape plus timestamps."""
+
+    run_id: str
+    workflow: str
+    version: int
+    status: str
+    tasks: dict[str, TaskView]
+
+
+class RunSummary(BaseModel):
+    """A run in a listing."""
+
+    run_id: str
+    workflow: str
+    version: int
+    status: str
+    priority: int
+    trigger: str
+    created_by: str | None = None
+    error: str | None = None
+    created_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    deadline_at: str | None = None
+
+
+class RunPage(BaseModel):
+    """One page of runs, newest first."""
+
+    items: list[RunSummary]
+    next: str | None = Field(None, description="cursor of the next page; null at the end")
+
+
+class TaskState(BaseModel):
+    """A task after a pause or resume."""
+
+    run_id: str
+    task_id: str
+    status: str
+    attempts: int
+    held: bool
+    hold_until: str | None = None
+
+
+class CloudEvent(BaseModel):
+    """One event of the log, CloudEvents-shaped."""
+
+    id: str
+    type: str
+    source: str
+    specversion: str
+    time: str
+    subject: str
+    data: dict[str, Any]
+
+
+class EventPage(BaseModel):
+    """One page of the event log, oldest first."""
+
+    items: list[CloudEvent]
+    next: str | None = Field(None, description="cursor of the next page; null at the end")
+
+
+class DecisionOut(BaseModel):
+    """The run that carries out a decision."""
+
+    decision_id: str
+    run_id: str
+    status: str
+
+
+class DecisionView(BaseModel):
+    """A decision with its run's status and, once finished, its outcome."""
+
+    decision_id: str
+    workflow: str | None = None
+    run_id: str | None = None
+    status: str
+    outcome: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    callback_url: str | None = None
+    created_at: str | None = None
+    created_by: str | None = None

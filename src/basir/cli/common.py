@@ -1,0 +1,75 @@
+"""What every command shares: consoles, the error → exit-code mapping, opening the store."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sys
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from basir.config import Settings
+from basir.errors import BasirError
+from basir.i18n import _
+from basir.spec.errors import SpecError
+from basir.store.base import Store
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+
+T = TypeVar("T")
+
+err_console = Console(stderr=True, highlight=False)
+out_console = Console(highlight=False)
+
+
+def settings() -> Settings:
+    """Settings from the environment (BASIR_HOME, BASIR_DB, …)."""
+    return Settings()
+
+
+def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
+    """Print a localised error to stderr and exit with `code`."""
+    err_console.print(f"[bold red]{_('error')}:[/] {message}", soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def report_spec_error(error: SpecError, filename: str) -> NoReturn:
+    """Print every located issue of an invalid spec, one per line, and exit 2."""
+    for issue in error.issues:
+        sys.stderr.write(issue.format(filename) + "\n")
+    raise typer.Exit(EXIT_INVALID)
+
+
+def run_async(main: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
+    """Let a typer command be an async function; map user errors to exit code 2."""
+
+    @functools.wraps(main)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return asyncio.run(main(*args, **kwargs))
+        except BasirError as error:
+            for detail in error.details:
+                err_console.print(f"  {detail.get('field', '')}: {detail.get('message', '')}")
+            fail(error.message, EXIT_INVALID)
+
+    return wrapper
+
+
+@asynccontextmanager
+async def opened_store(config: Settings) -> AsyncIterator[Store]:
+    """The configured store, opened (schema created or migrated) and closed afterwards."""
+    from basir.store.factory import open_store
+
+    config.home.mkdir(parents=True, exist_ok=True)
+    store = open_store(config.db_url)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()

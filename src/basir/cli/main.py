@@ -1,0 +1,70 @@
+"""`basir`: the command line (DESIGN §6).  One module per command group, registered here."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from basir.i18n import _, set_locale
+
+
+def _lang_from_argv() -> None:
+    """Pick the locale before typer renders any help text (which is translated too)."""
+    import sys
+
+    argv = sys.argv
+    for index, arg in enumerate(argv):
+        if arg == "--lang" and index + 1 < len(argv):
+            set_locale(argv[index + 1])
+            return
+        if arg.startswith("--lang="):
+            set_locale(arg.split("=", 1)[1])
+            return
+    set_locale(os.environ.get("BASIR_LANG") or os.environ.get("LANG"))
+
+
+def build_app() -> typer.Typer:
+    """Assemble the typer application with every command group."""
+    from basir.cli import run_cmd, spec_cmd, workflows_cmd
+
+    app = typer.Typer(
+        name="basir",
+        help=_("Basir L3: run workflows of tasks durably, in the right order, and watch them."),
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+
+    @app.callback()
+    def main_options(
+        lang: Annotated[
+            str | None, typer.Option("--lang", help=_("language of messages: en or ar"))
+        ] = None,
+    ) -> None:
+        if lang is not None:
+            set_locale(lang)
+
+    spec_cmd.register(app)
+    run_cmd.register(app)
+    workflows_cmd.register(app)
+    _register_optional(app)
+    return app
+
+
+def _register_optional(app: typer.Typer) -> None:
+    """Command groups owned by the server side (issue 3)."""
+    try:
+        from basir.cli import runs_cmd, server_cmd
+    except ImportError:  # pragma: no cover - only while those modules are being written
+        return
+    server_cmd.register(app)
+    runs_cmd.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    _lang_from_argv()
+    build_app()()

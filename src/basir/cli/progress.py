@@ -1,0 +1,104 @@
+"""Live progress of one run on the terminal: a bar and per-task states (plain lines if no TTY)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from basir.events.bus import Subscription
+from basir.i18n import _
+
+MAX_TASK_ROWS = 12
+FINAL = {"succeeded", "failed", "skipped", "cancelled", "upstream_failed"}
+STYLE = {
+    "succeeded": "green",
+    "failed": "red",
+    "upstream_failed": "red",
+    "cancelled": "yellow",
+    "skipped": "dim",
+    "running": "cyan",
+    "retrying": "magenta",
+    "queued": "blue",
+}
+
+
+class RunProgress:
+    """Consumes a run's events and draws them; `close()` leaves the final picture."""
+
+    def __init__(self, console: Console, run_id: str, total: int) -> None:
+        self.console = console
+        self.run_id = run_id
+        self.states: dict[str, str] = {}
+        self.total = total
+        self.live: Live | None = None
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self.bar = self.progress.add_task(_("tasks"), total=total)
+        if console.is_terminal:
+            self.live = Live(self._render(), console=console, refresh_per_second=8, transient=False)
+            self.live.start()
+
+    def _render(self) -> Group:
+        table = Table(show_header=False, box=None, pad_edge=False)
+        active = [(t, s) for t, s in self.states.items() if s not in FINAL]
+        recent = [(t, s) for t, s in self.states.items() if s in FINAL and s != "succeeded"]
+        for task_id, state in (active + recent)[:MAX_TASK_ROWS]:
+            table.add_row(task_id, f"[{STYLE.get(state, '')}]{_(state)}[/]")
+        return Group(self.progress, table)
+
+    def handle(self, event: Any) -> None:
+        """Apply one event of this run to the display."""
+        data = event.data
+        task_id = data.get("task_id")
+        if event.run_id != self.run_id or task_id is None:
+            return
+        status = str(data.get("status", ""))
+        self.states[task_id] = status
+        self.total = max(self.total, len(self.states))
+        done = sum(1 for s in self.states.values() if s in FINAL)
+        self.progress.update(self.bar, total=self.total, completed=done)
+        if self.live is not None:
+            self.live.update(self._render())
+        elif status in FINAL or status in {"running", "retrying"}:
+            line = _("task {task_id} {status}", task_id=task_id, status=_(status))
+            if data.get("error") and status in {"failed", "retrying"}:
+                line += f": {data['error']}"
+            self.console.print(line, highlight=False, soft_wrap=True)
+
+    async def follow(self, subscription: Subscription) -> None:
+        """Draw events until cancelled."""
+        while True:
+            self.handle(await subscription.get())
+
+    def close(self) -> None:
+        """Stop live drawing, leaving the last frame on screen."""
+        if self.live is not None:
+            self.live.update(self._render())
+            self.live.stop()
+
+
+@contextlib.asynccontextmanager
+async def following(progress: RunProgress, subscription: Subscription):  # type: ignore[no-untyped-def]
+    """Run `progress.follow` in the background for the duration of the block."""
+    task = asyncio.create_task(progress.follow(subscription))
+    try:
+        yield progress
+    finally:
+        while (event := subscription.get_nowait()) is not None:
+            progress.handle(event)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        progress.close()
+        subscription.close()

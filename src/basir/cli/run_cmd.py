@@ -1,0 +1,215 @@
+"""`basir run` and `basir resume`: a workflow run to the end, in this process, with progress."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from basir.cli.common import (
+    EXIT_FAILED,
+    EXIT_INVALID,
+    EXIT_OK,
+    err_console,
+    fail,
+    opened_store,
+    report_spec_error,
+    run_async,
+    settings,
+)
+from basir.cli.junit import write_junit
+from basir.cli.progress import RunProgress, following
+from basir.config import Settings
+from basir.coordinator.workflows import apply_workflow
+from basir.engine.report import run_to_dict
+from basir.engine.runtime import Engine
+from basir.engine.states import RunStatus
+from basir.i18n import _
+from basir.spec.errors import SpecError
+from basir.spec.validate import load_workflow_file
+from basir.store.base import Store
+from basir.store.records import RunRecord, WorkflowVersion
+
+SPEC_SUFFIXES = {".yaml", ".yml", ".json"}
+
+
+def parse_params(pairs: list[str]) -> dict[str, str]:
+    """`-p key=value` pairs → a dict; a pair without `=` is an input error."""
+    params: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            fail(_("a parameter must look like key=value, got: {pair}", pair=pair))
+        params[key.strip()] = value
+    return params
+
+
+async def _workflow_for(store: Store, target: str, config: Settings) -> WorkflowVersion:
+    path = Path(target)
+    if path.exists() or path.suffix in SPEC_SUFFIXES:
+        if not path.exists():
+            fail(_("no such file: {path}", path=target))
+        try:
+            spec = load_workflow_file(path, template_dirs=config.template_dirs)
+        except SpecError as error:
+            report_spec_error(error, target)
+        version, _created = await apply_workflow(store, spec, created_by="cli")
+        return version
+    version = await store.get_workflow(target)
+    if version is None:
+        fail(_("no workflow named {name}; give a file or apply it first", name=target))
+    return version
+
+
+async def _follow_to_end(
+    engine: Engine,
+    store: Store,
+    run: RunRecord,
+    json_out: bool,
+    junit: Path | None,
+    subscription: Any,
+) -> int:
+    tasks = await store.get_tasks(run.id)
+    progress = RunProgress(err_console, run.id, total=len(tasks))
+    loop = asyncio.get_running_loop()
+    interrupted = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, interrupted.set)
+    try:
+        async with following(progress, subscription):
+            waiter = asyncio.ensure_future(engine.wait(run.id))
+            stopper = asyncio.ensure_future(interrupted.wait())
+            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            if not waiter.done():
+                waiter.cancel()
+                await engine.stop()
+                err_console.print(
+                    _("interrupted; continue with: basir resume {run_id}", run_id=run.id)
+                )
+                return 130
+            final = waiter.result()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    await engine.stop()
+    rows = await store.get_tasks(run.id)
+    result = run_to_dict(final, rows)
+    if junit is not None:
+        write_junit(junit, final, rows)
+    if json_out:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+    else:
+        _print_summary(result)
+    return EXIT_OK if final.status == RunStatus.SUCCEEDED else EXIT_FAILED
+
+
+def _print_summary(result: dict[str, Any]) -> None:
+    counts: dict[str, int] = {}
+    for entry in result["tasks"].values():
+        counts[entry["status"]] = counts.get(entry["status"], 0) + 1
+    parts = ", ".join(f"{n} {_(status)}" for status, n in sorted(counts.items()))
+    err_console.print(
+        _(
+            "run {run_id} {status}: {parts}",
+            run_id=result["run_id"],
+            status=_(result["status"]),
+            parts=parts,
+        )
+    )
+    for task_id, entry in result["tasks"].items():
+        if entry["status"] in {"failed", "upstream_failed"} and entry.get("error"):
+            err_console.print(f"  {task_id}: {entry['error']}", soft_wrap=True)
+
+
+@run_async
+async def _run(
+    target: str,
+    pairs: list[str],
+    json_out: bool,
+    junit: Path | None,
+    server: str | None,
+    token: str | None,
+) -> int:
+    params = parse_params(pairs)
+    if server is not None:
+        from basir.cli.remote_run import run_remote
+
+        return await run_remote(server, token, target, params, json_out, junit)
+    config = settings()
+    async with opened_store(config) as store:
+        version = await _workflow_for(store, target, config)
+        engine = Engine(store, config)
+        await engine.start(resume=False)
+        subscription = engine.bus.subscribe()
+        try:
+            run = await engine.submit(
+                version, params=params, params_from_text=True, created_by="cli"
+            )
+        except BaseException:
+            subscription.close()
+            await engine.stop()
+            raise
+        err_console.print(f"run {run.id}", highlight=False)
+        return await _follow_to_end(engine, store, run, json_out, junit, subscription)
+
+
+@run_async
+async def _resume(run_id: str, json_out: bool, junit: Path | None) -> int:
+    config = settings()
+    async with opened_store(config) as store:
+        record = await store.get_run(run_id)
+        if record is None:
+            fail(_("no run with id {run_id}", run_id=run_id))
+        engine = Engine(store, config)
+        await engine.start(resume=False)
+        subscription = engine.bus.subscribe()
+        err_console.print(f"run {run_id}", highlight=False)
+        record = await engine.resume(run_id)
+        return await _follow_to_end(engine, store, record, json_out, junit, subscription)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `run` and `resume` to the app."""
+
+    @app.command(help=_("Run a workflow (file or stored name) to the end, showing progress."))
+    def run(
+        target: Annotated[str, typer.Argument(help=_("workflow file or stored workflow name"))],
+        param: Annotated[
+            list[str], typer.Option("--param", "-p", help=_("parameter as key=value"))
+        ] = [],  # noqa: B006 - typer reads the default, never mutates it
+        json_out: Annotated[
+            bool, typer.Option("--json", help=_("print the result as JSON on stdout"))
+        ] = False,
+        junit: Annotated[
+            Path | None, typer.Option("--junit", help=_("write a JUnit XML report"))
+        ] = None,
+        server: Annotated[
+            str | None,
+            typer.Option("--server", envvar="BASIR_SERVER", help=_("run on this server")),
+        ] = None,
+        token: Annotated[
+            str | None, typer.Option("--token", envvar="BASIR_TOKEN", help=_("API token"))
+        ] = None,
+    ) -> None:
+        raise typer.Exit(_run(target, param, json_out, junit, server, token))
+
+    @app.command(help=_("Continue an interrupted run of the embedded store to its end."))
+    def resume(
+        run_id: Annotated[str, typer.Argument(help=_("the run id printed by basir run"))],
+        json_out: Annotated[
+            bool, typer.Option("--json", help=_("print the result as JSON on stdout"))
+        ] = False,
+        junit: Annotated[
+            Path | None, typer.Option("--junit", help=_("write a JUnit XML report"))
+        ] = None,
+    ) -> None:
+        raise typer.Exit(_resume(run_id, json_out, junit))
+
+
+__all__ = ["EXIT_INVALID", "parse_params", "register"]

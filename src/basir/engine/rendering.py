@@ -1,0 +1,87 @@
+"""Turning a task's spec into the concrete body an executor runs, for one attempt.
+
+Expressions are evaluated here, against the run's current state; values substituted into a
+shell script are quoted by the expression layer, never pasted raw.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from basir.engine.context import expression_context, task_env
+from basir.engine.state import RunState, TaskState
+from basir.spec import expressions
+from basir.spec.models import Task
+from basir.spec.templates import TemplateResolver, expand_template
+
+
+class Renderer:
+    """Renders task bodies, conditions and foreach lists; expands library templates."""
+
+    def __init__(self, template_dirs: list[Path], workdir: Path) -> None:
+        self.templates = TemplateResolver(template_dirs)
+        self.base_workdir = workdir
+        self.process_env = dict(os.environ)
+
+    def condition(self, condition: str | bool, run: RunState, task: TaskState) -> bool:
+        """Evaluate an `if:`; a bare expression and a `${{ }}` one mean the same."""
+        return expressions.evaluate_condition(
+            condition, expression_context(run, task, self.process_env), files_root=self.workdir_of(run, task)
+        )
+
+    def foreach_items(
+        self, source: str | list[Any] | None, run: RunState, task: TaskState
+    ) -> list[Any]:
+        """The list a `foreach:` fans out over: a list, or a string holding a JSON list."""
+        return expressions.evaluate_foreach(
+            source if source is not None else [],
+            expression_context(run, task, self.process_env),
+            files_root=self.workdir_of(run, task),
+        )
+
+    def body(self, run: RunState, task: TaskState) -> tuple[str, dict[str, Any]]:
+        """The executor kind and the fully rendered body of a task's next attempt."""
+        spec = task.spec
+        context = expression_context(run, task, self.process_env)
+        root = self.workdir_of(run, task)
+        if spec.uses is not None:
+            values = expressions.render(spec.with_, context, files_root=root)
+            spec = expand_template(spec, self.templates, inputs=values)
+            if spec.uses is not None:  # a built-in: its checked inputs are data now
+                return "uses", {"uses": spec.uses, "with": spec.with_}
+            context["inputs"] = spec.with_
+        return render_body(spec, context, root)
+
+    def env_of(self, run: RunState, task: TaskState) -> dict[str, str]:
+        """The rendered environment variables of a task."""
+        env = task_env(run, task)
+        if not any(expressions.OPEN in value for value in env.values()):
+            return env
+        context = expression_context(run, task, self.process_env)
+        return {key: str(expressions.render(value, context)) for key, value in env.items()}
+
+    def workdir_of(self, run: RunState, task: TaskState) -> Path:
+        """The working directory of a task: its own, the defaults', else where Basir started."""
+        chosen = task.spec.workdir or run.spec.defaults.workdir
+        if chosen is None:
+            return self.base_workdir
+        rendered = str(expressions.render(chosen, expression_context(run, task, self.process_env)))
+        path = Path(rendered).expanduser()
+        return path if path.is_absolute() else self.base_workdir / path
+
+
+def render_body(spec: Task, context: dict[str, Any], root: Path) -> tuple[str, dict[str, Any]]:
+    """Render one (template-free) task spec's body against an expression context."""
+    if spec.run is not None:
+        script = expressions.render(spec.run, context, shell=True, files_root=root)
+        return "run", {"run": script, "shell": spec.shell}
+    if spec.python is not None:
+        args = expressions.render(spec.args, context, files_root=root)
+        return "python", {"python": spec.python, "args": args, "isolate": spec.isolate}
+    if spec.http is not None:
+        call = spec.http.model_dump(mode="json", by_alias=True)
+        return "http", expressions.render(call, context, files_root=root)
+    with_values = expressions.render(spec.with_, context, files_root=root)
+    return "workflow", {"workflow": spec.workflow, "with": with_values}

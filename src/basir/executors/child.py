@@ -1,0 +1,124 @@
+"""Python-task helpers shared by the in-process path and the isolated child process.
+
+This module is what an isolated child imports, so it stays light: standard library and
+`executors.base` only (no translations, no HTTP client).  It reports failures as plain data;
+the parent turns them into localised messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import json
+import os
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from basir.executors.base import CURRENT_TASK, TaskContext, TaskFailure
+
+# One encoder for all calls: `json.dumps` with options builds a new one each time.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+
+
+def resolve(ref: str) -> Callable[..., Any]:
+    """Import `module:function` (the function part may be dotted: `module:Class.method`)."""
+    module_name, sep, attr_path = ref.partition(":")
+    if not sep or not module_name or not attr_path:
+        raise ValueError(f"expected module:function, got {ref!r}")
+    target: Any = importlib.import_module(module_name)
+    for attr in attr_path.split("."):
+        target = getattr(target, attr)
+    if not callable(target):
+        raise TypeError(f"{ref} is not callable")
+    return target  # type: ignore[no-any-return]
+
+
+def is_async(function: Callable[..., Any]) -> bool:
+    """Whether calling `function` gives a coroutine to await (an object with `async __call__`
+    counts too)."""
+    return inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
+        getattr(function, "__call__", None)  # noqa: B004 - the method itself, not callability
+    )
+
+
+def bind(function: Callable[..., Any], args: object) -> Callable[[], Any]:
+    """A zero-argument call of `function` with `args`: a list is positional, a dict keywords."""
+    if args is None:
+        return function
+    if isinstance(args, list | tuple):
+        return lambda: function(*args)
+    if isinstance(args, dict):
+        return lambda: function(**args)
+    raise TypeError("args must be a list, an object or empty")
+
+
+def to_json(value: object) -> str:
+    """The outputs of a return value as JSON text: a dict as is, None as `{}`, else `result`.
+
+    Raises TypeError or ValueError when the value is not JSON (sets, objects, NaN, …).
+    """
+    if value is None:
+        return "{}"
+    outputs = value if isinstance(value, dict) else {"result": value}
+    return _ENCODER.encode(outputs)
+
+
+def describe(exc: BaseException) -> str:
+    """`Type: message`, the one-line summary of an exception shown to the user."""
+    message = str(exc)
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+@dataclass(frozen=True, slots=True)
+class ChildResult:
+    """What an isolated call sends back: outputs JSON, or a failure summary and traceback.
+
+    A function that raised `TaskFailure` has its own message as `error` and may have outputs.
+    """
+
+    outputs_json: str | None = None
+    error: str | None = None
+    traceback: str | None = None
+    bad_result: str | None = None
+
+
+def call_in_child(ref: str, args: object, ctx: TaskContext) -> ChildResult:
+    """Run one python task inside a pool process (the target of `ProcessPoolExecutor.submit`).
+
+    The task's `BASIR_*` and `env` variables are set for the call and restored after, since
+    the process is reused by later tasks.
+    """
+    saved = dict(os.environ)
+    os.environ.update({key: str(value) for key, value in ctx.env.items()})
+    os.environ.update(ctx.basir_env())
+    token = CURRENT_TASK.set(ctx)
+    try:
+        function = resolve(ref)
+        call = bind(function, args)
+        value = asyncio.run(call()) if is_async(function) else call()
+    except TaskFailure as exc:
+        try:
+            failure_outputs = to_json(exc.outputs)
+        except (TypeError, ValueError):
+            failure_outputs = None
+        return ChildResult(
+            error=exc.message, traceback=traceback.format_exc(), outputs_json=failure_outputs
+        )
+    except BaseException as exc:  # SystemExit too: the parent must get an answer
+        return ChildResult(error=describe(exc), traceback=traceback.format_exc())
+    finally:
+        CURRENT_TASK.reset(token)
+        os.environ.clear()
+        os.environ.update(saved)
+    try:
+        return ChildResult(outputs_json=to_json(value))
+    except (TypeError, ValueError) as exc:
+        return ChildResult(bad_result=str(exc))
+
+
+def child_pid() -> int:
+    """The pool process's pid, asked once when the process starts (to kill it on cancel)."""
+    return os.getpid()

@@ -1,0 +1,169 @@
+"""Isolated python tasks: each call runs in a child process that only it uses at that moment.
+
+A shared `ProcessPoolExecutor` fails *every* call in flight when one of its processes dies,
+so one crashing task would fail its neighbours.  Instead each worker here is a one-process
+pool: a crash (`os._exit`, a segfault, the OOM killer) breaks only the call it was running,
+and cancelling a call can SIGKILL exactly the process running it.  Healthy workers are kept
+(up to `max_idle`) so later calls skip the process start and reuse warm imports.
+
+Processes come from the `forkserver` start method: a clean, single-threaded server forks
+them, which is fast and safe in a threaded parent (unlike plain `fork`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import multiprocessing
+import os
+import signal
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.context import BaseContext
+
+from basir.executors.base import TaskContext, TaskFailure
+from basir.executors.child import ChildResult, call_in_child, child_pid
+from basir.i18n import _
+
+DEFAULT_START_METHOD = "forkserver"
+DEFAULT_MAX_IDLE_PROCESSES = 4
+PROCESS_START_TIMEOUT_S = 60.0
+
+
+class _Worker:
+    """One child process behind a one-process pool, with its pid known for killing."""
+
+    def __init__(self, pool: ProcessPoolExecutor, pid: int) -> None:
+        self.pool = pool
+        self.pid = pid
+
+    @classmethod
+    def start(cls, context: BaseContext) -> _Worker:
+        """Start the process and learn its pid (blocking: call from a thread)."""
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+        try:
+            pid = pool.submit(child_pid).result(timeout=PROCESS_START_TIMEOUT_S)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        return cls(pool, pid)
+
+    def kill(self) -> None:
+        """SIGKILL the process and let the pool wind down in the background."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(self.pid, signal.SIGKILL)
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def is_alive(self) -> bool:
+        """Whether the process still exists (the fork server reaps its dead children)."""
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def retire(self) -> None:
+        """Let an idle process exit on its own (or forget a dead one)."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+class ProcessRunner:
+    """Runs `module:function` calls in child processes; see the module docstring."""
+
+    def __init__(
+        self,
+        threads: ThreadPoolExecutor,
+        *,
+        max_idle: int = DEFAULT_MAX_IDLE_PROCESSES,
+        start_method: str = DEFAULT_START_METHOD,
+    ) -> None:
+        self._threads = threads
+        self._max_idle = max_idle
+        self._start_method = start_method
+        self._context: BaseContext | None = None
+        self._idle: list[_Worker] = []
+        self._busy: set[_Worker] = set()
+        self._closed = False
+
+    async def run(self, ref: str, args: object, ctx: TaskContext) -> ChildResult:
+        """Call `ref(args)` in a child; raise TaskFailure when the child dies on the way."""
+        worker, future = await self._submit(ref, args, ctx)
+        outcome = "cancelled"
+        try:
+            result = await asyncio.wrap_future(future)
+            outcome = "ok"
+            return result
+        except BrokenProcessPool:
+            outcome = "crashed"
+            raise TaskFailure(_("the task's process crashed")) from None
+        finally:
+            self._busy.discard(worker)
+            if outcome == "ok":
+                self._release(worker)
+            elif outcome == "crashed":
+                worker.retire()  # already dead: its pid may belong to someone else by now
+            else:
+                # Cancelled or timed out: whatever the child still runs must stop now.
+                worker.kill()
+
+    async def _submit(
+        self, ref: str, args: object, ctx: TaskContext
+    ) -> tuple[_Worker, concurrent.futures.Future[ChildResult]]:
+        while self._idle:
+            worker = self._idle.pop()
+            # An idle process that died since its last call must not be blamed on this task.
+            if worker.is_alive():
+                with contextlib.suppress(BrokenProcessPool):
+                    return self._submit_to(worker, ref, args, ctx)
+            worker.retire()
+        worker = await self._start_worker()
+        try:
+            return self._submit_to(worker, ref, args, ctx)
+        except BrokenProcessPool:
+            worker.retire()
+            raise TaskFailure(_("the task's process crashed")) from None
+
+    def _submit_to(
+        self, worker: _Worker, ref: str, args: object, ctx: TaskContext
+    ) -> tuple[_Worker, concurrent.futures.Future[ChildResult]]:
+        future = worker.pool.submit(call_in_child, ref, args, ctx)
+        self._busy.add(worker)
+        return worker, future
+
+    async def _start_worker(self) -> _Worker:
+        if self._closed:
+            raise TaskFailure(_("the python executor is closed"))
+        if self._context is None:
+            self._context = multiprocessing.get_context(self._start_method)
+        pending = self._threads.submit(_Worker.start, self._context)
+        try:
+            return await asyncio.wrap_future(pending)
+        except asyncio.CancelledError:
+            pending.add_done_callback(_kill_when_started)
+            raise
+        except (OSError, concurrent.futures.TimeoutError, BrokenProcessPool) as exc:
+            raise TaskFailure(_("cannot start a process for the task: {error}", error=exc)) from exc
+
+    def _release(self, worker: _Worker) -> None:
+        if self._closed or len(self._idle) >= self._max_idle:
+            worker.retire()
+        else:
+            self._idle.append(worker)
+
+    def close(self) -> None:
+        """Kill every child process, idle or busy."""
+        self._closed = True
+        for worker in self._idle:
+            worker.retire()
+        for worker in self._busy:
+            worker.kill()
+        self._idle.clear()
+        self._busy.clear()
+
+
+def _kill_when_started(pending: concurrent.futures.Future[_Worker]) -> None:
+    if not pending.cancelled() and pending.exception() is None:
+        pending.result().kill()

@@ -1,0 +1,194 @@
+"""The `run:` executor: a shell script in its own process group, output streamed to the log.
+
+Each attempt runs `<shell> -c <script>` (default `/bin/sh`; `shell: bash` or `shell: bash -e`
+choose another interpreter) as the leader of a new session, so the whole tree it starts can
+be signalled at once.  Standard output and error share one pipe, so the log keeps their order.
+
+When the attempt ends — normally, by timeout or by cancellation — nothing it started survives:
+background processes still in its process group get SIGTERM, then SIGKILL after
+`KILL_GRACE_S`.  A process that leaves the group on purpose (`setsid`) is not followed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shlex
+import shutil
+import signal
+import tempfile
+from pathlib import Path
+
+from basir.executors.base import JsonDict, TaskContext, TaskFailure
+from basir.executors.logs import CappedLog, attempt_header
+from basir.executors.outputs import OutputsError, read_outputs
+from basir.i18n import _
+
+DEFAULT_SHELL = "/bin/sh"
+KILL_GRACE_S = 1.0
+DRAIN_AFTER_EXIT_S = 2.0
+DRAIN_AFTER_KILL_S = 0.3
+READ_CHUNK_BYTES = 64 * 1024
+
+
+class ShellExecutor:
+    """Runs `{"run": script, "shell": interpreter?}` bodies."""
+
+    kind = "run"
+
+    def __init__(self, *, kill_grace_s: float = KILL_GRACE_S) -> None:
+        self.kill_grace_s = kill_grace_s
+
+    async def execute(self, body: JsonDict, ctx: TaskContext) -> JsonDict:
+        """Run the script once; return what it wrote to `$BASIR_OUTPUT`."""
+        script = body.get("run")
+        if not isinstance(script, str):
+            raise TaskFailure(_("a run task needs a script"))
+        argv = [*_shell_argv(body.get("shell")), "-c", script]
+        out_dir = Path(tempfile.mkdtemp(prefix="basir-out-"))
+        try:
+            outputs_path = out_dir / "outputs"
+            outputs_path.touch()
+            code, log = await self._run(argv, ctx, outputs_path)
+            return _finish(code, log, outputs_path, ctx)
+        finally:
+            shutil.rmtree(out_dir, ignore_errors=True)
+
+    async def _run(
+        self, argv: list[str], ctx: TaskContext, outputs_path: Path
+    ) -> tuple[int, CappedLog]:
+        ctx.workdir.mkdir(parents=True, exist_ok=True)
+        task_env = {key: str(value) for key, value in ctx.env.items()}
+        env = {**os.environ, **task_env, **ctx.basir_env(), "BASIR_OUTPUT": str(outputs_path)}
+        log = CappedLog(ctx.log_path, ctx.output_cap_bytes, attempt_header(ctx))
+        read_fd, write_fd = os.pipe()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=write_fd,
+                stderr=write_fd,
+                cwd=ctx.workdir,
+                env=env,
+                start_new_session=True,
+            )
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the script or env
+            os.close(read_fd)
+            log.write(f"{exc}\n".encode())
+            log.close()
+            error = getattr(exc, "strerror", None) or str(exc)
+            raise TaskFailure(
+                _("cannot start {shell}: {error}", shell=argv[0], error=error)
+            ) from exc
+        except BaseException:
+            os.close(read_fd)
+            log.close()
+            raise
+        finally:
+            os.close(write_fd)
+        pump = _Pump(read_fd, log)
+        try:
+            await pump.start()
+            code = await proc.wait()
+            # Leftover background jobs would hold the pipe open (and outlive the task).
+            await self._stop_group(proc, pump)
+        except BaseException:
+            await self._stop_group(proc, pump)
+            raise
+        finally:
+            pump.close()
+            log.close()
+        return code, log
+
+    async def _stop_group(self, proc: asyncio.subprocess.Process, pump: _Pump) -> None:
+        """SIGTERM the process group; SIGKILL it once the grace period ends or all is quiet."""
+        if not _signal_group(proc.pid, signal.SIGTERM) and proc.returncode is not None:
+            # Only a process that left the group can still hold the pipe: do not wait forever.
+            await pump.wait(DRAIN_AFTER_EXIT_S)
+            return
+        waiter: asyncio.Future[object] = asyncio.ensure_future(proc.wait())
+        try:
+            await asyncio.wait([waiter, pump.task], timeout=self.kill_grace_s)
+        finally:
+            _signal_group(proc.pid, signal.SIGKILL)
+            waiter.cancel()
+        await proc.wait()
+        await pump.wait(DRAIN_AFTER_KILL_S)
+
+
+class _Pump:
+    """Copies the pipe into the log until end of file (every writer gone) or `close()`."""
+
+    def __init__(self, read_fd: int, log: CappedLog) -> None:
+        self._fd = read_fd
+        self._log = log
+        self._transport: asyncio.ReadTransport | None = None
+        self._reader = asyncio.StreamReader()
+        self.task: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        pipe = os.fdopen(self._fd, "rb", buffering=0)
+        protocol = asyncio.StreamReaderProtocol(self._reader)
+        try:
+            self._transport, _protocol = await loop.connect_read_pipe(lambda: protocol, pipe)
+        except BaseException:
+            pipe.close()
+            raise
+        self.task = asyncio.ensure_future(self._copy())
+
+    async def _copy(self) -> None:
+        while chunk := await self._reader.read(READ_CHUNK_BYTES):
+            self._log.write(chunk)
+
+    async def wait(self, timeout_s: float) -> None:
+        """Wait up to `timeout_s` for end of file (a process outside the group may hold it)."""
+        await asyncio.wait([self.task], timeout=timeout_s)
+
+    def close(self) -> None:
+        self.task.cancel()
+        if self._transport is not None:
+            self._transport.close()
+
+
+def _shell_argv(shell: object) -> list[str]:
+    if shell is None or shell == "":
+        return [DEFAULT_SHELL]
+    if not isinstance(shell, str):
+        raise TaskFailure(_("shell must be a string such as bash"))
+    parts = shlex.split(shell)
+    if not parts:
+        return [DEFAULT_SHELL]
+    return parts
+
+
+def _signal_group(pgid: int, signum: signal.Signals) -> bool:
+    """Signal every process of the group; False when the group is already empty."""
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False
+    return True
+
+
+def _finish(code: int, log: CappedLog, outputs_path: Path, ctx: TaskContext) -> JsonDict:
+    if code == 0:
+        try:
+            return dict(read_outputs(outputs_path, ctx.outputs_cap_bytes))
+        except OutputsError as exc:
+            raise TaskFailure(str(exc), exit_code=0, detail=log.tail()) from None
+    outputs: JsonDict = {}
+    with contextlib.suppress(OutputsError):
+        outputs = dict(read_outputs(outputs_path, ctx.outputs_cap_bytes))
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = str(-code)
+        message = _("killed by signal {signal}", signal=name)
+    else:
+        message = _("exited with code {code}", code=code)
+    raise TaskFailure(message, exit_code=code, outputs=outputs, detail=log.tail())

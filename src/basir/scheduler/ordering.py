@@ -1,0 +1,15 @@
+"""The one queue order for everything ready (DESIGN §2.3), as a pure sort key."""
+
+from __future__ import annotations
+
+import math
+
+OrderKey = tuple[int, float, float, int]
+
+
+def order_key(priority: int, deadline_at: float | None, queued_at: float, seq: int) -> OrderKey:
+    """Sort key: higher priority first, then earliest deadline (EDF), then oldest, then FIFO.
+
+    `seq` is a monotonically increasing tiebreak so that equal keys keep submission order.
+    """
+    return (-priority, deadline_at if deadline_at is not None else math.inf, queued_at, seq)

@@ -1,0 +1,140 @@
+"""Users and bearer tokens, kept as small documents in the store's key-value space.
+
+A token is shown once, when issued, and stored only as its SHA-256 hash (kind `token`, key =
+the hex digest).  A user is a document of kind `user` keyed by name, with its roles.
+
+Why SHA-256 and not argon2: argon2 exists to make *guessing* a low-entropy secret (a
+password) expensive.  Our tokens are ≥ 32 random bytes (256 bits), so guessing is hopeless
+whatever the hash; a slow hash would only make every request pay ~50 ms of CPU.  A single
+SHA-256 keeps per-request authentication at microseconds, which the API needs to serve
+≥ 800 requests/s on two cores, and it still means a leaked database reveals no usable token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from basir.errors import BasirError
+from basir.i18n import _
+from basir.store.base import KeyValueStore
+
+USER_KIND = "user"
+TOKEN_KIND = "token"
+TOKEN_BYTES = 32
+MIN_ADMIN_TOKEN_CHARS = 20
+MAX_TOKEN_CHARS = 512
+ADMIN_USER = "admin"
+ROLES = ("admin", "operator", "viewer")
+_URL_SAFE = re.compile(r"^[A-Za-z0-9_\-.~]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a user name, its roles, and the token's name (for audit)."""
+
+    user: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+    token_name: str | None = None
+
+
+def new_token() -> str:
+    """A fresh random URL-safe token (32 random bytes, 43 characters)."""
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def hash_token(token: str) -> str:
+    """The hex SHA-256 digest under which a token is stored."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def looks_like_token(token: str) -> bool:
+    """True when `token` is plausible: URL-safe characters, bounded length."""
+    return 0 < len(token) <= MAX_TOKEN_CHARS and _URL_SAFE.match(token) is not None
+
+
+def check_admin_token(token: str) -> None:
+    """Reject a configured `BASIR_ADMIN_TOKEN` that is too short or not URL-safe."""
+    if len(token) < MIN_ADMIN_TOKEN_CHARS or not looks_like_token(token):
+        raise BasirError(
+            "auth.weak_admin_token",
+            _(
+                "BASIR_ADMIN_TOKEN must be a URL-safe string of at least {count} characters",
+                count=MIN_ADMIN_TOKEN_CHARS,
+            ),
+            details=[{"field": "admin_token", "message": _("too short or not URL-safe")}],
+        )
+
+
+async def create_user(store: KeyValueStore, name: str, roles: list[str]) -> bool:
+    """Create a user unless one of this name exists; returns whether it was created."""
+    unknown = [role for role in roles if role not in ROLES]
+    if unknown:
+        raise BasirError(
+            "auth.unknown_role",
+            _("unknown role: {role}; use admin, operator or viewer", role=unknown[0]),
+        )
+    document = {"name": name, "roles": roles, "created_at": time.time(), "disabled": False}
+    return await store.kv_put(USER_KIND, name, document, only_if_absent=True)
+
+
+async def issue_token(
+    store: KeyValueStore, user: str, *, name: str = "default", token: str | None = None
+) -> str:
+    """Store the hash of a new (or given) token for `user` and return the token, once."""
+    token = token or new_token()
+    document: dict[str, Any] = {
+        "user": user,
+        "name": name,
+        "created_at": time.time(),
+        "revoked": False,
+    }
+    await store.kv_put(TOKEN_KIND, hash_token(token), document)
+    return token
+
+
+async def revoke_token(store: KeyValueStore, token_hash: str) -> bool:
+    """Mark a stored token revoked; False when there is no such token."""
+    document = await store.kv_get(TOKEN_KIND, token_hash)
+    if document is None:
+        return False
+    await store.kv_put(TOKEN_KIND, token_hash, {**document, "revoked": True})
+    return True
+
+
+async def lookup(store: KeyValueStore, token: str) -> Principal | None:
+    """The principal a token stands for, or None when unknown, revoked or its user is gone."""
+    document = await store.kv_get(TOKEN_KIND, hash_token(token))
+    if document is None or document.get("revoked"):
+        return None
+    expires_at = document.get("expires_at")
+    if isinstance(expires_at, int | float) and expires_at <= time.time():
+        return None
+    user = await store.kv_get(USER_KIND, str(document.get("user")))
+    if user is None or user.get("disabled"):
+        return None
+    roles = frozenset(str(role) for role in user.get("roles", ()))
+    return Principal(user=str(user["name"]), roles=roles, token_name=document.get("name"))
+
+
+async def ensure_admin(store: KeyValueStore, admin_token: str | None = None) -> str | None:
+    """Make sure user `admin` exists; return a token to print when one was just created.
+
+    With `admin_token` (BASIR_ADMIN_TOKEN) that token is registered verbatim on every start
+    (idempotent) and nothing is returned: the operator already knows it.  Without it, the
+    first start on a store with no admin creates one with a fresh one-time token.
+    """
+    if admin_token is not None:
+        check_admin_token(admin_token)
+        await create_user(store, ADMIN_USER, ["admin"])
+        existing = await store.kv_get(TOKEN_KIND, hash_token(admin_token))
+        if existing is None or existing.get("revoked"):
+            await issue_token(store, ADMIN_USER, name="BASIR_ADMIN_TOKEN", token=admin_token)
+        return None
+    if not await create_user(store, ADMIN_USER, ["admin"]):
+        return None
+    return await issue_token(store, ADMIN_USER, name="first-start")

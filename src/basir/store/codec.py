@@ -1,0 +1,183 @@
+"""Records ⇄ rows: column orders, JSON payloads, update-field checks and page cursors.
+
+Shared by every store so that each one reads and writes exactly the same values.  Rows are
+positional, in the column order of `RUN_COLUMNS` / `TASK_COLUMNS` / …, which is also the order
+the `SELECT`s of `store.queries` return.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from basir.store.records import EventRecord, Page, RunRecord, TaskRecord, WorkflowVersion
+
+RUN_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RunRecord))
+TASK_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TaskRecord))
+EVENT_COLUMNS: tuple[str, ...] = (
+    "id",
+    "time",
+    "type",
+    "subject",
+    "run_id",
+    "workflow",
+    "task_id",
+    "data",
+)
+WORKFLOW_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(WorkflowVersion))
+
+# Columns holding JSON text; everything else is stored as it is.
+RUN_JSON = frozenset({"params"})
+TASK_JSON = frozenset({"outputs", "item", "spec"})
+
+# Fields a RunUpdate / TaskUpdate may set (the keys are not updatable).
+RUN_UPDATABLE = frozenset(RUN_COLUMNS) - {"id"}
+TASK_UPDATABLE = frozenset(TASK_COLUMNS) - {"run_id", "task_id"}
+
+# The run statuses a restart must resume (the engine's RUN_ACTIVE; a unit test pins them equal).
+ACTIVE_RUN_STATUSES: tuple[str, ...] = ("queued", "running", "paused")
+
+_NULLABLE_JSON = frozenset({"item", "spec"})
+_PARAMS = RUN_COLUMNS.index("params")
+_OUTPUTS = TASK_COLUMNS.index("outputs")
+_ITEM = TASK_COLUMNS.index("item")
+_SPEC = TASK_COLUMNS.index("spec")
+_HELD = TASK_COLUMNS.index("held")
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text; non-ASCII (Arabic) kept as it is."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def loads(text: str) -> Any:
+    """A JSON payload back from its text."""
+    return json.loads(text)
+
+
+def page_of(found: list[RunRecord], limit: int) -> Page:
+    """The first `limit` of up to `limit + 1` runs, with a cursor when there are more."""
+    items = found[:limit]
+    if len(found) > limit and items:
+        return Page(items, encode_cursor(items[-1].created_at, items[-1].id))
+    return Page(items, None)
+
+
+def _loads_or_none(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def run_row(run: RunRecord) -> dict[str, Any]:
+    """Column values of a run, JSON encoded."""
+    row = {name: getattr(run, name) for name in RUN_COLUMNS}
+    row["params"] = dumps(run.params)
+    return row
+
+
+def task_row(task: TaskRecord, seq: int) -> dict[str, Any]:
+    """Column values of a task with its insertion order `seq`, JSON encoded."""
+    row = {name: getattr(task, name) for name in TASK_COLUMNS}
+    row["outputs"] = dumps(task.outputs)
+    row["item"] = None if task.item is None else dumps(task.item)
+    row["spec"] = None if task.spec is None else dumps(task.spec)
+    row["held"] = bool(task.held)
+    row["seq"] = seq
+    return row
+
+
+def event_row(event: EventRecord) -> dict[str, Any]:
+    """Column values of an event (without its id, which the database assigns)."""
+    return {
+        "time": event.time,
+        "type": event.type,
+        "subject": event.subject,
+        "run_id": event.run_id,
+        "workflow": event.workflow,
+        "task_id": event.task_id,
+        "data": dumps(event.data),
+    }
+
+
+def update_values(kind: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The column values of a guarded update's `fields`, checked and JSON encoded.
+
+    Raises `ValueError` for a field that is not an updatable column: that is a bug in the
+    caller, never a race.
+    """
+    allowed, json_cols = (RUN_UPDATABLE, RUN_JSON) if kind == "run" else (TASK_UPDATABLE, TASK_JSON)
+    values: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name not in allowed:
+            raise ValueError(f"{kind} field {name!r} cannot be updated")
+        if name in json_cols:
+            if value is None and name in _NULLABLE_JSON:
+                values[name] = None
+            else:
+                values[name] = dumps({} if value is None else value)
+        elif name == "held":
+            values[name] = bool(value)
+        else:
+            values[name] = value
+    return values
+
+
+def decode_run(row: Sequence[Any]) -> RunRecord:
+    """A run from a row in `RUN_COLUMNS` order."""
+    values = list(row)
+    values[_PARAMS] = json.loads(values[_PARAMS])
+    return RunRecord(*values)
+
+
+def decode_task(row: Sequence[Any]) -> TaskRecord:
+    """A task from a row in `TASK_COLUMNS` order."""
+    values = list(row)
+    values[_OUTPUTS] = json.loads(values[_OUTPUTS])
+    values[_ITEM] = _loads_or_none(values[_ITEM])
+    values[_SPEC] = _loads_or_none(values[_SPEC])
+    values[_HELD] = bool(values[_HELD])
+    return TaskRecord(*values)
+
+
+def decode_event(row: Sequence[Any]) -> EventRecord:
+    """An event from a row in `EVENT_COLUMNS` order."""
+    id_, time, type_, subject, run_id, workflow, task_id, data = row
+    return EventRecord(
+        type=type_,
+        subject=subject,
+        time=time,
+        data=json.loads(data),
+        run_id=run_id,
+        workflow=workflow,
+        task_id=task_id,
+        id=id_,
+    )
+
+
+def decode_workflow(row: Sequence[Any]) -> WorkflowVersion:
+    """A workflow version from a row in `WORKFLOW_COLUMNS` order."""
+    name, version, namespace, spec, spec_hash, created_at, created_by = row
+    return WorkflowVersion(
+        name, version, namespace, json.loads(spec), spec_hash, created_at, created_by
+    )
+
+
+def encode_cursor(created_at: float, run_id: str) -> str:
+    """An opaque, URL-safe cursor after the run (`created_at`, `run_id`) of a listing."""
+    raw = json.dumps([created_at, run_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[float, str]:
+    """The position a cursor of `encode_cursor` stands for; `ValueError` when it is not one."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, run_id = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise ValueError(f"invalid cursor {cursor!r}") from exc
+    if not isinstance(created_at, int | float) or not isinstance(run_id, str):
+        raise ValueError(f"invalid cursor {cursor!r}")
+    return float(created_at), run_id

@@ -1,0 +1,286 @@
+"""`MemoryStore`: the whole store interface in dictionaries, for fast unit tests.
+
+It keeps the contract of the SQL stores to the letter (the same contract suite runs on it):
+a batch is all-or-nothing, guards are checked in order against the state the batch has built
+so far, values round-trip through the same JSON encoding, and records handed out are copies.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import dataclasses
+import json
+import time
+from typing import Any
+
+from basir.store import codec, guards
+from basir.store.base import StoreError
+from basir.store.records import (
+    Batch,
+    Change,
+    EventRecord,
+    JsonDict,
+    Page,
+    RunInsert,
+    RunRecord,
+    RunUpdate,
+    TaskInsert,
+    TaskRecord,
+    TaskUpdate,
+    WorkflowVersion,
+)
+
+
+def _stored_run(run: RunRecord) -> RunRecord:
+    row = codec.run_row(run)
+    return codec.decode_run([row[n] for n in codec.RUN_COLUMNS])
+
+
+def _stored_task(task: TaskRecord) -> TaskRecord:
+    row = codec.task_row(task, 0)
+    return codec.decode_task([row[n] for n in codec.TASK_COLUMNS])
+
+
+def _decoded(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields` as a SQL store would read them back (checked, JSON round-tripped)."""
+    values = codec.update_values(kind, fields)
+    json_cols = codec.RUN_JSON if kind == "run" else codec.TASK_JSON
+    for name in json_cols & values.keys():
+        values[name] = None if values[name] is None else json.loads(values[name])
+    return values
+
+
+class _Stage:
+    """The state a batch builds, over the committed state; thrown away when a guard fails."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self.runs: dict[str, RunRecord] = {}
+        self.tasks: dict[str, dict[str, TaskRecord]] = {}
+
+    def run(self, run_id: str) -> RunRecord | None:
+        staged = self.runs.get(run_id)
+        return staged if staged is not None else self.store._runs.get(run_id)
+
+    def tasks_of(self, run_id: str) -> dict[str, TaskRecord]:
+        if run_id not in self.tasks:
+            self.tasks[run_id] = dict(self.store._tasks.get(run_id, {}))
+        return self.tasks[run_id]
+
+    def apply(self, change: Change) -> None:
+        if isinstance(change, RunInsert):
+            self._insert_run(change)
+        elif isinstance(change, TaskInsert):
+            task = change.task
+            if self.run(task.run_id) is None:
+                raise guards.not_found("run", task.run_id)
+            self._add_task(_stored_task(task))
+        elif isinstance(change, RunUpdate):
+            run = self.run(change.run_id)
+            if run is None:
+                raise guards.not_found("run", change.run_id)
+            if change.from_statuses is not None and run.status not in change.from_statuses:
+                raise guards.conflict("run", run.id, None, run.status, change.from_statuses)
+            self.runs[run.id] = dataclasses.replace(run, **_decoded("run", change.fields))
+        else:
+            self._update_task(change)
+
+    def _insert_run(self, change: RunInsert) -> None:
+        run = change.run
+        if self.run(run.id) is not None:
+            raise guards.duplicate("run", run.id)
+        self.runs[run.id] = _stored_run(run)
+        self.tasks[run.id] = {}
+        for task in change.tasks:
+            self._add_task(dataclasses.replace(_stored_task(task), run_id=run.id))
+
+    def _add_task(self, task: TaskRecord) -> None:
+        tasks = self.tasks_of(task.run_id)
+        if task.task_id in tasks:
+            raise guards.duplicate("task", task.run_id, task.task_id)
+        tasks[task.task_id] = task
+
+    def _update_task(self, change: TaskUpdate) -> None:
+        tasks = self.tasks_of(change.run_id)
+        task = tasks.get(change.task_id)
+        if task is None:
+            raise guards.not_found("task", change.run_id, change.task_id)
+        if change.from_statuses is not None and task.status not in change.from_statuses:
+            raise guards.conflict(
+                "task", task.run_id, task.task_id, task.status, change.from_statuses
+            )
+        tasks[task.task_id] = dataclasses.replace(task, **_decoded("task", change.fields))
+
+
+class MemoryStore:
+    """The store interface in memory: nothing survives the process."""
+
+    def __init__(self, url: str = "memory://") -> None:
+        self.url = url
+        self._workflows: dict[str, list[WorkflowVersion]] = {}
+        self._runs: dict[str, RunRecord] = {}
+        self._tasks: dict[str, dict[str, TaskRecord]] = {}
+        self._events: list[EventRecord] = []
+        self._event_ids: list[int] = []
+        self._next_event_id = 1
+        self._kv: dict[tuple[str, str], tuple[str, float]] = {}
+        self._closed = False
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Nothing to connect to; reopens a closed store."""
+        self._closed = False
+
+    async def close(self) -> None:
+        """Refuse further writes (every write is already applied)."""
+        self._closed = True
+
+    async def ping(self) -> bool:
+        """Always answers while open."""
+        return not self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"store {self.url} is closed")
+
+    # --- workflows -----------------------------------------------------------------------
+
+    async def put_workflow(
+        self, name: str, namespace: str, spec: JsonDict, spec_hash: str, created_by: str | None
+    ) -> tuple[WorkflowVersion, bool]:
+        """Store `spec` as the next version of `name` unless the latest has the same hash."""
+        self._check_open()
+        versions = self._workflows.setdefault(name, [])
+        if versions and versions[-1].spec_hash == spec_hash:
+            return copy.deepcopy(versions[-1]), False
+        stored = json.loads(codec.dumps(spec))
+        wv = WorkflowVersion(
+            name, len(versions) + 1, namespace, stored, spec_hash, time.time(), created_by
+        )
+        versions.append(wv)
+        return copy.deepcopy(wv), True
+
+    async def get_workflow(self, name: str, version: int | None = None) -> WorkflowVersion | None:
+        """A version of a workflow (the latest when `version` is None), or None."""
+        versions = self._workflows.get(name, [])
+        if version is None:
+            return copy.deepcopy(versions[-1]) if versions else None
+        if 1 <= version <= len(versions):
+            return copy.deepcopy(versions[version - 1])
+        return None
+
+    async def list_workflows(self) -> list[WorkflowVersion]:
+        """The latest version of every workflow, by name."""
+        return [copy.deepcopy(self._workflows[n][-1]) for n in sorted(self._workflows)]
+
+    async def list_workflow_versions(self, name: str) -> list[WorkflowVersion]:
+        """Every version of one workflow, oldest first."""
+        return copy.deepcopy(self._workflows.get(name, []))
+
+    # --- runs and tasks ------------------------------------------------------------------
+
+    async def write(self, batch: Batch) -> list[EventRecord]:
+        """Apply every change and insert every event, all or nothing."""
+        self._check_open()
+        stage = _Stage(self)
+        for change in batch.changes:
+            stage.apply(change)
+        data = [json.loads(codec.dumps(e.data)) for e in batch.events]
+        self._runs.update(stage.runs)
+        self._tasks.update(stage.tasks)
+        written = []
+        for event, payload in zip(batch.events, data, strict=True):
+            stored = dataclasses.replace(event, data=payload, id=self._next_event_id)
+            self._next_event_id += 1
+            self._events.append(stored)
+            self._event_ids.append(stored.id)
+            written.append(copy.deepcopy(stored))
+        return written
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        """One run, or None."""
+        return copy.deepcopy(self._runs.get(run_id))
+
+    async def get_tasks(self, run_id: str) -> list[TaskRecord]:
+        """Every task row of a run, in insertion order."""
+        return copy.deepcopy(list(self._tasks.get(run_id, {}).values()))
+
+    async def list_runs(
+        self,
+        *,
+        status: str | None = None,
+        workflow: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        """Runs, newest first (id breaks ties), filtered; `cursor` continues a page."""
+        after = codec.decode_cursor(cursor) if cursor else None
+        found = [
+            r
+            for r in sorted(self._runs.values(), key=lambda r: (r.created_at, r.id), reverse=True)
+            if (status is None or r.status == status)
+            and (workflow is None or r.workflow == workflow)
+            and (after is None or (r.created_at, r.id) < after)
+        ]
+        items = copy.deepcopy(found[:limit])
+        more = len(found) > limit and bool(items)
+        return Page(
+            items, codec.encode_cursor(items[-1].created_at, items[-1].id) if more else None
+        )
+
+    async def active_runs(self) -> list[RunRecord]:
+        """Runs that are queued, running or paused, oldest first."""
+        active = [r for r in self._runs.values() if r.status in codec.ACTIVE_RUN_STATUSES]
+        return copy.deepcopy(sorted(active, key=lambda r: (r.created_at, r.id)))
+
+    # --- events --------------------------------------------------------------------------
+
+    async def list_events(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 100,
+        run_id: str | None = None,
+        workflow: str | None = None,
+        types: tuple[str, ...] | None = None,
+    ) -> list[EventRecord]:
+        """Events with id > `after`, oldest first, filtered."""
+        found: list[EventRecord] = []
+        for event in self._events[bisect.bisect_right(self._event_ids, after) :]:
+            if len(found) >= limit:
+                break
+            if (
+                (run_id is None or event.run_id == run_id)
+                and (workflow is None or event.workflow == workflow)
+                and (types is None or event.type in types)
+            ):
+                found.append(event)
+        return copy.deepcopy(found)
+
+    async def last_event_id(self) -> int:
+        """The id of the newest event, 0 when there is none."""
+        return self._event_ids[-1] if self._event_ids else 0
+
+    # --- key-value -----------------------------------------------------------------------
+
+    async def kv_put(
+        self, kind: str, key: str, value: JsonDict, *, only_if_absent: bool = False
+    ) -> bool:
+        """Store a document; with `only_if_absent`, keep an existing one and return False."""
+        self._check_open()
+        if only_if_absent and (kind, key) in self._kv:
+            return False
+        self._kv[(kind, key)] = (codec.dumps(value), time.time())
+        return True
+
+    async def kv_get(self, kind: str, key: str) -> JsonDict | None:
+        """A document, or None."""
+        found = self._kv.get((kind, key))
+        return None if found is None else dict(json.loads(found[0]))
+
+    async def kv_list(self, kind: str, limit: int = 1000) -> list[tuple[str, JsonDict]]:
+        """Documents of one kind, by key."""
+        keys = sorted(k for (c, k) in self._kv if c == kind)[:limit]
+        return [(k, json.loads(self._kv[(kind, k)][0])) for k in keys]

@@ -1,0 +1,360 @@
+"""`PostgresStore`: the distributed store (`postgresql://…`), SQLAlchemy async + asyncpg.
+
+One transaction per batch; guarded `UPDATE … WHERE status IN …` checked by rowcount, exactly
+as on SQLite (the statements are the same builders of `store.queries`).  PostgreSQL specifics
+live here: advisory locks that (a) serialise schema creation across servers, (b) serialise
+concurrent `put_workflow` of one name, and (c) make event ids visible in id order — a
+transaction takes the events lock before it draws ids and keeps it until it commits, so a
+reader that has seen id N never later finds a committed id below N (SSE replay relies on it).
+Correct rather than fast for now: no group commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from basir.store import codec, guards, queries
+from basir.store.base import StoreError, describe
+from basir.store.records import (
+    Batch,
+    Change,
+    EventRecord,
+    JsonDict,
+    Page,
+    RunInsert,
+    RunRecord,
+    RunUpdate,
+    TaskInsert,
+    TaskRecord,
+    TaskUpdate,
+    WorkflowVersion,
+)
+from basir.store.schema import ensure_schema
+from basir.store.tables import events
+
+T = TypeVar("T")
+
+# Advisory lock keys (64-bit), "basir" in ASCII plus a small number per purpose.
+SCHEMA_LOCK_KEY = 0x6261736972_0001
+EVENTS_LOCK_KEY = 0x6261736972_0002
+WORKFLOW_LOCK_PREFIX = "basir.workflow:"
+
+UNIQUE_VIOLATION = "23505"
+FOREIGN_KEY_VIOLATION = "23503"
+
+
+def async_url(url: str) -> str:
+    """The SQLAlchemy URL that drives `url` through asyncpg."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    raise ValueError(f"not a PostgreSQL URL (postgresql://…): {url!r}")
+
+
+def _pgcode(exc: DBAPIError) -> str | None:
+    return getattr(exc.orig, "pgcode", None)
+
+
+class PostgresStore:
+    """The store on a PostgreSQL database, shared by any number of servers."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
+        self.url = url
+        self._sa_url = async_url(url)
+        self._pool = {"pool_size": pool_size, "max_overflow": max_overflow}
+        self._engine: AsyncEngine | None = None
+        self._busy = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect and create or migrate the schema (one server at a time)."""
+        if self._engine is not None:
+            return
+        engine = create_async_engine(self._sa_url, pool_pre_ping=True, **self._pool)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
+                await conn.run_sync(ensure_schema)
+        except BaseException:
+            await engine.dispose()
+            raise
+        self._engine = engine
+
+    async def close(self) -> None:
+        """Let in-flight operations finish, then release every connection."""
+        engine, self._engine = self._engine, None
+        if engine is None:
+            return
+        await self._idle.wait()
+        await engine.dispose()
+
+    async def ping(self) -> bool:
+        """True when the database answers `SELECT 1`."""
+        try:
+            async with self._connect() as conn:
+                return (await conn.execute(sa.text("SELECT 1"))).scalar() == 1
+        except (StoreError, DBAPIError, OSError):
+            return False
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _tracked(self) -> AsyncIterator[AsyncEngine]:
+        engine = self._engine
+        if engine is None:
+            raise StoreError(f"store {describe(self)} is not open")
+        self._busy += 1
+        self._idle.clear()
+        try:
+            yield engine
+        except DBAPIError as exc:
+            raise StoreError(f"postgresql: {exc.orig}") from exc
+        finally:
+            self._busy -= 1
+            if self._busy == 0:
+                self._idle.set()
+
+    @asynccontextmanager
+    async def _connect(self) -> AsyncIterator[AsyncConnection]:
+        async with self._tracked() as engine, engine.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
+        async with self._tracked() as engine, engine.begin() as conn:
+            yield conn
+
+    async def _select(
+        self, stmt: sa.Select[Any], params: dict[str, Any], decode: Callable[[Sequence[Any]], T]
+    ) -> list[T]:
+        async with self._connect() as conn:
+            rows = (await conn.execute(stmt, params)).all()
+        return [decode(r) for r in rows]
+
+    # --- workflows -----------------------------------------------------------------------
+
+    async def put_workflow(
+        self, name: str, namespace: str, spec: JsonDict, spec_hash: str, created_by: str | None
+    ) -> tuple[WorkflowVersion, bool]:
+        """Store `spec` as the next version of `name` unless the latest has the same hash."""
+        async with self._transaction() as conn:
+            key = sa.func.hashtextextended(WORKFLOW_LOCK_PREFIX + name, 0)
+            await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+            row = (await conn.execute(queries.latest_workflow(), {"name": name})).first()
+            if row is not None and row.spec_hash == spec_hash:
+                return codec.decode_workflow(row), False
+            version = 1 if row is None else int(row.version) + 1
+            values = {
+                "name": name,
+                "version": version,
+                "namespace": namespace,
+                "spec": codec.dumps(spec),
+                "spec_hash": spec_hash,
+                "created_at": time.time(),
+                "created_by": created_by,
+            }
+            await conn.execute(queries.insert_workflow(), values)
+        return codec.decode_workflow([values[n] for n in codec.WORKFLOW_COLUMNS]), True
+
+    async def get_workflow(self, name: str, version: int | None = None) -> WorkflowVersion | None:
+        """A version of a workflow (the latest when `version` is None), or None."""
+        params: dict[str, Any]
+        if version is None:
+            stmt, params = queries.latest_workflow(), {"name": name}
+        else:
+            stmt, params = queries.workflow_version(), {"name": name, "version": version}
+        found = await self._select(stmt, params, codec.decode_workflow)
+        return found[0] if found else None
+
+    async def list_workflows(self) -> list[WorkflowVersion]:
+        """The latest version of every workflow, by name."""
+        return await self._select(queries.latest_workflows(), {}, codec.decode_workflow)
+
+    async def list_workflow_versions(self, name: str) -> list[WorkflowVersion]:
+        """Every version of one workflow, oldest first."""
+        return await self._select(
+            queries.workflow_versions(), {"name": name}, codec.decode_workflow
+        )
+
+    # --- runs and tasks ------------------------------------------------------------------
+
+    async def write(self, batch: Batch) -> list[EventRecord]:
+        """Apply every change and insert every event in one transaction, or nothing."""
+        if not batch:
+            return []
+        async with self._transaction() as conn:
+            for change in batch.changes:
+                await _apply(conn, change)
+            return await _insert_events(conn, batch.events)
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        """One run, or None."""
+        found = await self._select(queries.select_run(), {"k_id": run_id}, codec.decode_run)
+        return found[0] if found else None
+
+    async def get_tasks(self, run_id: str) -> list[TaskRecord]:
+        """Every task row of a run, in insertion order."""
+        return await self._select(queries.select_tasks(), {"k_run_id": run_id}, codec.decode_task)
+
+    async def list_runs(
+        self,
+        *,
+        status: str | None = None,
+        workflow: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        """Runs, newest first (id breaks ties), filtered; `cursor` continues a page."""
+        params: dict[str, Any] = {"limit": limit + 1}
+        if status is not None:
+            params["status"] = status
+        if workflow is not None:
+            params["workflow"] = workflow
+        if cursor:
+            params["c_at"], params["c_id"] = codec.decode_cursor(cursor)
+        stmt = queries.list_runs(status is not None, workflow is not None, bool(cursor))
+        return codec.page_of(await self._select(stmt, params, codec.decode_run), limit)
+
+    async def active_runs(self) -> list[RunRecord]:
+        """Runs that are queued, running or paused, oldest first."""
+        params = queries.status_params(codec.ACTIVE_RUN_STATUSES)
+        return await self._select(queries.active_runs(), params, codec.decode_run)
+
+    # --- events --------------------------------------------------------------------------
+
+    async def list_events(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 100,
+        run_id: str | None = None,
+        workflow: str | None = None,
+        types: tuple[str, ...] | None = None,
+    ) -> list[EventRecord]:
+        """Events with id > `after`, oldest first, filtered."""
+        params: dict[str, Any] = {"after": after, "limit": limit, **queries.status_params(types)}
+        if run_id is not None:
+            params["run_id"] = run_id
+        if workflow is not None:
+            params["workflow"] = workflow
+        n_types = None if types is None else len(types)
+        stmt = queries.list_events(run_id is not None, workflow is not None, n_types)
+        return await self._select(stmt, params, codec.decode_event)
+
+    async def last_event_id(self) -> int:
+        """The id of the newest event, 0 when there is none."""
+        found = await self._select(queries.last_event_id(), {}, lambda row: int(row[0]))
+        return found[0]
+
+    # --- key-value -----------------------------------------------------------------------
+
+    async def kv_put(
+        self, kind: str, key: str, value: JsonDict, *, only_if_absent: bool = False
+    ) -> bool:
+        """Store a document; with `only_if_absent`, keep an existing one and return False."""
+        params = {"kind": kind, "key": key, "value": codec.dumps(value), "updated_at": time.time()}
+        async with self._transaction() as conn:
+            result = await conn.execute(queries.kv_put("postgresql", only_if_absent), params)
+        return bool(result.rowcount == 1)
+
+    async def kv_get(self, kind: str, key: str) -> JsonDict | None:
+        """A document, or None."""
+        found = await self._select(
+            queries.kv_get(), {"kind": kind, "key": key}, lambda row: codec.loads(row[0])
+        )
+        return dict(found[0]) if found else None
+
+    async def kv_list(self, kind: str, limit: int = 1000) -> list[tuple[str, JsonDict]]:
+        """Documents of one kind, by key."""
+        return await self._select(
+            queries.kv_list(),
+            {"kind": kind, "limit": limit},
+            lambda row: (row[0], codec.loads(row[1])),
+        )
+
+
+# --- one batch ----------------------------------------------------------------------------
+
+
+async def _apply(conn: AsyncConnection, change: Change) -> None:
+    if isinstance(change, RunInsert):
+        run = change.run
+        await _insert(conn, queries.insert_run(), [codec.run_row(run)], "run", run.id)
+        rows = [{**codec.task_row(t, i), "run_id": run.id} for i, t in enumerate(change.tasks)]
+        guards.check_unique_tasks(run.id, [r["task_id"] for r in rows])
+        if rows:
+            await _insert(conn, queries.insert_task(), rows, "task", run.id)
+    elif isinstance(change, TaskInsert):
+        task = change.task
+        seq = await conn.scalar(queries.next_task_seq(), {"k_run_id": task.run_id})
+        await _insert(
+            conn, queries.insert_task(), [codec.task_row(task, int(seq))], "task", task.run_id
+        )
+    else:
+        await _update(conn, change)
+
+
+async def _insert(
+    conn: AsyncConnection, stmt: sa.Insert, rows: list[dict[str, Any]], kind: str, run_id: str
+) -> None:
+    try:
+        await conn.execute(stmt, rows)
+    except IntegrityError as exc:
+        if _pgcode(exc) == FOREIGN_KEY_VIOLATION:
+            raise guards.not_found("run", run_id) from exc
+        task_id = rows[0]["task_id"] if kind == "task" else None
+        raise guards.duplicate(kind, run_id, task_id) from exc
+
+
+async def _update(conn: AsyncConnection, change: RunUpdate | TaskUpdate) -> None:
+    kind = "run" if isinstance(change, RunUpdate) else "task"
+    n_from = None if change.from_statuses is None else len(change.from_statuses)
+    key = (
+        {"k_id": change.run_id}
+        if isinstance(change, RunUpdate)
+        else {
+            "k_run_id": change.run_id,
+            "k_task_id": change.task_id,
+        }
+    )
+    params = {**key, **queries.status_params(change.from_statuses)}
+    if change.fields:
+        values = codec.update_values(kind, change.fields)
+        stmt = queries.guarded_update(kind, tuple(sorted(values)), n_from)
+        params.update({f"v_{f}": v for f, v in values.items()})
+        touched = (await conn.execute(stmt, params)).rowcount == 1
+    else:
+        touched = (
+            await conn.execute(queries.guard_check(kind, n_from), params)
+        ).first() is not None
+    if touched:
+        return
+    status = await conn.scalar(queries.current_status(kind), key)
+    task_id = change.task_id if isinstance(change, TaskUpdate) else None
+    if status is None:
+        raise guards.not_found(kind, change.run_id, task_id)
+    raise guards.conflict(kind, change.run_id, task_id, status, change.from_statuses)
+
+
+async def _insert_events(conn: AsyncConnection, batch: list[EventRecord]) -> list[EventRecord]:
+    if not batch:
+        return []
+    await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(EVENTS_LOCK_KEY)))
+    stmt = queries.insert_event().returning(events.c.id, sort_by_parameter_order=True)
+    result = await conn.execute(stmt, [codec.event_row(e) for e in batch])
+    ids = [int(row[0]) for row in result]
+    return [
+        EventRecord(e.type, e.subject, e.time, e.data, e.run_id, e.workflow, e.task_id, i)
+        for e, i in zip(batch, ids, strict=True)
+    ]

@@ -1,0 +1,333 @@
+"""`SqliteStore`: the embedded store (`sqlite:///path`), group-committed off the event loop.
+
+Writes go to one writer thread (`sqlite_writer.GroupCommitWriter`) that commits everything
+queued in one transaction; reads run on a small pool of reader threads, each with its own
+connection (WAL lets them read while the writer writes).  Nothing here blocks the event loop.
+Statements are the Core builders of `store.queries`, compiled once to SQLite SQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+
+from basir.store import codec, queries, sqlite_apply
+from basir.store.base import StoreError
+from basir.store.queries import compile_sqlite
+from basir.store.records import (
+    Batch,
+    EventRecord,
+    JsonDict,
+    Page,
+    RunRecord,
+    TaskRecord,
+    WorkflowVersion,
+)
+from basir.store.schema import ensure_schema
+from basir.store.sqlite_writer import GroupCommitWriter, Job
+
+T = TypeVar("T")
+
+# --- SQLite pragmas: the one place they are set ------------------------------------------
+# WAL: readers never block the writer nor the writer them; a commit appends to the WAL.
+# synchronous=NORMAL: in WAL mode the WAL is fsynced at checkpoints, not at every commit; a
+#   committed transaction survives the death of the process (kill -9), only an OS crash or a
+#   power cut may lose the last commits.  With group commit this is one write() per group.
+# foreign_keys: SQLite leaves them off by default; tasks must belong to a run.
+# busy_timeout: wait (ms) for another process's lock instead of failing at once.
+# temp_store / cache_size: sorts and temp tables in memory; 32 MiB of page cache (KiB < 0).
+WRITER_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=5000",
+    "PRAGMA temp_store=MEMORY",
+    "PRAGMA cache_size=-32768",
+)
+# Readers: the same, and refuse writes by mistake (every write goes through the writer).
+READER_PRAGMAS = (
+    "PRAGMA busy_timeout=5000",
+    "PRAGMA temp_store=MEMORY",
+    "PRAGMA cache_size=-32768",
+    "PRAGMA query_only=ON",
+)
+# ------------------------------------------------------------------------------------------
+
+DEFAULT_READERS = 4
+
+
+def sqlite_path(url: str) -> Path:
+    """The database file a `sqlite:///path` URL names (`sqlite:////abs` is absolute)."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        raise ValueError(f"not a SQLite URL (sqlite:///path): {url!r}")
+    path = url[len(prefix) :].split("?", 1)[0]
+    if not path or path == ":memory:":
+        raise ValueError(f"{url!r}: SQLite needs a file path; use memory:// for an in-memory store")
+    return Path(path)
+
+
+def _connect(path: Path, pragmas: Sequence[str]) -> sqlite3.Connection:
+    # isolation_level=None: no implicit BEGIN; the writer issues BEGIN IMMEDIATE itself.
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    for pragma in pragmas:
+        conn.execute(pragma)
+    return conn
+
+
+def _create_schema(path: Path) -> None:
+    engine = sa.create_engine(sa.URL.create("sqlite", database=str(path)), poolclass=sa.NullPool)
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect_hook(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        dbapi_conn.execute("PRAGMA busy_timeout=5000")
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin_hook(conn: sa.Connection) -> None:
+        # Serialises processes opening the same new file; DDL is transactional in SQLite.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    try:
+        with engine.begin() as conn:
+            ensure_schema(conn)
+    finally:
+        engine.dispose()
+
+
+def _wrap(exc: sqlite3.Error) -> StoreError:
+    return StoreError(f"sqlite: {exc}")
+
+
+class SqliteStore:
+    """The embedded store on one SQLite file: one writer thread, a pool of reader threads."""
+
+    def __init__(self, url: str, *, readers: int = DEFAULT_READERS) -> None:
+        self.url = url
+        self.path = sqlite_path(url)
+        self._n_readers = max(1, readers)
+        self._writer: GroupCommitWriter | None = None
+        self._readers: ThreadPoolExecutor | None = None
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._local = threading.local()
+        self._lock = threading.Lock()
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Create the file (and its folder) if needed, bring the schema to head, start threads."""
+        if self._writer is not None:
+            return
+        conn = await asyncio.to_thread(self._open_sync)
+        self._writer = GroupCommitWriter(conn)
+        self._writer.start()
+        self._readers = ThreadPoolExecutor(self._n_readers, thread_name_prefix="basir-sqlite-read")
+
+    def _open_sync(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = _connect(self.path, WRITER_PRAGMAS)  # sets WAL before any table exists
+        try:
+            _create_schema(self.path)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    async def close(self) -> None:
+        """Commit every queued write, stop the writer, close every connection."""
+        writer, self._writer = self._writer, None
+        readers, self._readers = self._readers, None
+        if writer is not None:
+            await writer.stop()
+        if readers is not None:
+            await asyncio.to_thread(readers.shutdown, True)
+        with self._lock:
+            conns, self._reader_conns = self._reader_conns, []
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
+
+    async def ping(self) -> bool:
+        """True when a reader answers `SELECT 1`."""
+        try:
+            return await self._read(lambda: self._conn().execute("SELECT 1").fetchone() == (1,))
+        except StoreError:
+            return False
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    async def _submit(self, job: Job) -> Any:
+        if self._writer is None:
+            raise StoreError(f"store {self.url} is not open")
+        return await self._writer.submit(job)
+
+    def _conn(self) -> sqlite3.Connection:
+        """This reader thread's connection, opened on first use."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self.path, READER_PRAGMAS)
+            self._local.conn = conn
+            with self._lock:
+                self._reader_conns.append(conn)
+        return conn
+
+    async def _read(self, fn: Callable[[], T]) -> T:
+        if self._readers is None:
+            raise StoreError(f"store {self.url} is not open")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._readers, fn)
+        except sqlite3.Error as exc:
+            raise _wrap(exc) from exc
+
+    async def _select(
+        self, stmt: sa.Select[Any], params: dict[str, Any], decode: Callable[[Sequence[Any]], T]
+    ) -> list[T]:
+        sql = compile_sqlite(stmt)
+        args = sql.params(params)
+        return await self._read(lambda: [decode(r) for r in self._conn().execute(sql.text, args)])
+
+    # --- workflows -----------------------------------------------------------------------
+
+    async def put_workflow(
+        self, name: str, namespace: str, spec: JsonDict, spec_hash: str, created_by: str | None
+    ) -> tuple[WorkflowVersion, bool]:
+        """Store `spec` as the next version of `name` unless the latest has the same hash."""
+        result: tuple[WorkflowVersion, bool] = await self._submit(
+            lambda conn, _precise: sqlite_apply.put_workflow(
+                conn, name, namespace, spec, spec_hash, created_by
+            )
+        )
+        return result
+
+    async def get_workflow(self, name: str, version: int | None = None) -> WorkflowVersion | None:
+        """A version of a workflow (the latest when `version` is None), or None."""
+        if version is None:
+            found = await self._select(
+                queries.latest_workflow(), {"name": name}, codec.decode_workflow
+            )
+        else:
+            found = await self._select(
+                queries.workflow_version(),
+                {"name": name, "version": version},
+                codec.decode_workflow,
+            )
+        return found[0] if found else None
+
+    async def list_workflows(self) -> list[WorkflowVersion]:
+        """The latest version of every workflow, by name."""
+        return await self._select(queries.latest_workflows(), {}, codec.decode_workflow)
+
+    async def list_workflow_versions(self, name: str) -> list[WorkflowVersion]:
+        """Every version of one workflow, oldest first."""
+        return await self._select(
+            queries.workflow_versions(), {"name": name}, codec.decode_workflow
+        )
+
+    # --- runs and tasks ------------------------------------------------------------------
+
+    async def write(self, batch: Batch) -> list[EventRecord]:
+        """Apply every change and insert every event in one transaction (group-committed).
+
+        Returns once the group holding the batch is committed.  Do not change `batch` before
+        this returns: the writer thread reads it.
+        """
+        if not batch:
+            return []
+        events: list[EventRecord] = await self._submit(
+            lambda conn, precise: sqlite_apply.apply_batch(conn, batch, precise)
+        )
+        return events
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        """One run, or None."""
+        found = await self._select(queries.select_run(), {"k_id": run_id}, codec.decode_run)
+        return found[0] if found else None
+
+    async def get_tasks(self, run_id: str) -> list[TaskRecord]:
+        """Every task row of a run, in insertion order."""
+        return await self._select(queries.select_tasks(), {"k_run_id": run_id}, codec.decode_task)
+
+    async def list_runs(
+        self,
+        *,
+        status: str | None = None,
+        workflow: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        """Runs, newest first (id breaks ties), filtered; `cursor` continues a page."""
+        params: dict[str, Any] = {"limit": limit + 1}
+        if status is not None:
+            params["status"] = status
+        if workflow is not None:
+            params["workflow"] = workflow
+        if cursor:
+            params["c_at"], params["c_id"] = codec.decode_cursor(cursor)
+        stmt = queries.list_runs(status is not None, workflow is not None, bool(cursor))
+        found = await self._select(stmt, params, codec.decode_run)
+        return codec.page_of(found, limit)
+
+    async def active_runs(self) -> list[RunRecord]:
+        """Runs that are queued, running or paused, oldest first."""
+        params = queries.status_params(codec.ACTIVE_RUN_STATUSES)
+        return await self._select(queries.active_runs(), params, codec.decode_run)
+
+    # --- events --------------------------------------------------------------------------
+
+    async def list_events(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 100,
+        run_id: str | None = None,
+        workflow: str | None = None,
+        types: tuple[str, ...] | None = None,
+    ) -> list[EventRecord]:
+        """Events with id > `after`, oldest first, filtered."""
+        params: dict[str, Any] = {"after": after, "limit": limit, **queries.status_params(types)}
+        if run_id is not None:
+            params["run_id"] = run_id
+        if workflow is not None:
+            params["workflow"] = workflow
+        n_types = None if types is None else len(types)
+        stmt = queries.list_events(run_id is not None, workflow is not None, n_types)
+        return await self._select(stmt, params, codec.decode_event)
+
+    async def last_event_id(self) -> int:
+        """The id of the newest event, 0 when there is none."""
+        found = await self._select(queries.last_event_id(), {}, lambda row: int(row[0]))
+        return found[0]
+
+    # --- key-value -----------------------------------------------------------------------
+
+    async def kv_put(
+        self, kind: str, key: str, value: JsonDict, *, only_if_absent: bool = False
+    ) -> bool:
+        """Store a document; with `only_if_absent`, keep an existing one and return False."""
+        stored: bool = await self._submit(
+            lambda conn, _precise: sqlite_apply.kv_put(conn, kind, key, value, only_if_absent)
+        )
+        return stored
+
+    async def kv_get(self, kind: str, key: str) -> JsonDict | None:
+        """A document, or None."""
+        found = await self._select(
+            queries.kv_get(), {"kind": kind, "key": key}, lambda row: codec.loads(row[0])
+        )
+        return dict(found[0]) if found else None
+
+    async def kv_list(self, kind: str, limit: int = 1000) -> list[tuple[str, JsonDict]]:
+        """Documents of one kind, by key."""
+        return await self._select(
+            queries.kv_list(),
+            {"kind": kind, "limit": limit},
+            lambda row: (row[0], codec.loads(row[1])),
+        )

@@ -1,0 +1,122 @@
+"""The schema, as SQLAlchemy Core tables: the one description both dialects are built from.
+
+Queryable fields are columns; JSON (stored as text, encoded by `store.codec`) only holds opaque
+payloads.  Timestamps are float epoch seconds.  A change here needs a new Alembic revision in
+`store/migrations/versions/` and a bump of `SCHEMA_REVISION`; a test checks that upgrading an
+empty database to head yields exactly the schema `metadata.create_all` would.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+# The Alembic revision these tables correspond to (the head of `migrations/versions`).
+SCHEMA_REVISION = "0001"
+
+# SQLite only makes `INTEGER PRIMARY KEY` an alias of the rowid; PostgreSQL wants 64 bits.
+EventId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+workflows = sa.Table(
+    "workflows",
+    metadata,
+    sa.Column("name", sa.String(), primary_key=True),
+    sa.Column("version", sa.Integer(), primary_key=True),
+    sa.Column("namespace", sa.String(), nullable=False),
+    sa.Column("spec", sa.Text(), nullable=False),
+    sa.Column("spec_hash", sa.String(), nullable=False),
+    sa.Column("created_at", sa.Float(), nullable=False),
+    sa.Column("created_by", sa.String(), nullable=True),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(), primary_key=True),
+    sa.Column("workflow", sa.String(), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("status", sa.String(), nullable=False),
+    sa.Column("params", sa.Text(), nullable=False),
+    sa.Column("priority", sa.Integer(), nullable=False),
+    sa.Column("deadline_at", sa.Float(), nullable=True),
+    sa.Column("concurrency", sa.Integer(), nullable=True),
+    sa.Column("created_at", sa.Float(), nullable=False),
+    sa.Column("started_at", sa.Float(), nullable=True),
+    sa.Column("finished_at", sa.Float(), nullable=True),
+    sa.Column("updated_at", sa.Float(), nullable=False),
+    sa.Column("trigger", sa.String(), nullable=False),
+    sa.Column("created_by", sa.String(), nullable=True),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("namespace", sa.String(), nullable=False),
+    sa.Index(None, "status"),
+    sa.Index(None, "workflow", "created_at"),
+    # Listing pages newest first with `id` as the tiebreak of equal timestamps.
+    sa.Index(None, "created_at", "id"),
+)
+
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    sa.Column(
+        "run_id",
+        sa.String(),
+        sa.ForeignKey("runs.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("task_id", sa.String(), primary_key=True),
+    # Insertion order inside a run (get_tasks returns rows in this order).
+    sa.Column("seq", sa.Integer(), nullable=False),
+    sa.Column("status", sa.String(), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("outputs", sa.Text(), nullable=False),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("queued_at", sa.Float(), nullable=True),
+    sa.Column("started_at", sa.Float(), nullable=True),
+    sa.Column("finished_at", sa.Float(), nullable=True),
+    sa.Column("updated_at", sa.Float(), nullable=False),
+    sa.Column("next_attempt_at", sa.Float(), nullable=True),
+    sa.Column("attempt_id", sa.String(), nullable=True),
+    sa.Column("parent_id", sa.String(), nullable=True),
+    sa.Column("item_index", sa.Integer(), nullable=True),
+    sa.Column("item", sa.Text(), nullable=True),
+    sa.Column("spec", sa.Text(), nullable=True),
+    sa.Column("held", sa.Boolean(), nullable=False),
+    sa.Column("hold_until", sa.Float(), nullable=True),
+    sa.Index(None, "run_id", "seq"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", EventId, primary_key=True, autoincrement=True),
+    sa.Column("time", sa.Float(), nullable=False),
+    sa.Column("type", sa.String(), nullable=False),
+    sa.Column("subject", sa.String(), nullable=False),
+    sa.Column("run_id", sa.String(), nullable=True),
+    sa.Column("workflow", sa.String(), nullable=True),
+    sa.Column("task_id", sa.String(), nullable=True),
+    sa.Column("data", sa.Text(), nullable=False),
+    # Filtered replays read `WHERE <filter> AND id > :after ORDER BY id`.
+    sa.Index(None, "run_id", "id"),
+    sa.Index(None, "workflow", "id"),
+    sa.Index(None, "type", "id"),
+    # Ids are never reused, even after the newest events are deleted (SSE `Last-Event-ID`).
+    sqlite_autoincrement=True,
+)
+
+kv = sa.Table(
+    "kv",
+    metadata,
+    sa.Column("kind", sa.String(), primary_key=True),
+    sa.Column("key", sa.String(), primary_key=True),
+    sa.Column("value", sa.Text(), nullable=False),
+    sa.Column("updated_at", sa.Float(), nullable=False),
+)

@@ -1,0 +1,34 @@
+"""Fixtures every test gets: an isolated BASIR_HOME and a clean locale.
+
+Keep this file small: fixtures for one package live in that package's tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from basir.i18n import catalog
+
+# Variables that would let the developer's own setup leak into a test.
+_ISOLATED_ENV = ("BASIR_DB", "BASIR_LANG", "BASIR_ADMIN_TOKEN", "BASIR_TEMPLATE_PATH")
+
+
+@pytest.fixture(autouse=True)
+def basir_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test writes under its own BASIR_HOME, never into ~/.basir."""
+    home = tmp_path_factory.mktemp("basir-home")
+    monkeypatch.setenv("BASIR_HOME", str(home))
+    for name in _ISOLATED_ENV:
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture(autouse=True)
+def english_locale() -> Iterator[None]:
+    """Start each test in English, whatever the previous one switched to."""
+    catalog.set_locale(catalog.DEFAULT_LOCALE)
+    yield
+    catalog.set_locale(catalog.DEFAULT_LOCALE)

@@ -1,0 +1,454 @@
+"""The store contract: every test runs against MemoryStore, SqliteStore and PostgresStore."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from basir.store.base import ConflictError, NotFoundError, Store, StoreError
+from basir.store.records import (
+    Batch,
+    EventRecord,
+    RunInsert,
+    RunRecord,
+    RunUpdate,
+    TaskInsert,
+    TaskRecord,
+    TaskUpdate,
+)
+
+StoreFactory = Callable[[], Awaitable[Store]]
+
+SPEC = {"name": "ci", "description": {"en": "Build", "ar": "بناء التطبيق"}, "tasks": [{"id": "a"}]}
+
+
+def make_run(run_id: str = "r1", *, created_at: float = 100.0, **kw: Any) -> RunRecord:
+    return RunRecord(
+        id=run_id,
+        workflow=kw.pop("workflow", "ci"),
+        version=1,
+        status=kw.pop("status", "queued"),
+        created_at=created_at,
+        updated_at=created_at,
+        **kw,
+    )
+
+
+def make_tasks(run_id: str, *task_ids: str) -> list[TaskRecord]:
+    return [TaskRecord(run_id, t, "pending") for t in task_ids]
+
+
+def event(kind: str, subject: str = "r1", run_id: str | None = "r1", **kw: Any) -> EventRecord:
+    return EventRecord(type=kind, subject=subject, time=kw.pop("time", 1.5), run_id=run_id, **kw)
+
+
+async def insert_run(store: Store, run_id: str = "r1", *task_ids: str, **kw: Any) -> None:
+    tasks = make_tasks(run_id, *(task_ids or ("a", "b", "c")))
+    await store.write(Batch([RunInsert(make_run(run_id, **kw), tasks)], [event("run.created")]))
+
+
+def move(run_id: str, task_id: str, to: str, *from_: str, **fields: Any) -> TaskUpdate:
+    return TaskUpdate(run_id, task_id, {"status": to, **fields}, from_ or None)
+
+
+async def statuses(store: Store, run_id: str = "r1") -> dict[str, str]:
+    return {t.task_id: t.status for t in await store.get_tasks(run_id)}
+
+
+# --- workflows ----------------------------------------------------------------------------
+
+
+async def test_workflow_versions_only_when_hash_changes(store: Store) -> None:
+    v1, created = await store.put_workflow("ci", "mobile", SPEC, "h1", "admin")
+    assert (v1.version, created, v1.spec, v1.namespace, v1.created_by) == (
+        1,
+        True,
+        SPEC,
+        "mobile",
+        "admin",
+    )
+    again, created = await store.put_workflow("ci", "mobile", SPEC, "h1", "bob")
+    assert (again.version, created, again.created_by) == (1, False, "admin")
+    v2, created = await store.put_workflow("ci", "mobile", {**SPEC, "x": 1}, "h2", None)
+    assert (v2.version, created) == (2, True)
+    await store.put_workflow("app", "default", {"name": "app"}, "h9", None)
+
+    latest = await store.get_workflow("ci")
+    assert latest is not None and (latest.version, latest.spec_hash) == (2, "h2")
+    first = await store.get_workflow("ci", 1)
+    assert first is not None and first.spec == SPEC and first.created_at == v1.created_at
+    assert await store.get_workflow("ci", 3) is None
+    assert await store.get_workflow("nope") is None
+    assert [(w.name, w.version) for w in await store.list_workflows()] == [("app", 1), ("ci", 2)]
+    assert [w.version for w in await store.list_workflow_versions("ci")] == [1, 2]
+    assert await store.list_workflow_versions("nope") == []
+
+
+async def test_concurrent_put_workflow_numbers_versions_once(store: Store) -> None:
+    results = await asyncio.gather(
+        *(store.put_workflow("ci", "default", {"n": i}, f"h{i}", None) for i in range(10))
+    )
+    assert sorted(wv.version for wv, _ in results) == list(range(1, 11))
+
+
+# --- runs and tasks -----------------------------------------------------------------------
+
+
+async def test_run_insert_round_trips_every_field(store: Store) -> None:
+    run = make_run(
+        params={"branch": "main", "نص": [1, 2.5, None]},
+        priority=80,
+        deadline_at=1234.5,
+        concurrency=4,
+        started_at=101.25,
+        trigger="cron",
+        created_by="admin",
+        error="boom",
+        namespace="mobile",
+    )
+    task = TaskRecord(
+        "r1",
+        "build",
+        "pending",
+        attempts=2,
+        outputs={"apk": "a.apk"},
+        error="e",
+        queued_at=1.0,
+        next_attempt_at=3.5,
+        attempt_id="att-1",
+        parent_id="p",
+        item_index=3,
+        item={"sdk": "3.22"},
+        spec={"run": "flutter build"},
+        held=True,
+        hold_until=9.0,
+        updated_at=2.0,
+    )
+    await store.write(Batch([RunInsert(run, [task])]))
+    assert await store.get_run("r1") == run
+    assert await store.get_tasks("r1") == [task]
+    assert await store.get_run("missing") is None
+    assert await store.get_tasks("missing") == []
+
+
+async def test_tasks_keep_insertion_order(store: Store) -> None:
+    await insert_run(store, "r1", "zeta", "alpha", "mid")
+    await store.write(
+        Batch([TaskInsert(TaskRecord("r1", f"fan[{i}]", "pending", item=i)) for i in (0, 1)])
+    )
+    await store.write(Batch([TaskInsert(TaskRecord("r1", "aaa", "pending"))]))
+    order = [t.task_id for t in await store.get_tasks("r1")]
+    assert order == ["zeta", "alpha", "mid", "fan[0]", "fan[1]", "aaa"]
+
+
+async def test_guarded_updates_apply_in_order(store: Store) -> None:
+    await insert_run(store)
+    written = await store.write(
+        Batch(
+            [
+                move("r1", "a", "queued", "pending"),
+                move("r1", "a", "running", "queued", attempts=1, started_at=5.0),
+                move("r1", "b", "skipped"),  # unguarded
+                TaskUpdate("r1", "c", {}, ("pending",)),  # a guard that changes nothing
+                RunUpdate("r1", {"status": "running", "started_at": 5.0}, ("queued",)),
+            ],
+            [event("task.running"), event("run.started")],
+        )
+    )
+    assert [e.type for e in written] == ["task.running", "run.started"]
+    assert await statuses(store) == {"a": "running", "b": "skipped", "c": "pending"}
+    task_a = (await store.get_tasks("r1"))[0]
+    assert (task_a.attempts, task_a.started_at) == (1, 5.0)
+    run = await store.get_run("r1")
+    assert run is not None and (run.status, run.started_at) == ("running", 5.0)
+
+
+async def test_updates_of_json_and_flag_fields(store: Store) -> None:
+    await insert_run(store)
+    await store.write(
+        Batch(
+            [
+                TaskUpdate("r1", "a", {"outputs": {"k": "قيمة"}, "held": True, "item": [1, "x"]}),
+                TaskUpdate("r1", "b", {"spec": {"run": "x"}, "error": "bad"}),
+                RunUpdate("r1", {"params": {"p": 1}, "error": None}),
+            ]
+        )
+    )
+    a, b, _ = await store.get_tasks("r1")
+    assert (a.outputs, a.held, a.item, b.spec, b.error) == (
+        {"k": "قيمة"},
+        True,
+        [1, "x"],
+        {"run": "x"},
+        "bad",
+    )
+    await store.write(Batch([TaskUpdate("r1", "a", {"item": None, "held": False})]))
+    a = (await store.get_tasks("r1"))[0]
+    assert (a.item, a.held) == (None, False)
+    run = await store.get_run("r1")
+    assert run is not None and run.params == {"p": 1}
+
+
+async def test_conflict_rolls_back_the_whole_batch(store: Store) -> None:
+    await insert_run(store)
+    before_runs = await store.get_run("r1")
+    before_id = await store.last_event_id()
+    batch = Batch(
+        [
+            move("r1", "a", "queued", "pending"),
+            RunUpdate("r1", {"status": "running"}, ("queued",)),
+            TaskInsert(TaskRecord("r1", "new", "pending")),
+            RunInsert(make_run("r2"), make_tasks("r2", "x")),
+            move("r1", "b", "queued", "pending"),
+            move("r1", "c", "succeeded", "running"),  # c is pending: lost race
+        ],
+        [event("task.queued"), event("run.started")],
+    )
+    with pytest.raises(ConflictError, match=r"r1/c.*pending"):
+        await store.write(batch)
+    assert await statuses(store) == {"a": "pending", "b": "pending", "c": "pending"}
+    assert await store.get_run("r1") == before_runs
+    assert await store.get_run("r2") is None
+    assert await store.last_event_id() == before_id
+    assert [e.type for e in await store.list_events()] == ["run.created"]
+    # The same batch without the losing change goes through whole.
+    batch.changes.pop()
+    assert len(await store.write(batch)) == 2
+
+
+async def test_conflict_in_a_run_of_same_shaped_updates_names_the_row(store: Store) -> None:
+    await insert_run(store, "r1", *(f"t{i}" for i in range(10)))
+    await store.write(Batch([move("r1", "t6", "queued", "pending")]))
+    with pytest.raises(ConflictError, match=r"r1/t6 is 'queued'"):
+        await store.write(Batch([move("r1", f"t{i}", "queued", "pending") for i in range(10)]))
+    assert list((await statuses(store)).values()).count("queued") == 1
+
+
+async def test_not_found(store: Store) -> None:
+    await insert_run(store)
+    with pytest.raises(NotFoundError, match="r1/zz"):
+        await store.write(Batch([move("r1", "a", "queued"), move("r1", "zz", "queued")]))
+    with pytest.raises(NotFoundError, match="run nope"):
+        await store.write(Batch([RunUpdate("nope", {"status": "running"}, ("queued",))]))
+    with pytest.raises(NotFoundError, match="run nope"):
+        await store.write(Batch([TaskInsert(TaskRecord("nope", "a", "pending"))]))
+    with pytest.raises(NotFoundError):
+        await store.write(Batch([TaskUpdate("r1", "zz", {}, ("pending",))]))
+    assert await statuses(store) == {"a": "pending", "b": "pending", "c": "pending"}
+
+
+async def test_duplicate_inserts_conflict(store: Store) -> None:
+    await insert_run(store)
+    with pytest.raises(ConflictError, match="run r1 already exists"):
+        await store.write(Batch([RunInsert(make_run("r1"), [])]))
+    with pytest.raises(ConflictError, match="task r1/a already exists"):
+        await store.write(Batch([TaskInsert(TaskRecord("r1", "a", "pending"))]))
+    with pytest.raises(ConflictError, match="task r2/x already exists"):
+        await store.write(Batch([RunInsert(make_run("r2"), make_tasks("r2", "x", "y", "x"))]))
+    assert await store.get_run("r2") is None
+
+
+async def test_unknown_update_field_is_a_bug_not_a_race(store: Store) -> None:
+    await insert_run(store)
+    with pytest.raises(ValueError, match="task_id"):
+        await store.write(Batch([TaskUpdate("r1", "a", {"task_id": "b"})]))
+    with pytest.raises(ValueError, match="colour"):
+        await store.write(Batch([RunUpdate("r1", {"colour": "red"})]))
+
+
+async def test_records_handed_out_are_copies(store: Store) -> None:
+    await insert_run(store)
+    run = await store.get_run("r1")
+    assert run is not None
+    run.params["x"] = 1
+    (await store.get_tasks("r1"))[0].outputs["y"] = 2
+    again = await store.get_run("r1")
+    assert again is not None and again.params == {}
+    assert (await store.get_tasks("r1"))[0].outputs == {}
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+async def test_events_order_filters_and_after(store: Store) -> None:
+    await insert_run(store)  # event 1
+    await store.write(
+        Batch(
+            [],
+            [
+                event("task.queued", "r1/a", workflow="ci", task_id="a", data={"n": 1}),
+                event("task.queued", "r2/a", run_id="r2", workflow="app"),
+                event("run.started", workflow="ci", time=2.25),
+            ],
+        )
+    )
+    written = await store.write(Batch([], [event("alert.firing", "cpu", run_id=None)]))
+    assert [e.id for e in written] == [5]
+    every = await store.list_events()
+    assert [e.id for e in every] == [1, 2, 3, 4, 5]
+    assert every[1] == EventRecord(
+        "task.queued", "r1/a", 1.5, {"n": 1}, run_id="r1", workflow="ci", task_id="a", id=2
+    )
+    assert [e.id for e in await store.list_events(after=2)] == [3, 4, 5]
+    assert [e.id for e in await store.list_events(after=1, limit=2)] == [2, 3]
+    assert [e.id for e in await store.list_events(run_id="r1")] == [1, 2, 4]
+    assert [e.id for e in await store.list_events(workflow="ci")] == [2, 4]
+    assert [e.id for e in await store.list_events(types=("task.queued",))] == [2, 3]
+    both = await store.list_events(types=("run.created", "alert.firing"), after=0)
+    assert [e.id for e in both] == [1, 5]
+    assert [e.id for e in await store.list_events(run_id="r1", types=("run.started",))] == [4]
+    assert await store.list_events(after=5) == []
+    assert await store.last_event_id() == 5
+    assert every[3].to_cloudevent()["time"] == "1970-01-01T00:00:02.250000Z"
+
+
+async def test_empty_store_and_empty_batch(store: Store) -> None:
+    assert await store.last_event_id() == 0
+    assert await store.write(Batch()) == []
+    assert (await store.list_runs()).items == []
+    assert await store.ping()
+
+
+# --- listing ------------------------------------------------------------------------------
+
+
+async def test_list_runs_filters_and_pages_newest_first(store: Store) -> None:
+    runs = [
+        make_run(
+            f"r{i:02d}",
+            created_at=float(100 + i // 3),  # three runs share every timestamp
+            status="succeeded" if i % 2 else "running",
+            workflow="app" if i % 5 == 0 else "ci",
+        )
+        for i in range(23)
+    ]
+    await store.write(Batch([RunInsert(r, []) for r in runs]))
+    expected = sorted(runs, key=lambda r: (r.created_at, r.id), reverse=True)
+
+    seen: list[str] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        page = await store.list_runs(limit=5, cursor=cursor)
+        seen += [r.id for r in page.items]
+        pages += 1
+        cursor = page.next
+        if cursor is None:
+            break
+    assert seen == [r.id for r in expected]
+    assert pages == 5
+
+    page = await store.list_runs(status="running", workflow="ci", limit=100)
+    assert [r.id for r in page.items] == [
+        r.id for r in expected if r.status == "running" and r.workflow == "ci"
+    ]
+    assert page.next is None
+    first = await store.list_runs(workflow="app", limit=2)
+    rest = await store.list_runs(workflow="app", limit=2, cursor=first.next)
+    assert [r.id for r in first.items + rest.items] == ["r20", "r15", "r10", "r05"]
+    assert (await store.list_runs(limit=23)).next is None
+    with pytest.raises(ValueError, match="cursor"):
+        await store.list_runs(cursor="not-a-cursor")
+
+
+async def test_active_runs(store: Store) -> None:
+    for i, status in enumerate(["queued", "running", "paused", "succeeded", "failed"]):
+        await store.write(
+            Batch([RunInsert(make_run(f"r{i}", status=status, created_at=9 - i), [])])
+        )
+    assert [r.id for r in await store.active_runs()] == ["r2", "r1", "r0"]
+
+
+# --- key-value ----------------------------------------------------------------------------
+
+
+async def test_kv(store: Store) -> None:
+    assert await store.kv_get("decision", "d1") is None
+    assert await store.kv_put("decision", "d1", {"run_id": "r1", "نص": "ok"})
+    assert not await store.kv_put("decision", "d1", {"run_id": "r2"}, only_if_absent=True)
+    assert await store.kv_get("decision", "d1") == {"run_id": "r1", "نص": "ok"}
+    assert await store.kv_put("decision", "d1", {"run_id": "r3"})
+    assert await store.kv_get("decision", "d1") == {"run_id": "r3"}
+    assert await store.kv_put("decision", "d0", {}, only_if_absent=True)
+    await store.kv_put("user", "admin", {"role": "admin"})
+    assert await store.kv_list("decision") == [("d0", {}), ("d1", {"run_id": "r3"})]
+    assert await store.kv_list("decision", limit=1) == [("d0", {})]
+    assert await store.kv_list("nothing") == []
+
+
+# --- concurrency and lifecycle ------------------------------------------------------------
+
+
+async def test_concurrent_writes_all_land_with_unique_increasing_ids(store: Store) -> None:
+    await insert_run(store, "r1", *(f"t{i}" for i in range(200)))
+
+    async def finish(i: int) -> list[EventRecord]:
+        events = [event("task.succeeded", f"r1/t{i}", task_id=f"t{i}")]
+        if i % 3 == 0:
+            events.append(event("task.note", f"r1/t{i}", task_id=f"t{i}"))
+        return await store.write(Batch([move("r1", f"t{i}", "succeeded", "pending")], events))
+
+    results = await asyncio.gather(*(finish(i) for i in range(200)))
+    ids = [e.id for written in results for e in written]
+    assert len(ids) == len(set(ids)) == 200 + 67
+    for written in results:
+        assert [e.id for e in written] == sorted(e.id for e in written)
+        assert written[0].task_id == written[-1].task_id
+    assert set((await statuses(store)).values()) == {"succeeded"}
+    stored = await store.list_events(after=1, limit=1000)
+    assert [e.id for e in stored] == sorted(ids)
+    by_id = {e.id: e.task_id for written in results for e in written}
+    assert all(by_id[e.id] == e.task_id for e in stored)
+
+
+async def test_concurrent_guarded_updates_exactly_one_wins(store: Store) -> None:
+    await insert_run(store, "r1", "a")
+    claims = [
+        store.write(Batch([move("r1", "a", "running", "pending", attempt_id=f"w{i}")]))
+        for i in range(50)
+    ]
+    results = await asyncio.gather(*claims, return_exceptions=True)
+    assert sum(r == [] for r in results) == 1
+    assert all(isinstance(r, ConflictError) for r in results if r != [])
+
+
+async def test_close_flushes_queued_writes(make_store: StoreFactory, store_url: str) -> None:
+    store = await make_store()
+    await insert_run(store, "r1", *(f"t{i}" for i in range(100)))
+    pending = [
+        asyncio.ensure_future(
+            store.write(Batch([move("r1", f"t{i}", "queued", "pending")], [event("task.queued")]))
+        )
+        for i in range(100)
+    ]
+    await asyncio.sleep(0)  # every write has started (and is queued where there is a queue)
+    await store.close()
+    assert all(len(w) == 1 for w in await asyncio.gather(*pending))
+    with pytest.raises(StoreError):
+        await store.write(Batch([], [event("late")]))
+    if not store_url.startswith("memory://"):
+        reopened = await make_store()
+        assert set((await statuses(reopened)).values()) == {"queued"}
+        assert await reopened.last_event_id() == 101
+
+
+async def test_reopened_store_sees_everything(make_store: StoreFactory, store_url: str) -> None:
+    if store_url.startswith("memory://"):
+        pytest.skip("nothing outlives a memory store")
+    store = await make_store()
+    await store.put_workflow("ci", "default", SPEC, "h1", None)
+    await insert_run(store, "r1", "a", "b")
+    await store.write(Batch([move("r1", "a", "running", "pending")], [event("task.running")]))
+    await store.kv_put("user", "admin", {"role": "admin"})
+    await store.close()
+
+    reopened = await make_store()
+    assert (await reopened.get_workflow("ci")) is not None
+    assert await statuses(reopened) == {"a": "running", "b": "pending"}
+    assert await reopened.kv_get("user", "admin") == {"role": "admin"}
+    assert await reopened.last_event_id() == 2
+    written = await reopened.write(Batch([], [event("after.reopen")]))
+    assert written[0].id == 3
