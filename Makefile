@@ -33,7 +33,8 @@ env: ## create/refresh .venv from uv.lock with the machine's python3.11 (idempot
 	  echo "installing uv with pip" >&2; \
 	  $(PYTHON_SYS) -m pip install --quiet uv \
 	    || $(PYTHON_SYS) -m pip install --quiet --user uv \
-	    || $(PYTHON_SYS) -m pip install --quiet --user --break-system-packages uv; \
+	    || $(PYTHON_SYS) -m pip install --quiet --user --break-system-packages uv \
+	    || { echo "error: could not install uv with pip; install pip (apt-get install python3-pip) or uv" >&2; exit 1; }; \
 	fi
 	@$(UV) sync --frozen --quiet --python "$(PYTHON_SYS)"
 	@$(MAKE) assets

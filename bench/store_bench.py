@@ -57,11 +57,11 @@ class Tasks:
         return batch
 
 
-async def new_run(store: Store, run_id: str) -> Tasks:
+async def new_run(store: Store, run_id: str, n_tasks: int = N_TASKS) -> Tasks:
     run = RunRecord(run_id, "bench", 1, "running", created_at=time.time())
-    tasks = [TaskRecord(run_id, f"t{i}", "queued") for i in range(N_TASKS)]
+    tasks = [TaskRecord(run_id, f"t{i}", "queued") for i in range(n_tasks)]
     await store.write(Batch([RunInsert(run, tasks)]))
-    return Tasks(run_id, N_TASKS)
+    return Tasks(run_id, n_tasks)
 
 
 async def sequential(store: Store, batch_size: int, seconds: float) -> float:
@@ -85,7 +85,7 @@ async def concurrent(store: Store, writers: int, seconds: float) -> float:
             await store.write(tasks.batch(1))
             done += 1
 
-    runs = [await new_run(store, f"conc-{writers}-{w}") for w in range(writers)]
+    runs = [await new_run(store, f"conc-{writers}-{w}", 20) for w in range(writers)]
     start = time.perf_counter()
     await asyncio.gather(*(writer(t) for t in runs))
     return done / (time.perf_counter() - start)
@@ -94,28 +94,38 @@ async def concurrent(store: Store, writers: int, seconds: float) -> float:
 async def read_latency(
     store: Store, readers: int, seconds: float, with_writes: bool
 ) -> list[float]:
-    """Latencies (s) of get_run + get_tasks(1000 rows) + list_events(100) by `readers`."""
-    run_id = "seq-1"
+    """Latencies (s) of the reads a dashboard makes, by `readers` concurrent coroutines.
+
+    get_run, get_tasks (20 rows), list_runs (50) and list_events (100), in turn.
+    """
+    run = await new_run(store, f"read-{readers}-{with_writes}", 20)
     stop = time.perf_counter() + seconds
     latencies: list[float] = []
 
-    async def reader(i: int) -> None:
+    async def one(i: int) -> None:
+        if i % 4 == 0:
+            await store.get_run(run.run_id)
+        elif i % 4 == 1:
+            await store.get_tasks(run.run_id)
+        elif i % 4 == 2:
+            await store.list_runs(limit=50)
+        else:
+            await store.list_events(after=max(0, await store.last_event_id() - 100))
+
+    async def reader(r: int) -> None:
+        i = r
         while time.perf_counter() < stop:
             t0 = time.perf_counter()
-            if i % 3 == 0:
-                await store.get_tasks(run_id)
-            elif i % 3 == 1:
-                await store.list_events(after=max(0, await store.last_event_id() - 100))
-            else:
-                await store.get_run(run_id)
+            await one(i)
             latencies.append(time.perf_counter() - t0)
+            i += 1
 
     async def background_writer() -> None:
-        tasks = await new_run(store, "bg")
+        tasks = await new_run(store, f"background-{readers}", 100)
         while time.perf_counter() < stop:
             await store.write(tasks.batch(10))
 
-    jobs = [reader(i) for i in range(readers)]
+    jobs = [reader(r) for r in range(readers)]
     if with_writes:
         jobs.append(background_writer())
     await asyncio.gather(*jobs)
@@ -136,13 +146,14 @@ async def main(url: str, seconds: float) -> None:
             rate = await concurrent(store, writers, seconds)
             print(f"batch of   1, {writers:3d} writers  : {rate:10,.0f} /s")
         print(f"batch of 100, one writer     : {await sequential(store, 100, seconds):10,.0f} /s")
-        for with_writes in (False, True):
-            lat = await read_latency(store, 16, seconds, with_writes)
-            label = "reads + writes" if with_writes else "reads only    "
-            print(
-                f"16 readers, {label}   : {len(lat) / seconds:8,.0f} reads/s  "
-                f"p50 {_ms(lat, 50):.2f} ms  p99 {_ms(lat, 99):.2f} ms"
-            )
+        for readers in (1, 16):
+            for with_writes in (False, True):
+                lat = await read_latency(store, readers, seconds, with_writes)
+                label = "+ writes" if with_writes else "        "
+                print(
+                    f"{readers:2d} reader(s) {label}       : {len(lat) / seconds:10,.0f} reads/s"
+                    f"  p50 {_ms(lat, 50):6.2f} ms  p99 {_ms(lat, 99):6.2f} ms"
+                )
     finally:
         await store.close()
 

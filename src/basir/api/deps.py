@@ -41,8 +41,8 @@ class ApiContext:
         return self.engine.store
 
 
-def get_ctx(request: Request) -> ApiContext:
-    """The app's context."""
+async def get_ctx(request: Request) -> ApiContext:
+    """The app's context (async: a sync dependency would cost a thread hop per request)."""
     ctx: ApiContext = request.app.state.basir
     return ctx
 

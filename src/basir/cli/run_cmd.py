@@ -60,10 +60,10 @@ async def _workflow_for(store: Store, target: str, config: Settings) -> Workflow
             report_spec_error(error, target)
         version, _created = await apply_workflow(store, spec, created_by="cli")
         return version
-    version = await store.get_workflow(target)
-    if version is None:
+    stored = await store.get_workflow(target)
+    if stored is None:
         fail(_("no workflow named {name}; give a file or apply it first", name=target))
-    return version
+    return stored
 
 
 async def _follow_to_end(

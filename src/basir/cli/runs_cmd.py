@@ -64,6 +64,11 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
+def short_time(value: object) -> str:
+    """`2026-01-02T03:04:05.678Z` → `2026-01-02 03:04:05` (empty for none)."""
+    return str(value)[:19].replace("T", " ") if value else ""
+
+
 def print_run(run: dict[str, Any]) -> None:
     """A run's header line and a table of its tasks."""
     out_console.print(
@@ -78,8 +83,8 @@ def print_run(run: dict[str, Any]) -> None:
             task_id,
             _(str(task.get("status"))),
             str(task.get("attempts", 0)),
-            str(task.get("started_at") or ""),
-            str(task.get("finished_at") or ""),
+            short_time(task.get("started_at")),
+            short_time(task.get("finished_at")),
         )
     out_console.print(table)
 
@@ -100,14 +105,15 @@ def list_runs(
     if json_out:
         _print_json(page)
         return
-    table = Table(_("run"), _("workflow"), _("version"), _("status"), _("created"))
+    table = Table(_("workflow"), _("version"), _("status"), _("created"))
+    table.add_column(_("run"), no_wrap=True)
     for run in page["items"]:
         table.add_row(
-            run["run_id"],
             run["workflow"],
             str(run["version"]),
             _(run["status"]),
-            str(run.get("created_at") or ""),
+            short_time(run.get("created_at")),
+            run["run_id"],
         )
     out_console.print(table)
     if page.get("next"):

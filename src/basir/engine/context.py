@@ -38,7 +38,7 @@ def task_env(run: RunState, task: TaskState) -> dict[str, str]:
 
 
 def expression_context(
-    run: RunState, task: TaskState | None = None, process_env: Mapping[str, str] | None = None
+    run: RunState, task: TaskState | None = None, process_env: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """The names an expression of `task` (or of the run, when None) may use.
 
@@ -46,7 +46,9 @@ def expression_context(
     environment taken once, so no expression pays for copying `os.environ`).
     """
     own = task_env(run, task) if task is not None else dict(run.spec.env)
-    env: Mapping[str, str] = ChainMap(own, process_env if process_env is not None else os.environ)
+    env: Mapping[str, str] = ChainMap(
+        own, process_env if process_env is not None else dict(os.environ)
+    )
     context: dict[str, Any] = {
         "params": run.record.params,
         "tasks": TasksView(run),

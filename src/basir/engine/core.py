@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from basir.config import Settings
 from basir.engine import errors
 from basir.engine.rendering import Renderer
-from basir.engine.rules import after_failure, aggregate_instances, gate, run_outcome, upstream_of
+from basir.engine.rules import aggregate_instances, gate, run_outcome, upstream_of
 from basir.engine.state import RunState, TaskState, initial_rows, state_from_records
 from basir.engine.states import (
     RUN_TERMINAL,
@@ -34,7 +34,6 @@ from basir.engine.states import (
     check_task_transition,
 )
 from basir.events.bus import EventBus
-from basir.executors.base import TaskContext, TaskFailure
 from basir.executors.registry import ExecutorRegistry, default_registry
 from basir.i18n import _
 from basir.scheduler.ordering import OrderKey, order_key
@@ -418,7 +417,7 @@ class EngineCore:
                 if not self.renderer.condition(task.spec.if_, run, task):
                     verdict = verdict.SKIP
             except Exception as exc:  # a bad expression fails this task, never the engine
-                self._finish_task(run, task, TaskStatus.FAILED, error=_exception_text(exc))
+                self._finish_task(run, task, TaskStatus.FAILED, error=exception_text(exc))
                 return
         if verdict.value == "skip":
             self._finish_task(run, task, TaskStatus.SKIPPED)
@@ -450,7 +449,7 @@ class EngineCore:
         try:
             items = self.renderer.foreach_items(parent.spec.foreach, run, parent)
         except Exception as exc:
-            self._finish_task(run, parent, TaskStatus.FAILED, error=_exception_text(exc))
+            self._finish_task(run, parent, TaskStatus.FAILED, error=exception_text(exc))
             return
         if len(items) > MAX_FOREACH_ITEMS:
             message = _(
@@ -641,136 +640,7 @@ class EngineCore:
         self._wake.set()
         await future
 
-    # ---------------------------------------------------------------- attempts
-
-    async def _attempt(self, run: RunState, task: TaskState) -> None:
-        """Run one attempt of a task and record how it ended."""
-        started = time.perf_counter()
-        outcome: TaskStatus
-        outputs: dict[str, Any] = {}
-        error: str | None = None
-        try:
-            outputs = await self._execute(run, task)
-            outcome = TaskStatus.SUCCEEDED
-        except TaskFailure as failure:
-            outcome, outputs, error = TaskStatus.FAILED, failure.outputs, failure.message
-        except TimeoutError:
-            timeout = self._timeout_of(run, task)
-            outcome, error = TaskStatus.FAILED, _("timed out after {seconds}s", seconds=timeout)
-        except asyncio.CancelledError:
-            outcome = TaskStatus.CANCELLED
-        except Exception as exc:  # a broken body or executor fails the task, not the engine
-            outcome, error = TaskStatus.FAILED, _exception_text(exc)
-        finally:
-            self._attempts.pop((run.id, task.id), None)
-            run.running -= 1
-            self._slots_used -= 1
-        if self.metrics is not None:
-            self.metrics.observe_task(time.perf_counter() - started, str(outcome))
-        self._attempt_ended(run, task, outcome, outputs, error)
-
-    def _timeout_of(self, run: RunState, task: TaskState) -> float | None:
-        return task.spec.timeout if task.spec.timeout is not None else run.spec.defaults.timeout
-
-    async def _execute(self, run: RunState, task: TaskState) -> dict[str, Any]:
-        kind, body = self.renderer.body(run, task)
-        if kind == "workflow":
-            return await self._run_child(run, task, body)
-        executor = self.registry.get(kind)
-        context = TaskContext(
-            run_id=run.id,
-            task_id=task.id,
-            attempt=task.attempts,
-            attempt_id=task.attempt_id or "",
-            workflow=run.record.workflow,
-            workdir=self.renderer.workdir_of(run, task),
-            log_path=self.settings.logs_dir / run.id / f"{task.id}.log",
-            env=self.renderer.env_of(run, task),
-            output_cap_bytes=self.settings.output_cap_bytes,
-        )
-        timeout = self._timeout_of(run, task)
-        if timeout is None:
-            return await executor.execute(body, context)
-        async with asyncio.timeout(timeout):
-            return await executor.execute(body, context)
-
-    async def _run_child(
-        self, run: RunState, task: TaskState, body: dict[str, Any]
-    ) -> dict[str, Any]:
-        """A `workflow:` task starts a child run of the named workflow and waits for it."""
-        version = await self.store.get_workflow(body["workflow"])
-        if version is None:
-            raise TaskFailure(_("no workflow named {name}", name=body["workflow"]))
-        child = await self.submit(
-            version,
-            params=body.get("with") or {},
-            trigger=f"run:{run.id}",
-            created_by=run.record.created_by,
-        )
-        try:
-            final = await self.wait(child.id)
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await self.cancel_run(child.id, by=f"run:{run.id}")
-            raise
-        outputs = {"run_id": child.id, "status": final.status}
-        if final.status != RunStatus.SUCCEEDED:
-            raise TaskFailure(
-                _("child run {run_id} ended {status}", run_id=child.id, status=_(final.status)),
-                outputs=outputs,
-            )
-        return outputs
-
-    def _attempt_ended(
-        self,
-        run: RunState,
-        task: TaskState,
-        outcome: TaskStatus,
-        outputs: dict[str, Any],
-        error: str | None,
-    ) -> None:
-        now = time.time()
-        reason, task.stop_reason = task.stop_reason, None
-        self._unpark(run)
-        if outcome == TaskStatus.CANCELLED and reason in {"shutdown", "pause"}:
-            # Interrupted on purpose: queued again without spending a retry.
-            self._task_to(
-                run,
-                task,
-                TaskStatus.QUEUED,
-                "task.interrupted",
-                queued_at=now,
-                attempts=task.attempts - 1 if reason == "pause" else task.attempts,
-                data={"reason": reason},
-            )
-            if reason == "pause":
-                self._push_ready(run, task)
-            return
-        if outcome == TaskStatus.SUCCEEDED:
-            self._finish_task(run, task, outcome, outputs=outputs, finished_at=now)
-        elif outcome == TaskStatus.CANCELLED:
-            self._finish_task(run, task, outcome, finished_at=now, error=_("cancelled"))
-        else:
-            verdict = after_failure(
-                task.spec.retries or run.spec.defaults.retries,
-                task.attempts,
-                self._random.random(),
-            )
-            if verdict.status == TaskStatus.RETRYING and not run.cancel_requested:
-                self._task_to(
-                    run,
-                    task,
-                    TaskStatus.RETRYING,
-                    error=error,
-                    outputs=outputs,
-                    next_attempt_at=now + verdict.delay_s,
-                    data={"error": error, "delay_s": round(verdict.delay_s, 3)},
-                )
-                self._arm_retry(run, task, verdict.delay_s)
-            else:
-                self._finish_task(
-                    run, task, TaskStatus.FAILED, error=error, outputs=outputs, finished_at=now
-                )
+    # ---------------------------------------------------------------- timers
 
     def _arm_retry(self, run: RunState, task: TaskState, delay_s: float) -> None:
         def fire() -> None:
@@ -779,6 +649,34 @@ class EngineCore:
                 self._queue(run, task)
 
         self._timers[(run.id, task.id)] = asyncio.get_running_loop().call_later(delay_s, fire)
+
+    def _release(self, run: RunState, task: TaskState, by: str | None) -> None:
+        if not task.held:
+            return
+        timer = self._timers.pop((run.id, f"hold:{task.id}"), None)
+        if timer is not None:
+            timer.cancel()
+        self._task_fields(run, task, "task.released", data={"by": by}, held=False, hold_until=None)
+        if task.status == TaskStatus.QUEUED:
+            self._push_ready(run, task)
+
+    def _arm_release(self, run: RunState, task: TaskState, delay_s: float) -> None:
+        def fire() -> None:
+            self._timers.pop((run.id, f"hold:{task.id}"), None)
+            if self._runs.get(run.id) is run and task.held:
+                self._release(run, task, "schedule")
+
+        key = (run.id, f"hold:{task.id}")
+        previous = self._timers.pop(key, None)
+        if previous is not None:
+            previous.cancel()
+        self._timers[key] = asyncio.get_running_loop().call_later(max(0.0, delay_s), fire)
+
+    # ---------------------------------------------------------------- attempts
+
+    async def _attempt(self, run: RunState, task: TaskState) -> None:
+        """Run one attempt of a task and record how it ended (see `engine.attempts`)."""
+        raise NotImplementedError
 
 
 # Event types of run transitions whose name is not simply `run.<target status>`.
@@ -803,6 +701,6 @@ def _copy_run(record: RunRecord) -> RunRecord:
     return dataclasses.replace(record)
 
 
-def _exception_text(exc: BaseException) -> str:
+def exception_text(exc: BaseException) -> str:
     message = getattr(exc, "message", None) or str(exc)
     return f"{type(exc).__name__}: {message}" if not getattr(exc, "code", None) else message

@@ -28,7 +28,9 @@ class Renderer:
     def condition(self, condition: str | bool, run: RunState, task: TaskState) -> bool:
         """Evaluate an `if:`; a bare expression and a `${{ }}` one mean the same."""
         return expressions.evaluate_condition(
-            condition, expression_context(run, task, self.process_env), files_root=self.workdir_of(run, task)
+            condition,
+            expression_context(run, task, self.process_env),
+            files_root=self.workdir_of(run, task),
         )
 
     def foreach_items(

@@ -37,6 +37,20 @@ def task_to_dict(task: TaskRecord, *, timestamps: bool = False) -> dict[str, Any
     return entry
 
 
+def _in_order(tasks: list[TaskRecord]) -> list[TaskRecord]:
+    """Tasks in spec order, each foreach parent followed by its instances."""
+    instances: dict[str, list[TaskRecord]] = {}
+    for task in tasks:
+        if task.parent_id is not None:
+            instances.setdefault(task.parent_id, []).append(task)
+    ordered: list[TaskRecord] = []
+    for task in tasks:
+        if task.parent_id is None:
+            ordered.append(task)
+            ordered.extend(instances.get(task.task_id, ()))
+    return ordered
+
+
 def run_to_dict(
     run: RunRecord, tasks: list[TaskRecord], *, timestamps: bool = False
 ) -> dict[str, Any]:
@@ -46,7 +60,9 @@ def run_to_dict(
         "workflow": run.workflow,
         "version": run.version,
         "status": str(run.status),
-        "tasks": {task.task_id: task_to_dict(task, timestamps=timestamps) for task in tasks},
+        "tasks": {
+            task.task_id: task_to_dict(task, timestamps=timestamps) for task in _in_order(tasks)
+        },
     }
     if run.error:
         result["error"] = run.error

@@ -6,14 +6,14 @@ modification.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 from pydantic import ValidationError
 
 from basir.engine import errors
-from basir.engine.core import EngineCore, _copy_run
+from basir.engine.attempts import AttemptsEngine
+from basir.engine.core import _copy_run
 from basir.engine.state import RunState, TaskState
 from basir.engine.states import TASK_RETRYABLE, TASK_TERMINAL, RunStatus, TaskStatus
 from basir.errors import BasirError, ConflictError
@@ -25,7 +25,7 @@ from basir.store.records import RunRecord, TaskInsert, TaskRecord
 __all__ = ["Engine"]
 
 
-class Engine(EngineCore):
+class Engine(AttemptsEngine):
     """Runs workflows durably on one store, and lets users steer the live ones."""
 
     async def pause_run(self, run_id: str, *, by: str | None = None) -> RunRecord:
@@ -162,28 +162,6 @@ class Engine(EngineCore):
         self._release(run, task, by)
         await self._flush()
         return _task_record(run, task)
-
-    def _release(self, run: RunState, task: TaskState, by: str | None) -> None:
-        if not task.held:
-            return
-        timer = self._timers.pop((run.id, f"hold:{task.id}"), None)
-        if timer is not None:
-            timer.cancel()
-        self._task_fields(run, task, "task.released", data={"by": by}, held=False, hold_until=None)
-        if task.status == TaskStatus.QUEUED:
-            self._push_ready(run, task)
-
-    def _arm_release(self, run: RunState, task: TaskState, delay_s: float) -> None:
-        def fire() -> None:
-            self._timers.pop((run.id, f"hold:{task.id}"), None)
-            if self._runs.get(run.id) is run and task.held:
-                self._release(run, task, "schedule")
-
-        key = (run.id, f"hold:{task.id}")
-        previous = self._timers.pop(key, None)
-        if previous is not None:
-            previous.cancel()
-        self._timers[key] = asyncio.get_running_loop().call_later(max(0.0, delay_s), fire)
 
 
 def _task_of(run: RunState, task_id: str) -> TaskState:

@@ -7,7 +7,9 @@ and cancelling a call can SIGKILL exactly the process running it.  Healthy worke
 (up to `max_idle`) so later calls skip the process start and reuse warm imports.
 
 Processes come from the `forkserver` start method: a clean, single-threaded server forks
-them, which is fast and safe in a threaded parent (unlike plain `fork`).
+them, which is fast and safe in a threaded parent (unlike plain `fork`).  As in any
+multiprocessing program, the main script is imported by that server, so it must not start
+work on import (an `if __name__ == "__main__":` guard; the `basir` command has one).
 """
 
 from __future__ import annotations
@@ -144,7 +146,8 @@ class ProcessRunner:
         except asyncio.CancelledError:
             pending.add_done_callback(_kill_when_started)
             raise
-        except (OSError, concurrent.futures.TimeoutError, BrokenProcessPool) as exc:
+        except (OSError, RuntimeError, concurrent.futures.TimeoutError) as exc:
+            # RuntimeError: e.g. a main module that starts work on import (no __main__ guard).
             raise TaskFailure(_("cannot start a process for the task: {error}", error=exc)) from exc
 
     def _release(self, worker: _Worker) -> None:
@@ -154,7 +157,7 @@ class ProcessRunner:
             self._idle.append(worker)
 
     def close(self) -> None:
-        """Kill every child process, idle or busy."""
+        """Kill the busy child processes and let the idle ones exit."""
         self._closed = True
         for worker in self._idle:
             worker.retire()

@@ -23,9 +23,11 @@ import contextlib
 import contextvars
 import functools
 import json
+import sys
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from basir.executors.base import CURRENT_TASK, JsonDict, TaskContext, TaskFailure
@@ -71,7 +73,7 @@ class PythonExecutor:
             raise TaskFailure(_("args must be a list, an object or empty"))
         if body.get("isolate"):
             return await self._execute_isolated(ref, args, ctx)
-        function, coroutine = self._functions.get(ref) or await self._load(ref)
+        function, coroutine = self._functions.get(ref) or await self._load(ref, ctx.workdir)
         try:
             if coroutine:
                 value = await self._await(function, args, ctx)
@@ -87,8 +89,14 @@ class PythonExecutor:
             raise TaskFailure(describe(exc)) from None
         return self._outputs(value, ctx)
 
-    async def _load(self, ref: str) -> tuple[Callable[..., Any], bool]:
-        """Import the function off the event loop (a first import can be slow), then cache it."""
+    async def _load(self, ref: str, workdir: Path) -> tuple[Callable[..., Any], bool]:
+        """Import the function off the event loop (a first import can be slow), then cache it.
+
+        The task's working directory is searched last, so a project's own modules import
+        (as with `python -m` run from that folder) without shadowing installed packages.
+        """
+        if str(workdir) not in sys.path:
+            sys.path.append(str(workdir))
         loop = asyncio.get_running_loop()
         try:
             function = await loop.run_in_executor(self._pool(), resolve, ref)

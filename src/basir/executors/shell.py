@@ -63,8 +63,8 @@ class ShellExecutor:
         env = {**os.environ, **task_env, **ctx.basir_env(), "BASIR_OUTPUT": str(outputs_path)}
         log = CappedLog(ctx.log_path, ctx.output_cap_bytes, attempt_header(ctx))
         read_fd, write_fd = os.pipe()
-        try:
-            proc = await asyncio.create_subprocess_exec(
+        spawn = asyncio.ensure_future(
+            asyncio.create_subprocess_exec(
                 *argv,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=write_fd,
@@ -73,6 +73,19 @@ class ShellExecutor:
                 env=env,
                 start_new_session=True,
             )
+        )
+        try:
+            # Shielded: a cancel that lands while asyncio is still wiring up a process that
+            # already runs must not leave its group alive (asyncio would kill only the shell).
+            proc = await asyncio.shield(spawn)
+        except asyncio.CancelledError:
+            with contextlib.suppress(BaseException):
+                started = await spawn
+                _signal_group(started.pid, signal.SIGKILL)
+                await started.wait()
+            os.close(read_fd)
+            log.close()
+            raise
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the script or env
             os.close(read_fd)
             log.write(f"{exc}\n".encode())

@@ -36,7 +36,7 @@ class Scope:
     """What expressions at one place may read."""
 
     roots: frozenset[str]
-    keys: Mapping[str, Collection[str]] = field(default_factory=dict)
+    keys: Mapping[str, Collection[str]] = field(default_factory=dict)  # params, tasks, inputs
     task_id: str | None = None
     upstream: Callable[[str], bool] | None = None
 
@@ -55,9 +55,7 @@ def _key_problems(source: str, scope: Scope) -> Iterator[tuple[str, str]]:
                 elif root == "params":
                     message = _("unknown parameter {name} in {expr}", name=key, expr=_short(source))
                 else:
-                    message = _(
-                        "unknown {root} {name} in {expr}", root=root, name=key, expr=_short(source)
-                    )
+                    message = _("unknown input {name} in {expr}", name=key, expr=_short(source))
                 yield IssueCode.UNKNOWN_REFERENCE, message + hint
             elif root == "tasks" and scope.upstream is not None and not scope.upstream(key):
                 message = _(

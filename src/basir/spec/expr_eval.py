@@ -57,7 +57,7 @@ def _add(left: Any, right: Any, budget: Budget) -> Any:
         budget.tick((len(left) + len(right)) // 1024)
         return check_size(left + right)
     if is_list(left) and is_list(right):
-        budget.tick(len(left) + len(right))
+        budget.tick((len(left) + len(right)) // 16)
         return check_size([*left, *right])
     raise _cannot("+", left, right)
 

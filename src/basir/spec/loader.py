@@ -18,7 +18,7 @@ from basir.spec.yaml_source import load_yaml
 
 MAX_SPEC_BYTES = 1 << 20
 MAX_NESTING_DEPTH = 64
-MAX_VALUES = 1_000_000
+MAX_VALUES = 500_000
 
 Location = tuple[int, int]
 

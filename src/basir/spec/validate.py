@@ -110,7 +110,7 @@ def expression_issues(
 ) -> list[SpecIssue]:
     """Check every `${{ … }}` of the workflow and its tasks against what each place can read."""
     params = doc.get(("params",))
-    known = {"params": list(params) if isinstance(params, dict) else [], "tasks": list(graph)}
+    known = {"params": set(params) if isinstance(params, dict) else set(), "tasks": set(graph)}
     issues: list[SpecIssue] = []
     top = Scope(WORKFLOW_ROOTS, {"params": known["params"]})
     for key in ("env", "defaults"):

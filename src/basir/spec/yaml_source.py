@@ -218,11 +218,54 @@ class _Converter:
         return value
 
 
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _measure(root: Node, max_depth: int, max_nodes: int) -> None:
+    """Reject alias bombs and alias cycles before anything is expanded.
+
+    Sizes and heights are memoised per node, so this costs one visit per distinct node even
+    when aliases would expand the document a billion times; the walk is iterative.
+    """
+    memo: dict[int, tuple[int, int]] = {}
+    active: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        kids = _children(node)
+        if done:
+            size = 1 + sum(memo[id(kid)][0] for kid in kids)
+            height = 1 + max((memo[id(kid)][1] for kid in kids), default=0) if kids else 0
+            memo[key] = (size, height)
+            active.discard(key)
+            if height > max_depth:
+                message = _("nested too deeply (more than {limit} levels)", limit=max_depth)
+                raise _ProblemError(IssueCode.TOO_DEEP, message, node)
+            if size > max_nodes:
+                message = _(
+                    "too many values (aliases expand to more than {limit})", limit=max_nodes
+                )
+                raise _ProblemError(IssueCode.TOO_LARGE, message, node)
+        elif key not in memo:
+            if key in active:  # an alias inside its own anchor: infinitely deep
+                message = _("nested too deeply (more than {limit} levels)", limit=max_depth)
+                raise _ProblemError(IssueCode.TOO_DEEP, message, node)
+            active.add(key)
+            stack.append((node, True))
+            stack.extend((kid, False) for kid in kids if id(kid) not in memo)
+
+
 def load_yaml(
     text: str, *, max_depth: int, max_nodes: int
 ) -> tuple[Any, dict[FieldPath, Location], list[SpecIssue]]:
     """Parse one YAML 1.2 document: (data, locations, issues); data is None on a fatal issue."""
-    yaml = YAML(typ="rt", pure=True)
+    yaml = YAML(typ="safe", pure=True)
     yaml.Composer = _QuietComposer
     # ruamel counts scalar leaves as a level too; our depth counts nested collections.
     yaml.max_depth = max_depth + 1
@@ -245,6 +288,7 @@ def load_yaml(
     converter = _Converter(max_depth, max_nodes)
     converter.note((), root)
     try:
+        _measure(root, max_depth, max_nodes)
         data = converter.convert(root, (), 0)
     except _ProblemError as problem:
         line, col = _mark(problem.node)

@@ -49,14 +49,21 @@ _SPEC = TASK_COLUMNS.index("spec")
 _HELD = TASK_COLUMNS.index("held")
 
 
+# One encoder for every payload: `json.dumps` with options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_decode = json.JSONDecoder().decode
+
+
 def dumps(value: Any) -> str:
     """Compact JSON text; non-ASCII (Arabic) kept as it is."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if isinstance(value, dict) and not value:  # most outputs, params and event data
+        return "{}"
+    return _ENCODER.encode(value)
 
 
 def loads(text: str) -> Any:
     """A JSON payload back from its text."""
-    return json.loads(text)
+    return {} if text == "{}" else _decode(text)
 
 
 def page_of(found: list[RunRecord], limit: int) -> Page:
@@ -68,7 +75,7 @@ def page_of(found: list[RunRecord], limit: int) -> Page:
 
 
 def _loads_or_none(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    return None if text is None else loads(text)
 
 
 def run_row(run: RunRecord) -> dict[str, Any]:
@@ -128,14 +135,14 @@ def update_values(kind: str, fields: Mapping[str, Any]) -> dict[str, Any]:
 def decode_run(row: Sequence[Any]) -> RunRecord:
     """A run from a row in `RUN_COLUMNS` order."""
     values = list(row)
-    values[_PARAMS] = json.loads(values[_PARAMS])
+    values[_PARAMS] = loads(values[_PARAMS])
     return RunRecord(*values)
 
 
 def decode_task(row: Sequence[Any]) -> TaskRecord:
     """A task from a row in `TASK_COLUMNS` order."""
     values = list(row)
-    values[_OUTPUTS] = json.loads(values[_OUTPUTS])
+    values[_OUTPUTS] = loads(values[_OUTPUTS])
     values[_ITEM] = _loads_or_none(values[_ITEM])
     values[_SPEC] = _loads_or_none(values[_SPEC])
     values[_HELD] = bool(values[_HELD])
@@ -149,7 +156,7 @@ def decode_event(row: Sequence[Any]) -> EventRecord:
         type=type_,
         subject=subject,
         time=time,
-        data=json.loads(data),
+        data=loads(data),
         run_id=run_id,
         workflow=workflow,
         task_id=task_id,
@@ -160,9 +167,7 @@ def decode_event(row: Sequence[Any]) -> EventRecord:
 def decode_workflow(row: Sequence[Any]) -> WorkflowVersion:
     """A workflow version from a row in `WORKFLOW_COLUMNS` order."""
     name, version, namespace, spec, spec_hash, created_at, created_by = row
-    return WorkflowVersion(
-        name, version, namespace, json.loads(spec), spec_hash, created_at, created_by
-    )
+    return WorkflowVersion(name, version, namespace, loads(spec), spec_hash, created_at, created_by)
 
 
 def encode_cursor(created_at: float, run_id: str) -> str:

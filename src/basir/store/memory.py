@@ -60,15 +60,18 @@ class _Stage:
         self.tasks: dict[str, dict[str, TaskRecord]] = {}
 
     def run(self, run_id: str) -> RunRecord | None:
+        """The run as the batch sees it so far."""
         staged = self.runs.get(run_id)
         return staged if staged is not None else self.store._runs.get(run_id)
 
     def tasks_of(self, run_id: str) -> dict[str, TaskRecord]:
+        """The batch's own copy of a run's tasks (made on first touch)."""
         if run_id not in self.tasks:
             self.tasks[run_id] = dict(self.store._tasks.get(run_id, {}))
         return self.tasks[run_id]
 
     def apply(self, change: Change) -> None:
+        """Apply one change to the stage, or raise like a SQL store would."""
         if isinstance(change, RunInsert):
             self._insert_run(change)
         elif isinstance(change, TaskInsert):

@@ -60,7 +60,8 @@ READER_PRAGMAS = (
 )
 # ------------------------------------------------------------------------------------------
 
-DEFAULT_READERS = 4
+# Reader threads: two beat four here, since decoding rows holds the GIL (bench/store_bench.py).
+DEFAULT_READERS = 2
 
 
 def sqlite_path(url: str) -> Path:
@@ -241,9 +242,9 @@ class SqliteStore:
         """
         if not batch:
             return []
-        events: list[EventRecord] = await self._submit(
-            lambda conn, precise: sqlite_apply.apply_batch(conn, batch, precise)
-        )
+        if self._writer is None:
+            raise StoreError(f"store {self.url} is not open")
+        events: list[EventRecord] = await self._writer.submit_batch(batch)
         return events
 
     async def get_run(self, run_id: str) -> RunRecord | None:

@@ -50,17 +50,37 @@ def _shape(change: Change) -> _Shape:
 
 def apply_batch(conn: sqlite3.Connection, batch: Batch, precise: bool) -> list[EventRecord]:
     """Apply a batch's changes in order, then insert its events and return them with ids."""
-    for (kind, fields, n_from), group in groupby(batch.changes, key=_shape):
-        changes = list(group)
+    _apply_changes(conn, batch.changes, precise)
+    return _insert_events(conn, batch.events)
+
+
+def apply_batches(conn: sqlite3.Connection, batches: list[Batch]) -> list[list[EventRecord]]:
+    """Apply several batches as if one after the other, with one executemany per shape.
+
+    The changes of all batches, in order, then their events, in order: the same rows and the
+    same event ids as applying each batch in turn.  Any error (a `Mismatch` included) leaves
+    the caller to roll back and apply the batches one by one.
+    """
+    _apply_changes(conn, [c for b in batches for c in b.changes], False)
+    written = _insert_events(conn, [e for b in batches for e in b.events])
+    per_batch, start = [], 0
+    for batch in batches:
+        per_batch.append(written[start : start + len(batch.events)])
+        start += len(batch.events)
+    return per_batch
+
+
+def _apply_changes(conn: sqlite3.Connection, changes: list[Change], precise: bool) -> None:
+    for (kind, fields, n_from), group in groupby(changes, key=_shape):
+        same = list(group)
         if kind == "run_insert":
-            _insert_runs(conn, [c for c in changes if isinstance(c, RunInsert)], precise)
+            _insert_runs(conn, [c for c in same if isinstance(c, RunInsert)], precise)
         elif kind == "task_insert":
-            tasks = [c.task for c in changes if isinstance(c, TaskInsert)]
+            tasks = [c.task for c in same if isinstance(c, TaskInsert)]
             _insert_tasks(conn, tasks, precise)
         else:
-            updates = [c for c in changes if isinstance(c, RunUpdate | TaskUpdate)]
+            updates = [c for c in same if isinstance(c, RunUpdate | TaskUpdate)]
             _update(conn, kind, fields, n_from, updates, precise)
-    return _insert_events(conn, batch.events)
 
 
 def _insert_runs(conn: sqlite3.Connection, changes: list[RunInsert], precise: bool) -> None:

@@ -1,11 +1,18 @@
 """The SQLite writer thread: one connection, group commit, one future per job.
 
-`submit(job)` queues a job and returns an asyncio future.  The thread takes everything queued,
-opens ONE transaction (`BEGIN IMMEDIATE`), runs each job under its own SAVEPOINT — a job that
-raises is rolled back alone and fails only its own future — and commits once.  Only then are the
-futures resolved (`call_soon_threadsafe`, one callback per event loop and group): a caller hears
-of its write after it is durable.  One commit per group means one WAL append for thousands of
-task transitions, and no fsync storm.
+`submit(job)` / `submit_batch(batch)` queue work and return an asyncio future.  The thread
+takes everything queued and commits it in ONE transaction (`BEGIN IMMEDIATE` … `COMMIT`):
+
+1. Optimistically, all of it at once: consecutive batches are merged into one `executemany`
+   per statement shape, so a group of 500 one-transition batches costs a handful of SQLite
+   calls (each SQLite call hands the GIL over; fewer calls keep the event loop responsive).
+2. If anything in the group fails (a lost race, a bug), that attempt is rolled back (SAVEPOINT)
+   and the group is replayed job by job, each under its own SAVEPOINT: a failing job is rolled
+   back alone and fails only its own future.
+
+Futures are resolved only after COMMIT (`call_soon_threadsafe`, one callback per event loop and
+group): a caller hears of its write once it is durable.  One commit per group means one WAL
+append for thousands of task transitions, and no fsync storm.
 """
 
 from __future__ import annotations
@@ -17,10 +24,12 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Any
 
 from basir.store.base import StoreError
-from basir.store.sqlite_apply import Mismatch
+from basir.store.records import Batch
+from basir.store.sqlite_apply import Mismatch, apply_batch, apply_batches
 
 # A job runs on the writer connection; `precise` asks for the row-by-row replay of a Mismatch.
 Job = Callable[[sqlite3.Connection, bool], Any]
@@ -31,11 +40,24 @@ MAX_GROUP_JOBS = 2000
 
 @dataclass(slots=True)
 class _Pending:
-    job: Job | None  # None: the stop sentinel
+    job: Job | None  # None: a batch (merged with its neighbours) or the stop sentinel
+    batch: Batch | None
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
     result: Any = None
     error: BaseException | None = None
+
+    @property
+    def is_stop(self) -> bool:
+        """The sentinel `stop()` queues."""
+        return self.job is None and self.batch is None
+
+    def run(self, conn: sqlite3.Connection, precise: bool) -> Any:
+        """Run this job alone on `conn`."""
+        if self.batch is not None:
+            return apply_batch(conn, self.batch, precise)
+        assert self.job is not None
+        return self.job(conn, precise)
 
 
 def _settle(done: list[_Pending]) -> None:
@@ -64,8 +86,8 @@ class GroupCommitWriter:
         self._conn = conn
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self.groups = 0  # transactions committed (for tests and the benchmark)
         self._stopping = False
+        self.groups = 0  # transactions committed (for tests and the benchmark)
 
     def start(self) -> None:
         """Start the writer thread."""
@@ -73,11 +95,18 @@ class GroupCommitWriter:
 
     def submit(self, job: Job) -> asyncio.Future[Any]:
         """Queue a job; the future resolves with its result once its group is committed."""
+        return self._put(job, None)
+
+    def submit_batch(self, batch: Batch) -> asyncio.Future[Any]:
+        """Queue a batch; the future resolves with its events (ids assigned) once committed."""
+        return self._put(None, batch)
+
+    def _put(self, job: Job | None, batch: Batch | None) -> asyncio.Future[Any]:
         if self._stopping:
             raise StoreError("the store is closing; no more writes")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._queue.put(_Pending(job, future, loop))
+        self._queue.put(_Pending(job, batch, future, loop))
         return future
 
     async def stop(self) -> None:
@@ -85,7 +114,7 @@ class GroupCommitWriter:
         self._stopping = True
         loop = asyncio.get_running_loop()
         done: asyncio.Future[Any] = loop.create_future()
-        self._queue.put(_Pending(None, done, loop))
+        self._queue.put(_Pending(None, None, done, loop))
         await done
         await asyncio.to_thread(self._thread.join)
 
@@ -101,8 +130,8 @@ class GroupCommitWriter:
                         group.append(self._queue.get_nowait())
                     except queue.Empty:
                         break
-                jobs = [p for p in group if p.job is not None]
-                stopping = next((p for p in group if p.job is None), None)
+                jobs = [p for p in group if not p.is_stop]
+                stopping = next((p for p in group if p.is_stop), None)
                 if jobs:
                     self._commit(jobs)
         finally:
@@ -119,15 +148,15 @@ class GroupCommitWriter:
             except queue.Empty:
                 break
         for p in left:
-            p.error = StoreError("the store was closed before this write") if p.job else None
+            if not p.is_stop:
+                p.error = StoreError("the store was closed before this write")
         self._notify(left)
 
     def _commit(self, jobs: list[_Pending]) -> None:
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for p in jobs:
-                self._run_job(conn, p)
+            self._run_group(conn, jobs)
             conn.execute("COMMIT")
             self.groups += 1
         except BaseException as exc:  # the transaction itself failed: no job of it landed
@@ -141,19 +170,51 @@ class GroupCommitWriter:
                 raise
         self._notify(jobs)
 
+    def _run_group(self, conn: sqlite3.Connection, jobs: list[_Pending]) -> None:
+        conn.execute("SAVEPOINT grp")
+        try:
+            self._run_merged(conn, jobs)
+            merged = True
+        except Exception:
+            conn.execute("ROLLBACK TO grp")
+            merged = False
+        conn.execute("RELEASE grp")
+        if not merged:  # (outside the except: a job's error must not chain to this one)
+            for p in jobs:
+                self._run_alone(conn, p)
+
     @staticmethod
-    def _run_job(conn: sqlite3.Connection, p: _Pending) -> None:
-        assert p.job is not None
+    def _run_merged(conn: sqlite3.Connection, jobs: list[_Pending]) -> None:
+        for is_batch, run in groupby(jobs, key=lambda p: p.batch is not None):
+            same = list(run)
+            if is_batch:
+                per_batch = apply_batches(conn, [p.batch for p in same if p.batch is not None])
+                for p, events in zip(same, per_batch, strict=True):
+                    p.result = events
+            else:
+                for p in same:
+                    p.result = p.run(conn, False)
+
+    @staticmethod
+    def _run_alone(conn: sqlite3.Connection, p: _Pending) -> None:
+        p.result = None
         conn.execute("SAVEPOINT job")
         try:
-            try:
-                p.result = p.job(conn, False)
-            except Mismatch:
-                conn.execute("ROLLBACK TO job")
-                p.result = p.job(conn, True)
-        except Exception as exc:
+            p.result = p.run(conn, False)
+        except Mismatch:
             conn.execute("ROLLBACK TO job")
-            p.error = _as_store_error(exc)
+            p.error = Mismatch()
+        except Exception as exc:
+            p.error = exc
+        if isinstance(p.error, Mismatch):  # replay row by row to name the row at fault
+            p.error = None
+            try:
+                p.result = p.run(conn, True)
+            except Exception as exc:
+                p.error = exc
+        if p.error is not None:
+            conn.execute("ROLLBACK TO job")
+            p.error = _as_store_error(p.error)
         conn.execute("RELEASE job")
 
     @staticmethod

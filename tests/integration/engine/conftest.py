@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ HERE = Path(__file__).parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-RunFn = Callable[..., Coroutine[Any, Any, dict[str, Any]]]
+from engine_funcs import RunFn  # noqa: E402 - importable once HERE is on sys.path
 
 
 @pytest.fixture(params=["memory", "sqlite"])

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
+
+RunFn = Callable[..., Coroutine[Any, Any, dict[str, Any]]]
 
 RUNNING = {"now": 0, "peak": 0}
 

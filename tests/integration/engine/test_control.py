@@ -44,10 +44,16 @@ async def task_status(store: Store, run_id: str, task_id: str) -> str:
 
 async def test_cancel_kills_running_process_group(engine: Engine, tmp_path: Path) -> None:
     pid_file = tmp_path / "pid"
-    version = await apply(engine, {"name": "long", "tasks": [
-        {"id": "s", "run": f"sleep 60 & echo $! > {pid_file}; wait"},
-        {"id": "next", "needs": ["s"], "uses": "noop"},
-    ]})
+    version = await apply(
+        engine,
+        {
+            "name": "long",
+            "tasks": [
+                {"id": "s", "run": f"sleep 60 & echo $! > {pid_file}; wait"},
+                {"id": "next", "needs": ["s"], "uses": "noop"},
+            ],
+        },
+    )
     run = await engine.submit(version)
 
     async def started() -> bool:
@@ -63,14 +69,20 @@ async def test_cancel_kills_running_process_group(engine: Engine, tmp_path: Path
     assert await task_status(engine.store, run.id, "next") == "cancelled"
     grandchild = int(pid_file.read_text())
     await asyncio.sleep(0.1)
-    assert not alive(grandchild)
+    assert not alive(grandchild), psutil.Process(grandchild).as_dict(["status", "ppid", "cmdline", "create_time"])
 
 
 async def test_pause_holds_new_tasks_and_resume_continues(engine: Engine) -> None:
-    version = await apply(engine, {"name": "pausable", "tasks": [
-        {"id": "a", "uses": "sleep", "with": {"seconds": 0.3}},
-        {"id": "b", "needs": ["a"], "uses": "noop"},
-    ]})
+    version = await apply(
+        engine,
+        {
+            "name": "pausable",
+            "tasks": [
+                {"id": "a", "uses": "sleep", "with": {"seconds": 0.3}},
+                {"id": "b", "needs": ["a"], "uses": "noop"},
+            ],
+        },
+    )
     run = await engine.submit(version)
     paused = await engine.pause_run(run.id, by="tester")
     assert paused.status == "paused"
@@ -86,19 +98,32 @@ async def test_pause_holds_new_tasks_and_resume_continues(engine: Engine) -> Non
     assert final.status == "succeeded"
     types = [e.type for e in await engine.store.list_events(run_id=run.id, limit=1000)]
     assert "run.paused" in types and "run.resumed" in types
-    paused_event = next(e for e in await engine.store.list_events(run_id=run.id, limit=1000)
-                        if e.type == "run.paused")
+    paused_event = next(
+        e
+        for e in await engine.store.list_events(run_id=run.id, limit=1000)
+        if e.type == "run.paused"
+    )
     assert paused_event.data["by"] == "tester"
 
 
 async def test_retry_reruns_only_failed_tasks_in_place(engine: Engine, tmp_path: Path) -> None:
     marker = tmp_path / "count"
-    version = await apply(engine, {"name": "retryable", "tasks": [
-        {"id": "ok", "uses": "noop"},
-        {"id": "flaky", "needs": ["ok"], "python": "engine_funcs:flaky",
-         "args": [str(marker), 1]},
-        {"id": "after", "needs": ["flaky"], "uses": "noop"},
-    ]})
+    version = await apply(
+        engine,
+        {
+            "name": "retryable",
+            "tasks": [
+                {"id": "ok", "uses": "noop"},
+                {
+                    "id": "flaky",
+                    "needs": ["ok"],
+                    "python": "engine_funcs:flaky",
+                    "args": [str(marker), 1],
+                },
+                {"id": "after", "needs": ["flaky"], "uses": "noop"},
+            ],
+        },
+    )
     run = await engine.submit(version)
     first = await engine.wait(run.id)
     assert first.status == "failed"
@@ -118,21 +143,37 @@ async def test_retry_reruns_only_failed_tasks_in_place(engine: Engine, tmp_path:
 
 
 async def test_add_tasks_to_a_live_run(engine: Engine) -> None:
-    version = await apply(engine, {"name": "growing", "tasks": [
-        {"id": "a", "uses": "sleep", "with": {"seconds": 0.3}},
-    ]})
+    version = await apply(
+        engine,
+        {
+            "name": "growing",
+            "tasks": [
+                {"id": "a", "uses": "sleep", "with": {"seconds": 0.3}},
+            ],
+        },
+    )
     run = await engine.submit(version)
     with pytest.raises(BasirError) as caught:
-        await engine.add_tasks(run.id, [{"id": "a", "uses": "noop"},
-                                        {"id": "x", "needs": ["ghost"], "uses": "noop"}])
+        await engine.add_tasks(
+            run.id, [{"id": "a", "uses": "noop"}, {"id": "x", "needs": ["ghost"], "uses": "noop"}]
+        )
     fields = {d["field"] for d in caught.value.details}
     assert "tasks[0].id" in fields and "tasks[1].needs" in fields
     with pytest.raises(BasirError):
-        await engine.add_tasks(run.id, [{"id": "p", "needs": ["q"], "uses": "noop"},
-                                        {"id": "q", "needs": ["p"], "uses": "noop"}])
-    await engine.add_tasks(run.id, [
-        {"id": "b", "needs": ["a"], "uses": "echo", "with": {"message": "added"}},
-    ], by="tester")
+        await engine.add_tasks(
+            run.id,
+            [
+                {"id": "p", "needs": ["q"], "uses": "noop"},
+                {"id": "q", "needs": ["p"], "uses": "noop"},
+            ],
+        )
+    await engine.add_tasks(
+        run.id,
+        [
+            {"id": "b", "needs": ["a"], "uses": "echo", "with": {"message": "added"}},
+        ],
+        by="tester",
+    )
     final = await engine.wait(run.id)
     assert final.status == "succeeded"
     rows = {r.task_id: r for r in await engine.store.get_tasks(run.id)}
@@ -140,10 +181,16 @@ async def test_add_tasks_to_a_live_run(engine: Engine) -> None:
 
 
 async def test_hold_a_task_then_release_it(engine: Engine) -> None:
-    version = await apply(engine, {"name": "holding", "tasks": [
-        {"id": "a", "uses": "sleep", "with": {"seconds": 0.2}},
-        {"id": "b", "needs": ["a"], "uses": "noop"},
-    ]})
+    version = await apply(
+        engine,
+        {
+            "name": "holding",
+            "tasks": [
+                {"id": "a", "uses": "sleep", "with": {"seconds": 0.2}},
+                {"id": "b", "needs": ["a"], "uses": "noop"},
+            ],
+        },
+    )
     run = await engine.submit(version)
     await engine.pause_task(run.id, "b", by="tester")
 
@@ -158,9 +205,15 @@ async def test_hold_a_task_then_release_it(engine: Engine) -> None:
 
 
 async def test_stop_a_running_task_without_spending_a_retry(engine: Engine) -> None:
-    version = await apply(engine, {"name": "stoppable", "tasks": [
-        {"id": "s", "uses": "sleep", "with": {"seconds": 30}},
-    ]})
+    version = await apply(
+        engine,
+        {
+            "name": "stoppable",
+            "tasks": [
+                {"id": "s", "uses": "sleep", "with": {"seconds": 30}},
+            ],
+        },
+    )
     run = await engine.submit(version)
 
     async def running() -> bool:
@@ -187,12 +240,21 @@ async def test_resume_after_crash_reruns_only_the_interrupted_task(
     settings = Settings(home=tmp_path / "home")
     first = Engine(store, settings, workdir=tmp_path)
     await first.start(resume=False)
-    version = await apply(first, {"name": "crashy", "tasks": [
-        {"id": "a", "run": "echo a >> ran.txt"},
-        {"id": "b", "needs": ["a"],
-         "run": "if [ -f go ]; then echo b >> ran.txt; else sleep 30; fi"},
-        {"id": "c", "needs": ["b"], "run": "echo c >> ran.txt"},
-    ]})
+    version = await apply(
+        first,
+        {
+            "name": "crashy",
+            "tasks": [
+                {"id": "a", "run": "echo a >> ran.txt"},
+                {
+                    "id": "b",
+                    "needs": ["a"],
+                    "run": "if [ -f go ]; then echo b >> ran.txt; else sleep 30; fi",
+                },
+                {"id": "c", "needs": ["b"], "run": "echo c >> ran.txt"},
+            ],
+        },
+    )
     run = await first.submit(version)
 
     async def b_running() -> bool:

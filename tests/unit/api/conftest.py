@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from basir.api.app import create_app
 from basir.config import Settings
 from basir.engine.runtime import Engine
+from basir.monitoring.metrics import Metrics
 from basir.security import tokens
 from basir.store.memory import MemoryStore
 
@@ -40,8 +41,8 @@ async def store() -> AsyncIterator[MemoryStore]:
 
 @pytest.fixture
 async def engine(store: MemoryStore, settings: Settings, tmp_path: Path) -> AsyncIterator[Engine]:
-    """A started engine whose tasks run under `tmp_path`."""
-    started = Engine(store, settings, workdir=tmp_path)
+    """A started engine (reporting to its own `Metrics`) whose tasks run under `tmp_path`."""
+    started = Engine(store, settings, workdir=tmp_path, metrics=Metrics())
     await started.start(resume=False)
     yield started
     await started.stop(grace_s=0)

@@ -120,8 +120,8 @@ def test_nesting_limit_yaml_flow_and_block() -> None:
 
 
 def test_huge_flow_nesting_does_not_recurse() -> None:
-    assert error_of("[" * 500_000).codes == ["spec.too_deep"]
-    assert error_of("[" * 500_000, "w.json").codes == ["spec.too_deep"]
+    assert error_of("[" * 100_000).codes == ["spec.too_deep"]
+    assert error_of("[" * 100_000, "w.json").codes == ["spec.too_deep"]
 
 
 def test_alias_bomb_is_stopped() -> None:

@@ -14,7 +14,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.responses import Response
 
@@ -140,6 +140,15 @@ class _Stream:
                 return event
 
 
+async def _start_id(
+    since: Annotated[str | None, Query(max_length=20, description="replay after this id")] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
+) -> int | None:
+    """Where a stream starts: `Last-Event-ID` (a reconnect) wins over `since`; None = live."""
+    start = _event_id(last_event_id, "header.last-event-id")
+    return start if start is not None else _event_id(since, "query.since")
+
+
 @router.get(
     "/events",
     response_class=EventSourceResponse,
@@ -152,13 +161,9 @@ async def stream_events(
     run: RunFilter = None,
     workflow: WorkflowFilter = None,
     type_: TypeFilter = None,
-    since: Annotated[str | None, Query(max_length=20, description="replay after this id")] = None,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
+    start: Annotated[int | None, Depends(_start_id)] = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """Every committed event matching the filters; reconnects resume after the last id seen."""
-    start = _event_id(last_event_id, "header.last-event-id")
-    if start is None:
-        start = _event_id(since, "query.since")
     types = _types(type_)
     subscription = ctx.engine.bus.subscribe(_filter(run, workflow, types))
     ctx.metrics.sse_clients.inc()

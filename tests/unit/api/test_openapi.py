@@ -1,0 +1,77 @@
+"""`/openapi.json` documents every route under its full path, errors as problem+json."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi.routing import APIRoute
+
+from basir.api.routes import decisions, events, health, runs, tasks, workflows
+
+EXPECTED = {
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+    ("POST", "/api/v1/workflows"),
+    ("GET", "/api/v1/workflows"),
+    ("GET", "/api/v1/workflows/{name}"),
+    ("GET", "/api/v1/workflows/{name}/versions"),
+    ("GET", "/api/v1/workflows/{name}/versions/{version}"),
+    ("POST", "/api/v1/workflows/{name}/runs"),
+    ("GET", "/api/v1/runs"),
+    ("GET", "/api/v1/runs/{run_id}"),
+    ("PATCH", "/api/v1/runs/{run_id}"),
+    ("POST", "/api/v1/runs/{run_id}/pause"),
+    ("POST", "/api/v1/runs/{run_id}/resume"),
+    ("POST", "/api/v1/runs/{run_id}/cancel"),
+    ("POST", "/api/v1/runs/{run_id}/retry"),
+    ("POST", "/api/v1/runs/{run_id}/tasks/{task_id}/pause"),
+    ("POST", "/api/v1/runs/{run_id}/tasks/{task_id}/resume"),
+    ("GET", "/api/v1/runs/{run_id}/tasks/{task_id}/logs"),
+    ("GET", "/api/v1/events"),
+    ("GET", "/api/v1/events/history"),
+    ("POST", "/api/v1/decisions"),
+    ("GET", "/api/v1/decisions/{decision_id}"),
+}
+
+
+async def test_every_route_is_documented_under_its_full_path(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    documented = {
+        (method.upper(), path) for path, ops in schema["paths"].items() for method in ops
+    }
+    assert documented == EXPECTED
+    routed = {
+        (method, route.path)
+        for module in (decisions, events, health, runs, tasks, workflows)
+        for route in module.router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods
+    }
+    assert routed == EXPECTED
+
+
+async def test_api_operations_require_bearer_and_document_problems(
+    client: httpx.AsyncClient,
+) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    problem = schema["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) >= {"type", "title", "status", "detail", "code", "instance"}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            for status, response in responses.items():
+                if status.startswith(("4", "5")):
+                    assert list(response["content"]) == ["application/problem+json"], (path, status)
+            if path.startswith("/api/v1"):
+                assert operation["security"] == [{"HTTPBearer": []}]
+                assert {"401", "403"} <= set(responses), path
+            if method in ("post", "patch"):
+                assert {"400", "413"} <= set(responses), path
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+
+
+async def test_workflow_body_is_yaml_or_json(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    body = schema["paths"]["/api/v1/workflows"]["post"]["requestBody"]
+    assert set(body["content"]) == {"application/yaml", "application/json"}
