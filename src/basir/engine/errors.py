@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from basir.errors import BasirError, ConflictError, NotFoundError
+from basir.errors import ConflictError, NotFoundError
 from basir.i18n import _
 
 
@@ -37,8 +37,3 @@ def run_not_finished(run_id: str, status: str) -> ConflictError:
         ),
     )
 
-
-def invalid_params(message: str, field: str | None = None) -> BasirError:
-    """Run parameters that do not match the workflow's declared params."""
-    details = [{"field": f"params.{field}", "message": message}] if field else None
-    return BasirError("run.invalid_params", message, details=details)

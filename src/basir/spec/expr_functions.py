@@ -244,6 +244,14 @@ def _default(args: list[Any], budget: Budget) -> Any:
 
 
 def _hash_files(args: list[Any], budget: Budget) -> str:
+    try:
+        return _hash_matching(args, budget)
+    except (OSError, ValueError, IndexError) as exc:  # unreadable file, or a pattern glob refuses
+        message = _("hash_files: {error}", error=str(exc)[:200])
+        raise ExpressionError("expr.files", message) from None
+
+
+def _hash_matching(args: list[Any], budget: Budget) -> str:
     root = budget.files_root
     if root is None:
         raise ExpressionError("expr.unavailable", _("hash_files is not available here"))

@@ -10,7 +10,10 @@
   in `run:` (`echo ${{ params.name }}`), since the quoting is done for you.
 * Budgets: 4,096 characters and 1,000 nodes per expression, 100,000 steps per evaluation,
   1 MiB per produced string, 100,000 items per produced list.  Violations, syntax errors and
-  type errors all raise `ExpressionError(code, message)`, never anything else.
+  type errors all raise `ExpressionError(code, message)`, never anything else.  Codes:
+  `expr.syntax`, `expr.too_long`, `expr.too_complex`, `expr.unknown_function`,
+  `expr.bad_argument`, `expr.type`, `expr.division_by_zero`, `expr.budget`, `expr.too_large`,
+  `expr.unavailable` (hash_files without a folder), `expr.files` (hash_files I/O).
 
 Context names used by the engine: `params`, `tasks` (`{id: {status, outputs}}`), `run`
 (`{id, workflow, version}`), `env`, `secrets`, `signals`, `item`, `index` (inside `foreach`)

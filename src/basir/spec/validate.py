@@ -11,6 +11,7 @@ when a workflow is applied or run, not here: a file is valid on its own.
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -191,6 +192,14 @@ def load_workflow_file(
     path = Path(path)
     try:
         with path.open("rb") as handle:
+            if os.fstat(handle.fileno()).st_size > MAX_SPEC_BYTES:
+                size = os.fstat(handle.fileno()).st_size
+                message = _(
+                    "the file is too large: {size} bytes, at most {limit}",
+                    size=size,
+                    limit=MAX_SPEC_BYTES,
+                )
+                raise SpecError([SpecIssue(IssueCode.TOO_LARGE, message)], str(path))
             data = handle.read(MAX_SPEC_BYTES + 1)
     except OSError as exc:
         message = _("cannot read the file: {error}", error=exc.strerror or str(exc))

@@ -86,6 +86,10 @@ class PostgresStore:
             async with engine.begin() as conn:
                 await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
                 await conn.run_sync(ensure_schema)
+        except (OSError, DBAPIError) as exc:
+            await engine.dispose()
+            reason = exc.orig if isinstance(exc, DBAPIError) else exc
+            raise StoreError(f"cannot open the store {describe(self)}: {reason}") from exc
         except BaseException:
             await engine.dispose()
             raise

@@ -132,10 +132,16 @@ class SqliteStore:
         self._readers = ThreadPoolExecutor(self._n_readers, thread_name_prefix="basir-sqlite-read")
 
     def _open_sync(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = _connect(self.path, WRITER_PRAGMAS)  # sets WAL before any table exists
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = _connect(self.path, WRITER_PRAGMAS)  # sets WAL before any table exists
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the SQLite store {self.path}: {exc}") from exc
         try:
             _create_schema(self.path)
+        except sa.exc.DBAPIError as exc:
+            conn.close()
+            raise StoreError(f"cannot create the schema in {self.path}: {exc.orig}") from exc
         except BaseException:
             conn.close()
             raise

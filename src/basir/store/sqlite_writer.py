@@ -104,6 +104,8 @@ class GroupCommitWriter:
     def _put(self, job: Job | None, batch: Batch | None) -> asyncio.Future[Any]:
         if self._stopping:
             raise StoreError("the store is closing; no more writes")
+        if not self._thread.is_alive():
+            raise StoreError("the SQLite writer thread is not running")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._queue.put(_Pending(job, batch, future, loop))

@@ -185,3 +185,12 @@ def _run_child_until_killed(url: str, killer: str) -> dict[int, int]:
     lines += out.splitlines()
     assert proc.returncode == -signal.SIGKILL, err
     return {int(i): int(e) for i, e in (line.split() for line in lines)}
+
+
+async def test_unusable_path_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(StoreError, match="cannot open the SQLite store"):
+        await SqliteStore(f"sqlite:///{tmp_path / 'file' / 'basir.db'}").open()
+    (tmp_path / "junk.db").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError):
+        await SqliteStore(f"sqlite:///{tmp_path / 'junk.db'}").open()

@@ -326,3 +326,10 @@ def test_hash_files_stays_inside_its_root(tmp_path: Path) -> None:
         with pytest.raises(ExpressionError):
             evaluate(f"hash_files('{pattern}')", {}, files_root=root)
     assert evaluate("hash_files('link')", {}, files_root=root) == ""
+
+
+def test_every_whitelisted_function_has_an_arity_and_an_implementation() -> None:
+    from basir.spec.expr_functions import FUNCTIONS
+    from basir.spec.expr_syntax import FUNCTION_ARITY
+
+    assert FUNCTIONS.keys() == FUNCTION_ARITY.keys()

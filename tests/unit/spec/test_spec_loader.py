@@ -65,7 +65,9 @@ def test_duplicate_yaml_keys_are_all_reported_with_place() -> None:
         ("spec.duplicate_key", 4, 13),
     ]
     assert "first at line 1" in err.issues[0].message
-    assert err.issues[0].format("w.yaml") == "w.yaml:3:1: name: duplicate key name (first at line 1)"
+    assert (
+        err.issues[0].format("w.yaml") == "w.yaml:3:1: name: duplicate key name (first at line 1)"
+    )
 
 
 def test_yaml_syntax_error_is_located() -> None:

@@ -34,7 +34,9 @@ def task(**fields: object) -> Task:
     return Task.model_validate({"id": "t", **fields})
 
 
-def issues(text: str, resolver: TemplateResolver | None = None) -> list[tuple[str, int | None, int | None, str]]:
+def issues(
+    text: str, resolver: TemplateResolver | None = None
+) -> list[tuple[str, int | None, int | None, str]]:
     with pytest.raises(SpecError) as caught:
         load_workflow(text, "w.yaml", resolver=resolver)
     return [(i.code, i.line, i.col, i.message) for i in caught.value.issues]
@@ -112,10 +114,15 @@ def test_run_time_inputs_are_checked_and_not_re_evaluated() -> None:
     resolver = TemplateResolver()
     expand_template(original, resolver)  # validation: an expression is fine
     with pytest.raises(TemplateError):
-        expand_template(original, resolver, inputs=render(original.with_, {"params": {"target": "x"}}))
+        expand_template(
+            original, resolver, inputs=render(original.with_, {"params": {"target": "x"}})
+        )
     values = render(original.with_, {"params": {"target": "web"}})
     expanded = expand_template(original, resolver, inputs=values)
-    assert render(expanded.run, {"inputs": expanded.with_}, shell=True) == "flutter build web --release"
+    assert (
+        render(expanded.run, {"inputs": expanded.with_}, shell=True)
+        == "flutter build web --release"
+    )
 
 
 def test_plain_tasks_are_not_touched() -> None:

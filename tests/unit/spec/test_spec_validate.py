@@ -38,7 +38,10 @@ def test_design_example_loads_and_validates() -> None:
 
 
 def test_valid_json_workflow() -> None:
-    text = '{"name": "j", "tasks": [{"id": "a", "run": "true"}, {"id": "b", "needs": "a", "uses": "noop"}]}'
+    text = (
+        '{"name": "j", "tasks": [{"id": "a", "run": "true"},'
+        ' {"id": "b", "needs": "a", "uses": "noop"}]}'
+    )
     spec = load_workflow(text, "w.json")
     assert spec.task("b").needs == ["a"]
 
@@ -51,7 +54,9 @@ def test_unknown_key_with_suggestion() -> None:
 
 def test_missing_key_points_at_the_parent() -> None:
     assert issues("name: x\ntasks:\n  - run: x\n") == [("spec.missing_key", 3, 5)]
-    assert messages("tasks:\n  - {id: a, run: x}\n") == ["w.yaml:1:1: name: missing required key name"]
+    assert messages("tasks:\n  - {id: a, run: x}\n") == [
+        "w.yaml:1:1: name: missing required key name"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -66,16 +71,22 @@ def test_missing_key_points_at_the_parent() -> None:
             "name: x\ntasks:\n  - id: a\n    run: x\n    timeout: 5x\n",
             "w.yaml:5:5: tasks[0].timeout: a duration must look like 500ms, 30s, 5m, 2h or 1d",
         ),
-        ("name: x\nconcurrency: 0\ntasks: [{id: a, run: x}]\n", "w.yaml:2:1: concurrency: must be at least 1"),
+        (
+            "name: x\nconcurrency: 0\ntasks: [{id: a, run: x}]\n",
+            "w.yaml:2:1: concurrency: must be at least 1",
+        ),
         ("name: x\ntasks: []\n", "w.yaml:2:1: tasks: needs at least 1 entries"),
-        ("name: x\ndescription: 5\ntasks: [{id: a, run: x}]\n", "w.yaml:2:1: description: must be text or"),
+        (
+            "name: x\ndescription: 5\ntasks: [{id: a, run: x}]\n",
+            "w.yaml:2:1: description: must be text or",
+        ),
         (
             "name: x\ntasks:\n  - {id: a, run: x, retries: {max: many}}\n",
             "w.yaml:3:31: tasks[0].retries.max: must be a whole number, got many",
         ),
         (
             "name: x\nparams: {bad name: {}}\ntasks: [{id: a, run: x}]\n",
-            "w.yaml:2:10: params[\"bad name\"]: bad parameter name: bad name",
+            'w.yaml:2:10: params["bad name"]: bad parameter name: bad name',
         ),
     ],
 )
@@ -158,7 +169,8 @@ def test_references_must_exist_and_be_upstream() -> None:
     found = messages(text)
     assert found == [
         "w.yaml:8:5: tasks[2].run: task c reads tasks.a but does not need it: add a to its needs",
-        "w.yaml:9:11: tasks[2].env.X: unknown parameter brnch in params.brnch (did you mean branch?)",
+        "w.yaml:9:11: tasks[2].env.X: unknown parameter brnch in params.brnch"
+        " (did you mean branch?)",
         "w.yaml:9:37: tasks[2].env.Y: unknown name item in item; expressions here can use: "
         "env, params, run, secrets, signals, tasks",
         "w.yaml:9:55: tasks[2].env.Z: unknown task zz in tasks.zz.status",
@@ -176,7 +188,10 @@ def test_transitive_needs_may_be_read() -> None:
 
 
 def test_item_and_index_only_in_foreach_tasks() -> None:
-    ok = "name: x\ntasks:\n  - {id: a, foreach: '${{ [1, 2] }}', run: 'echo ${{ item }} ${{ index }}'}\n"
+    ok = (
+        "name: x\ntasks:\n"
+        "  - {id: a, foreach: '${{ [1, 2] }}', run: 'echo ${{ item }} ${{ index }}'}\n"
+    )
     load_workflow(ok)
     bad = "name: x\ntasks:\n  - {id: a, foreach: '${{ item }}', run: x}\n"
     assert issues(bad) == [("spec.unknown_reference", 3, 13)]
