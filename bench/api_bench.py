@@ -235,12 +235,14 @@ def bench_list(url: str, duration_s: int, connections: int, threads: int) -> dic
     p50 = _wrk_ms(re.search(r"\s50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
     p99 = _wrk_ms(re.search(r"\s99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     errors = int(non2xx.group(1)) if non2xx else 0
     if socket_errors:
         errors += sum(int(n) for n in socket_errors.groups())
     return {"list_rps": rps, "list_p50_ms": p50, "list_p99_ms": p99, "list_errors": errors,
-            "wrk": " ".join(command[:5])}  # fmt: skip
+            "wrk": " ".join(command[:5]), "wrk_output": output}  # fmt: skip
 
 
 def verdicts(result: dict[str, Any]) -> dict[str, bool]:

@@ -28,7 +28,6 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
 import funcs  # noqa: E402
-
 from basir.config import Settings  # noqa: E402
 from basir.coordinator.workflows import apply_workflow  # noqa: E402
 from basir.engine.runtime import Engine  # noqa: E402

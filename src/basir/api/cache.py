@@ -2,13 +2,22 @@
 
 `GET /runs` is what dashboards and scripts poll.  Its pages change only when a run changes,
 and every run change is a committed event on the bus, so a page stays valid until the next
-event.  A generation counter closes the race where a read started before a commit would
-store a stale page after it: a result is kept only if no event arrived while it was read.
-A short TTL bounds staleness from writers this process does not hear (other servers).
+event: any event empties the cache.  Three details keep it correct and its latency flat:
+
+- *Generations.*  A read that started before an event may finish after it; its result is
+  kept only if no event arrived meanwhile, and requests that arrive after an event never
+  join a read that started before it.
+- *Single flight.*  Concurrent misses of one key share one store read instead of sending
+  fifty identical queries at once (under load they queue behind each other for the GIL).
+- *Stale while revalidate.*  The TTL only bounds staleness from writers this process does
+  not hear (other servers on a shared PostgreSQL); when it lapses the old page is served once
+  more while a single background read refreshes it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
@@ -18,6 +27,9 @@ from basir.store.records import EventRecord
 
 LIST_CACHE_TTL_S = 1.0
 LIST_CACHE_MAX_ENTRIES = 256
+log = logging.getLogger(__name__)
+
+Loader = Callable[[], Awaitable[bytes]]
 
 
 class ListCache:
@@ -32,9 +44,11 @@ class ListCache:
         self._ttl_s = ttl_s
         self._max_entries = max_entries
         self._entries: OrderedDict[Hashable, tuple[bytes, float]] = OrderedDict()
+        self._inflight: dict[Hashable, asyncio.Future[bytes]] = {}
+        self._refreshing: set[asyncio.Task[None]] = set()
         self._generation = 0
         # The filter is the hook: it runs synchronously inside `publish` for every event,
-        # bumps the generation and admits nothing, so this subscription never queues.
+        # empties the cache and admits nothing, so this subscription never queues.
         self._subscription: Subscription | None = (
             bus.subscribe(self._on_event) if ttl_s > 0 else None
         )
@@ -42,27 +56,70 @@ class ListCache:
     def _on_event(self, event: EventRecord) -> bool:
         self._generation += 1
         self._entries.clear()
+        self._inflight.clear()
         return False
 
-    async def get(self, key: Hashable, load: Callable[[], Awaitable[bytes]]) -> bytes:
-        """The cached value of `key`, or `load()`'s result (kept if nothing changed meanwhile)."""
+    async def get(self, key: Hashable, load: Loader) -> bytes:
+        """The cached value of `key`, else `load()`'s result, shared by concurrent callers."""
         if self._subscription is None:
             return await load()
-        now = time.monotonic()
         entry = self._entries.get(key)
-        if entry is not None and entry[1] > now:
+        if entry is not None:
+            if entry[1] <= time.monotonic() and key not in self._inflight:
+                self._refresh_in_background(key, load)
             return entry[0]
+        pending = self._inflight.get(key)
+        if pending is None:
+            pending = self._start(key, load)
+        return await asyncio.shield(pending)
+
+    def _start(self, key: Hashable, load: Loader) -> asyncio.Future[bytes]:
         generation = self._generation
-        value = await load()
-        if generation == self._generation:
-            self._entries[key] = (value, now + self._ttl_s)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._max_entries:
-                self._entries.popitem(last=False)
-        return value
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+
+        async def run() -> None:
+            try:
+                value = await load()
+            except asyncio.CancelledError:
+                future.cancel()
+                raise
+            except Exception as error:
+                future.set_exception(error)
+                # Retrieved here so an error nobody awaited is not reported as lost.
+                future.exception()
+            else:
+                future.set_result(value)
+                if generation == self._generation:
+                    self._store(key, value)
+            finally:
+                if self._inflight.get(key) is future:
+                    del self._inflight[key]
+
+        task = asyncio.create_task(run())
+        self._refreshing.add(task)
+        task.add_done_callback(self._refreshing.discard)
+        return future
+
+    def _refresh_in_background(self, key: Hashable, load: Loader) -> None:
+        future = self._start(key, load)
+
+        def quiet(done: asyncio.Future[bytes]) -> None:
+            if not done.cancelled() and done.exception() is not None:
+                log.warning("refreshing a cached page failed: %s", done.exception())
+
+        future.add_done_callback(quiet)
+
+    def _store(self, key: Hashable, value: bytes) -> None:
+        self._entries[key] = (value, time.monotonic() + self._ttl_s)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
 
     def close(self) -> None:
-        """Stop listening to the bus."""
+        """Stop listening to the bus and drop pending refreshes."""
         if self._subscription is not None:
             self._subscription.close()
             self._subscription = None
+        for task in list(self._refreshing):
+            task.cancel()

@@ -12,9 +12,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
+from basir.engine.states import RunStatus
 from basir.spec.models import NAME_PATTERN, Duration, Priority
 
 MAX_PARAMS = 256
+MAX_RUNS_PAGE = 200
+MAX_EVENTS_PAGE = 1000
+EVENT_TYPES_PATTERN = r"^[a-z0-9_.-]{1,64}(,[a-z0-9_.-]{1,64}){0,31}$"
 MAX_PATCH_TASKS = 1000
 DECISION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 
@@ -59,6 +63,31 @@ class DecisionIn(Body):
     priority: PriorityIn | None = None
     deadline: DurationIn | None = None
     callback_url: HttpUrl | None = Field(None, description="notified when the run ends")
+
+
+class RunQuery(BaseModel):
+    """Filters and paging of `GET /runs`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: RunStatus | None = Field(None, description="only runs in this state")
+    workflow: str | None = Field(None, pattern=NAME_PATTERN, description="only this workflow")
+    limit: int = Field(50, ge=1, le=MAX_RUNS_PAGE, description="page size")
+    cursor: str | None = Field(None, max_length=512, description="`next` of the previous page")
+
+
+class EventQuery(BaseModel):
+    """Filters and paging of `GET /events/history`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    run: str | None = Field(None, max_length=128, description="only events of this run")
+    workflow: str | None = Field(None, pattern=NAME_PATTERN, description="only this workflow")
+    type: str | None = Field(
+        None, pattern=EVENT_TYPES_PATTERN, description="types, comma separated (task.failed)"
+    )
+    limit: int = Field(100, ge=1, le=MAX_EVENTS_PAGE, description="page size")
+    cursor: str | None = Field(None, max_length=20, description="`next` of the previous page")
 
 
 class Status(BaseModel):

@@ -7,16 +7,18 @@ import functools
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 
-from basir.config import Settings
 from basir.errors import BasirError
 from basir.i18n import _
-from basir.spec.errors import SpecError
-from basir.store.base import Store
+
+if TYPE_CHECKING:
+    from basir.config import Settings
+    from basir.spec.errors import SpecError
+    from basir.store.base import Store
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -30,6 +32,8 @@ out_console = Console(highlight=False)
 
 def settings() -> Settings:
     """Settings from the environment (BASIR_HOME, BASIR_DB, …)."""
+    from basir.config import Settings
+
     return Settings()
 
 

@@ -7,7 +7,7 @@ import json
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,18 +22,13 @@ from basir.cli.common import (
     run_async,
     settings,
 )
-from basir.cli.junit import write_junit
-from basir.cli.progress import RunProgress, following
-from basir.config import Settings
-from basir.coordinator.workflows import apply_workflow
-from basir.engine.report import run_to_dict
-from basir.engine.runtime import Engine
-from basir.engine.states import RunStatus
 from basir.i18n import _
-from basir.spec.errors import SpecError
-from basir.spec.validate import load_workflow_file
-from basir.store.base import Store
-from basir.store.records import RunRecord, WorkflowVersion
+
+if TYPE_CHECKING:
+    from basir.config import Settings
+    from basir.engine.runtime import Engine
+    from basir.store.base import Store
+    from basir.store.records import RunRecord, WorkflowVersion
 
 SPEC_SUFFIXES = {".yaml", ".yml", ".json"}
 
@@ -50,6 +45,10 @@ def parse_params(pairs: list[str]) -> dict[str, str]:
 
 
 async def _workflow_for(store: Store, target: str, config: Settings) -> WorkflowVersion:
+    from basir.coordinator.workflows import apply_workflow
+    from basir.spec.errors import SpecError
+    from basir.spec.validate import load_workflow_file
+
     path = Path(target)
     if path.exists() or path.suffix in SPEC_SUFFIXES:
         if not path.exists():
@@ -74,6 +73,11 @@ async def _follow_to_end(
     junit: Path | None,
     subscription: Any,
 ) -> int:
+    from basir.cli.junit import write_junit
+    from basir.cli.progress import RunProgress, following
+    from basir.engine.report import run_to_dict
+    from basir.engine.states import RunStatus
+
     tasks = await store.get_tasks(run.id)
     progress = RunProgress(err_console, run.id, total=len(tasks))
     loop = asyncio.get_running_loop()
@@ -141,6 +145,8 @@ async def _run(
         from basir.cli.remote_run import run_remote
 
         return await run_remote(server, token, target, params, json_out, junit)
+    from basir.engine.runtime import Engine
+
     config = settings()
     async with opened_store(config) as store:
         version = await _workflow_for(store, target, config)
@@ -161,6 +167,8 @@ async def _run(
 
 @run_async
 async def _resume(run_id: str, json_out: bool, junit: Path | None) -> int:
+    from basir.engine.runtime import Engine
+
     config = settings()
     async with opened_store(config) as store:
         record = await store.get_run(run_id)

@@ -11,9 +11,6 @@ import typer
 
 from basir.cli.common import EXIT_INVALID, err_console, settings
 from basir.i18n import _
-from basir.spec.errors import SpecError
-from basir.spec.validate import load_workflow_file
-from basir.spec.schema import workflow_json_schema
 
 
 def register(app: typer.Typer) -> None:
@@ -24,6 +21,9 @@ def register(app: typer.Typer) -> None:
         files: Annotated[list[Path], typer.Argument(help=_("workflow files (YAML or JSON)"))],
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help=_("print only errors"))] = False,
     ) -> None:
+        from basir.spec.errors import SpecError
+        from basir.spec.validate import load_workflow_file
+
         config = settings()
         failed = False
         for path in files:
@@ -48,4 +48,6 @@ def register(app: typer.Typer) -> None:
 
     @app.command(help=_("Print the JSON Schema of workflow files, for editors."))
     def schema() -> None:
+        from basir.spec.schema import workflow_json_schema
+
         sys.stdout.write(json.dumps(workflow_json_schema(), indent=2, ensure_ascii=False) + "\n")

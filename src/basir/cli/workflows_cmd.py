@@ -6,7 +6,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -20,11 +20,10 @@ from basir.cli.common import (
     run_async,
     settings,
 )
-from basir.coordinator.workflows import apply_workflow
 from basir.i18n import _
-from basir.spec.errors import SpecError
-from basir.spec.validate import load_workflow_file
-from basir.store.records import WorkflowVersion
+
+if TYPE_CHECKING:
+    from basir.store.records import WorkflowVersion
 
 
 def _when(timestamp: float) -> str:
@@ -46,6 +45,10 @@ def _table(rows: list[WorkflowVersion]) -> Table:
 
 @run_async
 async def _apply(files: list[Path]) -> None:
+    from basir.coordinator.workflows import apply_workflow
+    from basir.spec.errors import SpecError
+    from basir.spec.validate import load_workflow_file
+
     config = settings()
     async with opened_store(config) as store:
         for path in files:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from typing import Any
 
@@ -21,6 +22,25 @@ from basir.i18n import _
 
 class AttemptsEngine(EngineCore):
     """The engine core plus the execution of attempts."""
+
+    def _begin(self, run: RunState, task: TaskState) -> None:
+        attempt = asyncio.create_task(self._attempt(run, task), name=f"{run.id}/{task.id}")
+        self._attempts[(run.id, task.id)] = attempt
+        attempt.add_done_callback(functools.partial(self._reap, run, task))
+
+    def _reap(self, run: RunState, task: TaskState, attempt: asyncio.Task[None]) -> None:
+        """Account for an attempt cancelled before its first step (its body never ran).
+
+        `_attempt` handles every cancellation it sees itself, so a task that ends `cancelled()`
+        is one whose coroutine never started: without this, its slot would leak and the task
+        would stay `running` for ever.
+        """
+        if not attempt.cancelled() or self._attempts.get((run.id, task.id)) is not attempt:
+            return
+        self._attempts.pop((run.id, task.id), None)
+        run.running -= 1
+        self._slots_used -= 1
+        self._attempt_ended(run, task, TaskStatus.CANCELLED, {}, None)
 
     async def _attempt(self, run: RunState, task: TaskState) -> None:
         """Run one attempt of a task and record how it ended."""

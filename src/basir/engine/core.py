@@ -92,6 +92,9 @@ class EngineCore:
         self._runs: dict[str, RunState] = {}
         self._ready: list[tuple[OrderKey, str, str]] = []
         self._batch = Batch()
+        self._row_updates: dict[tuple[str, str], TaskUpdate] = {}
+        self._row_inserts: dict[tuple[str, str], TaskRecord] = {}
+        self._run_inserts: dict[str, RunRecord] = {}
         self._launch: list[tuple[RunState, TaskState]] = []
         self._finished_runs: list[RunState] = []
         self._commit_waiters: list[asyncio.Future[None]] = []
@@ -184,6 +187,9 @@ class EngineCore:
         run = state_from_records(record, spec, rows)
         self._runs[run.id] = run
         self._batch.changes.append(RunInsert(run=_copy_run(record), tasks=rows))
+        self._run_inserts[record.id] = self._batch.changes[-1].run  # type: ignore[union-attr]
+        for row in rows:
+            self._row_inserts[(record.id, row.task_id)] = row
         self._event("run.queued", run, data={"trigger": trigger, "by": created_by})
         self._run_to(run, RunStatus.RUNNING, started_at=now)
         self._evaluate_ready(run)
@@ -332,13 +338,18 @@ class EngineCore:
         run.record.updated_at = now
         for key, value in fields.items():
             setattr(run.record, key, value)
-        self._batch.changes.append(
-            RunUpdate(
-                run_id=run.id,
-                fields={"status": str(target), "updated_at": now, **fields},
-                from_statuses=(str(current),),
+        inserted = self._run_inserts.get(run.id)
+        if inserted is not None:
+            for name, value in {"status": str(target), "updated_at": now, **fields}.items():
+                setattr(inserted, name, value)
+        else:
+            self._batch.changes.append(
+                RunUpdate(
+                    run_id=run.id,
+                    fields={"status": str(target), "updated_at": now, **fields},
+                    from_statuses=(str(current),),
+                )
             )
-        )
         if event is None:
             event = _RUN_EVENTS.get((current, target), f"run.{target}")
         self._event(event, run, data=data)
@@ -358,15 +369,37 @@ class EngineCore:
         task.status = target
         for key, value in fields.items():
             setattr(task, key, value)
-        self._batch.changes.append(
-            TaskUpdate(
-                run_id=run.id,
-                task_id=task.id,
-                fields={"status": str(target), "updated_at": now, **fields},
-                from_statuses=(str(current),),
-            )
-        )
+        self._update_row(run, task, current, {"status": str(target), "updated_at": now, **fields})
         self._event(event or f"task.{target}", run, task, data)
+
+    def _update_row(
+        self, run: RunState, task: TaskState, current: TaskStatus, fields: dict[str, Any]
+    ) -> None:
+        """Queue a guarded row update, folded into this batch's earlier one for the same task.
+
+        pending → queued → running in one batch becomes a single UPDATE guarded on `pending`:
+        the same end state and the same race check, at a third of the writes.
+        """
+        key = (run.id, task.id)
+        inserted = self._row_inserts.get(key)
+        if inserted is not None:  # created in this very batch: write its latest state at once
+            for name, value in fields.items():
+                setattr(inserted, name, value)
+            return
+        earlier = self._row_updates.get(key)
+        if earlier is not None:
+            earlier.fields.update(fields)
+            return
+        update = TaskUpdate(
+            run_id=run.id, task_id=task.id, fields=fields, from_statuses=(str(current),)
+        )
+        self._row_updates[key] = update
+        self._batch.changes.append(update)
+
+    def _insert_row(self, row: TaskRecord) -> None:
+        """Queue a new task row; later changes in this batch are folded into it."""
+        self._row_inserts[(row.run_id, row.task_id)] = row
+        self._batch.changes.append(TaskInsert(row))
 
     # ---------------------------------------------------------------- planning
 
@@ -381,14 +414,7 @@ class EngineCore:
         """Change a task's fields without changing its state (hold, release)."""
         for key, value in fields.items():
             setattr(task, key, value)
-        self._batch.changes.append(
-            TaskUpdate(
-                run_id=run.id,
-                task_id=task.id,
-                fields={"updated_at": time.time(), **fields},
-                from_statuses=(str(task.status),),
-            )
-        )
+        self._update_row(run, task, task.status, {"updated_at": time.time(), **fields})
         self._event(event, run, task, data)
 
     def _evaluate_ready(self, run: RunState) -> None:
@@ -476,17 +502,15 @@ class EngineCore:
             )
             run.add(instance)
             parent.instances.append(instance.id)
-            self._batch.changes.append(
-                TaskInsert(
-                    TaskRecord(
-                        run_id=run.id,
-                        task_id=instance.id,
-                        status=TaskStatus.PENDING,
-                        updated_at=now,
-                        parent_id=parent.id,
-                        item_index=index,
-                        item=item,
-                    )
+            self._insert_row(
+                TaskRecord(
+                    run_id=run.id,
+                    task_id=instance.id,
+                    status=TaskStatus.PENDING,
+                    updated_at=now,
+                    parent_id=parent.id,
+                    item_index=index,
+                    item=item,
                 )
             )
             self._queue(run, instance)
@@ -604,6 +628,7 @@ class EngineCore:
             self._commit_waiters = []
             return
         batch, self._batch = self._batch, Batch()
+        self._row_updates, self._row_inserts, self._run_inserts = {}, {}, {}
         launch, self._launch = self._launch, []
         finished, self._finished_runs = self._finished_runs, []
         waiters, self._commit_waiters = self._commit_waiters, []
@@ -619,9 +644,7 @@ class EngineCore:
             self.metrics.observe_commit(time.perf_counter() - started)
         self.bus.publish(events)
         for run, task in launch:
-            self._attempts[(run.id, task.id)] = asyncio.create_task(
-                self._attempt(run, task), name=f"{run.id}/{task.id}"
-            )
+            self._begin(run, task)
         for run in finished:
             self._runs.pop(run.id, None)
             for future in self._run_waiters.pop(run.id, []):
@@ -674,8 +697,8 @@ class EngineCore:
 
     # ---------------------------------------------------------------- attempts
 
-    async def _attempt(self, run: RunState, task: TaskState) -> None:
-        """Run one attempt of a task and record how it ended (see `engine.attempts`)."""
+    def _begin(self, run: RunState, task: TaskState) -> None:
+        """Start one attempt of a task whose `running` state is committed (`engine.attempts`)."""
         raise NotImplementedError
 
 

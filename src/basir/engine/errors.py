@@ -36,4 +36,3 @@ def run_not_finished(run_id: str, status: str) -> ConflictError:
             status=_(status),
         ),
     )
-

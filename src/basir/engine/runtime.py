@@ -20,7 +20,7 @@ from basir.errors import BasirError, ConflictError
 from basir.i18n import _
 from basir.spec.dag import find_cycle
 from basir.spec.models import MAX_TASKS, Task
-from basir.store.records import RunRecord, TaskInsert, TaskRecord
+from basir.store.records import RunRecord, TaskRecord
 
 __all__ = ["Engine"]
 
@@ -94,15 +94,13 @@ class Engine(AttemptsEngine):
                 id=spec.id, spec=spec, status=TaskStatus.PENDING, seq=run.next_seq, dynamic=True
             )
             run.add(task)
-            self._batch.changes.append(
-                TaskInsert(
-                    TaskRecord(
-                        run_id=run.id,
-                        task_id=spec.id,
-                        status=TaskStatus.PENDING,
-                        updated_at=now,
-                        spec=spec.model_dump(mode="json", by_alias=True, exclude_defaults=True),
-                    )
+            self._insert_row(
+                TaskRecord(
+                    run_id=run.id,
+                    task_id=spec.id,
+                    status=TaskStatus.PENDING,
+                    updated_at=now,
+                    spec=spec.model_dump(mode="json", by_alias=True, exclude_defaults=True),
                 )
             )
         self._event("run.modified", run, data={"by": by, "added": [t.id for t in new_tasks]})

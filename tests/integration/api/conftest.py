@@ -3,47 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import socket
+import sys
 import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 import uvicorn
 
-from basir.api.app import context_of, create_app
-from basir.config import Settings
-from basir.engine.runtime import Engine
-from basir.monitoring.metrics import Metrics
-from basir.security.tokens import ensure_admin
-from basir.store.factory import open_store
+HERE = Path(__file__).parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
 
-TOKEN = "integration-admin-token-0123456789"
+from api_live import TOKEN, LiveServer, free_port  # noqa: E402
 
-
-@dataclass
-class LiveServer:
-    """Where the server listens and how to reach its engine's loop."""
-
-    url: str
-    token: str
-    loop: asyncio.AbstractEventLoop
-    engine: Engine
-
-    def call(self, coroutine: object, timeout_s: float = 30) -> object:
-        """Run a coroutine on the server's loop and return its result."""
-        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)  # type: ignore[arg-type]
-        return future.result(timeout_s)
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from basir.api.app import context_of, create_app  # noqa: E402
+from basir.config import Settings  # noqa: E402
+from basir.engine.runtime import Engine  # noqa: E402
+from basir.monitoring.metrics import Metrics  # noqa: E402
+from basir.security.tokens import ensure_admin  # noqa: E402
+from basir.store.factory import open_store  # noqa: E402
 
 
 @pytest.fixture
@@ -63,8 +42,14 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
         engine = Engine(store, settings, workdir=tmp_path, metrics=Metrics())
         await engine.start()
         app = create_app(engine, settings)
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                lifespan="on", timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=1,
+        )
         server = uvicorn.Server(config)
         holder.update(loop=asyncio.get_running_loop(), engine=engine, server=server, app=app)
         serving = asyncio.create_task(server.serve())
@@ -85,18 +70,3 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     loop.call_soon_threadsafe(context_of(holder["app"]).shutdown.set)  # type: ignore[arg-type]
     server.should_exit = True
     thread.join(20)
-
-
-def wait_for(predicate: object, timeout_s: float = 20) -> None:
-    """Poll `predicate()` until it is true."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
-def http(live: LiveServer) -> httpx.Client:
-    """A plain httpx client with the admin token."""
-    return httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {live.token}"})

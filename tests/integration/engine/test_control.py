@@ -69,7 +69,7 @@ async def test_cancel_kills_running_process_group(engine: Engine, tmp_path: Path
     assert await task_status(engine.store, run.id, "next") == "cancelled"
     grandchild = int(pid_file.read_text())
     await asyncio.sleep(0.1)
-    assert not alive(grandchild), psutil.Process(grandchild).as_dict(["status", "ppid", "cmdline", "create_time"])
+    assert not alive(grandchild)
 
 
 async def test_pause_holds_new_tasks_and_resume_continues(engine: Engine) -> None:

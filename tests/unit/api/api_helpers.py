@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp, Message
 
-
 MAX_BODY_BYTES = 64 * 1024
 ClientFactory = Callable[..., httpx.AsyncClient]
 

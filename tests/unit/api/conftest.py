@@ -24,6 +24,7 @@ if str(HERE) not in sys.path:
 
 from api_helpers import MAX_BODY_BYTES, ClientFactory  # noqa: E402
 
+
 @pytest.fixture
 def settings(basir_home: Path) -> Settings:
     """Settings with a small body limit (so 413 is cheap to provoke)."""
@@ -67,9 +68,7 @@ def app(engine: Engine, settings: Settings) -> FastAPI:
 
 
 @pytest.fixture
-async def make_client(
-    app: FastAPI, role_tokens: dict[str, str]
-) -> AsyncIterator[ClientFactory]:
+async def make_client(app: FastAPI, role_tokens: dict[str, str]) -> AsyncIterator[ClientFactory]:
     """Build in-process clients: `make_client("viewer")`, `make_client(None)` (no token)."""
     opened: list[httpx.AsyncClient] = []
 

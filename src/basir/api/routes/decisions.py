@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from starlette.responses import Response
 
-from basir.api.deps import Ctx, Operator, Reader, json_response
+from basir.api.deps import Operator, Reader, json_response
 from basir.api.problems import problem_responses
 from basir.api.schemas import DECISION_ID_PATTERN, DecisionIn, DecisionOut, DecisionView
 from basir.api.views import iso
@@ -28,7 +28,7 @@ DecisionId = Annotated[str, Path(pattern=DECISION_ID_PATTERN)]
     },
     summary="Carry out an L2 decision: one run per decision_id, however often it is sent",
 )
-async def submit(body: DecisionIn, ctx: Ctx, principal: Operator) -> Response:
+async def submit(body: DecisionIn, caller: Operator) -> Response:
     """Start the decision's run (201), or return the one already started for this id (200)."""
     request = DecisionRequest(
         decision_id=body.decision_id,
@@ -38,7 +38,7 @@ async def submit(body: DecisionIn, ctx: Ctx, principal: Operator) -> Response:
         deadline_s=body.deadline,
         callback_url=str(body.callback_url) if body.callback_url is not None else None,
     )
-    result = await ctx.decisions.submit(request, by=principal.user)
+    result = await caller.ctx.decisions.submit(request, by=caller.user)
     payload = {"decision_id": result.decision_id, "run_id": result.run_id, "status": result.status}
     return json_response(
         payload,
@@ -53,9 +53,9 @@ async def submit(body: DecisionIn, ctx: Ctx, principal: Operator) -> Response:
     responses=problem_responses(404, 422),
     summary="A decision with its run's status and, once the run has ended, its outcome",
 )
-async def show(decision_id: DecisionId, ctx: Ctx, principal: Reader) -> Response:
+async def show(decision_id: DecisionId, caller: Reader) -> Response:
     """The decision, its run's current status, and the run report when finished."""
-    view = await ctx.decisions.get(decision_id)
+    view = await caller.ctx.decisions.get(decision_id)
     created_at = view.get("created_at")
     view["created_at"] = iso(created_at) if isinstance(created_at, int | float) else None
     return json_response(view)

@@ -18,9 +18,10 @@ from fastapi import APIRouter, Depends, Header, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.responses import Response
 
-from basir.api.deps import ApiContext, Ctx, Reader, json_response
+from basir.api.deps import ApiContext, Reader, json_response
 from basir.api.problems import problem_responses
-from basir.api.schemas import EventPage
+from basir.api.query import query_model
+from basir.api.schemas import EVENT_TYPES_PATTERN, EventPage, EventQuery
 from basir.errors import BasirError
 from basir.events.bus import Subscription
 from basir.i18n import _
@@ -29,16 +30,18 @@ from basir.store.records import EventRecord
 
 router = APIRouter(prefix="/api/v1", tags=["events"], responses=problem_responses(401, 403))
 
-MAX_HISTORY_PAGE = 1000
 REPLAY_PAGE = 500
 MAX_TYPES = 32
 RECONNECT_MS = 1000
-TYPE_PATTERN = r"^[a-z0-9_.-]{1,64}(,[a-z0-9_.-]{1,64}){0,31}$"
 RunFilter = Annotated[str | None, Query(alias="run", max_length=128)]
 WorkflowFilter = Annotated[str | None, Query(pattern=NAME_PATTERN)]
 TypeFilter = Annotated[
     str | None,
-    Query(alias="type", pattern=TYPE_PATTERN, description="types, comma separated (task.failed)"),
+    Query(
+        alias="type",
+        pattern=EVENT_TYPES_PATTERN,
+        description="types, comma separated (task.failed)",
+    ),
 ]
 
 
@@ -130,9 +133,13 @@ class _Stream:
             event = self.subscription.get_nowait()
             if event is None:
                 getter = asyncio.ensure_future(self.subscription.get())
-                await asyncio.wait({getter, stop}, return_when=asyncio.FIRST_COMPLETED)
-                if not getter.done():
-                    getter.cancel()
+                try:
+                    await asyncio.wait({getter, stop}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    # Shutdown, or the client went away while we waited: drop the getter.
+                    if not getter.done():
+                        getter.cancel()
+                if getter.cancelled():
                     return None
                 event = getter.result()
             if event.id > self.last:
@@ -156,8 +163,7 @@ async def _start_id(
     summary="Live stream of events (SSE); `Last-Event-ID` or `since` replays the log first",
 )
 async def stream_events(
-    ctx: Ctx,
-    principal: Reader,
+    caller: Reader,
     run: RunFilter = None,
     workflow: WorkflowFilter = None,
     type_: TypeFilter = None,
@@ -165,12 +171,12 @@ async def stream_events(
 ) -> AsyncIterator[ServerSentEvent]:
     """Every committed event matching the filters; reconnects resume after the last id seen."""
     types = _types(type_)
-    subscription = ctx.engine.bus.subscribe(_filter(run, workflow, types))
-    ctx.metrics.sse_clients.inc()
-    stop = asyncio.ensure_future(ctx.shutdown.wait())
+    subscription = caller.ctx.engine.bus.subscribe(_filter(run, workflow, types))
+    caller.ctx.metrics.sse_clients.inc()
+    stop = asyncio.ensure_future(caller.ctx.shutdown.wait())
     try:
         # Live only (no start id): everything from the subscription on is new, nothing to skip.
-        stream = _Stream(ctx, subscription, start or 0, run, workflow, types)
+        stream = _Stream(caller.ctx, subscription, start or 0, run, workflow, types)
         if start is not None:
             async for old in stream.replay():
                 yield _sse(old)
@@ -186,28 +192,30 @@ async def stream_events(
     finally:
         stop.cancel()
         subscription.close()
-        ctx.metrics.sse_clients.dec()
+        caller.ctx.metrics.sse_clients.dec()
+
+
+_parse_event_query, _EVENT_QUERY_DOC = query_model(EventQuery)
 
 
 @router.get(
     "/events/history",
     response_model=EventPage,
     responses=problem_responses(400, 422),
+    openapi_extra=_EVENT_QUERY_DOC,
     summary="The persisted event log, oldest first, paged",
 )
 async def history(
-    ctx: Ctx,
-    principal: Reader,
-    run: RunFilter = None,
-    workflow: WorkflowFilter = None,
-    type_: TypeFilter = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_PAGE)] = 100,
-    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    caller: Reader, query: Annotated[EventQuery, Depends(_parse_event_query)]
 ) -> Response:
     """A page of events after `cursor`; pass `next` back as `cursor` for the following page."""
-    after = _event_id(cursor, "query.cursor") or 0
-    events = await ctx.store.list_events(
-        after=after, limit=limit, run_id=run, workflow=workflow, types=_types(type_)
+    after = _event_id(query.cursor, "query.cursor") or 0
+    events = await caller.ctx.store.list_events(
+        after=after,
+        limit=query.limit,
+        run_id=query.run,
+        workflow=query.workflow,
+        types=_types(query.type),
     )
-    next_cursor = str(events[-1].id) if len(events) == limit else None
+    next_cursor = str(events[-1].id) if len(events) == query.limit else None
     return json_response({"items": [e.to_cloudevent() for e in events], "next": next_cursor})

@@ -4,25 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path
 from pydantic import ValidationError
 from starlette.responses import Response
 
 from basir.api import views
-from basir.api.deps import Ctx, Operator, Reader, dumps, json_response, raw_json
+from basir.api.deps import ApiContext, Operator, Reader, dumps, json_response, raw_json
 from basir.api.problems import field_path, problem_responses, validation_items
+from basir.api.query import query_model
 from basir.api.routes.workflows import WorkflowName, version_not_found
 from basir.api.routes.workflows import workflow_not_found as _workflow_not_found
-from basir.api.schemas import RunPage, RunPatch, RunStart, RunView
+from basir.api.schemas import RunPage, RunPatch, RunQuery, RunStart, RunView
 from basir.engine.errors import run_not_found
-from basir.engine.states import RunStatus
 from basir.errors import BasirError
 from basir.i18n import _, ngettext
-from basir.spec.models import NAME_PATTERN, Task
+from basir.spec.models import Task
 
 router = APIRouter(prefix="/api/v1", tags=["runs"], responses=problem_responses(401, 403))
 
-MAX_RUNS_PAGE = 200
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 RunId = Annotated[str, Path(pattern=RUN_ID_PATTERN)]
 
@@ -34,48 +33,50 @@ RunId = Annotated[str, Path(pattern=RUN_ID_PATTERN)]
     responses=problem_responses(404, 409, 413, 422),
     summary="Start a run of a workflow (latest version unless `version`)",
 )
-async def start_run(name: WorkflowName, body: RunStart, ctx: Ctx, principal: Operator) -> Response:
+async def start_run(name: WorkflowName, body: RunStart, caller: Operator) -> Response:
     """Create a run pinned to a workflow version and start it."""
-    workflow = await ctx.store.get_workflow(name, body.version)
+    workflow = await caller.ctx.store.get_workflow(name, body.version)
     if workflow is None:
-        if body.version is not None and await ctx.store.get_workflow(name) is not None:
+        if body.version is not None and await caller.ctx.store.get_workflow(name) is not None:
             raise version_not_found(name, body.version)
         raise _workflow_not_found(name)
-    run = await ctx.engine.submit(
+    run = await caller.ctx.engine.submit(
         workflow,
         params=body.params,
         priority=body.priority,
         deadline_s=body.deadline,
         trigger="api",
-        created_by=principal.user,
+        created_by=caller.user,
     )
-    tasks = await ctx.store.get_tasks(run.id)
+    tasks = await caller.ctx.store.get_tasks(run.id)
     return json_response(
         views.run_view(run, tasks), 201, headers={"Location": f"/api/v1/runs/{run.id}"}
     )
+
+
+_parse_run_query, _RUN_QUERY_DOC = query_model(RunQuery)
 
 
 @router.get(
     "/runs",
     response_model=RunPage,
     responses=problem_responses(400, 422),
+    openapi_extra=_RUN_QUERY_DOC,
     summary="Runs, newest first, filtered and paged",
 )
 async def list_runs(
-    ctx: Ctx,
-    principal: Reader,
-    status: Annotated[RunStatus | None, Query()] = None,
-    workflow: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_RUNS_PAGE)] = 50,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    caller: Reader, query: Annotated[RunQuery, Depends(_parse_run_query)]
 ) -> Response:
     """A page of runs; pass `next` back as `cursor` for the following page."""
-    key = (status, workflow, limit, cursor)
+    key = (query.status, query.workflow, query.limit, query.cursor)
 
     async def load() -> bytes:
         try:
-            page = await ctx.store.list_runs(
-                status=status, workflow=workflow, limit=limit, cursor=cursor
+            page = await caller.ctx.store.list_runs(
+                status=query.status,
+                workflow=query.workflow,
+                limit=query.limit,
+                cursor=query.cursor,
             )
         except ValueError as error:
             raise BasirError(
@@ -85,7 +86,7 @@ async def list_runs(
             ) from error
         return dumps({"items": [views.run_summary(r) for r in page.items], "next": page.next})
 
-    return raw_json(await ctx.runs_cache.get(key, load))
+    return raw_json(await caller.ctx.runs_cache.get(key, load))
 
 
 @router.get(
@@ -94,16 +95,16 @@ async def list_runs(
     responses=problem_responses(404, 422),
     summary="A run with its tasks (the `basir run --json` shape plus timestamps)",
 )
-async def show_run(run_id: RunId, ctx: Ctx, principal: Reader) -> Response:
+async def show_run(run_id: RunId, caller: Reader) -> Response:
     """One run and its tasks."""
-    run = await ctx.store.get_run(run_id)
+    run = await caller.ctx.store.get_run(run_id)
     if run is None:
         raise run_not_found(run_id)
-    tasks = await ctx.store.get_tasks(run_id)
+    tasks = await caller.ctx.store.get_tasks(run_id)
     return json_response(views.run_view(run, tasks))
 
 
-async def _view(ctx: Ctx, run_id: str) -> Response:
+async def _view(ctx: ApiContext, run_id: str) -> Response:
     run = await ctx.store.get_run(run_id)
     if run is None:
         raise run_not_found(run_id)
@@ -119,10 +120,10 @@ _CONTROL_RESPONSES = problem_responses(404, 409, 422)
     response_model=RunView,
     responses=_CONTROL_RESPONSES,
 )
-async def pause_run(run_id: RunId, ctx: Ctx, principal: Operator) -> Response:
+async def pause_run(run_id: RunId, caller: Operator) -> Response:
     """No new task of the run starts; running ones finish."""
-    await ctx.engine.pause_run(run_id, by=principal.user)
-    return await _view(ctx, run_id)
+    await caller.ctx.engine.pause_run(run_id, by=caller.user)
+    return await _view(caller.ctx, run_id)
 
 
 @router.post(
@@ -131,10 +132,10 @@ async def pause_run(run_id: RunId, ctx: Ctx, principal: Operator) -> Response:
     response_model=RunView,
     responses=_CONTROL_RESPONSES,
 )
-async def resume_run(run_id: RunId, ctx: Ctx, principal: Operator) -> Response:
+async def resume_run(run_id: RunId, caller: Operator) -> Response:
     """Undo a pause."""
-    await ctx.engine.resume_run(run_id, by=principal.user)
-    return await _view(ctx, run_id)
+    await caller.ctx.engine.resume_run(run_id, by=caller.user)
+    return await _view(caller.ctx, run_id)
 
 
 @router.post(
@@ -143,10 +144,10 @@ async def resume_run(run_id: RunId, ctx: Ctx, principal: Operator) -> Response:
     response_model=RunView,
     responses=_CONTROL_RESPONSES,
 )
-async def cancel_run(run_id: RunId, ctx: Ctx, principal: Operator) -> Response:
+async def cancel_run(run_id: RunId, caller: Operator) -> Response:
     """Cancel the run; running tasks' process groups are killed."""
-    await ctx.engine.cancel_run(run_id, by=principal.user)
-    return await _view(ctx, run_id)
+    await caller.ctx.engine.cancel_run(run_id, by=caller.user)
+    return await _view(caller.ctx, run_id)
 
 
 @router.post(
@@ -155,10 +156,10 @@ async def cancel_run(run_id: RunId, ctx: Ctx, principal: Operator) -> Response:
     response_model=RunView,
     responses=_CONTROL_RESPONSES,
 )
-async def retry_run(run_id: RunId, ctx: Ctx, principal: Operator) -> Response:
+async def retry_run(run_id: RunId, caller: Operator) -> Response:
     """Failed and cancelled tasks of a finished run run again; succeeded ones are kept."""
-    await ctx.engine.retry_run(run_id, by=principal.user)
-    return await _view(ctx, run_id)
+    await caller.ctx.engine.retry_run(run_id, by=caller.user)
+    return await _view(caller.ctx, run_id)
 
 
 def validate_tasks(tasks: list[dict[str, Any]]) -> None:
@@ -191,8 +192,8 @@ def validate_tasks(tasks: list[dict[str, Any]]) -> None:
     response_model=RunView,
     responses=problem_responses(404, 409, 413, 422),
 )
-async def patch_run(run_id: RunId, body: RunPatch, ctx: Ctx, principal: Operator) -> Response:
+async def patch_run(run_id: RunId, body: RunPatch, caller: Operator) -> Response:
     """Add tasks to a running run: still acyclic, `needs` only on existing tasks."""
     validate_tasks(body.tasks)
-    await ctx.engine.add_tasks(run_id, body.tasks, by=principal.user)
-    return await _view(ctx, run_id)
+    await caller.ctx.engine.add_tasks(run_id, body.tasks, by=caller.user)
+    return await _view(caller.ctx, run_id)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Path, Query
 from starlette.responses import Response, StreamingResponse
 
 from basir.api import logs, views
-from basir.api.deps import ApiContext, Ctx, Operator, Reader, json_response
+from basir.api.deps import ApiContext, Operator, Reader, json_response
 from basir.api.problems import problem_responses
 from basir.api.routes.runs import RunId
 from basir.api.schemas import TaskPause, TaskState
@@ -42,8 +42,7 @@ async def _task(ctx: ApiContext, run_id: str, task_id: str) -> TaskRecord:
 async def pause_task(
     run_id: RunId,
     task_id: TaskId,
-    ctx: Ctx,
-    principal: Operator,
+    caller: Operator,
     body: Annotated[TaskPause | None, Body()] = None,
 ) -> Response:
     """Hold one task; `stop_running` also stops a running attempt without spending a retry."""
@@ -54,12 +53,12 @@ async def pause_task(
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         resume_at = moment.timestamp()
-    task = await ctx.engine.pause_task(
+    task = await caller.ctx.engine.pause_task(
         run_id,
         task_id,
         stop_running=request.stop_running,
         resume_at=resume_at,
-        by=principal.user,
+        by=caller.user,
     )
     return json_response(views.task_state(task))
 
@@ -70,9 +69,9 @@ async def pause_task(
     responses=problem_responses(404, 409, 422),
     summary="Release a held task",
 )
-async def resume_task(run_id: RunId, task_id: TaskId, ctx: Ctx, principal: Operator) -> Response:
+async def resume_task(run_id: RunId, task_id: TaskId, caller: Operator) -> Response:
     """Release a held task so it may start."""
-    task = await ctx.engine.resume_task(run_id, task_id, by=principal.user)
+    task = await caller.ctx.engine.resume_task(run_id, task_id, by=caller.user)
     return json_response(views.task_state(task))
 
 
@@ -91,14 +90,13 @@ async def resume_task(run_id: RunId, task_id: TaskId, ctx: Ctx, principal: Opera
 async def task_logs(
     run_id: RunId,
     task_id: TaskId,
-    ctx: Ctx,
-    principal: Reader,
+    caller: Reader,
     tail: Annotated[int | None, Query(ge=0, le=logs.MAX_TAIL_LINES)] = None,
     follow: Annotated[bool, Query()] = False,
 ) -> Response:
     """Plain text; with `follow=true` the response stays open until the task has ended."""
-    task = await _task(ctx, run_id, task_id)
-    path = logs.log_path(ctx.settings.logs_dir, run_id, task_id)
+    task = await _task(caller.ctx, run_id, task_id)
+    path = logs.log_path(caller.ctx.settings.logs_dir, run_id, task_id)
     if path is None:
         raise task_not_found(run_id, task_id)
     offset = await logs.start_offset(path, tail)
@@ -112,12 +110,12 @@ async def task_logs(
         return event.run_id == run_id and event.task_id == task_id
 
     async def finished() -> bool:
-        current = await _task(ctx, run_id, task_id)
+        current = await _task(caller.ctx, run_id, task_id)
         return current.status in TASK_TERMINAL
 
     async def stream() -> AsyncIterator[bytes]:
-        with ctx.engine.bus.subscribe(accept) as wake:
-            async for chunk in logs.follow(path, offset, finished, wake, ctx.shutdown):
+        with caller.ctx.engine.bus.subscribe(accept) as wake:
+            async for chunk in logs.follow(path, offset, finished, wake, caller.ctx.shutdown):
                 yield chunk
 
     return StreamingResponse(stream(), media_type="text/plain; charset=utf-8", headers=headers)

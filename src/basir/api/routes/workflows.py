@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
 from basir.api import views
-from basir.api.deps import Ctx, Operator, Reader, json_response
+from basir.api.deps import Operator, Reader, json_response
 from basir.api.problems import problem_responses
 from basir.api.schemas import WorkflowApplied, WorkflowDetail, WorkflowList
 from basir.errors import BasirError, NotFoundError
@@ -92,7 +92,7 @@ def _spec_error(error: SpecError) -> BasirError:
     },
     summary="Apply a workflow spec: a new version unless unchanged",
 )
-async def apply(request: Request, ctx: Ctx, principal: Operator) -> Response:
+async def apply(request: Request, caller: Operator) -> Response:
     """Validate a spec and store it as the workflow's next version (201), or 200 if unchanged."""
     from basir.coordinator.workflows import apply_workflow
     from basir.spec.validate import load_workflow
@@ -105,20 +105,23 @@ async def apply(request: Request, ctx: Ctx, principal: Operator) -> Response:
         raise BasirError("request.malformed", _("the body is not UTF-8 text")) from error
     try:
         spec = load_workflow(
-            text, "<request>", content_type=media_type, template_dirs=ctx.settings.template_dirs
+            text,
+            "<request>",
+            content_type=media_type,
+            template_dirs=caller.ctx.settings.template_dirs,
         )
     except SpecError as error:
         raise _spec_error(error) from error
-    version, created = await apply_workflow(ctx.store, spec, principal.user)
+    version, created = await apply_workflow(caller.ctx.store, spec, caller.user)
     body = {"name": version.name, "version": version.version, "created": created}
     headers = {"Location": f"/api/v1/workflows/{version.name}/versions/{version.version}"}
     return json_response(body, 201 if created else 200, headers=headers)
 
 
 @router.get("/workflows", response_model=WorkflowList, summary="Latest version of every workflow")
-async def list_workflows(ctx: Ctx, principal: Reader) -> Response:
+async def list_workflows(caller: Reader) -> Response:
     """Every workflow's latest version, by name."""
-    workflows = await ctx.store.list_workflows()
+    workflows = await caller.ctx.store.list_workflows()
     return json_response({"items": [views.workflow_summary(w) for w in workflows]})
 
 
@@ -128,9 +131,9 @@ async def list_workflows(ctx: Ctx, principal: Reader) -> Response:
     responses=problem_responses(404, 422),
     summary="A workflow's latest version with its spec",
 )
-async def show(name: WorkflowName, ctx: Ctx, principal: Reader) -> Response:
+async def show(name: WorkflowName, caller: Reader) -> Response:
     """The latest version of one workflow."""
-    workflow = await ctx.store.get_workflow(name)
+    workflow = await caller.ctx.store.get_workflow(name)
     if workflow is None:
         raise workflow_not_found(name)
     return json_response(views.workflow_detail(workflow))
@@ -142,9 +145,9 @@ async def show(name: WorkflowName, ctx: Ctx, principal: Reader) -> Response:
     responses=problem_responses(404, 422),
     summary="Every version of a workflow, oldest first",
 )
-async def versions(name: WorkflowName, ctx: Ctx, principal: Reader) -> Response:
+async def versions(name: WorkflowName, caller: Reader) -> Response:
     """All versions of one workflow."""
-    found = await ctx.store.list_workflow_versions(name)
+    found = await caller.ctx.store.list_workflow_versions(name)
     if not found:
         raise workflow_not_found(name)
     return json_response({"items": [views.workflow_summary(w) for w in found]})
@@ -156,13 +159,11 @@ async def versions(name: WorkflowName, ctx: Ctx, principal: Reader) -> Response:
     responses=problem_responses(404, 422),
     summary="One version of a workflow with its spec",
 )
-async def version(
-    name: WorkflowName, version: VersionNumber, ctx: Ctx, principal: Reader
-) -> Response:
+async def version(name: WorkflowName, version: VersionNumber, caller: Reader) -> Response:
     """A workflow version by number."""
-    workflow = await ctx.store.get_workflow(name, version)
+    workflow = await caller.ctx.store.get_workflow(name, version)
     if workflow is None:
-        if await ctx.store.get_workflow(name) is None:
+        if await caller.ctx.store.get_workflow(name) is None:
             raise workflow_not_found(name)
         raise version_not_found(name, version)
     return json_response(views.workflow_detail(workflow))

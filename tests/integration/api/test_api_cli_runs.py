@@ -13,7 +13,7 @@ HERE = Path(__file__).parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from conftest import LiveServer, http, wait_for  # noqa: E402
+from api_live import LiveServer, http, wait_for  # noqa: E402
 
 from basir.cli.client import ApiClient, follow_run  # noqa: E402
 from basir.cli.runs_cmd import runs_app  # noqa: E402

@@ -13,7 +13,7 @@ HERE = Path(__file__).parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from conftest import apply_and_start, wait_status  # noqa: E402
+from api_e2e import apply_and_start, wait_status  # noqa: E402
 
 REPO = HERE.parents[2]
 
@@ -44,9 +44,7 @@ def test_load_examples(server_factory: Any) -> None:
     assert "hello" in names
 
 
-def test_sigterm_stops_gracefully_and_the_run_resumes(
-    server_factory: Any, tmp_path: Path
-) -> None:
+def test_sigterm_stops_gracefully_and_the_run_resumes(server_factory: Any, tmp_path: Path) -> None:
     marks = tmp_path / "marks"
     spec = f"""\
 name: graceful
@@ -75,7 +73,7 @@ def test_kill_9_mid_run_then_restart_resumes_without_losing_a_task(
 ) -> None:
     marks = tmp_path / "marks"
     tasks = "\n".join(
-        f'  - {{id: t{i}, {"needs: [t" + str(i - 1) + "], " if i else ""}'
+        f"  - {{id: t{i}, {'needs: [t' + str(i - 1) + '], ' if i else ''}"
         f'run: "echo t{i} >> {marks}; sleep 0.4"}}'
         for i in range(6)
     )

@@ -232,7 +232,5 @@ async def test_viewer_cannot_control(make_client: ClientFactory, start: Start) -
         assert_problem(
             await viewer.post(f"/api/v1/runs/{run['run_id']}/{action}"), 403, "auth.forbidden"
         )
-    assert_problem(
-        await viewer.post("/api/v1/workflows/slow/runs", json={}), 403, "auth.forbidden"
-    )
+    assert_problem(await viewer.post("/api/v1/workflows/slow/runs", json={}), 403, "auth.forbidden")
     await make_client("operator").post(f"/api/v1/runs/{run['run_id']}/cancel")

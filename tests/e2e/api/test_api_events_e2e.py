@@ -10,7 +10,7 @@ HERE = Path(__file__).parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from conftest import Server, apply_and_start, wait_status  # noqa: E402
+from api_e2e import Server, apply_and_start, wait_status  # noqa: E402
 
 from basir.cli.client import ApiClient, follow_run  # noqa: E402
 

@@ -67,23 +67,24 @@ async def test_pause_body_is_optional_and_validated(
     await client.post(f"/api/v1/runs/{run['run_id']}/cancel")
 
 
-async def test_task_control_errors(
-    client: httpx.AsyncClient, start: Start, engine: Engine
-) -> None:
+async def test_task_control_errors(client: httpx.AsyncClient, start: Start, engine: Engine) -> None:
     assert_problem(await client.post("/api/v1/runs/ghost/tasks/a/pause"), 404, "run.not_found")
     run = await start(SLOW_YAML)
     assert_problem(
-        await client.post(f"/api/v1/runs/{run['run_id']}/tasks/ghost/pause"), 404,
+        await client.post(f"/api/v1/runs/{run['run_id']}/tasks/ghost/pause"),
+        404,
         "task.not_found",
     )
     assert_problem(
-        await client.post(f"/api/v1/runs/{run['run_id']}/tasks/bad%20id/pause"), 422,
+        await client.post(f"/api/v1/runs/{run['run_id']}/tasks/bad%20id/pause"),
+        422,
         "request.invalid",
     )
     await client.post(f"/api/v1/runs/{run['run_id']}/cancel")
     await engine.wait(run["run_id"])
     assert_problem(
-        await client.post(f"/api/v1/runs/{run['run_id']}/tasks/second/pause"), 409,
+        await client.post(f"/api/v1/runs/{run['run_id']}/tasks/second/pause"),
+        409,
         "run.not_active",
     )
 
@@ -111,7 +112,8 @@ async def test_logs_errors(client: httpx.AsyncClient, start: Start, engine: Engi
         await client.get(f"/api/v1/runs/{run['run_id']}/tasks/nope/logs"), 404, "task.not_found"
     )
     assert_problem(
-        await client.get(f"/api/v1/runs/{run['run_id']}/tasks/talk/logs?tail=-1"), 422,
+        await client.get(f"/api/v1/runs/{run['run_id']}/tasks/talk/logs?tail=-1"),
+        422,
         "request.invalid",
     )
 
@@ -195,3 +197,22 @@ async def test_follow_generator_reads_growth(tmp_path: Path) -> None:
         bus.publish([EventRecord(type="task.succeeded", subject="s", time=0.0, id=1)])
         await asyncio.wait_for(task, 5)
     assert b"".join(chunks) == b"a\nb\n"
+
+
+async def test_stop_a_running_task_and_requeue_it(client: httpx.AsyncClient, start: Start) -> None:
+    run = await start(SLOW_YAML)
+    base = f"/api/v1/runs/{run['run_id']}"
+    for _ in range(200):
+        if (await client.get(base)).json()["tasks"]["first"]["status"] == "running":
+            break
+        await asyncio.sleep(0.02)
+    held = await client.post(f"{base}/tasks/first/pause", json={"stop_running": True})
+    assert held.status_code == 200, held.text
+    assert held.json()["held"] is True
+    for _ in range(200):
+        task = (await client.get(base)).json()["tasks"]["first"]
+        if task["status"] == "queued":
+            break
+        await asyncio.sleep(0.02)
+    assert task["status"] == "queued" and task["held"] is True
+    await client.post(f"{base}/cancel")

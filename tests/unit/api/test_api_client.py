@@ -21,11 +21,26 @@ def _sse(events: list[dict[str, Any]], start: int = 1) -> bytes:
 
 
 def test_parse_sse() -> None:
-    lines = iter([": ping", "", "data: {\"a\": 1}", "id: 7", "event: x", "", "data: a", "data: b",
-                  "", "retry: 5", ""])
+    lines = iter(
+        [
+            ": ping",
+            "",
+            'data: {"a": 1}',
+            "id: 7",
+            "event: x",
+            "",
+            "data: a",
+            "data: b",
+            "",
+            "retry: 5",
+            "",
+        ]
+    )
     messages = list(parse_sse(lines))
-    assert [(m.data, m.id, m.event) for m in messages] == [('{"a": 1}', "7", "x"),
-                                                           ("a\nb", None, None)]
+    assert [(m.data, m.id, m.event) for m in messages] == [
+        ('{"a": 1}', "7", "x"),
+        ("a\nb", None, None),
+    ]
 
 
 def test_follow_run_reconnects_with_last_event_id(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -42,8 +57,9 @@ def test_follow_run_reconnects_with_last_event_id(monkeypatch: pytest.MonkeyPatc
         seen_headers.append(request.headers.get("last-event-id"))
         assert request.url.params["run"] == "r1"
         assert request.headers["authorization"] == "Bearer t"
-        return httpx.Response(200, content=next(calls),
-                              headers={"content-type": "text/event-stream"})
+        return httpx.Response(
+            200, content=next(calls), headers={"content-type": "text/event-stream"}
+        )
 
     api = ApiClient("http://server", "t", transport=httpx.MockTransport(handler))
     types = [event["type"] for event in follow_run(api, "r1")]

@@ -85,9 +85,7 @@ async def test_not_utf8(client: httpx.AsyncClient) -> None:
 
 async def test_unknown_workflow_and_version_are_404(client: httpx.AsyncClient) -> None:
     assert_problem(await client.get("/api/v1/workflows/ghost"), 404, "workflow.not_found")
-    assert_problem(
-        await client.get("/api/v1/workflows/ghost/versions"), 404, "workflow.not_found"
-    )
+    assert_problem(await client.get("/api/v1/workflows/ghost/versions"), 404, "workflow.not_found")
     assert_problem(
         await client.get("/api/v1/workflows/ghost/versions/1"), 404, "workflow.not_found"
     )
@@ -99,8 +97,9 @@ async def test_unknown_workflow_and_version_are_404(client: httpx.AsyncClient) -
 
 
 async def test_bad_name_and_version_are_validation_errors(client: httpx.AsyncClient) -> None:
-    problem = assert_problem(await client.get("/api/v1/workflows/BAD%20NAME"), 422,
-                             "request.invalid")
+    problem = assert_problem(
+        await client.get("/api/v1/workflows/BAD%20NAME"), 422, "request.invalid"
+    )
     assert problem["errors"][0]["field"] == "path.name"
     problem = assert_problem(
         await client.get("/api/v1/workflows/hello/versions/0"), 422, "request.invalid"

@@ -36,9 +36,7 @@ EXPECTED = {
 
 async def test_every_route_is_documented_under_its_full_path(client: httpx.AsyncClient) -> None:
     schema = (await client.get("/openapi.json")).json()
-    documented = {
-        (method.upper(), path) for path, ops in schema["paths"].items() for method in ops
-    }
+    documented = {(method.upper(), path) for path, ops in schema["paths"].items() for method in ops}
     assert documented == EXPECTED
     routed = {
         (method, route.path)

@@ -32,9 +32,7 @@ async def test_readyz_when_the_store_is_down(
     assert_problem(await client.get("/readyz"), 503, "store.unreachable")
 
 
-async def test_metrics_exposition(
-    client: httpx.AsyncClient, start: Start, engine: Engine
-) -> None:
+async def test_metrics_exposition(client: httpx.AsyncClient, start: Start, engine: Engine) -> None:
     run = await start(HELLO_YAML)
     await engine.wait(run["run_id"])
     slow = await start(SLOW_YAML)
@@ -52,9 +50,7 @@ async def test_metrics_exposition(
         "basir_sse_clients",
     ):
         assert family in text
-    assert all(
-        line.startswith(("#", "basir_")) for line in text.splitlines() if line.strip()
-    )
+    assert all(line.startswith(("#", "basir_")) for line in text.splitlines() if line.strip())
     await client.post(f"/api/v1/runs/{slow['run_id']}/cancel")
     await engine.wait(slow["run_id"])
     text = (await client.get("/metrics")).text
@@ -86,9 +82,7 @@ async def test_engine_observations_reach_the_registry() -> None:
     assert "basir_queue_depth 0.0" in Metrics().render().decode()
 
 
-async def test_metrics_of_an_engine_are_used_by_the_app(
-    engine: Engine, store: MemoryStore
-) -> None:
+async def test_metrics_of_an_engine_are_used_by_the_app(engine: Engine, store: MemoryStore) -> None:
     from basir.api.app import create_app
 
     metrics = Metrics()

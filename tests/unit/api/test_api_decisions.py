@@ -84,8 +84,12 @@ async def test_show_reports_status_then_outcome(
     started = (
         await client.post(
             "/api/v1/decisions",
-            json={**DECISION, "priority": "critical", "deadline": "1h",
-                  "callback_url": "https://l2.example/callback"},
+            json={
+                **DECISION,
+                "priority": "critical",
+                "deadline": "1h",
+                "callback_url": "https://l2.example/callback",
+            },
         )
     ).json()
     await engine.wait(started["run_id"])
@@ -109,9 +113,7 @@ async def test_validation(client: httpx.AsyncClient) -> None:
     )
     assert problem["errors"][0]["field"] == "body.decision_id"
     problem = assert_problem(
-        await client.post(
-            "/api/v1/decisions", json={**DECISION, "callback_url": "ftp://nope"}
-        ),
+        await client.post("/api/v1/decisions", json={**DECISION, "callback_url": "ftp://nope"}),
         422,
         "request.invalid",
     )
@@ -144,8 +146,7 @@ async def test_abandoned_reservation_is_taken_over(
     await store.kv_put(
         DECISION_KIND,
         "l2-43",
-        {"state": "reserved", "run_id": None, "created_at": time.time() - 3600,
-         "fingerprint": "x"},
+        {"state": "reserved", "run_id": None, "created_at": time.time() - 3600, "fingerprint": "x"},
     )
     taken = await client.post("/api/v1/decisions", json={**DECISION, "decision_id": "l2-43"})
     assert taken.status_code == 201

@@ -11,7 +11,7 @@ HERE = Path(__file__).parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from conftest import Server, apply_and_start, wait_status  # noqa: E402
+from api_e2e import Server, apply_and_start, wait_status  # noqa: E402
 
 CANCEL_WITHIN_S = 5.0
 
@@ -109,8 +109,11 @@ tasks:
         )
         patched = client.patch(
             f"/api/v1/runs/{slow['run_id']}",
-            json={"tasks": [{"id": "added", "needs": ["base"], "uses": "echo",
-                             "with": {"message": "late"}}]},
+            json={
+                "tasks": [
+                    {"id": "added", "needs": ["base"], "uses": "echo", "with": {"message": "late"}}
+                ]
+            },
         )
         assert patched.status_code == 200, patched.text
         final = wait_status(client, slow["run_id"], {"succeeded", "failed"})

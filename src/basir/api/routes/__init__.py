@@ -1,0 +1,1 @@
+"""One router module per resource: workflows, runs, tasks, events, decisions, health."""
