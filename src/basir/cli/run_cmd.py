@@ -73,10 +73,8 @@ async def _follow_to_end(
     junit: Path | None,
     subscription: Any,
 ) -> int:
-    from basir.cli.junit import write_junit
     from basir.cli.progress import RunProgress, following
     from basir.engine.report import run_to_dict
-    from basir.engine.states import RunStatus
 
     tasks = await store.get_tasks(run.id)
     progress = RunProgress(err_console, run.id, total=len(tasks))
@@ -103,14 +101,35 @@ async def _follow_to_end(
             loop.remove_signal_handler(sig)
     await engine.stop()
     rows = await store.get_tasks(run.id)
-    result = run_to_dict(final, rows)
+    return finish_run(run_to_dict(final, rows, timestamps=True), json_out, junit)
+
+
+def finish_run(result: dict[str, Any], json_out: bool, junit: Path | None) -> int:
+    """Report a finished run (JSON on stdout or a summary on stderr, JUnit file); exit code."""
+    from basir.cli.junit import write_junit
+
     if junit is not None:
-        write_junit(junit, final, rows)
+        write_junit(junit, result)
     if json_out:
-        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(public_result(result), ensure_ascii=False) + "\n")
     else:
         _print_summary(result)
-    return EXIT_OK if final.status == RunStatus.SUCCEEDED else EXIT_FAILED
+    return EXIT_OK if result["status"] == "succeeded" else EXIT_FAILED
+
+
+def public_result(result: dict[str, Any]) -> dict[str, Any]:
+    """The DESIGN §6 shape of `basir run --json`: no timestamps."""
+    keep = ("status", "attempts", "outputs", "error")
+    return {
+        "run_id": result["run_id"],
+        "workflow": result["workflow"],
+        "version": result["version"],
+        "status": result["status"],
+        "tasks": {
+            task_id: {key: entry[key] for key in keep if key in entry}
+            for task_id, entry in result["tasks"].items()
+        },
+    }
 
 
 def _print_summary(result: dict[str, Any]) -> None:
@@ -132,21 +151,10 @@ def _print_summary(result: dict[str, Any]) -> None:
 
 
 @run_async
-async def _run(
-    target: str,
-    pairs: list[str],
-    json_out: bool,
-    junit: Path | None,
-    server: str | None,
-    token: str | None,
-) -> int:
-    params = parse_params(pairs)
-    if server is not None:
-        from basir.cli.remote_run import run_remote
-
-        return await run_remote(server, token, target, params, json_out, junit)
+async def _run(target: str, pairs: list[str], json_out: bool, junit: Path | None) -> int:
     from basir.engine.runtime import Engine
 
+    params = parse_params(pairs)
     config = settings()
     async with opened_store(config) as store:
         version = await _workflow_for(store, target, config)
@@ -205,7 +213,13 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--token", envvar="BASIR_TOKEN", help=_("API token"))
         ] = None,
     ) -> None:
-        raise typer.Exit(_run(target, param, json_out, junit, server, token))
+        if server is not None:
+            from basir.cli.remote_run import run_remote
+
+            raise typer.Exit(
+                run_remote(server, token, target, parse_params(param), json_out, junit)
+            )
+        raise typer.Exit(_run(target, param, json_out, junit))
 
     @app.command(help=_("Continue an interrupted run of the embedded store to its end."))
     def resume(

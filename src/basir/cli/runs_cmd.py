@@ -6,15 +6,16 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.table import Table
 
-from basir.cli.client import ApiClient, ApiError
 from basir.cli.common import EXIT_FAILED, EXIT_INVALID, err_console, out_console
-from basir.config import Settings
 from basir.i18n import _
+
+if TYPE_CHECKING:
+    from basir.cli.client import ApiClient, ApiError
 
 runs_app = typer.Typer(
     name="runs",
@@ -36,6 +37,8 @@ RunArgument = Annotated[str, typer.Argument(help=_("run id"))]
 
 def default_server() -> str:
     """`http://HOST:PORT` of the local server's settings (BASIR_HOST, BASIR_PORT)."""
+    from basir.config import Settings
+
     config = Settings()
     return f"http://{config.host}:{config.port}"
 
@@ -51,6 +54,8 @@ def api_fail(error: ApiError) -> NoReturn:
 @contextmanager
 def connected(server: str | None, token: str | None) -> Iterator[ApiClient]:
     """A client for the chosen server; API errors become a message and an exit code."""
+    from basir.cli.client import ApiClient, ApiError
+
     client = ApiClient(server or default_server(), token)
     try:
         yield client

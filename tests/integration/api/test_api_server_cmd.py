@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from basir.cli import server_cmd
+from basir.cli import serving as serving_module
 from basir.config import Settings
 
 REPO = Path(__file__).resolve().parents[3]
@@ -22,7 +23,7 @@ async def test_serve_prints_banner_and_stops_on_sigterm(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = Settings(home=tmp_path / "home", shutdown_grace_s=0.0)
-    serving = asyncio.create_task(server_cmd.serve(config, REPO / "examples", port=0))
+    serving = asyncio.create_task(serving_module.serve(config, REPO / "examples", port=0))
     output = ""
     for _ in range(600):
         output += capsys.readouterr().out
@@ -53,7 +54,7 @@ async def test_bad_examples_are_reported_and_skipped(
     (folder / "bad.yaml").write_text("name: bad\ntasks: [{id: a}]\n")
     store = MemoryStore()
     await store.open()
-    assert await server_cmd.apply_examples(store, folder, []) == 1
+    assert await serving_module.apply_examples(store, folder, []) == 1
     assert "bad.yaml" in capsys.readouterr().err
 
 

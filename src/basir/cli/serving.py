@@ -1,0 +1,165 @@
+"""Serving: the API, the scheduler and the embedded workers in one process (`basir server`).
+
+Lifecycle: open the store, make sure an admin exists, apply `--load-examples`, start the
+engine (which resumes interrupted runs), then serve HTTP.  On SIGTERM or Ctrl+C: endless
+streams end, uvicorn stops accepting and drains requests, the engine stops (running tasks
+get the grace period, then are stored as interrupted and resume on the next start), the
+store closes, and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import signal
+import sys
+from collections.abc import Callable, Generator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import uvicorn
+
+from basir.config import Settings
+from basir.i18n import _
+
+HTTP_DRAIN_TIMEOUT_S = 5
+log = logging.getLogger("basir.server")
+
+
+class BasirServer(uvicorn.Server):
+    """uvicorn's server, with signals handled on the loop and not re-raised after shutdown.
+
+    uvicorn re-raises a captured SIGTERM once `serve()` returns, which would kill the process
+    before the engine could stop; here the caller decides what happens after serving.
+    """
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        on_exit: Callable[[], None],
+        on_started: Callable[[int], None],
+    ) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+        self._on_started = on_started
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        """Route SIGINT and SIGTERM to `handle_exit` through the event loop."""
+        loop = asyncio.get_running_loop()
+        handled = (signal.SIGINT, signal.SIGTERM)
+        for sig in handled:
+            loop.add_signal_handler(sig, self.handle_exit, sig, None)
+        try:
+            yield
+        finally:
+            for sig in handled:
+                loop.remove_signal_handler(sig)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """First signal: graceful shutdown; a second SIGINT forces it."""
+        super().handle_exit(sig, frame)
+        self._on_exit()
+
+    async def startup(self, sockets: list[Any] | None = None) -> None:
+        """Start listening, then report the actual port (useful with `--port 0`)."""
+        await super().startup(sockets)
+        if self.started and self.servers:
+            port = int(self.servers[0].sockets[0].getsockname()[1])
+            self._on_started(port)
+
+
+def _banner(host: str, port: int, token: str | None) -> None:
+    url = f"http://{host}:{port}"
+    sys.stdout.write(_("Basir server listening on {url}", url=url) + "\n")
+    sys.stdout.write(_("API docs: {url}/docs", url=url) + "\n")
+    if token is not None:
+        sys.stdout.write(_("admin token (shown only once, keep it safe): {token}", token=token))
+        sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+async def apply_examples(store: Any, folder: Path, template_dirs: list[Path]) -> int:
+    """Apply every `*.yaml` of `folder`; report bad ones on stderr; returns how many applied."""
+    from basir.coordinator.workflows import apply_workflow
+    from basir.spec.errors import SpecError
+    from basir.spec.validate import load_workflow_file
+
+    applied = 0
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            spec = load_workflow_file(path, template_dirs=template_dirs)
+        except SpecError as error:
+            sys.stderr.write(error.format() + "\n")
+            continue
+        await apply_workflow(store, spec, "examples")
+        applied += 1
+    return applied
+
+
+async def serve(config: Settings, examples: Path | None = None, *, port: int | None = None) -> None:
+    """Run the whole server until a signal asks it to stop (`port` overrides the settings')."""
+    from basir.api.app import context_of, create_app
+    from basir.engine.runtime import Engine
+    from basir.monitoring.metrics import Metrics
+    from basir.security.tokens import ensure_admin
+    from basir.store.factory import open_store
+
+    config.home.mkdir(parents=True, exist_ok=True)
+    store = open_store(config.db_url)
+    await store.open()
+    try:
+        token = await ensure_admin(store, config.admin_token)
+        if examples is not None:
+            count = await apply_examples(store, examples, config.template_dirs)
+            sys.stderr.write(_("applied {count} example workflows", count=count) + "\n")
+        metrics = Metrics()
+        engine = Engine(store, config, metrics=metrics)
+        await engine.start()
+        # Everything built so far lives as long as the process: keep it out of the cyclic
+        # collector's full passes, which would otherwise stall the loop for tens of ms.
+        gc.collect()
+        gc.freeze()
+        try:
+            app = create_app(engine, config, metrics=metrics)
+            ctx = context_of(app)
+            uconfig = uvicorn.Config(
+                app,
+                host=config.host,
+                port=config.port if port is None else port,
+                log_level="warning",
+                access_log=False,
+                lifespan="on",
+                timeout_graceful_shutdown=HTTP_DRAIN_TIMEOUT_S,
+            )
+            server = BasirServer(
+                uconfig,
+                on_exit=ctx.shutdown.set,
+                on_started=lambda port: _banner(config.host, port, token),
+            )
+            await server.serve()
+            ctx.shutdown.set()
+        finally:
+            gc.unfreeze()
+            await engine.stop(config.shutdown_grace_s)
+    finally:
+        await store.close()
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvicorn[standard] brings it
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+def run_server(config: Settings, examples: Path | None = None, *, port: int | None = None) -> None:
+    """Blocking entry point: serve on uvloop when available."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(serve(config, examples, port=port))
