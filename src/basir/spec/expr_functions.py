@@ -246,7 +246,9 @@ def _default(args: list[Any], budget: Budget) -> Any:
 def _hash_files(args: list[Any], budget: Budget) -> str:
     try:
         return _hash_matching(args, budget)
-    except (OSError, ValueError, IndexError) as exc:  # unreadable file, or a pattern glob refuses
+    # An unreadable file, or a pattern pathlib's glob refuses (3.11 raises AttributeError on
+    # some degenerate ones).
+    except (OSError, ValueError, IndexError, AttributeError) as exc:
         message = _("hash_files: {error}", error=str(exc)[:200])
         raise ExpressionError("expr.files", message) from None
 
@@ -262,7 +264,8 @@ def _hash_matching(args: list[Any], budget: Budget) -> str:
         text = as_text(pattern, "hash_files")
         negate = text.startswith("!")
         text = text.removeprefix("!")
-        if not text or text.startswith("/") or ".." in Path(text).parts:
+        parts = Path(text).parts
+        if not parts or text.startswith("/") or ".." in parts:
             raise type_error(_("hash_files: patterns must be relative, without ..: {p}", p=text))
         target = exclude if negate else include
         for found in root.glob(text):
