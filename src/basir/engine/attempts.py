@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import functools
 import time
+from pathlib import Path
 from typing import Any
 
 from basir.engine.core import EngineCore, exception_text
@@ -85,7 +86,7 @@ class AttemptsEngine(EngineCore):
             attempt_id=task.attempt_id or "",
             workflow=run.record.workflow,
             workdir=self.renderer.workdir_of(run, task),
-            log_path=self.settings.logs_dir / run.id / f"{task.id}.log",
+            log_path=Path(f"{self._logs_root}/{run.id}/{task.id}.log"),  # one Path, not three
             env=self.renderer.env_of(run, task),
             output_cap_bytes=self.settings.output_cap_bytes,
         )

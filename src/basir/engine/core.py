@@ -88,6 +88,7 @@ class EngineCore:
         self.metrics = metrics
         self.registry = registry or default_registry(settings)
         self.workdir = workdir or Path.cwd()
+        self._logs_root = str(settings.logs_dir)
         self.renderer = Renderer(settings.template_dirs, self.workdir)
         self._runs: dict[str, RunState] = {}
         self._ready: list[tuple[OrderKey, str, str]] = []
@@ -95,6 +96,8 @@ class EngineCore:
         self._row_updates: dict[tuple[str, str], TaskUpdate] = {}
         self._row_inserts: dict[tuple[str, str], TaskRecord] = {}
         self._run_inserts: dict[str, RunRecord] = {}
+        self._queued_events: dict[tuple[str, str], EventRecord] = {}
+        self._dropped_events: set[int] = set()
         self._launch: list[tuple[RunState, TaskState]] = []
         self._finished_runs: list[RunState] = []
         self._commit_waiters: list[asyncio.Future[None]] = []
@@ -193,6 +196,7 @@ class EngineCore:
         self._event("run.queued", run, data={"trigger": trigger, "by": created_by})
         self._run_to(run, RunStatus.RUNNING, started_at=now)
         self._evaluate_ready(run)
+        self._arm_deadline(run)
         await self._flush()
         return _copy_run(run.record)
 
@@ -232,6 +236,7 @@ class EngineCore:
             if task.held and task.hold_until is not None:
                 self._arm_release(run, task, task.hold_until - now)
         self._evaluate_ready(run)
+        self._arm_deadline(run)
         self._settle(run)
         await self._flush()
         return _copy_run(run.record)
@@ -300,7 +305,7 @@ class EngineCore:
         run: RunState,
         task: TaskState | None = None,
         data: dict[str, Any] | None = None,
-    ) -> None:
+    ) -> EventRecord:
         payload: dict[str, Any] = {"run_id": run.id, "workflow": run.record.workflow}
         if task is not None:
             payload["task_id"] = task.id
@@ -310,18 +315,18 @@ class EngineCore:
         if data:
             payload.update({k: v for k, v in data.items() if v is not None})
         subject = f"runs/{run.id}" if task is None else f"runs/{run.id}/tasks/{task.id}"
-        self._batch.events.append(
-            EventRecord(
-                type=kind,
-                subject=subject,
-                time=time.time(),
-                data=payload,
-                run_id=run.id,
-                workflow=run.record.workflow,
-                task_id=task.id if task is not None else None,
-            )
+        record = EventRecord(
+            type=kind,
+            subject=subject,
+            time=time.time(),
+            data=payload,
+            run_id=run.id,
+            workflow=run.record.workflow,
+            task_id=task.id if task is not None else None,
         )
+        self._batch.events.append(record)
         self._wake.set()
+        return record
 
     def _run_to(
         self,
@@ -458,6 +463,7 @@ class EngineCore:
 
     def _queue(self, run: RunState, task: TaskState) -> None:
         self._task_to(run, task, TaskStatus.QUEUED, queued_at=time.time())
+        self._queued_events[(run.id, task.id)] = self._batch.events[-1]
         self._push_ready(run, task)
 
     def _expand(self, run: RunState, parent: TaskState) -> None:
@@ -593,6 +599,11 @@ class EngineCore:
             self._start_attempt(run, task)
 
     def _start_attempt(self, run: RunState, task: TaskState) -> None:
+        # Queued and started in one commit: the store only ever sees the task go from its
+        # earlier state to running (one folded write), so only `task.started` is recorded.
+        queued = self._queued_events.pop((run.id, task.id), None)
+        if queued is not None:
+            self._dropped_events.add(id(queued))
         now = time.time()
         if self.metrics is not None and task.queued_at is not None:
             self.metrics.observe_schedule_latency(max(0.0, now - task.queued_at))
@@ -617,6 +628,9 @@ class EngineCore:
     async def _pump(self) -> None:
         while True:
             await self._wake.wait()
+            # One more turn of the loop first: attempts whose results are already queued as
+            # callbacks (many threads finishing at once) join this commit instead of the next.
+            await asyncio.sleep(0)
             self._wake.clear()
             self._dispatch()
             await self._commit()
@@ -629,6 +643,9 @@ class EngineCore:
             return
         batch, self._batch = self._batch, Batch()
         self._row_updates, self._row_inserts, self._run_inserts = {}, {}, {}
+        if self._dropped_events:
+            batch.events = [e for e in batch.events if id(e) not in self._dropped_events]
+        self._queued_events, self._dropped_events = {}, set()
         launch, self._launch = self._launch, []
         finished, self._finished_runs = self._finished_runs, []
         waiters, self._commit_waiters = self._commit_waiters, []
@@ -647,6 +664,9 @@ class EngineCore:
             self._begin(run, task)
         for run in finished:
             self._runs.pop(run.id, None)
+            deadline = self._timers.pop((run.id, "deadline"), None)
+            if deadline is not None:
+                deadline.cancel()
             for future in self._run_waiters.pop(run.id, []):
                 if not future.done():
                     future.set_result(_copy_run(run.record))
@@ -664,6 +684,20 @@ class EngineCore:
         await future
 
     # ---------------------------------------------------------------- timers
+
+    def _arm_deadline(self, run: RunState) -> None:
+        """Record `deadline.missed` once if the run is still going when its deadline passes."""
+        deadline_at = run.record.deadline_at
+        if deadline_at is None or (run.id, "deadline") in self._timers:
+            return
+
+        def fire() -> None:
+            self._timers.pop((run.id, "deadline"), None)
+            if self._runs.get(run.id) is run and run.record.status not in RUN_TERMINAL:
+                self._event("deadline.missed", run, data={"deadline_at": deadline_at})
+
+        delay = max(0.0, deadline_at - time.time())
+        self._timers[(run.id, "deadline")] = asyncio.get_running_loop().call_later(delay, fire)
 
     def _arm_retry(self, run: RunState, task: TaskState, delay_s: float) -> None:
         def fire() -> None:

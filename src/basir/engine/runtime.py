@@ -78,6 +78,7 @@ class Engine(AttemptsEngine):
         run.link()
         self._run_to(run, RunStatus.RUNNING, data={"by": by}, finished_at=None)
         self._evaluate_ready(run)
+        self._arm_deadline(run)
         self._settle(run)
         await self._flush()
         return _copy_run(run.record)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import engine_funcs
+import pytest
 from engine_funcs import RunFn
 
 from basir.coordinator.workflows import apply_workflow
@@ -267,3 +268,52 @@ async def test_events_are_published_after_commit(engine: Engine) -> None:
     assert seen[0] == "run.queued"
     assert seen[-1] == "run.succeeded"
     assert "task.started" in seen and "task.succeeded" in seen
+
+
+async def test_deadline_miss_is_an_event(engine: Engine) -> None:
+    version, _ = await apply_workflow(
+        engine.store,
+        WorkflowSpec.model_validate(
+            {
+                "name": "late",
+                "deadline": "100ms",
+                "tasks": [{"id": "slow", "uses": "sleep", "with": {"seconds": 0.4}}],
+            }
+        ),
+    )
+    on_time, _ = await apply_workflow(
+        engine.store,
+        WorkflowSpec.model_validate(
+            {
+                "name": "prompt",
+                "deadline": "5s",
+                "tasks": [{"id": "a", "uses": "noop"}],
+            }
+        ),
+    )
+    late = await engine.submit(version)
+    prompt = await engine.submit(on_time)
+    assert (await engine.wait(late.id)).status == "succeeded"  # a miss is reported, not fatal
+    await engine.wait(prompt.id)
+    missed = await engine.store.list_events(types=("deadline.missed",), limit=10)
+    assert [e.run_id for e in missed] == [late.id]
+    assert missed[0].data["deadline_at"] == pytest.approx(late.deadline_at)
+
+
+async def test_queued_and_started_together_record_one_event(engine: Engine) -> None:
+    version, _ = await apply_workflow(
+        engine.store,
+        WorkflowSpec.model_validate(
+            {
+                "name": "one",
+                "concurrency": 1,
+                "tasks": [{"id": "a", "uses": "noop"}, {"id": "b", "uses": "noop"}],
+            }
+        ),
+    )
+    run = await engine.submit(version)
+    await engine.wait(run.id)
+    events = [(e.type, e.task_id) for e in await engine.store.list_events(run_id=run.id)]
+    assert ("task.queued", "a") not in events  # queued and started in the same commit
+    assert ("task.queued", "b") in events  # b waited for the run's only slot
+    assert events.count(("task.started", "a")) == events.count(("task.started", "b")) == 1
