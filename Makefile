@@ -53,15 +53,14 @@ deps-machine: postgres ## apt packages for browser tests (chromium, fonts) and a
 	    apt-get update && apt-get install -y $(APT_PACKAGES); \
 	  else \
 	    echo "hint: $(CHROMIUM) is missing; as root run: apt-get update && apt-get install -y $(APT_PACKAGES)" >&2; \
-	    echo "      (browser tests are skipped until then)" >&2; \
-	  fi; \
+	    	  fi; \
 	fi
 
 postgres: ## start the local PostgreSQL cluster when nothing answers on 127.0.0.1
 	@if ! pg_isready -q -h $(PG_HOST) 2>/dev/null; then \
 	  if [ -d /etc/postgresql ] && command -v pg_ctlcluster >/dev/null 2>&1; then \
 	    pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | sort -V | tail -n 1) main start \
-	      || echo "hint: could not start PostgreSQL; postgres tests will be skipped" >&2; \
+	      || echo "hint: could not start PostgreSQL; the postgres tests will fail" >&2; \
 	  else \
 	    echo "hint: PostgreSQL is not installed; as root run: apt-get install -y postgresql" >&2; \
 	  fi; \
@@ -82,8 +81,10 @@ format: env ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: env ## the benchmark workloads (see docs/performance.md)
+bench: env ## engine workloads W1-W4 and the API benchmark (see docs/performance.md)
+	@if ! command -v wrk >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then apt-get install -y wrk >/dev/null; fi
 	@$(BIN)/python bench/run.py
+	@$(BIN)/python bench/api_bench.py
 
 i18n-extract: env ## collect messages into basir.pot and merge them into the Arabic catalog
 	@$(BIN)/python scripts/i18n.py extract
