@@ -32,7 +32,7 @@ def pg_database() -> Iterator[str]:
     try:
         pg_admin_sync(f'CREATE DATABASE "{name}"')
     except PG_ERRORS as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {PG_SERVER}: {exc} (start it: make deps-machine)")
+        pytest.fail(f"PostgreSQL is not reachable at {PG_SERVER}: {exc} (make deps-machine)")
     yield name
     pg_admin_sync(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
