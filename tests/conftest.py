@@ -5,11 +5,13 @@ Keep this file small: fixtures for one package live in that package's tests.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from basir.executors.base import TaskContext
 from basir.i18n import catalog
 
 # Variables that would let the developer's own setup leak into a test.
@@ -32,3 +34,23 @@ def english_locale() -> Iterator[None]:
     catalog.set_locale(catalog.DEFAULT_LOCALE)
     yield
     catalog.set_locale(catalog.DEFAULT_LOCALE)
+
+
+@pytest.fixture
+def make_ctx(tmp_path: Path) -> Callable[..., TaskContext]:
+    """Build an executor's TaskContext whose workdir and log live under `tmp_path`."""
+
+    def build(**overrides: Any) -> TaskContext:
+        values: dict[str, Any] = {
+            "run_id": "run-1",
+            "task_id": "task-1",
+            "attempt": 1,
+            "attempt_id": "att-1",
+            "workflow": "wf",
+            "workdir": tmp_path / "work",
+            "log_path": tmp_path / "logs" / "task-1.log",
+        }
+        values.update(overrides)
+        return TaskContext(**values)
+
+    return build

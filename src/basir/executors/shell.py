@@ -80,9 +80,7 @@ class ShellExecutor:
             proc = await asyncio.shield(spawn)
         except asyncio.CancelledError:
             with contextlib.suppress(BaseException):
-                started = await spawn
-                _signal_group(started.pid, signal.SIGKILL)
-                await started.wait()
+                await self._terminate(await spawn)
             os.close(read_fd)
             log.close()
             raise
@@ -113,6 +111,14 @@ class ShellExecutor:
             pump.close()
             log.close()
         return code, log
+
+    async def _terminate(self, proc: asyncio.subprocess.Process) -> None:
+        """SIGTERM the group of a process we never read from; SIGKILL it after the grace."""
+        if _signal_group(proc.pid, signal.SIGTERM):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), self.kill_grace_s)
+        _signal_group(proc.pid, signal.SIGKILL)
+        await proc.wait()
 
     async def _stop_group(self, proc: asyncio.subprocess.Process, pump: _Pump) -> None:
         """SIGTERM the process group; SIGKILL it once the grace period ends or all is quiet."""

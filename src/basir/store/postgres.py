@@ -28,16 +28,14 @@ from basir.store.records import (
     Change,
     EventRecord,
     JsonDict,
-    Page,
     RunInsert,
-    RunRecord,
     RunUpdate,
     TaskInsert,
-    TaskRecord,
     TaskUpdate,
     WorkflowVersion,
 )
 from basir.store.schema import ensure_schema
+from basir.store.sql_reads import SqlReads
 from basir.store.tables import events
 
 T = TypeVar("T")
@@ -63,7 +61,7 @@ def _pgcode(exc: DBAPIError) -> str | None:
     return getattr(exc.orig, "pgcode", None)
 
 
-class PostgresStore:
+class PostgresStore(SqlReads):
     """The store on a PostgreSQL database, shared by any number of servers."""
 
     def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
@@ -171,26 +169,6 @@ class PostgresStore:
             await conn.execute(queries.insert_workflow(), values)
         return codec.decode_workflow([values[n] for n in codec.WORKFLOW_COLUMNS]), True
 
-    async def get_workflow(self, name: str, version: int | None = None) -> WorkflowVersion | None:
-        """A version of a workflow (the latest when `version` is None), or None."""
-        params: dict[str, Any]
-        if version is None:
-            stmt, params = queries.latest_workflow(), {"name": name}
-        else:
-            stmt, params = queries.workflow_version(), {"name": name, "version": version}
-        found = await self._select(stmt, params, codec.decode_workflow)
-        return found[0] if found else None
-
-    async def list_workflows(self) -> list[WorkflowVersion]:
-        """The latest version of every workflow, by name."""
-        return await self._select(queries.latest_workflows(), {}, codec.decode_workflow)
-
-    async def list_workflow_versions(self, name: str) -> list[WorkflowVersion]:
-        """Every version of one workflow, oldest first."""
-        return await self._select(
-            queries.workflow_versions(), {"name": name}, codec.decode_workflow
-        )
-
     # --- runs and tasks ------------------------------------------------------------------
 
     async def write(self, batch: Batch) -> list[EventRecord]:
@@ -202,65 +180,6 @@ class PostgresStore:
                 await _apply(conn, change)
             return await _insert_events(conn, batch.events)
 
-    async def get_run(self, run_id: str) -> RunRecord | None:
-        """One run, or None."""
-        found = await self._select(queries.select_run(), {"k_id": run_id}, codec.decode_run)
-        return found[0] if found else None
-
-    async def get_tasks(self, run_id: str) -> list[TaskRecord]:
-        """Every task row of a run, in insertion order."""
-        return await self._select(queries.select_tasks(), {"k_run_id": run_id}, codec.decode_task)
-
-    async def list_runs(
-        self,
-        *,
-        status: str | None = None,
-        workflow: str | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-    ) -> Page:
-        """Runs, newest first (id breaks ties), filtered; `cursor` continues a page."""
-        params: dict[str, Any] = {"limit": limit + 1}
-        if status is not None:
-            params["status"] = status
-        if workflow is not None:
-            params["workflow"] = workflow
-        if cursor:
-            params["c_at"], params["c_id"] = codec.decode_cursor(cursor)
-        stmt = queries.list_runs(status is not None, workflow is not None, bool(cursor))
-        return codec.page_of(await self._select(stmt, params, codec.decode_run), limit)
-
-    async def active_runs(self) -> list[RunRecord]:
-        """Runs that are queued, running or paused, oldest first."""
-        params = queries.status_params(codec.ACTIVE_RUN_STATUSES)
-        return await self._select(queries.active_runs(), params, codec.decode_run)
-
-    # --- events --------------------------------------------------------------------------
-
-    async def list_events(
-        self,
-        *,
-        after: int = 0,
-        limit: int = 100,
-        run_id: str | None = None,
-        workflow: str | None = None,
-        types: tuple[str, ...] | None = None,
-    ) -> list[EventRecord]:
-        """Events with id > `after`, oldest first, filtered."""
-        params: dict[str, Any] = {"after": after, "limit": limit, **queries.status_params(types)}
-        if run_id is not None:
-            params["run_id"] = run_id
-        if workflow is not None:
-            params["workflow"] = workflow
-        n_types = None if types is None else len(types)
-        stmt = queries.list_events(run_id is not None, workflow is not None, n_types)
-        return await self._select(stmt, params, codec.decode_event)
-
-    async def last_event_id(self) -> int:
-        """The id of the newest event, 0 when there is none."""
-        found = await self._select(queries.last_event_id(), {}, lambda row: int(row[0]))
-        return found[0]
-
     # --- key-value -----------------------------------------------------------------------
 
     async def kv_put(
@@ -271,21 +190,6 @@ class PostgresStore:
         async with self._transaction() as conn:
             result = await conn.execute(queries.kv_put("postgresql", only_if_absent), params)
         return bool(result.rowcount == 1)
-
-    async def kv_get(self, kind: str, key: str) -> JsonDict | None:
-        """A document, or None."""
-        found = await self._select(
-            queries.kv_get(), {"kind": kind, "key": key}, lambda row: codec.loads(row[0])
-        )
-        return dict(found[0]) if found else None
-
-    async def kv_list(self, kind: str, limit: int = 1000) -> list[tuple[str, JsonDict]]:
-        """Documents of one kind, by key."""
-        return await self._select(
-            queries.kv_list(),
-            {"kind": kind, "limit": limit},
-            lambda row: (row[0], codec.loads(row[1])),
-        )
 
 
 # --- one batch ----------------------------------------------------------------------------

@@ -18,19 +18,17 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from basir.store import codec, queries, sqlite_apply
+from basir.store import sqlite_apply
 from basir.store.base import StoreError
 from basir.store.queries import compile_sqlite
 from basir.store.records import (
     Batch,
     EventRecord,
     JsonDict,
-    Page,
-    RunRecord,
-    TaskRecord,
     WorkflowVersion,
 )
 from basir.store.schema import ensure_schema
+from basir.store.sql_reads import SqlReads
 from basir.store.sqlite_writer import GroupCommitWriter, Job
 
 T = TypeVar("T")
@@ -107,7 +105,7 @@ def _wrap(exc: sqlite3.Error) -> StoreError:
     return StoreError(f"sqlite: {exc}")
 
 
-class SqliteStore:
+class SqliteStore(SqlReads):
     """The embedded store on one SQLite file: one writer thread, a pool of reader threads."""
 
     def __init__(self, url: str, *, readers: int = DEFAULT_READERS) -> None:
@@ -214,30 +212,6 @@ class SqliteStore:
         )
         return result
 
-    async def get_workflow(self, name: str, version: int | None = None) -> WorkflowVersion | None:
-        """A version of a workflow (the latest when `version` is None), or None."""
-        if version is None:
-            found = await self._select(
-                queries.latest_workflow(), {"name": name}, codec.decode_workflow
-            )
-        else:
-            found = await self._select(
-                queries.workflow_version(),
-                {"name": name, "version": version},
-                codec.decode_workflow,
-            )
-        return found[0] if found else None
-
-    async def list_workflows(self) -> list[WorkflowVersion]:
-        """The latest version of every workflow, by name."""
-        return await self._select(queries.latest_workflows(), {}, codec.decode_workflow)
-
-    async def list_workflow_versions(self, name: str) -> list[WorkflowVersion]:
-        """Every version of one workflow, oldest first."""
-        return await self._select(
-            queries.workflow_versions(), {"name": name}, codec.decode_workflow
-        )
-
     # --- runs and tasks ------------------------------------------------------------------
 
     async def write(self, batch: Batch) -> list[EventRecord]:
@@ -253,66 +227,6 @@ class SqliteStore:
         events: list[EventRecord] = await self._writer.submit_batch(batch)
         return events
 
-    async def get_run(self, run_id: str) -> RunRecord | None:
-        """One run, or None."""
-        found = await self._select(queries.select_run(), {"k_id": run_id}, codec.decode_run)
-        return found[0] if found else None
-
-    async def get_tasks(self, run_id: str) -> list[TaskRecord]:
-        """Every task row of a run, in insertion order."""
-        return await self._select(queries.select_tasks(), {"k_run_id": run_id}, codec.decode_task)
-
-    async def list_runs(
-        self,
-        *,
-        status: str | None = None,
-        workflow: str | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-    ) -> Page:
-        """Runs, newest first (id breaks ties), filtered; `cursor` continues a page."""
-        params: dict[str, Any] = {"limit": limit + 1}
-        if status is not None:
-            params["status"] = status
-        if workflow is not None:
-            params["workflow"] = workflow
-        if cursor:
-            params["c_at"], params["c_id"] = codec.decode_cursor(cursor)
-        stmt = queries.list_runs(status is not None, workflow is not None, bool(cursor))
-        found = await self._select(stmt, params, codec.decode_run)
-        return codec.page_of(found, limit)
-
-    async def active_runs(self) -> list[RunRecord]:
-        """Runs that are queued, running or paused, oldest first."""
-        params = queries.status_params(codec.ACTIVE_RUN_STATUSES)
-        return await self._select(queries.active_runs(), params, codec.decode_run)
-
-    # --- events --------------------------------------------------------------------------
-
-    async def list_events(
-        self,
-        *,
-        after: int = 0,
-        limit: int = 100,
-        run_id: str | None = None,
-        workflow: str | None = None,
-        types: tuple[str, ...] | None = None,
-    ) -> list[EventRecord]:
-        """Events with id > `after`, oldest first, filtered."""
-        params: dict[str, Any] = {"after": after, "limit": limit, **queries.status_params(types)}
-        if run_id is not None:
-            params["run_id"] = run_id
-        if workflow is not None:
-            params["workflow"] = workflow
-        n_types = None if types is None else len(types)
-        stmt = queries.list_events(run_id is not None, workflow is not None, n_types)
-        return await self._select(stmt, params, codec.decode_event)
-
-    async def last_event_id(self) -> int:
-        """The id of the newest event, 0 when there is none."""
-        found = await self._select(queries.last_event_id(), {}, lambda row: int(row[0]))
-        return found[0]
-
     # --- key-value -----------------------------------------------------------------------
 
     async def kv_put(
@@ -323,18 +237,3 @@ class SqliteStore:
             lambda conn, _precise: sqlite_apply.kv_put(conn, kind, key, value, only_if_absent)
         )
         return stored
-
-    async def kv_get(self, kind: str, key: str) -> JsonDict | None:
-        """A document, or None."""
-        found = await self._select(
-            queries.kv_get(), {"kind": kind, "key": key}, lambda row: codec.loads(row[0])
-        )
-        return dict(found[0]) if found else None
-
-    async def kv_list(self, kind: str, limit: int = 1000) -> list[tuple[str, JsonDict]]:
-        """Documents of one kind, by key."""
-        return await self._select(
-            queries.kv_list(),
-            {"kind": kind, "limit": limit},
-            lambda row: (row[0], codec.loads(row[1])),
-        )

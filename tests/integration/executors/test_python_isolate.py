@@ -140,7 +140,7 @@ async def test_timeout_kills_the_child(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 5  # not the task's own sleep
     assert await wait_until_gone(pid)
     assert await executor.execute(isolated("sample_funcs:add", [1, 1]), make_ctx()) == {"result": 2}
 

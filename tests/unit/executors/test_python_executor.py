@@ -165,9 +165,9 @@ async def test_sync_function_timeout_returns_promptly(
     with pytest.raises(TimeoutError):
         async with asyncio.timeout(0.05):
             await executor.execute(
-                {"python": "sample_funcs:blocking_sleep", "args": [0.5]}, make_ctx()
+                {"python": "sample_funcs:blocking_sleep", "args": [5]}, make_ctx()
             )
-    assert time.monotonic() - started < 0.4
+    assert time.monotonic() - started < 3  # returned without waiting out the 5 s call
 
 
 async def test_fast_path_does_no_file_io_and_is_cheap(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -227,9 +226,7 @@ def test_negotiate(header: str | None, expected: str) -> None:
 
 def test_negotiate_reads_a_bounded_prefix_of_an_overlong_header() -> None:
     header = "fr;q=0.9, " * 200_000 + "ar"
-    started = time.perf_counter()
-    assert negotiate(header) == "en"
-    assert time.perf_counter() - started < 0.1
+    assert negotiate(header) == "en"  # the trailing "ar" lies beyond the part that is read
     assert negotiate("ar, " + header) == "ar"
 
 
