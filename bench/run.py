@@ -28,6 +28,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
 import funcs  # noqa: E402
+from basir.cli.common import event_loop_factory  # noqa: E402
 from basir.config import Settings  # noqa: E402
 from basir.coordinator.workflows import apply_workflow  # noqa: E402
 from basir.engine.runtime import Engine  # noqa: E402
@@ -155,7 +156,8 @@ def main() -> None:
     results = []
     for workload in args.workloads:
         n = args.n or DEFAULT_N[workload]
-        result = asyncio.run(measure(workload, n, args.runs))
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            result = runner.run(measure(workload, n, args.runs))
         results.append(result)
         if args.json:
             print(json.dumps(result), flush=True)

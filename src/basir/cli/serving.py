@@ -22,6 +22,7 @@ from typing import Any
 
 import uvicorn
 
+from basir.cli.common import event_loop_factory
 from basir.config import Settings
 from basir.i18n import _
 
@@ -149,17 +150,8 @@ async def serve(config: Settings, examples: Path | None = None, *, port: int | N
         await store.close()
 
 
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvicorn[standard] brings it
-        return None
-    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    return factory
-
-
 def run_server(config: Settings, examples: Path | None = None, *, port: int | None = None) -> None:
     """Blocking entry point: serve on uvloop when available."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         runner.run(serve(config, examples, port=port))
