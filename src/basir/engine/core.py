@@ -252,10 +252,6 @@ class EngineCore:
         self._run_waiters.setdefault(run_id, []).append(future)
         return await future
 
-    def active_run(self, run_id: str) -> RunState | None:
-        """The in-memory state of a run this engine is executing, if any."""
-        return self._runs.get(run_id)
-
     async def _load(self, record: RunRecord) -> RunState:
         version = await self.store.get_workflow(record.workflow, record.version)
         if version is None:

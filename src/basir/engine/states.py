@@ -46,9 +46,6 @@ TASK_TERMINAL = frozenset(
         TaskStatus.UPSTREAM_FAILED,
     }
 )
-TASK_ACTIVE = frozenset(
-    {TaskStatus.PENDING, TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.RETRYING}
-)
 # States a `basir runs retry` puts back to work (same run id, succeeded tasks kept).
 TASK_RETRYABLE = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.UPSTREAM_FAILED})
 

@@ -61,16 +61,3 @@ def parse_size(value: object) -> int:
     if not 0 <= size <= MAX_SIZE_BYTES:
         raise ValueError(_("a size must be between 0 and 1Pi"))
     return int(size)
-
-
-def format_duration(seconds: float) -> str:
-    """Short human form of a duration, e.g. `1.5s`, `2m03s`, `1h02m`."""
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
