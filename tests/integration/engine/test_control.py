@@ -283,3 +283,32 @@ async def test_resume_after_crash_reruns_only_the_interrupted_task(
     assert rows["b"].attempts == 2  # the interrupted attempt ran once more
     events = [e.type for e in await store.list_events(run_id=run.id, limit=1000)]
     assert events.count("task.interrupted") == 1
+
+
+async def test_retry_reruns_only_the_failed_foreach_instances(
+    engine: Engine, tmp_path: Path
+) -> None:
+    version = await apply(
+        engine,
+        {
+            "name": "fan-retry",
+            "tasks": [
+                {
+                    "id": "each",
+                    "foreach": "${{ [0, 1, 2] }}",
+                    "run": f"echo ${{{{ item }}}} >> {tmp_path}/ran; "
+                    f"if [ ${{{{ item }}}} = 1 ] && [ ! -f {tmp_path}/fixed ]; then exit 1; fi",
+                },
+                {"id": "after", "needs": ["each"], "uses": "noop"},
+            ],
+        },
+    )
+    run = await engine.submit(version)
+    assert (await engine.wait(run.id)).status == "failed"
+    (tmp_path / "fixed").write_text("")
+    await engine.retry_run(run.id)
+    assert (await engine.wait(run.id)).status == "succeeded"
+    assert sorted((tmp_path / "ran").read_text().split()) == ["0", "1", "1", "2"]
+    rows = {r.task_id: r for r in await engine.store.get_tasks(run.id)}
+    assert rows["each"].status == "succeeded" and rows["after"].status == "succeeded"
+    assert [rows[f"each[{i}]"].attempts for i in range(3)] == [1, 1, 1]
