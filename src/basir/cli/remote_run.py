@@ -9,8 +9,6 @@ from typing import Any
 from basir.cli.common import EXIT_INVALID, err_console
 from basir.i18n import _
 
-SPEC_SUFFIXES = {".yaml", ".yml", ".json"}
-
 
 def _typed_params(
     client: Any, name: str, version: int | None, params: dict[str, str]
@@ -43,7 +41,7 @@ def run_remote(
     """Apply (if a file), start, follow, and report a run on a server; returns the exit code."""
     from basir.cli.client import ApiClient, ApiError, follow_run
     from basir.cli.progress import RunProgress
-    from basir.cli.run_cmd import finish_run
+    from basir.cli.run_cmd import SPEC_SUFFIXES, finish_run
 
     try:
         with ApiClient(server, token) as client:

@@ -189,8 +189,9 @@ class EngineCore:
         rows = initial_rows(record, spec, now)
         run = state_from_records(record, spec, rows)
         self._runs[run.id] = run
-        self._batch.changes.append(RunInsert(run=_copy_run(record), tasks=rows))
-        self._run_inserts[record.id] = self._batch.changes[-1].run  # type: ignore[union-attr]
+        insert = RunInsert(run=_copy_run(record), tasks=rows)
+        self._batch.changes.append(insert)
+        self._run_inserts[record.id] = insert.run
         for row in rows:
             self._row_inserts[(record.id, row.task_id)] = row
         self._event("run.queued", run, data={"trigger": trigger, "by": created_by})
