@@ -28,7 +28,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
 import funcs  # noqa: E402
-from basir.cli.common import event_loop_factory  # noqa: E402
+from basir.cli.common import event_loop_factory, freeze_long_lived  # noqa: E402
 from basir.config import Settings  # noqa: E402
 from basir.coordinator.workflows import apply_workflow  # noqa: E402
 from basir.engine.runtime import Engine  # noqa: E402
@@ -91,6 +91,7 @@ async def measure(workload: str, n: int, runs: int) -> dict[str, Any]:
     version, _created = await apply_workflow(
         store, WorkflowSpec.model_validate(spec_for(workload, n))
     )
+    freeze_long_lived()  # as `basir run` and `basir server` do
     walls: list[float] = []
     try:
         for index in range(runs + 1):

@@ -17,6 +17,7 @@ from basir.cli.common import (
     EXIT_OK,
     err_console,
     fail,
+    freeze_long_lived,
     opened_store,
     report_spec_error,
     run_async,
@@ -160,6 +161,7 @@ async def _run(target: str, pairs: list[str], json_out: bool, junit: Path | None
         version = await _workflow_for(store, target, config)
         engine = Engine(store, config)
         await engine.start(resume=False)
+        freeze_long_lived()
         subscription = engine.bus.subscribe()
         try:
             run = await engine.submit(
@@ -184,6 +186,7 @@ async def _resume(run_id: str, json_out: bool, junit: Path | None) -> int:
             fail(_("no run with id {run_id}", run_id=run_id))
         engine = Engine(store, config)
         await engine.start(resume=False)
+        freeze_long_lived()
         subscription = engine.bus.subscribe()
         err_console.print(f"run {run_id}", highlight=False)
         record = await engine.resume(run_id)

@@ -22,7 +22,7 @@ from typing import Any
 
 import uvicorn
 
-from basir.cli.common import event_loop_factory
+from basir.cli.common import event_loop_factory, freeze_long_lived
 from basir.config import Settings
 from basir.i18n import _
 
@@ -120,10 +120,7 @@ async def serve(config: Settings, examples: Path | None = None, *, port: int | N
         metrics = Metrics()
         engine = Engine(store, config, metrics=metrics)
         await engine.start()
-        # Everything built so far lives as long as the process: keep it out of the cyclic
-        # collector's full passes, which would otherwise stall the loop for tens of ms.
-        gc.collect()
-        gc.freeze()
+        freeze_long_lived()
         try:
             app = create_app(engine, config, metrics=metrics)
             ctx = context_of(app)

@@ -38,9 +38,12 @@ from basir.executors.isolation import (
     ProcessRunner,
 )
 from basir.executors.logs import append_text, attempt_header
+from basir.executors.threads import ThreadRunner
 from basir.i18n import _
 
 DEFAULT_MAX_THREADS = 1024
+# Threads for imports, failure logs and starting isolated processes (not for task bodies).
+HOUSEKEEPING_THREADS = 8
 UTF8_MAX_BYTES_PER_CHAR = 4
 
 
@@ -59,6 +62,7 @@ class PythonExecutor:
         self._max_workers = max_workers
         self._max_idle_processes = max_idle_processes
         self._start_method = start_method
+        self._calls: ThreadRunner | None = None
         self._threads: ThreadPoolExecutor | None = None
         self._processes: ProcessRunner | None = None
         self._functions: dict[str, tuple[Callable[..., Any], bool]] = {}
@@ -125,13 +129,13 @@ class PythonExecutor:
     ) -> object:
         context = contextvars.copy_context()
         context.run(CURRENT_TASK.set, ctx)
-        loop = asyncio.get_running_loop()
         if args is None:
-            return await loop.run_in_executor(self._pool(), context.run, function)
-        if isinstance(args, list):
-            return await loop.run_in_executor(self._pool(), context.run, function, *args)
-        call = functools.partial(function, **args)  # type: ignore[arg-type]
-        return await loop.run_in_executor(self._pool(), context.run, call)
+            call = functools.partial(context.run, function)
+        elif isinstance(args, list):
+            call = functools.partial(context.run, function, *args)
+        else:
+            call = functools.partial(context.run, functools.partial(function, **args))  # type: ignore[arg-type]
+        return await self._runner().run(call)
 
     async def _execute_isolated(self, ref: str, args: object, ctx: TaskContext) -> JsonDict:
         if self._processes is None:
@@ -169,10 +173,16 @@ class PythonExecutor:
         with contextlib.suppress(OSError):
             await asyncio.get_running_loop().run_in_executor(self._pool(), write)
 
+    def _runner(self) -> ThreadRunner:
+        if self._calls is None:
+            self._calls = ThreadRunner(self._max_workers, name="basir-python")
+        return self._calls
+
     def _pool(self) -> ThreadPoolExecutor:
+        """Threads for the rare blocking chores: imports, failure logs, starting processes."""
         if self._threads is None:
             self._threads = ThreadPoolExecutor(
-                max_workers=self._max_workers, thread_name_prefix="basir-python"
+                max_workers=HOUSEKEEPING_THREADS, thread_name_prefix="basir-python-chores"
             )
         return self._threads
 
@@ -181,6 +191,9 @@ class PythonExecutor:
         if self._processes is not None:
             self._processes.close()
             self._processes = None
+        if self._calls is not None:
+            self._calls.close()
+            self._calls = None
         if self._threads is not None:
             self._threads.shutdown(wait=False, cancel_futures=True)
             self._threads = None
