@@ -11,6 +11,7 @@ import base64
 import binascii
 import dataclasses
 import json
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,6 +30,9 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "data",
 )
 WORKFLOW_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(WorkflowVersion))
+# What an insert writes: a task's columns plus its order in the run; an event's but its id.
+TASK_INSERT_COLUMNS: tuple[str, ...] = (*TASK_COLUMNS, "seq")
+EVENT_INSERT_COLUMNS: tuple[str, ...] = EVENT_COLUMNS[1:]
 
 # Columns holding JSON text; everything else is stored as it is.
 RUN_JSON = frozenset({"params"})
@@ -47,6 +51,7 @@ _OUTPUTS = TASK_COLUMNS.index("outputs")
 _ITEM = TASK_COLUMNS.index("item")
 _SPEC = TASK_COLUMNS.index("spec")
 _HELD = TASK_COLUMNS.index("held")
+_task_attrs = operator.attrgetter(*TASK_COLUMNS)
 
 
 # One encoder for every payload: `json.dumps` with options builds a new one per call.
@@ -85,28 +90,38 @@ def run_row(run: RunRecord) -> dict[str, Any]:
     return row
 
 
+def task_values(task: TaskRecord, seq: int) -> tuple[Any, ...]:
+    """Column values of a task in `TASK_INSERT_COLUMNS` order, JSON encoded."""
+    values = list(_task_attrs(task))
+    values[_OUTPUTS] = dumps(task.outputs)
+    values[_ITEM] = None if task.item is None else dumps(task.item)
+    values[_SPEC] = None if task.spec is None else dumps(task.spec)
+    values[_HELD] = bool(task.held)
+    values.append(seq)
+    return tuple(values)
+
+
 def task_row(task: TaskRecord, seq: int) -> dict[str, Any]:
-    """Column values of a task with its insertion order `seq`, JSON encoded."""
-    row = {name: getattr(task, name) for name in TASK_COLUMNS}
-    row["outputs"] = dumps(task.outputs)
-    row["item"] = None if task.item is None else dumps(task.item)
-    row["spec"] = None if task.spec is None else dumps(task.spec)
-    row["held"] = bool(task.held)
-    row["seq"] = seq
-    return row
+    """Column values of a task with its insertion order `seq`, by column name."""
+    return dict(zip(TASK_INSERT_COLUMNS, task_values(task, seq), strict=True))
+
+
+def event_values(event: EventRecord) -> tuple[Any, ...]:
+    """Column values of an event in `EVENT_INSERT_COLUMNS` order (the database assigns `id`)."""
+    return (
+        event.time,
+        event.type,
+        event.subject,
+        event.run_id,
+        event.workflow,
+        event.task_id,
+        dumps(event.data),
+    )
 
 
 def event_row(event: EventRecord) -> dict[str, Any]:
-    """Column values of an event (without its id, which the database assigns)."""
-    return {
-        "time": event.time,
-        "type": event.type,
-        "subject": event.subject,
-        "run_id": event.run_id,
-        "workflow": event.workflow,
-        "task_id": event.task_id,
-        "data": dumps(event.data),
-    }
+    """Column values of an event (without its id), by column name."""
+    return dict(zip(EVENT_INSERT_COLUMNS, event_values(event), strict=True))
 
 
 def update_values(kind: str, fields: Mapping[str, Any]) -> dict[str, Any]:

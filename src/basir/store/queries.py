@@ -21,8 +21,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from basir.store.codec import (
     ACTIVE_RUN_STATUSES,
     EVENT_COLUMNS,
+    EVENT_INSERT_COLUMNS,
     RUN_COLUMNS,
     TASK_COLUMNS,
+    TASK_INSERT_COLUMNS,
     WORKFLOW_COLUMNS,
 )
 from basir.store.tables import events, kv, runs, tasks, workflows
@@ -93,7 +95,7 @@ def insert_run() -> sa.Insert:
 @lru_cache(maxsize=1)
 def insert_task() -> sa.Insert:
     """Insert one task; parameters named as `TASK_COLUMNS` plus `seq`."""
-    return sa.insert(tasks).values({n: _bind(n) for n in (*TASK_COLUMNS, "seq")})
+    return sa.insert(tasks).values({n: _bind(n) for n in TASK_INSERT_COLUMNS})
 
 
 @lru_cache(maxsize=1)
@@ -107,7 +109,7 @@ def next_task_seq() -> sa.Select[Any]:
 @lru_cache(maxsize=1)
 def insert_event() -> sa.Insert:
     """Insert one event; the database assigns its id."""
-    return sa.insert(events).values({n: _bind(n) for n in EVENT_COLUMNS[1:]})
+    return sa.insert(events).values({n: _bind(n) for n in EVENT_INSERT_COLUMNS})
 
 
 @lru_cache(maxsize=1024)
@@ -294,6 +296,59 @@ def kv_list() -> sa.Select[Any]:
         .where(kv.c.kind == _bind("kind"))
         .order_by(kv.c.key)
         .limit(_bind("limit"))
+    )
+
+
+# --- SQLite bulk writes -------------------------------------------------------------------
+# The SQLite writer writes many rows per statement.  Python's sqlite3 module lets go of the
+# GIL around every step of a statement, so `executemany` over 500 rows is 500 hand-overs of
+# the GIL, and while the event loop is busy each one can wait out the switch interval (5 ms):
+# a commit of 500 rows measured 1.5–5 s against a busy thread, 40–60 ms as multi-row
+# statements.  These are positional (`?`) SQL text: SQLAlchemy renders a multi-row VALUES
+# with one named parameter per cell, and SQLite's VALUES table (`UPDATE … FROM`) takes no
+# column aliases, its columns are `column1`, `column2`, ….
+
+_BULK_TABLES = {"task": ("tasks", TASK_INSERT_COLUMNS), "event": ("events", EVENT_INSERT_COLUMNS)}
+_BULK_KEYS = {"run": ("runs", ("id",)), "task": ("tasks", ("run_id", "task_id"))}
+
+
+def _values_rows(width: int, rows: int) -> str:
+    row = "(" + ", ".join("?" * width) + ")"
+    return ", ".join([row] * rows)
+
+
+@lru_cache(maxsize=32)
+def insert_rows_sqlite(kind: str, rows: int) -> str:
+    """`INSERT INTO <tasks|events> (…) VALUES (?, …), …` for `rows` rows.
+
+    Parameters, row after row: `codec.task_values` / `codec.event_values`.
+    """
+    table, columns = _BULK_TABLES[kind]
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {_values_rows(len(columns), rows)}"
+
+
+@lru_cache(maxsize=512)
+def update_rows_sqlite(kind: str, fields: tuple[str, ...], n_from: int | None, rows: int) -> str:
+    """`UPDATE <runs|tasks> SET … FROM (VALUES …) AS v WHERE <key> AND status IN (…)`.
+
+    Parameters of each row: the key (`id`, or `run_id, task_id`), the new values in `fields`
+    order, then `n_from` allowed statuses.  The changed-row count tells how many matched.
+    """
+    table, keys = _BULK_KEYS[kind]
+
+    def cell(index: int) -> str:
+        return f"v.column{index + 1}"
+
+    sets = ", ".join(f"{field} = {cell(len(keys) + i)}" for i, field in enumerate(fields))
+    where = [f"{table}.{key} = {cell(i)}" for i, key in enumerate(keys)]
+    if n_from is not None:
+        first = len(keys) + len(fields)
+        allowed = ", ".join(cell(first + i) for i in range(n_from))
+        where.append(f"{table}.status IN ({allowed})")
+    width = len(keys) + len(fields) + (n_from or 0)
+    return (
+        f"UPDATE {table} SET {sets} FROM (VALUES {_values_rows(width, rows)}) AS v "
+        f"WHERE {' AND '.join(where)}"
     )
 
 

@@ -1,17 +1,20 @@
 """The write jobs of the SQLite writer thread: a batch, a workflow version, a kv document.
 
-Every job runs inside the writer's open transaction (under its own SAVEPOINT) on the raw DBAPI
-connection, with statements compiled once from `store.queries`.  Runs of consecutive changes of
-the same shape go through one `executemany`; when such a run touches fewer rows than it was
-given, the job raises `Mismatch` and the writer replays it with `precise=True`, row by row, to
-name the row that lost its race.
+Every job runs inside the writer's open transaction on the raw DBAPI connection, with
+statements from `store.queries`.  Runs of consecutive changes of the same shape are written by
+a few multi-row statements (up to `MAX_ROWS_PER_STATEMENT` rows each: one GIL hand-over per
+statement, not per row); when such a run touches fewer rows than it was given, the job raises
+`Mismatch` and the writer replays it with `precise=True`, row by row, to name the row that
+lost its race.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import time
-from itertools import groupby
+from collections.abc import Iterator
+from itertools import chain, groupby
 from typing import Any
 
 from basir.store import codec, guards, queries
@@ -28,6 +31,12 @@ from basir.store.records import (
     TaskUpdate,
     WorkflowVersion,
 )
+
+# Rows one multi-row statement writes at most (see `queries.insert_rows_sqlite`).
+MAX_ROWS_PER_STATEMENT = 256
+
+_TASK_RUN_ID = codec.TASK_INSERT_COLUMNS.index("run_id")
+_TASK_ID = codec.TASK_INSERT_COLUMNS.index("task_id")
 
 
 class Mismatch(Exception):  # noqa: N818 - a signal to the writer, not an error to report
@@ -85,17 +94,16 @@ def _apply_changes(conn: sqlite3.Connection, changes: list[Change], precise: boo
 
 def _insert_runs(conn: sqlite3.Connection, changes: list[RunInsert], precise: bool) -> None:
     run_sql = compile_sqlite(queries.insert_run()).text
-    task_sql = compile_sqlite(queries.insert_task()).text
     run_rows = [codec.run_row(c.run) for c in changes]
     task_rows = [
-        {**codec.task_row(t, seq), "run_id": c.run.id}
+        codec.task_values(dataclasses.replace(t, run_id=c.run.id), seq)
         for c in changes
         for seq, t in enumerate(c.tasks)
     ]
     if not precise:
         try:
-            conn.executemany(run_sql, run_rows)
-            conn.executemany(task_sql, task_rows)
+            conn.executemany(run_sql, run_rows)  # one row per new run: a handful at most
+            _insert_rows(conn, "task", task_rows)
         except sqlite3.IntegrityError as exc:
             raise Mismatch from exc
         return
@@ -104,44 +112,62 @@ def _insert_runs(conn: sqlite3.Connection, changes: list[RunInsert], precise: bo
             conn.execute(run_sql, row)
         except sqlite3.IntegrityError as exc:
             raise guards.duplicate("run", row["id"]) from exc
-    for row in task_rows:
-        _insert_task_row(conn, task_sql, row)
-
-
-def _insert_task_row(conn: sqlite3.Connection, sql: str, row: dict[str, Any]) -> None:
-    try:
-        conn.execute(sql, row)
-    except sqlite3.IntegrityError as exc:
-        if getattr(exc, "sqlite_errorname", "") == "SQLITE_CONSTRAINT_FOREIGNKEY":
-            raise guards.not_found("run", row["run_id"]) from exc
-        raise guards.duplicate("task", row["run_id"], row["task_id"]) from exc
+    _insert_tasks_one_by_one(conn, task_rows)
 
 
 def _insert_tasks(conn: sqlite3.Connection, tasks: list[TaskRecord], precise: bool) -> None:
     seq_sql = compile_sqlite(queries.next_task_seq())
-    task_sql = compile_sqlite(queries.insert_task()).text
     next_seq: dict[str, int] = {}
     rows = []
     for task in tasks:
         if task.run_id not in next_seq:
             cur = conn.execute(seq_sql.text, seq_sql.params({"k_run_id": task.run_id}))
             next_seq[task.run_id] = int(cur.fetchone()[0])
-        rows.append(codec.task_row(task, next_seq[task.run_id]))
+        rows.append(codec.task_values(task, next_seq[task.run_id]))
         next_seq[task.run_id] += 1
     if not precise:
         try:
-            conn.executemany(task_sql, rows)
+            _insert_rows(conn, "task", rows)
         except sqlite3.IntegrityError as exc:
             raise Mismatch from exc
         return
+    _insert_tasks_one_by_one(conn, rows)
+
+
+def _insert_tasks_one_by_one(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Insert task rows singly, to name the one that breaks a constraint."""
+    sql = queries.insert_rows_sqlite("task", 1)
     for row in rows:
-        _insert_task_row(conn, task_sql, row)
+        try:
+            conn.execute(sql, row)
+        except sqlite3.IntegrityError as exc:
+            run_id, task_id = row[_TASK_RUN_ID], row[_TASK_ID]
+            if getattr(exc, "sqlite_errorname", "") == "SQLITE_CONSTRAINT_FOREIGNKEY":
+                raise guards.not_found("run", run_id) from exc
+            raise guards.duplicate("task", run_id, task_id) from exc
 
 
-def _key_params(change: RunUpdate | TaskUpdate) -> dict[str, Any]:
-    if isinstance(change, RunUpdate):
-        return {"k_id": change.run_id}
-    return {"k_run_id": change.run_id, "k_task_id": change.task_id}
+def _chunks(count: int) -> Iterator[tuple[int, int]]:
+    """`(start, size)` slices of `count` rows for multi-row statements.
+
+    Sizes are powers of two up to `MAX_ROWS_PER_STATEMENT`, so a few statement texts serve
+    every batch: sqlite3 keeps the prepared ones in its statement cache, keyed by text.
+    """
+    start, size = 0, MAX_ROWS_PER_STATEMENT
+    while start < count:
+        while size > count - start:
+            size //= 2
+        yield start, size
+        start += size
+
+
+def _insert_rows(conn: sqlite3.Connection, kind: str, rows: list[tuple[Any, ...]]) -> int:
+    """Insert rows in a few multi-row statements; the rowid of the last row inserted."""
+    last = 0
+    for start, size in _chunks(len(rows)):
+        flat = list(chain.from_iterable(rows[start : start + size]))
+        last = conn.execute(queries.insert_rows_sqlite(kind, size), flat).lastrowid or 0
+    return last
 
 
 def _update(
@@ -159,18 +185,34 @@ def _update(
     rows = []
     for change in changes:
         values = codec.update_values(kind, change.fields)  # checks the names first
-        params = {f"v_{f}": v for f, v in values.items()}
-        params.update(_key_params(change))
-        params.update(queries.status_params(change.from_statuses))
-        rows.append(params)
-    sql = compile_sqlite(queries.guarded_update(kind, fields, n_from)).text
+        rows.append(
+            (*_key_values(change), *(values[f] for f in fields), *(change.from_statuses or ()))
+        )
     if not precise:
-        if conn.executemany(sql, rows).rowcount != len(rows):
+        updated = 0
+        for start, size in _chunks(len(rows)):
+            sql = queries.update_rows_sqlite(kind, fields, n_from, size)
+            flat = list(chain.from_iterable(rows[start : start + size]))
+            updated += conn.execute(sql, flat).rowcount
+        if updated != len(rows):
             raise Mismatch
         return
-    for change, params in zip(changes, rows, strict=True):
-        if conn.execute(sql, params).rowcount != 1:
+    sql = queries.update_rows_sqlite(kind, fields, n_from, 1)
+    for change, row in zip(changes, rows, strict=True):
+        if conn.execute(sql, row).rowcount != 1:
             raise _lost(conn, kind, change)
+
+
+def _key_values(change: RunUpdate | TaskUpdate) -> tuple[str, ...]:
+    if isinstance(change, RunUpdate):
+        return (change.run_id,)
+    return (change.run_id, change.task_id)
+
+
+def _key_params(change: RunUpdate | TaskUpdate) -> dict[str, Any]:
+    if isinstance(change, RunUpdate):
+        return {"k_id": change.run_id}
+    return {"k_run_id": change.run_id, "k_task_id": change.task_id}
 
 
 def _check_guard(
@@ -193,27 +235,16 @@ def _lost(conn: sqlite3.Connection, kind: str, change: RunUpdate | TaskUpdate) -
 
 
 def _insert_events(conn: sqlite3.Connection, events: list[EventRecord]) -> list[EventRecord]:
+    """Insert events and give each its id (in place): they are the ones the caller publishes."""
     if not events:
         return []
-    conn.executemany(compile_sqlite(queries.insert_event()).text, map(codec.event_row, events))
+    last = _insert_rows(conn, "event", [codec.event_values(e) for e in events])
     # AUTOINCREMENT ids of rows inserted one after another inside our write transaction are
     # consecutive, so the last one names them all.
-    last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
     first = last - len(events) + 1
-    return [_with_id(e, first + i) for i, e in enumerate(events)]
-
-
-def _with_id(event: EventRecord, event_id: int) -> EventRecord:
-    return EventRecord(
-        type=event.type,
-        subject=event.subject,
-        time=event.time,
-        data=event.data,
-        run_id=event.run_id,
-        workflow=event.workflow,
-        task_id=event.task_id,
-        id=event_id,
-    )
+    for offset, event in enumerate(events):
+        event.id = first + offset
+    return events
 
 
 def put_workflow(

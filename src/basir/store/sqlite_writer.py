@@ -3,12 +3,13 @@
 `submit(job)` / `submit_batch(batch)` queue work and return an asyncio future.  The thread
 takes everything queued and commits it in ONE transaction (`BEGIN IMMEDIATE` … `COMMIT`):
 
-1. Optimistically, all of it at once: consecutive batches are merged into one `executemany`
-   per statement shape, so a group of 500 one-transition batches costs a handful of SQLite
-   calls (each SQLite call hands the GIL over; fewer calls keep the event loop responsive).
-2. If anything in the group fails (a lost race, a bug), that attempt is rolled back (SAVEPOINT)
-   and the group is replayed job by job, each under its own SAVEPOINT: a failing job is rolled
-   back alone and fails only its own future.
+1. Optimistically, all of it at once: consecutive batches are merged per statement shape and
+   written by multi-row statements, so a group of 500 one-transition
+   batches costs a handful of SQLite calls (each step of a statement hands the GIL over and
+   must win it back from the event loop; fewer steps keep commits fast under load).
+2. If anything in the group fails (a lost race, a bug), the transaction is rolled back and
+   the group replayed job by job, each under its own SAVEPOINT: a failing job is rolled back
+   alone and fails only its own future.
 
 Futures are resolved only after COMMIT (`call_soon_threadsafe`, one callback per event loop and
 group): a caller hears of its write once it is durable.  One commit per group means one WAL
@@ -158,7 +159,17 @@ class GroupCommitWriter:
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
-            self._run_group(conn, jobs)
+            try:
+                self._run_merged(conn, jobs)
+            except Exception:
+                merged = False
+            else:
+                merged = True
+            if not merged:  # (outside the except: a job's error must not chain to this one)
+                conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+                for p in jobs:
+                    self._run_alone(conn, p)
             conn.execute("COMMIT")
             self.groups += 1
         except BaseException as exc:  # the transaction itself failed: no job of it landed
@@ -171,19 +182,6 @@ class GroupCommitWriter:
                 self._notify(jobs)
                 raise
         self._notify(jobs)
-
-    def _run_group(self, conn: sqlite3.Connection, jobs: list[_Pending]) -> None:
-        conn.execute("SAVEPOINT grp")
-        try:
-            self._run_merged(conn, jobs)
-            merged = True
-        except Exception:
-            conn.execute("ROLLBACK TO grp")
-            merged = False
-        conn.execute("RELEASE grp")
-        if not merged:  # (outside the except: a job's error must not chain to this one)
-            for p in jobs:
-                self._run_alone(conn, p)
 
     @staticmethod
     def _run_merged(conn: sqlite3.Connection, jobs: list[_Pending]) -> None:

@@ -309,3 +309,50 @@ async def test_reopened_store_sees_everything(make_store: StoreFactory, store_ur
     assert await reopened.last_event_id() == 2
     written = await reopened.write(Batch([], [event("after.reopen")]))
     assert written[0].id == 3
+
+
+async def test_batches_larger_than_one_statement_land_whole(store: Store) -> None:
+    # 600 rows: several multi-row statements of different sizes in the SQLite writer.
+    n = 600
+    await insert_run(store, "r1", "fan")
+    await store.write(
+        Batch(
+            [TaskInsert(TaskRecord("r1", f"fan[{i}]", "pending", item={"i": i})) for i in range(n)],
+            [event("task.queued", f"r1/fan[{i}]", task_id=f"fan[{i}]") for i in range(n)],
+        )
+    )
+    written = await store.write(
+        Batch(
+            [move("r1", f"fan[{i}]", "succeeded", "pending", outputs={"v": i}) for i in range(n)],
+            [event("task.succeeded", f"r1/fan[{i}]", task_id=f"fan[{i}]") for i in range(n)],
+        )
+    )
+    ids = [e.id for e in written]
+    assert ids == list(range(ids[0], ids[0] + n))
+    assert [e.task_id for e in written] == [f"fan[{i}]" for i in range(n)]
+    tasks = (await store.get_tasks("r1"))[1:]
+    assert [t.task_id for t in tasks] == [f"fan[{i}]" for i in range(n)]
+    assert [(t.status, t.item, t.outputs) for t in tasks] == [
+        ("succeeded", {"i": i}, {"v": i}) for i in range(n)
+    ]
+    history = await store.list_events(run_id="r1", limit=2 * n + 10)
+    assert [(e.id, e.type) for e in history][-n:] == [(i, "task.succeeded") for i in ids]
+
+
+async def test_same_shaped_updates_of_one_task_apply_one_after_the_other(store: Store) -> None:
+    await insert_run(store)
+    await store.write(
+        Batch(
+            [
+                move("r1", "a", "queued", "pending"),
+                move("r1", "b", "queued", "pending"),
+                move("r1", "a", "running", "queued"),
+            ]
+        )
+    )
+    assert await statuses(store) == {"a": "running", "b": "queued", "c": "pending"}
+    with pytest.raises(ConflictError):
+        await store.write(
+            Batch([move("r1", "c", "queued", "pending"), move("r1", "c", "running", "pending")])
+        )
+    assert await statuses(store) == {"a": "running", "b": "queued", "c": "pending"}
