@@ -29,6 +29,7 @@ from basir.store.records import (
 )
 from basir.store.schema import ensure_schema
 from basir.store.sql_reads import SqlReads
+from basir.store.sqlite_checkpoint import WalCheckpointer
 from basir.store.sqlite_writer import GroupCommitWriter, Job
 
 T = TypeVar("T")
@@ -41,6 +42,8 @@ T = TypeVar("T")
 # foreign_keys: SQLite leaves them off by default; tasks must belong to a run.
 # busy_timeout: wait (ms) for another process's lock instead of failing at once.
 # temp_store / cache_size: sorts and temp tables in memory; 32 MiB of page cache (KiB < 0).
+# wal_autocheckpoint=0: no checkpoint inside a commit; `WalCheckpointer` runs them on its own
+#   thread.  journal_size_limit: a WAL file left larger than 64 MiB is trimmed when it restarts.
 WRITER_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
@@ -48,7 +51,11 @@ WRITER_PRAGMAS = (
     "PRAGMA busy_timeout=5000",
     "PRAGMA temp_store=MEMORY",
     "PRAGMA cache_size=-32768",
+    "PRAGMA wal_autocheckpoint=0",
+    "PRAGMA journal_size_limit=67108864",
 )
+# The checkpointer's connection: it waits for a busy lock instead of failing at once.
+CHECKPOINT_PRAGMAS = ("PRAGMA busy_timeout=5000",)
 # Readers: the same, and refuse writes by mistake (every write goes through the writer).
 READER_PRAGMAS = (
     "PRAGMA busy_timeout=5000",
@@ -113,6 +120,7 @@ class SqliteStore(SqlReads):
         self.path = sqlite_path(url)
         self._n_readers = max(1, readers)
         self._writer: GroupCommitWriter | None = None
+        self._checkpointer: WalCheckpointer | None = None
         self._readers: ThreadPoolExecutor | None = None
         self._reader_conns: list[sqlite3.Connection] = []
         self._local = threading.local()
@@ -125,7 +133,9 @@ class SqliteStore(SqlReads):
         if self._writer is not None:
             return
         conn = await asyncio.to_thread(self._open_sync)
-        self._writer = GroupCommitWriter(conn)
+        self._checkpointer = WalCheckpointer(lambda: _connect(self.path, CHECKPOINT_PRAGMAS))
+        self._checkpointer.start()
+        self._writer = GroupCommitWriter(conn, after_commit=self._checkpointer.committed)
         self._writer.start()
         self._readers = ThreadPoolExecutor(self._n_readers, thread_name_prefix="basir-sqlite-read")
 
@@ -149,8 +159,11 @@ class SqliteStore(SqlReads):
         """Commit every queued write, stop the writer, close every connection."""
         writer, self._writer = self._writer, None
         readers, self._readers = self._readers, None
+        checkpointer, self._checkpointer = self._checkpointer, None
         if writer is not None:
             await writer.stop()
+        if checkpointer is not None:
+            await asyncio.to_thread(checkpointer.stop)
         if readers is not None:
             await asyncio.to_thread(readers.shutdown, True)
         with self._lock:

@@ -83,8 +83,15 @@ def _as_store_error(exc: BaseException) -> BaseException:
 class GroupCommitWriter:
     """Owns the writer connection and the thread that commits queued jobs in groups."""
 
-    def __init__(self, conn: sqlite3.Connection, name: str = "basir-sqlite-writer") -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        name: str = "basir-sqlite-writer",
+        *,
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
         self._conn = conn
+        self._after_commit = after_commit
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._stopping = False
@@ -172,6 +179,8 @@ class GroupCommitWriter:
                     self._run_alone(conn, p)
             conn.execute("COMMIT")
             self.groups += 1
+            if self._after_commit is not None:
+                self._after_commit()
         except BaseException as exc:  # the transaction itself failed: no job of it landed
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sqlite3
 import subprocess
@@ -194,3 +195,28 @@ async def test_unusable_path_is_a_store_error(tmp_path: Path) -> None:
     (tmp_path / "junk.db").write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError):
         await SqliteStore(f"sqlite:///{tmp_path / 'junk.db'}").open()
+
+
+async def test_checkpoints_run_off_the_writer_and_reach_the_database_file(
+    sqlite_store: SqliteStore,
+) -> None:
+    writer_conn = sqlite_store._writer._conn if sqlite_store._writer else None
+    assert writer_conn is not None
+    assert writer_conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    await sqlite_store.write(_run_insert("r1", N_TASKS))
+
+    def rows_in_main_file() -> int:
+        # immutable=1 reads the database file alone, ignoring the WAL: only checkpointed pages.
+        uri = f"file:{sqlite_store.path}?immutable=1"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+            try:
+                return int(conn.execute("SELECT count(*) FROM tasks").fetchone()[0])
+            except sqlite3.OperationalError:  # the schema itself not checkpointed yet
+                return 0
+
+    for _ in range(100):
+        if rows_in_main_file() == N_TASKS:
+            break
+        await asyncio.sleep(0.05)
+    assert rows_in_main_file() == N_TASKS
+    assert sqlite_store._checkpointer is not None and sqlite_store._checkpointer.checkpoints >= 1
