@@ -4,7 +4,8 @@ Each builder returns a statement with explicit, named bind parameters; shapes th
 fields of an update, the number of allowed statuses, which filters are set) are cached per
 shape.  PostgreSQL executes these statements through SQLAlchemy; SQLite compiles each one once
 to a SQL string (`compile_sqlite`) and runs it on the raw DBAPI connection of its writer and
-readers.  Bind names: `k_*` keys, `v_*` new values, `s<i>` allowed statuses.
+readers.  Bind names: `k_*` keys, `v_*` new values, `s<i>` allowed statuses.  The SQLite
+writer's multi-row writes are positional SQL text instead (see "SQLite bulk writes" below).
 """
 
 from __future__ import annotations

@@ -65,6 +65,9 @@ READER_PRAGMAS = (
 )
 # ------------------------------------------------------------------------------------------
 
+# Prepared statements each connection keeps (sqlite3's default is 128).
+STATEMENT_CACHE = 512
+
 # Reader threads: two beat four here, since decoding rows holds the GIL (bench/store_bench.py).
 DEFAULT_READERS = 2
 
@@ -82,7 +85,10 @@ def sqlite_path(url: str) -> Path:
 
 def _connect(path: Path, pragmas: Sequence[str]) -> sqlite3.Connection:
     # isolation_level=None: no implicit BEGIN; the writer issues BEGIN IMMEDIATE itself.
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    # cached_statements: room for every multi-row statement size of every write shape.
+    conn = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, cached_statements=STATEMENT_CACHE
+    )
     for pragma in pragmas:
         conn.execute(pragma)
     return conn

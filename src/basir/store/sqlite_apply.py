@@ -40,7 +40,7 @@ _TASK_ID = codec.TASK_INSERT_COLUMNS.index("task_id")
 
 
 class Mismatch(Exception):  # noqa: N818 - a signal to the writer, not an error to report
-    """An `executemany` touched fewer rows than it was given: replay the job row by row."""
+    """A multi-row write touched fewer rows than it was given: replay the job row by row."""
 
 
 # What consecutive changes must share to go through one executemany.
