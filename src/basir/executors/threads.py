@@ -126,10 +126,13 @@ class ThreadRunner:
                     value, ok = call(), True
                 except BaseException as exc:  # SystemExit in a task must not end the thread
                     value, ok = exc, False
+                # Idle before the result is out: whoever it wakes reuses this thread.
+                idle.append(None)
                 inbox.put(future, ok, value)
                 del value
+            else:
+                idle.append(None)
             del job, call, future, inbox  # hold nothing of a finished call while idle
-            idle.append(None)
 
     def close(self) -> None:
         """Stop every thread once it is done with its call; queued calls are skipped."""
