@@ -42,7 +42,6 @@ class WalCheckpointer:
         self._committed = threading.Event()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self.checkpoints = 0  # checkpoints run (for tests)
 
     def start(self) -> None:
         """Start the thread."""
@@ -72,7 +71,6 @@ class WalCheckpointer:
     def _checkpoint(self, conn: sqlite3.Connection) -> None:
         try:
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            self.checkpoints += 1
         except sqlite3.Error as exc:  # e.g. a busy database: the next commit tries again
             log.warning("WAL checkpoint failed: %s", exc)
             with contextlib.suppress(sqlite3.Error):

@@ -219,4 +219,3 @@ async def test_checkpoints_run_off_the_writer_and_reach_the_database_file(
             break
         await asyncio.sleep(0.05)
     assert rows_in_main_file() == N_TASKS
-    assert sqlite_store._checkpointer is not None and sqlite_store._checkpointer.checkpoints >= 1
