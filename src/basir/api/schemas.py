@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from basir.engine.states import RunStatus
 from basir.spec.models import NAME_PATTERN, Duration, Priority
+from basir.states import RunStatus
 
 MAX_PARAMS = 256
 MAX_RUNS_PAGE = 200

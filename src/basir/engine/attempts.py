@@ -16,9 +16,9 @@ from typing import Any
 from basir.engine.core import EngineCore, exception_text
 from basir.engine.rules import after_failure
 from basir.engine.state import RunState, TaskState
-from basir.engine.states import RunStatus, TaskStatus
 from basir.executors.base import TaskContext, TaskFailure
 from basir.i18n import _
+from basir.states import RunStatus, TaskStatus
 
 
 class AttemptsEngine(EngineCore):

@@ -26,18 +26,18 @@ from basir.engine import errors
 from basir.engine.rendering import Renderer
 from basir.engine.rules import aggregate_instances, gate, run_outcome, upstream_of
 from basir.engine.state import RunState, TaskState, initial_rows, state_from_records
-from basir.engine.states import (
+from basir.events.bus import EventBus
+from basir.executors.registry import ExecutorRegistry, default_registry
+from basir.i18n import _
+from basir.scheduler.ordering import OrderKey, order_key
+from basir.spec.models import WorkflowSpec
+from basir.states import (
     RUN_TERMINAL,
     RunStatus,
     TaskStatus,
     check_run_transition,
     check_task_transition,
 )
-from basir.events.bus import EventBus
-from basir.executors.registry import ExecutorRegistry, default_registry
-from basir.i18n import _
-from basir.scheduler.ordering import OrderKey, order_key
-from basir.spec.models import WorkflowSpec
 from basir.store.base import Store
 from basir.store.records import (
     Batch,

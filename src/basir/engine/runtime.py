@@ -15,11 +15,11 @@ from basir.engine import errors
 from basir.engine.attempts import AttemptsEngine
 from basir.engine.core import _copy_run
 from basir.engine.state import RunState, TaskState
-from basir.engine.states import TASK_RETRYABLE, TASK_TERMINAL, RunStatus, TaskStatus
 from basir.errors import BasirError, ConflictError
 from basir.i18n import _
 from basir.spec.dag import find_cycle
 from basir.spec.models import MAX_TASKS, Task
+from basir.states import TASK_RETRYABLE, TASK_TERMINAL, RunStatus, TaskStatus
 from basir.store.records import RunRecord, TaskRecord
 
 __all__ = ["Engine"]

@@ -10,8 +10,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from basir.engine.states import TASK_TERMINAL, TaskStatus
 from basir.spec.models import Task, WorkflowSpec
+from basir.states import TASK_TERMINAL, TaskStatus
 from basir.store.records import RunRecord, TaskRecord
 
 
