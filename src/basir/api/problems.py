@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from basir.errors import BasirError
 from basir.i18n import _, negotiate, ngettext, use_locale
-from basir.spec.pydantic_messages import pydantic_message
+from basir.spec.pydantic_messages import error_message
 from basir.store.base import ConflictError as StoreConflictError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -157,14 +157,6 @@ async def basir_error_handler(request: Request, exc: Exception) -> Response:
     )
 
 
-def _validation_message(error: dict[str, Any]) -> str:
-    message = pydantic_message(error)
-    if message is not None:
-        return message
-    # Our own validators raise ValueError with an already localised message.
-    return str(error.get("msg", "")).removeprefix("Value error, ")
-
-
 def field_path(loc: Sequence[Any]) -> str:
     """`("body", "tasks", 2, "needs")` → `body.tasks[2].needs`."""
     path = ""
@@ -179,7 +171,7 @@ def field_path(loc: Sequence[Any]) -> str:
 def validation_items(errors: Sequence[Any]) -> list[dict[str, Any]]:
     """Pydantic errors → `[{field, message}]`, localised."""
     return [
-        {"field": field_path(error.get("loc", ())), "message": _validation_message(error)}
+        {"field": field_path(error.get("loc", ())), "message": error_message(error)}
         for error in errors
     ]
 

@@ -9,16 +9,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pydantic import ValidationError
-
 from basir.engine import errors
 from basir.engine.attempts import AttemptsEngine
 from basir.engine.core import _copy_run
 from basir.engine.state import RunState, TaskState
-from basir.errors import BasirError, ConflictError
+from basir.errors import ConflictError
 from basir.i18n import _
-from basir.spec.dag import find_cycle
-from basir.spec.models import MAX_TASKS, Task
+from basir.spec.patch import parse_added_tasks
 from basir.states import TASK_RETRYABLE, TASK_TERMINAL, RunStatus, TaskStatus
 from basir.store.records import RunRecord, TaskRecord
 
@@ -88,7 +85,7 @@ class Engine(AttemptsEngine):
     ) -> RunRecord:
         """Add tasks to a live run: still acyclic, `needs` only on known tasks, ids new."""
         run = await self._live(run_id)
-        new_tasks = _parse_new_tasks(run, tasks)
+        new_tasks = parse_added_tasks(run.tasks, tasks)
         now = time.time()
         for spec in new_tasks:
             task = TaskState(
@@ -189,51 +186,3 @@ def _task_record(run: RunState, task: TaskState) -> TaskRecord:
         held=task.held,
         hold_until=task.hold_until,
     )
-
-
-def _parse_new_tasks(run: RunState, raw: list[dict[str, Any]]) -> list[Task]:
-    """Validate tasks to add to a live run; raise a `BasirError` listing every problem."""
-    problems: list[dict[str, Any]] = []
-    if not raw:
-        problems.append({"field": "tasks", "message": _("give at least one task to add")})
-    if len(run.tasks) + len(raw) > MAX_TASKS:
-        problems.append(
-            {"field": "tasks", "message": _("a run holds at most {limit} tasks", limit=MAX_TASKS)}
-        )
-    parsed: list[Task] = []
-    for index, item in enumerate(raw):
-        try:
-            parsed.append(Task.model_validate(item))
-        except ValidationError as exc:
-            for error in exc.errors():
-                path = ".".join(str(p) for p in error["loc"])
-                problems.append(
-                    {"field": f"tasks[{index}].{path}".rstrip("."), "message": str(error["msg"])}
-                )
-    problems.extend(_graph_problems(run, parsed))
-    if problems:
-        raise BasirError(
-            "run.invalid_patch", _("the tasks cannot be added to the run"), details=problems
-        )
-    return parsed
-
-
-def _graph_problems(run: RunState, parsed: list[Task]) -> list[dict[str, Any]]:
-    """New ids must be new, `needs` must name known tasks, and no cycle may appear."""
-    problems: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for index, task in enumerate(parsed):
-        if task.id in run.tasks or task.id in seen:
-            message = _("a task named {task_id} already exists", task_id=task.id)
-            problems.append({"field": f"tasks[{index}].id", "message": message})
-        seen.add(task.id)
-    for index, task in enumerate(parsed):
-        for need in task.needs:
-            if need not in run.tasks and need not in seen:
-                message = _("unknown task {task_id} in needs", task_id=need)
-                problems.append({"field": f"tasks[{index}].needs", "message": message})
-    cycle = find_cycle({task.id: [n for n in task.needs if n in seen] for task in parsed})
-    if cycle:
-        message = _("the tasks form a cycle: {cycle}", cycle=" → ".join(cycle))
-        problems.append({"field": "tasks", "message": message})
-    return problems

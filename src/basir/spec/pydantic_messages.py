@@ -110,3 +110,15 @@ def pydantic_message(error: Mapping[str, Any], *, show_input: bool = False) -> s
     if show_input and kind in _SHOWS_INPUT:
         text += _(", got {got}", got=short_input(error.get("input")))
     return text
+
+
+def error_message(error: Mapping[str, Any]) -> str:
+    """A localised message for any pydantic error: ours from the table, else the validator's.
+
+    Our own validators raise `ValueError` with a message already localised; pydantic prefixes
+    it with "Value error, ".
+    """
+    message = pydantic_message(error)
+    if message is not None:
+        return message
+    return str(error.get("msg", "")).removeprefix("Value error, ")
