@@ -96,11 +96,7 @@ async def list_runs(
 )
 async def show_run(run_id: RunId, caller: Reader) -> Response:
     """One run and its tasks."""
-    run = await caller.ctx.store.get_run(run_id)
-    if run is None:
-        raise run_not_found(run_id)
-    tasks = await caller.ctx.store.get_tasks(run_id)
-    return json_response(views.run_view(run, tasks))
+    return await _view(caller.ctx, run_id)
 
 
 async def _view(ctx: ApiContext, run_id: str) -> Response:
