@@ -1,9 +1,10 @@
 """Our own, localised message for each common pydantic error type: the one table of them.
 
-Pydantic's messages are English only.  Both faces of validation use this table: the spec
-loader (`spec.model_errors`, which adds locations, key names and suggestions first) and the
-API's problem+json errors (`api.problems`).  The spec shows the offending value; the API does
-not echo request input back.
+Pydantic's messages are English only.  Every place that reports pydantic errors uses this
+table: the spec loader (`spec.model_errors`, which adds locations, key names and suggestions
+first), tasks added to a live run (`spec.patch`) and the API's problem+json errors
+(`api.problems`).  The spec loader shows the offending value; the API does not echo request
+input back.
 """
 
 from __future__ import annotations
