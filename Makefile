@@ -36,7 +36,7 @@ env: ## create/refresh .venv from uv.lock with the machine's python3.11 (idempot
 	    || $(PYTHON_SYS) -m pip install --quiet --user --break-system-packages uv \
 	    || { echo "error: could not install uv with pip; install pip (apt-get install python3-pip) or uv" >&2; exit 1; }; \
 	fi
-	@$(UV) sync --frozen --quiet --python "$(PYTHON_SYS)"
+	@$(UV) sync --frozen --quiet --compile-bytecode --python "$(PYTHON_SYS)"
 	@$(MAKE) assets
 
 assets: ## install the dashboard's pinned front-end packages (only once package-lock.json exists)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from typing import Any
 
 from rich.console import Console, Group
@@ -36,6 +37,10 @@ class RunProgress:
         self.run_id = run_id
         self.states: dict[str, str] = {}
         self.total = total
+        self.done = 0  # tasks in a FINAL state, kept up to date per event (O(1), not a sum)
+        # The rows worth showing, kept per event so a frame never walks every task.
+        self.active: dict[str, str] = {}
+        self.troubled: dict[str, str] = {}
         self.live: Live | None = None
         self.progress = Progress(
             TextColumn("{task.description}"),
@@ -46,14 +51,19 @@ class RunProgress:
         )
         self.bar = self.progress.add_task(_("tasks"), total=total)
         if console.is_terminal:
-            self.live = Live(self._render(), console=console, refresh_per_second=8, transient=False)
+            # Drawn at the refresh rate from `get_renderable`, not once per event.
+            self.live = Live(
+                console=console,
+                refresh_per_second=8,
+                transient=False,
+                get_renderable=self._render,
+            )
             self.live.start()
 
     def _render(self) -> Group:
         table = Table(show_header=False, box=None, pad_edge=False)
-        active = [(t, s) for t, s in self.states.items() if s not in FINAL]
-        recent = [(t, s) for t, s in self.states.items() if s in FINAL and s != "succeeded"]
-        for task_id, state in (active + recent)[:MAX_TASK_ROWS]:
+        rows = itertools.chain(self.active.items(), self.troubled.items())
+        for task_id, state in itertools.islice(rows, MAX_TASK_ROWS):
             table.add_row(task_id, f"[{STYLE.get(state, '')}]{_(state)}[/]")
         return Group(self.progress, table)
 
@@ -64,17 +74,26 @@ class RunProgress:
         if event.run_id != self.run_id or task_id is None:
             return
         status = str(data.get("status", ""))
+        self._count(task_id, self.states.get(task_id), status)
         self.states[task_id] = status
         self.total = max(self.total, len(self.states))
-        done = sum(1 for s in self.states.values() if s in FINAL)
-        self.progress.update(self.bar, total=self.total, completed=done)
-        if self.live is not None:
-            self.live.update(self._render())
-        elif status in FINAL or status in {"running", "retrying"}:
+        self.progress.update(self.bar, total=self.total, completed=self.done)
+        if self.live is None and (status in FINAL or status in {"running", "retrying"}):
             line = _("task {task_id} {status}", task_id=task_id, status=_(status))
             if data.get("error") and status in {"failed", "retrying"}:
                 line += f": {data['error']}"
             self.console.print(line, highlight=False, soft_wrap=True)
+
+    def _count(self, task_id: str, before: str | None, after: str) -> None:
+        """Keep the counts true when one task moves `before` → `after` (a retry leaves FINAL)."""
+        self.done += (after in FINAL) - (before in FINAL)
+        if after in FINAL:
+            self.active.pop(task_id, None)
+            if after != "succeeded":
+                self.troubled[task_id] = after
+        else:
+            self.active[task_id] = after
+            self.troubled.pop(task_id, None)
 
     async def follow(self, subscription: Subscription) -> None:
         """Draw events until cancelled."""
@@ -84,7 +103,7 @@ class RunProgress:
     def close(self) -> None:
         """Stop live drawing, leaving the last frame on screen."""
         if self.live is not None:
-            self.live.update(self._render())
+            self.live.refresh()
             self.live.stop()
 
 
