@@ -36,7 +36,11 @@ env: ## create/refresh .venv from uv.lock with the machine's python3.11 (idempot
 	    || $(PYTHON_SYS) -m pip install --quiet --user --break-system-packages uv \
 	    || { echo "error: could not install uv with pip; install pip (apt-get install python3-pip) or uv" >&2; exit 1; }; \
 	fi
+	@# Bytecode compiled now, not by each command: where PYTHONDONTWRITEBYTECODE=1 is set (CI,
+	@# containers) Python still reads .pyc files but never writes them. The project itself is
+	@# installed editable, so its src/ is compiled too.
 	@$(UV) sync --frozen --quiet --compile-bytecode --python "$(PYTHON_SYS)"
+	@$(BIN)/python -m compileall -q -j 0 src
 	@$(MAKE) assets
 
 assets: ## install the dashboard's pinned front-end packages (only once package-lock.json exists)
