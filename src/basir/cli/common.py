@@ -55,6 +55,11 @@ def real_console(console: Console) -> Console:
     return console.real if isinstance(console, _LazyConsole) else console
 
 
+def terminal_console() -> Console | None:
+    """The stderr console when stderr is a terminal (live drawing), else None (plain lines)."""
+    return real_console(err_console) if sys.stderr.isatty() else None
+
+
 err_console = cast("Console", _LazyConsole(stderr=True, highlight=False))
 out_console = cast("Console", _LazyConsole(highlight=False))
 

@@ -1,19 +1,22 @@
-"""Live progress of one run on the terminal: a bar and per-task states (plain lines if no TTY)."""
+"""Live progress of one run on the terminal: a bar and per-task states (plain lines if no TTY).
+
+Without a terminal (CI logs, pipes) rich is never imported: lines go straight to the stream.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import itertools
-from typing import Any
-
-from rich.console import Console, Group
-from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+import sys
+from typing import TYPE_CHECKING, Any, TextIO
 
 from basir.events.bus import Subscription
 from basir.i18n import _
+
+if TYPE_CHECKING:
+    from rich.console import Console, Group
+    from rich.live import Live
 
 MAX_TASK_ROWS = 12
 FINAL = {"succeeded", "failed", "skipped", "cancelled", "upstream_failed"}
@@ -32,8 +35,12 @@ STYLE = {
 class RunProgress:
     """Consumes a run's events and draws them; `close()` leaves the final picture."""
 
-    def __init__(self, console: Console, run_id: str, total: int) -> None:
+    def __init__(
+        self, console: Console | None, run_id: str, total: int, stream: TextIO | None = None
+    ) -> None:
+        """Draw on `console` (a terminal) live, or write plain lines to `stream` (stderr)."""
         self.console = console
+        self.stream = stream if stream is not None else sys.stderr
         self.run_id = run_id
         self.states: dict[str, str] = {}
         self.total = total
@@ -42,6 +49,19 @@ class RunProgress:
         self.active: dict[str, str] = {}
         self.troubled: dict[str, str] = {}
         self.live: Live | None = None
+        if console is not None:
+            self._start_live(console)
+
+    def _start_live(self, console: Console) -> None:
+        from rich.live import Live
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -49,18 +69,20 @@ class RunProgress:
             TimeElapsedColumn(),
             console=console,
         )
-        self.bar = self.progress.add_task(_("tasks"), total=total)
-        if console.is_terminal:
-            # Drawn at the refresh rate from `get_renderable`, not once per event.
-            self.live = Live(
-                console=console,
-                refresh_per_second=8,
-                transient=False,
-                get_renderable=self._render,
-            )
-            self.live.start()
+        self.bar = self.progress.add_task(_("tasks"), total=self.total)
+        # Drawn at the refresh rate from `get_renderable`, not once per event.
+        self.live = Live(
+            console=console,
+            refresh_per_second=8,
+            transient=False,
+            get_renderable=self._render,
+        )
+        self.live.start()
 
     def _render(self) -> Group:
+        from rich.console import Group
+        from rich.table import Table
+
         self.progress.update(self.bar, total=self.total, completed=self.done)
         table = Table(show_header=False, box=None, pad_edge=False)
         rows = itertools.chain(self.active.items(), self.troubled.items())
@@ -84,7 +106,7 @@ class RunProgress:
                 line += f": {data['error']}"
             # Plain text straight to the stream: rich's print costs ~0.5 ms a line, which is
             # seconds for a 10,000-task run, and an error text is not markup.
-            self.console.file.write(line + "\n")
+            self.stream.write(line + "\n")
 
     def _count(self, task_id: str, before: str | None, after: str) -> None:
         """Keep the counts true when one task moves `before` → `after` (a retry leaves FINAL)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,10 +14,10 @@ from basir.cli.common import (
     fail,
     freeze_long_lived,
     opened_store,
-    real_console,
     report_spec_error,
     run_async,
     settings,
+    terminal_console,
 )
 from basir.cli.run_report import SPEC_SUFFIXES, finish_run
 from basir.i18n import _
@@ -75,7 +76,7 @@ async def _follow_to_end(
     from basir.engine.report import run_to_dict
 
     tasks = await store.get_tasks(run.id)
-    progress = RunProgress(real_console(err_console), run.id, total=len(tasks))
+    progress = RunProgress(terminal_console(), run.id, total=len(tasks))
     loop = asyncio.get_running_loop()
     interrupted = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -122,7 +123,7 @@ async def _run(target: str, pairs: list[str], json_out: bool, junit: Path | None
             subscription.close()
             await engine.stop()
             raise
-        err_console.print(f"run {run.id}", highlight=False)
+        sys.stderr.write(f"run {run.id}\n")
         return await _follow_to_end(engine, store, run, json_out, junit, subscription)
 
 
@@ -139,7 +140,7 @@ async def _resume(run_id: str, json_out: bool, junit: Path | None) -> int:
         await engine.start(resume=False)
         freeze_long_lived()
         subscription = engine.bus.subscribe()
-        err_console.print(f"run {run_id}", highlight=False)
+        sys.stderr.write(f"run {run_id}\n")
         record = await engine.resume(run_id)
         return await _follow_to_end(engine, store, record, json_out, junit, subscription)
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from basir.cli.common import EXIT_FAILED, EXIT_OK, err_console
+from basir.cli.common import EXIT_FAILED, EXIT_OK
 from basir.i18n import _
 
 SPEC_SUFFIXES = {".yaml", ".yml", ".json"}
@@ -50,14 +50,15 @@ def _print_summary(result: dict[str, Any]) -> None:
     for entry in result["tasks"].values():
         counts[entry["status"]] = counts.get(entry["status"], 0) + 1
     parts = ", ".join(f"{n} {_(status)}" for status, n in sorted(counts.items()))
-    err_console.print(
-        _(
-            "run {run_id} {status}: {parts}",
-            run_id=result["run_id"],
-            status=_(result["status"]),
-            parts=parts,
-        )
+    # Plain text, not rich: an error message is not markup, and rich costs ~50 ms to import.
+    summary = _(
+        "run {run_id} {status}: {parts}",
+        run_id=result["run_id"],
+        status=_(result["status"]),
+        parts=parts,
     )
+    lines = [summary]
     for task_id, entry in result["tasks"].items():
         if entry["status"] in {"failed", "upstream_failed"} and entry.get("error"):
-            err_console.print(f"  {task_id}: {entry['error']}", soft_wrap=True)
+            lines.append(f"  {task_id}: {entry['error']}")
+    sys.stderr.write("\n".join(lines) + "\n")

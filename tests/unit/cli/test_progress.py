@@ -16,7 +16,9 @@ def _event(task_id: str, status: str, run_id: str = "r1") -> SimpleNamespace:
 
 def _progress(terminal: bool = False) -> tuple[RunProgress, io.StringIO]:
     out = io.StringIO()
-    console = Console(file=out, force_terminal=terminal, width=100)
+    if not terminal:
+        return RunProgress(None, "r1", total=3, stream=out), out
+    console = Console(file=out, force_terminal=True, width=100)
     return RunProgress(console, "r1", total=3), out
 
 
