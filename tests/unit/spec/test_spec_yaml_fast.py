@@ -31,6 +31,7 @@ SCALARS = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),
     st.sampled_from(TRICKY),
     st.text(max_size=10),
+    st.text(alphabet="ab cd-:#'\"\né", max_size=60),
     st.text(alphabet="ab -:#'\"\n\r\t{}[],&*!|>%@`é٣\x85\u2028", max_size=8),
 )
 KEYS = st.sampled_from(["name", "tasks", "on", "yes", "no", "id", "needs", "y"]) | st.text(
@@ -46,9 +47,10 @@ DATA = st.recursive(
 )
 
 
-def _dump(data: Any, flow: bool) -> str:
+def _dump(data: Any, flow: bool, width: int = 80) -> str:
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = flow
+    yaml.width = width  # narrow: long text folds over several lines
     buffer = io.StringIO()
     yaml.dump(data, buffer)
     return buffer.getvalue()
@@ -63,9 +65,9 @@ def _fast(text: str) -> tuple[Any, dict[Any, Any], list[Any]] | None:
 
 
 @SETTINGS
-@given(data=DATA, flow=st.booleans())
-def test_generated_documents_load_identically(data: Any, flow: bool) -> None:
-    text = _dump(data, flow)
+@given(data=DATA, flow=st.booleans(), width=st.integers(10, 80))
+def test_generated_documents_load_identically(data: Any, flow: bool, width: int) -> None:
+    text = _dump(data, flow, width)
     reference = load_yaml_reference(text, **LIMITS)
     fast = _fast(text)
     if fast is not None:
