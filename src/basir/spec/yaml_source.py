@@ -62,8 +62,10 @@ def load_yaml(text: str, *, max_depth: int, max_nodes: int) -> Result:
     The libyaml fast path answers a clean document; anything else is read again by ruamel.yaml
     so that what the user sees about a problem never depends on which parser ran.
     """
-    from basir.spec.yaml_fast import FastPathDeclinedError, load
-
+    try:
+        from basir.spec.yaml_fast import FastPathDeclinedError, load
+    except ImportError:  # PyYAML built without libyaml: no fast path, same answers
+        return load_yaml_reference(text, max_depth=max_depth, max_nodes=max_nodes)
     try:
         data, locations = load(text, max_depth=max_depth, max_nodes=max_nodes)
     except FastPathDeclinedError:

@@ -213,3 +213,12 @@ def test_hand_written_styles_load_identically(text: str) -> None:
     reference = load_yaml_reference(text, **LIMITS)
     assert reference[2] == []
     assert _fast(text) == reference
+
+
+def test_without_libyaml_the_reference_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "basir.spec.yaml_fast", None)  # import fails
+    text = "name: ci\non: {push: {}}\n"
+    assert load_yaml(text, **LIMITS) == load_yaml_reference(text, **LIMITS)
+    assert load_yaml(text, **LIMITS)[0] == {"name": "ci", "on": {"push": {}}}
