@@ -104,6 +104,7 @@ async def apply_examples(store: Any, folder: Path, template_dirs: list[Path]) ->
 async def serve(config: Settings, examples: Path | None = None, *, port: int | None = None) -> None:
     """Run the whole server until a signal asks it to stop (`port` overrides the settings')."""
     from basir.api.app import context_of, create_app
+    from basir.api.http_limits import uvicorn_limits
     from basir.engine.runtime import Engine
     from basir.monitoring.metrics import Metrics
     from basir.security.tokens import ensure_admin
@@ -132,6 +133,7 @@ async def serve(config: Settings, examples: Path | None = None, *, port: int | N
                 access_log=False,
                 lifespan="on",
                 timeout_graceful_shutdown=HTTP_DRAIN_TIMEOUT_S,
+                **uvicorn_limits(),
             )
             server = BasirServer(
                 uconfig,

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from basir.cli.common import (
     err_console,
@@ -23,6 +22,8 @@ from basir.cli.common import (
 from basir.i18n import _
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from basir.store.records import WorkflowVersion
 
 
@@ -31,6 +32,8 @@ def _when(timestamp: float) -> str:
 
 
 def _table(rows: list[WorkflowVersion]) -> Table:
+    from rich.table import Table
+
     table = Table(_("name"), _("version"), _("namespace"), _("tasks"), _("created"))
     for row in rows:
         table.add_row(
