@@ -62,7 +62,10 @@ class DecisionIn(Body):
     params: dict[str, Any] = Field(default_factory=dict, max_length=MAX_PARAMS)
     priority: PriorityIn | None = None
     deadline: DurationIn | None = None
-    callback_url: HttpUrl | None = Field(None, description="notified when the run ends")
+    callback_url: HttpUrl | None = Field(
+        None,
+        description="planned (roadmap 9): refused with 422 `request.unsupported` until sent",
+    )
 
 
 class RunQuery(BaseModel):

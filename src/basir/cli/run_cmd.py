@@ -55,7 +55,7 @@ async def _workflow_for(store: Store, target: str, config: Settings) -> Workflow
         if not path.exists():
             fail(_("no such file: {path}", path=target))
         try:
-            spec = load_workflow_file(path, template_dirs=config.template_dirs)
+            spec = load_workflow_file(path, template_dirs=config.template_dirs, pools=config.pools)
         except SpecError as error:
             report_spec_error(error, target)
         version, _created = await apply_workflow(store, spec, created_by="cli")

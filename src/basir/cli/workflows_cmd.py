@@ -53,7 +53,9 @@ async def _apply(files: list[Path]) -> None:
     async with opened_store(config) as store:
         for path in files:
             try:
-                spec = load_workflow_file(path, template_dirs=config.template_dirs)
+                spec = load_workflow_file(
+                    path, template_dirs=config.template_dirs, pools=config.pools
+                )
             except SpecError as error:
                 report_spec_error(error, str(path))
             version, created = await apply_workflow(store, spec, created_by="cli")

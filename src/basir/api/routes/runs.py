@@ -18,7 +18,9 @@ from basir.api.schemas import RunPage, RunPatch, RunQuery, RunStart, RunView
 from basir.engine.errors import run_not_found
 from basir.errors import BasirError
 from basir.i18n import _, ngettext
+from basir.spec.errors import IssueCode
 from basir.spec.models import Task
+from basir.spec.planned import task_planned_keys, unsupported_message
 
 router = APIRouter(prefix="/api/v1", tags=["runs"], responses=problem_responses(401, 403))
 
@@ -174,6 +176,14 @@ def validate_tasks(tasks: list[dict[str, Any]]) -> None:
                 inner = item["field"]
                 item["field"] = f"{prefix}.{inner}" if inner else prefix
                 problems.append(item)
+        for key in task_planned_keys(task):
+            problems.append(
+                {
+                    "field": field_path(("body", "tasks", index, key)),
+                    "message": unsupported_message(key),
+                    "code": IssueCode.UNSUPPORTED.value,
+                }
+            )
     if problems:
         raise BasirError(
             "run.invalid_tasks",

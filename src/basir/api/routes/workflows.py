@@ -109,6 +109,7 @@ async def apply(request: Request, caller: Operator) -> Response:
             "<request>",
             content_type=media_type,
             template_dirs=caller.ctx.settings.template_dirs,
+            pools=caller.ctx.settings.pools,
         )
     except SpecError as error:
         raise _spec_error(error) from error
