@@ -31,14 +31,14 @@ err_console = Console(stderr=True, highlight=False)
 out_console = Console(highlight=False)
 
 
-def settings() -> Settings:
-    """Settings from the environment (BASIR_HOME, BASIR_DB, …); a bad value exits 2."""
+def settings(**overrides: Any) -> Settings:
+    """Settings from the environment (BASIR_HOME, BASIR_DB, …) and options; a bad value exits 2."""
     from pydantic import ValidationError
 
     from basir.config import Settings
 
     try:
-        return Settings()
+        return Settings(**overrides)
     except ValidationError as error:
         for item in error.errors():
             name = "BASIR_" + "_".join(str(part) for part in item["loc"]).upper()

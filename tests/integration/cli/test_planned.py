@@ -70,3 +70,12 @@ def test_every_example_validates(cli: Cli) -> None:
     assert examples
     done = cli("validate", *examples)
     assert done.returncode == 0, done.stderr
+
+
+def test_token_without_server_is_refused(cli: Cli, tmp_path: Path) -> None:
+    path = write(tmp_path / "ok.yaml", "name: ok\ntasks:\n  - {id: a, uses: noop}\n")
+    done = cli("run", str(path), "--token", "t" * 24)
+    assert done.returncode == 2
+    assert "--token is used only with --server" in done.stderr
+    assert json.loads(cli("workflows", "list", "--json").stdout) == []
+    assert cli("run", str(path), env={"BASIR_TOKEN": "t" * 24}).returncode == 0
