@@ -8,8 +8,13 @@ every cron (`spec.cron_invalid`) and time zone (`spec.timezone_invalid`) of `on.
 and, when a workflow is applied or run, every pool named in `resources.pools` against the
 configured pools (`spec.unknown_pool`; `cpu` and `memory` always exist).
 
+The same rule covers keys that only some bodies read (`idle_body_keys`): `shell` on a task
+that is not `run:` (or `uses:`), `isolate` off a `python:` task, `with` off `uses:` and
+`workflow:` tasks would have no effect, so they are errors (`spec.invalid_value`).
+
 All checks read the raw document, so they run next to the model's and are reported together;
-`task_planned_keys` serves the other places a task comes from (templates, PATCH /runs).
+`task_planned_keys` and `idle_body_keys` serve the other places a task comes from (templates,
+PATCH /runs).
 """
 
 from __future__ import annotations
@@ -22,9 +27,12 @@ from basir.spec.cron import cron_problem, timezone_problem
 from basir.spec.errors import FieldPath, IssueCode, SpecIssue
 from basir.spec.loader import LoadedDocument
 from basir.spec.model_errors import suggest
+from basir.spec.models import BODY_KEYS
 
 BUILTIN_POOLS = ("cpu", "memory")
 PLANNED_TASK_KEYS = ("resources", "queue", "cache")
+# Keys read by some bodies only; `uses:` passes `shell` on to a file template's `run:`.
+_BODY_ONLY_KEYS = {"shell": ("run", "uses"), "isolate": ("python",), "with": ("uses", "workflow")}
 
 
 def _messages() -> dict[str, Callable[[], str]]:
@@ -54,6 +62,40 @@ def unsupported_message(key: str) -> str:
 def task_planned_keys(task: Mapping[str, Any]) -> list[str]:
     """The planned keys a task (a raw mapping) sets, in `PLANNED_TASK_KEYS` order."""
     return [key for key in PLANNED_TASK_KEYS if task.get(key) is not None]
+
+
+def idle_body_keys(task: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """`(key, localised message)` for each key this task's body would not read.
+
+    Only for a task with exactly one body (others get their own error); an empty or false
+    value (`with: {}`, `isolate: false`) changes nothing and passes.
+    """
+    from basir.spec.templates import BUILTINS  # templates import this module
+
+    bodies = [key for key in BODY_KEYS if task.get(key) is not None]
+    if len(bodies) != 1:
+        return []
+    found: list[tuple[str, str]] = []
+    for key, readers in _BODY_ONLY_KEYS.items():
+        value = task.get(key)
+        if value is None or value is False or value == {}:
+            continue
+        if key == "shell" and task.get("uses") in BUILTINS:
+            message = _(
+                "shell has no effect on the built-in {name}: it runs no shell", name=task["uses"]
+            )
+            found.append((key, message))
+            continue
+        if bodies[0] in readers:
+            continue
+        message = _(
+            "{key} has no effect on a {body} task; only {readers} tasks read it",
+            key=key,
+            body=bodies[0],
+            readers=", ".join(readers),
+        )
+        found.append((key, message))
+    return found
 
 
 def _tasks(doc: LoadedDocument) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -49,7 +49,7 @@ from basir.spec.expr_checks import TEMPLATE_ROOTS, Scope, check_value
 from basir.spec.loader import LoadedDocument, parse_document
 from basir.spec.model_errors import issues_from_validation, suggest
 from basir.spec.models import TEMPLATE_REF_PATTERN, Strict, Task
-from basir.spec.planned import task_planned_keys, unsupported_message
+from basir.spec.planned import idle_body_keys, task_planned_keys, unsupported_message
 from basir.spec.values import InputDecl
 from basir.spec.values import check_value as check_input
 
@@ -148,6 +148,8 @@ def load_template(text: str | bytes, filename: str, name: str | None = None) -> 
         for key in task_planned_keys(raw_task):
             message = unsupported_message(key)
             issues.append(doc.issue(IssueCode.UNSUPPORTED, message, ("task", key)))
+        for key, message in idle_body_keys(raw_task):
+            issues.append(doc.issue(IssueCode.INVALID_VALUE, message, ("task", key)))
     scope = Scope(TEMPLATE_ROOTS, {"inputs": set(template.inputs)})
     issues.extend(check_value(doc, ("task",), doc.get(("task",)), scope))
     if issues:

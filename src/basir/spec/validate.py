@@ -29,7 +29,7 @@ from basir.spec.expr_checks import TASK_ROOTS, WORKFLOW_ROOTS, Scope, check_valu
 from basir.spec.loader import MAX_SPEC_BYTES, LoadedDocument, parse_document
 from basir.spec.model_errors import issues_from_validation, suggest
 from basir.spec.models import BODY_KEYS, MAX_TASKS, TEMPLATE_REF_PATTERN, WorkflowSpec
-from basir.spec.planned import planned_issues
+from basir.spec.planned import idle_body_keys, planned_issues
 from basir.spec.templates import TemplateResolver, uses_issues
 
 # Task keys that never hold expressions (ids, names, enums, references).
@@ -71,6 +71,9 @@ def body_issues(doc: LoadedDocument) -> list[SpecIssue]:
         elif not bodies:
             message = _("a task needs a body: run, python, http, uses or workflow")
             issues.append(doc.issue(IssueCode.NO_BODY, message, ("tasks", index)))
+        else:
+            for key, message in idle_body_keys(task):
+                issues.append(doc.issue(IssueCode.INVALID_VALUE, message, ("tasks", index, key)))
     return issues
 
 

@@ -97,7 +97,10 @@ async def test_task_priority_is_accepted(client: httpx.AsyncClient) -> None:
 async def test_patch_refuses_planned_task_fields(client: httpx.AsyncClient, start: Start) -> None:
     run_id = (await start(SLOW_YAML))["run_id"]
     body = {
-        "tasks": [{"id": "extra", "uses": "noop", "resources": {"cpu": 1}, "cache": {"key": "k"}}]
+        "tasks": [
+            {"id": "extra", "uses": "noop", "resources": {"cpu": 1}, "cache": {"key": "k"}},
+            {"id": "more", "run": "true", "isolate": True},
+        ]
     }
     problem = assert_problem(
         await client.patch(f"/api/v1/runs/{run_id}", json=body), 422, "run.invalid_tasks"
@@ -105,9 +108,10 @@ async def test_patch_refuses_planned_task_fields(client: httpx.AsyncClient, star
     assert [(e["field"], e.get("code")) for e in problem["errors"]] == [
         ("body.tasks[0].resources", "spec.unsupported"),
         ("body.tasks[0].cache", "spec.unsupported"),
+        ("body.tasks[1].isolate", "spec.invalid_value"),
     ]
     shown = (await client.get(f"/api/v1/runs/{run_id}")).json()
-    assert "extra" not in shown["tasks"]
+    assert "extra" not in shown["tasks"] and "more" not in shown["tasks"]
     await client.post(f"/api/v1/runs/{run_id}/cancel")
 
 

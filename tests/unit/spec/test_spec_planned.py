@@ -217,3 +217,37 @@ def test_pools_setting() -> None:
 def test_pools_setting_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BASIR_POOLS", "gradle=2,gpu=1")
     assert Settings().pools == {"gradle": 2, "gpu": 1}
+
+
+def test_keys_a_body_would_not_read_are_refused() -> None:
+    text = (
+        "name: w\ntasks:\n"
+        "  - {id: a, run: x, with: {a: 1}, isolate: true}\n"
+        "  - {id: b, python: 'm:f', shell: bash}\n"
+        "  - {id: c, uses: noop, shell: bash}\n"
+        "  - {id: d, run: x, shell: bash, with: {}, isolate: false}\n"
+        "  - {id: e, workflow: child, with: {x: 1}}\n"
+        "  - {id: f, uses: flutter/test, shell: bash}\n"
+    )
+    found = issues(text)
+    assert [(code, line, col) for code, _m, line, col in found] == [
+        ("spec.invalid_value", 3, 21),
+        ("spec.invalid_value", 3, 35),
+        ("spec.invalid_value", 4, 28),
+        ("spec.invalid_value", 5, 25),
+    ]
+    assert found[0][1] == (
+        "w.yaml:3:21: tasks[0].with: with has no effect on a run task; only uses, workflow tasks"
+        " read it"
+    )
+    assert found[3][1].endswith("shell has no effect on the built-in noop: it runs no shell")
+
+
+def test_templates_follow_the_same_rule(tmp_path: Path) -> None:
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "py.yaml").write_text("task:\n  python: 'm:f'\n  shell: bash\n")
+    found = issues(
+        "name: w\ntasks:\n  - {id: a, uses: ci/py}\n", resolver=TemplateResolver([tmp_path])
+    )
+    assert [code for code, _m, _l, _c in found] == ["spec.bad_template"]
+    assert "task.shell: shell has no effect on a python task" in found[0][1]

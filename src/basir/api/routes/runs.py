@@ -20,7 +20,7 @@ from basir.errors import BasirError
 from basir.i18n import _, ngettext
 from basir.spec.errors import IssueCode
 from basir.spec.models import Task
-from basir.spec.planned import task_planned_keys, unsupported_message
+from basir.spec.planned import idle_body_keys, task_planned_keys, unsupported_message
 
 router = APIRouter(prefix="/api/v1", tags=["runs"], responses=problem_responses(401, 403))
 
@@ -182,6 +182,14 @@ def validate_tasks(tasks: list[dict[str, Any]]) -> None:
                     "field": field_path(("body", "tasks", index, key)),
                     "message": unsupported_message(key),
                     "code": IssueCode.UNSUPPORTED.value,
+                }
+            )
+        for key, message in idle_body_keys(task):
+            problems.append(
+                {
+                    "field": field_path(("body", "tasks", index, key)),
+                    "message": message,
+                    "code": IssueCode.INVALID_VALUE.value,
                 }
             )
     if problems:
