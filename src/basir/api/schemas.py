@@ -69,9 +69,9 @@ class DecisionIn(Body):
 
 
 class RunQuery(BaseModel):
-    """Filters and paging of `GET /runs`."""
+    """Filters and paging of `GET /runs`; an unknown parameter (a typo) is an error."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     status: RunStatus | None = Field(None, description="only runs in this state")
     workflow: str | None = Field(None, pattern=NAME_PATTERN, description="only this workflow")
@@ -80,9 +80,9 @@ class RunQuery(BaseModel):
 
 
 class EventQuery(BaseModel):
-    """Filters and paging of `GET /events/history`."""
+    """Filters and paging of `GET /events/history`; an unknown parameter is an error."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     run: str | None = Field(None, max_length=128, description="only events of this run")
     workflow: str | None = Field(None, pattern=NAME_PATTERN, description="only this workflow")

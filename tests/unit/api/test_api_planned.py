@@ -141,3 +141,12 @@ async def test_request_bodies_refuse_unknown_fields(client: httpx.AsyncClient) -
     )
     problem = assert_problem(response, 422, "request.invalid")
     assert problem["errors"] == [{"field": "body.callbak_url", "message": "unknown field"}]
+
+
+async def test_listing_queries_refuse_unknown_parameters(client: httpx.AsyncClient) -> None:
+    problem = assert_problem(await client.get("/api/v1/runs?stauts=failed"), 422, "request.invalid")
+    assert problem["errors"] == [{"field": "query.stauts", "message": "unknown field"}]
+    problem = assert_problem(
+        await client.get("/api/v1/events/history?tpye=run.started"), 422, "request.invalid"
+    )
+    assert problem["errors"] == [{"field": "query.tpye", "message": "unknown field"}]
