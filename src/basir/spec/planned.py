@@ -64,34 +64,40 @@ def task_planned_keys(task: Mapping[str, Any]) -> list[str]:
     return [key for key in PLANNED_TASK_KEYS if task.get(key) is not None]
 
 
-def idle_body_keys(task: Mapping[str, Any]) -> list[tuple[str, str]]:
+def idle_body_keys(task: Mapping[str, Any], body: str | None = None) -> list[tuple[str, str]]:
     """`(key, localised message)` for each key this task's body would not read.
 
-    Only for a task with exactly one body (others get their own error); an empty or false
-    value (`with: {}`, `isolate: false`) changes nothing and passes.
+    Only for a task with exactly one body (`body`, found when not given; a task with none or
+    two gets its own error); an empty or false value (`with: {}`, `isolate: false`) changes
+    nothing and passes.
     """
-    from basir.spec.templates import BUILTINS  # templates import this module
-
-    bodies = [key for key in BODY_KEYS if task.get(key) is not None]
-    if len(bodies) != 1:
+    if task.keys().isdisjoint(_BODY_ONLY_KEYS):  # the common case: 10,000 tasks stay cheap
         return []
+    present = [key for key in _BODY_ONLY_KEYS if task.get(key)]
+    if body is None:
+        bodies = [key for key in BODY_KEYS if task.get(key) is not None]
+        if len(bodies) != 1:
+            return []
+        body = bodies[0]
     found: list[tuple[str, str]] = []
-    for key, readers in _BODY_ONLY_KEYS.items():
-        value = task.get(key)
-        if value is None or value is False or value == {}:
+    for key in present:
+        readers = _BODY_ONLY_KEYS[key]
+        if key == "shell" and body == "uses":
+            from basir.spec.templates import BUILTINS  # templates import this module
+
+            if task["uses"] in BUILTINS:
+                message = _(
+                    "shell has no effect on the built-in {name}: it runs no shell",
+                    name=task["uses"],
+                )
+                found.append((key, message))
             continue
-        if key == "shell" and task.get("uses") in BUILTINS:
-            message = _(
-                "shell has no effect on the built-in {name}: it runs no shell", name=task["uses"]
-            )
-            found.append((key, message))
-            continue
-        if bodies[0] in readers:
+        if body in readers:
             continue
         message = _(
             "{key} has no effect on a {body} task; only {readers} tasks read it",
             key=key,
-            body=bodies[0],
+            body=body,
             readers=", ".join(readers),
         )
         found.append((key, message))
@@ -134,7 +140,8 @@ def pool_issues(doc: LoadedDocument, pools: Mapping[str, int]) -> list[SpecIssue
     shown = ", ".join(known)
     issues: list[SpecIssue] = []
     for index, task in _tasks(doc):
-        wanted = doc.get(("tasks", index, "resources", "pools"))
+        resources = task.get("resources")
+        wanted = resources.get("pools") if isinstance(resources, dict) else None
         if not isinstance(wanted, dict):
             continue
         task_id = task.get("id") if isinstance(task.get("id"), str) else f"#{index + 1}"
@@ -166,10 +173,14 @@ def planned_issues(doc: LoadedDocument, pools: Mapping[str, int] | None = None) 
     if doc.get(("defaults", "queue")) is not None:
         queue = unsupported_message("queue")
         issues.append(doc.issue(IssueCode.UNSUPPORTED, queue, ("defaults", "queue")))
+    any_resources = False
     for index, task in _tasks(doc):
+        if task.keys().isdisjoint(PLANNED_TASK_KEYS):
+            continue
+        any_resources = any_resources or "resources" in task
         for key in task_planned_keys(task):
             message = unsupported_message(key)
             issues.append(doc.issue(IssueCode.UNSUPPORTED, message, ("tasks", index, key)))
-    if pools is not None:
+    if pools is not None and any_resources:
         issues.extend(pool_issues(doc, pools))
     return issues

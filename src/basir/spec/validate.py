@@ -72,7 +72,7 @@ def body_issues(doc: LoadedDocument) -> list[SpecIssue]:
             message = _("a task needs a body: run, python, http, uses or workflow")
             issues.append(doc.issue(IssueCode.NO_BODY, message, ("tasks", index)))
         else:
-            for key, message in idle_body_keys(task):
+            for key, message in idle_body_keys(task, bodies[0]):
                 issues.append(doc.issue(IssueCode.INVALID_VALUE, message, ("tasks", index, key)))
     return issues
 
