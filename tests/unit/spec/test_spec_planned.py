@@ -251,3 +251,27 @@ def test_templates_follow_the_same_rule(tmp_path: Path) -> None:
     )
     assert [code for code, _m, _l, _c in found] == ["spec.bad_template"]
     assert "task.shell: shell has no effect on a python task" in found[0][1]
+
+
+def test_secrets_and_signals_are_refused_in_expressions(tmp_path: Path) -> None:
+    text = (
+        "name: w\nenv: {T: '${{ secrets.TOKEN }}'}\ntasks:\n"
+        "  - {id: a, run: 'echo ${{ signals.build.ok }}', if: '${{ secrets.x != null }}'}\n"
+    )
+    found = issues(text)
+    assert [(code, line, col) for code, _m, line, col in found] == [
+        ("spec.unsupported", 2, 7),
+        ("spec.unsupported", 4, 13),
+        ("spec.unsupported", 4, 50),
+    ]
+    assert found[0][1] == (
+        "w.yaml:2:7: env.T: secrets are not stored yet (roadmap 8): secrets.TOKEN would always"
+        " be empty; pass the value as a parameter until then"
+    )
+    assert "L1 signals are not received yet (roadmap 9)" in found[1][1]
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "s.yaml").write_text("task:\n  run: echo ${{ secrets.k }}\n")
+    found = issues(
+        "name: w\ntasks:\n  - {id: a, uses: ci/s}\n", resolver=TemplateResolver([tmp_path])
+    )
+    assert "secrets are not stored yet" in found[0][1]
