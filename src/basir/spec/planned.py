@@ -35,28 +35,27 @@ PLANNED_TASK_KEYS = ("resources", "queue", "cache")
 _BODY_ONLY_KEYS = {"shell": ("run", "uses"), "isolate": ("python",), "with": ("uses", "workflow")}
 
 
-def _messages() -> dict[str, Callable[[], str]]:
-    # Built on each call: messages are translated into the locale active at that moment.
-    return {
-        "schedule": lambda: _(
-            "schedules are not run yet (roadmap 3): remove on.schedule and start runs with"
-            " basir run or the API until the scheduler lands"
-        ),
-        "git": lambda: _("git triggers are not run yet (roadmap 9): remove on.git"),
-        "queue": lambda: _(
-            "queues are not built yet (roadmap 3): remove queue; every task shares one queue"
-        ),
-        "resources": lambda: _(
-            "resource admission is not built yet (roadmap 4): remove resources; tasks start"
-            " without reserving cpu, memory or pool slots"
-        ),
-        "cache": lambda: _("task caching is not built yet (roadmap 10): remove cache"),
-    }
+# Each message is built when asked for, so it is in the locale active at that moment.
+_MESSAGES: dict[str, Callable[[], str]] = {
+    "schedule": lambda: _(
+        "schedules are not run yet (roadmap 3): remove on.schedule and start runs with"
+        " basir run or the API until the scheduler lands"
+    ),
+    "git": lambda: _("git triggers are not run yet (roadmap 9): remove on.git"),
+    "queue": lambda: _(
+        "queues are not built yet (roadmap 3): remove queue; every task shares one queue"
+    ),
+    "resources": lambda: _(
+        "resource admission is not built yet (roadmap 4): remove resources; tasks start"
+        " without reserving cpu, memory or pool slots"
+    ),
+    "cache": lambda: _("task caching is not built yet (roadmap 10): remove cache"),
+}
 
 
 def unsupported_message(key: str) -> str:
     """The localised "not supported yet" message of a planned field (`schedule`, `resources`…)."""
-    return _messages()[key]()
+    return _MESSAGES[key]()
 
 
 def task_planned_keys(task: Mapping[str, Any]) -> list[str]:
