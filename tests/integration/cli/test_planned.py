@@ -79,3 +79,11 @@ def test_token_without_server_is_refused(cli: Cli, tmp_path: Path) -> None:
     assert "--token is used only with --server" in done.stderr
     assert json.loads(cli("workflows", "list", "--json").stdout) == []
     assert cli("run", str(path), env={"BASIR_TOKEN": "t" * 24}).returncode == 0
+
+
+def test_unknown_language_is_refused(cli: Cli, tmp_path: Path) -> None:
+    path = write(tmp_path / "ok.yaml", "name: ok\ntasks:\n  - {id: a, uses: noop}\n")
+    done = cli("--lang", "fr", "validate", str(path))
+    assert done.returncode == 2
+    assert "fr is not a language of Basir: use en or ar" in done.stderr
+    assert cli("--lang", "ar_SA.UTF-8", "validate", "-q", str(path)).returncode == 0
