@@ -64,11 +64,19 @@ err_console = cast("Console", _LazyConsole(stderr=True, highlight=False))
 out_console = cast("Console", _LazyConsole(highlight=False))
 
 
-def settings() -> Settings:
-    """Settings from the environment (BASIR_HOME, BASIR_DB, …)."""
+def settings(**overrides: Any) -> Settings:
+    """Settings from the environment (BASIR_HOME, BASIR_DB, …) and options; a bad value exits 2."""
+    from pydantic import ValidationError
+
     from basir.config import Settings
 
-    return Settings()
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        for item in error.errors():
+            name = "BASIR_" + "_".join(str(part) for part in item["loc"]).upper()
+            err_console.print(f"  {name}: {str(item['msg']).removeprefix('Value error, ')}")
+        fail(_("the settings from the environment are invalid"))
 
 
 def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:

@@ -50,7 +50,7 @@ async def _workflow_for(store: Store, target: str, config: Settings) -> Workflow
         if not path.exists():
             fail(_("no such file: {path}", path=target))
         try:
-            spec = load_workflow_file(path, template_dirs=config.template_dirs)
+            spec = load_workflow_file(path, template_dirs=config.template_dirs, pools=config.pools)
         except SpecError as error:
             report_spec_error(error, target)
         version, _created = await apply_workflow(store, spec, created_by="cli")
@@ -145,11 +145,18 @@ async def _resume(run_id: str, json_out: bool, junit: Path | None) -> int:
         return await _follow_to_end(engine, store, record, json_out, junit, subscription)
 
 
+def _given_on_command_line(ctx: typer.Context, name: str) -> bool:
+    """Whether option `name` was typed (not taken from its environment variable or default)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
+
+
 def register(app: typer.Typer) -> None:
     """Add `run` and `resume` to the app."""
 
     @app.command(help=_("Run a workflow (file or stored name) to the end, showing progress."))
     def run(
+        ctx: typer.Context,
         target: Annotated[str, typer.Argument(help=_("workflow file or stored workflow name"))],
         param: Annotated[
             list[str], typer.Option("--param", "-p", help=_("parameter as key=value"))
@@ -168,6 +175,8 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--token", envvar="BASIR_TOKEN", help=_("API token"))
         ] = None,
     ) -> None:
+        if server is None and _given_on_command_line(ctx, "token"):
+            fail(_("--token is used only with --server; a local run needs no token"))
         if server is not None:
             from basir.cli.remote_run import run_remote
 

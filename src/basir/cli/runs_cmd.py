@@ -36,9 +36,9 @@ RunArgument = Annotated[str, typer.Argument(help=_("run id"))]
 
 def default_server() -> str:
     """`http://HOST:PORT` of the local server's settings (BASIR_HOST, BASIR_PORT)."""
-    from basir.config import Settings
+    from basir.cli.common import settings
 
-    config = Settings()
+    config = settings()
     return f"http://{config.host}:{config.port}"
 
 

@@ -122,6 +122,12 @@ class EngineCore:
                 if record.id not in self._runs:
                     await self.resume(record.id)
 
+    @property
+    def scheduling(self) -> bool:
+        """Whether this engine starts ready tasks now: started, its pump alive, not stopping."""
+        pump = self._pump_task
+        return pump is not None and not pump.done() and not self._closing
+
     async def stop(self, grace_s: float | None = None) -> None:
         """Stop starting tasks; let running ones finish up to `grace_s`, then interrupt them.
 

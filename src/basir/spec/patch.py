@@ -8,7 +8,7 @@ located from the patch's `tasks` list: `tasks[1].needs`.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -16,8 +16,9 @@ from pydantic import ValidationError
 from basir.errors import BasirError
 from basir.i18n import _
 from basir.spec.dag import find_cycle
-from basir.spec.errors import SpecValueError, format_path
+from basir.spec.errors import IssueCode, SpecValueError, format_path
 from basir.spec.models import MAX_TASKS, Task
+from basir.spec.planned import idle_body_keys, task_planned_keys, unsupported_message
 from basir.spec.pydantic_messages import error_message
 
 Problem = dict[str, Any]
@@ -45,7 +46,30 @@ def schema_problems(raw: Sequence[Any]) -> tuple[list[Task], list[Problem]]:
             parsed.append(Task.model_validate(item))
         except ValidationError as exc:
             problems.extend(_items(index, exc))
+        if isinstance(item, Mapping):
+            problems.extend(_refused_keys(index, item))
     return parsed, problems
+
+
+def _refused_keys(index: int, task: Mapping[str, Any]) -> list[Problem]:
+    """Keys the task sets that would be ignored: planned fields, keys its body never reads."""
+    refused: list[Problem] = [
+        {
+            "field": format_path(("tasks", index, key)),
+            "message": unsupported_message(key),
+            "code": IssueCode.UNSUPPORTED.value,
+        }
+        for key in task_planned_keys(task)
+    ]
+    refused.extend(
+        {
+            "field": format_path(("tasks", index, key)),
+            "message": message,
+            "code": IssueCode.INVALID_VALUE.value,
+        }
+        for key, message in idle_body_keys(task)
+    )
+    return refused
 
 
 def graph_problems(existing: Collection[str], parsed: Sequence[Task]) -> list[Problem]:

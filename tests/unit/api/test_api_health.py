@@ -32,6 +32,14 @@ async def test_readyz_when_the_store_is_down(
     assert_problem(await client.get("/readyz"), 503, "store.unreachable")
 
 
+async def test_readyz_reports_a_stopped_scheduler(
+    client: httpx.AsyncClient, engine: Engine
+) -> None:
+    assert (await client.get("/readyz")).status_code == 200
+    await engine.stop()
+    assert_problem(await client.get("/readyz"), 503, "scheduler.stopped")
+
+
 async def test_metrics_exposition(client: httpx.AsyncClient, start: Start, engine: Engine) -> None:
     run = await start(HELLO_YAML)
     await engine.wait(run["run_id"])

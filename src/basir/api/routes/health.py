@@ -41,8 +41,12 @@ async def readyz(ctx: Ctx) -> Response:
         alive = False
     if not alive:
         return problem_response(503, "store.unreachable", _("the store does not answer"), "/readyz")
-    role = str(getattr(ctx.engine, "role", "leading"))
-    return json_response({"status": "ready", "store": "ok", "scheduler": role})
+    if not ctx.engine.scheduling:
+        message = _("the scheduler is not running (starting or shutting down)")
+        return problem_response(503, "scheduler.stopped", message, "/readyz")
+    # One process, one engine: until several servers elect a leader (roadmap 5), a running
+    # engine is the leader.
+    return json_response({"status": "ready", "store": "ok", "scheduler": "leading"})
 
 
 async def store_snapshot(ctx: ApiContext) -> StateSnapshot:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from pathlib import Path as PathType
 from typing import Annotated, Any
 
@@ -84,7 +85,7 @@ def _spec_error(error: SpecError) -> BasirError:
 
 
 def _prepare(
-    text: str, media_type: str, template_dirs: list[PathType]
+    text: str, media_type: str, template_dirs: list[PathType], pools: Mapping[str, int]
 ) -> tuple[WorkflowSpec, dict[str, Any], str]:
     """The validated spec, its stored form and hash (what `apply_workflow` stores); CPU only."""
     from basir.coordinator.workflows import canonical_spec, spec_hash
@@ -92,7 +93,11 @@ def _prepare(
 
     try:
         spec = load_workflow(
-            text, "<request>", content_type=media_type, template_dirs=template_dirs
+            text,
+            "<request>",
+            content_type=media_type,
+            template_dirs=template_dirs,
+            pools=pools,
         )
     except SpecError as error:
         raise _spec_error(error) from error
@@ -123,8 +128,10 @@ async def apply(request: Request, caller: Operator) -> Response:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise BasirError("request.malformed", _("the body is not UTF-8 text")) from error
-    template_dirs = caller.ctx.settings.template_dirs
-    spec, document, digest = await asyncio.to_thread(_prepare, text, media_type, template_dirs)
+    settings = caller.ctx.settings
+    spec, document, digest = await asyncio.to_thread(
+        _prepare, text, media_type, settings.template_dirs, settings.pools
+    )
     version, created = await caller.ctx.store.put_workflow(
         spec.name, spec.namespace, document, digest, caller.user
     )
