@@ -19,6 +19,11 @@ from basir.engine.state import RunState, TaskState
 from basir.engine.states import RunStatus, TaskStatus
 from basir.executors.base import TaskContext, TaskFailure
 from basir.i18n import _
+from basir.store.records import RunRecord
+
+# A child run is at most this many levels below its top-level run (DESIGN §2 invariant 6).
+MAX_WORKFLOW_DEPTH = 10
+CHILD_TRIGGER = "run:"
 
 
 class AttemptsEngine(EngineCore):
@@ -99,14 +104,26 @@ class AttemptsEngine(EngineCore):
     async def _run_child(
         self, run: RunState, task: TaskState, body: dict[str, Any]
     ) -> dict[str, Any]:
-        """A `workflow:` task starts a child run of the named workflow and waits for it."""
+        """A `workflow:` task starts a child run of the named workflow and waits for it.
+
+        Child runs nest at most `MAX_WORKFLOW_DEPTH` deep (a workflow calling itself would
+        otherwise nest for ever); the task that would go deeper fails and says so.
+        """
         version = await self.store.get_workflow(body["workflow"])
         if version is None:
             raise TaskFailure(_("no workflow named {name}", name=body["workflow"]))
+        if await self._depth_of(run.record) >= MAX_WORKFLOW_DEPTH:
+            raise TaskFailure(
+                _(
+                    "workflows nest at most {limit} deep: run {run_id} cannot start a child",
+                    limit=MAX_WORKFLOW_DEPTH,
+                    run_id=run.id,
+                )
+            )
         child = await self.submit(
             version,
             params=body.get("with") or {},
-            trigger=f"run:{run.id}",
+            trigger=f"{CHILD_TRIGGER}{run.id}",
             created_by=run.record.created_by,
         )
         try:
@@ -122,6 +139,21 @@ class AttemptsEngine(EngineCore):
                 outputs=outputs,
             )
         return outputs
+
+    async def _depth_of(self, record: RunRecord) -> int:
+        """How many parent runs lie above this run (0 for a top-level run).
+
+        Follows `trigger: run:<id>` upwards one stored run at a time, in a bounded loop.
+        """
+        depth = 0
+        while record.trigger.startswith(CHILD_TRIGGER) and depth <= MAX_WORKFLOW_DEPTH:
+            parent_id = record.trigger.removeprefix(CHILD_TRIGGER)
+            live = self._runs.get(parent_id)
+            parent = live.record if live is not None else await self.store.get_run(parent_id)
+            if parent is None:
+                break
+            record, depth = parent, depth + 1
+        return depth
 
     def _attempt_ended(
         self,
