@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from basir.engine.states import RunStatus, TaskStatus
 from basir.executors.base import TaskContext, TaskFailure
 from basir.i18n import _
 from basir.store.records import RunRecord
+
+log = logging.getLogger(__name__)
 
 # A child run is at most this many levels below its top-level run (DESIGN §2 invariant 6).
 MAX_WORKFLOW_DEPTH = 10
@@ -46,7 +49,7 @@ class AttemptsEngine(EngineCore):
         self._attempts.pop((run.id, task.id), None)
         run.running -= 1
         self._slots_used -= 1
-        self._attempt_ended(run, task, TaskStatus.CANCELLED, {}, None)
+        self._settle_attempt(run, task, TaskStatus.CANCELLED, {}, None)
 
     async def _attempt(self, run: RunState, task: TaskState) -> None:
         """Run one attempt of a task and record how it ended."""
@@ -72,9 +75,28 @@ class AttemptsEngine(EngineCore):
             self._attempts.pop((run.id, task.id), None)
             run.running -= 1
             self._slots_used -= 1
-        if self.metrics is not None:
-            self.metrics.observe_task(time.perf_counter() - started, str(outcome))
-        self._attempt_ended(run, task, outcome, outputs, error)
+        try:
+            if self.metrics is not None:
+                self.metrics.observe_task(time.perf_counter() - started, str(outcome))
+        except Exception:  # monitoring never decides a task's fate
+            log.exception("metrics failed")
+        self._settle_attempt(run, task, outcome, outputs, error)
+
+    def _settle_attempt(
+        self,
+        run: RunState,
+        task: TaskState,
+        outcome: TaskStatus,
+        outputs: dict[str, Any],
+        error: str | None,
+    ) -> None:
+        """The boundary of an attempt: record its end; an engine error fails task and run."""
+        if task.status != TaskStatus.RUNNING or self._runs.get(run.id) is not run:
+            return  # already ended by an engine error or a fault while the body ran
+        try:
+            self._attempt_ended(run, task, outcome, outputs, error)
+        except Exception as exc:
+            self._engine_error(run, task, exc)
 
     def _timeout_of(self, run: RunState, task: TaskState) -> float | None:
         return task.spec.timeout if task.spec.timeout is not None else run.spec.defaults.timeout

@@ -19,16 +19,23 @@ import secrets
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 from basir.config import Settings
 from basir.engine import errors
+from basir.engine.faults import (
+    STORE_RETRY_GIVE_UP_S,
+    is_transient_store_error,
+    store_retry_delay_s,
+)
 from basir.engine.rendering import Renderer
 from basir.engine.rules import aggregate_instances, gate, run_outcome, upstream_of
 from basir.engine.state import RunState, TaskState, initial_rows, state_from_records
 from basir.engine.states import (
     RUN_TERMINAL,
+    TASK_TRANSITIONS,
     RunStatus,
     TaskStatus,
     check_run_transition,
@@ -63,6 +70,15 @@ class Metrics(Protocol):
     def observe_task(self, duration_s: float, status: str) -> None: ...
     def observe_schedule_latency(self, seconds: float) -> None: ...
     def observe_commit(self, seconds: float) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EngineHealth:
+    """The engine's own readiness, as `/readyz` shows it."""
+
+    pump_alive: bool
+    store_retrying: str | None = None  # the transient store error being waited out
+    fault: str | None = None  # why the engine stopped, once it has
 
 
 def new_run_id() -> str:
@@ -113,6 +129,8 @@ class EngineCore:
         self._random = random.Random()
         self._ended: deque[tuple[RunState, TaskState]] = deque()  # the DAG walk's worklist
         self._propagating = False
+        self.fault: str | None = None  # set once the engine stopped on an error of its own
+        self.store_retrying: str | None = None  # the transient store error being waited out
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -145,13 +163,20 @@ class EngineCore:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
-        await self._flush()
+        if self.fault is None:  # after a fault nothing more is written: resume starts afresh
+            await self._flush()
         if self._pump_task is not None:
             self._pump_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pump_task
             self._pump_task = None
         await self.registry.aclose()
+
+    def health(self) -> EngineHealth:
+        """What `/readyz` reports: is the pump alive, is the store being waited for."""
+        pump = self._pump_task
+        alive = pump is not None and not pump.done() and self.fault is None
+        return EngineHealth(pump_alive=alive, store_retrying=self.store_retrying, fault=self.fault)
 
     # ---------------------------------------------------------------- runs
 
@@ -247,6 +272,8 @@ class EngineCore:
 
     async def wait(self, run_id: str) -> RunRecord:
         """Wait until the run has finished and return its final record."""
+        if self.fault is not None and run_id in self._runs:
+            raise errors.engine_fault(self.fault)
         if run_id not in self._runs:
             record = await self.store.get_run(run_id)
             if record is None:
@@ -614,7 +641,10 @@ class EngineCore:
             if blocked:
                 run.parked.append(task.id)
                 continue
-            self._start_attempt(run, task)
+            try:
+                self._start_attempt(run, task)
+            except Exception as exc:
+                self._engine_error(run, task, exc)
 
     def _start_attempt(self, run: RunState, task: TaskState) -> None:
         # Queued and started in one commit: the store only ever sees the task go from its
@@ -644,14 +674,25 @@ class EngineCore:
     # ---------------------------------------------------------------- the pump
 
     async def _pump(self) -> None:
-        while True:
-            await self._wake.wait()
-            # One more turn of the loop first: attempts whose results are already queued as
-            # callbacks (many threads finishing at once) join this commit instead of the next.
-            await asyncio.sleep(0)
-            self._wake.clear()
-            self._dispatch()
-            await self._commit()
+        """Dispatch and commit in a loop until stopped, or until an error of the engine's own.
+
+        A fault here leaves the engine's state unknown: it stops for good (`self.fault`),
+        every waiter gets the error, and the store still holds the last committed state, from
+        which `resume` continues.  Nothing is left as an unretrieved task exception.
+        """
+        try:
+            while True:
+                await self._wake.wait()
+                # One more turn of the loop first: attempts whose results are already queued
+                # as callbacks (many threads finishing at once) join this commit, not the next.
+                await asyncio.sleep(0)
+                self._wake.clear()
+                self._dispatch()
+                await self._commit()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._stop_on_fault(exc)
 
     async def _commit(self) -> None:
         """Write the pending batch, then publish its events and launch its attempts."""
@@ -669,17 +710,17 @@ class EngineCore:
         waiters, self._commit_waiters = self._commit_waiters, []
         started = time.perf_counter()
         try:
-            events = await self.store.write(batch)
+            events = await self._write(batch)
         except Exception as exc:
-            log.exception("store write failed; the engine stops dispatching")
-            self._closing = True
             _resolve(waiters, exc)
-            return
+            raise  # state unknown: the pump stops the engine
         if self.metrics is not None:
             self.metrics.observe_commit(time.perf_counter() - started)
-        self.bus.publish(events)
-        for run, task in launch:
-            self._begin(run, task)
+        try:
+            self.bus.publish(events)
+        except Exception:  # a broken subscriber must not stop the runs it watches
+            log.exception("publishing events failed")
+        self._launch_all(launch)
         for run in finished:
             self._runs.pop(run.id, None)
             deadline = self._timers.pop((run.id, "deadline"), None)
@@ -690,8 +731,49 @@ class EngineCore:
                     future.set_result(_copy_run(run.record))
         _resolve(waiters)
 
+    def _launch_all(self, launch: list[tuple[RunState, TaskState]]) -> None:
+        """Begin the attempts whose `running` state is now committed."""
+        for run, task in launch:
+            if task.status != TaskStatus.RUNNING:  # ended by an engine error before it began
+                run.running -= 1
+                self._slots_used -= 1
+                continue
+            try:
+                self._begin(run, task)
+            except Exception as exc:
+                self._engine_error(run, task, exc)
+
+    async def _write(self, batch: Batch) -> list[EventRecord]:
+        """Write one batch, waiting out transient store errors with a bounded backoff."""
+        failures = 0
+        began = time.monotonic()
+        while True:
+            try:
+                events = await self.store.write(batch)
+            except Exception as exc:
+                waited = time.monotonic() - began
+                if not is_transient_store_error(exc) or waited > STORE_RETRY_GIVE_UP_S:
+                    raise
+                failures += 1
+                delay = store_retry_delay_s(failures)
+                self.store_retrying = exception_text(exc)
+                log.warning(
+                    "store write failed (%s); retry %d in %.2fs",
+                    self.store_retrying,
+                    failures,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                continue
+            if self.store_retrying is not None:
+                log.warning("store write succeeded again after %d retries", failures)
+                self.store_retrying = None
+            return events
+
     async def _flush(self) -> None:
         """Wait until everything changed so far is committed (and published)."""
+        if self.fault is not None:
+            raise errors.engine_fault(self.fault)
         if self._pump_task is None:
             self._dispatch()
             await self._commit()
@@ -700,6 +782,79 @@ class EngineCore:
         self._commit_waiters.append(future)
         self._wake.set()
         await future
+
+    # ---------------------------------------------------------------- faults
+
+    def _engine_error(self, run: RunState, task: TaskState | None, exc: BaseException) -> None:
+        """An error of the engine's own while handling one run: that run ends `failed`.
+
+        Recorded as `engine.error` naming the error; the run's live tasks end (the one at
+        fault `failed`, the others `cancelled`) and its running attempts are stopped.  If
+        even that fails, the engine's state is unknown and it stops (`_stop_on_fault`).
+        """
+        text = exception_text(exc)
+        log.error("engine error in run %s: %s", run.id, text, exc_info=exc)
+        try:
+            self._event("engine.error", run, task, data={"error": text})
+            self._abort_run(run, task, text)
+        except Exception as second:
+            self._stop_on_fault(second)
+
+    def _abort_run(self, run: RunState, culprit: TaskState | None, text: str) -> None:
+        if RunStatus(run.record.status) in RUN_TERMINAL:
+            return
+        now = time.time()
+        for task in run.tasks.values():
+            if task.terminal:
+                continue
+            target = TaskStatus.FAILED if task is culprit else TaskStatus.CANCELLED
+            if target not in TASK_TRANSITIONS[task.status]:
+                if TaskStatus.RUNNING not in TASK_TRANSITIONS[task.status]:
+                    target = TaskStatus.CANCELLED
+                else:  # a queued culprit: failed is only reached through running
+                    self._task_to(run, task, TaskStatus.RUNNING, started_at=now)
+            fields: dict[str, Any] = {"finished_at": now}
+            if task is culprit:
+                fields["error"] = text
+            self._task_to(run, task, target, **fields)
+        for (run_id, task_id), attempt in list(self._attempts.items()):
+            if run_id == run.id:
+                run.tasks[task_id].stop_reason = "engine_error"
+                attempt.cancel()
+        for key in [key for key in self._timers if key[0] == run.id]:
+            self._timers.pop(key).cancel()
+        run.unfinished = 0
+        if run.record.status == RunStatus.QUEUED:
+            self._run_to(run, RunStatus.RUNNING, started_at=now)
+        if run.record.status == RunStatus.PAUSED:
+            self._run_to(run, RunStatus.RUNNING)
+        self._run_to(run, RunStatus.FAILED, error=text, finished_at=now)
+        self._finished_runs.append(run)
+
+    def _stop_on_fault(self, exc: BaseException) -> None:
+        """The engine's state is unknown: stop for good and tell every waiter.
+
+        The store holds the last committed state; a new engine's `resume` continues from it.
+        """
+        if self.fault is None:
+            self.fault = exception_text(exc)
+            log.critical("the engine stops: %s", self.fault, exc_info=exc)
+        self._closing = True
+        fault = errors.engine_fault(self.fault)
+        waiters, self._commit_waiters = self._commit_waiters, []
+        _resolve(waiters, fault)
+        for futures in self._run_waiters.values():
+            for future in futures:
+                if not future.done():
+                    future.set_exception(fault)
+        self._run_waiters.clear()
+
+    def _guarded(self, run: RunState, task: TaskState | None, action: Callable[[], None]) -> None:
+        """Run a timer's action; an error in it fails that run instead of going unseen."""
+        try:
+            action()
+        except Exception as exc:
+            self._engine_error(run, task, exc)
 
     # ---------------------------------------------------------------- timers
 
@@ -715,7 +870,9 @@ class EngineCore:
                 self._event("deadline.missed", run, data={"deadline_at": deadline_at})
 
         delay = max(0.0, deadline_at - time.time())
-        self._timers[(run.id, "deadline")] = asyncio.get_running_loop().call_later(delay, fire)
+        self._timers[(run.id, "deadline")] = asyncio.get_running_loop().call_later(
+            delay, self._guarded, run, None, fire
+        )
 
     def _arm_retry(self, run: RunState, task: TaskState, delay_s: float) -> None:
         def fire() -> None:
@@ -723,7 +880,9 @@ class EngineCore:
             if task.status == TaskStatus.RETRYING and self._runs.get(run.id) is run:
                 self._queue(run, task)
 
-        self._timers[(run.id, task.id)] = asyncio.get_running_loop().call_later(delay_s, fire)
+        self._timers[(run.id, task.id)] = asyncio.get_running_loop().call_later(
+            delay_s, self._guarded, run, task, fire
+        )
 
     def _release(self, run: RunState, task: TaskState, by: str | None) -> None:
         if not task.held:
@@ -745,7 +904,9 @@ class EngineCore:
         previous = self._timers.pop(key, None)
         if previous is not None:
             previous.cancel()
-        self._timers[key] = asyncio.get_running_loop().call_later(max(0.0, delay_s), fire)
+        self._timers[key] = asyncio.get_running_loop().call_later(
+            max(0.0, delay_s), self._guarded, run, task, fire
+        )
 
     # ---------------------------------------------------------------- attempts
 
