@@ -81,9 +81,10 @@ format: env ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: env ## engine workloads W1-W4 and the API benchmark (see docs/performance.md)
+bench: env ## engine workloads W1-W4, the 10,000-task shapes and the API benchmark (docs/performance.md)
 	@if ! command -v wrk >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then apt-get install -y wrk >/dev/null; fi
 	@$(BIN)/python bench/run.py
+	@$(BIN)/python bench/shapes_bench.py
 	@$(BIN)/python bench/api_bench.py
 
 i18n-extract: env ## collect messages into basir.pot and merge them into the Arabic catalog
