@@ -72,10 +72,11 @@ run: env ## start `basir server` with the workflows of examples/ applied
 test: env deps-machine lint ## lint, then pytest on 2 workers with branch coverage (fail under 85 %)
 	@$(BIN)/pytest -n $(PYTEST_WORKERS) --cov --cov-report=term-missing:skip-covered
 
-lint: env ## ruff check, ruff format --check, mypy --strict on src/
+lint: env ## ruff check, ruff format --check, mypy --strict on src/, no src/ module over 500 lines
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/python scripts/module_size.py src
 
 format: env ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

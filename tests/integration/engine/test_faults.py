@@ -25,7 +25,7 @@ import sqlalchemy.exc
 
 from basir.config import Settings
 from basir.coordinator.workflows import apply_workflow
-from basir.engine import core as engine_core
+from basir.engine import progression
 from basir.engine.faults import is_transient_store_error, store_retry_delay_s
 from basir.engine.runtime import Engine
 from basir.errors import BasirError
@@ -125,7 +125,7 @@ async def test_transient_store_errors_are_waited_out(
 
     flaky.write = watching  # type: ignore[method-assign]
     try:
-        with caplog.at_level(logging.WARNING, logger="basir.engine.core"):
+        with caplog.at_level(logging.WARNING, logger="basir.engine.journal"):
             run = await engine.submit(await applied(sqlite_store, CHAIN))
             final = await asyncio.wait_for(engine.wait(run.id), timeout=30)
     finally:
@@ -207,7 +207,7 @@ async def test_an_error_ending_an_attempt_fails_the_task_and_the_run(
     def broken(*_args: Any) -> Any:
         raise RuntimeError("rule exploded")
 
-    monkeypatch.setattr("basir.engine.attempts.after_failure", broken)
+    monkeypatch.setattr("basir.engine.flow.after_failure", broken)
     engine = await start_engine(sqlite_store, tmp_path)
     document = {
         "name": "broken",
@@ -240,7 +240,7 @@ async def test_an_error_in_the_dag_walk_fails_the_run(
     sqlite_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = {"n": 0}
-    real_gate = engine_core.gate
+    real_gate = progression.gate
 
     def gate_once_broken(*args: Any) -> Any:
         calls["n"] += 1
@@ -248,7 +248,7 @@ async def test_an_error_in_the_dag_walk_fails_the_run(
             raise KeyError("lost")
         return real_gate(*args)
 
-    monkeypatch.setattr(engine_core, "gate", gate_once_broken)
+    monkeypatch.setattr(progression, "gate", gate_once_broken)
     engine = await start_engine(sqlite_store, tmp_path)
     try:
         run = await engine.submit(await applied(sqlite_store, CHAIN))

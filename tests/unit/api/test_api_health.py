@@ -35,7 +35,7 @@ async def test_readyz_when_the_store_is_down(
 async def test_readyz_while_store_writes_are_retried(
     client: httpx.AsyncClient, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(engine, "store_retrying", "OperationalError: database is locked")
+    monkeypatch.setattr(engine.journal, "store_retrying", "OperationalError: database is locked")
     response = await client.get("/readyz")
     assert_problem(response, 503, "store.retrying")
     assert "database is locked" in response.json()["detail"]
