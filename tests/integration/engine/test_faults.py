@@ -15,7 +15,7 @@ import gc
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -72,13 +72,27 @@ async def sqlite_store(tmp_path: Path) -> AsyncIterator[Store]:
 
 
 @pytest.fixture
-def loop_errors() -> Iterator[list[dict[str, Any]]]:
-    """What reaches the loop's exception handler ("Task exception was never retrieved")."""
+async def loop_errors() -> AsyncIterator[list[dict[str, Any]]]:
+    """What reaches the test loop's exception handler ("Task exception was never retrieved")."""
     seen: list[dict[str, Any]] = []
-    loop = asyncio.get_event_loop_policy().get_event_loop()
+    loop = asyncio.get_running_loop()
     loop.set_exception_handler(lambda _loop, context: seen.append(context))
     yield seen
     loop.set_exception_handler(None)
+
+
+async def test_the_loop_error_probe_sees_unretrieved_exceptions(
+    loop_errors: list[dict[str, Any]],
+) -> None:
+    async def boom() -> None:
+        raise RuntimeError("unseen")
+
+    task = asyncio.create_task(boom())
+    await asyncio.sleep(0.01)
+    del task
+    gc.collect()
+    assert [str(c.get("exception")) for c in loop_errors] == ["unseen"]
+    loop_errors.clear()
 
 
 async def start_engine(store: Any, tmp_path: Path, **kwargs: Any) -> Engine:
