@@ -33,6 +33,9 @@ _DRIVER_TRANSIENT = frozenset(
         "BrokenPipeError",
     }
 )
+# PostgreSQL SQLSTATEs that pass: connection exceptions (class 08), admin/crash shutdown and
+# "cannot connect now" while the server restarts (57P01–57P03), too many connections (53300).
+_PG_TRANSIENT_STATES = ("08", "57P01", "57P02", "57P03", "53300")
 # How far down `__cause__` / `__context__` an error is inspected.
 _MAX_CHAIN = 8
 
@@ -62,6 +65,10 @@ def is_transient_store_error(exc: BaseException) -> bool:
             )
     for error in chain:
         if isinstance(error, OSError) and error.errno in _OS_TRANSIENT:
+            return True
+        if getattr(error, "connection_invalidated", False) is True:  # SQLAlchemy: disconnect
+            return True
+        if str(getattr(error, "sqlstate", "") or "").startswith(_PG_TRANSIENT_STATES):
             return True
         if any(cls.__name__ in _DRIVER_TRANSIENT for cls in type(error).__mro__):
             return True

@@ -309,6 +309,8 @@ async def test_an_error_while_dispatching_fails_that_run(
 def test_transient_store_errors_are_told_from_the_rest() -> None:
     for error in TRANSIENT:
         assert is_transient_store_error(error), error
+    restarting = asyncpg.exceptions.CannotConnectNowError("the database system is starting up")
+    assert is_transient_store_error(restarting)  # SQLSTATE 57P03
     wrapped = RuntimeError("write failed")
     wrapped.__cause__ = sqlite3.OperationalError("database is locked")
     assert is_transient_store_error(wrapped)
