@@ -12,6 +12,7 @@ from typing import Any
 from basir.engine.flow import Flow
 from basir.engine.state import RunState, TaskState
 from basir.engine.states import TASK_RETRYABLE, TASK_TERMINAL, RunStatus, TaskStatus
+from basir.engine.timers import retry_key
 from basir.errors import ConflictError
 from basir.i18n import _
 from basir.spec.models import Task
@@ -26,7 +27,7 @@ def cancel(flow: Flow, run: RunState, by: str | None) -> None:
     flow.journal.event("run.cancelling", run, data={"by": by})
     for task in list(run.tasks.values()):
         if task.status in _WAITING:
-            flow.timers.cancel((run.id, task.id))
+            flow.timers.cancel(retry_key(run, task))
             flow.finish_task(run, task, TaskStatus.CANCELLED, finished_at=time.time())
     for (attempt_run, task_id), attempt in list(flow.attempts.items()):
         if attempt_run == run.id:

@@ -26,7 +26,7 @@ from basir.engine.rendering import Renderer
 from basir.engine.rules import Gate, after_failure
 from basir.engine.state import RunState, TaskState
 from basir.engine.states import RUN_TERMINAL, TASK_TRANSITIONS, RunStatus, TaskStatus
-from basir.engine.timers import Timers
+from basir.engine.timers import Timers, retry_key
 from basir.i18n import _
 from basir.scheduler.ready_queue import ReadyQueue
 from basir.store.records import TaskRecord
@@ -44,6 +44,7 @@ class Flow:
         settings: Settings,
         journal: Journal,
         renderer: Renderer,
+        runner: AttemptRunner,
         on_fault: Callable[[BaseException], None],
     ) -> None:
         self.settings = settings
@@ -51,7 +52,7 @@ class Flow:
         self.renderer = renderer
         self.ready = ReadyQueue()
         self.timers = Timers(self.guarded)
-        self.runner: AttemptRunner | None = None  # wired by the engine (it needs the engine)
+        self.runner = runner
         self.metrics: Metrics | None = None
         self.runs: dict[str, RunState] = {}
         self.attempts: dict[tuple[str, str], asyncio.Task[None]] = {}
@@ -300,7 +301,6 @@ class Flow:
     async def _attempt(self, run: RunState, task: TaskState) -> None:
         """Run one attempt of a task and record how it ended."""
         started = time.perf_counter()
-        assert self.runner is not None
         try:
             result = await self.runner.run(run, task)
         finally:
@@ -393,7 +393,7 @@ class Flow:
             if task.status == TaskStatus.RETRYING and self.runs.get(run.id) is run:
                 self.queue(run, task)
 
-        self.timers.arm((run.id, task.id), delay_s, run, task, fire)
+        self.timers.arm(retry_key(run, task), delay_s, run, task, fire)
 
     def release(self, run: RunState, task: TaskState, by: str | None) -> None:
         """Lift a task's hold; a queued task goes back in the ready queue."""

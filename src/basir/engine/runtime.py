@@ -94,8 +94,8 @@ class Engine:
         self.renderer = Renderer(settings.template_dirs, self.workdir)
         self._wake = asyncio.Event()
         self.journal = Journal(store, self.bus, self._wake.set, metrics)
-        self.flow = Flow(settings, self.journal, self.renderer, self._stop_on_fault)
-        self.flow.runner = AttemptRunner(settings, self.registry, self.renderer, store, self)
+        runner = AttemptRunner(settings, self.registry, self.renderer, store, self)
+        self.flow = Flow(settings, self.journal, self.renderer, runner, self._stop_on_fault)
         self.metrics = metrics
         self._run_waiters: dict[str, list[asyncio.Future[RunRecord]]] = {}
         self._pump_task: asyncio.Task[None] | None = None

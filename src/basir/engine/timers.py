@@ -1,8 +1,9 @@
 """Timers of the engine: retry backoff, hold release, run deadlines — one handle per key.
 
-Keys are `(run_id, name)`: the task id for a retry, `hold:<task>` for a release, `deadline`
-for the run.  A timer's action runs through `guard`, so an error in it fails that run
-(`engine.error`) instead of disappearing into the event loop's exception handler.
+Keys are `(run_id, name)`: `retry:<task>` for a retry, `hold:<task>` for a release,
+`deadline` for the run (prefixed, so a task named `deadline` cannot collide with it).  A
+timer's action runs through `guard`, so an error in it fails that run (`engine.error`)
+instead of disappearing into the event loop's exception handler.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ from basir.engine.state import RunState, TaskState
 
 Key = tuple[str, str]
 Guard = Callable[[RunState, TaskState | None, Callable[[], None]], None]
+
+
+def retry_key(run: RunState, task: TaskState) -> Key:
+    """The key of a task's retry-backoff timer."""
+    return (run.id, f"retry:{task.id}")
 
 
 class Timers:
