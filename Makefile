@@ -76,10 +76,11 @@ run: env ## start `basir server` with the workflows of examples/ applied
 test: env deps-machine lint ## lint, then pytest on 2 workers with branch coverage (fail under 85 %)
 	@$(BIN)/pytest -n $(PYTEST_WORKERS) --cov --cov-report=term-missing:skip-covered
 
-lint: env ## ruff check, ruff format --check, mypy --strict on src/
+lint: env ## ruff check, ruff format --check, mypy --strict on src/, no src/ module over 500 lines
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/python scripts/module_size.py src
 
 format: env ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
@@ -88,6 +89,7 @@ format: env ## apply ruff's fixes and formatting
 bench: env ## engine workloads W1-W4, the API and the command line (see docs/performance.md)
 	@if ! command -v wrk >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then apt-get install -y wrk >/dev/null; fi
 	@$(BIN)/python bench/run.py
+	@$(BIN)/python bench/shapes_bench.py
 	@$(BIN)/python bench/api_bench.py
 	@$(BIN)/python bench/cli_bench.py
 

@@ -100,10 +100,10 @@ class Status(BaseModel):
 
 
 class Ready(Status):
-    """Readiness with its parts."""
+    """Readiness with its parts: the store answers and the engine's pump runs."""
 
     store: str
-    scheduler: str
+    engine: str
 
 
 class WorkflowSummary(BaseModel):
