@@ -21,7 +21,9 @@ from basir.api.routes import decisions, events, health, runs, tasks, workflows
 from basir.config import Settings
 from basir.coordinator.decisions import Decisions
 from basir.engine.runtime import Engine
+from basir.monitoring.http import HttpMetricsMiddleware
 from basir.monitoring.metrics import Metrics
+from basir.monitoring.snapshot import engine_state
 from basir.security.auth import Authenticator
 
 API_VERSION = "1"
@@ -53,7 +55,7 @@ def create_app(
         decisions=Decisions(engine.store, engine),
     )
     if not metrics.has_state_provider:
-        metrics.bind_state(lambda: health.store_snapshot(ctx))
+        metrics.bind_state(engine_state(engine))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -78,6 +80,7 @@ def create_app(
     # Added innermost first: the locale is set before the body limit may answer 413.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(LocaleMiddleware)
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
     _document_problems(app)
     return app
 

@@ -247,7 +247,7 @@ class Flow:
         self.journal.started(run, task)
         now = time.time()
         if self.metrics is not None and task.queued_at is not None:
-            self.metrics.observe_schedule_latency(max(0.0, now - task.queued_at))
+            self.metrics.observe_queue_wait(max(0.0, now - task.queued_at), run.record.workflow)
         self.journal.task_to(
             run,
             task,
@@ -280,6 +280,8 @@ class Flow:
 
     def begin(self, run: RunState, task: TaskState) -> None:
         """Start one attempt of a task whose `running` state is committed."""
+        if self.metrics is not None and task.started_at is not None:
+            self.metrics.observe_schedule_latency(max(0.0, time.time() - task.started_at))
         attempt = asyncio.create_task(self._attempt(run, task), name=f"{run.id}/{task.id}")
         self.attempts[(run.id, task.id)] = attempt
         attempt.add_done_callback(functools.partial(self._reap, run, task))
@@ -309,7 +311,9 @@ class Flow:
             self.slots_used -= 1
         try:
             if self.metrics is not None:
-                self.metrics.observe_task(time.perf_counter() - started, str(result.outcome))
+                self.metrics.observe_task(
+                    time.perf_counter() - started, str(result.outcome), run.record.workflow
+                )
         except Exception:  # monitoring never decides a task's fate
             log.exception("metrics failed")
         self._settle_attempt(run, task, result)
@@ -362,6 +366,8 @@ class Flow:
                 data={"error": result.error, "delay_s": round(verdict.delay_s, 3)},
             )
             self.arm_retry(run, task, verdict.delay_s)
+            if self.metrics is not None:
+                self.metrics.observe_retry(run.record.workflow)
         else:
             self.finish_task(
                 run,
@@ -383,6 +389,8 @@ class Flow:
         def fire() -> None:
             if self.runs.get(run.id) is run and run.record.status not in RUN_TERMINAL:
                 self.journal.event("deadline.missed", run, data={"deadline_at": deadline_at})
+                if self.metrics is not None:
+                    self.metrics.observe_deadline_miss(run.record.workflow)
 
         self.timers.arm((run.id, "deadline"), deadline_at - time.time(), run, None, fire)
 

@@ -49,11 +49,19 @@ RUN_EVENTS = {
 
 
 class Metrics(Protocol):
-    """What the engine reports to monitoring (implemented in `basir.monitoring.metrics`)."""
+    """What the engine reports to monitoring (implemented in `basir.monitoring.metrics`).
 
-    def observe_task(self, duration_s: float, status: str) -> None: ...
+    Every call is cheap and never decides anything: the engine guards them so a broken
+    collaborator fails at most the run it was measuring.
+    """
+
+    def observe_task(self, duration_s: float, status: str, workflow: str) -> None: ...
+    def observe_queue_wait(self, seconds: float, workflow: str) -> None: ...
     def observe_schedule_latency(self, seconds: float) -> None: ...
-    def observe_commit(self, seconds: float) -> None: ...
+    def observe_retry(self, workflow: str) -> None: ...
+    def observe_deadline_miss(self, workflow: str) -> None: ...
+    def observe_run(self, status: str, workflow: str) -> None: ...
+    def observe_commit(self, seconds: float, size: int) -> None: ...
 
 
 @dataclass(slots=True)
@@ -276,7 +284,11 @@ class Journal:
             resolve(pending.waiters, exc)
             raise
         if self.metrics is not None:
-            self.metrics.observe_commit(time.perf_counter() - started)
+            size = len(pending.batch.changes) + len(pending.batch.events)
+            try:
+                self.metrics.observe_commit(time.perf_counter() - started, size)
+            except Exception:  # monitoring never stops the engine
+                log.exception("metrics failed")
         try:
             self.bus.publish(events)
         except Exception:  # a broken subscriber must not stop the runs it watches

@@ -190,12 +190,22 @@ class Engine:
         pending = await self.journal.commit()
         self.flow.launch_all(pending.launch)
         for run in pending.finished:
+            self._observe_run(run)
             self.flow.runs.pop(run.id, None)
             self.flow.timers.cancel((run.id, "deadline"))
             for future in self._run_waiters.pop(run.id, []):
                 if not future.done():
                     future.set_result(_copy_run(run.record))
         resolve(pending.waiters)
+
+    def _observe_run(self, run: RunState) -> None:
+        """Count a run whose final state is now durable."""
+        if self.metrics is None:
+            return
+        try:
+            self.metrics.observe_run(str(run.record.status), run.record.workflow)
+        except Exception:  # monitoring never stops the engine
+            log.exception("metrics failed")
 
     async def _flush(self) -> None:
         """Wait until everything changed so far is committed (and published)."""

@@ -278,14 +278,26 @@ async def test_an_error_in_the_dag_walk_fails_the_run(
 class BrokenLatency:
     """Metrics whose schedule-latency probe raises: a fault while dispatching."""
 
-    def observe_task(self, duration_s: float, status: str) -> None:
+    def observe_task(self, duration_s: float, status: str, workflow: str) -> None:
         """Accept."""
 
-    def observe_schedule_latency(self, seconds: float) -> None:
+    def observe_queue_wait(self, seconds: float, workflow: str) -> None:
         """Raise, as a broken collaborator of the dispatcher would."""
         raise ZeroDivisionError("latency")
 
-    def observe_commit(self, seconds: float) -> None:
+    def observe_schedule_latency(self, seconds: float) -> None:
+        """Accept."""
+
+    def observe_retry(self, workflow: str) -> None:
+        """Accept."""
+
+    def observe_deadline_miss(self, workflow: str) -> None:
+        """Accept."""
+
+    def observe_run(self, status: str, workflow: str) -> None:
+        """Accept."""
+
+    def observe_commit(self, seconds: float, size: int) -> None:
         """Accept."""
 
 

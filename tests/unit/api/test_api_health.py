@@ -77,7 +77,7 @@ async def test_engine_observations_reach_the_registry() -> None:
     metrics = Metrics()
     metrics.observe_task(0.2, "succeeded")
     metrics.observe_task(-1, "failed")
-    metrics.observe_run("succeeded")
+    metrics.observe_run("succeeded", "hello")
     metrics.observe_schedule_latency(0.004)
     metrics.observe_commit(0.001)
     metrics.set_queue_depth(3)
@@ -89,7 +89,7 @@ async def test_engine_observations_reach_the_registry() -> None:
     await metrics.refresh()
     text = metrics.render().decode()
     assert 'basir_task_attempts_finished_total{status="succeeded"} 1.0' in text
-    assert 'basir_runs_finished_total{status="succeeded"} 1.0' in text
+    assert 'basir_runs_finished_total{status="succeeded",workflow="hello"} 1.0' in text
     assert "basir_schedule_latency_seconds_count 1.0" in text
     assert "basir_store_commit_seconds_count 1.0" in text
     assert 'basir_runs{state="running"} 2.0' in text

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from basir.api.deps import ApiContext, Ctx, json_response
+from basir.api.deps import Ctx, json_response
 from basir.api.problems import problem_response, problem_responses
 from basir.api.schemas import Ready, Status
 from basir.i18n import _
-from basir.monitoring.metrics import CONTENT_TYPE, StateSnapshot
+from basir.monitoring.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["health"])
 
 READY_TIMEOUT_S = 2.0
-# Scrapes count the tasks of at most this many active runs (bounded cost per scrape).
-METRICS_MAX_RUNS = 500
 
 
 @router.get("/healthz", response_model=Status, summary="The process is alive")
@@ -55,17 +52,6 @@ async def readyz(ctx: Ctx) -> Response:
         message = _("the store refuses writes; retrying: {error}", error=health.store_retrying)
         return problem_response(503, "store.retrying", message, "/readyz")
     return json_response({"status": "ready", "store": "ok", "engine": "running"})
-
-
-async def store_snapshot(ctx: ApiContext) -> StateSnapshot:
-    """Runs and tasks by state from the store's active runs (when the engine binds nothing)."""
-    active = await ctx.store.active_runs()
-    runs = Counter(str(run.status) for run in active)
-    tasks: Counter[str] = Counter()
-    for run in active[:METRICS_MAX_RUNS]:
-        tasks.update(str(task.status) for task in await ctx.store.get_tasks(run.id))
-    queued = tasks.get("queued", 0)
-    return StateSnapshot(runs=dict(runs), tasks=dict(tasks), queue_depth=queued)
 
 
 @router.get(
