@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(10.0, ge=0, le=3600)
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     output_cap_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    metrics_interval_s: float = Field(
+        10.0, ge=0, le=3600, description="metric history sample period; 0 turns it off"
+    )
     pools: Annotated[dict[str, int], NoDecode] = Field(
         default_factory=dict, description="custom resource pools: gradle=2,gpu=1"
     )

@@ -17,10 +17,11 @@ from basir.api import problems
 from basir.api.cache import LIST_CACHE_TTL_S, ListCache
 from basir.api.deps import ApiContext
 from basir.api.middleware import BodyLimitMiddleware, LocaleMiddleware
-from basir.api.routes import decisions, events, health, runs, tasks, workflows
+from basir.api.routes import decisions, events, health, monitoring, runs, tasks, workflows
 from basir.config import Settings
 from basir.coordinator.decisions import Decisions
 from basir.engine.runtime import Engine
+from basir.monitoring.history import HistorySampler
 from basir.monitoring.http import HttpMetricsMiddleware
 from basir.monitoring.metrics import Metrics
 from basir.monitoring.snapshot import engine_state
@@ -57,9 +58,13 @@ def create_app(
     if not metrics.has_state_provider:
         metrics.bind_state(engine_state(engine))
 
+    sampler = HistorySampler(metrics, engine.store, interval_s=settings.metrics_interval_s)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sampler.start()  # the built-in metric history, while the app serves
         yield
+        await sampler.stop()
         ctx.shutdown.set()
         ctx.runs_cache.close()
 
@@ -75,7 +80,7 @@ def create_app(
     app.state.basir = ctx
     problems.install(app)
     # The most requested routes first: matching walks the routers in order.
-    for module in (runs, events, tasks, workflows, decisions, health):
+    for module in (runs, events, tasks, workflows, decisions, health, monitoring):
         app.include_router(module.router)
     # Added innermost first: the locale is set before the body limit may answer 413.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)

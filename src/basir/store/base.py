@@ -12,6 +12,7 @@ from basir.store.records import (
     Batch,
     EventRecord,
     JsonDict,
+    MetricPoint,
     Page,
     RunRecord,
     TaskRecord,
@@ -129,7 +130,29 @@ class KeyValueStore(Protocol):
         ...
 
 
-class Store(WorkflowStore, RunStore, EventStore, KeyValueStore, Protocol):
+class MetricStore(Protocol):
+    """The built-in metric history: points by name, resolution and time, pruned by age."""
+
+    async def metrics_write(self, points: list[MetricPoint]) -> None:
+        """Insert points in one transaction; a point at an existing key replaces its value."""
+        ...
+
+    async def metrics_query(
+        self, name: str, resolution_s: int, start: float, end: float
+    ) -> list[MetricPoint]:
+        """Points of `name` at `resolution_s` in `[start, end]`, by series, oldest first."""
+        ...
+
+    async def metrics_names(self) -> list[str]:
+        """Every metric name with at least one point, sorted."""
+        ...
+
+    async def metrics_prune(self, before: dict[int, float]) -> int:
+        """Delete points older than `before[resolution_s]`; return how many went."""
+        ...
+
+
+class Store(WorkflowStore, RunStore, EventStore, KeyValueStore, MetricStore, Protocol):
     """Everything the services need from persistence.  Open before use, close after."""
 
     url: str

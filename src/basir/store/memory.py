@@ -21,6 +21,7 @@ from basir.store.records import (
     Change,
     EventRecord,
     JsonDict,
+    MetricPoint,
     Page,
     RunInsert,
     RunRecord,
@@ -126,6 +127,8 @@ class MemoryStore:
         self._event_ids: list[int] = []
         self._next_event_id = 1
         self._kv: dict[tuple[str, str], tuple[str, float]] = {}
+        # (name, resolution_s, labels, time) -> value: the metric history.
+        self._points: dict[tuple[str, int, str, float], float] = {}
         self._closed = False
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -285,3 +288,34 @@ class MemoryStore:
         """Documents of one kind, by key."""
         keys = sorted(k for (c, k) in self._kv if c == kind)[:limit]
         return [(k, json.loads(self._kv[(kind, k)][0])) for k in keys]
+
+    # --- metric history ------------------------------------------------------------------
+
+    async def metrics_write(self, points: list[MetricPoint]) -> None:
+        """Insert points; a point at an existing key replaces its value."""
+        self._check_open()
+        for p in points:
+            self._points[(p.name, p.resolution_s, p.labels, p.time)] = p.value
+
+    async def metrics_query(
+        self, name: str, resolution_s: int, start: float, end: float
+    ) -> list[MetricPoint]:
+        """Points of `name` at `resolution_s` with `start <= time <= end`, by series and time."""
+        found = [
+            MetricPoint(n, labels, r, t, value)
+            for (n, r, labels, t), value in self._points.items()
+            if n == name and r == resolution_s and start <= t <= end
+        ]
+        return sorted(found, key=lambda p: (p.labels, p.time))
+
+    async def metrics_names(self) -> list[str]:
+        """Every metric name with at least one point, sorted."""
+        return sorted({key[0] for key in self._points})
+
+    async def metrics_prune(self, before: dict[int, float]) -> int:
+        """Delete points older than `before[resolution_s]`; return how many went."""
+        self._check_open()
+        old = [k for k in self._points if k[1] in before and k[3] < before[k[1]]]
+        for key in old:
+            del self._points[key]
+        return len(old)

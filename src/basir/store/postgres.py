@@ -21,13 +21,14 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from basir.store import codec, guards, queries
+from basir.store import codec, guards, metric_queries, queries
 from basir.store.base import StoreError, describe
 from basir.store.records import (
     Batch,
     Change,
     EventRecord,
     JsonDict,
+    MetricPoint,
     RunInsert,
     RunUpdate,
     TaskInsert,
@@ -190,6 +191,26 @@ class PostgresStore(SqlReads):
         async with self._transaction() as conn:
             result = await conn.execute(queries.kv_put("postgresql", only_if_absent), params)
         return bool(result.rowcount == 1)
+
+    # --- metric history ------------------------------------------------------------------
+
+    async def metrics_write(self, points: list[MetricPoint]) -> None:
+        """Upsert points in one transaction (one executemany)."""
+        if not points:
+            return
+        rows = [metric_queries.point_params(p) for p in points]
+        async with self._transaction() as conn:
+            await conn.execute(metric_queries.upsert_point("postgresql"), rows)
+
+    async def metrics_prune(self, before: dict[int, float]) -> int:
+        """Delete points older than `before[resolution_s]`; return how many went."""
+        removed = 0
+        async with self._transaction() as conn:
+            for resolution_s, cutoff in before.items():
+                params = {"resolution_s": resolution_s, "before": cutoff}
+                result = await conn.execute(metric_queries.delete_older(), params)
+                removed += int(result.rowcount)
+        return removed
 
 
 # --- one batch ----------------------------------------------------------------------------

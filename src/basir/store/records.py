@@ -159,3 +159,20 @@ class Page:
 
     items: list[Any]
     next: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MetricPoint:
+    """One value of one metric series at one time, at one resolution of the history.
+
+    `labels` is the canonical JSON of the series' labels (sorted keys, `{}` for none), so a
+    series is (`name`, `labels`).  `resolution_s` is 0 for raw samples, 60 for per-minute and
+    3600 for per-hour rollups; a rollup's `time` is the start of its minute or hour and its
+    value the last sample seen in it.
+    """
+
+    name: str
+    labels: str
+    resolution_s: int
+    time: float
+    value: float

@@ -11,10 +11,11 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from basir.store import codec, queries
+from basir.store import codec, metric_queries, queries
 from basir.store.records import (
     EventRecord,
     JsonDict,
+    MetricPoint,
     Page,
     RunRecord,
     TaskRecord,
@@ -123,3 +124,16 @@ class SqlReads:
             {"kind": kind, "limit": limit},
             lambda row: (row[0], codec.loads(row[1])),
         )
+
+    async def metrics_query(
+        self, name: str, resolution_s: int, start: float, end: float
+    ) -> list[MetricPoint]:
+        """Points of `name` at `resolution_s` with `start <= time <= end`, by series and time."""
+        params = {"name": name, "resolution_s": resolution_s, "start": start, "end": end}
+        return await self._select(
+            metric_queries.select_points(), params, metric_queries.decode_point
+        )
+
+    async def metrics_names(self) -> list[str]:
+        """Every metric name with at least one point, sorted."""
+        return await self._select(metric_queries.select_names(), {}, lambda row: str(row[0]))

@@ -18,13 +18,14 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from basir.store import sqlite_apply
+from basir.store import metric_queries, sqlite_apply
 from basir.store.base import StoreError
 from basir.store.queries import compile_sqlite
 from basir.store.records import (
     Batch,
     EventRecord,
     JsonDict,
+    MetricPoint,
     WorkflowVersion,
 )
 from basir.store.schema import ensure_schema
@@ -256,3 +257,27 @@ class SqliteStore(SqlReads):
             lambda conn, _precise: sqlite_apply.kv_put(conn, kind, key, value, only_if_absent)
         )
         return stored
+
+    # --- metric history ------------------------------------------------------------------
+
+    async def metrics_write(self, points: list[MetricPoint]) -> None:
+        """Upsert points in one transaction on the writer thread (grouped with other writes)."""
+        if not points:
+            return
+        sql = compile_sqlite(metric_queries.upsert_point("sqlite"))
+        rows = [sql.params(metric_queries.point_params(p)) for p in points]
+        await self._submit(lambda conn, _precise: conn.executemany(sql.text, rows))
+
+    async def metrics_prune(self, before: dict[int, float]) -> int:
+        """Delete points older than `before[resolution_s]`, on the writer thread."""
+        sql = compile_sqlite(metric_queries.delete_older())
+
+        def prune(conn: sqlite3.Connection, _precise: bool) -> int:
+            removed = 0
+            for resolution_s, cutoff in before.items():
+                params = {"resolution_s": resolution_s, "before": cutoff}
+                removed += conn.execute(sql.text, sql.params(params)).rowcount
+            return removed
+
+        removed: int = await self._submit(prune)
+        return removed

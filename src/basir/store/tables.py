@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # The Alembic revision these tables correspond to (the head of `migrations/versions`).
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0004"
 
 # SQLite only makes `INTEGER PRIMARY KEY` an alias of the rowid; PostgreSQL wants 64 bits.
 EventId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -119,4 +119,19 @@ kv = sa.Table(
     sa.Column("key", sa.String(), primary_key=True),
     sa.Column("value", sa.Text(), nullable=False),
     sa.Column("updated_at", sa.Float(), nullable=False),
+)
+
+# The built-in metric history (`basir.monitoring.history`): raw samples and rollups, pruned
+# by age per resolution, so its size stays bounded.
+metric_points = sa.Table(
+    "metric_points",
+    metadata,
+    sa.Column("name", sa.String(), primary_key=True),
+    sa.Column("resolution_s", sa.Integer(), primary_key=True),
+    sa.Column("labels", sa.String(), primary_key=True),
+    sa.Column("time", sa.Float(), primary_key=True),
+    sa.Column("value", sa.Float(), nullable=False),
+    # Queries read one name at one resolution over a time range; pruning deletes by age.
+    sa.Index(None, "name", "resolution_s", "time"),
+    sa.Index(None, "resolution_s", "time"),
 )

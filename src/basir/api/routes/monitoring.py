@@ -1,0 +1,99 @@
+"""`/api/v1/metrics`: the built-in metric history (names, and points over a time range)."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from basir.api.deps import Reader, json_response
+from basir.api.problems import problem_responses
+from basir.monitoring.history_query import (
+    bad_query,
+    parse_window,
+    pick_resolution,
+    series_of,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["monitoring"], responses=problem_responses(401, 403))
+
+_NAME = re.compile(r"^basir_[a-z0-9_]{1,120}$")
+_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,63}$")
+
+
+class MetricNames(BaseModel):
+    """The metric names the history holds points of."""
+
+    names: list[str]
+
+
+class MetricSeries(BaseModel):
+    """One series: its labels and `[time, value]` points."""
+
+    labels: dict[str, str]
+    points: list[list[float]]
+
+
+class MetricQueryResult(BaseModel):
+    """Points per series of one metric over `[from, to]`, one per `step`."""
+
+    name: str
+    start: float
+    end: float
+    step: int
+    resolution: int
+    by: str | None
+    series: list[MetricSeries]
+
+
+@router.get(
+    "/metrics",
+    response_model=MetricNames,
+    summary="Names of the metrics in the built-in history",
+)
+async def metric_names(caller: Reader) -> Response:
+    """Every `basir_*` sample name with at least one point in the history."""
+    return json_response({"names": await caller.ctx.store.metrics_names()})
+
+
+@router.get(
+    "/metrics/query",
+    response_model=MetricQueryResult,
+    responses=problem_responses(422),
+    summary="Points of one metric over a time range, per series",
+)
+async def metric_query(
+    caller: Reader,
+    name: Annotated[str, Query(description="a sample name, e.g. basir_runs_finished_total")],
+    from_: Annotated[
+        str | None, Query(alias="from", description="ISO 8601 or epoch seconds; default to-1h")
+    ] = None,
+    to: Annotated[str | None, Query(description="ISO 8601 or epoch seconds; default now")] = None,
+    step: Annotated[str | None, Query(description="60s, 5m, 1h or seconds")] = None,
+    by: Annotated[str | None, Query(description="a label to group (sum) series by")] = None,
+) -> Response:
+    """The history of `name`: per-minute or per-hour rollups when the range or step asks."""
+    if not _NAME.match(name):
+        raise bad_query("name", "basir_[a-z0-9_]+")
+    if by is not None and not _LABEL.match(by):
+        raise bad_query("by", "[a-zA-Z_][a-zA-Z0-9_]*")
+    now = time.time()
+    window = parse_window(from_, to, step, now)
+    resolution = pick_resolution(window, now)
+    points = await caller.ctx.store.metrics_query(name, resolution, window.start, window.end)
+    series = series_of(points, window.step_s, by)
+    return json_response(
+        {
+            "name": name,
+            "start": window.start,
+            "end": window.end,
+            "step": window.step_s,
+            "resolution": resolution,
+            "by": by,
+            "series": [{"labels": s.labels, "points": s.points} for s in series],
+        }
+    )

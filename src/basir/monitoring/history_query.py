@@ -1,0 +1,127 @@
+"""Reading the metric history: parse a query, choose a resolution, bucket and group points.
+
+Pure functions: the route parses `from`, `to` and `step`, asks the store for the points of
+the chosen resolution, and `series_of` turns them into one series per label set (or per
+value of the `by` label, summing the series that share it).  Within a step a series
+contributes its last value, which is exact for counters and a fair sample for gauges.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from basir.errors import BasirError
+from basir.i18n import _
+from basir.monitoring.history import HOUR_S, MINUTE_S, RAW_S, RETENTION_S
+from basir.store.records import MetricPoint
+
+DEFAULT_RANGE_S = 3600.0
+MIN_STEP_S = 10
+MAX_POINTS_PER_SERIES = 11_000
+_STEP = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A validated query window: `[start, end]` in epoch seconds and a step in seconds."""
+
+    start: float
+    end: float
+    step_s: int
+
+
+@dataclass(slots=True)
+class Series:
+    """One series of the answer: its labels and `[time, value]` points, oldest first."""
+
+    labels: dict[str, str]
+    points: list[list[float]] = field(default_factory=list)
+
+
+def bad_query(field_name: str, message: str) -> BasirError:
+    """A `metrics.bad_query` error located at `query.<field_name>`."""
+    return BasirError(
+        "metrics.bad_query",
+        _("this metric query is not valid"),
+        details=[{"field": f"query.{field_name}", "message": message}],
+    )
+
+
+def parse_time(text: str, field_name: str) -> float:
+    """Epoch seconds from epoch seconds or an ISO 8601 time (UTC when it names no zone)."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise bad_query(field_name, _("not an ISO 8601 time or epoch seconds")) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def parse_step(text: str) -> int:
+    """Seconds from `60`, `60s`, `5m`, `1h` or `1d`; at least `MIN_STEP_S`."""
+    match = _STEP.match(text)
+    if match is None:
+        raise bad_query("step", _("not a step such as 60s, 5m or 1h"))
+    seconds = int(float(match.group(1)) * _UNIT_S[match.group(2)])
+    if seconds < MIN_STEP_S:
+        raise bad_query("step", _("the step must be at least {n} seconds", n=MIN_STEP_S))
+    return seconds
+
+
+def parse_window(start: str | None, end: str | None, step: str | None, now: float) -> Window:
+    """The window of a query; `to` defaults to now, `from` to an hour before `to`."""
+    until = parse_time(end, "to") if end else now
+    since = parse_time(start, "from") if start else until - DEFAULT_RANGE_S
+    if since > until:
+        raise bad_query("from", _("from must not be after to"))
+    span = until - since
+    step_s = parse_step(step) if step else max(MIN_STEP_S, math.ceil(span / 300))
+    if span / step_s > MAX_POINTS_PER_SERIES:
+        raise bad_query("step", _("too many points: use a larger step or a shorter range"))
+    return Window(since, until, step_s)
+
+
+def pick_resolution(window: Window, now: float) -> int:
+    """The finest resolution that still covers the window's start and is not finer than the step."""
+    if window.step_s < MINUTE_S and window.start >= now - RETENTION_S[RAW_S]:
+        return RAW_S
+    if window.step_s < HOUR_S and window.start >= now - RETENTION_S[MINUTE_S]:
+        return MINUTE_S
+    return HOUR_S
+
+
+def series_of(points: list[MetricPoint], step_s: int, by: str | None) -> list[Series]:
+    """Bucket points by `step_s` (last value per series and bucket), then group by `by`.
+
+    Without `by`, every label set is its own series; with it, the series sharing a value of
+    label `by` are summed into one (labelled `{by: value}`, `""` when a series lacks it).
+    """
+    last: dict[tuple[str, float], tuple[float, float]] = {}
+    for p in points:
+        bucket = float(math.floor(p.time / step_s) * step_s)
+        seen = last.get((p.labels, bucket))
+        if seen is None or p.time >= seen[0]:
+            last[(p.labels, bucket)] = (p.time, p.value)
+    grouped: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
+    names: dict[str, dict[str, str]] = {}
+    for (labels_json, start), (_time, value) in last.items():
+        labels: dict[str, str] = json.loads(labels_json)
+        group = {by: labels.get(by, "")} if by else labels
+        key = json.dumps(group, sort_keys=True)
+        names[key] = group
+        grouped[key][start] += value
+    return [
+        Series(names[key], [[t, grouped[key][t]] for t in sorted(grouped[key])])
+        for key in sorted(grouped)
+    ]

@@ -1,0 +1,90 @@
+"""The statements of the metric history (`metric_points`), as named SQLAlchemy Core builders.
+
+Points are upserted (a rollup's minute or hour is rewritten by each sample that falls in it,
+last value wins), read by name, resolution and time range, and pruned by age per resolution.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
+
+from basir.store.records import MetricPoint
+from basir.store.tables import metric_points
+
+POINT_COLUMNS = ("name", "resolution_s", "labels", "time", "value")
+
+
+@lru_cache(maxsize=2)
+def upsert_point(dialect: str) -> sa.Insert:
+    """Insert one point, or replace the value of the point already at its key."""
+    stmt: Any
+    if dialect == "sqlite":
+        stmt = sqlite.insert(metric_points)
+    else:
+        from sqlalchemy.dialects import postgresql  # only a PostgreSQL store pays its import
+
+        stmt = postgresql.insert(metric_points)
+    stmt = stmt.values({n: sa.bindparam(n) for n in POINT_COLUMNS})
+    upsert: sa.Insert = stmt.on_conflict_do_update(
+        index_elements=[metric_points.c[n] for n in POINT_COLUMNS[:4]],
+        set_={"value": stmt.excluded.value},
+    )
+    return upsert
+
+
+@lru_cache(maxsize=1)
+def select_points() -> sa.Select[Any]:
+    """Points of one name at one resolution with `start <= time <= end`, by series and time."""
+    c = metric_points.c
+    return (
+        sa.select(*(c[n] for n in POINT_COLUMNS))
+        .where(
+            c.name == sa.bindparam("name"),
+            c.resolution_s == sa.bindparam("resolution_s"),
+            c.time >= sa.bindparam("start"),
+            c.time <= sa.bindparam("end"),
+        )
+        .order_by(c.labels, c.time)
+    )
+
+
+@lru_cache(maxsize=1)
+def select_names() -> sa.Select[Any]:
+    """Every metric name with at least one point, sorted."""
+    return sa.select(metric_points.c.name).distinct().order_by(metric_points.c.name)
+
+
+@lru_cache(maxsize=1)
+def delete_older() -> sa.Delete:
+    """Delete the points of one resolution older than `before`."""
+    c = metric_points.c
+    return sa.delete(metric_points).where(
+        c.resolution_s == sa.bindparam("resolution_s"), c.time < sa.bindparam("before")
+    )
+
+
+def point_params(point: MetricPoint) -> dict[str, Any]:
+    """The bind parameters of one point."""
+    return {
+        "name": point.name,
+        "resolution_s": point.resolution_s,
+        "labels": point.labels,
+        "time": point.time,
+        "value": point.value,
+    }
+
+
+def decode_point(row: Any) -> MetricPoint:
+    """A `MetricPoint` from a row in `POINT_COLUMNS` order."""
+    name, resolution_s, labels, time, value = row
+    return MetricPoint(
+        name=str(name),
+        labels=str(labels),
+        resolution_s=int(resolution_s),
+        time=float(time),
+        value=float(value),
+    )

@@ -1,0 +1,57 @@
+"""The metric-history part of the store contract, against every store."""
+
+from __future__ import annotations
+
+from basir.store.base import Store
+from basir.store.records import MetricPoint
+
+
+def point(name: str, labels: str, resolution_s: int, time: float, value: float) -> MetricPoint:
+    """A point, keyword-free for short tables of them."""
+    return MetricPoint(name, labels, resolution_s, time, value)
+
+
+async def test_points_read_back_by_name_resolution_and_range(store: Store) -> None:
+    await store.metrics_write(
+        [
+            point("basir_queue_depth", "{}", 0, 100.0, 1),
+            point("basir_queue_depth", "{}", 0, 110.0, 2),
+            point("basir_queue_depth", "{}", 0, 120.0, 3),
+            point("basir_queue_depth", "{}", 60, 60.0, 3),
+            point("basir_runs", '{"state":"running"}', 0, 110.0, 4),
+            point("basir_runs", '{"state":"queued"}', 0, 110.0, 5),
+        ]
+    )
+    raw = await store.metrics_query("basir_queue_depth", 0, 105.0, 120.0)
+    assert [(p.time, p.value) for p in raw] == [(110.0, 2.0), (120.0, 3.0)]
+    minute = await store.metrics_query("basir_queue_depth", 60, 0.0, 1000.0)
+    assert minute == [point("basir_queue_depth", "{}", 60, 60.0, 3.0)]
+    runs = await store.metrics_query("basir_runs", 0, 0.0, 1000.0)
+    assert [p.labels for p in runs] == ['{"state":"queued"}', '{"state":"running"}']
+    assert await store.metrics_query("basir_nothing", 0, 0.0, 1000.0) == []
+    assert await store.metrics_names() == ["basir_queue_depth", "basir_runs"]
+
+
+async def test_a_point_at_the_same_key_replaces_its_value(store: Store) -> None:
+    await store.metrics_write([point("basir_x", "{}", 60, 60.0, 1)])
+    await store.metrics_write(
+        [point("basir_x", "{}", 60, 60.0, 7), point("basir_x", "{}", 0, 61, 7)]
+    )
+    assert [p.value for p in await store.metrics_query("basir_x", 60, 0.0, 100.0)] == [7.0]
+    await store.metrics_write([])  # nothing to write is fine
+
+
+async def test_prune_deletes_by_age_per_resolution(store: Store) -> None:
+    await store.metrics_write(
+        [
+            point("basir_x", "{}", 0, 10.0, 1),
+            point("basir_x", "{}", 0, 20.0, 1),
+            point("basir_x", "{}", 60, 0.0, 1),
+            point("basir_x", "{}", 3600, 0.0, 1),
+        ]
+    )
+    removed = await store.metrics_prune({0: 15.0, 60: 1.0})
+    assert removed == 2
+    assert [p.time for p in await store.metrics_query("basir_x", 0, 0.0, 100.0)] == [20.0]
+    assert await store.metrics_query("basir_x", 60, 0.0, 100.0) == []
+    assert len(await store.metrics_query("basir_x", 3600, 0.0, 100.0)) == 1
