@@ -19,6 +19,9 @@ from basir.store.records import (
     WorkflowVersion,
 )
 
+# Most run ids one `get_tasks_of` call takes (bound parameters stay well under every limit).
+MAX_RUNS_PER_READ = 500
+
 
 class StoreError(RuntimeError):
     """Base of the store's own errors."""
@@ -89,6 +92,13 @@ class RunStore(Protocol):
 
     async def active_runs(self) -> list[RunRecord]:
         """Runs that are queued, running or paused: what a restart must resume."""
+        ...
+
+    async def get_tasks_of(self, run_ids: list[str]) -> list[TaskRecord]:
+        """Every task row of these runs (at most `MAX_RUNS_PER_READ`), by run and insertion order.
+
+        One read for a page of runs, where `get_tasks` would take one per run (reports).
+        """
         ...
 
 

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from basir.store import codec, guards
-from basir.store.base import StoreError
+from basir.store.base import MAX_RUNS_PER_READ, StoreError
 from basir.store.records import (
     Batch,
     Change,
@@ -210,6 +210,15 @@ class MemoryStore:
     async def get_tasks(self, run_id: str) -> list[TaskRecord]:
         """Every task row of a run, in insertion order."""
         return copy.deepcopy(list(self._tasks.get(run_id, {}).values()))
+
+    async def get_tasks_of(self, run_ids: list[str]) -> list[TaskRecord]:
+        """Every task row of these runs, by run and insertion order."""
+        if len(run_ids) > MAX_RUNS_PER_READ:
+            raise ValueError(f"at most {MAX_RUNS_PER_READ} runs per read")
+        found: list[TaskRecord] = []
+        for run_id in sorted(set(run_ids)):
+            found.extend(self._tasks.get(run_id, {}).values())
+        return copy.deepcopy(found)
 
     async def list_runs(
         self,

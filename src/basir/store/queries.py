@@ -197,6 +197,16 @@ def select_tasks() -> sa.Select[Any]:
     )
 
 
+@lru_cache(maxsize=64)
+def select_tasks_of(n_runs: int) -> sa.Select[Any]:
+    """Every task of runs `r0..r<n-1>`, by run and insertion order."""
+    return (
+        sa.select(*_TASK_COLS)
+        .where(tasks.c.run_id.in_([_bind(f"r{i}") for i in range(n_runs)]))
+        .order_by(tasks.c.run_id, tasks.c.seq, tasks.c.task_id)
+    )
+
+
 @lru_cache(maxsize=8)
 def list_runs(has_status: bool, has_workflow: bool, has_cursor: bool) -> sa.Select[Any]:
     """A page of runs, newest first (`id` breaks ties), `limit` rows after the cursor."""

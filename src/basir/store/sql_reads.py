@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from basir.store import codec, metric_queries, queries
+from basir.store.base import MAX_RUNS_PER_READ
 from basir.store.records import (
     EventRecord,
     JsonDict,
@@ -61,6 +62,16 @@ class SqlReads:
     async def get_tasks(self, run_id: str) -> list[TaskRecord]:
         """Every task row of a run, in insertion order."""
         return await self._select(queries.select_tasks(), {"k_run_id": run_id}, codec.decode_task)
+
+    async def get_tasks_of(self, run_ids: list[str]) -> list[TaskRecord]:
+        """Every task row of these runs, by run and insertion order (one query)."""
+        if not run_ids:
+            return []
+        if len(run_ids) > MAX_RUNS_PER_READ:
+            raise ValueError(f"at most {MAX_RUNS_PER_READ} runs per read")
+        params = {f"r{i}": run_id for i, run_id in enumerate(run_ids)}
+        stmt = queries.select_tasks_of(len(run_ids))
+        return await self._select(stmt, params, codec.decode_task)
 
     async def list_runs(
         self,

@@ -1,8 +1,11 @@
-"""The metric-history part of the store contract, against every store."""
+"""The monitoring part of the store contract (metric history, reads for reports), every store."""
 
 from __future__ import annotations
 
-from basir.store.base import Store
+import pytest
+from contract_data import insert_run
+
+from basir.store.base import MAX_RUNS_PER_READ, Store
 from basir.store.records import MetricPoint
 
 
@@ -55,3 +58,15 @@ async def test_prune_deletes_by_age_per_resolution(store: Store) -> None:
     assert [p.time for p in await store.metrics_query("basir_x", 0, 0.0, 100.0)] == [20.0]
     assert await store.metrics_query("basir_x", 60, 0.0, 100.0) == []
     assert len(await store.metrics_query("basir_x", 3600, 0.0, 100.0)) == 1
+
+
+async def test_tasks_of_many_runs_in_one_read(store: Store) -> None:
+    await insert_run(store, "r1", "a", "b")
+    await insert_run(store, "r2", "x")
+    await insert_run(store, "r3", "z")
+    rows = await store.get_tasks_of(["r2", "r1"])
+    assert [(t.run_id, t.task_id) for t in rows] == [("r1", "a"), ("r1", "b"), ("r2", "x")]
+    assert await store.get_tasks_of([]) == []
+    assert await store.get_tasks_of(["nope"]) == []
+    with pytest.raises(ValueError):
+        await store.get_tasks_of([f"r{i}" for i in range(MAX_RUNS_PER_READ + 1)])

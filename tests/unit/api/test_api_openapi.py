@@ -33,6 +33,7 @@ EXPECTED = {
     ("GET", "/api/v1/decisions/{decision_id}"),
     ("GET", "/api/v1/metrics"),
     ("GET", "/api/v1/metrics/query"),
+    ("GET", "/api/v1/reports/performance"),
 }
 
 

@@ -1,10 +1,11 @@
-"""`/api/v1/metrics`: the built-in metric history (names, and points over a time range)."""
+"""Monitoring routes: the built-in metric history and the performance report."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -12,12 +13,15 @@ from starlette.responses import Response
 
 from basir.api.deps import Reader, json_response
 from basir.api.problems import problem_responses
+from basir.i18n import use_locale
 from basir.monitoring.history_query import (
     bad_query,
     parse_window,
     pick_resolution,
     series_of,
 )
+from basir.monitoring.report_render import to_csv, to_html, to_json
+from basir.monitoring.report_source import performance_report, window
 
 router = APIRouter(prefix="/api/v1", tags=["monitoring"], responses=problem_responses(401, 403))
 
@@ -97,3 +101,45 @@ async def metric_query(
             "series": [{"labels": s.labels, "points": s.points} for s in series],
         }
     )
+
+
+@router.get(
+    "/reports/performance",
+    responses={
+        **problem_responses(422),
+        200: {
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/csv": {"schema": {"type": "string"}},
+                "text/html": {"schema": {"type": "string"}},
+            },
+            "description": "The report in the asked format",
+        },
+    },
+    summary="Performance report per workflow and task over a window",
+)
+async def performance(
+    caller: Reader,
+    format_: Annotated[
+        Literal["json", "csv", "html"], Query(alias="format", description="json, csv or html")
+    ] = "json",
+    since: Annotated[
+        str | None, Query(description="ISO 8601, epoch seconds or a duration ago (7d); default 7d")
+    ] = None,
+    until: Annotated[
+        str | None, Query(description="ISO 8601, epoch seconds or a duration ago; default now")
+    ] = None,
+    lang: Annotated[
+        Literal["en", "ar"] | None, Query(description="language of the HTML page")
+    ] = None,
+) -> Response:
+    """Runs created in `[since, until)`: successes, failures, durations, waits, deadlines."""
+    start, end = window(since, until)
+    report = await performance_report(caller.ctx.store, start, end)
+    if format_ == "csv":
+        return Response(to_csv(report), media_type="text/csv; charset=utf-8")
+    if format_ == "html":
+        with use_locale(lang) if lang else contextlib.nullcontext():
+            page = to_html(report)
+        return Response(page, media_type="text/html; charset=utf-8")
+    return json_response(to_json(report))
