@@ -17,10 +17,20 @@ from basir.api import problems
 from basir.api.cache import LIST_CACHE_TTL_S, ListCache
 from basir.api.deps import ApiContext
 from basir.api.middleware import BodyLimitMiddleware, LocaleMiddleware
-from basir.api.routes import decisions, events, health, monitoring, runs, tasks, workflows
+from basir.api.routes import (
+    alerts,
+    decisions,
+    events,
+    health,
+    monitoring,
+    runs,
+    tasks,
+    workflows,
+)
 from basir.config import Settings
 from basir.coordinator.decisions import Decisions
 from basir.engine.runtime import Engine
+from basir.monitoring.alert_manager import AlertManager
 from basir.monitoring.history import HistorySampler
 from basir.monitoring.http import HttpMetricsMiddleware
 from basir.monitoring.metrics import Metrics
@@ -54,6 +64,7 @@ def create_app(
         metrics=metrics,
         runs_cache=ListCache(engine.bus, ttl_s=list_cache_ttl_s),
         decisions=Decisions(engine.store, engine),
+        alerts=AlertManager(engine.store, engine.bus),
     )
     if not metrics.has_state_provider:
         metrics.bind_state(engine_state(engine))
@@ -63,7 +74,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sampler.start()  # the built-in metric history, while the app serves
+        await ctx.alerts.start()  # the built-in alert rules
         yield
+        await ctx.alerts.stop()
         await sampler.stop()
         ctx.shutdown.set()
         ctx.runs_cache.close()
@@ -80,7 +93,7 @@ def create_app(
     app.state.basir = ctx
     problems.install(app)
     # The most requested routes first: matching walks the routers in order.
-    for module in (runs, events, tasks, workflows, decisions, health, monitoring):
+    for module in (runs, events, tasks, workflows, decisions, health, monitoring, alerts):
         app.include_router(module.router)
     # Added innermost first: the locale is set before the body limit may answer 413.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)

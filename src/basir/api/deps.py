@@ -15,6 +15,7 @@ from basir.api.cache import ListCache
 from basir.config import Settings
 from basir.coordinator.decisions import Decisions
 from basir.engine.runtime import Engine
+from basir.monitoring.alert_manager import AlertManager
 from basir.monitoring.metrics import Metrics
 from basir.security.auth import Authenticator, Permission, require
 from basir.security.tokens import Principal
@@ -31,6 +32,7 @@ class ApiContext:
     metrics: Metrics
     runs_cache: ListCache
     decisions: Decisions
+    alerts: AlertManager
     # Set when the server begins shutting down: endless streams (SSE, log follow) end.
     shutdown: asyncio.Event = field(default_factory=asyncio.Event)
 

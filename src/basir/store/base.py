@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from basir.store.records import (
+    AlertRecord,
     Batch,
     EventRecord,
     JsonDict,
@@ -162,7 +163,25 @@ class MetricStore(Protocol):
         ...
 
 
-class Store(WorkflowStore, RunStore, EventStore, KeyValueStore, MetricStore, Protocol):
+class AlertStore(Protocol):
+    """Alerts: one row per finding, replaced whole on every change of its state."""
+
+    async def alert_put(self, alert: AlertRecord) -> None:
+        """Insert the alert, or replace the one with its id."""
+        ...
+
+    async def alert_get(self, alert_id: str) -> AlertRecord | None:
+        """One alert, or None."""
+        ...
+
+    async def alert_list(
+        self, *, state: str | None = None, workflow: str | None = None, limit: int = 100
+    ) -> list[AlertRecord]:
+        """Alerts, most recently fired first, filtered."""
+        ...
+
+
+class Store(WorkflowStore, RunStore, EventStore, KeyValueStore, MetricStore, AlertStore, Protocol):
     """Everything the services need from persistence.  Open before use, close after."""
 
     url: str

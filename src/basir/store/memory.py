@@ -17,6 +17,7 @@ from typing import Any
 from basir.store import codec, guards
 from basir.store.base import MAX_RUNS_PER_READ, StoreError
 from basir.store.records import (
+    AlertRecord,
     Batch,
     Change,
     EventRecord,
@@ -129,6 +130,7 @@ class MemoryStore:
         self._kv: dict[tuple[str, str], tuple[str, float]] = {}
         # (name, resolution_s, labels, time) -> value: the metric history.
         self._points: dict[tuple[str, int, str, float], float] = {}
+        self._alerts: dict[str, AlertRecord] = {}
         self._closed = False
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -328,3 +330,26 @@ class MemoryStore:
         for key in old:
             del self._points[key]
         return len(old)
+
+    # --- alerts --------------------------------------------------------------------------
+
+    async def alert_put(self, alert: AlertRecord) -> None:
+        """Insert or replace one alert."""
+        self._check_open()
+        self._alerts[alert.id] = copy.deepcopy(alert)
+
+    async def alert_get(self, alert_id: str) -> AlertRecord | None:
+        """One alert, or None."""
+        return copy.deepcopy(self._alerts.get(alert_id))
+
+    async def alert_list(
+        self, *, state: str | None = None, workflow: str | None = None, limit: int = 100
+    ) -> list[AlertRecord]:
+        """Alerts, most recently fired first, filtered."""
+        found = [
+            a
+            for a in self._alerts.values()
+            if (state is None or a.state == state) and (workflow is None or a.workflow == workflow)
+        ]
+        found.sort(key=lambda a: (a.fired_at, a.id), reverse=True)
+        return copy.deepcopy(found[:limit])

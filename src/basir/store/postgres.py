@@ -21,9 +21,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from basir.store import codec, guards, metric_queries, queries
+from basir.store import alert_queries, codec, guards, metric_queries, queries
 from basir.store.base import StoreError, describe
 from basir.store.records import (
+    AlertRecord,
     Batch,
     Change,
     EventRecord,
@@ -201,6 +202,13 @@ class PostgresStore(SqlReads):
         rows = [metric_queries.point_params(p) for p in points]
         async with self._transaction() as conn:
             await conn.execute(metric_queries.upsert_point("postgresql"), rows)
+
+    async def alert_put(self, alert: AlertRecord) -> None:
+        """Insert or replace one alert."""
+        async with self._transaction() as conn:
+            await conn.execute(
+                alert_queries.upsert_alert("postgresql"), alert_queries.alert_params(alert)
+            )
 
     async def metrics_prune(self, before: dict[int, float]) -> int:
         """Delete points older than `before[resolution_s]`; return how many went."""

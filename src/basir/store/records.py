@@ -176,3 +176,27 @@ class MetricPoint:
     resolution_s: int
     time: float
     value: float
+
+
+@dataclass(slots=True)
+class AlertRecord:
+    """One alert: a rule's finding about one thing (e.g. one failed run), and its life.
+
+    `state` is `firing` or `resolved`; acknowledging or silencing does not change it.
+    `data` holds what the message is built from (workflow, run id, error), so it is rendered
+    in the reader's language.
+    """
+
+    id: str
+    rule: str
+    state: str
+    severity: str
+    workflow: str | None
+    run_id: str | None
+    fired_at: float
+    updated_at: float
+    data: JsonDict = field(default_factory=dict)
+    resolved_at: float | None = None
+    acked_by: str | None = None
+    acked_at: float | None = None
+    silenced_by: str | None = None

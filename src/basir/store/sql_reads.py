@@ -11,9 +11,10 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from basir.store import codec, metric_queries, queries
+from basir.store import alert_queries, codec, metric_queries, queries
 from basir.store.base import MAX_RUNS_PER_READ
 from basir.store.records import (
+    AlertRecord,
     EventRecord,
     JsonDict,
     MetricPoint,
@@ -148,3 +149,22 @@ class SqlReads:
     async def metrics_names(self) -> list[str]:
         """Every metric name with at least one point, sorted."""
         return await self._select(metric_queries.select_names(), {}, lambda row: str(row[0]))
+
+    async def alert_get(self, alert_id: str) -> AlertRecord | None:
+        """One alert, or None."""
+        found = await self._select(
+            alert_queries.select_alert(), {"id": alert_id}, alert_queries.decode_alert
+        )
+        return found[0] if found else None
+
+    async def alert_list(
+        self, *, state: str | None = None, workflow: str | None = None, limit: int = 100
+    ) -> list[AlertRecord]:
+        """Alerts, most recently fired first, filtered."""
+        params: dict[str, Any] = {"limit": limit}
+        if state is not None:
+            params["state"] = state
+        if workflow is not None:
+            params["workflow"] = workflow
+        stmt = alert_queries.list_alerts(state is not None, workflow is not None)
+        return await self._select(stmt, params, alert_queries.decode_alert)

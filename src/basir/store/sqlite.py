@@ -18,10 +18,11 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from basir.store import metric_queries, sqlite_apply
+from basir.store import alert_queries, metric_queries, sqlite_apply
 from basir.store.base import StoreError
 from basir.store.queries import compile_sqlite
 from basir.store.records import (
+    AlertRecord,
     Batch,
     EventRecord,
     JsonDict,
@@ -281,3 +282,11 @@ class SqliteStore(SqlReads):
 
         removed: int = await self._submit(prune)
         return removed
+
+    # --- alerts --------------------------------------------------------------------------
+
+    async def alert_put(self, alert: AlertRecord) -> None:
+        """Insert or replace one alert, on the writer thread."""
+        sql = compile_sqlite(alert_queries.upsert_alert("sqlite"))
+        params = sql.params(alert_queries.alert_params(alert))
+        await self._submit(lambda conn, _precise: conn.execute(sql.text, params))

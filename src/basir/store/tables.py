@@ -135,3 +135,26 @@ metric_points = sa.Table(
     sa.Index(None, "name", "resolution_s", "time"),
     sa.Index(None, "resolution_s", "time"),
 )
+
+# Alerts (`basir.monitoring.alerts`): one row per finding, firing then resolved.
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.String(), primary_key=True),
+    sa.Column("rule", sa.String(), nullable=False),
+    sa.Column("state", sa.String(), nullable=False),
+    sa.Column("severity", sa.String(), nullable=False),
+    sa.Column("workflow", sa.String(), nullable=True),
+    sa.Column("run_id", sa.String(), nullable=True),
+    sa.Column("fired_at", sa.Float(), nullable=False),
+    sa.Column("updated_at", sa.Float(), nullable=False),
+    sa.Column("data", sa.Text(), nullable=False),
+    sa.Column("resolved_at", sa.Float(), nullable=True),
+    sa.Column("acked_by", sa.String(), nullable=True),
+    sa.Column("acked_at", sa.Float(), nullable=True),
+    sa.Column("silenced_by", sa.String(), nullable=True),
+    # Listings: newest first, optionally by state; resolving looks up a workflow's firing ones.
+    sa.Index(None, "state", "fired_at"),
+    sa.Index(None, "fired_at"),
+    sa.Index(None, "workflow", "state"),
+)

@@ -6,7 +6,7 @@ import pytest
 from contract_data import insert_run
 
 from basir.store.base import MAX_RUNS_PER_READ, Store
-from basir.store.records import MetricPoint
+from basir.store.records import AlertRecord, MetricPoint
 
 
 def point(name: str, labels: str, resolution_s: int, time: float, value: float) -> MetricPoint:
@@ -70,3 +70,36 @@ async def test_tasks_of_many_runs_in_one_read(store: Store) -> None:
     assert await store.get_tasks_of(["nope"]) == []
     with pytest.raises(ValueError):
         await store.get_tasks_of([f"r{i}" for i in range(MAX_RUNS_PER_READ + 1)])
+
+
+def alert(alert_id: str, fired_at: float, **kw: object) -> AlertRecord:
+    """A firing alert about a failed run of `ci`."""
+    return AlertRecord(
+        id=alert_id,
+        rule="run_failed",
+        state=str(kw.pop("state", "firing")),
+        severity="error",
+        workflow=str(kw.pop("workflow", "ci")),
+        run_id=alert_id,
+        fired_at=fired_at,
+        updated_at=fired_at,
+        data={"error": "boom", "ar": "فشل"},
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+async def test_alerts_put_replace_get_and_list(store: Store) -> None:
+    await store.alert_put(alert("a1", 10.0))
+    await store.alert_put(alert("a2", 20.0, workflow="app"))
+    await store.alert_put(alert("a3", 30.0, state="resolved", resolved_at=31.0))
+    got = await store.alert_get("a1")
+    assert got == alert("a1", 10.0)
+    assert await store.alert_get("nope") is None
+    assert [a.id for a in await store.alert_list()] == ["a3", "a2", "a1"]
+    assert [a.id for a in await store.alert_list(state="firing")] == ["a2", "a1"]
+    assert [a.id for a in await store.alert_list(workflow="ci", state="firing")] == ["a1"]
+    assert [a.id for a in await store.alert_list(limit=1)] == ["a3"]
+    acked = alert("a1", 10.0, acked_by="admin", acked_at=12.0, silenced_by="s1")
+    await store.alert_put(acked)
+    assert await store.alert_get("a1") == acked
+    assert len(await store.alert_list()) == 3

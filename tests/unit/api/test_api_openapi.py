@@ -5,7 +5,16 @@ from __future__ import annotations
 import httpx
 from fastapi.routing import APIRoute
 
-from basir.api.routes import decisions, events, health, monitoring, runs, tasks, workflows
+from basir.api.routes import (
+    alerts,
+    decisions,
+    events,
+    health,
+    monitoring,
+    runs,
+    tasks,
+    workflows,
+)
 
 EXPECTED = {
     ("GET", "/healthz"),
@@ -34,6 +43,10 @@ EXPECTED = {
     ("GET", "/api/v1/metrics"),
     ("GET", "/api/v1/metrics/query"),
     ("GET", "/api/v1/reports/performance"),
+    ("GET", "/api/v1/alerts"),
+    ("POST", "/api/v1/alerts/{alert_id}/ack"),
+    ("GET", "/api/v1/alerts/silences"),
+    ("POST", "/api/v1/alerts/silences"),
 }
 
 
@@ -43,7 +56,7 @@ async def test_every_route_is_documented_under_its_full_path(client: httpx.Async
     assert documented == EXPECTED
     routed = {
         (method, route.path)
-        for module in (decisions, events, health, monitoring, runs, tasks, workflows)
+        for module in (alerts, decisions, events, health, monitoring, runs, tasks, workflows)
         for route in module.router.routes
         if isinstance(route, APIRoute)
         for method in route.methods

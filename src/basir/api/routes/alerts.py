@@ -1,0 +1,185 @@
+"""`/api/v1/alerts`: alerts (firing, resolved), acknowledgements and silences."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from basir.api.deps import Operator, Reader, json_response
+from basir.api.problems import problem_responses
+from basir.errors import BasirError
+from basir.i18n import _
+from basir.monitoring.alert_rules import MATCHABLE, Silence, message
+from basir.spec.units import parse_duration
+from basir.store.records import AlertRecord
+
+router = APIRouter(prefix="/api/v1", tags=["alerts"], responses=problem_responses(401, 403))
+
+AlertId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,200}$")]
+MAX_LIST = 500
+
+
+class AlertView(BaseModel):
+    """One alert as the API shows it (message in the caller's language)."""
+
+    id: str
+    rule: str
+    state: str
+    severity: str
+    workflow: str | None
+    run_id: str | None
+    message: str
+    fired_at: str
+    resolved_at: str | None
+    acknowledged_by: str | None
+    acknowledged_at: str | None
+    silenced_by: str | None
+
+
+class AlertList(BaseModel):
+    """Alerts, most recently fired first."""
+
+    items: list[AlertView]
+
+
+class SilenceView(BaseModel):
+    """A silence: which alerts, until when, who and why."""
+
+    id: str
+    matchers: dict[str, str]
+    until: str
+    by: str
+    why: str
+    created_at: str
+
+
+class SilenceList(BaseModel):
+    """Silences in force, newest first."""
+
+    items: list[SilenceView]
+
+
+class SilenceCreate(BaseModel):
+    """Silence the alerts whose fields equal every given matcher, for a while."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    matchers: dict[str, str] = Field(
+        min_length=1, max_length=4, description="rule, workflow, run_id and/or severity"
+    )
+    duration: str = Field("2h", alias="for", description="how long: 30m, 2h, 1d")
+    why: str = Field(min_length=1, max_length=500)
+
+
+def _iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+
+
+def alert_view(alert: AlertRecord) -> dict[str, Any]:
+    """The public shape of an alert."""
+    return {
+        "id": alert.id,
+        "rule": alert.rule,
+        "state": alert.state,
+        "severity": alert.severity,
+        "workflow": alert.workflow,
+        "run_id": alert.run_id,
+        "message": message(alert),
+        "fired_at": _iso(alert.fired_at),
+        "resolved_at": _iso(alert.resolved_at),
+        "acknowledged_by": alert.acked_by,
+        "acknowledged_at": _iso(alert.acked_at),
+        "silenced_by": alert.silenced_by,
+    }
+
+
+def silence_view(silence: Silence) -> dict[str, Any]:
+    """The public shape of a silence."""
+    return {
+        "id": silence.id,
+        "matchers": silence.matchers,
+        "until": _iso(silence.until),
+        "by": silence.by,
+        "why": silence.why,
+        "created_at": _iso(silence.created_at),
+    }
+
+
+@router.get(
+    "/alerts",
+    response_model=AlertList,
+    responses=problem_responses(422),
+    summary="Alerts, most recently fired first (firing, resolved)",
+)
+async def list_alerts(
+    caller: Reader,
+    state: Annotated[Literal["firing", "resolved"] | None, Query()] = None,
+    workflow: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 100,
+) -> Response:
+    """Alerts of the built-in rules, filtered by state and workflow."""
+    found = await caller.ctx.store.alert_list(state=state, workflow=workflow, limit=limit)
+    return json_response({"items": [alert_view(a) for a in found]})
+
+
+@router.post(
+    "/alerts/{alert_id}/ack",
+    response_model=AlertView,
+    responses=problem_responses(404, 422),
+    summary="Acknowledge an alert (who and when are recorded)",
+)
+async def acknowledge(alert_id: AlertId, caller: Operator) -> Response:
+    """Record that the caller has seen the alert; it stays firing until resolved."""
+    alert = await caller.ctx.alerts.acknowledge(alert_id, caller.user)
+    return json_response(alert_view(alert))
+
+
+@router.get(
+    "/alerts/silences", response_model=SilenceList, summary="Silences in force, newest first"
+)
+async def list_silences(caller: Reader) -> Response:
+    """Silences whose `until` has not passed."""
+    return json_response({"items": [silence_view(s) for s in await caller.ctx.alerts.silences()]})
+
+
+@router.post(
+    "/alerts/silences",
+    status_code=201,
+    response_model=SilenceView,
+    responses=problem_responses(422),
+    summary="Silence matching alerts for a while (no alert.firing event while silenced)",
+)
+async def create_silence(body: SilenceCreate, caller: Operator) -> Response:
+    """Silence alerts matching every matcher for `for` (default 2h)."""
+    unknown = sorted(set(body.matchers) - set(MATCHABLE))
+    if unknown:
+        raise BasirError(
+            "request.invalid",
+            _("this silence is not valid"),
+            details=[
+                {
+                    "field": f"body.matchers.{name}",
+                    "message": _("matchers may name only: {names}", names=", ".join(MATCHABLE)),
+                }
+                for name in unknown
+            ],
+        )
+    try:
+        seconds = parse_duration(body.duration)
+    except ValueError as error:
+        raise BasirError(
+            "request.invalid",
+            _("this silence is not valid"),
+            details=[{"field": "body.for", "message": str(error)}],
+        ) from error
+    silence = await caller.ctx.alerts.silence(
+        body.matchers, time.time() + seconds, caller.user, body.why
+    )
+    return json_response(silence_view(silence), 201)

@@ -1,0 +1,128 @@
+"""The built-in alert rule "a run failed", and silences: pure decisions over plain data.
+
+`run_failed` fires once per *final* failure of a run: the engine records `run.failed` only
+when no task has a retry left (a failed attempt that will be retried is `task.retrying`, never
+a run failure), so a retry that may still succeed never alerts (airflow#30146, #12612).  The
+alert of a run stays firing until the workflow succeeds again — the same run after a retry,
+or any later run — which resolves every firing run-failed alert of that workflow.  A run that
+fails again after its alert was resolved fires a new one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from basir.i18n import _, use_locale
+from basir.store.records import AlertRecord, EventRecord
+
+RUN_FAILED = "run_failed"
+FIRING, RESOLVED = "firing", "resolved"
+STATES = (FIRING, RESOLVED)
+WATCHED_EVENTS = ("run.failed", "run.succeeded")
+SEVERITY_ERROR = "error"
+MATCHABLE = ("rule", "workflow", "run_id", "severity")
+
+
+@dataclass(slots=True)
+class Silence:
+    """Suppresses the notification of alerts whose fields equal every matcher, until `until`."""
+
+    id: str
+    matchers: dict[str, str]
+    until: float
+    by: str
+    why: str
+    created_at: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def matches(self, alert: AlertRecord, now: float) -> bool:
+        """Whether this silence is in force at `now` and covers `alert`."""
+        if now >= self.until:
+            return False
+        return all(str(getattr(alert, k, None)) == v for k, v in self.matchers.items())
+
+
+def alert_id(rule: str, run_id: str) -> str:
+    """The stable id of a rule's alert about one run (deduplicates replays)."""
+    return f"{rule}.{run_id}"
+
+
+def silencing(alert: AlertRecord, silences: list[Silence], now: float) -> str | None:
+    """The id of the first silence covering `alert` at `now`, or None."""
+    for silence in silences:
+        if silence.matches(alert, now):
+            return silence.id
+    return None
+
+
+def on_run_event(
+    event: EventRecord,
+    existing: AlertRecord | None,
+    firing_of_workflow: list[AlertRecord],
+    error: str | None,
+    silences: list[Silence],
+    now: float,
+) -> list[AlertRecord]:
+    """The alerts that `event` creates or changes (to be stored), in order.
+
+    `existing` is the alert already stored for this run (if any); `firing_of_workflow` the
+    firing run-failed alerts of the event's workflow; `error` the failed run's error.
+    """
+    run_id, workflow = event.run_id, event.workflow
+    if run_id is None or workflow is None:
+        return []
+    if event.type == "run.failed":
+        if existing is not None and existing.state == FIRING:
+            return []  # already firing: a replay, or a retried run failing again
+        fired = AlertRecord(
+            id=alert_id(RUN_FAILED, run_id),
+            rule=RUN_FAILED,
+            state=FIRING,
+            severity=SEVERITY_ERROR,
+            workflow=workflow,
+            run_id=run_id,
+            fired_at=event.time,
+            updated_at=now,
+            data={"error": error or "", "event_id": event.id},
+        )
+        fired.silenced_by = silencing(fired, silences, now)
+        return [fired]
+    if event.type == "run.succeeded":
+        return [
+            dataclasses.replace(alert, state=RESOLVED, resolved_at=event.time, updated_at=now)
+            for alert in firing_of_workflow
+            if alert.rule == RUN_FAILED
+        ]
+    return []
+
+
+def message(alert: AlertRecord) -> str:
+    """What the alert says, in the current language."""
+    error = str(alert.data.get("error") or "")
+    if alert.state == RESOLVED:
+        return _(
+            "workflow {workflow} succeeds again (run {run_id} had failed)",
+            workflow=alert.workflow,
+            run_id=alert.run_id,
+        )
+    if error:
+        return _(
+            "run {run_id} of workflow {workflow} failed: {error}",
+            run_id=alert.run_id,
+            workflow=alert.workflow,
+            error=error,
+        )
+    return _(
+        "run {run_id} of workflow {workflow} failed", run_id=alert.run_id, workflow=alert.workflow
+    )
+
+
+def messages(alert: AlertRecord) -> dict[str, str]:
+    """The alert's message in English and in Arabic (for events and notifications)."""
+    found: dict[str, str] = {}
+    for lang in ("en", "ar"):
+        with use_locale(lang):
+            found[lang] = message(alert)
+    return found

@@ -1,0 +1,141 @@
+"""The built-in "run failed" alert on a real engine and SQLite: fires once per final failure."""
+
+from __future__ import annotations
+
+import asyncio
+
+from monitoring_helpers import Served
+
+from basir.api.app import context_of
+from basir.monitoring.alert_manager import AlertManager
+
+# Exits with the code given as a parameter: one workflow that fails or succeeds on demand.
+TOGGLE_YAML = """\
+name: toggle
+params:
+  code: {type: string, default: "0"}
+tasks:
+  - id: work
+    run: "exit ${{ params.code }}"
+"""
+# Fails on its first attempt only: a retry that succeeds must never alert.
+FLAKY_YAML = """\
+name: flaky
+tasks:
+  - id: once
+    run: "if [ -f tried ]; then exit 0; fi; touch tried; exit 1"
+    retries: {max: 2, delay: 10ms}
+"""
+
+
+async def alert_events(served: Served) -> list[dict[str, object]]:
+    """Every `alert.*` event in the log, oldest first."""
+    response = await served.client.get("/api/v1/events/history", params={"type": "alert.firing"})
+    firing = response.json()["items"]
+    response = await served.client.get("/api/v1/events/history", params={"type": "alert.resolved"})
+    return sorted([*firing, *response.json()["items"]], key=lambda e: int(e["id"]))
+
+
+async def settled(manager: AlertManager, served: Served) -> None:
+    """Wait until the manager has handled every event committed so far."""
+    target = await served.store.last_event_id()
+    for _ in range(500):
+        if manager._cursor >= target or not await served.store.list_events(
+            after=manager._cursor, types=("run.failed", "run.succeeded")
+        ):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the alert manager did not catch up")
+
+
+async def test_run_failed_fires_once_resolves_and_is_silenced(served: Served) -> None:
+    manager = context_of(served.app).alerts
+    await manager.start()
+    try:
+        flaky = await served.run(FLAKY_YAML)
+        assert flaky["status"] == "succeeded" and flaky["tasks"]["once"]["attempts"] == 2
+        failed = await served.run(TOGGLE_YAML, params={"code": "3"})
+        assert failed["status"] == "failed"
+        await settled(manager, served)
+
+        listed = (await served.client.get("/api/v1/alerts")).json()["items"]
+        assert len(listed) == 1  # the flaky run's retry did not alert
+        (alert,) = listed
+        assert alert["id"] == f"run_failed.{failed['run_id']}"
+        assert (alert["state"], alert["workflow"], alert["run_id"]) == (
+            "firing",
+            "toggle",
+            failed["run_id"],
+        )
+        assert failed["run_id"] in alert["message"] and "toggle" in alert["message"]
+        arabic = await served.client.get("/api/v1/alerts", headers={"Accept-Language": "ar"})
+        assert arabic.json()["items"][0]["message"] != alert["message"]
+        events = await alert_events(served)
+        assert [e["type"] for e in events] == ["alert.firing"]
+        assert set(events[0]["data"]["message"]) == {"en", "ar"}  # type: ignore[index]
+
+        acked = await served.client.post(f"/api/v1/alerts/{alert['id']}/ack")
+        assert acked.status_code == 200 and acked.json()["acknowledged_by"] == "admin"
+        missing = await served.client.post("/api/v1/alerts/run_failed.nope/ack")
+        assert missing.status_code == 404 and missing.json()["code"] == "alert.not_found"
+
+        silence = await served.client.post(
+            "/api/v1/alerts/silences",
+            json={"matchers": {"workflow": "toggle"}, "for": "1h", "why": "fixing it"},
+        )
+        assert silence.status_code == 201, silence.text
+        silenced_run = await served.run(TOGGLE_YAML, params={"code": "4"})
+        await settled(manager, served)
+        firing = (await served.client.get("/api/v1/alerts", params={"state": "firing"})).json()
+        by_run = {a["run_id"]: a for a in firing["items"]}
+        assert by_run[silenced_run["run_id"]]["silenced_by"] == silence.json()["id"]
+        assert [e["type"] for e in await alert_events(served)] == ["alert.firing"]
+
+        ok = await served.run(TOGGLE_YAML)
+        assert ok["status"] == "succeeded"
+        await settled(manager, served)
+        resolved = (await served.client.get("/api/v1/alerts", params={"state": "resolved"})).json()
+        assert len(resolved["items"]) == 2
+        assert (await served.client.get("/api/v1/alerts", params={"state": "firing"})).json()[
+            "items"
+        ] == []
+        assert [e["type"] for e in await alert_events(served)] == [
+            "alert.firing",
+            "alert.resolved",
+            "alert.resolved",
+        ]
+        silences = (await served.client.get("/api/v1/alerts/silences")).json()["items"]
+        assert silences[0]["why"] == "fixing it" and silences[0]["by"] == "admin"
+    finally:
+        await manager.stop()
+
+
+async def test_a_restart_neither_loses_nor_doubles_an_alert(served: Served) -> None:
+    first = AlertManager(served.store, served.engine.bus)
+    await first.start()
+    await first.stop()  # the cursor is saved; the failure below happens while no one watches
+    failed = await served.run(TOGGLE_YAML, params={"code": "1"})
+    again = AlertManager(served.store, served.engine.bus)
+    await again.start()  # catches up from the log
+    try:
+        alerts = await served.store.alert_list()
+        assert [a.run_id for a in alerts] == [failed["run_id"]]
+        third = AlertManager(served.store, served.engine.bus)
+        third._cursor = 0
+        await third.catch_up()  # a full replay changes nothing
+        assert len(await served.store.alert_list()) == 1
+        assert [e["type"] for e in await alert_events(served)] == ["alert.firing"]
+    finally:
+        await again.stop()
+
+
+async def test_silence_input_is_checked(served: Served) -> None:
+    for body, field in (
+        ({"matchers": {"colour": "red"}, "why": "x"}, "body.matchers.colour"),
+        ({"matchers": {"workflow": "a"}, "for": "soon", "why": "x"}, "body.for"),
+    ):
+        response = await served.client.post("/api/v1/alerts/silences", json=body)
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["field"] == field
+    empty = await served.client.post("/api/v1/alerts/silences", json={"matchers": {}, "why": "x"})
+    assert empty.status_code == 422

@@ -1,0 +1,84 @@
+"""The built-in "run failed" rule and silences, as pure decisions."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from basir.i18n import use_locale
+from basir.monitoring.alert_rules import (
+    FIRING,
+    RESOLVED,
+    Silence,
+    message,
+    messages,
+    on_run_event,
+)
+from basir.store.records import AlertRecord, EventRecord
+
+NOW = 1_800_000_000.0
+
+
+def ev(kind: str, run_id: str = "r1", workflow: str = "ci", event_id: int = 7) -> EventRecord:
+    """A run event as the engine records it."""
+    return EventRecord(
+        type=kind,
+        subject=f"runs/{run_id}",
+        time=NOW,
+        run_id=run_id,
+        workflow=workflow,
+        id=event_id,
+    )
+
+
+def test_a_final_failure_fires_once() -> None:
+    (fired,) = on_run_event(ev("run.failed"), None, [], "exit 1", [], NOW + 1)
+    assert (fired.id, fired.state, fired.workflow, fired.run_id) == (
+        "run_failed.r1",
+        FIRING,
+        "ci",
+        "r1",
+    )
+    assert fired.fired_at == NOW and fired.data["error"] == "exit 1" and fired.silenced_by is None
+    # The same event replayed (restart), or the run failing again after a retry: no second alert.
+    assert on_run_event(ev("run.failed"), fired, [], "exit 1", [], NOW + 2) == []
+
+
+def test_other_events_never_fire() -> None:
+    for kind in ("task.failed", "task.retrying", "run.retried", "run.cancelled", "run.started"):
+        assert on_run_event(ev(kind), None, [], None, [], NOW) == []
+
+
+def test_success_of_the_workflow_resolves_its_firing_alerts() -> None:
+    (a,) = on_run_event(ev("run.failed", "r1"), None, [], None, [], NOW)
+    (b,) = on_run_event(ev("run.failed", "r2"), None, [], None, [], NOW)
+    resolved = on_run_event(ev("run.succeeded", "r3"), None, [a, b], None, [], NOW + 5)
+    assert [(r.id, r.state, r.resolved_at) for r in resolved] == [
+        ("run_failed.r1", RESOLVED, NOW),
+        ("run_failed.r2", RESOLVED, NOW),
+    ]
+    # A run whose alert was resolved fires again when it fails again.
+    (again,) = on_run_event(ev("run.failed", "r1"), resolved[0], [], None, [], NOW + 9)
+    assert again.state == FIRING and again.resolved_at is None
+
+
+def test_a_matching_silence_marks_the_alert() -> None:
+    silence = Silence("s1", {"workflow": "ci"}, NOW + 60, "admin", "deploying", NOW)
+    other = Silence("s2", {"workflow": "app"}, NOW + 60, "admin", "x", NOW)
+    expired = Silence("s3", {"workflow": "ci"}, NOW - 1, "admin", "old", NOW - 100)
+    (fired,) = on_run_event(ev("run.failed"), None, [], None, [other, expired, silence], NOW)
+    assert fired.silenced_by == "s1"
+    (loud,) = on_run_event(ev("run.failed"), None, [], None, [other, expired], NOW)
+    assert loud.silenced_by is None
+
+
+def test_messages_in_english_and_arabic() -> None:
+    (fired,) = on_run_event(ev("run.failed"), None, [], "exit 3", [], NOW)
+    assert message(fired) == "run r1 of workflow ci failed: exit 3"
+    both = messages(fired)
+    assert both["en"] == message(fired) and "r1" in both["ar"] and both["ar"] != both["en"]
+    resolved = dataclasses.replace(fired, state=RESOLVED)
+    with use_locale("ar"):
+        assert "ci" in message(resolved)
+    bare = dataclasses.replace(fired, data={})
+    assert message(bare) == "run r1 of workflow ci failed"
+    assert isinstance(fired, AlertRecord)
