@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -106,21 +105,27 @@ def series_of(points: list[MetricPoint], step_s: int, by: str | None) -> list[Se
 
     Without `by`, every label set is its own series; with it, the series sharing a value of
     label `by` are summed into one (labelled `{by: value}`, `""` when a series lacks it).
+    `points` come by series and time (the store's order), so a later point in a bucket wins.
     """
-    last: dict[tuple[str, float], tuple[float, float]] = {}
+    per_series: dict[str, dict[float, float]] = {}
     for p in points:
-        bucket = float(math.floor(p.time / step_s) * step_s)
-        seen = last.get((p.labels, bucket))
-        if seen is None or p.time >= seen[0]:
-            last[(p.labels, bucket)] = (p.time, p.value)
-    grouped: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
+        buckets = per_series.get(p.labels)
+        if buckets is None:
+            buckets = per_series[p.labels] = {}
+        buckets[p.time - p.time % step_s] = p.value
+    grouped: dict[str, dict[float, float]] = {}
     names: dict[str, dict[str, str]] = {}
-    for (labels_json, start), (_time, value) in last.items():
+    for labels_json, buckets in per_series.items():
         labels: dict[str, str] = json.loads(labels_json)
         group = {by: labels.get(by, "")} if by else labels
         key = json.dumps(group, sort_keys=True)
         names[key] = group
-        grouped[key][start] += value
+        target = grouped.get(key)
+        if target is None:
+            grouped[key] = dict(buckets)
+            continue
+        for start, value in buckets.items():
+            target[start] = target.get(start, 0.0) + value
     return [
         Series(names[key], [[t, grouped[key][t]] for t in sorted(grouped[key])])
         for key in sorted(grouped)

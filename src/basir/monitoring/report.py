@@ -166,7 +166,9 @@ class ReportBuilder:
         """Count one run created in the window and its task rows."""
         if not self.since <= run.created_at < self.until:
             return
-        tally = self._workflows.setdefault(run.workflow, _WorkflowTally())
+        tally = self._workflows.get(run.workflow)
+        if tally is None:
+            tally = self._workflows[run.workflow] = _WorkflowTally()
         tally.runs += 1
         if run.status not in FINAL_STATUSES:
             tally.in_progress += 1
@@ -189,7 +191,9 @@ class ReportBuilder:
         for task in tasks:
             if task.parent_id is not None:
                 continue
-            figures = tally.tasks.setdefault(task.task_id, Tally())
+            figures = tally.tasks.get(task.task_id)
+            if figures is None:
+                figures = tally.tasks[task.task_id] = Tally()
             figures.outcome(task.status)
             retries = max(0, task.attempts - 1)
             figures.retries += retries

@@ -16,6 +16,8 @@ from basir.store.records import MetricPoint
 from basir.store.tables import metric_points
 
 POINT_COLUMNS = ("name", "resolution_s", "labels", "time", "value")
+# The order `select_points` returns: that of `MetricPoint`'s fields, so a row decodes directly.
+_READ_COLUMNS = ("name", "labels", "resolution_s", "time", "value")
 
 
 @lru_cache(maxsize=2)
@@ -41,7 +43,7 @@ def select_points() -> sa.Select[Any]:
     """Points of one name at one resolution with `start <= time <= end`, by series and time."""
     c = metric_points.c
     return (
-        sa.select(*(c[n] for n in POINT_COLUMNS))
+        sa.select(*(c[n] for n in _READ_COLUMNS))
         .where(
             c.name == sa.bindparam("name"),
             c.resolution_s == sa.bindparam("resolution_s"),
@@ -79,12 +81,5 @@ def point_params(point: MetricPoint) -> dict[str, Any]:
 
 
 def decode_point(row: Any) -> MetricPoint:
-    """A `MetricPoint` from a row in `POINT_COLUMNS` order."""
-    name, resolution_s, labels, time, value = row
-    return MetricPoint(
-        name=str(name),
-        labels=str(labels),
-        resolution_s=int(resolution_s),
-        time=float(time),
-        value=float(value),
-    )
+    """A `MetricPoint` from a row of `select_points` (the drivers return the right types)."""
+    return MetricPoint(*row)

@@ -161,7 +161,7 @@ class Page:
     next: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MetricPoint:
     """One value of one metric series at one time, at one resolution of the history.
 

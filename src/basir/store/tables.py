@@ -134,6 +134,9 @@ metric_points = sa.Table(
     # Queries read one name at one resolution over a time range; pruning deletes by age.
     sa.Index(None, "name", "resolution_s", "time"),
     sa.Index(None, "resolution_s", "time"),
+    # SQLite stores the rows in primary-key order: a series' points are read in one pass,
+    # already sorted, without a second lookup per row.
+    sqlite_with_rowid=False,
 )
 
 # Alerts (`basir.monitoring.alerts`): one row per finding, firing then resolved.

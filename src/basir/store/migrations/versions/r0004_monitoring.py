@@ -53,6 +53,7 @@ def upgrade() -> None:
         sa.Column("time", sa.Float(), nullable=False),
         sa.Column("value", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("name", "resolution_s", "labels", "time", name="pk_metric_points"),
+        sqlite_with_rowid=False,
     )
     op.create_index(
         "ix_metric_points_name_resolution_s_time",
