@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from basir.errors import BasirError
 from basir.i18n import _
 from basir.monitoring.history import HOUR_S, MINUTE_S, RAW_S, RETENTION_S
+from basir.spec.units import parse_duration
 from basir.store.records import MetricPoint
 
 DEFAULT_RANGE_S = 3600.0
@@ -61,7 +62,9 @@ def parse_time(text: str, field_name: str) -> float:
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError as exc:
-        raise bad_query(field_name, _("not an ISO 8601 time or epoch seconds")) from exc
+        raise bad_query(
+            field_name, _("not an ISO 8601 time, epoch seconds or a duration such as 7d")
+        ) from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
@@ -78,10 +81,18 @@ def parse_step(text: str) -> int:
     return seconds
 
 
+def parse_moment(text: str, field_name: str, now: float) -> float:
+    """Like `parse_time`, and also a duration ago: `24h` is a day before `now`."""
+    try:
+        return now - parse_duration(text.strip())
+    except ValueError:
+        return parse_time(text, field_name)
+
+
 def parse_window(start: str | None, end: str | None, step: str | None, now: float) -> Window:
     """The window of a query; `to` defaults to now, `from` to an hour before `to`."""
-    until = parse_time(end, "to") if end else now
-    since = parse_time(start, "from") if start else until - DEFAULT_RANGE_S
+    until = parse_moment(end, "to", now) if end else now
+    since = parse_moment(start, "from", now) if start else until - DEFAULT_RANGE_S
     if since > until:
         raise bad_query("from", _("from must not be after to"))
     span = until - since

@@ -103,6 +103,7 @@ def test_parse_time_and_step() -> None:
 
 
 def test_parse_window_defaults_and_limits() -> None:
+    assert parse_window("2h", "1h", "60s", NOW) == Window(NOW - 7200, NOW - 3600, 60)
     window = parse_window(None, None, None, NOW)
     assert (window.start, window.end) == (NOW - 3600, NOW) and window.step_s >= 10
     with pytest.raises(BasirError):
