@@ -31,3 +31,14 @@ def engine_state(engine: Engine) -> StateProvider:
         return count_states(list(engine.flow.runs.values()), len(engine.flow.ready))
 
     return provide
+
+
+def oldest_queued_at(engine: Engine) -> float | None:
+    """When the longest-waiting queued task of `engine` was queued (None when none waits)."""
+    waiting = [
+        task.queued_at
+        for run in engine.flow.runs.values()
+        for task in run.tasks.values()
+        if task.status == "queued" and task.queued_at is not None and not task.held
+    ]
+    return min(waiting, default=None)

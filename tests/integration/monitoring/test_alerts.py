@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from monitoring_helpers import Served
 
 from basir.api.app import context_of
@@ -139,3 +140,32 @@ async def test_silence_input_is_checked(served: Served) -> None:
         assert response.json()["errors"][0]["field"] == field
     empty = await served.client.post("/api/v1/alerts/silences", json={"matchers": {}, "why": "x"})
     assert empty.status_code == 422
+
+
+async def test_health_overview_follows_alerts_and_the_store(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calm = (await served.client.get("/api/v1/health")).json()
+    assert calm["status"] == "green"
+    assert set(calm["components"]) == {"store", "scheduler", "workers", "queues", "alerts"}
+    manager = context_of(served.app).alerts
+    await manager.start()
+    try:
+        failed = await served.run(TOGGLE_YAML, params={"code": "2"})
+        await settled(manager, served)
+        red = (await served.client.get("/api/v1/health")).json()
+        assert red["status"] == "red" and red["components"]["alerts"]["status"] == "red"
+        await served.client.post(f"/api/v1/alerts/run_failed.{failed['run_id']}/ack")
+        amber = await served.client.get("/api/v1/health", headers={"Accept-Language": "ar"})
+        assert amber.json()["components"]["alerts"]["status"] == "amber"
+        assert "مُطلَق" in amber.json()["components"]["alerts"]["reasons"][0]
+    finally:
+        await manager.stop()
+
+    async def down() -> bool:
+        raise OSError("gone")
+
+    monkeypatch.setattr(served.store, "ping", down)
+    store_down = (await served.client.get("/api/v1/health")).json()
+    assert store_down["components"]["store"]["status"] == "red"
+    assert store_down["status"] == "red"

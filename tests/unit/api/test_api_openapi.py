@@ -43,6 +43,7 @@ EXPECTED = {
     ("GET", "/api/v1/metrics"),
     ("GET", "/api/v1/metrics/query"),
     ("GET", "/api/v1/reports/performance"),
+    ("GET", "/api/v1/health"),
     ("GET", "/api/v1/alerts"),
     ("POST", "/api/v1/alerts/{alert_id}/ack"),
     ("GET", "/api/v1/alerts/silences"),
