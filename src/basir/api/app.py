@@ -21,6 +21,7 @@ from basir.api.routes import (
     alerts,
     decisions,
     events,
+    export,
     health,
     monitoring,
     runs,
@@ -93,7 +94,8 @@ def create_app(
     app.state.basir = ctx
     problems.install(app)
     # The most requested routes first: matching walks the routers in order.
-    for module in (runs, events, tasks, workflows, decisions, health, monitoring, alerts):
+    modules = (runs, events, tasks, workflows, decisions, health, monitoring, alerts, export)
+    for module in modules:
         app.include_router(module.router)
     # Added innermost first: the locale is set before the body limit may answer 413.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -9,6 +9,7 @@ from basir.api.routes import (
     alerts,
     decisions,
     events,
+    export,
     health,
     monitoring,
     runs,
@@ -44,6 +45,7 @@ EXPECTED = {
     ("GET", "/api/v1/metrics/query"),
     ("GET", "/api/v1/reports/performance"),
     ("GET", "/api/v1/health"),
+    ("GET", "/api/v1/export/{what}"),
     ("GET", "/api/v1/alerts"),
     ("POST", "/api/v1/alerts/{alert_id}/ack"),
     ("GET", "/api/v1/alerts/silences"),
@@ -57,7 +59,17 @@ async def test_every_route_is_documented_under_its_full_path(client: httpx.Async
     assert documented == EXPECTED
     routed = {
         (method, route.path)
-        for module in (alerts, decisions, events, health, monitoring, runs, tasks, workflows)
+        for module in (
+            alerts,
+            decisions,
+            events,
+            export,
+            health,
+            monitoring,
+            runs,
+            tasks,
+            workflows,
+        )
         for route in module.router.routes
         if isinstance(route, APIRoute)
         for method in route.methods
