@@ -23,6 +23,7 @@ from basir.api.routes import (
     events,
     export,
     health,
+    log_search,
     monitoring,
     runs,
     tasks,
@@ -95,7 +96,7 @@ def create_app(
     problems.install(app)
     # The most requested routes first: matching walks the routers in order.
     modules = (runs, events, tasks, workflows, decisions, health, monitoring, alerts, export)
-    for module in modules:
+    for module in (*modules, log_search):
         app.include_router(module.router)
     # Added innermost first: the locale is set before the body limit may answer 413.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)

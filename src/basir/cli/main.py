@@ -34,7 +34,7 @@ def _lang_from_argv() -> None:
 
 def build_app() -> typer.Typer:
     """Assemble the typer application with every command group."""
-    from basir.cli import report_cmd, run_cmd, spec_cmd, workflows_cmd
+    from basir.cli import logs_cmd, report_cmd, run_cmd, spec_cmd, workflows_cmd
 
     app = typer.Typer(
         name="basir",
@@ -63,6 +63,7 @@ def build_app() -> typer.Typer:
     run_cmd.register(app)
     workflows_cmd.register(app)
     report_cmd.register(app)
+    logs_cmd.register(app)
     _register_optional(app)
     return app
 
