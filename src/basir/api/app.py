@@ -36,6 +36,7 @@ from basir.monitoring.alert_manager import AlertManager
 from basir.monitoring.history import HistorySampler
 from basir.monitoring.http import HttpMetricsMiddleware
 from basir.monitoring.metrics import Metrics
+from basir.monitoring.notify import Notifier
 from basir.monitoring.snapshot import engine_state
 from basir.security.auth import Authenticator
 
@@ -66,7 +67,7 @@ def create_app(
         metrics=metrics,
         runs_cache=ListCache(engine.bus, ttl_s=list_cache_ttl_s),
         decisions=Decisions(engine.store, engine),
-        alerts=AlertManager(engine.store, engine.bus),
+        alerts=AlertManager(engine.store, engine.bus, notifier=Notifier(engine.store, engine.bus)),
     )
     if not metrics.has_state_provider:
         metrics.bind_state(engine_state(engine))

@@ -31,6 +31,7 @@ from basir.monitoring.alert_rules import (
     messages,
     on_run_event,
 )
+from basir.monitoring.notify import Notifier
 from basir.store.base import Store
 from basir.store.records import AlertRecord, Batch, EventRecord
 
@@ -71,9 +72,17 @@ def alert_event(alert: AlertRecord, now: float) -> EventRecord:
 class AlertManager:
     """Evaluates the built-in rules on the engine's events and stores the alerts."""
 
-    def __init__(self, store: Store, bus: EventBus, *, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        store: Store,
+        bus: EventBus,
+        *,
+        clock: Callable[[], float] = time.time,
+        notifier: Notifier | None = None,
+    ):
         self.store = store
         self.bus = bus
+        self.notifier = notifier
         self.clock = clock
         self._lock = asyncio.Lock()
         self._cursor = 0
@@ -97,7 +106,7 @@ class AlertManager:
         self._task = asyncio.create_task(self._follow(), name="basir-alerts")
 
     async def stop(self) -> None:
-        """Stop following events."""
+        """Stop following events (and let deliveries under way finish briefly)."""
         task, self._task = self._task, None
         if self._subscription is not None:
             self._subscription.close()
@@ -106,6 +115,8 @@ class AlertManager:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.notifier is not None:
+            await self.notifier.close()
 
     async def _follow(self) -> None:
         subscription = self._subscription
@@ -180,6 +191,9 @@ class AlertManager:
         if announce:
             written = await self.store.write(Batch([], announce))
             self.bus.publish(written)
+            if self.notifier is not None:
+                for event in written:
+                    self.notifier.dispatch(event)
 
     async def _save_cursor(self) -> None:
         await self.store.kv_put(CURSOR_KIND, CURSOR_KEY, {"event_id": self._cursor})

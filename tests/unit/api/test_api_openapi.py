@@ -48,6 +48,8 @@ EXPECTED = {
     ("GET", "/api/v1/health"),
     ("GET", "/api/v1/export/{what}"),
     ("GET", "/api/v1/logs/search"),
+    ("GET", "/api/v1/notifications/routes"),
+    ("POST", "/api/v1/notifications/routes"),
     ("GET", "/api/v1/alerts"),
     ("POST", "/api/v1/alerts/{alert_id}/ack"),
     ("GET", "/api/v1/alerts/silences"),

@@ -6,15 +6,17 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from basir.api.deps import Operator, Reader, json_response
+from basir.api.deps import Caller, Operator, Reader, allow, json_response
 from basir.api.problems import problem_responses
 from basir.errors import BasirError
 from basir.i18n import _
 from basir.monitoring.alert_rules import MATCHABLE, Silence, message
+from basir.monitoring.notify import Route
+from basir.security.auth import Permission
 from basir.spec.units import parse_duration
 from basir.store.records import AlertRecord
 
@@ -183,3 +185,89 @@ async def create_silence(body: SilenceCreate, caller: Operator) -> Response:
         body.matchers, time.time() + seconds, caller.user, body.why
     )
     return json_response(silence_view(silence), 201)
+
+
+Admin = Annotated[Caller, Depends(allow(Permission.ADMIN))]
+
+
+class RouteView(BaseModel):
+    """A notification route (its secret never shown)."""
+
+    name: str
+    url: str
+    lang: str
+    matchers: dict[str, str]
+    max_per_minute: int
+
+
+class RouteList(BaseModel):
+    """Notification routes, by name."""
+
+    items: list[RouteView]
+
+
+class RoutePut(BaseModel):
+    """A webhook route for alert notifications."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")
+    url: str = Field(pattern=r"^https?://", max_length=2000)
+    secret: str = Field(min_length=16, max_length=200, description="HMAC-SHA256 key")
+    lang: Literal["en", "ar"] = "en"
+    matchers: dict[str, str] = Field(default_factory=dict, max_length=4)
+    max_per_minute: int = Field(30, ge=1, le=600)
+
+
+def route_view(route: Route) -> dict[str, Any]:
+    """The public shape of a route: everything but the secret."""
+    return {
+        "name": route.name,
+        "url": route.url,
+        "lang": route.lang,
+        "matchers": route.matchers,
+        "max_per_minute": route.max_per_minute,
+    }
+
+
+@router.get(
+    "/notifications/routes",
+    response_model=RouteList,
+    summary="Webhook routes of alert notifications (secrets hidden)",
+)
+async def list_routes(caller: Reader) -> Response:
+    """Every route, by name."""
+    notifier = caller.ctx.alerts.notifier
+    routes = await notifier.routes() if notifier is not None else []
+    return json_response({"items": [route_view(r) for r in routes]})
+
+
+@router.post(
+    "/notifications/routes",
+    status_code=201,
+    response_model=RouteView,
+    responses=problem_responses(422),
+    summary="Create or replace a webhook route (HMAC-signed deliveries)",
+)
+async def put_route(body: RoutePut, caller: Admin) -> Response:
+    """Alerts matching `matchers` are POSTed to `url`, signed with `secret`, in `lang`."""
+    unknown = sorted(set(body.matchers) - set(MATCHABLE))
+    if unknown:
+        raise BasirError(
+            "request.invalid",
+            _("this route is not valid"),
+            details=[
+                {
+                    "field": f"body.matchers.{name}",
+                    "message": _("matchers may name only: {names}", names=", ".join(MATCHABLE)),
+                }
+                for name in unknown
+            ],
+        )
+    route = Route(
+        body.name, body.url, body.secret, body.lang, dict(body.matchers), body.max_per_minute
+    )
+    notifier = caller.ctx.alerts.notifier
+    assert notifier is not None  # create_app always gives the alerting a notifier
+    await notifier.put_route(route)
+    return json_response(route_view(route), 201)
