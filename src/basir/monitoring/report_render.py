@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any
 
 from jinja2 import Environment, Template
+from markupsafe import Markup, escape
 
 from basir.i18n import _, current_locale
 from basir.monitoring.report import PerformanceReport, Summary, TaskFigures, WorkflowFigures
@@ -21,7 +22,7 @@ from basir.monitoring.report import PerformanceReport, Summary, TaskFigures, Wor
 FORMATS = ("json", "csv", "html", "text")
 RTL_LANGUAGES = frozenset({"ar"})
 TEXT_COLUMNS = (
-    "task",
+    "workflow_task",
     "runs",
     "successes",
     "failures",
@@ -175,6 +176,7 @@ def headings() -> dict[str, str]:
         "generated": _("Generated at {time}"),
         "workflow": _("Workflow"),
         "task": _("Task"),
+        "workflow_task": _("Workflow / task"),
         "runs": _("Runs"),
         "successes": _("Successes"),
         "failures": _("Failures"),
@@ -240,6 +242,11 @@ def _template() -> Template:
     return environment.from_string(source.read_text(encoding="utf-8"))
 
 
+def _ltr(text: str) -> Markup:
+    """Text kept left to right inside a right-to-left page (times, ids)."""
+    return Markup('<bdi dir="ltr">{}</bdi>').format(text)
+
+
 def to_html(report: PerformanceReport) -> str:
     """A standalone HTML page in the current locale (dir=rtl for Arabic)."""
     lang = current_locale()
@@ -248,8 +255,10 @@ def to_html(report: PerformanceReport) -> str:
         lang=lang,
         dir="rtl" if lang in RTL_LANGUAGES else "ltr",
         h=h,
-        window=h["window"].format(since=iso(report.since), until=iso(report.until)),
-        generated=h["generated"].format(time=iso(report.generated_at)),
+        window=Markup(escape(h["window"])).format(
+            since=_ltr(iso(report.since)), until=_ltr(iso(report.until))
+        ),
+        generated=Markup(escape(h["generated"])).format(time=_ltr(iso(report.generated_at))),
         report=report,
         longest=max((f.duration.p95 or 0.0 for f in report.workflows), default=0.0) or 1.0,
     )

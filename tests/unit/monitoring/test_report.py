@@ -144,10 +144,12 @@ def test_html_is_standalone_in_english_and_arabic() -> None:
     english = to_html(report)
     assert english.startswith("<!doctype html>") and 'lang="en" dir="ltr"' in english
     assert "<script" not in english and "http" not in english.split("</head>")[0]
-    assert "Performance report" in english and "AssertionError: widget test (3)" in english
+    assert "Performance report" in english
+    assert "<bdi>AssertionError: widget test</bdi> (3)" in english
     with use_locale("ar"):
         arabic = to_html(report)
     assert 'lang="ar" dir="rtl"' in arabic
+    assert '<bdi dir="ltr">2027-01-15T08:00:00Z</bdi>' in arabic  # times stay left to right
     assert "تقرير الأداء" in arabic
     empty = ReportBuilder(T0, T0 + 1).build(T0)
     assert "No runs in this window." in to_html(empty)
