@@ -22,6 +22,7 @@ from basir.errors import NotFoundError
 from basir.events.bus import EventBus, Subscription
 from basir.i18n import _
 from basir.monitoring.alert_rules import (
+    DEADLINE_MISSED,
     FIRING,
     RESOLVED,
     RUN_FAILED,
@@ -29,6 +30,7 @@ from basir.monitoring.alert_rules import (
     Silence,
     alert_id,
     messages,
+    on_deadline_event,
     on_run_event,
 )
 from basir.monitoring.notify import Notifier
@@ -166,10 +168,15 @@ class AlertManager:
             firing = await self.store.alert_list(
                 state=FIRING, workflow=event.workflow, limit=MAX_FIRING_PER_WORKFLOW
             )
-        else:
+        elif event.type == "run.failed":
             error = await self._failure_of(event.run_id)
         silences = await self.silences()
-        return on_run_event(event, existing, firing, error, silences, self.clock())
+        now = self.clock()
+        deadline = await self.store.alert_get(alert_id(DEADLINE_MISSED, event.run_id))
+        return [
+            *on_run_event(event, existing, firing, error, silences, now),
+            *on_deadline_event(event, deadline, silences, now),
+        ]
 
     async def _failure_of(self, run_id: str) -> str | None:
         """Why a run failed: its own error, else its first failed task's (`task: error`)."""

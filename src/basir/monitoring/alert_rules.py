@@ -1,4 +1,4 @@
-"""The built-in alert rule "a run failed", and silences: pure decisions over plain data.
+"""The built-in alert rules ("a run failed", "a deadline was missed") and silences: pure.
 
 `run_failed` fires once per *final* failure of a run: the engine records `run.failed` only
 when no task has a retry left (a failed attempt that will be retried is `task.retrying`, never
@@ -6,6 +6,9 @@ a run failure), so a retry that may still succeed never alerts (airflow#30146, #
 alert of a run stays firing until the workflow succeeds again — the same run after a retry,
 or any later run — which resolves every firing run-failed alert of that workflow.  A run that
 fails again after its alert was resolved fires a new one.
+
+`deadline_missed` fires (severity `warning`) when a run is still going at its deadline
+(`deadline.missed`, recorded once per run) and resolves when that run ends, however it ends.
 """
 
 from __future__ import annotations
@@ -18,10 +21,13 @@ from basir.i18n import _, use_locale
 from basir.store.records import AlertRecord, EventRecord
 
 RUN_FAILED = "run_failed"
+DEADLINE_MISSED = "deadline_missed"
 FIRING, RESOLVED = "firing", "resolved"
 STATES = (FIRING, RESOLVED)
-WATCHED_EVENTS = ("run.failed", "run.succeeded")
+RUN_ENDS = ("run.failed", "run.succeeded", "run.cancelled")
+WATCHED_EVENTS = (*RUN_ENDS, "deadline.missed")
 SEVERITY_ERROR = "error"
+SEVERITY_WARNING = "warning"
 MATCHABLE = ("rule", "workflow", "run_id", "severity")
 
 
@@ -98,8 +104,54 @@ def on_run_event(
     return []
 
 
+def on_deadline_event(
+    event: EventRecord, existing: AlertRecord | None, silences: list[Silence], now: float
+) -> list[AlertRecord]:
+    """The deadline alert that `event` fires or resolves (`existing`: this run's, if any)."""
+    run_id, workflow = event.run_id, event.workflow
+    if run_id is None or workflow is None:
+        return []
+    if event.type == "deadline.missed":
+        if existing is not None and existing.state == FIRING:
+            return []
+        fired = AlertRecord(
+            id=alert_id(DEADLINE_MISSED, run_id),
+            rule=DEADLINE_MISSED,
+            state=FIRING,
+            severity=SEVERITY_WARNING,
+            workflow=workflow,
+            run_id=run_id,
+            fired_at=event.time,
+            updated_at=now,
+            data={"deadline_at": event.data.get("deadline_at"), "event_id": event.id},
+        )
+        fired.silenced_by = silencing(fired, silences, now)
+        return [fired]
+    if event.type in RUN_ENDS and existing is not None and existing.state == FIRING:
+        return [
+            dataclasses.replace(existing, state=RESOLVED, resolved_at=event.time, updated_at=now)
+        ]
+    return []
+
+
+def _deadline_message(alert: AlertRecord) -> str:
+    if alert.state == RESOLVED:
+        return _(
+            "run {run_id} of workflow {workflow} has ended (it had missed its deadline)",
+            run_id=alert.run_id,
+            workflow=alert.workflow,
+        )
+    return _(
+        "run {run_id} of workflow {workflow} missed its deadline",
+        run_id=alert.run_id,
+        workflow=alert.workflow,
+    )
+
+
 def message(alert: AlertRecord) -> str:
     """What the alert says, in the current language."""
+    if alert.rule == DEADLINE_MISSED:
+        return _deadline_message(alert)
     error = str(alert.data.get("error") or "")
     if alert.state == RESOLVED:
         return _(

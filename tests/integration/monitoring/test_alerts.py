@@ -9,6 +9,7 @@ from monitoring_helpers import Served
 
 from basir.api.app import context_of
 from basir.monitoring.alert_manager import AlertManager
+from basir.monitoring.alert_rules import WATCHED_EVENTS
 
 # Exits with the code given as a parameter: one workflow that fails or succeeds on demand.
 TOGGLE_YAML = """\
@@ -42,7 +43,7 @@ async def settled(manager: AlertManager, served: Served) -> None:
     target = await served.store.last_event_id()
     for _ in range(500):
         if manager._cursor >= target or not await served.store.list_events(
-            after=manager._cursor, types=("run.failed", "run.succeeded")
+            after=manager._cursor, types=WATCHED_EVENTS
         ):
             return
         await asyncio.sleep(0.01)
@@ -169,3 +170,30 @@ async def test_health_overview_follows_alerts_and_the_store(
     store_down = (await served.client.get("/api/v1/health")).json()
     assert store_down["components"]["store"]["status"] == "red"
     assert store_down["status"] == "red"
+
+
+LATE_YAML = """\
+name: late
+deadline: 200ms
+tasks:
+  - {id: nap, uses: sleep, with: {seconds: 0.5}}
+"""
+
+
+async def test_a_missed_deadline_fires_then_resolves_when_the_run_ends(served: Served) -> None:
+    manager = context_of(served.app).alerts
+    await manager.start()
+    try:
+        run = await served.run(LATE_YAML)
+        assert run["status"] == "succeeded"
+        await settled(manager, served)
+        alerts = (await served.client.get("/api/v1/alerts")).json()["items"]
+        assert [(a["id"], a["state"], a["severity"]) for a in alerts] == [
+            (f"deadline_missed.{run['run_id']}", "resolved", "warning")
+        ]
+        assert [e["type"] for e in await alert_events(served)] == [
+            "alert.firing",
+            "alert.resolved",
+        ]
+    finally:
+        await manager.stop()

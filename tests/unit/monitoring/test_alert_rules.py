@@ -11,6 +11,7 @@ from basir.monitoring.alert_rules import (
     Silence,
     message,
     messages,
+    on_deadline_event,
     on_run_event,
 )
 from basir.store.records import AlertRecord, EventRecord
@@ -82,3 +83,18 @@ def test_messages_in_english_and_arabic() -> None:
     bare = dataclasses.replace(fired, data={})
     assert message(bare) == "run r1 of workflow ci failed"
     assert isinstance(fired, AlertRecord)
+
+
+def test_a_missed_deadline_fires_a_warning_until_the_run_ends() -> None:
+    missed = dataclasses.replace(ev("deadline.missed"), data={"deadline_at": NOW - 1})
+    (fired,) = on_deadline_event(missed, None, [], NOW)
+    assert (fired.id, fired.severity, fired.state) == ("deadline_missed.r1", "warning", FIRING)
+    assert on_deadline_event(missed, fired, [], NOW) == []  # once
+    assert on_deadline_event(ev("run.started"), fired, [], NOW) == []
+    for end in ("run.succeeded", "run.failed", "run.cancelled"):
+        (resolved,) = on_deadline_event(ev(end), fired, [], NOW + 3)
+        assert resolved.state == RESOLVED and resolved.resolved_at == NOW
+    assert on_deadline_event(ev("run.succeeded"), None, [], NOW) == []
+    assert "missed its deadline" in message(fired)
+    silence = Silence("s1", {"rule": "deadline_missed"}, NOW + 60, "a", "b", NOW)
+    assert on_deadline_event(missed, None, [silence], NOW)[0].silenced_by == "s1"
