@@ -24,6 +24,7 @@ from basir.i18n import _
 from basir.monitoring.alert_rules import (
     DEADLINE_MISSED,
     FIRING,
+    NOTIFICATION_EVENTS,
     RESOLVED,
     RUN_FAILED,
     WATCHED_EVENTS,
@@ -31,7 +32,9 @@ from basir.monitoring.alert_rules import (
     alert_id,
     messages,
     on_deadline_event,
+    on_notification_event,
     on_run_event,
+    route_alert_id,
 )
 from basir.monitoring.notify import Notifier
 from basir.store.base import Store
@@ -159,6 +162,10 @@ class AlertManager:
         return changed
 
     async def _evaluate(self, event: EventRecord) -> list[AlertRecord]:
+        if event.type in NOTIFICATION_EVENTS:
+            route = event.data.get("route")
+            existing_route = await self.store.alert_get(route_alert_id(str(route)))
+            return on_notification_event(event, existing_route, await self.silences(), self.clock())
         if event.run_id is None:
             return []
         existing = await self.store.alert_get(alert_id(RUN_FAILED, event.run_id))

@@ -7,6 +7,10 @@ alert of a run stays firing until the workflow succeeds again — the same run a
 or any later run — which resolves every firing run-failed alert of that workflow.  A run that
 fails again after its alert was resolved fires a new one.
 
+`notification_failing` watches the alerting itself (dagster#18130: a broken Slack alert went
+unnoticed for weeks): it fires when a delivery to a notification route fails after its
+retries, and resolves at that route's next successful delivery.
+
 `deadline_missed` fires (severity `warning`) when a run is still going at its deadline
 (`deadline.missed`, recorded once per run) and resolves when that run ends, however it ends.
 """
@@ -24,8 +28,10 @@ RUN_FAILED = "run_failed"
 DEADLINE_MISSED = "deadline_missed"
 FIRING, RESOLVED = "firing", "resolved"
 STATES = (FIRING, RESOLVED)
+NOTIFICATION_FAILING = "notification_failing"
 RUN_ENDS = ("run.failed", "run.succeeded", "run.cancelled")
-WATCHED_EVENTS = (*RUN_ENDS, "deadline.missed")
+NOTIFICATION_EVENTS = ("notification.failed", "notification.delivered")
+WATCHED_EVENTS = (*RUN_ENDS, "deadline.missed", *NOTIFICATION_EVENTS)
 SEVERITY_ERROR = "error"
 SEVERITY_WARNING = "warning"
 MATCHABLE = ("rule", "workflow", "run_id", "severity")
@@ -134,6 +140,53 @@ def on_deadline_event(
     return []
 
 
+def route_alert_id(route: str) -> str:
+    """The id of the alert about one notification route."""
+    return f"{NOTIFICATION_FAILING}.{route}"
+
+
+def on_notification_event(
+    event: EventRecord, existing: AlertRecord | None, silences: list[Silence], now: float
+) -> list[AlertRecord]:
+    """The route alert that a delivery record fires (failed) or resolves (delivered)."""
+    route = event.data.get("route")
+    if not isinstance(route, str):
+        return []
+    if event.type == "notification.failed":
+        if existing is not None and existing.state == FIRING:
+            return []
+        fired = AlertRecord(
+            id=route_alert_id(route),
+            rule=NOTIFICATION_FAILING,
+            state=FIRING,
+            severity=SEVERITY_ERROR,
+            workflow=None,
+            run_id=None,
+            fired_at=event.time,
+            updated_at=now,
+            data={"route": route, "error": event.data.get("error") or "", "event_id": event.id},
+        )
+        fired.silenced_by = silencing(fired, silences, now)
+        return [fired]
+    delivered = event.type == "notification.delivered"
+    if delivered and existing is not None and existing.state == FIRING:
+        return [
+            dataclasses.replace(existing, state=RESOLVED, resolved_at=event.time, updated_at=now)
+        ]
+    return []
+
+
+def _route_message(alert: AlertRecord) -> str:
+    route = alert.data.get("route")
+    if alert.state == RESOLVED:
+        return _("notifications through route {route} are delivered again", route=route)
+    return _(
+        "notifications through route {route} fail: {error}",
+        route=route,
+        error=alert.data.get("error") or "-",
+    )
+
+
 def _deadline_message(alert: AlertRecord) -> str:
     if alert.state == RESOLVED:
         return _(
@@ -152,6 +205,8 @@ def message(alert: AlertRecord) -> str:
     """What the alert says, in the current language."""
     if alert.rule == DEADLINE_MISSED:
         return _deadline_message(alert)
+    if alert.rule == NOTIFICATION_FAILING:
+        return _route_message(alert)
     error = str(alert.data.get("error") or "")
     if alert.state == RESOLVED:
         return _(

@@ -136,18 +136,42 @@ async def test_firing_and_resolution_reach_the_webhook_signed_in_arabic(
         await manager.stop()
 
 
-async def test_a_failing_route_is_retried_then_recorded(served: Served, receiver: Receiver) -> None:
+async def route_alert(served: Served) -> dict[str, object]:
+    """The alert about route `broken`, once it exists."""
+    for _ in range(1000):
+        for alert in (await served.client.get("/api/v1/alerts")).json()["items"]:
+            if alert["id"] == "notification_failing.broken":
+                return dict(alert)
+        await asyncio.sleep(0.01)
+    raise AssertionError("no alert about the route")
+
+
+async def test_a_failing_route_is_retried_recorded_and_alerted(
+    served: Served, receiver: Receiver
+) -> None:
     receiver.status = 500
     route = {"name": "broken", "url": receiver.url, "secret": SECRET, "max_per_minute": 1}
     assert (await served.client.post("/api/v1/notifications/routes", json=route)).status_code == 201
     manager = await started(served)
     try:
         await served.run(TOGGLE_YAML, params={"code": "1"})
-        assert await wait_events(served, 1) == ["notification.failed"]
+        # Three tries, then a record; the alerting's own alert about the route fires, and its
+        # notification is over the route's rate limit (one a minute).
+        assert (await wait_events(served, 2))[:2] == ["notification.failed", "notification.dropped"]
         assert receiver.hits == 3
-        await served.run(TOGGLE_YAML, params={"code": "1"})  # over the route's rate limit
-        assert await wait_events(served, 2) == ["notification.failed", "notification.dropped"]
-        assert receiver.hits == 3
+        alert = await route_alert(served)
+        assert alert["state"] == "firing" and "HTTP 500" in str(alert["message"])
+
+        receiver.status = 200
+        route["max_per_minute"] = 10
+        await served.client.post("/api/v1/notifications/routes", json=route)
+        ok = await served.run(TOGGLE_YAML)  # resolves the run alert: delivered this time
+        assert ok["status"] == "succeeded"
+        for _ in range(1000):
+            if (await route_alert(served))["state"] == "resolved":
+                break
+            await asyncio.sleep(0.01)
+        assert (await route_alert(served))["state"] == "resolved"
     finally:
         await manager.stop()
 

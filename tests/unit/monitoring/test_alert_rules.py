@@ -12,6 +12,7 @@ from basir.monitoring.alert_rules import (
     message,
     messages,
     on_deadline_event,
+    on_notification_event,
     on_run_event,
 )
 from basir.store.records import AlertRecord, EventRecord
@@ -98,3 +99,26 @@ def test_a_missed_deadline_fires_a_warning_until_the_run_ends() -> None:
     assert "missed its deadline" in message(fired)
     silence = Silence("s1", {"rule": "deadline_missed"}, NOW + 60, "a", "b", NOW)
     assert on_deadline_event(missed, None, [silence], NOW)[0].silenced_by == "s1"
+
+
+def test_a_failing_route_is_an_alert_of_its_own() -> None:
+    failed = EventRecord(
+        type="notification.failed",
+        subject="notifications/ops",
+        time=NOW,
+        data={"route": "ops", "error": "HTTP 502"},
+        id=9,
+    )
+    (fired,) = on_notification_event(failed, None, [], NOW)
+    assert (fired.id, fired.rule, fired.state) == (
+        "notification_failing.ops",
+        "notification_failing",
+        FIRING,
+    )
+    assert "ops" in message(fired) and "HTTP 502" in message(fired)
+    assert on_notification_event(failed, fired, [], NOW) == []  # no storm while it fails
+    delivered = dataclasses.replace(failed, type="notification.delivered", data={"route": "ops"})
+    (resolved,) = on_notification_event(delivered, fired, [], NOW + 1)
+    assert resolved.state == RESOLVED and "ops" in message(resolved)
+    assert on_notification_event(delivered, None, [], NOW) == []
+    assert on_notification_event(dataclasses.replace(failed, data={}), None, [], NOW) == []
