@@ -33,6 +33,7 @@ from basir.config import Settings
 from basir.coordinator.decisions import Decisions
 from basir.engine.runtime import Engine
 from basir.monitoring.alert_manager import AlertManager
+from basir.monitoring.health_probe import gather
 from basir.monitoring.history import HistorySampler
 from basir.monitoring.http import HttpMetricsMiddleware
 from basir.monitoring.metrics import Metrics
@@ -67,7 +68,12 @@ def create_app(
         metrics=metrics,
         runs_cache=ListCache(engine.bus, ttl_s=list_cache_ttl_s),
         decisions=Decisions(engine.store, engine),
-        alerts=AlertManager(engine.store, engine.bus, notifier=Notifier(engine.store, engine.bus)),
+        alerts=AlertManager(
+            engine.store,
+            engine.bus,
+            notifier=Notifier(engine.store, engine.bus),
+            health_probe=lambda: gather(engine, settings.max_parallel, settings.home),
+        ),
     )
     if not metrics.has_state_provider:
         metrics.bind_state(engine_state(engine))

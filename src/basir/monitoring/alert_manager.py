@@ -16,26 +16,30 @@ import dataclasses
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from basir.errors import NotFoundError
 from basir.events.bus import EventBus, Subscription
-from basir.i18n import _
+from basir.i18n import _, use_locale
 from basir.monitoring.alert_rules import (
     DEADLINE_MISSED,
     FIRING,
+    HEALTH_ALERTED,
     NOTIFICATION_EVENTS,
     RESOLVED,
     RUN_FAILED,
     WATCHED_EVENTS,
     Silence,
     alert_id,
+    health_alert_id,
     messages,
     on_deadline_event,
+    on_health,
     on_notification_event,
     on_run_event,
     route_alert_id,
 )
+from basir.monitoring.health_overview import RED, Facts, assess
 from basir.monitoring.notify import Notifier
 from basir.store.base import Store
 from basir.store.records import AlertRecord, Batch, EventRecord
@@ -46,6 +50,7 @@ CURSOR_KIND, CURSOR_KEY = "alerts", "cursor"
 SILENCE_KIND = "silence"
 CATCH_UP_PAGE = 500
 MAX_FIRING_PER_WORKFLOW = 1000
+HEALTH_INTERVAL_S = 30.0
 
 
 def alert_not_found(alert_id_: str) -> NotFoundError:
@@ -84,10 +89,15 @@ class AlertManager:
         *,
         clock: Callable[[], float] = time.time,
         notifier: Notifier | None = None,
+        health_probe: Callable[[], Awaitable[Facts]] | None = None,
+        health_interval_s: float = HEALTH_INTERVAL_S,
     ):
         self.store = store
         self.bus = bus
         self.notifier = notifier
+        self.health_probe = health_probe
+        self.health_interval_s = health_interval_s
+        self._health_task: asyncio.Task[None] | None = None
         self.clock = clock
         self._lock = asyncio.Lock()
         self._cursor = 0
@@ -109,10 +119,17 @@ class AlertManager:
             self._cursor = int(saved.get("event_id", 0))
         await self.catch_up()
         self._task = asyncio.create_task(self._follow(), name="basir-alerts")
+        if self.health_probe is not None and self.health_interval_s > 0:
+            self._health_task = asyncio.create_task(self._watch_health(), name="basir-health")
 
     async def stop(self) -> None:
         """Stop following events (and let deliveries under way finish briefly)."""
         task, self._task = self._task, None
+        health, self._health_task = self._health_task, None
+        if health is not None:
+            health.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await health
         if self._subscription is not None:
             self._subscription.close()
             self._subscription = None
@@ -135,6 +152,34 @@ class AlertManager:
                 await self.handle(event)
             except Exception:  # one bad event must not stop the alerting
                 log.exception("alert evaluation failed for event %s", event.id)
+
+    async def _watch_health(self) -> None:
+        while True:
+            await asyncio.sleep(self.health_interval_s)
+            try:
+                await self.check_health()
+            except Exception:  # a failed check is skipped; the next one tries again
+                log.exception("health check failed")
+
+    async def check_health(self) -> list[AlertRecord]:
+        """Probe the health overview once; fire or resolve the health alerts."""
+        if self.health_probe is None:
+            return []
+        facts = await self.health_probe()
+        reds: dict[str, dict[str, list[str]]] = {}
+        for lang in ("en", "ar"):
+            with use_locale(lang):
+                _overall, verdicts = assess(facts)
+            for name, verdict in verdicts.items():
+                if verdict.status == RED:
+                    reds.setdefault(name, {})[lang] = verdict.reasons
+        async with self._lock:
+            existing = {
+                name: await self.store.alert_get(health_alert_id(name)) for name in HEALTH_ALERTED
+            }
+            changed = on_health(reds, existing, await self.silences(), self.clock())
+            await self._record(changed)
+        return changed
 
     async def catch_up(self) -> None:
         """Handle every watched event of the log after the cursor."""

@@ -11,6 +11,11 @@ fails again after its alert was resolved fires a new one.
 unnoticed for weeks): it fires when a delivery to a notification route fails after its
 retries, and resolves at that route's next successful delivery.
 
+`health` alerts follow the health overview, checked every half minute: one alert per part
+(`health.store`, `health.scheduler`, `health.queues`, `health.disk`) fires while that part is
+red (the store does not answer, the engine stopped, a task has waited 15 min to start, the
+disk is 95 % full) and resolves when it is no longer red.
+
 `deadline_missed` fires (severity `warning`) when a run is still going at its deadline
 (`deadline.missed`, recorded once per run) and resolves when that run ends, however it ends.
 """
@@ -21,7 +26,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from basir.i18n import _, use_locale
+from basir.i18n import _, current_locale, use_locale
 from basir.store.records import AlertRecord, EventRecord
 
 RUN_FAILED = "run_failed"
@@ -29,6 +34,8 @@ DEADLINE_MISSED = "deadline_missed"
 FIRING, RESOLVED = "firing", "resolved"
 STATES = (FIRING, RESOLVED)
 NOTIFICATION_FAILING = "notification_failing"
+HEALTH = "health"
+HEALTH_ALERTED = ("store", "scheduler", "queues", "disk")
 RUN_ENDS = ("run.failed", "run.succeeded", "run.cancelled")
 NOTIFICATION_EVENTS = ("notification.failed", "notification.delivered")
 WATCHED_EVENTS = (*RUN_ENDS, "deadline.missed", *NOTIFICATION_EVENTS)
@@ -176,6 +183,63 @@ def on_notification_event(
     return []
 
 
+def health_alert_id(component: str) -> str:
+    """The id of the health alert about one part of Basir."""
+    return f"{HEALTH}.{component}"
+
+
+def on_health(
+    reds: dict[str, dict[str, list[str]]],
+    existing: dict[str, AlertRecord | None],
+    silences: list[Silence],
+    now: float,
+) -> list[AlertRecord]:
+    """Health alerts to fire or resolve.
+
+    `reds` maps each red part to its reasons by language (`{"en": [...], "ar": [...]}`);
+    `existing` the stored alert of each part in `HEALTH_ALERTED` (or None).
+    """
+    changes: list[AlertRecord] = []
+    for component in HEALTH_ALERTED:
+        alert = existing.get(component)
+        firing = alert is not None and alert.state == FIRING
+        if component in reds and not firing:
+            fired = AlertRecord(
+                id=health_alert_id(component),
+                rule=HEALTH,
+                state=FIRING,
+                severity=SEVERITY_ERROR,
+                workflow=None,
+                run_id=None,
+                fired_at=now,
+                updated_at=now,
+                data={"component": component, "reasons": reds[component]},
+            )
+            fired.silenced_by = silencing(fired, silences, now)
+            changes.append(fired)
+        elif component not in reds and alert is not None and firing:
+            changes.append(
+                dataclasses.replace(alert, state=RESOLVED, resolved_at=now, updated_at=now)
+            )
+    return changes
+
+
+def _health_message(alert: AlertRecord) -> str:
+    component = str(alert.data.get("component"))
+    names = {
+        "store": _("the store"),
+        "scheduler": _("the scheduler"),
+        "queues": _("the queues"),
+        "disk": _("the disk"),
+    }
+    name = names.get(component, component)
+    if alert.state == RESOLVED:
+        return _("{component} is healthy again", component=name)
+    reasons = alert.data.get("reasons")
+    found = reasons.get(current_locale()) or reasons.get("en") if isinstance(reasons, dict) else []
+    return _("{component} is red: {reasons}", component=name, reasons="; ".join(found or []))
+
+
 def _route_message(alert: AlertRecord) -> str:
     route = alert.data.get("route")
     if alert.state == RESOLVED:
@@ -207,6 +271,8 @@ def message(alert: AlertRecord) -> str:
         return _deadline_message(alert)
     if alert.rule == NOTIFICATION_FAILING:
         return _route_message(alert)
+    if alert.rule == HEALTH:
+        return _health_message(alert)
     error = str(alert.data.get("error") or "")
     if alert.state == RESOLVED:
         return _(

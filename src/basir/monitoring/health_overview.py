@@ -3,7 +3,8 @@
 `assess` is pure: the route gathers `Facts` (store ping, the engine's state, its queue and
 slots, the firing alerts) and gets one verdict per component, the worst being the overall
 status.  Reasons are localised when they are made, so build them inside the request's locale.
-`/readyz` stays the probe for orchestrators; this is for people and dashboards.
+`/readyz` stays the probe for orchestrators; this is for people and dashboards.  The disk is
+that of BASIR_HOME (logs, the SQLite store): amber under 10 % free, red under 5 %.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ GREEN, AMBER, RED = "green", "amber", "red"
 _RANK = {GREEN: 0, AMBER: 1, RED: 2}
 QUEUE_WAIT_AMBER_S = 60.0
 QUEUE_WAIT_RED_S = 15 * 60.0
+DISK_FREE_AMBER = 0.10
+DISK_FREE_RED = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +35,7 @@ class Facts:
     oldest_wait_s: float | None
     firing: int
     firing_unhandled: int  # firing, neither acknowledged nor silenced
+    disk_free_ratio: float | None = None  # of the disk holding BASIR_HOME
 
 
 @dataclass(slots=True)
@@ -114,6 +118,19 @@ def _alerts(facts: Facts) -> Verdict:
     return verdict
 
 
+def _disk(facts: Facts) -> Verdict:
+    verdict = Verdict()
+    free = facts.disk_free_ratio
+    if free is None:
+        return verdict
+    percent = f"{free * 100:.1f}"
+    if free < DISK_FREE_RED:
+        verdict.worse(RED, _("the disk is nearly full: {percent}% free", percent=percent))
+    elif free < DISK_FREE_AMBER:
+        verdict.worse(AMBER, _("the disk is filling up: {percent}% free", percent=percent))
+    return verdict
+
+
 def assess(facts: Facts) -> tuple[str, dict[str, Verdict]]:
     """The overall status (the worst) and each component's verdict."""
     components = {
@@ -122,6 +139,7 @@ def assess(facts: Facts) -> tuple[str, dict[str, Verdict]]:
         "workers": _workers(facts),
         "queues": _queues(facts),
         "alerts": _alerts(facts),
+        "disk": _disk(facts),
     }
     overall = max((v.status for v in components.values()), key=_RANK.__getitem__)
     return overall, components

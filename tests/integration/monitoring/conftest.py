@@ -40,7 +40,7 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
         transport=transport, base_url="http://test", headers={"Authorization": f"Bearer {token}"}
     )
     try:
-        yield Served(store, engine, metrics, app, client, token)
+        yield Served(store, engine, metrics, app, client, token, settings.home)
     finally:
         await client.aclose()
         await engine.stop(grace_s=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,6 +24,7 @@ class Served:
     app: FastAPI
     client: httpx.AsyncClient
     token: str
+    store_home: Path
 
     async def run(self, yaml_text: str, **body: Any) -> dict[str, Any]:
         """Apply a workflow, run it, wait for its end and return the final run."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 from monitoring_helpers import Served
@@ -10,6 +11,8 @@ from monitoring_helpers import Served
 from basir.api.app import context_of
 from basir.monitoring.alert_manager import AlertManager
 from basir.monitoring.alert_rules import WATCHED_EVENTS
+from basir.monitoring.health_overview import Facts
+from basir.monitoring.health_probe import gather
 
 # Exits with the code given as a parameter: one workflow that fails or succeeds on demand.
 TOGGLE_YAML = """\
@@ -148,7 +151,14 @@ async def test_health_overview_follows_alerts_and_the_store(
 ) -> None:
     calm = (await served.client.get("/api/v1/health")).json()
     assert calm["status"] == "green"
-    assert set(calm["components"]) == {"store", "scheduler", "workers", "queues", "alerts"}
+    assert set(calm["components"]) == {
+        "store",
+        "scheduler",
+        "workers",
+        "queues",
+        "alerts",
+        "disk",
+    }
     manager = context_of(served.app).alerts
     await manager.start()
     try:
@@ -197,3 +207,23 @@ async def test_a_missed_deadline_fires_then_resolves_when_the_run_ends(served: S
         ]
     finally:
         await manager.stop()
+
+
+async def test_health_alerts_follow_the_probe(served: Served) -> None:
+    facts = [await gather(served.engine, 8, served.store_home)]
+
+    async def probe() -> Facts:
+        return facts[0]
+
+    manager = AlertManager(served.store, served.engine.bus, health_probe=probe)
+    assert await manager.check_health() == []  # all well: nothing fires
+    facts[0] = dataclasses.replace(facts[0], disk_free_ratio=0.01)
+    (fired,) = await manager.check_health()
+    assert (fired.id, fired.state) == ("health.disk", "firing")
+    assert await manager.check_health() == []  # still red: no second alert
+    listed = (await served.client.get("/api/v1/alerts", headers={"Accept-Language": "ar"})).json()
+    assert "القرص" in listed["items"][0]["message"]
+    facts[0] = dataclasses.replace(facts[0], disk_free_ratio=0.5)
+    (resolved,) = await manager.check_health()
+    assert resolved.state == "resolved"
+    assert [e["type"] for e in await alert_events(served)] == ["alert.firing", "alert.resolved"]

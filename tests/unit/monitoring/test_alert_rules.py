@@ -7,11 +7,13 @@ import dataclasses
 from basir.i18n import use_locale
 from basir.monitoring.alert_rules import (
     FIRING,
+    HEALTH_ALERTED,
     RESOLVED,
     Silence,
     message,
     messages,
     on_deadline_event,
+    on_health,
     on_notification_event,
     on_run_event,
 )
@@ -122,3 +124,17 @@ def test_a_failing_route_is_an_alert_of_its_own() -> None:
     assert resolved.state == RESOLVED and "ops" in message(resolved)
     assert on_notification_event(delivered, None, [], NOW) == []
     assert on_notification_event(dataclasses.replace(failed, data={}), None, [], NOW) == []
+
+
+def test_health_alerts_fire_while_a_part_is_red() -> None:
+    reds = {"disk": {"en": ["the disk is nearly full: 2.0% free"], "ar": ["القرص يكاد يمتلئ"]}}
+    nothing: dict[str, AlertRecord | None] = dict.fromkeys(HEALTH_ALERTED)
+    (fired,) = on_health(reds, nothing, [], NOW)
+    assert (fired.id, fired.state, fired.data["component"]) == ("health.disk", FIRING, "disk")
+    assert message(fired) == "the disk is red: the disk is nearly full: 2.0% free"
+    with use_locale("ar"):
+        assert "القرص يكاد يمتلئ" in message(fired)
+    assert on_health(reds, {**nothing, "disk": fired}, [], NOW + 30) == []  # still red: once
+    (resolved,) = on_health({}, {**nothing, "disk": fired}, [], NOW + 60)
+    assert resolved.state == RESOLVED and message(resolved) == "the disk is healthy again"
+    assert on_health({"alerts": {"en": ["x"]}}, nothing, [], NOW) == []  # not an alerted part

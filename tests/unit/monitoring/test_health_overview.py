@@ -30,7 +30,7 @@ def statuses(facts: Facts) -> tuple[str, dict[str, str]]:
 def test_all_green_when_calm() -> None:
     overall, parts = assess(CALM)
     assert overall == GREEN
-    assert set(parts) == {"store", "scheduler", "workers", "queues", "alerts"}
+    assert set(parts) == {"store", "scheduler", "workers", "queues", "alerts", "disk"}
     assert all(v.status == GREEN and v.reasons == [] for v in parts.values())
 
 
@@ -45,6 +45,9 @@ def test_each_component_turns_amber_or_red_with_a_reason() -> None:
         ({"queue_depth": 4, "oldest_wait_s": 5.0}, "queues", GREEN),
         ({"firing": 2, "firing_unhandled": 1}, "alerts", RED),
         ({"firing": 2, "firing_unhandled": 0}, "alerts", AMBER),
+        ({"disk_free_ratio": 0.5}, "disk", GREEN),
+        ({"disk_free_ratio": 0.08}, "disk", AMBER),
+        ({"disk_free_ratio": 0.01}, "disk", RED),
     ]
     for change, component, expected in cases:
         overall, parts = assess(dataclasses.replace(CALM, **change))  # type: ignore[arg-type]

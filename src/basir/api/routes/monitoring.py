@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 import time
@@ -15,8 +14,8 @@ from starlette.responses import Response
 from basir.api.deps import Reader, json_response
 from basir.api.problems import problem_responses
 from basir.i18n import use_locale
-from basir.monitoring.alert_rules import FIRING
-from basir.monitoring.health_overview import Facts, assess
+from basir.monitoring.health_overview import assess
+from basir.monitoring.health_probe import gather
 from basir.monitoring.history_query import (
     bad_query,
     parse_window,
@@ -25,7 +24,6 @@ from basir.monitoring.history_query import (
 )
 from basir.monitoring.report_render import iso, to_csv, to_html, to_json
 from basir.monitoring.report_source import performance_report, window
-from basir.monitoring.snapshot import oldest_queued_at
 
 router = APIRouter(prefix="/api/v1", tags=["monitoring"], responses=problem_responses(401, 403))
 
@@ -149,10 +147,6 @@ async def performance(
     return json_response(to_json(report))
 
 
-HEALTH_STORE_TIMEOUT_S = 2.0
-HEALTH_MAX_ALERTS = 1000
-
-
 class ComponentHealth(BaseModel):
     """One component: green, amber or red, and why."""
 
@@ -171,31 +165,13 @@ class HealthOverview(BaseModel):
 @router.get(
     "/health",
     response_model=HealthOverview,
-    summary="Health overview: green/amber/red for store, scheduler, workers, queues, alerts",
+    summary="Health overview: green/amber/red for store, scheduler, workers, queues, alerts, disk",
 )
 async def health_overview(caller: Reader) -> Response:
     """Each part of Basir with its status and reasons in the caller's language."""
     ctx = caller.ctx
-    try:
-        answers = await asyncio.wait_for(ctx.store.ping(), HEALTH_STORE_TIMEOUT_S)
-    except Exception:
-        answers = False
-    engine = ctx.engine.health()
     now = time.time()
-    oldest = oldest_queued_at(ctx.engine)
-    firing = await ctx.store.alert_list(state=FIRING, limit=HEALTH_MAX_ALERTS) if answers else []
-    facts = Facts(
-        store_answers=answers,
-        store_retrying=engine.store_retrying,
-        engine_running=engine.pump_alive,
-        engine_fault=engine.fault,
-        slots_used=ctx.engine.flow.slots_used,
-        slots=ctx.settings.max_parallel,
-        queue_depth=len(ctx.engine.flow.ready),
-        oldest_wait_s=None if oldest is None else max(0.0, now - oldest),
-        firing=len(firing),
-        firing_unhandled=sum(1 for a in firing if not a.acked_by and not a.silenced_by),
-    )
+    facts = await gather(ctx.engine, ctx.settings.max_parallel, ctx.settings.home)
     overall, components = assess(facts)
     return json_response(
         {
