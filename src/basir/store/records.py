@@ -70,6 +70,11 @@ class TaskRecord:
     spec: JsonDict | None = None
     held: bool = False
     hold_until: float | None = None
+    # The process group of the latest attempt and its leader's start time (clock ticks since
+    # boot, `/proc/<pid>/stat` field 22), recorded before the body starts: after a crash, the
+    # group is stopped only if it is still that very process (a reused pid never matches).
+    attempt_pgid: int | None = None
+    attempt_proc_start: int | None = None
 
 
 @dataclass(slots=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # The Alembic revision these tables correspond to (the head of `migrations/versions`).
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 # SQLite only makes `INTEGER PRIMARY KEY` an alias of the rowid; PostgreSQL wants 64 bits.
 EventId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -91,6 +91,9 @@ tasks = sa.Table(
     sa.Column("held", sa.Boolean(), nullable=False),
     sa.Column("hold_until", sa.Float(), nullable=True),
     sa.Index(None, "run_id", "seq"),
+    # Added by revision 0002 (so after the index: ALTER TABLE appends columns).
+    sa.Column("attempt_pgid", sa.Integer(), nullable=True),
+    sa.Column("attempt_proc_start", sa.BigInteger(), nullable=True),
 )
 
 events = sa.Table(
