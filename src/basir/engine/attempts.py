@@ -89,12 +89,26 @@ class AttemptsEngine(EngineCore):
             log_path=Path(f"{self._logs_root}/{run.id}/{task.id}.log"),  # one Path, not three
             env=self.renderer.env_of(run, task),
             output_cap_bytes=self.settings.output_cap_bytes,
+            on_spawn=functools.partial(self._record_spawn, run, task),
         )
         timeout = self._timeout_of(run, task)
         if timeout is None:
             return await executor.execute(body, context)
         async with asyncio.timeout(timeout):
             return await executor.execute(body, context)
+
+    async def _record_spawn(
+        self, run: RunState, task: TaskState, pgid: int, start_ticks: int | None
+    ) -> None:
+        """Make the attempt's process durable before its body starts (no twin attempts).
+
+        Called by an executor that starts a process, while that process waits at its gate;
+        after a crash, `resume` finds the group here and stops it before re-queueing the task.
+        """
+        task.attempt_pgid, task.attempt_proc_start = pgid, start_ticks
+        fields = {"attempt_pgid": pgid, "attempt_proc_start": start_ticks}
+        self._update_row(run, task, task.status, fields)
+        await self._flush()
 
     async def _run_child(
         self, run: RunState, task: TaskState, body: dict[str, Any]

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from basir.config import Settings
 from basir.engine import errors
+from basir.engine.leftovers import interrupted_data, stop_interrupted
 from basir.engine.rendering import Renderer
 from basir.engine.rules import aggregate_instances, gate, run_outcome, upstream_of
 from basir.engine.state import RunState, TaskState, initial_rows, state_from_records
@@ -204,8 +205,9 @@ class EngineCore:
     async def resume(self, run_id: str) -> RunRecord:
         """Load an interrupted run from the store and continue it where it stopped.
 
-        Attempts that were running when the process died are queued again (they re-run once);
-        retries wait out what is left of their backoff; finished tasks are kept.
+        Attempts that were running when the process died are queued again (they re-run once),
+        after what is left of their process groups is stopped (`engine.leftovers`); retries
+        wait out what is left of their backoff; finished tasks are kept.
         """
         if run_id in self._runs:
             return _copy_run(self._runs[run_id].record)
@@ -215,6 +217,10 @@ class EngineCore:
         if record.status in RUN_TERMINAL:
             return record
         run = await self._load(record)
+        # Before anything is queued again: no leftover process of an interrupted attempt lives.
+        stopped = await stop_interrupted(run)
+        if run_id in self._runs:  # resumed by someone else meanwhile
+            return _copy_run(self._runs[run_id].record)
         self._runs[run.id] = run
         now = time.time()
         if run.record.status == RunStatus.QUEUED:
@@ -227,7 +233,9 @@ class EngineCore:
                     TaskStatus.QUEUED,
                     "task.interrupted",
                     queued_at=now,
-                    data={"attempt": task.attempts},
+                    data=interrupted_data(task, stopped),
+                    attempt_pgid=None,
+                    attempt_proc_start=None,
                 )
                 self._push_ready(run, task)
             elif task.status == TaskStatus.QUEUED and not task.instances:

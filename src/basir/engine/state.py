@@ -41,6 +41,8 @@ class TaskState:
     started_at: float | None = None
     finished_at: float | None = None
     stop_reason: str | None = None  # why the runtime cancelled a running attempt
+    attempt_pgid: int | None = None  # the latest attempt's process group, once recorded
+    attempt_proc_start: int | None = None  # its leader's start time, clock ticks since boot
     dynamic: bool = False  # added by PATCH or foreach: its spec is stored with its row
 
     @property
@@ -134,6 +136,8 @@ def state_from_records(run: RunRecord, spec: WorkflowSpec, rows: list[TaskRecord
             started_at=row.started_at,
             finished_at=row.finished_at,
             dynamic=row.spec is not None,
+            attempt_pgid=row.attempt_pgid,
+            attempt_proc_start=row.attempt_proc_start,
         )
     for task in tasks.values():
         if task.parent is not None:

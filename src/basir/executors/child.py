@@ -1,13 +1,14 @@
 """Python-task helpers shared by the in-process path and the isolated child process.
 
-This module is what an isolated child imports, so it stays light: standard library and
-`executors.base` only (no translations, no HTTP client).  It reports failures as plain data;
-the parent turns them into localised messages.
+This module is what an isolated child imports, so it stays light: standard library,
+`executors.base` and `executors.processes` only (no translations, no HTTP client).  It reports
+failures as plain data; the parent turns them into localised messages.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import inspect
 import json
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from basir.executors.base import CURRENT_TASK, TaskContext, TaskFailure
+from basir.executors.processes import die_with_parent
 
 # One encoder for all calls: `json.dumps` with options builds a new one each time.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
@@ -119,6 +121,14 @@ def call_in_child(ref: str, args: object, ctx: TaskContext) -> ChildResult:
         return ChildResult(bad_result=str(exc))
 
 
-def child_pid() -> int:
-    """The pool process's pid, asked once when the process starts (to kill it on cancel)."""
+def child_start() -> int:
+    """Set up a new pool process and return its pid (asked once, when the process starts).
+
+    The process leads a new session, so its group holds whatever the task starts and can be
+    stopped as a whole, and it dies with its parent where Linux allows: no task outlives the
+    engine that started it.
+    """
+    with contextlib.suppress(OSError):  # already a group leader: keep the group it has
+        os.setsid()
+    die_with_parent()
     return os.getpid()
