@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from basir.config import Settings
 from basir.engine import errors
-from basir.engine.leftovers import interrupted_data, stop_interrupted
+from basir.engine.leftovers import FORGET_PROCESS, interrupted_data, stop_interrupted
 from basir.engine.rendering import Renderer
 from basir.engine.rules import aggregate_instances, gate, run_outcome, upstream_of
 from basir.engine.state import RunState, TaskState, initial_rows, state_from_records
@@ -234,8 +234,7 @@ class EngineCore:
                     "task.interrupted",
                     queued_at=now,
                     data=interrupted_data(task, stopped),
-                    attempt_pgid=None,
-                    attempt_proc_start=None,
+                    **FORGET_PROCESS,
                 )
                 self._push_ready(run, task)
             elif task.status == TaskStatus.QUEUED and not task.instances:
@@ -612,6 +611,8 @@ class EngineCore:
         now = time.time()
         if self.metrics is not None and task.queued_at is not None:
             self.metrics.observe_schedule_latency(max(0.0, now - task.queued_at))
+        # The previous attempt's process (stopped when it ended) is not this attempt's.
+        forget = FORGET_PROCESS if task.attempt_pgid is not None else {}
         self._task_to(
             run,
             task,
@@ -622,6 +623,7 @@ class EngineCore:
             started_at=now,
             finished_at=None,
             error=None,
+            **forget,
         )
         task.stop_reason = None
         run.running += 1

@@ -15,6 +15,9 @@ from basir.engine.state import RunState, TaskState
 from basir.engine.states import TaskStatus
 from basir.executors.processes import stop_leftovers
 
+# Task fields that clear the record of an attempt's process (it is stopped, or not this one's).
+FORGET_PROCESS: dict[str, Any] = {"attempt_pgid": None, "attempt_proc_start": None}
+
 
 async def stop_interrupted(run: RunState) -> set[str]:
     """Stop the leftover process groups of the run's interrupted attempts; the task ids stopped."""
