@@ -24,6 +24,7 @@ import functools
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ GO_BYTE = b"\n"
 LEFTOVER_GRACE_S = 1.0
 LEFTOVER_KILL_WAIT_S = 5.0
 POLL_INTERVAL_S = 0.02
+SETPRIV_PROBE_TIMEOUT_S = 5.0
 _PR_SET_PDEATHSIG = 1
 
 
@@ -177,8 +179,17 @@ async def stop_leftovers(groups: dict[str, tuple[int, int | None]]) -> set[str]:
 
 @functools.cache
 def _pdeathsig_prefix() -> tuple[str, ...]:
+    """`setpriv --pdeathsig KILL --` when this machine's setpriv knows it (util-linux ≥ 2.33)."""
     setpriv = shutil.which("setpriv") if sys.platform.startswith("linux") else None
-    return (setpriv, "--pdeathsig", "KILL", "--") if setpriv else ()
+    if setpriv is None:
+        return ()
+    try:  # asked once per process: a few milliseconds
+        usage = subprocess.run(
+            [setpriv, "--help"], capture_output=True, timeout=SETPRIV_PROBE_TIMEOUT_S, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return (setpriv, "--pdeathsig", "KILL", "--") if b"--pdeathsig" in usage else ()
 
 
 def gated_argv(argv: list[str]) -> list[str]:

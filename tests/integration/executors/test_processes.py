@@ -121,7 +121,15 @@ async def test_stop_leftover_stops_members_after_the_leader_died(
 
 
 async def test_a_group_ignoring_sigterm_gets_sigkill(groups: list[int]) -> None:
-    proc = session("trap '' TERM; sleep 60 & sleep 60; wait", groups)
+    proc = subprocess.Popen(
+        ["/bin/sh", "-c", "trap '' TERM; sleep 60 & echo ready; sleep 60; wait"],
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    groups.append(proc.pid)
+    assert proc.stdout is not None
+    with proc.stdout:
+        assert proc.stdout.readline() == b"ready\n"  # SIGTERM is ignored from here on
     ticks = start_ticks(proc.pid)
     assert await stop_leftover(proc.pid, ticks, grace_s=0.1)
     assert proc.wait(10) == -signal.SIGKILL
@@ -169,9 +177,14 @@ def test_a_gated_process_dies_with_its_parent(groups: list[int], tmp_path: Path)
             "import os, subprocess, sys\n"
             "from basir.executors.processes import gated_argv\n"
             "r, w = os.pipe()\n"
-            "p = subprocess.Popen(gated_argv(['sleep', '60']), stdin=r, start_new_session=True)\n"
+            "p = subprocess.Popen(gated_argv(['sleep', '60']), stdin=r, start_new_session=True,\n"
+            "                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
             "os.write(w, b'\\n')\n"
             "print(p.pid, flush=True)\n"
+            # Past the gate, so past setpriv's prctl: a parent gone earlier is never noticed
+            # (the engine releases the gate only after a commit, long after that point).
+            "while not open(f'/proc/{p.pid}/cmdline', 'rb').read().startswith(b'sleep'):\n"
+            "    pass\n"
             "os._exit(0)\n",
         ],
         capture_output=True,
@@ -193,7 +206,7 @@ def test_an_isolated_worker_dies_with_its_parent(tmp_path: Path) -> None:
             "code = 'from basir.executors.processes import die_with_parent as d; "
             "import time; print(d(), flush=True); time.sleep(60)'\n"
             "p = subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE, "
-            "text=True)\n"
+            "stderr=subprocess.DEVNULL, text=True)\n"
             "assert p.stdout.readline().strip() == 'True'\n"
             "print(p.pid, flush=True)\n"
             "os._exit(0)\n",
@@ -204,3 +217,21 @@ def test_an_isolated_worker_dies_with_its_parent(tmp_path: Path) -> None:
         check=True,
     )
     assert wait_exit(int(parent.stdout))
+
+
+@pytest.mark.parametrize("help_text", [None, "Usage: setpriv [options] <program>"])
+def test_no_parent_death_signal_without_a_setpriv_that_knows_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, help_text: str | None
+) -> None:
+    """An old setpriv (or none) must not break every shell task: the gate works without it."""
+    if help_text is not None:
+        fake = tmp_path / "setpriv"
+        fake.write_text(f"#!/bin/sh\necho '{help_text}'\n")
+        fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    processes._pdeathsig_prefix.cache_clear()
+    try:
+        assert gated_argv(["x"])[:2] == [processes.GATE_SHELL, "-c"]
+    finally:
+        monkeypatch.undo()
+        processes._pdeathsig_prefix.cache_clear()
