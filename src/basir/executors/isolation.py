@@ -104,18 +104,7 @@ class ProcessRunner:
 
         The child's process group and start time go to `ctx.on_spawn` before the call is sent.
         """
-        worker = await self._acquire()
-        try:
-            if ctx.on_spawn is not None:
-                await ctx.on_spawn(worker.pid, worker.start_ticks)
-            # The hook holds the engine: it stays on this side (and cannot be pickled).
-            future = worker.pool.submit(call_in_child, ref, args, replace(ctx, on_spawn=None))
-        except BrokenProcessPool:
-            worker.retire()
-            raise TaskFailure(_("the task's process crashed")) from None
-        except BaseException:
-            self._release(worker)  # the call never reached it: still a healthy idle process
-            raise
+        worker, future = await self._send(ref, args, ctx)
         self._busy.add(worker)
         outcome = "cancelled"
         try:
@@ -135,15 +124,35 @@ class ProcessRunner:
                 # Cancelled or timed out: whatever the child still runs must stop now.
                 worker.kill()
 
-    async def _acquire(self) -> _Worker:
-        """A live idle process, or a new one."""
+    async def _send(
+        self, ref: str, args: object, ctx: TaskContext
+    ) -> tuple[_Worker, concurrent.futures.Future[ChildResult]]:
+        """Pick a process, record it through `ctx.on_spawn`, then send it the call."""
+        while True:
+            worker, fresh = await self._acquire()
+            try:
+                if ctx.on_spawn is not None:
+                    await ctx.on_spawn(worker.pid, worker.start_ticks)
+                # The hook holds the engine: it stays on this side (and cannot be pickled).
+                call = replace(ctx, on_spawn=None)
+                return worker, worker.pool.submit(call_in_child, ref, args, call)
+            except BrokenProcessPool:
+                worker.retire()
+                if fresh:
+                    raise TaskFailure(_("the task's process crashed")) from None
+                # An idle process that died since its last call must not be blamed on this task.
+            except BaseException:
+                self._release(worker)  # the call never reached it: still a healthy process
+                raise
+
+    async def _acquire(self) -> tuple[_Worker, bool]:
+        """A live idle process, or a new one (then True)."""
         while self._idle:
             worker = self._idle.pop()
-            # An idle process that died since its last call must not be blamed on this task.
             if worker.is_alive():
-                return worker
+                return worker, False
             worker.retire()
-        return await self._start_worker()
+        return await self._start_worker(), True
 
     async def _start_worker(self) -> _Worker:
         if self._closed:
