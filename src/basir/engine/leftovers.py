@@ -22,7 +22,7 @@ FORGET_PROCESS: dict[str, Any] = {"attempt_pgid": None, "attempt_proc_start": No
 async def stop_interrupted(run: RunState) -> set[str]:
     """Stop the leftover process groups of the run's interrupted attempts; the task ids stopped."""
     groups = {
-        task.id: (task.attempt_pgid, task.attempt_proc_start)
+        task.id: (task.attempt_pgid, task.attempt_proc_start, task.attempt_id)
         for task in run.tasks.values()
         if task.status == TaskStatus.RUNNING and task.attempt_pgid is not None
     }

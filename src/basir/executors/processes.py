@@ -87,17 +87,21 @@ def start_ticks(pid: int) -> int | None:
     return None if stat is None else stat.start_ticks
 
 
-def group_members(pgid: int, since_ticks: int) -> list[ProcStat]:
+def group_members(pgid: int, since_ticks: int, attempt_id: str | None = None) -> list[ProcStat]:
     """Live processes of session-leading group `pgid` started no earlier than `since_ticks`.
 
-    Used when the group's leader has gone: the kernel never hands out a pid still in use as a
-    group id, so such members belong to the recorded group, not to a later one with that id.
+    Used when the group's leader has gone.  The kernel never hands out a pid still in use as a
+    group id, so while the recorded group lives no other group can take its id; but once it
+    has ended, the id may come back (after a reboot, or much later).  With `attempt_id`, a
+    member must also carry `BASIR_ATTEMPT_ID=<attempt_id>` in the environment it started
+    with, as everything an attempt starts does unless it clears its environment.
     """
     members: list[ProcStat] = []
     try:
         names = os.listdir(PROC)
     except OSError:
         return members
+    marker = None if attempt_id is None else f"BASIR_ATTEMPT_ID={attempt_id}".encode()
     for name in names:
         if not name.isdigit():
             continue
@@ -108,17 +112,27 @@ def group_members(pgid: int, since_ticks: int) -> list[ProcStat]:
             and stat.pgid == pgid
             and stat.sid == pgid
             and stat.start_ticks >= since_ticks
+            and (marker is None or _started_with(stat.pid, marker))
         ):
             members.append(stat)
     return members
 
 
-def is_leftover(pgid: int, recorded_ticks: int | None) -> bool:
+def _started_with(pid: int, entry: bytes) -> bool:
+    """Whether `entry` (`NAME=value`) is in the environment process `pid` was started with."""
+    try:
+        with open(f"{PROC}/{pid}/environ", "rb") as file:
+            return entry in file.read().split(b"\0")
+    except OSError:  # gone, or another user's: not ours to stop
+        return False
+
+
+def is_leftover(pgid: int, recorded_ticks: int | None, attempt_id: str | None = None) -> bool:
     """Whether group `pgid` still runs processes of the attempt that recorded `recorded_ticks`.
 
     The leader (pid = pgid) must have exactly the recorded start time; when it has died, live
-    members of the group started after it count.  Without a recorded start time nothing is
-    claimed: a process is never signalled on a guess.
+    members of the group started after it, from that attempt (`group_members`), count.
+    Without a recorded start time nothing is claimed: a process is never signalled on a guess.
     """
     if recorded_ticks is None or pgid <= 1:
         return False
@@ -127,7 +141,7 @@ def is_leftover(pgid: int, recorded_ticks: int | None) -> bool:
         return leader.pgid == pgid and leader.start_ticks == recorded_ticks
     if leader is not None and leader.start_ticks != recorded_ticks:
         return False  # a zombie that is some other process: the recorded group is gone
-    return bool(group_members(pgid, recorded_ticks))
+    return bool(group_members(pgid, recorded_ticks, attempt_id))
 
 
 def signal_group(pgid: int, signum: signal.Signals) -> bool:
@@ -142,36 +156,42 @@ def signal_group(pgid: int, signum: signal.Signals) -> bool:
 async def stop_leftover(
     pgid: int,
     recorded_ticks: int | None,
+    attempt_id: str | None = None,
     *,
     grace_s: float = LEFTOVER_GRACE_S,
 ) -> bool:
     """Stop the leftover group of an interrupted attempt: SIGTERM, up to `grace_s`, SIGKILL.
 
     Returns True when the group was still there (and is now stopped), False when there was
-    nothing of that attempt left.  The processes are not our children, so their end is seen in
-    `/proc`, polled every `POLL_INTERVAL_S`.
+    nothing of that attempt left (`is_leftover`).  The processes are not our children, so
+    their end is seen in `/proc`, polled every `POLL_INTERVAL_S`.
     """
-    if not is_leftover(pgid, recorded_ticks):
+    if not is_leftover(pgid, recorded_ticks, attempt_id):
         return False
     assert recorded_ticks is not None
     signal_group(pgid, signal.SIGTERM)
-    if not await _wait_gone(pgid, recorded_ticks, grace_s):
+    if not await _wait_gone(pgid, recorded_ticks, attempt_id, grace_s):
         signal_group(pgid, signal.SIGKILL)
-        await _wait_gone(pgid, recorded_ticks, LEFTOVER_KILL_WAIT_S)
+        await _wait_gone(pgid, recorded_ticks, attempt_id, LEFTOVER_KILL_WAIT_S)
     return True
 
 
-async def _wait_gone(pgid: int, recorded_ticks: int, timeout_s: float) -> bool:
+async def _wait_gone(
+    pgid: int, recorded_ticks: int, attempt_id: str | None, timeout_s: float
+) -> bool:
     deadline = time.monotonic() + timeout_s
-    while is_leftover(pgid, recorded_ticks):
+    while is_leftover(pgid, recorded_ticks, attempt_id):
         if time.monotonic() >= deadline:
             return False
         await asyncio.sleep(POLL_INTERVAL_S)
     return True
 
 
-async def stop_leftovers(groups: dict[str, tuple[int, int | None]]) -> set[str]:
-    """Stop several leftover groups at once (one grace period for all); the keys stopped."""
+async def stop_leftovers(groups: dict[str, tuple[int, int | None, str | None]]) -> set[str]:
+    """Stop several leftover groups at once (one grace period for all); the keys stopped.
+
+    `groups` maps a key to `(pgid, recorded start ticks, attempt id)`.
+    """
     keys = list(groups)
     found = await asyncio.gather(*(stop_leftover(*groups[key]) for key in keys))
     return {key for key, stopped in zip(keys, found, strict=True) if stopped}

@@ -61,9 +61,10 @@ def groups() -> Iterator[list[int]]:
             os.killpg(pgid, signal.SIGKILL)
 
 
-def session(script: str, groups: list[int]) -> subprocess.Popen[bytes]:
+def session(script: str, groups: list[int], attempt_id: str = "att-1") -> subprocess.Popen[bytes]:
     """`sh -c script` as the leader of a new session (as task processes run)."""
-    proc = subprocess.Popen(["/bin/sh", "-c", script], start_new_session=True)
+    env = {**os.environ, "BASIR_ATTEMPT_ID": attempt_id}
+    proc = subprocess.Popen(["/bin/sh", "-c", script], start_new_session=True, env=env)
     groups.append(proc.pid)
     return proc
 
@@ -114,10 +115,14 @@ async def test_stop_leftover_stops_members_after_the_leader_died(
     member_ticks = start_ticks(member)
     assert member_ticks is not None
     ticks = member_ticks - 1  # the leader started before its member
-    assert await stop_leftover(leader.pid, ticks)
+    # Another attempt's group that got the same id (the first one had ended): not ours.
+    assert not is_leftover(leader.pid, ticks, "att-2")
+    assert not await stop_leftover(leader.pid, ticks, "att-2")
+    assert not is_leftover(leader.pid, member_ticks + 1, "att-1")  # started before it: no
+    assert await stop_leftover(leader.pid, ticks, "att-1")
     assert wait_exit(member)
     assert live_members(leader.pid) == []
-    assert not await stop_leftover(leader.pid, ticks)  # nothing left: nothing claimed
+    assert not await stop_leftover(leader.pid, ticks, "att-1")  # nothing left: nothing claimed
 
 
 async def test_a_group_ignoring_sigterm_gets_sigkill(groups: list[int]) -> None:
