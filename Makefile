@@ -36,7 +36,11 @@ env: ## create/refresh .venv from uv.lock with the machine's python3.11 (idempot
 	    || $(PYTHON_SYS) -m pip install --quiet --user --break-system-packages uv \
 	    || { echo "error: could not install uv with pip; install pip (apt-get install python3-pip) or uv" >&2; exit 1; }; \
 	fi
-	@$(UV) sync --frozen --quiet --python "$(PYTHON_SYS)"
+	@# Bytecode compiled now, not by each command: where PYTHONDONTWRITEBYTECODE=1 is set (CI,
+	@# containers) Python still reads .pyc files but never writes them. The project itself is
+	@# installed editable, so its src/ is compiled too.
+	@$(UV) sync --frozen --quiet --compile-bytecode --python "$(PYTHON_SYS)"
+	@$(BIN)/python -m compileall -q -j 0 src
 	@$(MAKE) assets
 
 assets: ## install the dashboard's pinned front-end packages (only once package-lock.json exists)
@@ -72,19 +76,22 @@ run: env ## start `basir server` with the workflows of examples/ applied
 test: env deps-machine lint ## lint, then pytest on 2 workers with branch coverage (fail under 85 %)
 	@$(BIN)/pytest -n $(PYTEST_WORKERS) --cov --cov-report=term-missing:skip-covered
 
-lint: env ## ruff check, ruff format --check, mypy --strict on src/
+lint: env ## ruff check, ruff format --check, mypy --strict on src/, no src/ module over 500 lines
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/python scripts/module_size.py src
 
 format: env ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: env ## engine workloads W1-W4 and the API benchmark (see docs/performance.md)
+bench: env ## engine workloads W1-W4, the API and the command line (see docs/performance.md)
 	@if ! command -v wrk >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then apt-get install -y wrk >/dev/null; fi
 	@$(BIN)/python bench/run.py
+	@$(BIN)/python bench/shapes_bench.py
 	@$(BIN)/python bench/api_bench.py
+	@$(BIN)/python bench/cli_bench.py
 
 i18n-extract: env ## collect messages into basir.pot and merge them into the Arabic catalog
 	@$(BIN)/python scripts/i18n.py extract

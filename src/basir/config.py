@@ -2,10 +2,35 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from basir.i18n import _
+
+POOL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+MAX_POOL_SLOTS = 1_000_000
+
+
+def parse_pools(value: object) -> object:
+    """`BASIR_POOLS="gradle=2,gpu=1"` → `{"gradle": 2, "gpu": 1}`; a mapping passes through.
+
+    A name is a pool name (`[a-z0-9][a-z0-9._-]*`), a capacity a whole number of slots ≥ 1;
+    anything else is an error when the settings are built, naming the bad entry.
+    """
+    if not isinstance(value, str):
+        return value
+    pools: dict[str, int] = {}
+    for entry in filter(None, (part.strip() for part in value.split(","))):
+        name, sep, capacity = (piece.strip() for piece in entry.partition("="))
+        if not sep or not POOL_NAME.match(name) or not capacity.isdigit():
+            message = _("{entry} is not name=slots (e.g. gradle=2)", entry=entry)
+            raise ValueError(message)
+        pools[name] = int(capacity)
+    return pools
 
 
 class Settings(BaseSettings):
@@ -24,6 +49,28 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(10.0, ge=0, le=3600)
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     output_cap_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    pools: Annotated[dict[str, int], NoDecode] = Field(
+        default_factory=dict, description="custom resource pools: gradle=2,gpu=1"
+    )
+
+    @field_validator("pools", mode="before")
+    @classmethod
+    def _pools(cls, value: object) -> object:
+        return parse_pools(value)
+
+    @field_validator("pools")
+    @classmethod
+    def _pool_sizes(cls, value: dict[str, int]) -> dict[str, int]:
+        for name, capacity in value.items():
+            if not POOL_NAME.match(name) or not 1 <= capacity <= MAX_POOL_SLOTS:
+                raise ValueError(
+                    _(
+                        "{entry} is not name=slots (1..{limit} slots)",
+                        entry=f"{name}={capacity}",
+                        limit=MAX_POOL_SLOTS,
+                    )
+                )
+        return value
 
     @property
     def db_url(self) -> str:

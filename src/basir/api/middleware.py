@@ -1,13 +1,16 @@
 """Pure ASGI middleware (no `BaseHTTPMiddleware`: it breaks context variables and streaming).
 
 `LocaleMiddleware` makes each request's `Accept-Language` the active locale for everything
-that runs inside it, error handlers included.  `BodyLimitMiddleware` counts request bytes as
-they stream in, answers 413 beyond the limit, and rejects JSON nested deeper than allowed
-before any parser sees it.
+that runs inside it, error handlers included.  `BodyLimitMiddleware` answers 431 to a request
+with too many headers, counts request bytes as they stream in, answers 413 beyond the limit
+and 408 to a body that takes too long, and rejects JSON nested deeper than allowed before any
+parser sees it.  (The size and time of the request head are bounded in the HTTP protocol,
+`basir.api.http_limits`.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -17,6 +20,8 @@ from basir.api.problems import problem_body
 from basir.i18n import _, negotiate, use_locale
 
 MAX_JSON_DEPTH = 64
+MAX_HEADER_COUNT = 100
+BODY_TIMEOUT_S = 30.0  # for the whole body of one request: a slow client holds nothing longer
 _BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKET = re.compile(rb"[\[\]{}]")
@@ -78,33 +83,50 @@ class BodyLimitMiddleware:
     small by construction) and replayed to the app as one message.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, max_depth: int = MAX_JSON_DEPTH):
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        max_depth: int = MAX_JSON_DEPTH,
+        *,
+        max_headers: int = MAX_HEADER_COUNT,
+        body_timeout_s: float = BODY_TIMEOUT_S,
+    ):
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_depth = max_depth
+        self.max_headers = max_headers
+        self.body_timeout_s = body_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in _BODYLESS_METHODS:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if len(scope.get("headers", ())) > self.max_headers:
+            message = _("more than {limit} request headers", limit=self.max_headers)
+            await self._reject(scope, send, 431, "request.too_many_headers", message)
+            return
+        if scope["method"] in _BODYLESS_METHODS:
             await self.app(scope, receive, send)
             return
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             await self._too_large(scope, send)
             return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                await self._too_large(scope, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        try:
+            async with asyncio.timeout(self.body_timeout_s):
+                chunks = await self._read_body(receive)
+        except TimeoutError:
+            message = _(
+                "the request body took longer than {seconds} s", seconds=self.body_timeout_s
+            )
+            await self._reject(scope, send, 408, "request.timeout", message)
+            return
+        if chunks is None:
+            await self._too_large(scope, send)
+            return
+        if not chunks:
+            return  # the client went away
         body = b"".join(chunks)
         if body and _is_json(scope) and json_depth(body) > self.max_depth:
             await self._reject(
@@ -116,6 +138,22 @@ class BodyLimitMiddleware:
             )
             return
         await self.app(scope, _replay(body, receive), send)
+
+    async def _read_body(self, receive: Receive) -> list[bytes] | None:
+        """The body's chunks ([] when the client disconnected, None when over the limit)."""
+        chunks: list[bytes] = [b""]  # never empty, so [] can mean "disconnected"
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return []
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks
 
     async def _too_large(self, scope: Scope, send: Send) -> None:
         await self._reject(

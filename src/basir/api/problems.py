@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from basir.errors import BasirError
 from basir.i18n import _, negotiate, ngettext, use_locale
+from basir.spec.pydantic_messages import error_message
 from basir.store.base import ConflictError as StoreConflictError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -156,42 +157,6 @@ async def basir_error_handler(request: Request, exc: Exception) -> Response:
     )
 
 
-def _validation_message(error: dict[str, Any]) -> str:
-    kind = str(error.get("type", ""))
-    ctx = error.get("ctx") or {}
-    messages = {
-        "missing": _("this field is required"),
-        "extra_forbidden": _("unknown field"),
-        "int_parsing": _("must be a whole number"),
-        "int_type": _("must be a whole number"),
-        "int_from_float": _("must be a whole number"),
-        "float_parsing": _("must be a number"),
-        "bool_parsing": _("must be true or false"),
-        "string_type": _("must be text"),
-        "dict_type": _("must be an object"),
-        "model_attributes_type": _("must be an object"),
-        "list_type": _("must be a list"),
-        "json_invalid": _("the body is not valid JSON"),
-        "string_pattern_mismatch": _("does not have the expected form"),
-        "datetime_parsing": _("must be a date and time (ISO 8601) or a Unix timestamp"),
-        "url_parsing": _("must be a URL"),
-        "url_scheme": _("must be an http or https URL"),
-    }
-    if kind in messages:
-        return messages[kind]
-    if kind in ("less_than_equal", "less_than"):
-        return _("must be at most {limit}", limit=ctx.get("le", ctx.get("lt")))
-    if kind in ("greater_than_equal", "greater_than"):
-        return _("must be at least {limit}", limit=ctx.get("ge", ctx.get("gt")))
-    if kind in ("string_too_long", "too_long"):
-        return _("is too long (at most {limit})", limit=ctx.get("max_length", "?"))
-    if kind in ("string_too_short", "too_short"):
-        return _("is too short (at least {limit})", limit=ctx.get("min_length", "?"))
-    message = str(error.get("msg", ""))
-    # Our own validators raise ValueError with an already localised message.
-    return message.removeprefix("Value error, ")
-
-
 def field_path(loc: Sequence[Any]) -> str:
     """`("body", "tasks", 2, "needs")` → `body.tasks[2].needs`."""
     path = ""
@@ -206,7 +171,7 @@ def field_path(loc: Sequence[Any]) -> str:
 def validation_items(errors: Sequence[Any]) -> list[dict[str, Any]]:
     """Pydantic errors → `[{field, message}]`, localised."""
     return [
-        {"field": field_path(error.get("loc", ())), "message": _validation_message(error)}
+        {"field": field_path(error.get("loc", ())), "message": error_message(error)}
         for error in errors
     ]
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from basir.engine.states import RunStatus
 from basir.spec.models import NAME_PATTERN, Duration, Priority
+from basir.states import RunStatus
 
 MAX_PARAMS = 256
 MAX_RUNS_PAGE = 200
@@ -62,13 +62,16 @@ class DecisionIn(Body):
     params: dict[str, Any] = Field(default_factory=dict, max_length=MAX_PARAMS)
     priority: PriorityIn | None = None
     deadline: DurationIn | None = None
-    callback_url: HttpUrl | None = Field(None, description="notified when the run ends")
+    callback_url: HttpUrl | None = Field(
+        None,
+        description="planned (roadmap 9): refused with 422 `request.unsupported` until sent",
+    )
 
 
 class RunQuery(BaseModel):
-    """Filters and paging of `GET /runs`."""
+    """Filters and paging of `GET /runs`; an unknown parameter (a typo) is an error."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     status: RunStatus | None = Field(None, description="only runs in this state")
     workflow: str | None = Field(None, pattern=NAME_PATTERN, description="only this workflow")
@@ -77,9 +80,9 @@ class RunQuery(BaseModel):
 
 
 class EventQuery(BaseModel):
-    """Filters and paging of `GET /events/history`."""
+    """Filters and paging of `GET /events/history`; an unknown parameter is an error."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     run: str | None = Field(None, max_length=128, description="only events of this run")
     workflow: str | None = Field(None, pattern=NAME_PATTERN, description="only this workflow")
@@ -97,10 +100,10 @@ class Status(BaseModel):
 
 
 class Ready(Status):
-    """Readiness with its parts."""
+    """Readiness with its parts: the store answers and the engine's pump runs."""
 
     store: str
-    scheduler: str
+    engine: str
 
 
 class WorkflowSummary(BaseModel):

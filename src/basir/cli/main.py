@@ -8,6 +8,13 @@ from typing import Annotated
 import typer
 
 from basir.i18n import _, set_locale
+from basir.i18n.catalog import SUPPORTED_LOCALES
+
+
+def is_supported(lang: str) -> bool:
+    """Whether `--lang` names a language Basir speaks (`ar`, `ar_SA.UTF-8`, `EN` …)."""
+    code = lang.replace("-", "_").split(".")[0].split("@")[0].split("_")[0].strip().lower()
+    return code in SUPPORTED_LOCALES
 
 
 def _lang_from_argv() -> None:
@@ -45,6 +52,11 @@ def build_app() -> typer.Typer:
         ] = None,
     ) -> None:
         if lang is not None:
+            if not is_supported(lang):
+                raise typer.BadParameter(
+                    _("{lang} is not a language of Basir: use en or ar", lang=lang),
+                    param_hint="--lang",
+                )
             set_locale(lang)
 
     spec_cmd.register(app)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from basir.cli.common import EXIT_INVALID, err_console
+from basir.cli.common import EXIT_INVALID, err_console, terminal_console
 from basir.i18n import _
 
 
@@ -41,7 +42,7 @@ def run_remote(
     """Apply (if a file), start, follow, and report a run on a server; returns the exit code."""
     from basir.cli.client import ApiClient, ApiError, follow_run
     from basir.cli.progress import RunProgress
-    from basir.cli.run_cmd import SPEC_SUFFIXES, finish_run
+    from basir.cli.run_report import SPEC_SUFFIXES, finish_run
 
     try:
         with ApiClient(server, token) as client:
@@ -56,8 +57,8 @@ def run_remote(
             typed = _typed_params(client, name, version, params)
             run = client.start_run(name, params=typed, version=version)
             run_id = str(run["run_id"])
-            err_console.print(f"run {run_id}", highlight=False)
-            progress = RunProgress(err_console, run_id, total=len(run.get("tasks", {})))
+            sys.stderr.write(f"run {run_id}\n")
+            progress = RunProgress(terminal_console(), run_id, total=len(run.get("tasks", {})))
             try:
                 for event in follow_run(client, run_id):
                     data = event.get("data") or {}

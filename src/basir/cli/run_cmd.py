@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -12,9 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from basir.cli.common import (
-    EXIT_FAILED,
     EXIT_INVALID,
-    EXIT_OK,
     err_console,
     fail,
     freeze_long_lived,
@@ -22,7 +17,9 @@ from basir.cli.common import (
     report_spec_error,
     run_async,
     settings,
+    terminal_console,
 )
+from basir.cli.run_report import SPEC_SUFFIXES, finish_run
 from basir.i18n import _
 
 if TYPE_CHECKING:
@@ -30,8 +27,6 @@ if TYPE_CHECKING:
     from basir.engine.runtime import Engine
     from basir.store.base import Store
     from basir.store.records import RunRecord, WorkflowVersion
-
-SPEC_SUFFIXES = {".yaml", ".yml", ".json"}
 
 
 def parse_params(pairs: list[str]) -> dict[str, str]:
@@ -55,7 +50,7 @@ async def _workflow_for(store: Store, target: str, config: Settings) -> Workflow
         if not path.exists():
             fail(_("no such file: {path}", path=target))
         try:
-            spec = load_workflow_file(path, template_dirs=config.template_dirs)
+            spec = load_workflow_file(path, template_dirs=config.template_dirs, pools=config.pools)
         except SpecError as error:
             report_spec_error(error, target)
         version, _created = await apply_workflow(store, spec, created_by="cli")
@@ -74,11 +69,14 @@ async def _follow_to_end(
     junit: Path | None,
     subscription: Any,
 ) -> int:
+    import asyncio
+    import signal
+
     from basir.cli.progress import RunProgress, following
     from basir.engine.report import run_to_dict
 
     tasks = await store.get_tasks(run.id)
-    progress = RunProgress(err_console, run.id, total=len(tasks))
+    progress = RunProgress(terminal_console(), run.id, total=len(tasks))
     loop = asyncio.get_running_loop()
     interrupted = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -105,52 +103,6 @@ async def _follow_to_end(
     return finish_run(run_to_dict(final, rows, timestamps=True), json_out, junit)
 
 
-def finish_run(result: dict[str, Any], json_out: bool, junit: Path | None) -> int:
-    """Report a finished run (JSON on stdout or a summary on stderr, JUnit file); exit code."""
-    from basir.cli.junit import write_junit
-
-    if junit is not None:
-        write_junit(junit, result)
-    if json_out:
-        sys.stdout.write(json.dumps(public_result(result), ensure_ascii=False) + "\n")
-    else:
-        _print_summary(result)
-    return EXIT_OK if result["status"] == "succeeded" else EXIT_FAILED
-
-
-def public_result(result: dict[str, Any]) -> dict[str, Any]:
-    """The DESIGN §6 shape of `basir run --json`: no timestamps."""
-    keep = ("status", "attempts", "outputs", "error")
-    return {
-        "run_id": result["run_id"],
-        "workflow": result["workflow"],
-        "version": result["version"],
-        "status": result["status"],
-        "tasks": {
-            task_id: {key: entry[key] for key in keep if key in entry}
-            for task_id, entry in result["tasks"].items()
-        },
-    }
-
-
-def _print_summary(result: dict[str, Any]) -> None:
-    counts: dict[str, int] = {}
-    for entry in result["tasks"].values():
-        counts[entry["status"]] = counts.get(entry["status"], 0) + 1
-    parts = ", ".join(f"{n} {_(status)}" for status, n in sorted(counts.items()))
-    err_console.print(
-        _(
-            "run {run_id} {status}: {parts}",
-            run_id=result["run_id"],
-            status=_(result["status"]),
-            parts=parts,
-        )
-    )
-    for task_id, entry in result["tasks"].items():
-        if entry["status"] in {"failed", "upstream_failed"} and entry.get("error"):
-            err_console.print(f"  {task_id}: {entry['error']}", soft_wrap=True)
-
-
 @run_async
 async def _run(target: str, pairs: list[str], json_out: bool, junit: Path | None) -> int:
     from basir.engine.runtime import Engine
@@ -171,7 +123,7 @@ async def _run(target: str, pairs: list[str], json_out: bool, junit: Path | None
             subscription.close()
             await engine.stop()
             raise
-        err_console.print(f"run {run.id}", highlight=False)
+        sys.stderr.write(f"run {run.id}\n")
         return await _follow_to_end(engine, store, run, json_out, junit, subscription)
 
 
@@ -188,9 +140,15 @@ async def _resume(run_id: str, json_out: bool, junit: Path | None) -> int:
         await engine.start(resume=False)
         freeze_long_lived()
         subscription = engine.bus.subscribe()
-        err_console.print(f"run {run_id}", highlight=False)
+        sys.stderr.write(f"run {run_id}\n")
         record = await engine.resume(run_id)
         return await _follow_to_end(engine, store, record, json_out, junit, subscription)
+
+
+def _given_on_command_line(ctx: typer.Context, name: str) -> bool:
+    """Whether option `name` was typed (not taken from its environment variable or default)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
 
 
 def register(app: typer.Typer) -> None:
@@ -198,6 +156,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command(help=_("Run a workflow (file or stored name) to the end, showing progress."))
     def run(
+        ctx: typer.Context,
         target: Annotated[str, typer.Argument(help=_("workflow file or stored workflow name"))],
         param: Annotated[
             list[str], typer.Option("--param", "-p", help=_("parameter as key=value"))
@@ -216,6 +175,8 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--token", envvar="BASIR_TOKEN", help=_("API token"))
         ] = None,
     ) -> None:
+        if server is None and _given_on_command_line(ctx, "token"):
+            fail(_("--token is used only with --server; a local run needs no token"))
         if server is not None:
             from basir.cli.remote_run import run_remote
 

@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.table import Table
 
 from basir.cli.common import EXIT_FAILED, EXIT_INVALID, err_console, out_console
 from basir.i18n import _
@@ -37,9 +36,9 @@ RunArgument = Annotated[str, typer.Argument(help=_("run id"))]
 
 def default_server() -> str:
     """`http://HOST:PORT` of the local server's settings (BASIR_HOST, BASIR_PORT)."""
-    from basir.config import Settings
+    from basir.cli.common import settings
 
-    config = Settings()
+    config = settings()
     return f"http://{config.host}:{config.port}"
 
 
@@ -82,6 +81,8 @@ def print_run(run: dict[str, Any]) -> None:
     )
     if run.get("error"):
         out_console.print(f"  {run['error']}", soft_wrap=True)
+    from rich.table import Table
+
     table = Table(_("task"), _("status"), _("attempts"), _("started"), _("finished"))
     for task_id, task in run.get("tasks", {}).items():
         table.add_row(
@@ -110,6 +111,8 @@ def list_runs(
     if json_out:
         _print_json(page)
         return
+    from rich.table import Table
+
     table = Table(_("workflow"), _("version"), _("status"), _("created"))
     table.add_column(_("run"), no_wrap=True)
     for run in page["items"]:

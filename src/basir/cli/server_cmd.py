@@ -27,14 +27,14 @@ def server(
     ] = None,
 ) -> None:
     """API + scheduler + workers in one process, until SIGTERM or Ctrl+C."""
+    from basir.cli.common import settings
     from basir.cli.serving import run_server
-    from basir.config import Settings
     from basir.errors import BasirError
 
     overrides: dict[str, Any] = {
         key: value for key, value in (("host", host), ("db", db)) if value is not None
     }
-    config = Settings(**overrides)
+    config = settings(**overrides)
     try:
         run_server(config, load_examples, port=port)
     except BasirError as error:

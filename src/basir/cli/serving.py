@@ -83,8 +83,13 @@ def _banner(host: str, port: int, token: str | None) -> None:
     sys.stdout.flush()
 
 
-async def apply_examples(store: Any, folder: Path, template_dirs: list[Path]) -> int:
-    """Apply every `*.yaml` of `folder`; report bad ones on stderr; returns how many applied."""
+async def apply_examples(
+    store: Any, folder: Path, template_dirs: list[Path], pools: dict[str, int] | None = None
+) -> int:
+    """Apply every `*.yaml` of `folder`; report bad ones on stderr; returns how many applied.
+
+    Pools named by tasks are checked against `pools` (the configured ones), as on any apply.
+    """
     from basir.coordinator.workflows import apply_workflow
     from basir.spec.errors import SpecError
     from basir.spec.validate import load_workflow_file
@@ -92,7 +97,7 @@ async def apply_examples(store: Any, folder: Path, template_dirs: list[Path]) ->
     applied = 0
     for path in sorted(folder.glob("*.yaml")):
         try:
-            spec = load_workflow_file(path, template_dirs=template_dirs)
+            spec = load_workflow_file(path, template_dirs=template_dirs, pools=pools or {})
         except SpecError as error:
             sys.stderr.write(error.format() + "\n")
             continue
@@ -104,6 +109,7 @@ async def apply_examples(store: Any, folder: Path, template_dirs: list[Path]) ->
 async def serve(config: Settings, examples: Path | None = None, *, port: int | None = None) -> None:
     """Run the whole server until a signal asks it to stop (`port` overrides the settings')."""
     from basir.api.app import context_of, create_app
+    from basir.api.http_limits import uvicorn_limits
     from basir.engine.runtime import Engine
     from basir.monitoring.metrics import Metrics
     from basir.security.tokens import ensure_admin
@@ -115,7 +121,7 @@ async def serve(config: Settings, examples: Path | None = None, *, port: int | N
     try:
         token = await ensure_admin(store, config.admin_token)
         if examples is not None:
-            count = await apply_examples(store, examples, config.template_dirs)
+            count = await apply_examples(store, examples, config.template_dirs, config.pools)
             sys.stderr.write(_("applied {count} example workflows", count=count) + "\n")
         metrics = Metrics()
         engine = Engine(store, config, metrics=metrics)
@@ -132,6 +138,7 @@ async def serve(config: Settings, examples: Path | None = None, *, port: int | N
                 access_log=False,
                 lifespan="on",
                 timeout_graceful_shutdown=HTTP_DRAIN_TIMEOUT_S,
+                **uvicorn_limits(),
             )
             server = BasirServer(
                 uconfig,

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from basir.cli.common import EXIT_INVALID, err_console, settings
+from basir.cli.common import EXIT_INVALID, settings
 from basir.i18n import _
 
 
@@ -34,15 +34,14 @@ def register(app: typer.Typer) -> None:
                 for issue in error.issues:
                     sys.stderr.write(issue.format(str(path)) + "\n")
                 continue
-            if not quiet:
-                err_console.print(
-                    _(
-                        "{file}: valid workflow {name} with {count} tasks",
-                        file=str(path),
-                        name=spec.name,
-                        count=len(spec.tasks),
-                    )
+            if not quiet:  # plain text: rich is not worth importing for one line
+                message = _(
+                    "{file}: valid workflow {name} with {count} tasks",
+                    file=str(path),
+                    name=spec.name,
+                    count=len(spec.tasks),
                 )
+                sys.stderr.write(message + "\n")
         if failed:
             raise typer.Exit(EXIT_INVALID)
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from basir.cli.common import (
     err_console,
@@ -23,6 +22,8 @@ from basir.cli.common import (
 from basir.i18n import _
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from basir.store.records import WorkflowVersion
 
 
@@ -31,6 +32,8 @@ def _when(timestamp: float) -> str:
 
 
 def _table(rows: list[WorkflowVersion]) -> Table:
+    from rich.table import Table
+
     table = Table(_("name"), _("version"), _("namespace"), _("tasks"), _("created"))
     for row in rows:
         table.add_row(
@@ -53,7 +56,9 @@ async def _apply(files: list[Path]) -> None:
     async with opened_store(config) as store:
         for path in files:
             try:
-                spec = load_workflow_file(path, template_dirs=config.template_dirs)
+                spec = load_workflow_file(
+                    path, template_dirs=config.template_dirs, pools=config.pools
+                )
             except SpecError as error:
                 report_spec_error(error, str(path))
             version, created = await apply_workflow(store, spec, created_by="cli")
@@ -133,20 +138,25 @@ def register(app: typer.Typer) -> None:
         _apply(files)
 
     @group.command("list", help=_("List workflows with their latest version."))
-    def list_cmd(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+    def list_cmd(
+        json_out: Annotated[bool, typer.Option("--json", help=_("print JSON on stdout"))] = False,
+    ) -> None:
         _list(json_out)
 
     @group.command("versions", help=_("List every version of a workflow."))
     def versions_cmd(
         name: Annotated[str, typer.Argument(help=_("workflow name"))],
-        json_out: Annotated[bool, typer.Option("--json")] = False,
+        json_out: Annotated[bool, typer.Option("--json", help=_("print JSON on stdout"))] = False,
     ) -> None:
         _versions(name, json_out)
 
     @group.command("show", help=_("Print a workflow version's spec as JSON."))
     def show_cmd(
         name: Annotated[str, typer.Argument(help=_("workflow name"))],
-        version: Annotated[int | None, typer.Option("--version", "-v")] = None,
+        version: Annotated[
+            int | None,
+            typer.Option("--version", "-v", min=1, help=_("version number (default: the latest)")),
+        ] = None,
     ) -> None:
         _show(name, version)
 

@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from basir.engine.runtime import Engine
-from basir.engine.states import RUN_TERMINAL
 from basir.errors import BasirError, ConflictError, NotFoundError
 from basir.i18n import _
+from basir.states import RUN_TERMINAL
 from basir.store.base import Store
 
 DECISION_KIND = "decision"

@@ -1,7 +1,8 @@
-"""Running attempts: render the body, call the executor under a timeout, judge the outcome.
+"""The attempt runner: render a task's body, run it on its executor under its timeout.
 
-A failed attempt is retried with backoff while its budget lasts; a cancelled one ends the task,
-unless the runtime stopped it on purpose (shutdown, task pause), which queues it again.
+It answers how one attempt ended (`AttemptResult`) and nothing else: what follows (retry,
+failure, the next tasks) is the flow's decision (`engine.flow`).  A `workflow:` body starts a
+child run through the engine and waits for it; child runs nest at most `MAX_WORKFLOW_DEPTH`.
 """
 
 from __future__ import annotations
@@ -9,69 +10,95 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from basir.engine.core import EngineCore, exception_text
-from basir.engine.rules import after_failure
+from basir.config import Settings
+from basir.engine.journal import Journal, exception_text
+from basir.engine.rendering import Renderer
 from basir.engine.state import RunState, TaskState
-from basir.engine.states import RunStatus, TaskStatus
 from basir.executors.base import TaskContext, TaskFailure
+from basir.executors.registry import ExecutorRegistry
 from basir.i18n import _
+from basir.states import RunStatus, TaskStatus
+from basir.store.base import Store
+from basir.store.records import RunRecord, WorkflowVersion
+
+# A child run is at most this many levels below its top-level run (DESIGN §2 invariant 6).
+MAX_WORKFLOW_DEPTH = 10
+CHILD_TRIGGER = "run:"
 
 
-class AttemptsEngine(EngineCore):
-    """The engine core plus the execution of attempts."""
+class ChildRuns(Protocol):
+    """What the runner needs of the engine to run a `workflow:` task."""
 
-    def _begin(self, run: RunState, task: TaskState) -> None:
-        attempt = asyncio.create_task(self._attempt(run, task), name=f"{run.id}/{task.id}")
-        self._attempts[(run.id, task.id)] = attempt
-        attempt.add_done_callback(functools.partial(self._reap, run, task))
+    async def submit(
+        self,
+        workflow: WorkflowVersion,
+        *,
+        params: dict[str, Any] | None = None,
+        trigger: str = "user",
+        created_by: str | None = None,
+    ) -> RunRecord: ...
+    async def wait(self, run_id: str) -> RunRecord: ...
+    async def cancel_run(self, run_id: str, *, by: str | None = None) -> RunRecord: ...
+    def live_record(self, run_id: str) -> RunRecord | None: ...
 
-    def _reap(self, run: RunState, task: TaskState, attempt: asyncio.Task[None]) -> None:
-        """Account for an attempt cancelled before its first step (its body never ran).
 
-        `_attempt` handles every cancellation it sees itself, so a task that ends `cancelled()`
-        is one whose coroutine never started: without this, its slot would leak and the task
-        would stay `running` for ever.
-        """
-        if not attempt.cancelled() or self._attempts.get((run.id, task.id)) is not attempt:
-            return
-        self._attempts.pop((run.id, task.id), None)
-        run.running -= 1
-        self._slots_used -= 1
-        self._attempt_ended(run, task, TaskStatus.CANCELLED, {}, None)
+@dataclass(slots=True)
+class AttemptResult:
+    """How one attempt ended."""
 
-    async def _attempt(self, run: RunState, task: TaskState) -> None:
-        """Run one attempt of a task and record how it ended."""
-        started = time.perf_counter()
-        outcome: TaskStatus
-        outputs: dict[str, Any] = {}
-        error: str | None = None
+    outcome: TaskStatus
+    outputs: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+class AttemptRunner:
+    """Runs one attempt's body and reports how it ended; never raises but for cancellation."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: ExecutorRegistry,
+        renderer: Renderer,
+        store: Store,
+        children: ChildRuns,
+        journal: Journal,
+        flush: Callable[[], Awaitable[None]],
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.renderer = renderer
+        self.store = store
+        self.children = children
+        self.journal = journal
+        self._flush = flush  # waits until everything recorded so far is committed
+        self._logs_root = str(settings.logs_dir)
+
+    async def run(self, run: RunState, task: TaskState) -> AttemptResult:
+        """Run the body; a failure, timeout or broken executor becomes a failed result."""
         try:
-            outputs = await self._execute(run, task)
-            outcome = TaskStatus.SUCCEEDED
+            return AttemptResult(TaskStatus.SUCCEEDED, await self._execute(run, task))
         except TaskFailure as failure:
-            outcome, outputs, error = TaskStatus.FAILED, failure.outputs, failure.message
+            error = failure.message
             if failure.detail:
                 error = f"{failure.message}\n{failure.detail}"
+            return AttemptResult(TaskStatus.FAILED, failure.outputs, error)
         except TimeoutError:
-            timeout = self._timeout_of(run, task)
-            outcome, error = TaskStatus.FAILED, _("timed out after {seconds}s", seconds=timeout)
+            timeout = self.timeout_of(run, task)
+            return AttemptResult(
+                TaskStatus.FAILED, error=_("timed out after {seconds}s", seconds=timeout)
+            )
         except asyncio.CancelledError:
-            outcome = TaskStatus.CANCELLED
+            return AttemptResult(TaskStatus.CANCELLED)
         except Exception as exc:  # a broken body or executor fails the task, not the engine
-            outcome, error = TaskStatus.FAILED, exception_text(exc)
-        finally:
-            self._attempts.pop((run.id, task.id), None)
-            run.running -= 1
-            self._slots_used -= 1
-        if self.metrics is not None:
-            self.metrics.observe_task(time.perf_counter() - started, str(outcome))
-        self._attempt_ended(run, task, outcome, outputs, error)
+            return AttemptResult(TaskStatus.FAILED, error=exception_text(exc))
 
-    def _timeout_of(self, run: RunState, task: TaskState) -> float | None:
+    def timeout_of(self, run: RunState, task: TaskState) -> float | None:
+        """The task's timeout, else the workflow default, else none."""
         return task.spec.timeout if task.spec.timeout is not None else run.spec.defaults.timeout
 
     async def _execute(self, run: RunState, task: TaskState) -> dict[str, Any]:
@@ -91,7 +118,7 @@ class AttemptsEngine(EngineCore):
             output_cap_bytes=self.settings.output_cap_bytes,
             on_spawn=functools.partial(self._record_spawn, run, task),
         )
-        timeout = self._timeout_of(run, task)
+        timeout = self.timeout_of(run, task)
         if timeout is None:
             return await executor.execute(body, context)
         async with asyncio.timeout(timeout):
@@ -105,29 +132,39 @@ class AttemptsEngine(EngineCore):
         Called by an executor that starts a process, while that process waits at its gate;
         after a crash, `resume` finds the group here and stops it before re-queueing the task.
         """
-        task.attempt_pgid, task.attempt_proc_start = pgid, start_ticks
-        fields = {"attempt_pgid": pgid, "attempt_proc_start": start_ticks}
-        self._update_row(run, task, task.status, fields)
+        self.journal.task_row(run, task, attempt_pgid=pgid, attempt_proc_start=start_ticks)
         await self._flush()
 
     async def _run_child(
         self, run: RunState, task: TaskState, body: dict[str, Any]
     ) -> dict[str, Any]:
-        """A `workflow:` task starts a child run of the named workflow and waits for it."""
+        """A `workflow:` task starts a child run of the named workflow and waits for it.
+
+        Child runs nest at most `MAX_WORKFLOW_DEPTH` deep (a workflow calling itself would
+        otherwise nest for ever); the task that would go deeper fails and says so.
+        """
         version = await self.store.get_workflow(body["workflow"])
         if version is None:
             raise TaskFailure(_("no workflow named {name}", name=body["workflow"]))
-        child = await self.submit(
+        if await self._depth_of(run.record) >= MAX_WORKFLOW_DEPTH:
+            raise TaskFailure(
+                _(
+                    "workflows nest at most {limit} deep: run {run_id} cannot start a child",
+                    limit=MAX_WORKFLOW_DEPTH,
+                    run_id=run.id,
+                )
+            )
+        child = await self.children.submit(
             version,
             params=body.get("with") or {},
-            trigger=f"run:{run.id}",
+            trigger=f"{CHILD_TRIGGER}{run.id}",
             created_by=run.record.created_by,
         )
         try:
-            final = await self.wait(child.id)
+            final = await self.children.wait(child.id)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
-                await self.cancel_run(child.id, by=f"run:{run.id}")
+                await self.children.cancel_run(child.id, by=f"run:{run.id}")
             raise
         outputs = {"run_id": child.id, "status": final.status}
         if final.status != RunStatus.SUCCEEDED:
@@ -137,53 +174,16 @@ class AttemptsEngine(EngineCore):
             )
         return outputs
 
-    def _attempt_ended(
-        self,
-        run: RunState,
-        task: TaskState,
-        outcome: TaskStatus,
-        outputs: dict[str, Any],
-        error: str | None,
-    ) -> None:
-        now = time.time()
-        reason, task.stop_reason = task.stop_reason, None
-        self._unpark(run)
-        if outcome == TaskStatus.CANCELLED and reason in {"shutdown", "pause"}:
-            # Interrupted on purpose: queued again without spending a retry.
-            self._task_to(
-                run,
-                task,
-                TaskStatus.QUEUED,
-                "task.interrupted",
-                queued_at=now,
-                attempts=task.attempts - 1 if reason == "pause" else task.attempts,
-                data={"reason": reason},
-            )
-            if reason == "pause":
-                self._push_ready(run, task)
-            return
-        if outcome == TaskStatus.SUCCEEDED:
-            self._finish_task(run, task, outcome, outputs=outputs, finished_at=now)
-        elif outcome == TaskStatus.CANCELLED:
-            self._finish_task(run, task, outcome, finished_at=now, error=_("cancelled"))
-        else:
-            verdict = after_failure(
-                task.spec.retries or run.spec.defaults.retries,
-                task.attempts,
-                self._random.random(),
-            )
-            if verdict.status == TaskStatus.RETRYING and not run.cancel_requested:
-                self._task_to(
-                    run,
-                    task,
-                    TaskStatus.RETRYING,
-                    error=error,
-                    outputs=outputs,
-                    next_attempt_at=now + verdict.delay_s,
-                    data={"error": error, "delay_s": round(verdict.delay_s, 3)},
-                )
-                self._arm_retry(run, task, verdict.delay_s)
-            else:
-                self._finish_task(
-                    run, task, TaskStatus.FAILED, error=error, outputs=outputs, finished_at=now
-                )
+    async def _depth_of(self, record: RunRecord) -> int:
+        """How many parent runs lie above this run (0 for a top-level run).
+
+        Follows `trigger: run:<id>` upwards one stored run at a time, in a bounded loop.
+        """
+        depth = 0
+        while record.trigger.startswith(CHILD_TRIGGER) and depth <= MAX_WORKFLOW_DEPTH:
+            parent_id = record.trigger.removeprefix(CHILD_TRIGGER)
+            parent = self.children.live_record(parent_id) or await self.store.get_run(parent_id)
+            if parent is None:
+                break
+            record, depth = parent, depth + 1
+        return depth

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from basir.errors import ConflictError, NotFoundError
+from basir.errors import BasirError, ConflictError, NotFoundError
 from basir.i18n import _
 
 
@@ -35,4 +35,12 @@ def run_not_finished(run_id: str, status: str) -> ConflictError:
             run_id=run_id,
             status=_(status),
         ),
+    )
+
+
+def engine_fault(text: str) -> BasirError:
+    """The engine stopped on an error of its own; the run continues with `basir resume`."""
+    return BasirError(
+        "engine.fault",
+        _("the engine stopped on an internal error ({error}); resume the run to go on", error=text),
     )

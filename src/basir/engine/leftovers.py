@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from basir.engine.state import RunState, TaskState
-from basir.engine.states import TaskStatus
 from basir.executors.processes import stop_leftovers
+from basir.states import TaskStatus
 
 # Task fields that clear the record of an attempt's process (it is stopped, or not this one's).
 FORGET_PROCESS: dict[str, Any] = {"attempt_pgid": None, "attempt_proc_start": None}

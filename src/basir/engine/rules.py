@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from basir.engine.states import RunStatus, TaskStatus
 from basir.spec.models import RetryPolicy
+from basir.states import RunStatus, TaskStatus
 
 
 class Upstream(StrEnum):

@@ -1,38 +1,375 @@
-"""`Engine`: the core plus the controls a user applies to live runs (DESIGN §7, issue 3).
+"""`Engine`: runs workflows durably on one store, in this process, and lets users steer them.
 
-Every control is persisted with an event naming who did it, so a run's history shows each
-modification.
+The engine is a few collaborators wired in its constructor, each with one job:
+
+- `Journal` (`engine.journal`): records transitions and events, folds them into batches and
+  commits each batch before anything in it becomes visible;
+- `Flow` (`engine.flow`): the active runs; decides tasks with the pure DAG progression
+  (`engine.progression`, `engine.rules`), dispatches from the `ReadyQueue`
+  (`scheduler.ready_queue`), arms `Timers` (`engine.timers`) and reacts to attempts' ends;
+- `AttemptRunner` (`engine.attempts`): runs one attempt's body on its executor.
+
+This class holds the lifecycle (`start`, `stop`, the pump that dispatches and commits) and the
+public API; every control is persisted with an event naming who did it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import secrets
 import time
+from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from basir.engine import errors
-from basir.engine.attempts import AttemptsEngine
-from basir.engine.core import _copy_run
-from basir.engine.state import RunState, TaskState
-from basir.engine.states import TASK_RETRYABLE, TASK_TERMINAL, RunStatus, TaskStatus
-from basir.errors import BasirError, ConflictError
+from basir.config import Settings
+from basir.engine import controls, errors
+from basir.engine.attempts import AttemptRunner
+from basir.engine.flow import Flow
+from basir.engine.journal import Journal, Metrics, exception_text, resolve
+from basir.engine.leftovers import FORGET_PROCESS, interrupted_data, stop_interrupted
+from basir.engine.params import resolve_params
+from basir.engine.rendering import Renderer
+from basir.engine.state import (
+    RunState,
+    TaskState,
+    initial_rows,
+    state_from_records,
+    task_record,
+)
+from basir.errors import ConflictError
+from basir.events.bus import EventBus
+from basir.executors.registry import ExecutorRegistry, default_registry
 from basir.i18n import _
-from basir.spec.dag import find_cycle
-from basir.spec.models import MAX_TASKS, Task
-from basir.store.records import RunRecord, TaskRecord
+from basir.spec.models import WorkflowSpec
+from basir.spec.patch import parse_added_tasks
+from basir.states import (
+    RUN_TERMINAL,
+    RunStatus,
+    TaskStatus,
+)
+from basir.store.base import Store
+from basir.store.records import RunRecord, TaskRecord, WorkflowVersion
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "EngineHealth", "new_run_id"]
+
+log = logging.getLogger(__name__)
 
 
-class Engine(AttemptsEngine):
+@dataclasses.dataclass(frozen=True, slots=True)
+class EngineHealth:
+    """The engine's own readiness, as `/readyz` shows it."""
+
+    pump_alive: bool
+    store_retrying: str | None = None  # the transient store error being waited out
+    fault: str | None = None  # why the engine stopped, once it has
+
+
+def new_run_id() -> str:
+    """A time-sortable, unguessable run id (milliseconds in hex + 40 random bits)."""
+    return f"{int(time.time() * 1000):011x}{secrets.token_hex(5)}"
+
+
+class Engine:
     """Runs workflows durably on one store, and lets users steer the live ones."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        registry: ExecutorRegistry | None = None,
+        bus: EventBus | None = None,
+        metrics: Metrics | None = None,
+        workdir: Path | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.bus = bus or EventBus()
+        self.registry = registry or default_registry(settings)
+        self.workdir = workdir or Path.cwd()
+        self.renderer = Renderer(settings.template_dirs, self.workdir)
+        self._wake = asyncio.Event()
+        self.journal = Journal(store, self.bus, self._wake.set, metrics)
+        runner = AttemptRunner(
+            settings, self.registry, self.renderer, store, self, self.journal, self._flush
+        )
+        self.flow = Flow(settings, self.journal, self.renderer, runner, self._stop_on_fault)
+        self.metrics = metrics
+        self._run_waiters: dict[str, list[asyncio.Future[RunRecord]]] = {}
+        self._pump_task: asyncio.Task[None] | None = None
+        self.fault: str | None = None  # set once the engine stopped on an error of its own
+
+    @property
+    def metrics(self) -> Metrics | None:
+        """Where task, latency and commit measurements go (None: nowhere)."""
+        return self.flow.metrics
+
+    @metrics.setter
+    def metrics(self, metrics: Metrics | None) -> None:
+        self.flow.metrics = metrics
+        self.journal.metrics = metrics
+
+    @property
+    def store_retrying(self) -> str | None:
+        """The transient store error the engine is waiting out, if any."""
+        return self.journal.store_retrying
+
+    def health(self) -> EngineHealth:
+        """What `/readyz` reports: is the pump alive, is the store being waited for."""
+        pump = self._pump_task
+        alive = pump is not None and not pump.done() and self.fault is None
+        return EngineHealth(pump_alive=alive, store_retrying=self.store_retrying, fault=self.fault)
+
+    def live_record(self, run_id: str) -> RunRecord | None:
+        """The in-memory record of an active run, if this engine holds it."""
+        run = self.flow.runs.get(run_id)
+        return run.record if run is not None else None
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def start(self, *, resume: bool = True) -> None:
+        """Start the pump; with `resume`, pick up every active run of the store."""
+        if self._pump_task is None:
+            self._pump_task = asyncio.create_task(self._pump(), name="basir-engine-pump")
+        if resume:
+            for record in await self.store.active_runs():
+                if record.id not in self.flow.runs:
+                    await self.resume(record.id)
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Stop starting tasks; let running ones finish up to `grace_s`, then interrupt them.
+
+        Interrupted attempts are stored as queued again, so the next start resumes them.
+        """
+        flow = self.flow
+        flow.closing = True
+        grace = self.settings.shutdown_grace_s if grace_s is None else grace_s
+        pending = list(flow.attempts.values())
+        if pending and grace > 0:
+            await asyncio.wait(pending, timeout=grace)
+        for (run_id, task_id), attempt in list(flow.attempts.items()):
+            run = flow.runs.get(run_id)
+            if run is not None:
+                run.tasks[task_id].stop_reason = "shutdown"
+            attempt.cancel()
+        if flow.attempts:
+            await asyncio.wait(list(flow.attempts.values()), timeout=5)
+        flow.timers.clear()
+        if self.fault is None:  # after a fault nothing more is written: resume starts afresh
+            await self._flush()
+        if self._pump_task is not None:
+            self._pump_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump_task
+            self._pump_task = None
+        await self.registry.aclose()
+
+    async def _pump(self) -> None:
+        """Dispatch and commit in a loop until stopped, or until an error of the engine's own.
+
+        A fault here leaves the engine's state unknown: it stops for good (`self.fault`),
+        every waiter gets the error, and the store still holds the last committed state, from
+        which `resume` continues.  Nothing is left as an unretrieved task exception.
+        """
+        try:
+            while True:
+                await self._wake.wait()
+                # One more turn of the loop first: attempts whose results are already queued
+                # as callbacks (many threads finishing at once) join this commit, not the next.
+                await asyncio.sleep(0)
+                self._wake.clear()
+                self.flow.dispatch()
+                await self._commit()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._stop_on_fault(exc)
+
+    async def _commit(self) -> None:
+        """Commit the pending batch, then launch its attempts and tell its finished runs."""
+        pending = await self.journal.commit()
+        self.flow.launch_all(pending.launch)
+        for run in pending.finished:
+            self.flow.runs.pop(run.id, None)
+            self.flow.timers.cancel((run.id, "deadline"))
+            for future in self._run_waiters.pop(run.id, []):
+                if not future.done():
+                    future.set_result(_copy_run(run.record))
+        resolve(pending.waiters)
+
+    async def _flush(self) -> None:
+        """Wait until everything changed so far is committed (and published)."""
+        if self.fault is not None:
+            raise errors.engine_fault(self.fault)
+        if self._pump_task is None:
+            self.flow.dispatch()
+            await self._commit()
+            return
+        future = self.journal.waiter()
+        self._wake.set()
+        await future
+
+    def _stop_on_fault(self, exc: BaseException) -> None:
+        """The engine's state is unknown: stop for good and tell every waiter.
+
+        The store holds the last committed state; a new engine's `resume` continues from it.
+        """
+        if self.fault is None:
+            self.fault = exception_text(exc)
+            log.critical("the engine stops: %s", self.fault, exc_info=exc)
+        self.flow.closing = True
+        fault = errors.engine_fault(self.fault)
+        self.journal.fail_waiters(fault)
+        for futures in self._run_waiters.values():
+            for future in futures:
+                if not future.done():
+                    future.set_exception(fault)
+        self._run_waiters.clear()
+
+    # ---------------------------------------------------------------- runs
+
+    async def submit(
+        self,
+        workflow: WorkflowVersion,
+        *,
+        params: dict[str, Any] | None = None,
+        priority: int | None = None,
+        deadline_s: float | None = None,
+        trigger: str = "user",
+        created_by: str | None = None,
+        params_from_text: bool = False,
+        run_id: str | None = None,
+    ) -> RunRecord:
+        """Create a run of a pinned workflow version and start it; returns once it is stored."""
+        spec = WorkflowSpec.model_validate(workflow.spec)
+        resolved = resolve_params(spec, params, from_text=params_from_text)
+        now = time.time()
+        deadline = deadline_s if deadline_s is not None else spec.deadline
+        record = RunRecord(
+            id=run_id or new_run_id(),
+            workflow=workflow.name,
+            version=workflow.version,
+            status=RunStatus.QUEUED,
+            params=resolved,
+            priority=priority if priority is not None else spec.priority,
+            deadline_at=now + deadline if deadline is not None else None,
+            concurrency=spec.concurrency,
+            created_at=now,
+            updated_at=now,
+            trigger=trigger,
+            created_by=created_by,
+            namespace=spec.namespace,
+        )
+        rows = initial_rows(record, spec, now)
+        run = state_from_records(record, spec, rows)
+        self.flow.runs[run.id] = run
+        self.journal.insert_run(record, rows)
+        self.journal.event("run.queued", run, data={"trigger": trigger, "by": created_by})
+        self.journal.run_to(run, RunStatus.RUNNING, started_at=now)
+        self.flow.evaluate_ready(run)
+        self.flow.arm_deadline(run)
+        await self._flush()
+        return _copy_run(run.record)
+
+    async def resume(self, run_id: str) -> RunRecord:
+        """Load an interrupted run from the store and continue it where it stopped.
+
+        Attempts that were running when the process died are queued again (they re-run once),
+        after what is left of their process groups is stopped (`engine.leftovers`); retries
+        wait out what is left of their backoff; finished tasks are kept.
+        """
+        flow = self.flow
+        if run_id in flow.runs:
+            return _copy_run(flow.runs[run_id].record)
+        record = await self.store.get_run(run_id)
+        if record is None:
+            raise errors.run_not_found(run_id)
+        if record.status in RUN_TERMINAL:
+            return record
+        run = await self._load(record)
+        # Before anything is queued again: no leftover process of an interrupted attempt lives.
+        stopped = await stop_interrupted(run)
+        if run_id in flow.runs:  # resumed by someone else meanwhile
+            return _copy_run(flow.runs[run_id].record)
+        flow.runs[run.id] = run
+        now = time.time()
+        if run.record.status == RunStatus.QUEUED:
+            self.journal.run_to(run, RunStatus.RUNNING, started_at=now)
+        for task in list(run.tasks.values()):
+            if task.status == TaskStatus.RUNNING:
+                self.journal.task_to(
+                    run,
+                    task,
+                    TaskStatus.QUEUED,
+                    "task.interrupted",
+                    queued_at=now,
+                    data=interrupted_data(task, stopped),
+                    **FORGET_PROCESS,
+                )
+                flow.push_ready(run, task)
+            elif task.status == TaskStatus.QUEUED and not task.instances:
+                flow.push_ready(run, task)
+            elif task.status == TaskStatus.RETRYING:
+                flow.arm_retry(run, task, max(0.0, (task.next_attempt_at or now) - now))
+            if task.held and task.hold_until is not None:
+                flow.arm_release(run, task, task.hold_until - now)
+        flow.evaluate_ready(run)
+        flow.arm_deadline(run)
+        flow.settle(run)
+        await self._flush()
+        return _copy_run(run.record)
+
+    async def wait(self, run_id: str) -> RunRecord:
+        """Wait until the run has finished and return its final record."""
+        if self.fault is not None and run_id in self.flow.runs:
+            raise errors.engine_fault(self.fault)
+        if run_id not in self.flow.runs:
+            record = await self.store.get_run(run_id)
+            if record is None:
+                raise errors.run_not_found(run_id)
+            return record
+        future: asyncio.Future[RunRecord] = asyncio.get_running_loop().create_future()
+        self._run_waiters.setdefault(run_id, []).append(future)
+        return await future
+
+    async def _load(self, record: RunRecord) -> RunState:
+        version = await self.store.get_workflow(record.workflow, record.version)
+        if version is None:
+            raise errors.run_not_found(record.id)
+        spec = WorkflowSpec.model_validate(version.spec)
+        rows = await self.store.get_tasks(record.id)
+        return state_from_records(record, spec, rows)
+
+    async def _live(self, run_id: str) -> RunState:
+        """The in-memory state of an active run, loading it from the store if needed."""
+        run = self.flow.runs.get(run_id)
+        if run is not None:
+            return run
+        record = await self.store.get_run(run_id)
+        if record is None:
+            raise errors.run_not_found(run_id)
+        if record.status in RUN_TERMINAL:
+            raise errors.run_not_active(run_id, record.status)
+        await self.resume(run_id)
+        return self.flow.runs[run_id]
+
+    # ---------------------------------------------------------------- controls
+
+    async def cancel_run(self, run_id: str, *, by: str | None = None) -> RunRecord:
+        """Cancel a live run: nothing new starts, running attempts are killed (process groups)."""
+        run = await self._live(run_id)
+        controls.cancel(self.flow, run, by)
+        await self._flush()
+        return _copy_run(run.record)
 
     async def pause_run(self, run_id: str, *, by: str | None = None) -> RunRecord:
         """No new task of the run starts; running ones finish."""
         run = await self._live(run_id)
         if run.record.status != RunStatus.PAUSED:
-            self._run_to(run, RunStatus.PAUSED, data={"by": by})
+            self.journal.run_to(run, RunStatus.PAUSED, data={"by": by})
             await self._flush()
         return _copy_run(run.record)
 
@@ -40,16 +377,15 @@ class Engine(AttemptsEngine):
         """Undo a pause: parked tasks are queued again in queue order."""
         run = await self._live(run_id)
         if run.record.status == RunStatus.PAUSED:
-            self._run_to(run, RunStatus.RUNNING, data={"by": by})
-            self._unpark(run)
+            self.journal.run_to(run, RunStatus.RUNNING, data={"by": by})
+            self.flow.unpark(run)
             await self._flush()
         return _copy_run(run.record)
 
     async def retry_run(self, run_id: str, *, by: str | None = None) -> RunRecord:
         """Re-run a finished run's failed and cancelled tasks in place, keeping the rest."""
-        if run_id in self._runs:
-            status = self._runs[run_id].record.status
-            raise errors.run_not_finished(run_id, status)
+        if run_id in self.flow.runs:
+            raise errors.run_not_finished(run_id, self.flow.runs[run_id].record.status)
         record = await self.store.get_run(run_id)
         if record is None:
             raise errors.run_not_found(run_id)
@@ -61,25 +397,8 @@ class Engine(AttemptsEngine):
                 )
             raise errors.run_not_finished(run_id, record.status)
         run = await self._load(record)
-        self._runs[run.id] = run
-        for task in run.tasks.values():
-            if task.status in TASK_RETRYABLE:
-                self._task_to(
-                    run,
-                    task,
-                    TaskStatus.PENDING,
-                    "task.reset",
-                    data={"by": by},
-                    attempts=0,
-                    error=None,
-                    finished_at=None,
-                    outputs={},
-                )
-        run.link()
-        self._run_to(run, RunStatus.RUNNING, data={"by": by}, finished_at=None)
-        self._evaluate_ready(run)
-        self._arm_deadline(run)
-        self._settle(run)
+        self.flow.runs[run.id] = run
+        controls.retry(self.flow, run, by)
         await self._flush()
         return _copy_run(run.record)
 
@@ -88,27 +407,7 @@ class Engine(AttemptsEngine):
     ) -> RunRecord:
         """Add tasks to a live run: still acyclic, `needs` only on known tasks, ids new."""
         run = await self._live(run_id)
-        new_tasks = _parse_new_tasks(run, tasks)
-        now = time.time()
-        for spec in new_tasks:
-            task = TaskState(
-                id=spec.id, spec=spec, status=TaskStatus.PENDING, seq=run.next_seq, dynamic=True
-            )
-            run.add(task)
-            self._insert_row(
-                TaskRecord(
-                    run_id=run.id,
-                    task_id=spec.id,
-                    status=TaskStatus.PENDING,
-                    updated_at=now,
-                    spec=spec.model_dump(mode="json", by_alias=True, exclude_defaults=True),
-                )
-            )
-        self._event("run.modified", run, data={"by": by, "added": [t.id for t in new_tasks]})
-        for spec in new_tasks:
-            task = run.tasks[spec.id]
-            if task.remaining == 0 and task.status == TaskStatus.PENDING:
-                self._evaluate(run, task)
+        controls.add(self.flow, run, parse_added_tasks(run.tasks, tasks), by)
         await self._flush()
         return _copy_run(run.record)
 
@@ -128,39 +427,17 @@ class Engine(AttemptsEngine):
         """
         run = await self._live(run_id)
         task = _task_of(run, task_id)
-        if task.status in TASK_TERMINAL:
-            raise ConflictError(
-                "task.finished",
-                _(
-                    "task {task_id} has already ended ({status})",
-                    task_id=task_id,
-                    status=_(task.status),
-                ),
-            )
-        self._task_fields(
-            run,
-            task,
-            "task.held",
-            data={"by": by, "resume_at": resume_at, "stop_running": stop_running},
-            held=True,
-            hold_until=resume_at,
-        )
-        attempt = self._attempts.get((run.id, task.id))
-        if stop_running and attempt is not None:
-            task.stop_reason = "pause"
-            attempt.cancel()
-        if resume_at is not None:
-            self._arm_release(run, task, resume_at - time.time())
+        controls.hold(self.flow, run, task, stop_running=stop_running, resume_at=resume_at, by=by)
         await self._flush()
-        return _task_record(run, task)
+        return task_record(run.id, task)
 
     async def resume_task(self, run_id: str, task_id: str, *, by: str | None = None) -> TaskRecord:
         """Release a held task: it starts when its turn comes."""
         run = await self._live(run_id)
         task = _task_of(run, task_id)
-        self._release(run, task, by)
+        self.flow.release(run, task, by)
         await self._flush()
-        return _task_record(run, task)
+        return task_record(run.id, task)
 
 
 def _task_of(run: RunState, task_id: str) -> TaskState:
@@ -170,70 +447,5 @@ def _task_of(run: RunState, task_id: str) -> TaskState:
     return task
 
 
-def _task_record(run: RunState, task: TaskState) -> TaskRecord:
-    return TaskRecord(
-        run_id=run.id,
-        task_id=task.id,
-        status=task.status,
-        attempts=task.attempts,
-        outputs=dict(task.outputs),
-        error=task.error,
-        queued_at=task.queued_at,
-        started_at=task.started_at,
-        finished_at=task.finished_at,
-        next_attempt_at=task.next_attempt_at,
-        attempt_id=task.attempt_id,
-        parent_id=task.parent,
-        item_index=task.index,
-        item=task.item,
-        held=task.held,
-        hold_until=task.hold_until,
-    )
-
-
-def _parse_new_tasks(run: RunState, raw: list[dict[str, Any]]) -> list[Task]:
-    """Validate tasks to add to a live run; raise a `BasirError` listing every problem."""
-    problems: list[dict[str, Any]] = []
-    if not raw:
-        problems.append({"field": "tasks", "message": _("give at least one task to add")})
-    if len(run.tasks) + len(raw) > MAX_TASKS:
-        problems.append(
-            {"field": "tasks", "message": _("a run holds at most {limit} tasks", limit=MAX_TASKS)}
-        )
-    parsed: list[Task] = []
-    for index, item in enumerate(raw):
-        try:
-            parsed.append(Task.model_validate(item))
-        except ValidationError as exc:
-            for error in exc.errors():
-                path = ".".join(str(p) for p in error["loc"])
-                problems.append(
-                    {"field": f"tasks[{index}].{path}".rstrip("."), "message": str(error["msg"])}
-                )
-    problems.extend(_graph_problems(run, parsed))
-    if problems:
-        raise BasirError(
-            "run.invalid_patch", _("the tasks cannot be added to the run"), details=problems
-        )
-    return parsed
-
-
-def _graph_problems(run: RunState, parsed: list[Task]) -> list[dict[str, Any]]:
-    """New ids must be new, `needs` must name known tasks, and no cycle may appear."""
-    problems: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for index, task in enumerate(parsed):
-        if task.id in run.tasks or task.id in seen:
-            message = _("a task named {task_id} already exists", task_id=task.id)
-            problems.append({"field": f"tasks[{index}].id", "message": message})
-        seen.add(task.id)
-    for index, task in enumerate(parsed):
-        for need in task.needs:
-            if need not in run.tasks and need not in seen:
-                message = _("unknown task {task_id} in needs", task_id=need)
-                problems.append({"field": f"tasks[{index}].needs", "message": message})
-    cycle = find_cycle({task.id: [n for n in task.needs if n in seen] for task in parsed})
-    if cycle:
-        message = _("the tasks form a cycle: {cycle}", cycle=" → ".join(cycle))
-        problems.append({"field": "tasks", "message": message})
-    return problems
+def _copy_run(record: RunRecord) -> RunRecord:
+    return dataclasses.replace(record)

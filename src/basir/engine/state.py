@@ -10,8 +10,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from basir.engine.states import TASK_TERMINAL, TaskStatus
 from basir.spec.models import Task, WorkflowSpec
+from basir.states import TASK_TERMINAL, TaskStatus
 from basir.store.records import RunRecord, TaskRecord
 
 
@@ -106,6 +106,38 @@ def instance_id(parent_id: str, index: int) -> str:
     return f"{parent_id}[{index}]"
 
 
+# TaskState field ← → TaskRecord column, for everything both hold under one meaning.  The one
+# table both directions use: `state_from_records` (store → memory) and `task_record` (back).
+ROW_FIELDS: tuple[tuple[str, str], ...] = (
+    ("attempts", "attempts"),
+    ("error", "error"),
+    ("parent", "parent_id"),
+    ("index", "item_index"),
+    ("item", "item"),
+    ("held", "held"),
+    ("hold_until", "hold_until"),
+    ("next_attempt_at", "next_attempt_at"),
+    ("attempt_id", "attempt_id"),
+    ("queued_at", "queued_at"),
+    ("started_at", "started_at"),
+    ("finished_at", "finished_at"),
+    ("attempt_pgid", "attempt_pgid"),
+    ("attempt_proc_start", "attempt_proc_start"),
+)
+
+
+def task_record(run_id: str, task: TaskState) -> TaskRecord:
+    """The stored shape of a task as it is in memory now (what task controls return)."""
+    columns = {column: getattr(task, name) for name, column in ROW_FIELDS}
+    return TaskRecord(
+        run_id=run_id,
+        task_id=task.id,
+        status=task.status,
+        outputs=dict(task.outputs),
+        **columns,
+    )
+
+
 def state_from_records(run: RunRecord, spec: WorkflowSpec, rows: list[TaskRecord]) -> RunState:
     """Rebuild a run's in-memory state from its stored rows and pinned spec."""
     specs = {task.id: task for task in spec.tasks}
@@ -117,27 +149,15 @@ def state_from_records(run: RunRecord, spec: WorkflowSpec, rows: list[TaskRecord
             task_spec = specs[row.parent_id].model_copy(update={"foreach": None})
         else:
             task_spec = specs[row.task_id]
+        fields = {name: getattr(row, column) for name, column in ROW_FIELDS}
         tasks[row.task_id] = TaskState(
             id=row.task_id,
             spec=task_spec,
             status=TaskStatus(row.status),
             seq=seq,
-            attempts=row.attempts,
             outputs=dict(row.outputs),
-            error=row.error,
-            parent=row.parent_id,
-            index=row.item_index,
-            item=row.item,
-            held=row.held,
-            hold_until=row.hold_until,
-            next_attempt_at=row.next_attempt_at,
-            attempt_id=row.attempt_id,
-            queued_at=row.queued_at,
-            started_at=row.started_at,
-            finished_at=row.finished_at,
             dynamic=row.spec is not None,
-            attempt_pgid=row.attempt_pgid,
-            attempt_proc_start=row.attempt_proc_start,
+            **fields,
         )
     for task in tasks.values():
         if task.parent is not None:

@@ -12,15 +12,17 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from pydantic import ValidationError
 
 from basir.executors.base import JsonDict, TaskContext, TaskFailure
 from basir.executors.logs import append_text, attempt_header
 from basir.i18n import _
 from basir.spec.models import HttpCall
+
+if TYPE_CHECKING:
+    import httpx
 
 DEFAULT_TIMEOUT_S = 30.0
 MAX_BODY_BYTES = 1024 * 1024
@@ -51,6 +53,8 @@ class HttpExecutor:
 
     async def execute(self, body: JsonDict, ctx: TaskContext) -> JsonDict:
         """Send the request once; return status, headers and body, or raise `TaskFailure`."""
+        import httpx  # on first use: most runs never send a request, and httpx is slow to import
+
         call = _parse(body)
         timeout = call.timeout if call.timeout is not None else self.default_timeout_s
         started = time.monotonic()
@@ -79,6 +83,8 @@ class HttpExecutor:
         return outputs
 
     async def _send(self, call: HttpCall, timeout: float, ctx: TaskContext) -> JsonDict:
+        import httpx
+
         request_args: dict[str, Any] = {"headers": call.headers}
         if call.json_body is not None:
             request_args["json"] = call.json_body
@@ -98,6 +104,8 @@ class HttpExecutor:
 
     def _get_client(self) -> httpx.AsyncClient:
         if self._client is None:
+            import httpx
+
             self._client = httpx.AsyncClient(
                 follow_redirects=self.follow_redirects, transport=self._transport
             )

@@ -13,10 +13,10 @@ import functools
 import gettext as _gettext
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from babel.messages.catalog import Catalog
-from babel.messages.pofile import read_po
+if TYPE_CHECKING:
+    from babel.messages.catalog import Catalog
 
 DEFAULT_LOCALE = "en"
 SUPPORTED_LOCALES = ("en", "ar")
@@ -45,6 +45,8 @@ def load_catalog(locale: str) -> Catalog | None:
     path = catalog_path(locale)
     if not path.exists():
         return None
+    from babel.messages.pofile import read_po  # only when a catalog is read: not for English
+
     with path.open("rb") as handle:
         return read_po(handle, locale=locale)
 

@@ -15,7 +15,7 @@ def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker nam
     return message
 
 
-# Every run and task state (basir.engine.states); a test pins that the lists stay equal.
+# Every run and task state (basir.states); a test pins that the lists stay equal.
 STATE_NAMES = (
     N_("queued"),
     N_("running"),

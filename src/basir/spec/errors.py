@@ -49,6 +49,10 @@ class IssueCode(StrEnum):
     BAD_TEMPLATE = "spec.bad_template"
     BAD_TEMPLATE_INPUT = "spec.bad_template_input"
     BAD_PARAM = "spec.bad_param"
+    UNSUPPORTED = "spec.unsupported"
+    CRON_INVALID = "spec.cron_invalid"
+    TIMEZONE_INVALID = "spec.timezone_invalid"
+    UNKNOWN_POOL = "spec.unknown_pool"
 
 
 def format_path(path: Sequence[str | int]) -> str:

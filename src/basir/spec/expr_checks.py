@@ -1,7 +1,8 @@
 """Static checks of the `${{ … }}` expressions inside a workflow or template document.
 
 Each expression must parse, may only use the context names of its place (`item` only in a
-`foreach` task, `inputs` only in templates, …), and its static references must exist:
+`foreach` task, `inputs` only in templates, …), may not read `secrets` or `signals` yet
+(`spec.unsupported`: they would always be empty), and its static references must exist:
 `params.x` a declared parameter, `inputs.x` a declared input, `tasks.x` a task that the
 current task needs, directly or transitively (otherwise its outputs may not exist yet).
 """
@@ -29,6 +30,18 @@ from basir.spec.model_errors import suggest
 TASK_ROOTS = frozenset({"params", "tasks", "run", "env", "secrets", "signals"})
 WORKFLOW_ROOTS = frozenset({"params", "run", "env", "secrets", "signals"})
 TEMPLATE_ROOTS = frozenset({"inputs", "run", "env", "secrets", "signals", "item", "index"})
+# Names every place may use once their features land; until then an expression reading them
+# would get nothing, so it is refused (`spec.unsupported`).
+PLANNED_ROOTS: dict[str, Callable[[str], str]] = {
+    "secrets": lambda expr: _(
+        "secrets are not stored yet (roadmap 8): {expr} would always be empty; pass the value"
+        " as a parameter until then",
+        expr=expr,
+    ),
+    "signals": lambda expr: _(
+        "L1 signals are not received yet (roadmap 9): {expr} would always be empty", expr=expr
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -74,7 +87,10 @@ def check_expression(source: str, scope: Scope) -> list[tuple[str, str]]:
         message = _("bad expression {expr}: {error}", expr=_short(source), error=exc.message)
         return [(IssueCode.BAD_EXPRESSION, message)]
     problems: list[tuple[str, str]] = []
-    for root in sorted(referenced_roots(tree) - scope.roots):
+    roots = referenced_roots(tree)
+    for root in sorted(roots & PLANNED_ROOTS.keys()):
+        problems.append((IssueCode.UNSUPPORTED, PLANNED_ROOTS[root](_short(source))))
+    for root in sorted(roots - scope.roots):
         message = _(
             "unknown name {name} in {expr}; expressions here can use: {names}",
             name=root,

@@ -1,15 +1,15 @@
 """Pydantic validation errors → located, localised `SpecIssue`s.
 
-Pydantic's own messages are English, so each common error *type* gets our own `_()` message.
-Its `loc` uses aliases (`with`, `if`, `json`) and, inside unions, branch tags such as `str` or
-`dict[str,str]`; we follow `loc` through the document's data, drop the tags, and merge the
-per-branch errors of one union into a single "must be text or a mapping" issue.
+Pydantic's own messages are English, so each common error *type* gets our own `_()` message
+(from `spec.pydantic_messages`, the table the API uses too).  Its `loc` uses aliases (`with`,
+`if`, `json`) and, inside unions, branch tags such as `str` or `dict[str,str]`; we follow `loc`
+through the document's data, drop the tags, and merge the per-branch errors of one union into
+a single "must be text or a mapping" issue.
 """
 
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +21,7 @@ from basir.i18n import _
 from basir.spec import models
 from basir.spec.errors import FieldPath, IssueCode, SpecIssue, SpecValueError
 from basir.spec.loader import LoadedDocument
+from basir.spec.pydantic_messages import pydantic_message, short_input
 
 
 def _pattern_hint(pattern: str) -> str:
@@ -37,15 +38,6 @@ def _pattern_hint(pattern: str) -> str:
         models.PYTHON_REF_PATTERN: _("module:function, e.g. mypkg.tasks:build"),
     }
     return hints.get(pattern, pattern)
-
-
-def _short(value: Any) -> str:
-    text = repr(value) if not isinstance(value, str) else value
-    return text if len(text) <= 40 else text[:37] + "…"
-
-
-def _literal_values(expected: str) -> str:
-    return ", ".join(re.findall(r"'([^']*)'", expected)) or expected
 
 
 def _known_keys() -> list[str]:
@@ -66,45 +58,6 @@ def suggest(word: str, choices: Iterable[str]) -> str:
     return _(" (did you mean {name}?)", name=close[0]) if close else ""
 
 
-def _type_message(kind: str, ctx: dict[str, Any], value: Any) -> str | None:
-    got = _short(value)
-    simple = {
-        "int_type": _("must be a whole number, got {got}", got=got),
-        "int_parsing": _("must be a whole number, got {got}", got=got),
-        "int_from_float": _("must be a whole number, got {got}", got=got),
-        "float_type": _("must be a number, got {got}", got=got),
-        "float_parsing": _("must be a number, got {got}", got=got),
-        "bool_type": _("must be true or false, got {got}", got=got),
-        "bool_parsing": _("must be true or false, got {got}", got=got),
-        "string_type": _("must be text, got {got}", got=got),
-        "dict_type": _("must be a mapping of keys"),
-        "model_type": _("must be a mapping of keys"),
-        "model_attributes_type": _("must be a mapping of keys"),
-        "list_type": _("must be a list"),
-        "none_required": _("must be empty (null)"),
-    }
-    if kind in simple:
-        return simple[kind]
-    limits = {
-        "greater_than": lambda: _("must be greater than {limit}", limit=ctx.get("gt")),
-        "greater_than_equal": lambda: _("must be at least {limit}", limit=ctx.get("ge")),
-        "less_than": lambda: _("must be less than {limit}", limit=ctx.get("lt")),
-        "less_than_equal": lambda: _("must be at most {limit}", limit=ctx.get("le")),
-        "string_too_long": lambda: _(
-            "is too long: at most {limit} characters", limit=ctx.get("max_length")
-        ),
-        "string_too_short": lambda: _(
-            "is too short: at least {limit} characters", limit=ctx.get("min_length")
-        ),
-        "too_long": lambda: _("has too many entries: at most {limit}", limit=ctx.get("max_length")),
-        "too_short": lambda: _("needs at least {limit} entries", limit=ctx.get("min_length")),
-        "literal_error": lambda: _(
-            "must be one of: {choices}", choices=_literal_values(str(ctx.get("expected", "")))
-        ),
-    }
-    return limits[kind]() if kind in limits else None
-
-
 def _message(error: ErrorDetails, path: FieldPath) -> tuple[str, str, FieldPath]:
     kind = error["type"]
     ctx: dict[str, Any] = dict(error.get("ctx") or {})
@@ -120,7 +73,7 @@ def _message(error: ErrorDetails, path: FieldPath) -> tuple[str, str, FieldPath]
         return IssueCode.MISSING_KEY, _("missing required key {key}", key=key), path
     if kind == "string_pattern_mismatch":
         hint = _pattern_hint(str(ctx.get("pattern", "")))
-        value = _short(error.get("input"))
+        value = short_input(error.get("input"))
         return (
             IssueCode.INVALID_VALUE,
             _("bad name {value}: use {hint}", value=value, hint=hint),
@@ -131,7 +84,7 @@ def _message(error: ErrorDetails, path: FieldPath) -> tuple[str, str, FieldPath]
         if isinstance(cause, SpecValueError):
             return cause.code, cause.message, (*path, *cause.at)
         return IssueCode.INVALID_VALUE, str(cause) if cause else _("invalid value"), path
-    text = _type_message(kind, ctx, error.get("input"))
+    text = pydantic_message(error, show_input=True)
     if text is None:
         text = _("invalid value ({kind})", kind=kind)
     return IssueCode.INVALID_VALUE, text, path

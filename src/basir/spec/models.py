@@ -125,8 +125,14 @@ class RetryPolicy(Strict):
 Retries = Annotated[RetryPolicy, BeforeValidator(_as_retry_policy)]
 
 
+PLANNED = "planned (roadmap {n}): refused with spec.unsupported until it lands"
+
+
 class Resources(Strict):
-    """What a task needs to start: cpu cores, memory and slots of named pools."""
+    """What a task needs to start: cpu cores, memory and slots of named pools (roadmap 4).
+
+    Refused for now (`spec.planned`); sizes, counts and pool names are checked already.
+    """
 
     cpu: float | None = Field(None, gt=0, le=1024)
     memory: Size | None = None
@@ -136,7 +142,7 @@ class Resources(Strict):
 
 
 class Cache(Strict):
-    """Content-addressed caching of a task's outputs (roadmap 10)."""
+    """Content-addressed caching of a task's outputs (roadmap 10; refused until then)."""
 
     key: str = Field(max_length=4096)
     paths: list[str] = Field(default_factory=list, max_length=64)
@@ -162,14 +168,14 @@ class HttpCall(Strict):
 
 
 class Schedule(Strict):
-    """A cron trigger (roadmap 3)."""
+    """A cron trigger (roadmap 3; refused until then, after cron and zone are checked)."""
 
     cron: str = Field(max_length=200)
     timezone: str = Field("UTC", max_length=64)
 
 
 class GitTrigger(Strict):
-    """A git webhook trigger (roadmap 9)."""
+    """A git webhook trigger (roadmap 9; refused until then)."""
 
     events: list[str] = Field(default_factory=lambda: ["push"], max_length=16)
     branches: list[str] = Field(default_factory=list, max_length=64)
@@ -178,8 +184,10 @@ class GitTrigger(Strict):
 class Triggers(Strict):
     """The `on:` block: what starts this workflow besides a user or L2."""
 
-    schedule: list[Schedule] = Field(default_factory=list, max_length=64)
-    git: GitTrigger | None = None
+    schedule: list[Schedule] = Field(
+        default_factory=list, max_length=64, description=PLANNED.format(n=3)
+    )
+    git: GitTrigger | None = Field(None, description=PLANNED.format(n=9))
 
 
 class Param(Strict):
@@ -199,7 +207,7 @@ class Defaults(Strict):
     timeout: Duration | None = None
     env: EnvVars = Field(default_factory=dict, max_length=256)
     workdir: str | None = None
-    queue: str | None = None
+    queue: str | None = Field(None, description=PLANNED.format(n=3))
 
 
 def _as_list(value: object) -> object:
@@ -227,11 +235,11 @@ class Task(Strict):
     retries: Retries | None = None
     timeout: Duration | None = None
     priority: Priority | None = None
-    resources: Resources | None = None
-    queue: str | None = Field(None, max_length=64)
+    resources: Resources | None = Field(None, description=PLANNED.format(n=4))
+    queue: str | None = Field(None, max_length=64, description=PLANNED.format(n=3))
     env: EnvVars = Field(default_factory=dict, max_length=256)
     workdir: str | None = Field(None, max_length=4096)
-    cache: Cache | None = None
+    cache: Cache | None = Field(None, description=PLANNED.format(n=10))
     foreach: str | list[Any] | None = None
     continue_on_error: bool = False
     shell: str | None = Field(None, max_length=256, description="interpreter for run:, e.g. bash")

@@ -17,13 +17,15 @@ searched first.  A template file looks like this:
       artifact: {description: Path of the built file}
     task:                          # a partial task: one body (run | python | http | workflow)
       run: flutter build ${{ inputs.target }}
-      timeout: 30m                 # optional: env, shell, timeout, retries, resources,
-                                   # workdir, cache, queue, priority, args, isolate
+      timeout: 30m                 # optional: env, shell, timeout, retries, workdir,
+                                   # priority, args, isolate
 
 `task:` may not set `id`, `needs`, `if`, `when`, `foreach`, `continue_on_error`, `uses` or
-`with`: those belong to the workflow's task.  Expressions in a template may use `inputs`,
-`run`, `env`, `secrets`, `signals`, `item` and `index` (not `params` or `tasks`: a template
-does not know the workflow it is used in); every `inputs.x` must be declared.
+`with`: those belong to the workflow's task.  `resources`, `queue` and `cache` are refused
+(`spec.unsupported`) until their features land, as they are in workflows (`spec.planned`).
+Expressions in a template may use `inputs`, `run`, `env`, `secrets`, `signals`, `item` and
+`index` (not `params` or `tasks`: a template does not know the workflow it is used in); every
+`inputs.x` must be declared.
 
 Expansion (`expand_template`) happens when a task runs; validation only checks the `with:`
 inputs.  The workflow keeps `uses:` (so the UI shows "flutter/build"), the engine runs the
@@ -46,7 +48,8 @@ from basir.spec.errors import FieldPath, IssueCode, SpecError, SpecIssue, SpecVa
 from basir.spec.expr_checks import TEMPLATE_ROOTS, Scope, check_value
 from basir.spec.loader import LoadedDocument, parse_document
 from basir.spec.model_errors import issues_from_validation, suggest
-from basir.spec.models import TEMPLATE_REF_PATTERN, Resources, Strict, Task
+from basir.spec.models import TEMPLATE_REF_PATTERN, Strict, Task
+from basir.spec.planned import idle_body_keys, task_planned_keys, unsupported_message
 from basir.spec.values import InputDecl
 from basir.spec.values import check_value as check_input
 
@@ -140,6 +143,13 @@ def load_template(text: str | bytes, filename: str, name: str | None = None) -> 
         problem = None if decl.default is None else check_input(decl, decl.default)
         if problem:
             issues.append(doc.issue(IssueCode.INVALID_VALUE, problem, ("inputs", key, "default")))
+    raw_task = doc.get(("task",))
+    if isinstance(raw_task, dict):
+        for key in task_planned_keys(raw_task):
+            message = unsupported_message(key)
+            issues.append(doc.issue(IssueCode.UNSUPPORTED, message, ("task", key)))
+        for key, message in idle_body_keys(raw_task):
+            issues.append(doc.issue(IssueCode.INVALID_VALUE, message, ("task", key)))
     scope = Scope(TEMPLATE_ROOTS, {"inputs": set(template.inputs)})
     issues.extend(check_value(doc, ("task",), doc.get(("task",)), scope))
     if issues:
@@ -251,17 +261,7 @@ def check_inputs(
 
 
 _BODY_FIELDS = ("run", "python", "args", "isolate", "http", "workflow")
-_INHERITED_FIELDS = ("timeout", "retries", "workdir", "cache", "queue", "priority")
-
-
-def _merge_resources(mine: Resources | None, template: Resources | None) -> Resources | None:
-    if mine is None or template is None:
-        return mine or template
-    return Resources(
-        cpu=mine.cpu if mine.cpu is not None else template.cpu,
-        memory=mine.memory if mine.memory is not None else template.memory,
-        pools={**template.pools, **mine.pools},
-    )
+_INHERITED_FIELDS = ("timeout", "retries", "workdir", "priority")
 
 
 def expand_template(
@@ -276,9 +276,9 @@ def expand_template(
          with `shell=True`); `task.with_` holds the checked inputs, defaults filled in, as data:
          never render it again.
     A built-in keeps `uses` (its executor runs it) and gets its inputs in `with_`.  A file
-    template's body replaces `uses`; its env and resources are merged under the task's (key
-    by key, pools too); the task's own timeout, retries, workdir, cache, queue and priority
-    win over the template's.
+    template's body replaces `uses`; its env is merged under the task's (key by key); the
+    task's own timeout, retries, workdir and priority win over the template's.  (Templates
+    cannot set `resources`, `queue` or `cache` yet: `load_template` refuses them.)
     Without `inputs` (validation), values holding `${{ … }}` are not type-checked.
     TemplateError when the template is unknown or invalid, or an input is wrong.
     """
@@ -298,7 +298,6 @@ def expand_template(
         "with_": resolved,
         "shell": body.shell or task.shell,
         "env": {**body.env, **task.env},
-        "resources": _merge_resources(task.resources, body.resources),
     }
     for key in _INHERITED_FIELDS:
         if getattr(task, key) is None:

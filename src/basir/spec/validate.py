@@ -4,8 +4,11 @@ On top of the model's shape checks: duplicate task ids, unknown and self `needs`
 "did you mean"), cycles (named: `a → b → c → a`, read "a needs b needs c needs a"), every
 `${{ … }}` parses and reads only what exists at its place, and `uses:` templates exist and get
 valid `with:` inputs.  All checks run on the raw data too, so one run reports every problem,
-even when the model itself rejected part of the file.  Pools named in `resources` are checked
-when a workflow is applied or run, not here: a file is valid on its own.
+even when the model itself rejected part of the file.  Fields whose feature has not landed
+(`on.schedule`, `on.git`, `resources`, `queue`, `cache`) are refused by `spec.planned`, after
+what can be checked already (crons, time zones, and pool names when `pools` is given: a
+workflow being applied or run is checked against the configured pools, a file on its own is
+not).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,7 @@ from basir.spec.expr_checks import TASK_ROOTS, WORKFLOW_ROOTS, Scope, check_valu
 from basir.spec.loader import MAX_SPEC_BYTES, LoadedDocument, parse_document
 from basir.spec.model_errors import issues_from_validation, suggest
 from basir.spec.models import BODY_KEYS, MAX_TASKS, TEMPLATE_REF_PATTERN, WorkflowSpec
+from basir.spec.planned import idle_body_keys, planned_issues
 from basir.spec.templates import TemplateResolver, uses_issues
 
 # Task keys that never hold expressions (ids, names, enums, references).
@@ -67,6 +71,9 @@ def body_issues(doc: LoadedDocument) -> list[SpecIssue]:
         elif not bodies:
             message = _("a task needs a body: run, python, http, uses or workflow")
             issues.append(doc.issue(IssueCode.NO_BODY, message, ("tasks", index)))
+        else:
+            for key, message in idle_body_keys(task, bodies[0]):
+                issues.append(doc.issue(IssueCode.INVALID_VALUE, message, ("tasks", index, key)))
     return issues
 
 
@@ -142,8 +149,13 @@ def template_issues(doc: LoadedDocument, resolver: TemplateResolver) -> list[Spe
     return issues
 
 
-def validate_document(doc: LoadedDocument, resolver: TemplateResolver) -> WorkflowSpec:
-    """The `WorkflowSpec` of a parsed document; SpecError listing every problem otherwise."""
+def validate_document(
+    doc: LoadedDocument, resolver: TemplateResolver, pools: Mapping[str, int] | None = None
+) -> WorkflowSpec:
+    """The `WorkflowSpec` of a parsed document; SpecError listing every problem otherwise.
+
+    `pools` (configured custom pools) makes every pool a task asks for be checked too.
+    """
     tasks = doc.get(("tasks",))
     if isinstance(tasks, list) and len(tasks) > MAX_TASKS:
         message = _("too many tasks: {count}, at most {limit}", count=len(tasks), limit=MAX_TASKS)
@@ -159,6 +171,7 @@ def validate_document(doc: LoadedDocument, resolver: TemplateResolver) -> Workfl
     issues.extend(found)
     issues.extend(expression_issues(doc, graph, acyclic))
     issues.extend(template_issues(doc, resolver))
+    issues.extend(planned_issues(doc, pools))
     if issues or spec is None:
         raise SpecError(finish_issues(issues), doc.filename)
     return spec
@@ -171,15 +184,17 @@ def load_workflow(
     content_type: str | None = None,
     template_dirs: Sequence[Path] = (),
     resolver: TemplateResolver | None = None,
+    pools: Mapping[str, int] | None = None,
 ) -> WorkflowSpec:
     """Parse and fully validate a workflow (YAML, or JSON by content type or `.json` name).
 
     `template_dirs` are extra template folders (the CLI passes `Settings().template_dirs`, from
-    `BASIR_TEMPLATE_PATH`); a ready `resolver` may be passed instead.  Raises `SpecError` with
-    every issue found, each located as `file:line:col`.
+    `BASIR_TEMPLATE_PATH`); a ready `resolver` may be passed instead.  `pools` are the
+    configured custom pools (`Settings().pools`), given where a workflow is applied or run.
+    Raises `SpecError` with every issue found, each located as `file:line:col`.
     """
     doc = parse_document(text, filename, content_type=content_type)
-    return validate_document(doc, resolver or TemplateResolver(template_dirs))
+    return validate_document(doc, resolver or TemplateResolver(template_dirs), pools)
 
 
 def load_workflow_file(
@@ -187,6 +202,7 @@ def load_workflow_file(
     *,
     template_dirs: Sequence[Path] = (),
     resolver: TemplateResolver | None = None,
+    pools: Mapping[str, int] | None = None,
 ) -> WorkflowSpec:
     """`load_workflow` on a file; an unreadable or oversized file is a `SpecError` too."""
     path = Path(path)
@@ -204,4 +220,6 @@ def load_workflow_file(
     except OSError as exc:
         message = _("cannot read the file: {error}", error=exc.strerror or str(exc))
         raise SpecError([SpecIssue(IssueCode.UNREADABLE, message)], str(path)) from exc
-    return load_workflow(data, str(path), template_dirs=template_dirs, resolver=resolver)
+    return load_workflow(
+        data, str(path), template_dirs=template_dirs, resolver=resolver, pools=pools
+    )

@@ -15,6 +15,7 @@ import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from basir.states import RUN_ACTIVE, RunStatus
 from basir.store.records import EventRecord, Page, RunRecord, TaskRecord, WorkflowVersion
 
 RUN_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RunRecord))
@@ -42,8 +43,9 @@ TASK_JSON = frozenset({"outputs", "item", "spec"})
 RUN_UPDATABLE = frozenset(RUN_COLUMNS) - {"id"}
 TASK_UPDATABLE = frozenset(TASK_COLUMNS) - {"run_id", "task_id"}
 
-# The run statuses a restart must resume (the engine's RUN_ACTIVE; a unit test pins them equal).
-ACTIVE_RUN_STATUSES: tuple[str, ...] = ("queued", "running", "paused")
+# The run statuses a restart must resume, as plain text bind values in a fixed order (one
+# cached statement whatever the hash seed).
+ACTIVE_RUN_STATUSES: tuple[str, ...] = tuple(s.value for s in RunStatus if s in RUN_ACTIVE)
 
 _NULLABLE_JSON = frozenset({"item", "spec"})
 _PARAMS = RUN_COLUMNS.index("params")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from basir.store.base import ConflictError, NotFoundError
+from basir.store.base import ConflictError, NotFoundError, StoreError
+from basir.store.records import RunUpdate, TaskUpdate
 
 
 def _name(kind: str, run_id: str, task_id: str | None) -> str:
@@ -25,6 +26,20 @@ def conflict(
     return ConflictError(
         f"{_name(kind, run_id, task_id)} is {status!r}, not one of {list(allowed or ())}"
     )
+
+
+def lost_race(change: RunUpdate | TaskUpdate, status: str | None) -> StoreError:
+    """Why a guarded update touched no row, from the row's current `status` (None: no row).
+
+    Every store diagnoses the same way once it has read the status its own way.
+    """
+    if isinstance(change, RunUpdate):
+        kind, task_id = "run", None
+    else:
+        kind, task_id = "task", change.task_id
+    if status is None:
+        return not_found(kind, change.run_id, task_id)
+    return conflict(kind, change.run_id, task_id, status, change.from_statuses)
 
 
 def duplicate(kind: str, run_id: str, task_id: str | None = None) -> ConflictError:

@@ -82,9 +82,9 @@ class _Stage:
         elif isinstance(change, RunUpdate):
             run = self.run(change.run_id)
             if run is None:
-                raise guards.not_found("run", change.run_id)
+                raise guards.lost_race(change, None)
             if change.from_statuses is not None and run.status not in change.from_statuses:
-                raise guards.conflict("run", run.id, None, run.status, change.from_statuses)
+                raise guards.lost_race(change, run.status)
             self.runs[run.id] = dataclasses.replace(run, **_decoded("run", change.fields))
         else:
             self._update_task(change)
@@ -108,11 +108,9 @@ class _Stage:
         tasks = self.tasks_of(change.run_id)
         task = tasks.get(change.task_id)
         if task is None:
-            raise guards.not_found("task", change.run_id, change.task_id)
+            raise guards.lost_race(change, None)
         if change.from_statuses is not None and task.status not in change.from_statuses:
-            raise guards.conflict(
-                "task", task.run_id, task.task_id, task.status, change.from_statuses
-            )
+            raise guards.lost_race(change, task.status)
         tasks[task.task_id] = dataclasses.replace(task, **_decoded("task", change.fields))
 
 

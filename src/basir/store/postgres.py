@@ -228,14 +228,7 @@ async def _insert(
 async def _update(conn: AsyncConnection, change: RunUpdate | TaskUpdate) -> None:
     kind = "run" if isinstance(change, RunUpdate) else "task"
     n_from = None if change.from_statuses is None else len(change.from_statuses)
-    key = (
-        {"k_id": change.run_id}
-        if isinstance(change, RunUpdate)
-        else {
-            "k_run_id": change.run_id,
-            "k_task_id": change.task_id,
-        }
-    )
+    key = queries.key_params(change)
     params = {**key, **queries.status_params(change.from_statuses)}
     if change.fields:
         values = codec.update_values(kind, change.fields)
@@ -248,11 +241,7 @@ async def _update(conn: AsyncConnection, change: RunUpdate | TaskUpdate) -> None
         ).first() is not None
     if touched:
         return
-    status = await conn.scalar(queries.current_status(kind), key)
-    task_id = change.task_id if isinstance(change, TaskUpdate) else None
-    if status is None:
-        raise guards.not_found(kind, change.run_id, task_id)
-    raise guards.conflict(kind, change.run_id, task_id, status, change.from_statuses)
+    raise guards.lost_race(change, await conn.scalar(queries.current_status(kind), key))
 
 
 async def _insert_events(conn: AsyncConnection, batch: list[EventRecord]) -> list[EventRecord]:

@@ -28,6 +28,7 @@ from basir.store.codec import (
     TASK_INSERT_COLUMNS,
     WORKFLOW_COLUMNS,
 )
+from basir.store.records import RunUpdate, TaskUpdate
 from basir.store.tables import events, kv, runs, tasks, workflows
 
 _SQLITE = sqlite.dialect(paramstyle="named")
@@ -132,6 +133,13 @@ def guard_check(kind: str, n_from: int | None) -> sa.Select[Any]:
     """One row when the run or task exists and its status is allowed (an update of no field)."""
     table = _table(kind)
     return sa.select(sa.literal(1)).where(*_key(kind), *_statuses(table.c.status, n_from))
+
+
+def key_params(change: RunUpdate | TaskUpdate) -> dict[str, str]:
+    """Bind values `k_*` of the key of the run or task a guarded update names."""
+    if isinstance(change, RunUpdate):
+        return {"k_id": change.run_id}
+    return {"k_run_id": change.run_id, "k_task_id": change.task_id}
 
 
 @lru_cache(maxsize=2)

@@ -209,17 +209,11 @@ def _key_values(change: RunUpdate | TaskUpdate) -> tuple[str, ...]:
     return (change.run_id, change.task_id)
 
 
-def _key_params(change: RunUpdate | TaskUpdate) -> dict[str, Any]:
-    if isinstance(change, RunUpdate):
-        return {"k_id": change.run_id}
-    return {"k_run_id": change.run_id, "k_task_id": change.task_id}
-
-
 def _check_guard(
     conn: sqlite3.Connection, kind: str, n_from: int | None, change: RunUpdate | TaskUpdate
 ) -> None:
     sql = compile_sqlite(queries.guard_check(kind, n_from))
-    params = {**_key_params(change), **queries.status_params(change.from_statuses)}
+    params = {**queries.key_params(change), **queries.status_params(change.from_statuses)}
     if conn.execute(sql.text, sql.params(params)).fetchone() is None:
         raise _lost(conn, kind, change)
 
@@ -227,11 +221,8 @@ def _check_guard(
 def _lost(conn: sqlite3.Connection, kind: str, change: RunUpdate | TaskUpdate) -> Exception:
     """Why a guarded write touched no row: the row is missing, or in another status."""
     sql = compile_sqlite(queries.current_status(kind)).text
-    row = conn.execute(sql, _key_params(change)).fetchone()
-    task_id = change.task_id if isinstance(change, TaskUpdate) else None
-    if row is None:
-        return guards.not_found(kind, change.run_id, task_id)
-    return guards.conflict(kind, change.run_id, task_id, row[0], change.from_statuses)
+    row = conn.execute(sql, queries.key_params(change)).fetchone()
+    return guards.lost_race(change, None if row is None else row[0])
 
 
 def _insert_events(conn: sqlite3.Connection, events: list[EventRecord]) -> list[EventRecord]:

@@ -56,18 +56,23 @@ class EngineLifespan:
     def __init__(self, app: ASGIApp, engine: Engine) -> None:
         self.app = app
         self.engine = engine
+        self.started = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "lifespan":
             await self.app(scope, receive, send)
             return
+        # schemathesis runs the lifespan around every call, on one loop; a stopped engine
+        # cannot start again (its executors are closed), so it is started once and kept
+        # running, as a server's is: `/readyz` reports a stopped engine as 503.
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                await self._startup()
+                if not self.started:
+                    self.started = True
+                    await self._startup()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await self.engine.stop(0)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

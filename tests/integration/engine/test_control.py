@@ -262,10 +262,10 @@ async def test_resume_after_crash_reruns_only_the_interrupted_task(
 
     await until(b_running)
     # Simulate kill -9 of the engine: nothing more gets recorded by it.
-    first._closing = True
+    first.flow.closing = True
     if first._pump_task is not None:
         first._pump_task.cancel()
-    for attempt in list(first._attempts.values()):
+    for attempt in list(first.flow.attempts.values()):
         attempt.cancel()
     await asyncio.sleep(0.05)
     assert await task_status(store, run.id, "b") == "running"

@@ -29,5 +29,5 @@ async def test_cancel_right_after_start_is_accounted(engine: Engine) -> None:
         assert final.status == "cancelled"
         rows = await engine.store.get_tasks(run.id)
         assert {row.status for row in rows} == {"cancelled"}
-    assert engine._slots_used == 0
-    assert engine._attempts == {}
+    assert engine.flow.slots_used == 0
+    assert engine.flow.attempts == {}

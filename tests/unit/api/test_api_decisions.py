@@ -88,7 +88,6 @@ async def test_show_reports_status_then_outcome(
                 **DECISION,
                 "priority": "critical",
                 "deadline": "1h",
-                "callback_url": "https://l2.example/callback",
             },
         )
     ).json()
@@ -97,7 +96,7 @@ async def test_show_reports_status_then_outcome(
     assert shown["status"] == "succeeded"
     assert shown["workflow"] == "hello"
     assert shown["created_by"] == "admin"
-    assert shown["callback_url"] == "https://l2.example/callback"
+    assert shown["callback_url"] is None
     assert shown["created_at"].endswith("Z")
     outcome = shown["outcome"]
     assert outcome["status"] == "succeeded"
@@ -118,6 +117,26 @@ async def test_validation(client: httpx.AsyncClient) -> None:
         "request.invalid",
     )
     assert problem["errors"][0]["field"] == "body.callback_url"
+
+
+async def test_callback_url_is_refused_until_callbacks_are_sent(
+    client: httpx.AsyncClient, apply: Apply, store: MemoryStore
+) -> None:
+    await apply(HELLO_YAML)
+    body = {**DECISION, "callback_url": "https://l2.example/callback"}
+    problem = assert_problem(
+        await client.post("/api/v1/decisions", json=body), 422, "request.unsupported"
+    )
+    assert problem["errors"] == [
+        {
+            "field": "body.callback_url",
+            "message": problem["detail"],
+            "code": "request.unsupported",
+        }
+    ]
+    assert "not sent yet" in problem["detail"]
+    assert_problem(await client.get("/api/v1/decisions/l2-42"), 404, "decision.not_found")
+    assert (await store.list_runs()).items == []
 
 
 async def test_crash_after_submit_is_completed_not_repeated(

@@ -19,7 +19,7 @@ Start = Callable[..., Awaitable[dict[str, Any]]]
 async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = (await client.get("/readyz")).json()
-    assert ready == {"status": "ready", "store": "ok", "scheduler": "leading"}
+    assert ready == {"status": "ready", "store": "ok", "engine": "running"}
 
 
 async def test_readyz_when_the_store_is_down(
@@ -30,6 +30,22 @@ async def test_readyz_when_the_store_is_down(
 
     monkeypatch.setattr(store, "ping", down)
     assert_problem(await client.get("/readyz"), 503, "store.unreachable")
+
+
+async def test_readyz_while_store_writes_are_retried(
+    client: httpx.AsyncClient, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine.journal, "store_retrying", "OperationalError: database is locked")
+    response = await client.get("/readyz")
+    assert_problem(response, 503, "store.retrying")
+    assert "database is locked" in response.json()["detail"]
+
+
+async def test_readyz_once_the_engine_has_stopped(
+    client: httpx.AsyncClient, engine: Engine
+) -> None:
+    await engine.stop(grace_s=0)
+    assert_problem(await client.get("/readyz"), 503, "engine.stopped")
 
 
 async def test_metrics_exposition(client: httpx.AsyncClient, start: Start, engine: Engine) -> None:

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from basir.config import Settings
 from basir.coordinator.workflows import apply_workflow
 from basir.engine.runtime import Engine
-from basir.engine.states import RUN_TERMINAL, TASK_TERMINAL
 from basir.spec.models import WorkflowSpec
+from basir.states import RUN_TERMINAL, TASK_TERMINAL
 from basir.store.memory import MemoryStore
 
 

@@ -16,8 +16,8 @@ from basir.engine.rules import (
     run_outcome,
     upstream_of,
 )
-from basir.engine.states import RunStatus, TaskStatus
 from basir.spec.models import RetryPolicy
+from basir.states import RunStatus, TaskStatus
 
 
 @pytest.mark.parametrize(

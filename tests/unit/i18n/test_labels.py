@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from basir.engine.states import RunStatus, TaskStatus
 from basir.i18n import N_, state_label, use_locale
 from basir.i18n.labels import STATE_NAMES
+from basir.states import RunStatus, TaskStatus
 
 
 def test_every_run_and_task_state_has_a_label() -> None:

@@ -85,14 +85,10 @@ def test_expansion_merges_task_settings() -> None:
         with_={"target": "apk"},
         timeout="5m",
         env={"A": "1"},
-        resources={"pools": {"gradle": 1}},
     )
     expanded = expand_template(original, TemplateResolver())
     assert expanded.timeout == 300.0
     assert expanded.env == {"A": "1"}
-    assert expanded.resources is not None
-    assert expanded.resources.pools == {"gradle": 1}
-    assert expanded.resources.cpu == 4
     assert expanded.with_ == {"target": "apk", "mode": "release"}
     assert original.uses == "flutter/build"  # the spec keeps its `uses`
 

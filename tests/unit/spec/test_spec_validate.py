@@ -29,7 +29,7 @@ def messages(text: str) -> list[str]:
 def test_design_example_loads_and_validates() -> None:
     spec = load_workflow_file(EXAMPLE)
     assert [task.id for task in spec.tasks] == ["pub-get", "analyze", "test", "build", "report"]
-    assert spec.on is not None and spec.on.git is not None
+    assert spec.priority == 70 and spec.concurrency == 4 and spec.on is None
     build = spec.task("build")
     assert build.uses == "flutter/build"
     assert build.with_ == {"target": "apk"}

@@ -6,14 +6,17 @@ import base64
 
 import pytest
 
-from basir.engine.states import RUN_ACTIVE
+from basir.states import RUN_ACTIVE
 from basir.store import codec
 from basir.store.records import EventRecord, RunRecord, TaskRecord
 from basir.store.tables import events, runs, tasks
 
 
-def test_active_run_statuses_are_the_engines() -> None:
+def test_active_run_statuses_are_the_foundations() -> None:
     assert set(codec.ACTIVE_RUN_STATUSES) == {str(s) for s in RUN_ACTIVE}
+    # Plain text in lifecycle order: the bind values are the same in every process.
+    assert codec.ACTIVE_RUN_STATUSES == ("queued", "running", "paused")
+    assert all(type(s) is str for s in codec.ACTIVE_RUN_STATUSES)
 
 
 def test_record_fields_are_table_columns() -> None:

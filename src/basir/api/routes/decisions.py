@@ -12,10 +12,22 @@ from basir.api.problems import problem_responses
 from basir.api.schemas import DECISION_ID_PATTERN, DecisionIn, DecisionOut, DecisionView
 from basir.api.views import iso
 from basir.coordinator.decisions import DecisionRequest
+from basir.errors import BasirError
+from basir.i18n import _
 
 router = APIRouter(prefix="/api/v1", tags=["decisions"], responses=problem_responses(401, 403))
 
 DecisionId = Annotated[str, Path(pattern=DECISION_ID_PATTERN)]
+
+
+def callbacks_unsupported() -> BasirError:
+    """`callback_url` is refused until callbacks are sent (roadmap 9): never stored and ignored."""
+    message = _(
+        "decision callbacks are not sent yet (roadmap 9): remove callback_url and follow the run"
+        " with GET /api/v1/decisions/{id} or the event stream"
+    )
+    field = {"field": "body.callback_url", "message": message, "code": "request.unsupported"}
+    return BasirError("request.unsupported", message, details=[field])
 
 
 @router.post(
@@ -30,6 +42,8 @@ DecisionId = Annotated[str, Path(pattern=DECISION_ID_PATTERN)]
 )
 async def submit(body: DecisionIn, caller: Operator) -> Response:
     """Start the decision's run (201), or return the one already started for this id (200)."""
+    if body.callback_url is not None:
+        raise callbacks_unsupported()
     request = DecisionRequest(
         decision_id=body.decision_id,
         workflow=body.workflow,

@@ -1,4 +1,4 @@
-"""Root probes, no auth: `/healthz` (alive), `/readyz` (store answers), `/metrics` (Prometheus)."""
+"""Root probes, no auth: `/healthz` (alive), `/readyz` (store and engine), `/metrics`."""
 
 from __future__ import annotations
 
@@ -31,18 +31,30 @@ async def healthz() -> Response:
     "/readyz",
     response_model=Ready,
     responses=problem_responses(503),
-    summary="The store answers and the scheduler leads or stands by",
+    summary="The store answers, takes writes, and the engine runs",
 )
 async def readyz(ctx: Ctx) -> Response:
-    """200 when the store answers within a couple of seconds, else 503."""
+    """200 when the store answers, its writes go through and the engine's pump runs, else 503.
+
+    503 says which: `store.unreachable` (no answer within a couple of seconds),
+    `store.retrying` (writes fail with a transient error the engine is waiting out) or
+    `engine.stopped` (the engine stopped on an error of its own).
+    """
     try:
         alive = await asyncio.wait_for(ctx.store.ping(), READY_TIMEOUT_S)
     except Exception:
         alive = False
     if not alive:
         return problem_response(503, "store.unreachable", _("the store does not answer"), "/readyz")
-    role = str(getattr(ctx.engine, "role", "leading"))
-    return json_response({"status": "ready", "store": "ok", "scheduler": role})
+    health = ctx.engine.health()
+    if not health.pump_alive:
+        reason = health.fault or _("not started")
+        message = _("the engine is not running: {reason}", reason=reason)
+        return problem_response(503, "engine.stopped", message, "/readyz")
+    if health.store_retrying is not None:
+        message = _("the store refuses writes; retrying: {error}", error=health.store_retrying)
+        return problem_response(503, "store.retrying", message, "/readyz")
+    return json_response({"status": "ready", "store": "ok", "engine": "running"})
 
 
 async def store_snapshot(ctx: ApiContext) -> StateSnapshot:

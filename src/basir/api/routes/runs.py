@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import ValidationError
 from starlette.responses import Response
 
 from basir.api import views
 from basir.api.deps import ApiContext, Operator, Reader, dumps, json_response, raw_json
-from basir.api.problems import field_path, problem_responses, validation_items
+from basir.api.problems import problem_responses
 from basir.api.query import query_model
 from basir.api.routes.workflows import WorkflowName, version_not_found
 from basir.api.routes.workflows import workflow_not_found as _workflow_not_found
@@ -18,7 +17,7 @@ from basir.api.schemas import RunPage, RunPatch, RunQuery, RunStart, RunView
 from basir.engine.errors import run_not_found
 from basir.errors import BasirError
 from basir.i18n import _, ngettext
-from basir.spec.models import Task
+from basir.spec.patch import schema_problems
 
 router = APIRouter(prefix="/api/v1", tags=["runs"], responses=problem_responses(401, 403))
 
@@ -97,11 +96,7 @@ async def list_runs(
 )
 async def show_run(run_id: RunId, caller: Reader) -> Response:
     """One run and its tasks."""
-    run = await caller.ctx.store.get_run(run_id)
-    if run is None:
-        raise run_not_found(run_id)
-    tasks = await caller.ctx.store.get_tasks(run_id)
-    return json_response(views.run_view(run, tasks))
+    return await _view(caller.ctx, run_id)
 
 
 async def _view(ctx: ApiContext, run_id: str) -> Response:
@@ -164,16 +159,7 @@ async def retry_run(run_id: RunId, caller: Operator) -> Response:
 
 def validate_tasks(tasks: list[dict[str, Any]]) -> None:
     """Check each added task against the spec's task schema; 422 with field paths if not."""
-    problems: list[dict[str, Any]] = []
-    for index, task in enumerate(tasks):
-        try:
-            Task.model_validate(task)
-        except ValidationError as error:
-            for item in validation_items(error.errors()):
-                prefix = field_path(("body", "tasks", index))
-                inner = item["field"]
-                item["field"] = f"{prefix}.{inner}" if inner else prefix
-                problems.append(item)
+    _, problems = schema_problems(tasks)
     if problems:
         raise BasirError(
             "run.invalid_tasks",
@@ -182,7 +168,7 @@ def validate_tasks(tasks: list[dict[str, Any]]) -> None:
                 "{count} problems in the added tasks",
                 len(problems),
             ),
-            details=problems,
+            details=[{**item, "field": f"body.{item['field']}"} for item in problems],
         )
 
 

@@ -15,7 +15,7 @@ from basir.api.problems import problem_responses
 from basir.api.routes.runs import RunId
 from basir.api.schemas import TaskPause, TaskState
 from basir.engine.errors import run_not_found, task_not_found
-from basir.engine.states import TASK_TERMINAL
+from basir.states import TASK_TERMINAL
 from basir.store.records import EventRecord, TaskRecord
 
 router = APIRouter(prefix="/api/v1", tags=["runs"], responses=problem_responses(401, 403))

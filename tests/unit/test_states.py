@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from basir.engine.states import (
+from basir.states import (
     RUN_TERMINAL,
     TASK_TERMINAL,
     IllegalTransitionError,
@@ -18,7 +18,7 @@ from basir.engine.states import (
 
 
 def test_every_state_has_a_row() -> None:
-    from basir.engine.states import RUN_TRANSITIONS, TASK_TRANSITIONS
+    from basir.states import RUN_TRANSITIONS, TASK_TRANSITIONS
 
     assert set(RUN_TRANSITIONS) == set(RunStatus)
     assert set(TASK_TRANSITIONS) == set(TaskStatus)
@@ -49,3 +49,27 @@ def test_terminal_sets() -> None:
     assert TaskStatus.SKIPPED in TASK_TERMINAL
     assert TaskStatus.RETRYING not in TASK_TERMINAL
     assert RunStatus.PAUSED not in RUN_TERMINAL
+
+
+def test_public_import_location() -> None:
+    """The lifecycles are foundation: every layer, the store included, imports them from here."""
+    import importlib.util
+
+    from basir import states
+
+    defined_here = (
+        states.RunStatus,
+        states.TaskStatus,
+        states.IllegalTransitionError,
+        states.check_run_transition,
+        states.check_task_transition,
+        states.allowed_run_sources,
+        states.allowed_task_sources,
+    )
+    assert {obj.__module__ for obj in defined_here} == {"basir.states"}
+    assert set(states.RunStatus) == states.RUN_ACTIVE | states.RUN_TERMINAL
+    assert states.TASK_RETRYABLE <= states.TASK_TERMINAL
+    assert set(states.RUN_TRANSITIONS) == set(states.RunStatus)
+    assert set(states.TASK_TRANSITIONS) == set(states.TaskStatus)
+    # No second home, not even a re-export: the old engine module is gone.
+    assert importlib.util.find_spec("basir.engine.states") is None

@@ -1,0 +1,115 @@
+"""Tasks added to a live run (`PATCH /api/v1/runs/{id}`, `Engine.add_tasks`): one check for both.
+
+The API refuses a body whose tasks do not fit the spec's task schema before it reaches the
+engine; the engine checks schema and graph again against the run as it stands when it adds
+them.  Problems are `{field, message}` items (plus a finer `code` where the spec has one),
+located from the patch's `tasks` list: `tasks[1].needs`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from basir.errors import BasirError
+from basir.i18n import _
+from basir.spec.dag import find_cycle
+from basir.spec.errors import IssueCode, SpecValueError, format_path
+from basir.spec.models import MAX_TASKS, Task
+from basir.spec.planned import idle_body_keys, task_planned_keys, unsupported_message
+from basir.spec.pydantic_messages import error_message
+
+Problem = dict[str, Any]
+
+
+def _items(index: int, exc: ValidationError) -> list[Problem]:
+    items: list[Problem] = []
+    for error in exc.errors():
+        where = ("tasks", index, *error["loc"])
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, SpecValueError):
+            field = format_path((*where, *cause.at))
+            items.append({"field": field, "message": cause.message, "code": cause.code})
+        else:
+            items.append({"field": format_path(where), "message": error_message(error)})
+    return items
+
+
+def schema_problems(raw: Sequence[Any]) -> tuple[list[Task], list[Problem]]:
+    """Each added task parsed with the spec's `Task` schema, and the problems of those that fail."""
+    parsed: list[Task] = []
+    problems: list[Problem] = []
+    for index, item in enumerate(raw):
+        try:
+            parsed.append(Task.model_validate(item))
+        except ValidationError as exc:
+            problems.extend(_items(index, exc))
+        if isinstance(item, Mapping):
+            problems.extend(_refused_keys(index, item))
+    return parsed, problems
+
+
+def _refused_keys(index: int, task: Mapping[str, Any]) -> list[Problem]:
+    """Keys the task sets that would be ignored: planned fields, keys its body never reads."""
+    refused: list[Problem] = [
+        {
+            "field": format_path(("tasks", index, key)),
+            "message": unsupported_message(key),
+            "code": IssueCode.UNSUPPORTED.value,
+        }
+        for key in task_planned_keys(task)
+    ]
+    refused.extend(
+        {
+            "field": format_path(("tasks", index, key)),
+            "message": message,
+            "code": IssueCode.INVALID_VALUE.value,
+        }
+        for key, message in idle_body_keys(task)
+    )
+    return refused
+
+
+def graph_problems(existing: Collection[str], parsed: Sequence[Task]) -> list[Problem]:
+    """New ids must be new, `needs` must name known tasks, and no cycle may appear."""
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for index, task in enumerate(parsed):
+        if task.id in existing or task.id in seen:
+            message = _("a task named {task_id} already exists", task_id=task.id)
+            problems.append({"field": f"tasks[{index}].id", "message": message})
+        seen.add(task.id)
+    for index, task in enumerate(parsed):
+        for need in task.needs:
+            if need not in existing and need not in seen:
+                message = _("unknown task {task_id} in needs", task_id=need)
+                problems.append({"field": f"tasks[{index}].needs", "message": message})
+    cycle = find_cycle({task.id: [n for n in task.needs if n in seen] for task in parsed})
+    if cycle:
+        message = _("the tasks form a cycle: {cycle}", cycle=" → ".join(cycle))
+        problems.append({"field": "tasks", "message": message})
+    return problems
+
+
+def parse_added_tasks(existing: Collection[str], raw: Sequence[Any]) -> list[Task]:
+    """The tasks to add to a run whose task ids are `existing`, every check passed.
+
+    Raises `BasirError` `run.invalid_patch` listing every problem at once.
+    """
+    problems: list[Problem] = []
+    if not raw:
+        problems.append({"field": "tasks", "message": _("give at least one task to add")})
+    if len(existing) + len(raw) > MAX_TASKS:
+        problems.append(
+            {"field": "tasks", "message": _("a run holds at most {limit} tasks", limit=MAX_TASKS)}
+        )
+    parsed, invalid = schema_problems(raw)
+    problems.extend(invalid)
+    problems.extend(graph_problems(existing, parsed))
+    if problems:
+        raise BasirError(
+            "run.invalid_patch", _("the tasks cannot be added to the run"), details=problems
+        )
+    return parsed
