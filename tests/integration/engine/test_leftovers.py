@@ -98,3 +98,26 @@ async def test_a_group_that_is_not_the_recorded_one_is_left_alone(
     data = await resume(store, tmp_path, run_id)
     assert data["killed_leftover"] is False and data["pgid"] == leftover.pid
     assert alive(leftover.pid)
+
+
+async def test_a_new_attempt_forgets_the_previous_attempts_process(
+    store: Store, tmp_path: Path
+) -> None:
+    # Queued again after an engine stop, still naming the process its last attempt had; the
+    # new attempt starts none (a built-in), so nothing but the attempt start clears the record.
+    spec = {"name": "requeued", "tasks": [{"id": "t", "uses": "echo", "with": {"message": "x"}}]}
+    version, _ = await apply_workflow(store, WorkflowSpec.model_validate(spec))
+    run = RunRecord(
+        id="r-requeued", workflow=version.name, version=version.version, status="running"
+    )
+    task = TaskRecord(
+        run.id, "t", "queued", attempts=1, queued_at=1.0, attempt_pgid=4321, attempt_proc_start=7
+    )
+    await store.write(Batch([RunInsert(run, [task])]))
+    engine = Engine(store, Settings(home=tmp_path / "home"), workdir=tmp_path)
+    await engine.start(resume=True)
+    final = await engine.wait(run.id)
+    await engine.stop(grace_s=0)
+    assert final.status == "succeeded"
+    [row] = await store.get_tasks(run.id)
+    assert (row.attempts, row.attempt_pgid, row.attempt_proc_start) == (2, None, None)
