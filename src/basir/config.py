@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(10.0, ge=0, le=3600)
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     output_cap_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    task_env_allow: str = Field(
+        "", description="extra server variables tasks may see, e.g. 'HTTP_PROXY,CI'"
+    )
 
     @property
     def db_url(self) -> str:

@@ -88,6 +88,7 @@ class AttemptsEngine(EngineCore):
             workdir=self.renderer.workdir_of(run, task),
             log_path=Path(f"{self._logs_root}/{run.id}/{task.id}.log"),  # one Path, not three
             env=self.renderer.env_of(run, task),
+            base_env=self.renderer.process_env,
             output_cap_bytes=self.settings.output_cap_bytes,
         )
         timeout = self._timeout_of(run, task)

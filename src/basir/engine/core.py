@@ -89,7 +89,9 @@ class EngineCore:
         self.registry = registry or default_registry(settings)
         self.workdir = workdir or Path.cwd()
         self._logs_root = str(settings.logs_dir)
-        self.renderer = Renderer(settings.template_dirs, self.workdir)
+        self.renderer = Renderer(
+            settings.template_dirs, self.workdir, env_allow=settings.task_env_allow
+        )
         self._runs: dict[str, RunState] = {}
         self._ready: list[tuple[OrderKey, str, str]] = []
         self._batch = Batch()
