@@ -15,8 +15,18 @@ here-document) are allowed; every other place is refused at validation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import StrEnum
+
+from basir.spec.shell_commands import (
+    ASSIGNMENT,
+    UNKNOWN,
+    Frame,
+    assigned_name,
+    end_command,
+    end_word,
+    record_mark,
+    start_word,
+)
 
 MARK = "\x00"  # stands for one `${{ }}`; a script can never hold NUL itself
 _WORD_END = frozenset(" \t\n;&|()<>\"'`$\\" + MARK)
@@ -35,27 +45,16 @@ class Place(StrEnum):
     ARITHMETIC = "arithmetic"  # $(( )), (( )), $[ ], let
     TEST = "test"  # [[ ]]: arithmetic operands and patterns
     BACKTICK = "backtick"
-    EVAL = "eval"  # an argument of eval: run as code again
+    ESCAPED = "escaped"  # right after a backslash
+    EVAL = "eval"  # run as code again: eval, ssh, the script of `sh -c` / `python -c`
+    DYNAMIC_COMMAND = "dynamic_command"  # an argument of a command named by an expansion
     PARAMETER = "parameter"  # inside ${ … }
+    ARRAY = "array"  # inside an array assignment NAME=( … )
     INTERPRETER = "interpreter"  # the interpreter is not a POSIX shell
 
 
 ALLOWED = frozenset({Place.CODE, Place.DOUBLE})
 POSIX_SHELLS = frozenset({"sh", "bash", "dash", "ash", "ksh", "mksh", "zsh"})
-
-
-@dataclass
-class _Frame:
-    """One open construct: its kind and what closing it needs."""
-
-    kind: str  # code | subst | test | double | single | ansi | backtick | param | arith | heredoc
-    depth: int = 0  # open parentheses / braces inside
-    closer: str = ""  # arithmetic: "))", ")" or "]"
-    at_command: bool = True  # code frames: the next word is a command name
-    in_word: bool = False
-    bracket: int = 0  # open `[` in the current word (an array subscript is arithmetic)
-    mode: str = ""  # code frames: "let", "eval", "decl", "decl_int" for the current command
-    pending: list[tuple[str, bool, bool]] = field(default_factory=list)  # heredocs to read
 
 
 _REFUSING = {
@@ -65,12 +64,20 @@ _REFUSING = {
     "param": Place.PARAMETER,
     "arith": Place.ARITHMETIC,
     "test": Place.TEST,
+    "array": Place.ARRAY,
 }
-_MODES = {"let": Place.ARITHMETIC, "decl_int": Place.ARITHMETIC, "eval": Place.EVAL}
+_MODES = {
+    "let": Place.ARITHMETIC,
+    "decl_int": Place.ARITHMETIC,
+    "eval": Place.EVAL,
+    "runner_script": Place.EVAL,
+    "ssh": Place.EVAL,
+    "dynamic": Place.DYNAMIC_COMMAND,
+}
 _CODE_KINDS = frozenset({"code", "subst", "test"})
 
 
-def _place_of(stack: list[_Frame]) -> Place:
+def _place_of(stack: list[Frame]) -> Place:
     for frame in reversed(stack):
         refused = _REFUSING.get(frame.kind) or _MODES.get(frame.mode)
         if refused is not None:
@@ -81,6 +88,15 @@ def _place_of(stack: list[_Frame]) -> Place:
     if inner.kind == "heredoc":
         return Place.QUOTED_HEREDOC if inner.pending[0][1] else Place.DOUBLE
     return Place.DOUBLE if inner.kind == "double" else Place.CODE
+
+
+def _record(stack: list[Frame], found: list[Place]) -> None:
+    """The place of an expression; its pipeline may still turn out to feed an interpreter."""
+    for frame in reversed(stack):
+        if frame.kind in _CODE_KINDS:
+            record_mark(frame, len(found))
+            break
+    found.append(_place_of(stack))
 
 
 def _read_word(text: str, pos: int) -> str:
@@ -119,7 +135,7 @@ def _heredoc_word(text: str, pos: int) -> tuple[int, str, bool, bool]:
     return pos, word, quoted, MARK in word
 
 
-def _heredoc_line(text: str, pos: int, stack: list[_Frame], found: list[Place]) -> int:
+def _heredoc_line(text: str, pos: int, stack: list[Frame], found: list[Place]) -> int:
     """Read one line of a here-document body; pop the frame at its delimiter line."""
     frame = stack[-1]
     delimiter, quoted, strip_tabs = frame.pending[0]
@@ -136,11 +152,14 @@ def _heredoc_line(text: str, pos: int, stack: list[_Frame], found: list[Place]) 
     while index < end:
         char = text[index]
         if char == MARK:
-            found.append(_place_of(stack) if frame.depth == 0 else Place.PARAMETER)
+            place = _place_of(stack) if frame.depth == 0 else Place.PARAMETER
+            found.append(Place.EVAL if frame.code_heredocs and place in ALLOWED else place)
         elif quoted:
             pass
         elif char == "\\":
             index += 1
+            if text.startswith(MARK, index):
+                found.append(Place.ESCAPED)
         elif char == "$" and text.startswith(("$(", "${", "$["), index):
             frame.depth += 1
             index += 1
@@ -152,65 +171,89 @@ def _heredoc_line(text: str, pos: int, stack: list[_Frame], found: list[Place]) 
     return end + 1
 
 
-def _open_dollar(text: str, pos: int, stack: list[_Frame]) -> int:
+def _open_dollar(text: str, pos: int, stack: list[Frame]) -> int:
     """At a `$`: push what it opens and return the next position."""
     if text.startswith("$((", pos):
-        stack.append(_Frame("arith", closer="))"))
+        stack.append(Frame("arith", closer="))"))
         return pos + 3
     if text.startswith("$(", pos):
-        stack.append(_Frame("subst"))
+        stack.append(Frame("subst"))
         return pos + 2
     if text.startswith("${", pos):
-        stack.append(_Frame("param"))
+        stack.append(Frame("param"))
         return pos + 2
     if text.startswith("$[", pos):
-        stack.append(_Frame("arith", closer="]"))
+        stack.append(Frame("arith", closer="]"))
         return pos + 2
     if text.startswith("$'", pos) and stack[-1].kind != "double":
-        stack.append(_Frame("ansi"))
+        stack.append(Frame("ansi"))
         return pos + 2
     return pos + 1
 
 
-def _quoted_step(text: str, pos: int, stack: list[_Frame], found: list[Place]) -> int:
+def _spell(stack: list[Frame], chars: str) -> None:
+    """Add to the current word of the code frame right under a quote (`"l"et` is `let`)."""
+    if len(stack) > 1 and stack[-2].kind in _CODE_KINDS:
+        stack[-2].word += chars
+
+
+def _quoted_step(text: str, pos: int, stack: list[Frame], found: list[Place]) -> int:
     """One step inside a quote, backticks, `${ }` or arithmetic."""
     frame, char = stack[-1], text[pos]
     kind = frame.kind
+    if kind == "double" and char not in '"\\$`':
+        _spell(stack, UNKNOWN if char == MARK else char)
+    elif kind == "double" and char in "$`":
+        _spell(stack, UNKNOWN)
     if char == MARK:
-        found.append(_place_of(stack))
+        _record(stack, found)
     elif kind in ("single", "ansi"):
-        return _literal_step(text, pos, stack)
+        return _literal_step(text, pos, stack, found)
     elif char == "\\":
-        return pos + 2
+        return _escape(text, pos, found)
     elif (kind, char) in (("backtick", "`"), ("double", '"')):
         stack.pop()
     elif char == "$":
         return _open_dollar(text, pos, stack)
     elif char == "`":
-        stack.append(_Frame("backtick"))
+        stack.append(Frame("backtick"))
     elif kind == "param":
         return _param_step(text, pos, stack)
+    elif kind == "array":
+        return _array_step(text, pos, stack)
     elif kind == "arith":
         return _arith_step(text, pos, frame, stack)
     return pos + 1
 
 
-def _literal_step(text: str, pos: int, stack: list[_Frame]) -> int:
+def _literal_step(text: str, pos: int, stack: list[Frame], found: list[Place]) -> int:
     """Inside '…' (nothing is special but the closing quote) or $'…' (backslash escapes)."""
     char = text[pos]
     if char == "\\" and stack[-1].kind == "ansi":
+        if text.startswith(MARK, pos + 1):
+            found.append(Place.SINGLE)
+        _spell(stack, UNKNOWN)
         return pos + 2
     if char == "'":
         stack.pop()
+    else:
+        _spell(stack, char)
     return pos + 1
 
 
-def _param_step(text: str, pos: int, stack: list[_Frame]) -> int:
+def _escape(text: str, pos: int, found: list[Place]) -> int:
+    """A backslash and the character it escapes; an escaped expression is refused."""
+    if text.startswith(MARK, pos + 1):
+        found.append(Place.ESCAPED)
+    return pos + 2
+
+
+def _param_step(text: str, pos: int, stack: list[Frame]) -> int:
     frame, char = stack[-1], text[pos]
     if char == "'":
-        stack.append(_Frame("single"))
+        stack.append(Frame("single"))
     elif char == '"':
-        stack.append(_Frame("double"))
+        stack.append(Frame("double"))
     elif char == "{":
         frame.depth += 1
     elif char == "}":
@@ -221,7 +264,21 @@ def _param_step(text: str, pos: int, stack: list[_Frame]) -> int:
     return pos + 1
 
 
-def _arith_step(text: str, pos: int, frame: _Frame, stack: list[_Frame]) -> int:
+def _array_step(text: str, pos: int, stack: list[Frame]) -> int:
+    frame, char = stack[-1], text[pos]
+    if char in "'\"":
+        stack.append(Frame("single" if char == "'" else "double"))
+    elif char == "(":
+        frame.depth += 1
+    elif char == ")":
+        if frame.depth == 0:
+            stack.pop()
+        else:
+            frame.depth -= 1
+    return pos + 1
+
+
+def _arith_step(text: str, pos: int, frame: Frame, stack: list[Frame]) -> int:
     char = text[pos]
     if char in "([":
         frame.depth += 1
@@ -233,116 +290,116 @@ def _arith_step(text: str, pos: int, frame: _Frame, stack: list[_Frame]) -> int:
     return pos + 1
 
 
-_KEYWORDS = frozenset({"if", "then", "else", "elif", "while", "until", "do", "!", "{", "time"})
-_DECLARE = frozenset({"declare", "typeset", "local", "readonly", "export"})
-
-
-def _end_word(frame: _Frame, char: str) -> None:
-    frame.in_word = False
-    frame.bracket = 0
-    if char in _COMMAND_SEPARATORS:
-        frame.at_command = True
-        frame.mode = ""
-
-
-def _command_mode(frame: _Frame, word: str, names: set[str]) -> None:
-    """Remember what the words of this command mean: arithmetic, eval, integer declarations."""
-    if frame.at_command:
-        if word in _KEYWORDS:
-            return
-        name = word.split("=", 1)[0].removesuffix("+")
-        if "=" in word and name in names:
-            frame.mode = "let"  # an assignment to an integer variable is arithmetic
-            return
-        frame.at_command = False
-        frame.mode = {"let": "let", "eval": "eval"}.get(word, "decl" if word in _DECLARE else "")
-    elif frame.mode == "decl" and word.startswith("-") and "i" in word:
-        frame.mode = "decl_int"
-    elif frame.mode == "decl_int" and not word.startswith("-"):
-        names.add(word.split("=", 1)[0].removesuffix("+"))
-
-
-def _code_word(text: str, pos: int, stack: list[_Frame], names: set[str]) -> int:
-    """A plain chunk of a word in a code frame: notice `[[`, `]]` and command names."""
+def _code_word(text: str, pos: int, stack: list[Frame], names: set[str]) -> int:
+    """A plain chunk of a word in a code frame: notice `[[`, `]]` and integer assignments."""
     frame = stack[-1]
-    word = _read_word(text, pos)
+    chunk = _read_word(text, pos)
     starts = not frame.in_word
-    frame.in_word = True
-    frame.bracket = max(frame.bracket + word.count("[") - word.count("]"), 0)
-    if frame.kind == "test" and word == "]]" and starts:
+    if frame.kind == "test" and chunk == "]]" and starts:
         stack.pop()
         stack[-1].in_word = True
-    elif word == "[[" and starts:
-        frame.bracket = 0
-        stack.append(_Frame("test", at_command=False))
-    elif starts:
-        _command_mode(frame, word, names)
-    return pos + max(len(word), 1)
+    elif chunk == "[[" and starts:
+        frame.in_word = True
+        stack.append(Frame("test", at_command=False))
+    else:
+        start_word(frame, flag=starts and chunk.startswith("-"))
+        frame.word += chunk
+        frame.bracket = max(frame.bracket + chunk.count("[") - chunk.count("]"), 0)
+        assigns = starts and frame.at_command and ASSIGNMENT.match(chunk)
+        if assigns and assigned_name(chunk) in names:
+            frame.mode = "let"  # assigning to an integer variable is arithmetic
+    return pos + max(len(chunk), 1)
 
 
-def _code_step(
-    text: str, pos: int, stack: list[_Frame], found: list[Place], names: set[str]
-) -> int:
+def _code_step(text: str, pos: int, stack: list[Frame], found: list[Place], names: set[str]) -> int:
     """One step in a code frame (the script, `$( )` or `[[ ]]`)."""
     frame, char = stack[-1], text[pos]
     if char == MARK:
-        found.append(_place_of(stack))
-        if not frame.in_word:
-            frame.at_command = False
-        frame.in_word = True
+        start_word(frame)
+        frame.word += UNKNOWN
+        _record(stack, found)
     elif char == "\\":
         if not text.startswith("\\\n", pos):
-            frame.in_word, frame.at_command = True, False
-        return pos + 2
+            start_word(frame)
+            frame.word += text[pos + 1 : pos + 2]
+        return _escape(text, pos, found)
     elif char == "#" and not frame.in_word:
         end = text.find("\n", pos)
         end = len(text) if end < 0 else end
         found.extend(Place.COMMENT for _ in range(text.count(MARK, pos, end)))
         return end
     elif char in "'\"`$":
-        if not frame.in_word:
-            frame.at_command = False
-        frame.in_word = True
+        start_word(frame)
+        if char in "`$":
+            frame.word += UNKNOWN
         if char == "$":
             return _open_dollar(text, pos, stack)
-        stack.append(_Frame({"'": "single", '"': "double", "`": "backtick"}[char]))
+        stack.append(Frame({"'": "single", '"': "double", "`": "backtick"}[char]))
     elif char in " \t\n;&|()<>":
-        return _operator_step(text, pos, stack, found)
+        return _operator_step(text, pos, stack, found, names)
     else:
         return _code_word(text, pos, stack, names)
     return pos + 1
 
 
-def _operator_step(text: str, pos: int, stack: list[_Frame], found: list[Place]) -> int:
-    """Blanks and operators: here-documents, `((`, the parentheses of `$( )`, newlines."""
+_REDIRECTIONS = ("&>>", "&>", ">&", "<&", ">|", ">>", "<>", ">", "<")
+_SEPARATORS = ("&&", "||", ";;", "|&", ";", "&", "|", "\n")
+
+
+def _operator_step(
+    text: str, pos: int, stack: list[Frame], found: list[Place], names: set[str]
+) -> int:
+    """Blanks and operators: here-documents, redirections, `((`, `$( )`, separators."""
     frame, char = stack[-1], text[pos]
-    if text.startswith("<<", pos) and not text.startswith("<<<", pos):
+    if text.startswith("<<<", pos):  # a here-string: the next word is the input
+        end_word(frame, names)
+        frame.redirect = True
+        return pos + 3
+    if text.startswith("<<", pos):
         strip = text.startswith("<<-", pos)
         end, word, quoted, marked = _heredoc_word(text, pos + (3 if strip else 2))
         if marked:
             found.extend(Place.HEREDOC_WORD for _ in range(word.count(MARK)))
         frame.pending.append((word, quoted, strip))
-        frame.in_word = False
+        end_word(frame, names)
         return end
     if text.startswith("((", pos):
-        stack.append(_Frame("arith", closer="))"))
+        stack.append(Frame("arith", closer="))"))
         return pos + 2
-    if char == ")" and frame.kind == "subst" and frame.depth == 0:
-        stack.pop()
-        stack[-1].in_word = True
+    if char == "(" and frame.in_word and ASSIGNMENT.fullmatch(frame.word):
+        stack.append(Frame("array"))  # NAME=( … ): the word goes on after the `)`
         return pos + 1
+    end_word(frame, names)
+    if char == ")" and frame.kind == "subst" and frame.depth == 0:
+        _end_command(frame, found, pipe=False)
+        stack.pop()
+        start_word(stack[-1])
+        return pos + 1
+    redirection = next((op for op in _REDIRECTIONS if text.startswith(op, pos)), None)
+    if redirection is not None:
+        frame.redirect = True
+        return pos + len(redirection)
+    separator = next((op for op in _SEPARATORS if text.startswith(op, pos)), None)
+    if separator is not None or char in "()":
+        _end_command(frame, found, pipe=separator in ("|", "|&"))
     if frame.kind == "subst" and char in "()":
         frame.depth += 1 if char == "(" else -1
-    _end_word(frame, char)
     if char == "\n" and frame.pending:
-        stack.append(_Frame("heredoc", pending=frame.pending))
+        heredocs = Frame("heredoc", pending=frame.pending, code_heredocs=frame.code_heredocs)
+        stack.append(heredocs)
         frame.pending = []
-    return pos + 1
+    return pos + len(separator or char)
+
+
+def _end_command(frame: Frame, found: list[Place], *, pipe: bool) -> None:
+    for index in end_command(frame, pipe):
+        if found[index] in ALLOWED:
+            found[index] = Place.EVAL
 
 
 def places(skeleton: str) -> list[Place]:
     """The `Place` of each `MARK` in `skeleton` (a script with expressions replaced), in order."""
-    stack = [_Frame("code")]
+    stack = [Frame("code")]
     found: list[Place] = []
     names: set[str] = set()  # variables declared integer (`declare -i`): assigning is arithmetic
     pos = 0
@@ -354,6 +411,10 @@ def places(skeleton: str) -> list[Place]:
             pos = _code_step(skeleton, pos, stack, found, names)
         else:
             pos = _quoted_step(skeleton, pos, stack, found)
+    for frame in reversed(stack):
+        if frame.kind in _CODE_KINDS:
+            end_word(frame, names)
+            _end_command(frame, found, pipe=False)
     return found
 
 

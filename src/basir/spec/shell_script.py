@@ -12,8 +12,9 @@ so no value can run as code.  The reference depends on the place (`shell_lexer.P
 
 Every other place is refused (`refusals`, run by validation and again before each attempt):
 single quotes and quoted here-documents would not expand the reference; a comment ignores it;
-shell arithmetic, `[[ ]]`, `let`, `declare -i`, array subscripts and `eval` would evaluate
-the value as code; backticks and `${ … }` nest quoting rules the lexer does not follow.  An
+shell arithmetic, `[[ ]]`, `let`, `declare -i`, array subscripts, `eval`, `ssh` and the
+script word of `sh -c` / `python -c` / `node -e` would evaluate the value as code;
+backticks and `${ … }` nest quoting rules the lexer does not follow.  An
 interpreter that is not a POSIX shell (`shell: python`) cannot take references at all: pass
 values through `env:` and read the variable there.
 """
@@ -54,6 +55,18 @@ def placement_message(place: Place, shell: str | None = None) -> str:
             "a here-document with a quoted delimiter (<<'EOF') does not expand it: "
             "write the delimiter without quotes (<<EOF)"
         ),
+        Place.ESCAPED: _(
+            "a backslash right before it would make the shell print the reference, not the "
+            "value: remove the backslash"
+        ),
+        Place.DYNAMIC_COMMAND: _(
+            "the command's name is an expansion ($CMD, $(…)), which could be eval or a shell "
+            "running its arguments as code: call the program by its name"
+        ),
+        Place.ARRAY: _(
+            "inside an array assignment NAME=( … ) it cannot be passed safely: assign it to "
+            'a variable first (X=${{ … }}) and write "$X" in the array'
+        ),
         Place.HEREDOC_WORD: _("the delimiter of a here-document cannot be an expression"),
         Place.COMMENT: _("it is inside a comment, which the shell ignores: move it out"),
         Place.ARITHMETIC: _(
@@ -70,7 +83,10 @@ def placement_message(place: Place, shell: str | None = None) -> str:
             "inside ${ … } or a substitution in a here-document it cannot be passed safely: "
             "assign it to a variable first (X=${{ … }}) and use $X there"
         ),
-        Place.EVAL: _("eval would run the value as code: do not pass expressions to eval"),
+        Place.EVAL: _(
+            "eval, ssh and the script of sh -c, python -c or node -e would run the value as "
+            "code: pass it as a separate argument instead, e.g. sh -c 'echo \"$1\"' sh ${{ … }}"
+        ),
         Place.INTERPRETER: _(
             "{shell} is not a POSIX shell, so run: cannot hold expressions: pass the value in "
             "env: (NAME: ${{{{ … }}}}) and read the variable NAME in the script",
