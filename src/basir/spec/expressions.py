@@ -36,6 +36,7 @@ from typing import Any
 
 from basir.i18n import _
 from basir.spec.expr_eval import Evaluator
+from basir.spec.expr_size import check_total, text_length
 from basir.spec.expr_syntax import (
     Expr,
     ExpressionError,
@@ -46,7 +47,7 @@ from basir.spec.expr_syntax import (
     children,
     parse_expression,
 )
-from basir.spec.expr_values import MAX_ITEMS, Budget, check_size, to_str, truthy
+from basir.spec.expr_values import MAX_ITEMS, MAX_STRING_CHARS, Budget, to_str, truthy
 from basir.spec.shell_script import render_script
 
 __all__ = [
@@ -152,12 +153,16 @@ def _render_string(text: str, context: Mapping[str, Any], files_root: Path | Non
     if len(pieces) == 1 and isinstance(pieces[0], Piece):
         return evaluate(pieces[0].source, context, files_root=files_root)
     out: list[str] = []
+    total, budget = 0, Budget()
     for piece in pieces:
         if isinstance(piece, Piece):
-            out.append(to_str(evaluate(piece.source, context, files_root=files_root)))
+            value = evaluate(piece.source, context, files_root=files_root)
+            total += text_length(value, budget, MAX_STRING_CHARS - total)  # before building
+            out.append(to_str(value))
         else:
+            total = check_total(total + len(piece))
             out.append(piece)
-    return check_size("".join(out))
+    return "".join(out)
 
 
 def render(value: Any, context: Mapping[str, Any], *, files_root: Path | None = None) -> Any:

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from basir.i18n import _
+from basir.spec.expr_size import text_length
 from basir.spec.expr_syntax import ExpressionError
-from basir.spec.expr_values import check_size, to_str
+from basir.spec.expr_values import Budget, to_str
 from basir.spec.shell_lexer import ALLOWED, MARK, Place, is_posix_shell, places
 
 PLACEMENT_CODE = "expr.placement"
@@ -151,7 +152,7 @@ def render_script(
     found = places(_skeleton(pieces))
     out: list[str] = []
     values: dict[str, str] = {}
-    index = 0
+    index, budget = 0, Budget()
     for piece in pieces:
         if isinstance(piece, str):
             out.append(piece)
@@ -159,7 +160,8 @@ def render_script(
         value = evaluate(piece.source)
         place = found[index]
         if value is not None or place is not Place.CODE:
-            text = check_size(to_str(value))
+            text_length(value, budget)  # bounded before the text is built
+            text = to_str(value)
             if "\x00" in text:
                 raise ExpressionError(
                     "expr.type", _("a value passed to a shell cannot contain a NUL character")
