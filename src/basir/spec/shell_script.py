@@ -21,6 +21,7 @@ values through `env:` and read the variable there.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,11 +102,15 @@ def _skeleton(pieces: list[str | Any]) -> str:
     return "".join(piece if isinstance(piece, str) else MARK for piece in pieces)
 
 
+@functools.lru_cache(maxsize=1024)
+def _places(skeleton: str, posix: bool) -> tuple[Place, ...]:
+    """Cached: the tasks of a `foreach` or a big workflow often share one script."""
+    return tuple(places(skeleton)) if posix else (Place.INTERPRETER,) * skeleton.count(MARK)
+
+
 def refusals(pieces: list[str | Any], shell: str | None) -> list[Refusal]:
     """Each expression of a split script (`expressions.split_template`) that is refused."""
-    skeleton = _skeleton(pieces)
-    posix = is_posix_shell(shell)
-    found = places(skeleton) if posix else [Place.INTERPRETER] * skeleton.count(MARK)
+    found = _places(_skeleton(pieces), is_posix_shell(shell))
     refused: list[Refusal] = []
     offset, line, line_start, index = 0, 1, 0, 0
     for piece in pieces:
@@ -149,7 +154,7 @@ def render_script(
             PLACEMENT_CODE,
             _("line {line} of the script: {message}", line=first.line, message=first.message),
         )
-    found = places(_skeleton(pieces))
+    found = _places(_skeleton(pieces), True)
     out: list[str] = []
     values: dict[str, str] = {}
     index, budget = 0, Budget()
