@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -32,6 +33,8 @@ class Frame:
     marks: list[int] = field(default_factory=list)  # code frames: marks fed to this command
     command_marks: list[int] = field(default_factory=list)  # code frames: its other marks
     code_heredocs: bool = False  # heredoc frames: the body is fed to an interpreter
+    arith_test: bool = False  # `[[ ]]` frames: an arithmetic operator (-eq …) was seen
+    found: list[Any] = field(default_factory=list)  # `[[ ]]` frames: the places found so far
 
 
 KEYWORDS = frozenset(

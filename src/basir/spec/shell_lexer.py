@@ -42,8 +42,7 @@ class Place(StrEnum):
     QUOTED_HEREDOC = "quoted_heredoc"  # a here-document with a quoted delimiter
     HEREDOC_WORD = "heredoc_word"  # the delimiter word of a here-document itself
     COMMENT = "comment"
-    ARITHMETIC = "arithmetic"  # $(( )), (( )), $[ ], let
-    TEST = "test"  # [[ ]]: arithmetic operands and patterns
+    ARITHMETIC = "arithmetic"  # $(( )), (( )), $[ ], let, [[ -eq ]]: whole numbers only
     BACKTICK = "backtick"
     ESCAPED = "escaped"  # right after a backslash
     EVAL = "eval"  # run as code again: eval, ssh, the script of `sh -c` / `python -c`
@@ -53,7 +52,10 @@ class Place(StrEnum):
     INTERPRETER = "interpreter"  # the interpreter is not a POSIX shell
 
 
-ALLOWED = frozenset({Place.CODE, Place.DOUBLE})
+# ARITHMETIC is allowed for whole numbers only: the renderer checks the value (bash would
+# evaluate any other text in it as code: `a[$(cmd)]`).
+ALLOWED = frozenset({Place.CODE, Place.DOUBLE, Place.ARITHMETIC})
+_TEST_ARITHMETIC = frozenset({"-eq", "-ne", "-lt", "-le", "-gt", "-ge"})
 POSIX_SHELLS = frozenset({"sh", "bash", "dash", "ash", "ksh", "mksh", "zsh"})
 
 
@@ -63,7 +65,6 @@ _REFUSING = {
     "backtick": Place.BACKTICK,
     "param": Place.PARAMETER,
     "arith": Place.ARITHMETIC,
-    "test": Place.TEST,
     "array": Place.ARRAY,
 }
 _MODES = {
@@ -290,17 +291,28 @@ def _arith_step(text: str, pos: int, frame: Frame, stack: list[Frame]) -> int:
     return pos + 1
 
 
-def _code_word(text: str, pos: int, stack: list[Frame], names: set[str]) -> int:
+def _end_test(frame: Frame) -> None:
+    """`[[ a -eq b ]]` evaluates its operands as arithmetic: its expressions are numbers."""
+    if frame.arith_test:
+        for index in (*frame.marks, *frame.command_marks):
+            if frame.found[index] in (Place.CODE, Place.DOUBLE):
+                frame.found[index] = Place.ARITHMETIC
+
+
+def _code_word(text: str, pos: int, stack: list[Frame], found: list[Place], names: set[str]) -> int:
     """A plain chunk of a word in a code frame: notice `[[`, `]]` and integer assignments."""
     frame = stack[-1]
     chunk = _read_word(text, pos)
     starts = not frame.in_word
     if frame.kind == "test" and chunk == "]]" and starts:
-        stack.pop()
+        _end_test(stack.pop())
         stack[-1].in_word = True
+    elif frame.kind == "test" and chunk in _TEST_ARITHMETIC and starts:
+        frame.arith_test = True
+        frame.in_word = True
     elif chunk == "[[" and starts:
         frame.in_word = True
-        stack.append(Frame("test", at_command=False))
+        stack.append(Frame("test", at_command=False, found=found))
     else:
         start_word(frame, flag=starts and chunk.startswith("-"))
         frame.word += chunk
@@ -338,7 +350,7 @@ def _code_step(text: str, pos: int, stack: list[Frame], found: list[Place], name
     elif char in " \t\n;&|()<>":
         return _operator_step(text, pos, stack, found, names)
     else:
-        return _code_word(text, pos, stack, names)
+        return _code_word(text, pos, stack, found, names)
     return pos + 1
 
 

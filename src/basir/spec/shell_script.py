@@ -8,12 +8,15 @@ so no value can run as code.  The reference depends on the place (`shell_lexer.P
 * an unquoted word (`echo ${{ x }}`, `X=${{ x }}`, `$(cmd ${{ x }})`) becomes
   `${BASIR_EXPR_0+"$BASIR_EXPR_0"}`: one word, never split or globbed; a null value leaves
   the variable unset, so the reference expands to no word at all (an optional argument);
-* inside double quotes or an unquoted here-document it becomes `${BASIR_EXPR_0}`.
+* inside double quotes or an unquoted here-document it becomes `${BASIR_EXPR_0}`;
+* inside shell arithmetic (`$(( ))`, `(( ))`, `let`, `declare -i`, array subscripts,
+  `[[ a -eq b ]]`) it becomes `${BASIR_EXPR_0}` too, and the value must be a whole number
+  (checked when the attempt is rendered): bash would evaluate any other text as code.
 
 Every other place is refused (`refusals`, run by validation and again before each attempt):
 single quotes and quoted here-documents would not expand the reference; a comment ignores it;
-shell arithmetic, `[[ ]]`, `let`, `declare -i`, array subscripts, `eval`, `ssh` and the
-script word of `sh -c` / `python -c` / `node -e` would evaluate the value as code;
+`eval`, `ssh` and the script word of `sh -c` / `python -c` / `node -e` would run the value
+as code;
 backticks and `${ … }` nest quoting rules the lexer does not follow.  An
 interpreter that is not a POSIX shell (`shell: python`) cannot take references at all: pass
 values through `env:` and read the variable there.
@@ -22,6 +25,7 @@ values through `env:` and read the variable there.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,15 +75,6 @@ def placement_message(place: Place, shell: str | None = None) -> str:
         ),
         Place.HEREDOC_WORD: _("the delimiter of a here-document cannot be an expression"),
         Place.COMMENT: _("it is inside a comment, which the shell ignores: move it out"),
-        Place.ARITHMETIC: _(
-            "shell arithmetic ($(( )), (( )), let, declare -i, array subscripts) would "
-            "evaluate the value as code: compute it in the expression instead "
-            "(${{ params.n + 1 }}) and use it outside the arithmetic"
-        ),
-        Place.TEST: _(
-            "inside [[ ]] bash evaluates operands of -eq and matches patterns: use "
-            "[ ${{ … }} = text ] or a case statement"
-        ),
         Place.BACKTICK: _("inside backticks it cannot be passed safely: use $( … ) instead"),
         Place.PARAMETER: _(
             "inside ${ … } or a substitution in a here-document it cannot be passed safely: "
@@ -129,6 +124,35 @@ def refusals(pieces: list[str | Any], shell: str | None) -> list[Refusal]:
     return refused
 
 
+_WHOLE = re.compile(r"-?[0-9]{1,18}")
+
+
+def whole_number(value: Any) -> str:
+    """A value used in shell arithmetic: a whole number's digits, else `expr.placement`.
+
+    bash evaluates the *text* of a variable inside arithmetic, recursively, so anything but
+    digits there (`a[$(cmd)]`) would run as code.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = str(value)
+    elif isinstance(value, float) and value.is_integer():
+        text = str(int(value))
+    else:
+        text = value if isinstance(value, str) else ""
+    if not _WHOLE.fullmatch(text.strip()):
+        shown = (
+            text[:40] if text else to_str(value)[:40] if not isinstance(value, list | dict) else ""
+        )
+        raise ExpressionError(
+            PLACEMENT_CODE,
+            _(
+                "in shell arithmetic an expression must give a whole number, got {value}",
+                value=repr(shown),
+            ),
+        )
+    return text.strip()
+
+
 def reference(index: int, place: Place) -> str:
     """The text that stands for expression `index` at an allowed `place`."""
     name = f"{VARIABLE_PREFIX}{index}"
@@ -164,6 +188,8 @@ def render_script(
             continue
         value = evaluate(piece.source)
         place = found[index]
+        if place is Place.ARITHMETIC:
+            value = whole_number(value)
         if value is not None or place is not Place.CODE:
             text_length(value, budget)  # bounded before the text is built
             text = to_str(value)

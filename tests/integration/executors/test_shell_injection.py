@@ -63,17 +63,48 @@ PLACEMENTS: list[tuple[str, str, str | None]] = [
     ("heredoc-quoted", "cat > out <<'EOF'\n${{ params.v }}\nEOF", None),
     ("heredoc-subst", "cat > out <<EOF\n$(echo ${{ params.v }})\nEOF", None),
     ("backticks", "printf '%s' `printf '%s' ${{ params.v }}` > out", None),
-    ("arithmetic", "echo $(( ${{ params.v }} )) > out", None),
-    ("arithmetic-command", "(( x = ${{ params.v }} )); echo $x > out", None),
-    ("let", "let x=${{ params.v }}; echo $x > out", None),
-    ("declare-i", "declare -i n\nn=${{ params.v }}\necho $n > out", None),
-    ("subscript", "a[${{ params.v }}]=1; echo ok > out", None),
-    ("double-brackets", "if [[ ${{ params.v }} == x ]]; then :; fi; echo ok > out", None),
-    ("double-brackets-eq", 'if [[ "${{ params.v }}" -eq 1 ]]; then :; fi; echo > out', None),
+    ("double-brackets", "[[ ${{ params.v }} == x ]] || printf '%s' no > out", "no"),
     ("parameter", "printf '%s' ${X:-${{ params.v }}} > out", None),
     ("eval", 'eval "printf %s ${{ params.v }}" > out', None),
+    ("sh-c", 'sh -c "printf %s ${{ params.v }}" > out', None),
+    ("pipe-to-shell", "echo ${{ params.v }} | sh > out", None),
     ("comment", "echo ok > out # ${{ params.v }}", None),
 ]
+
+
+# Shell arithmetic evaluates a variable's text as code, so only whole numbers may go there.
+ARITHMETIC: list[tuple[str, str]] = [
+    ("arithmetic", "echo $(( ${{ params.v }} )) > out"),
+    ("arithmetic-command", "(( x = ${{ params.v }} )); echo $x > out"),
+    ("let", "let x=${{ params.v }}; echo $x > out"),
+    ("declare-i", "declare -i n\nn=${{ params.v }}\necho $n > out"),
+    ("subscript", "a[${{ params.v }}]=x; echo ${!a[@]} > out"),
+    (
+        "double-brackets-eq",
+        '[[ "${{ params.v }}" -eq ${{ params.v }} ]] && echo ${{ params.v }} > out',
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "script"), ARITHMETIC, ids=[a[0] for a in ARITHMETIC])
+def test_arithmetic_takes_whole_numbers_only(tmp_path: Path, name: str, script: str) -> None:
+    assert refusals(split_template(script), None) == []
+    for payload in PAYLOADS:
+        marker = tmp_path / "marker"
+        value = payload.replace("{m}", str(marker))
+        with pytest.raises(ExpressionError) as caught:
+            render_run(script, {"params": {"v": value}})
+        assert caught.value.code == "expr.placement"
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("bash is not installed")
+    for number in ("42", "0", 7, 12.0):
+        command, values = render_run(script, {"params": {"v": number}})
+        out = tmp_path / "out"
+        out.unlink(missing_ok=True)
+        env = {"PATH": "/usr/bin:/bin", **values}
+        subprocess.run([bash, "-c", command], cwd=tmp_path, env=env, check=False, timeout=30)
+        assert out.read_text() == f"{int(number)}\n", (name, number)
 
 
 @pytest.mark.parametrize(("name", "script", "expected"), PLACEMENTS, ids=[p[0] for p in PLACEMENTS])

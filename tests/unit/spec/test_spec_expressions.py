@@ -217,10 +217,11 @@ def test_render_run_keeps_values_out_of_the_script() -> None:
 
 
 def test_render_run_refuses_unsafe_places() -> None:
-    for script in ("echo '${{ params.n }}'", "echo $(( ${{ params.n }} ))", "# ${{ 1 }}"):
+    for script in ("echo '${{ params.n }}'", "echo $(( ${{ params.branch }} ))", "# ${{ 1 }}"):
         with pytest.raises(ExpressionError) as caught:
             render_run(script, CONTEXT)
         assert caught.value.code == "expr.placement"
+    assert render_run("echo $(( ${{ params.n }} + 1 ))", CONTEXT)[1] == {"BASIR_EXPR_0": "7"}
     with pytest.raises(ExpressionError) as caught:
         render_run("print(${{ 1 }})", CONTEXT, shell="python3")
     assert caught.value.code == "expr.placement"
