@@ -66,7 +66,7 @@ tasks:
     assert checked.returncode == 2
     lines = [line for line in checked.stdout.splitlines() + checked.stderr.splitlines() if line]
     assert any(f"{spec}:5:" in line and "single quotes" in line for line in lines), lines
-    assert any("line 2, column 15 of the script" in line for line in lines), lines
+    assert any("line 2, column 13 of the script" in line for line in lines), lines
     assert any("python3 is not a POSIX shell" in line for line in lines), lines
     ran = cli("run", str(spec))
     assert ran.returncode == 2 and not (tmp_path / "ran.txt").exists()
