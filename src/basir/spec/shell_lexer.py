@@ -15,6 +15,7 @@ here-document) are allowed; every other place is refused at validation.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 from basir.spec.shell_commands import (
@@ -31,6 +32,13 @@ from basir.spec.shell_commands import (
 MARK = "\x00"  # stands for one `${{ }}`; a script can never hold NUL itself
 _WORD_END = frozenset(" \t\n;&|()<>\"'`$\\" + MARK)
 _COMMAND_SEPARATORS = frozenset(";&|(\n")
+# Runs of characters with no meaning to the lexer, skipped at C speed.
+_WORD_CHUNK = re.compile(r"[^ \t\n;&|()<>\"'`$\\\x00]+")
+_PLAIN = {
+    "double": re.compile(r"[^\"\\$`\x00]+"),
+    "single": re.compile(r"[^'\x00]+"),
+    "ansi": re.compile(r"[^'\\\x00]+"),
+}
 
 
 class Place(StrEnum):
@@ -49,6 +57,7 @@ class Place(StrEnum):
     DYNAMIC_COMMAND = "dynamic_command"  # an argument of a command named by an expansion
     PARAMETER = "parameter"  # inside ${ … }
     ARRAY = "array"  # inside an array assignment NAME=( … )
+    UNCLOSED = "unclosed"  # the script ends inside a quote, `$(`, `${`, `[[`, …
     INTERPRETER = "interpreter"  # the interpreter is not a POSIX shell
 
 
@@ -101,10 +110,8 @@ def _record(stack: list[Frame], found: list[Place]) -> None:
 
 
 def _read_word(text: str, pos: int) -> str:
-    end = pos
-    while end < len(text) and text[end] not in _WORD_END:
-        end += 1
-    return text[pos:end]
+    match = _WORD_CHUNK.match(text, pos)
+    return match.group() if match else ""
 
 
 def _heredoc_word(text: str, pos: int) -> tuple[int, str, bool, bool]:
@@ -310,7 +317,7 @@ def _code_word(text: str, pos: int, stack: list[Frame], found: list[Place], name
     elif frame.kind == "test" and chunk in _TEST_ARITHMETIC and starts:
         frame.arith_test = True
         frame.in_word = True
-    elif chunk == "[[" and starts:
+    elif chunk == "[[" and starts and frame.at_command and not frame.redirect:
         frame.in_word = True
         stack.append(Frame("test", at_command=False, found=found))
     else:
@@ -326,6 +333,9 @@ def _code_word(text: str, pos: int, stack: list[Frame], found: list[Place], name
 def _code_step(text: str, pos: int, stack: list[Frame], found: list[Place], names: set[str]) -> int:
     """One step in a code frame (the script, `$( )` or `[[ ]]`)."""
     frame, char = stack[-1], text[pos]
+    if char in " \t":  # the common case first: a blank ends a word, nothing else
+        end_word(frame, names)
+        return pos + 1
     if char == MARK:
         start_word(frame)
         frame.word += UNKNOWN
@@ -421,12 +431,18 @@ def places(skeleton: str) -> list[Place]:
             pos = _heredoc_line(skeleton, pos, stack, found)
         elif kind in _CODE_KINDS:
             pos = _code_step(skeleton, pos, stack, found, names)
+        elif kind in _PLAIN and (plain := _PLAIN[kind].match(skeleton, pos)):
+            _spell(stack, plain.group())
+            pos = plain.end()
         else:
             pos = _quoted_step(skeleton, pos, stack, found)
     for frame in reversed(stack):
         if frame.kind in _CODE_KINDS:
             end_word(frame, names)
             _end_command(frame, found, pipe=False)
+    if any(frame.kind not in ("code", "heredoc") for frame in stack):
+        # A shell recovering from the syntax error may read a quoted reference unquoted.
+        found = [Place.UNCLOSED if place in ALLOWED else place for place in found]
     return found
 
 

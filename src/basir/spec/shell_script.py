@@ -73,6 +73,10 @@ def placement_message(place: Place, shell: str | None = None) -> str:
             "inside an array assignment NAME=( … ) it cannot be passed safely: assign it to "
             'a variable first (X=${{ … }}) and write "$X" in the array'
         ),
+        Place.UNCLOSED: _(
+            "the script ends inside an unclosed quote, $( … ), ${ … }, backticks or [[ … ]]: "
+            "close it, or the shell would read the rest of the script differently"
+        ),
         Place.HEREDOC_WORD: _("the delimiter of a here-document cannot be an expression"),
         Place.COMMENT: _("it is inside a comment, which the shell ignores: move it out"),
         Place.BACKTICK: _("inside backticks it cannot be passed safely: use $( … ) instead"),
