@@ -115,6 +115,7 @@ class AttemptRunner:
             workdir=self.renderer.workdir_of(run, task),
             log_path=Path(f"{self._logs_root}/{run.id}/{task.id}.log"),  # one Path, not three
             env=self.renderer.env_of(run, task),
+            base_env=self.renderer.process_env,
             output_cap_bytes=self.settings.output_cap_bytes,
             on_spawn=functools.partial(self._record_spawn, run, task),
         )

@@ -90,7 +90,9 @@ class Engine:
         self.bus = bus or EventBus()
         self.registry = registry or default_registry(settings)
         self.workdir = workdir or Path.cwd()
-        self.renderer = Renderer(settings.template_dirs, self.workdir)
+        self.renderer = Renderer(
+            settings.template_dirs, self.workdir, env_allow=settings.task_env_allow
+        )
         self._wake = asyncio.Event()
         self.journal = Journal(store, self.bus, self._wake.set, metrics)
         runner = AttemptRunner(

@@ -54,6 +54,9 @@ class TaskContext:
     workdir: Path
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
+    # The allow-listed part of the server's environment (`executors.environment`); None
+    # means the default allow-list over this process's environment.
+    base_env: dict[str, str] | None = None
     output_cap_bytes: int = DEFAULT_OUTPUT_CAP_BYTES
     outputs_cap_bytes: int = DEFAULT_OUTPUTS_CAP_BYTES
     # Awaited by an executor that starts a process, after the start and before the body runs,

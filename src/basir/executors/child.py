@@ -1,8 +1,8 @@
 """Python-task helpers shared by the in-process path and the isolated child process.
 
 This module is what an isolated child imports, so it stays light: standard library,
-`executors.base` and `executors.processes` only (no translations, no HTTP client).  It reports
-failures as plain data; the parent turns them into localised messages.
+`executors.base`, `executors.processes` and `executors.environment` only (no translations, no
+HTTP client).  It reports failures as plain data; the parent turns them into localised messages.
 """
 
 from __future__ import annotations
@@ -13,12 +13,15 @@ import importlib
 import inspect
 import json
 import os
+import shutil
+import tempfile
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from basir.executors.base import CURRENT_TASK, TaskContext, TaskFailure
+from basir.executors.environment import task_process_env
 from basir.executors.processes import die_with_parent
 
 # One encoder for all calls: `json.dumps` with options builds a new one each time.
@@ -90,12 +93,16 @@ class ChildResult:
 def call_in_child(ref: str, args: object, ctx: TaskContext) -> ChildResult:
     """Run one python task inside a pool process (the target of `ProcessPoolExecutor.submit`).
 
-    The task's `BASIR_*` and `env` variables are set for the call and restored after, since
-    the process is reused by later tasks.
+    For the call, `os.environ` is exactly the task's clean environment (the allow-listed part
+    of the server's, the task's `env`, its `BASIR_*` ids and its own `TMPDIR`), never the
+    server's secrets; it is restored after, since the process is reused by later tasks.
     """
     saved = dict(os.environ)
-    os.environ.update({key: str(value) for key, value in ctx.env.items()})
-    os.environ.update(ctx.basir_env())
+    tmp_dir = tempfile.mkdtemp(prefix="basir-tmp-")
+    env = task_process_env(ctx.base_env, ctx.env, ctx.basir_env(), {"TMPDIR": tmp_dir})
+    os.environ.clear()
+    os.environ.update(env)
+    saved_tempdir, tempfile.tempdir = tempfile.tempdir, tmp_dir
     token = CURRENT_TASK.set(ctx)
     try:
         function = resolve(ref)
@@ -115,6 +122,8 @@ def call_in_child(ref: str, args: object, ctx: TaskContext) -> ChildResult:
         CURRENT_TASK.reset(token)
         os.environ.clear()
         os.environ.update(saved)
+        tempfile.tempdir = saved_tempdir
+        shutil.rmtree(tmp_dir, ignore_errors=True)
     try:
         return ChildResult(outputs_json=to_json(value))
     except (TypeError, ValueError) as exc:

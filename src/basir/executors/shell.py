@@ -4,6 +4,11 @@ Each attempt runs `<shell> -c <script>` (default `/bin/sh`; `shell: bash` or `sh
 choose another interpreter) as the leader of a new session, so the whole tree it starts can
 be signalled at once.  Standard output and error share one pipe, so the log keeps their order.
 
+The process gets a clean environment (`executors.environment`): the allow-listed part of the
+server's, the task's `env:`, the attempt's `BASIR_*` ids, `BASIR_OUTPUT`, its own `TMPDIR`
+(removed afterwards) and the body's `expr_env` — the `BASIR_EXPR_<i>` values the script's
+expressions refer to, so a value is never script text.
+
 When the attempt ends — normally, by timeout or by cancellation — nothing it started survives:
 background processes still in its process group get SIGTERM, then SIGKILL after
 `KILL_GRACE_S`.  A process that leaves the group on purpose (`setsid`) is not followed.
@@ -26,6 +31,7 @@ import tempfile
 from pathlib import Path
 
 from basir.executors.base import JsonDict, TaskContext, TaskFailure
+from basir.executors.environment import task_process_env
 from basir.executors.logs import CappedLog, attempt_header
 from basir.executors.outputs import OutputsError, read_outputs
 from basir.executors.processes import GO_BYTE, gated_argv, start_ticks
@@ -56,17 +62,22 @@ class ShellExecutor:
         try:
             outputs_path = out_dir / "outputs"
             outputs_path.touch()
-            code, log = await self._run(argv, ctx, outputs_path)
+            tmp_dir = out_dir / "tmp"
+            tmp_dir.mkdir()
+            extra = {"BASIR_OUTPUT": str(outputs_path), "TMPDIR": str(tmp_dir)}
+            expr_env = body.get("expr_env")
+            if isinstance(expr_env, dict):
+                extra.update({str(key): str(value) for key, value in expr_env.items()})
+            env = task_process_env(ctx.base_env, ctx.env, ctx.basir_env(), extra)
+            code, log = await self._run(argv, ctx, env)
             return _finish(code, log, outputs_path, ctx)
         finally:
             shutil.rmtree(out_dir, ignore_errors=True)
 
     async def _run(
-        self, argv: list[str], ctx: TaskContext, outputs_path: Path
+        self, argv: list[str], ctx: TaskContext, env: dict[str, str]
     ) -> tuple[int, CappedLog]:
         ctx.workdir.mkdir(parents=True, exist_ok=True)
-        task_env = {key: str(value) for key, value in ctx.env.items()}
-        env = {**os.environ, **task_env, **ctx.basir_env(), "BASIR_OUTPUT": str(outputs_path)}
         log = CappedLog(ctx.log_path, ctx.output_cap_bytes, attempt_header(ctx))
         read_fd, write_fd = os.pipe()
         try:
