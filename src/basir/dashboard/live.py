@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
@@ -61,13 +61,28 @@ async def _next(subscription: Subscription, stop: asyncio.Event) -> EventRecord 
     return None if getter.cancelled() or not getter.done() else getter.result()
 
 
+async def missed(ctx: DashboardContext, run: str | None, since: int | None) -> bool:
+    """Whether events of interest were committed after the page was rendered (`since`)."""
+    if since is None:
+        return False
+    events = await ctx.store.list_events(after=since, limit=1, run_id=run)
+    return bool(events)
+
+
 async def stream(
-    ctx: DashboardContext, subscription: Subscription, reconnect: bool
+    ctx: DashboardContext,
+    subscription: Subscription,
+    reconnect: bool,
+    stale: Callable[[], Awaitable[bool]],
 ) -> AsyncIterator[bytes]:
-    """Frames until the server shuts down or the browser goes away (then closed quietly)."""
+    """Frames until the server shuts down or the browser goes away (then closed quietly).
+
+    Subscribed first, then checked: a change committed between rendering the page and
+    opening the stream is seen either by `stale` (then one `sync`) or by the subscription.
+    """
     try:
         yield f"retry: {RECONNECT_MS}\n: live\n\n".encode()
-        if reconnect:
+        if reconnect or await stale():
             last = await ctx.store.last_event_id()
             yield f"id: {last}\nevent: sync\ndata: {{}}\n\n".encode()
         while not ctx.shutdown.is_set():
@@ -88,13 +103,14 @@ async def live(
     request: Request,
     session: SessionDep,
     run: str | None = Query(None, max_length=128),
+    since: int | None = Query(None, ge=0, le=2**62),
 ) -> Response:
     """The page's change stream (one per page; the htmx SSE extension opens it)."""
     ctx = dashboard_of(request)
     subscription = ctx.engine.bus.subscribe(accept_for(run))
     reconnect = request.headers.get("last-event-id") is not None
     response = StreamingResponse(
-        stream(ctx, subscription, reconnect),
+        stream(ctx, subscription, reconnect, lambda: missed(ctx, run, since)),
         media_type="text/event-stream",
         headers={"X-Accel-Buffering": "no"},
     )

@@ -16,6 +16,7 @@ async def overview_page(request: Request, session: SessionDep) -> Response:
     """Health, live numbers and recent failures; `?part=live` is the refreshed fragment."""
     ctx = dashboard_of(request)
     values = {
+        "since": await ctx.store.last_event_id(),
         "checks": await overview.health_checks(ctx),
         "kpis": await overview.load_kpis(ctx),
         "failures": await overview.recent_failures(ctx),

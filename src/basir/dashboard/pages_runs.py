@@ -54,6 +54,7 @@ async def runs_page(request: Request, session: SessionDep) -> Response:
     """A page of runs, newest first; `?part=table` is the live-refreshed table alone."""
     ctx = dashboard_of(request)
     filters = run_filters(request.query_params)
+    since = await ctx.store.last_event_id()
     try:
         page = await ctx.store.list_runs(
             status=filters["status"],
@@ -68,6 +69,7 @@ async def runs_page(request: Request, session: SessionDep) -> Response:
         )
     workflows = [w.name for w in await ctx.store.list_workflows()]
     values = {
+        "since": since,
         "runs": page.items,
         "next": page.next,
         "filters": filters,
@@ -80,11 +82,12 @@ async def runs_page(request: Request, session: SessionDep) -> Response:
 
 async def _run_values(request: Request, run_id: str) -> dict[str, Any] | None:
     ctx = dashboard_of(request)
+    since = await ctx.store.last_event_id()
     run = await ctx.store.get_run(run_id)
     if run is None:
         return None
     tasks = await ctx.store.get_tasks(run_id)
-    return {"run": run, "tasks": tasks, "active": run.status in RUN_ACTIVE}
+    return {"run": run, "tasks": tasks, "active": run.status in RUN_ACTIVE, "since": since}
 
 
 @router.get("/runs/{run_id}")

@@ -116,7 +116,7 @@ def _check_arabic(page: Page) -> None:
     html = page.locator("html")
     expect(html).to_have_attribute("dir", "rtl")
     expect(html).to_have_attribute("lang", "ar")
-    assert ARABIC.search(page.locator("nav").inner_text())
+    assert ARABIC.search(page.locator("#menu").inner_text())
     assert ARABIC.search(page.locator("main h1").first.inner_text())
 
 
@@ -153,7 +153,7 @@ def test_arabic_on_every_page_and_remembered_for_the_user(
         for path in MENU:
             page.goto(path)
             _check_arabic(page)
-        for link in page.locator("nav a").all():
+        for link in page.locator("#menu a").all():
             link.click()
             _check_arabic(page)
         _screens(page, run["run_id"])
