@@ -24,6 +24,7 @@ SCAN_PAGE = 200
 SCAN_MAX_PAGES = 10
 MAX_ACTIVE_RUNS = 500
 RECENT_FAILURES = 10
+CHART_STEP_S = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,32 @@ async def _recent(ctx: DashboardContext, status: str, now: float) -> list[RunRec
             break
         cursor = page.next
     return found
+
+
+def per_interval(
+    runs: Iterable[RunRecord], now: float, window_s: float = WINDOW_S, step_s: float = CHART_STEP_S
+) -> dict[str, list[float]]:
+    """Runs that ended per interval of the window: `{time, succeeded, failed}` columns.
+
+    `time` is each interval's start (Unix seconds), oldest first, the shape uPlot draws.
+    """
+    slots = int(window_s // step_s)
+    start = now - slots * step_s
+    times = [start + i * step_s for i in range(slots)]
+    counts = {"succeeded": [0.0] * slots, "failed": [0.0] * slots}
+    for run in runs:
+        if run.finished_at is None or run.finished_at < start or str(run.status) not in counts:
+            continue
+        index = min(int((run.finished_at - start) // step_s), slots - 1)
+        counts[str(run.status)][index] += 1
+    return {"time": times, **counts}
+
+
+async def load_chart(ctx: DashboardContext) -> dict[str, list[float]]:
+    """The overview chart's data: runs succeeded and failed per 5 minutes of the last hour."""
+    now = time.time()
+    finished = [*await _recent(ctx, "succeeded", now), *await _recent(ctx, "failed", now)]
+    return per_interval(finished, now)
 
 
 async def load_kpis(ctx: DashboardContext) -> Kpis:

@@ -17,6 +17,7 @@ from babel.dates import format_datetime
 from babel.numbers import format_decimal
 from fastapi import Depends, Request
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from basir.dashboard.context import DashboardContext
@@ -65,12 +66,14 @@ def environment() -> Environment:
     return env
 
 
-def format_when(timestamp: float | None) -> str:
-    """A timestamp in the page's language (Babel), or an em dash."""
+def format_when(timestamp: float | None) -> Markup:
+    """A `<time>` in the page's language (Babel), kept left-to-right inside Arabic text."""
     if timestamp is None:
-        return "—"
+        return Markup("—")
     moment = datetime.fromtimestamp(timestamp, UTC)
-    return format_datetime(moment, "yyyy-MM-dd HH:mm:ss", locale=current_locale()) + " UTC"
+    text = format_datetime(moment, "yyyy-MM-dd HH:mm:ss", locale=current_locale()) + " UTC"
+    iso = moment.isoformat().replace("+00:00", "Z")
+    return Markup('<time datetime="{}" dir="ltr">{}</time>').format(iso, text)
 
 
 def format_number(value: float) -> str:

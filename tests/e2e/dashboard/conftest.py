@@ -1,6 +1,7 @@
 """A real `basir server` with the dashboard, a viewer user, and headless Debian chromium.
 
-The server and the browser are shared by the module (starting them is the slow part); each
+The server and the browser are shared by the module, never longer: Playwright's sync API holds
+an event loop on the thread while it runs, which async tests of other modules need.  Each
 test gets a fresh browser context (its own cookies), so tests do not see each other's login.
 """
 
@@ -36,7 +37,7 @@ if not Path(CHROMIUM).exists():  # pragma: no cover - machine without chromium
 from playwright.sync_api import Browser, BrowserContext, sync_playwright  # noqa: E402
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def dash_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server for the browser suite, with the demo workflows and a viewer user."""
     server = make_server(tmp_path_factory.mktemp("dash-server"), "--load-examples", str(WORKFLOWS))
@@ -56,7 +57,7 @@ def client(dash_server: Server) -> Iterator[httpx.Client]:
         yield made
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Headless /usr/bin/chromium (never a downloaded browser)."""
     with sync_playwright() as playwright:
@@ -74,8 +75,16 @@ def context(browser: Browser, dash_server: Server) -> Iterator[BrowserContext]:
         base_url=dash_server.url, locale="en-US", viewport={"width": 1280, "height": 860}
     )
     made.set_default_timeout(15_000)
+    violations: list[str] = []
+    made.on("console", lambda msg: _csp(violations, msg.text))
     yield made
     made.close()
+    assert violations == [], "the pages broke their Content-Security-Policy"
+
+
+def _csp(found: list[str], text: str) -> None:
+    if "Content Security Policy" in text:
+        found.append(text)
 
 
 __all__ = ["VIEWER_TOKEN", "context"]

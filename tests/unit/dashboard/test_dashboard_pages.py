@@ -46,6 +46,8 @@ async def test_overview_shows_health_numbers_and_failures(browser: Browser, engi
     live = await client.get("/?part=live")
     assert live.text.lstrip().startswith('<div id="overview-live"')
     assert "<html" not in live.text
+    chart = (await client.get("/?part=chart")).json()
+    assert len(chart["time"]) == len(chart["succeeded"]) == len(chart["failed"]) == 12
 
 
 async def test_workflows_list_and_page_in_both_languages(

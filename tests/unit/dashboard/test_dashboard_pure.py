@@ -123,3 +123,19 @@ def test_node_modules_is_found_from_the_env_or_above(
     deep = tmp_path / "a" / "b"
     deep.mkdir(parents=True)
     assert assets.find_node_modules(deep) == tmp_path / "node_modules"
+
+
+def test_per_interval_puts_each_finished_run_in_its_slot() -> None:
+    now = 3600.0
+    runs = [
+        RunRecord("1", "w", 1, "succeeded", finished_at=10.0),
+        RunRecord("2", "w", 1, "failed", finished_at=3599.0),
+        RunRecord("3", "w", 1, "succeeded", finished_at=3600.0),
+        RunRecord("4", "w", 1, "cancelled", finished_at=100.0),
+        RunRecord("5", "w", 1, "succeeded", finished_at=-5.0),
+        RunRecord("6", "w", 1, "running"),
+    ]
+    chart = overview.per_interval(runs, now, window_s=3600.0, step_s=600.0)
+    assert chart["time"] == [0.0, 600.0, 1200.0, 1800.0, 2400.0, 3000.0]
+    assert chart["succeeded"] == [1, 0, 0, 0, 0, 1]
+    assert chart["failed"] == [0, 0, 0, 0, 0, 1]
