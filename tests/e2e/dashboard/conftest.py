@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from basir.dashboard.assets import find_node_modules
+
 HERE = Path(__file__).parent
 API_HELPERS = HERE.parent / "api"
 for folder in (HERE, API_HELPERS):
@@ -33,6 +35,8 @@ from dashboard_e2e import (  # noqa: E402
 
 if not Path(CHROMIUM).exists():  # pragma: no cover - machine without chromium
     pytest.skip(f"{CHROMIUM} is missing (make deps-machine)", allow_module_level=True)
+if find_node_modules() is None:  # pragma: no cover - front-end packages not installed
+    pytest.skip("node_modules is missing (make assets needs npm)", allow_module_level=True)
 
 from playwright.sync_api import Browser, BrowserContext, sync_playwright  # noqa: E402
 
