@@ -167,7 +167,8 @@ async def current_session(request: Request) -> Session:
     """The request's session, or `LoginRequiredError`; also sets the page's language."""
     ctx = dashboard_of(request)
     session = await load_session(ctx.store, request.cookies.get(SESSION_COOKIE))
-    if session is None:
+    # The API's rule for every read: a principal without `read` sees nothing.
+    if session is None or Permission.READ not in permissions_of(session.principal):
         page_language(request)
         raise LoginRequiredError
     saved = None

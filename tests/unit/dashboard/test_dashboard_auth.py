@@ -148,3 +148,17 @@ async def test_static_files_of_our_own_and_unknown_ones(browser: Browser) -> Non
     assert "inset-inline-start" in css.text
     for path in ("/static/app/../web.py", "/static/app/nope.js", "/static/vendor/nope.js"):
         assert (await client.get(path)).status_code == 404
+
+
+async def test_a_user_without_the_read_permission_sees_nothing(
+    browser: Browser, app: object
+) -> None:
+    from basir.security.tokens import issue_token
+
+    store = app.state.dashboard.store  # type: ignore[attr-defined]
+    await store.kv_put("user", "nobody", {"name": "nobody", "roles": [], "disabled": False})
+    token = await issue_token(store, "nobody")
+    client = await browser(None)
+    csrf = csrf_of((await client.get("/login")).text)
+    await client.post("/login", data={"csrf": csrf, "user": "nobody", "token": token})
+    assert (await client.get("/runs")).status_code == 303
