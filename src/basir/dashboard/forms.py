@@ -10,8 +10,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from basir.i18n import _
+
 FIELD_PREFIX = "param."
 PARAMS_PATH = "params."
+
+
+def type_label(kind: str) -> str:
+    """A param type in words of the page's language (the words the engine's errors use)."""
+    labels = {
+        "string": _("text"),
+        "integer": _("a whole number"),
+        "number": _("a number"),
+        "boolean": _("true or false"),
+        "array": _("a list"),
+        "object": _("a mapping of keys"),
+    }
+    return labels.get(kind, kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +40,11 @@ class ParamField:
     value: str
     choices: tuple[str, ...] = ()
     error: str | None = None
+
+    @property
+    def type_label(self) -> str:
+        """The type in the page's language."""
+        return type_label(self.type)
 
     @property
     def input_id(self) -> str:

@@ -139,3 +139,11 @@ def test_per_interval_puts_each_finished_run_in_its_slot() -> None:
     assert chart["time"] == [0.0, 600.0, 1200.0, 1800.0, 2400.0, 3000.0]
     assert chart["succeeded"] == [1, 0, 0, 0, 0, 1]
     assert chart["failed"] == [0, 0, 0, 0, 0, 1]
+
+
+def test_param_types_are_named_in_the_page_language() -> None:
+    field = forms.param_fields({"n": {"type": "integer"}})[0]
+    assert field.type_label == "a whole number"
+    with use_locale("ar"):
+        assert field.type_label != "a whole number"
+    assert forms.type_label("strange") == "strange"
