@@ -51,7 +51,10 @@ def dash_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server.start()
     yield server
     if server.process is not None and server.process.poll() is None:
-        server.terminate()
+        assert server.terminate() == 0
+    # Pages closing their live streams (every navigation does) must not log errors.
+    assert "Traceback" not in server.output()
+    assert "ERROR" not in server.output()
 
 
 @pytest.fixture
