@@ -150,3 +150,20 @@ async def test_controls_for_operators_only(browser: Browser, engine: Engine, app
     await _wait(engine, succeeded, {"succeeded"})
     nothing = await operator.post(f"/runs/{succeeded}/retry", data={"csrf": csrf})
     assert nothing.status_code == 409
+
+
+async def test_runs_are_paged_on_the_server(browser: Browser, engine: Engine) -> None:
+    workflow = await engine.store.get_workflow("demo")
+    assert workflow is not None
+    started = [(await engine.submit(workflow)).id for _ in range(30)]
+    client = await browser("viewer")
+    first = await client.get("/runs?workflow=demo")
+    shown = [run_id for run_id in started if run_id in first.text]
+    assert len(shown) == 25
+    found = re.search(r'href="(/runs\?[^"]*cursor=[^"]+)" id="next-page"', first.text)
+    assert found is not None
+    second = await client.get(html.unescape(found.group(1)))
+    rest = [run_id for run_id in started if run_id in second.text]
+    assert sorted(shown + rest) == sorted(started)
+    assert "First page" in second.text
+    assert 'id="next-page"' not in second.text
