@@ -187,3 +187,14 @@ def test_a_viewer_sees_no_controls_and_cannot_post_them(
     assert started.status == 403
     assert client.get(f"/api/v1/runs/{run['run_id']}").json()["status"] == "running"
     client.post(f"/api/v1/runs/{run['run_id']}/cancel")
+
+
+def test_the_runs_list_updates_live(context: BrowserContext, client: httpx.Client) -> None:
+    page = context.new_page()
+    login(page)
+    page.goto("/runs")
+    page.evaluate("window.basirNoReload = true")
+    run = client.post("/api/v1/workflows/dash-demo/runs", json={"params": {"pause": 0}}).json()
+    row = page.locator(f"#runs tr[data-run='{run['run_id']}']")
+    expect(row).to_contain_text("succeeded")
+    assert page.evaluate("window.basirNoReload") is True, "the page reloaded itself"
