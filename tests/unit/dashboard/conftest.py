@@ -6,8 +6,8 @@ exactly as a person would (GET /login for the CSRF cookie, POST the form).
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -21,6 +21,12 @@ from basir.engine.runtime import Engine
 from basir.security import tokens
 from basir.spec.validate import load_workflow
 from basir.store.memory import MemoryStore
+
+HERE = Path(__file__).parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from dashboard_helpers import Browser, csrf_of  # noqa: E402
 
 DEMO = """
 name: demo
@@ -42,15 +48,6 @@ tasks:
   - id: wait
     run: sleep 30
 """
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-Browser = Callable[..., Awaitable[httpx.AsyncClient]]
-
-
-def csrf_of(html: str) -> str:
-    """The CSRF token of the first form of a page."""
-    found = CSRF.search(html)
-    assert found is not None, html
-    return found.group(1)
 
 
 @pytest.fixture

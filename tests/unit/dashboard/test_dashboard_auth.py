@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import httpx
+from dashboard_helpers import Browser, csrf_of
 
 from basir.dashboard.sessions import LANG_COOKIE, SESSION_COOKIE
-from conftest import Browser, csrf_of
 
 
 async def test_without_a_session_every_page_goes_to_login(browser: Browser) -> None:

@@ -6,10 +6,10 @@ import asyncio
 import html
 import re
 
+from dashboard_helpers import Browser, csrf_of
 from fastapi import FastAPI
 
 from basir.engine.runtime import Engine
-from conftest import Browser, csrf_of
 
 RUN_URL = re.compile(r"^/runs/([0-9a-f]+)$")
 
