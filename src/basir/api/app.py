@@ -20,6 +20,8 @@ from basir.api.middleware import BodyLimitMiddleware, LocaleMiddleware
 from basir.api.routes import decisions, events, health, runs, tasks, workflows
 from basir.config import Settings
 from basir.coordinator.decisions import Decisions
+from basir.dashboard import DashboardContext
+from basir.dashboard import mount as mount_dashboard
 from basir.engine.runtime import Engine
 from basir.monitoring.metrics import Metrics
 from basir.security.auth import Authenticator
@@ -75,6 +77,8 @@ def create_app(
     # The most requested routes first: matching walks the routers in order.
     for module in (runs, events, tasks, workflows, decisions, health):
         app.include_router(module.router)
+    # The web UI at `/`, after the API so `/api/v1` routes match first; same shutdown signal.
+    mount_dashboard(app, DashboardContext(engine, settings, shutdown=ctx.shutdown))
     # Added innermost first: the locale is set before the body limit may answer 413.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(LocaleMiddleware)

@@ -76,6 +76,7 @@ class BasirServer(uvicorn.Server):
 def _banner(host: str, port: int, token: str | None) -> None:
     url = f"http://{host}:{port}"
     sys.stdout.write(_("Basir server listening on {url}", url=url) + "\n")
+    sys.stdout.write(_("dashboard: {url}/ (log in as user admin)", url=url) + "\n")
     sys.stdout.write(_("API docs: {url}/docs", url=url) + "\n")
     if token is not None:
         sys.stdout.write(_("admin token (shown only once, keep it safe): {token}", token=token))
