@@ -33,10 +33,11 @@ from dashboard_e2e import (  # noqa: E402
     add_viewer,
 )
 
+# A machine without the browser or the front-end packages fails these tests, never skips them.
 if not Path(CHROMIUM).exists():  # pragma: no cover - machine without chromium
-    pytest.skip(f"{CHROMIUM} is missing (make deps-machine)", allow_module_level=True)
+    pytest.fail(f"{CHROMIUM} is missing: run `make deps-machine`", pytrace=False)
 if find_node_modules() is None:  # pragma: no cover - front-end packages not installed
-    pytest.skip("node_modules is missing (make assets needs npm)", allow_module_level=True)
+    pytest.fail("node_modules is missing: run `make assets` (needs npm)", pytrace=False)
 
 from playwright.sync_api import Browser, BrowserContext, sync_playwright  # noqa: E402
 
