@@ -140,8 +140,10 @@ class PostgresStore(SqlReads):
     async def _select(
         self, query: Query, params: dict[str, Any], decode: Callable[[Sequence[Any]], T]
     ) -> list[T]:
-        name, *args = query
-        stmt = getattr(queries, name)(*args)
+        stmt: Any = query
+        if isinstance(query, tuple):
+            name, *args = query
+            stmt = getattr(queries, name)(*args)
         async with self._connect() as conn:
             rows = (await conn.execute(stmt, params)).all()
         return [decode(r) for r in rows]

@@ -24,8 +24,10 @@ from basir.store.sqlite_sql import status_params
 
 T = TypeVar("T")
 
-# A statement by name: a builder of `store.queries` and the arguments to call it with.
-Query = tuple[Any, ...]
+# A statement by name: a builder of `store.queries` and the arguments to call it with.  A
+# built SQLAlchemy statement is accepted too (compiled on use: the SQLite store then imports
+# SQLAlchemy).
+Query = tuple[Any, ...] | Any
 
 
 class SqlReads:

@@ -191,7 +191,12 @@ class SqliteStore(SqlReads):
     async def _select(
         self, query: Query, params: dict[str, Any], decode: Callable[[Sequence[Any]], T]
     ) -> list[T]:
-        sql = statement(*query)
+        if isinstance(query, tuple):
+            sql = statement(*query)
+        else:  # a built statement (code written before statements were named): compile it
+            from basir.store.queries import compile_sqlite
+
+            sql = compile_sqlite(query)
         args = sql.params(params)
         return await self._read(lambda: [decode(r) for r in self._conn().execute(sql.text, args)])
 

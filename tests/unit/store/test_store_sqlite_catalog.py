@@ -90,3 +90,17 @@ def test_tables_without_a_revision_are_refused(tmp_path: Path, fresh_lookups: No
         create_schema(conn, path)
     assert not conn.in_transaction
     conn.close()
+
+
+async def test_a_built_statement_still_reads(tmp_path: Path) -> None:
+    """Code that passes a SQLAlchemy statement instead of a name keeps working (slower)."""
+    from basir.store.sqlite import SqliteStore
+
+    store = SqliteStore(f"sqlite:///{tmp_path / 'b.db'}")
+    await store.open()
+    try:
+        by_name = await store._select(("last_event_id",), {}, lambda row: int(row[0]))
+        built = await store._select(queries.last_event_id(), {}, lambda row: int(row[0]))
+    finally:
+        await store.close()
+    assert by_name == built == [0]
