@@ -24,7 +24,11 @@ def _imported(args: list[str], home: Path) -> set[str]:
         [sys.executable, "-X", "importtime", "-c", ENTRY, *args],
         capture_output=True,
         text=True,
-        env={**os.environ, "BASIR_HOME": str(home), "BASIR_LANG": "en"},
+        env={
+            **{key: value for key, value in os.environ.items() if key != "BASIR_DB"},
+            "BASIR_HOME": str(home),  # the embedded SQLite store under a fresh home
+            "BASIR_LANG": "en",
+        },
         timeout=60,
         check=False,
     )
