@@ -25,3 +25,10 @@ def test_startup_raises_then_settling_restores_the_thresholds(thresholds: None) 
     assert startup.STARTUP_GC_THRESHOLDS[0] > startup.DEFAULT_GC_THRESHOLDS[0]
     freeze_long_lived()  # what `basir run` and `basir server` call once their engine runs
     assert gc.get_threshold() == startup.DEFAULT_GC_THRESHOLDS
+
+
+def test_before_exit_hides_what_exists_from_the_last_collection(thresholds: None) -> None:
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    startup.before_exit()
+    assert gc.get_freeze_count() > 0
