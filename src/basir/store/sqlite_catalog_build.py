@@ -20,7 +20,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
 from basir.store import queries, schema
-from basir.store.sqlite_sql import CATALOG_PATH, fingerprint, statement_key
+from basir.store.sqlite_sql import (
+    BASE_SOURCES,
+    CATALOG_PATH,
+    builder_module,
+    compile_builder,
+    fingerprint,
+    statement_key,
+)
 from basir.store.tables import SCHEMA_REVISION, metadata
 
 # Numbers of allowed statuses / event types a guard or a filter is compiled for up front.
@@ -30,7 +37,11 @@ _BOOLS = (False, True)
 
 
 def shapes() -> Iterator[tuple[Any, ...]]:
-    """Every `(builder name, *args)` the SQLite store uses, up to `MAX_LISTED` statuses."""
+    """Every `(builder name, *args)` the SQLite store uses, up to `MAX_LISTED` statuses.
+
+    A builder of another module of `basir.store` is named `"module.builder"`; its module
+    then joins the catalogue's sources.
+    """
     for name in ("insert_run", "next_task_seq", "insert_workflow", "last_event_id"):
         yield (name,)
     for name in ("select_run", "select_tasks", "active_runs", "latest_workflow"):
@@ -78,12 +89,15 @@ def ddl() -> list[str]:
 def build() -> dict[str, Any]:
     """The catalogue, as the JSON document `store.sqlite_sql` reads."""
     statements = {}
+    sources = set(BASE_SOURCES)
     for name, *args in shapes():
-        compiled = queries.compile_sqlite(getattr(queries, name)(*args))
+        compiled = compile_builder(name, *args)
         statements[statement_key(name, *args)] = {"text": compiled.text, "fixed": compiled.fixed}
+        sources.add(f"{builder_module(name)}.py")
     stamp = sa.insert(schema.alembic_version).values(version_num=sa.bindparam("version_num"))
     return {
-        "fingerprint": fingerprint(),
+        "sources": sorted(sources),
+        "fingerprint": fingerprint(sorted(sources)),
         "schema_revision": SCHEMA_REVISION,
         "ddl": ddl(),
         "stamp": queries.compile_sqlite(stamp).text,

@@ -5,11 +5,13 @@ SQLAlchemy costs a fresh `basir run` about a third of its time, so the SQLite te
 builders compile to are shipped in `sqlite_catalog.json` (written by
 `python -m basir.store.sqlite_catalog_build`; a test regenerates it and fails on any
 difference).  `statement(name, *args)` looks a statement up there and compiles the builder
-only on a miss.  The catalogue records a fingerprint of the files the SQL is defined in
-(`queries.py`, `tables.py`, `codec.py`): when they change and the catalogue is not
-regenerated, it is ignored as a whole, so a stale catalogue makes the store slower, never
-wrong.  The same holds for the schema: its revision and DDL come from the catalogue when it is
-current, else from SQLAlchemy and Alembic (`store.schema`).
+only on a miss.  A name is a builder of `store.queries` (`"list_runs"`) or of another module
+of `basir.store` (`"schedule_sql.select_due"`).  The catalogue lists the files its SQL comes
+from (`tables.py`, `codec.py` and every builder module) with a fingerprint of their text:
+when one changes and the catalogue is not regenerated, it is ignored as a whole, so a stale
+catalogue makes the store slower, never wrong.  The same holds for the schema: its revision
+and DDL come from the catalogue when it is current, else from SQLAlchemy and Alembic
+(`store.schema`).
 
 The SQLite writer's multi-row writes are positional SQL text built here directly (see
 "SQLite bulk writes" below).
@@ -29,8 +31,8 @@ from basir.store.records import RunUpdate, TaskUpdate
 
 HERE = Path(__file__).resolve().parent
 CATALOG_PATH = HERE / "sqlite_catalog.json"
-# The files every catalogued text is derived from: any change to them invalidates it.
-SOURCES = ("queries.py", "tables.py", "codec.py")
+# The files every catalogued text depends on besides the builder modules themselves.
+BASE_SOURCES = ("tables.py", "codec.py")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,15 +48,22 @@ class SqliteSql:
         return {**self.fixed, **values} if self.fixed else values
 
 
-def fingerprint() -> str:
-    """A hash of the sources the SQL is defined in; '' when one cannot be read."""
+def fingerprint(sources: list[str]) -> str:
+    """A hash of these files of `basir/store` (names and text); '' when one cannot be read."""
     digest = hashlib.sha256()
-    for name in SOURCES:
+    for name in sorted(set(sources)):
         try:
-            digest.update((HERE / name).read_bytes())
+            text = (HERE / name).read_bytes()
         except OSError:
             return ""
+        digest.update(name.encode() + b"\0" + text + b"\0")
     return digest.hexdigest()
+
+
+def builder_module(name: str) -> str:
+    """The module of `basir.store` that defines builder `name` (`queries` by default)."""
+    module, _dot, _builder = name.rpartition(".")
+    return module or "queries"
 
 
 def statement_key(name: str, *args: Any) -> str:
@@ -69,7 +78,10 @@ def catalog() -> dict[str, Any] | None:
         data: dict[str, Any] = json.loads(CATALOG_PATH.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    current = fingerprint()
+    sources = data.get("sources")
+    if not isinstance(sources, list) or not set(BASE_SOURCES) <= set(sources):
+        return None
+    current = fingerprint(sources)
     if not current or data.get("fingerprint") != current:
         return None
     return data
@@ -83,10 +95,18 @@ def statement(name: str, *args: Any) -> SqliteSql:
         found = data["statements"].get(statement_key(name, *args))
         if found is not None:
             return SqliteSql(found["text"], found["fixed"])
-    from basir.store import queries  # imports SQLAlchemy: only on a catalogue miss
+    return compile_builder(name, *args)
 
-    built = getattr(queries, name)(*args)
-    compiled = queries.compile_sqlite(built)
+
+def compile_builder(name: str, *args: Any) -> SqliteSql:
+    """Build `name(*args)` and compile it with SQLAlchemy (imported here, on first use)."""
+    import importlib
+
+    from basir.store.queries import compile_sqlite
+
+    module = importlib.import_module(f"basir.store.{builder_module(name)}")
+    built = getattr(module, name.rpartition(".")[2])(*args)
+    compiled = compile_sqlite(built)
     return SqliteSql(compiled.text, compiled.fixed)
 
 

@@ -34,8 +34,22 @@ def test_every_shape_comes_from_the_catalogue(fresh_lookups: None) -> None:
     assert data is not None and data["schema_revision"] == SCHEMA_REVISION
     for name, *args in sqlite_catalog_build.shapes():
         got = sqlite_sql.statement(name, *args)
-        compiled = queries.compile_sqlite(getattr(queries, name)(*args))
+        compiled = sqlite_sql.compile_builder(name, *args)
         assert (got.text, got.fixed) == (compiled.text, compiled.fixed)
+
+
+def test_the_fingerprint_covers_every_source(fresh_lookups: None) -> None:
+    data = sqlite_sql.catalog()
+    assert data is not None
+    assert {"queries.py", "tables.py", "codec.py"} <= set(data["sources"])
+    base = sqlite_sql.fingerprint(["tables.py", "codec.py"])
+    assert sqlite_sql.fingerprint(data["sources"]) not in ("", base)
+    assert sqlite_sql.fingerprint(["no-such-file.py"]) == ""
+
+
+def test_a_builder_of_another_module(fresh_lookups: None) -> None:
+    got = sqlite_sql.statement("queries.select_run")
+    assert got.text == queries.compile_sqlite(queries.select_run()).text
 
 
 def test_a_missing_shape_is_compiled(fresh_lookups: None) -> None:
@@ -47,7 +61,7 @@ def test_a_missing_shape_is_compiled(fresh_lookups: None) -> None:
 
 
 def test_a_stale_catalogue_is_ignored(fresh_lookups: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sqlite_sql, "fingerprint", lambda: "changed sources")
+    monkeypatch.setattr(sqlite_sql, "fingerprint", lambda _sources: "changed sources")
     assert sqlite_sql.catalog() is None
     assert sqlite_sql.schema_revision() is None and sqlite_sql.schema_ddl() is None
     got = sqlite_sql.statement("select_run")
@@ -73,7 +87,7 @@ def test_the_schema_from_the_catalogue_is_the_one_sqlalchemy_creates(
     create_schema(conn, fast)  # at head: nothing to do
     assert read_revision(conn) == SCHEMA_REVISION
     conn.close()
-    monkeypatch.setattr(sqlite_sql, "fingerprint", lambda: "changed sources")
+    monkeypatch.setattr(sqlite_sql, "fingerprint", lambda _sources: "changed sources")
     sqlite_sql.catalog.cache_clear()
     conn = _open(slow)
     create_schema(conn, slow)
