@@ -78,5 +78,11 @@ def _register_optional(app: typer.Typer) -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    from basir.cli.startup import before_exit, collect_less_while_starting
+
+    collect_less_while_starting()  # before the commands import what they need
     _lang_from_argv()
-    build_app()()
+    try:
+        build_app()()
+    finally:  # typer ends every command with SystemExit
+        before_exit()

@@ -35,7 +35,7 @@ from basir.store.records import (
     WorkflowVersion,
 )
 from basir.store.schema import ensure_schema
-from basir.store.sql_reads import SqlReads
+from basir.store.sql_reads import Query, SqlReads
 from basir.store.tables import events
 
 T = TypeVar("T")
@@ -138,8 +138,12 @@ class PostgresStore(SqlReads):
             yield conn
 
     async def _select(
-        self, stmt: sa.Select[Any], params: dict[str, Any], decode: Callable[[Sequence[Any]], T]
+        self, query: Query, params: dict[str, Any], decode: Callable[[Sequence[Any]], T]
     ) -> list[T]:
+        stmt: Any = query
+        if isinstance(query, tuple):
+            name, *args = query
+            stmt = getattr(queries, name)(*args)
         async with self._connect() as conn:
             rows = (await conn.execute(stmt, params)).all()
         return [decode(r) for r in rows]

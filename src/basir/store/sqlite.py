@@ -3,7 +3,9 @@
 Writes go to one writer thread (`sqlite_writer.GroupCommitWriter`) that commits everything
 queued in one transaction; reads run on a small pool of reader threads, each with its own
 connection (WAL lets them read while the writer writes).  Nothing here blocks the event loop.
-Statements are the Core builders of `store.queries`, compiled once to SQLite SQL.
+Statements are the Core builders of `store.queries`, compiled once to SQLite SQL; their texts
+and the schema's DDL ship in a catalogue (`store.sqlite_sql`), so opening a store at the
+current schema revision, or creating a new one, does not import SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -16,20 +18,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
-
 from basir.store import sqlite_apply
 from basir.store.base import StoreError
-from basir.store.queries import compile_sqlite
 from basir.store.records import (
     Batch,
     EventRecord,
     JsonDict,
     WorkflowVersion,
 )
-from basir.store.schema import ensure_schema
-from basir.store.sql_reads import SqlReads
+from basir.store.sql_reads import Query, SqlReads
 from basir.store.sqlite_checkpoint import WalCheckpointer
+from basir.store.sqlite_schema import create_schema
+from basir.store.sqlite_sql import statement
 from basir.store.sqlite_writer import GroupCommitWriter, Job
 
 T = TypeVar("T")
@@ -94,26 +94,6 @@ def _connect(path: Path, pragmas: Sequence[str]) -> sqlite3.Connection:
     return conn
 
 
-def _create_schema(path: Path) -> None:
-    engine = sa.create_engine(sa.URL.create("sqlite", database=str(path)), poolclass=sa.NullPool)
-
-    @sa.event.listens_for(engine, "connect")
-    def _connect_hook(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None
-        dbapi_conn.execute("PRAGMA busy_timeout=5000")
-
-    @sa.event.listens_for(engine, "begin")
-    def _begin_hook(conn: sa.Connection) -> None:
-        # Serialises processes opening the same new file; DDL is transactional in SQLite.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    try:
-        with engine.begin() as conn:
-            ensure_schema(conn)
-    finally:
-        engine.dispose()
-
-
 def _wrap(exc: sqlite3.Error) -> StoreError:
     return StoreError(f"sqlite: {exc}")
 
@@ -152,10 +132,7 @@ class SqliteStore(SqlReads):
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the SQLite store {self.path}: {exc}") from exc
         try:
-            _create_schema(self.path)
-        except sa.exc.DBAPIError as exc:
-            conn.close()
-            raise StoreError(f"cannot create the schema in {self.path}: {exc.orig}") from exc
+            create_schema(conn, self.path)
         except BaseException:
             conn.close()
             raise
@@ -212,9 +189,14 @@ class SqliteStore(SqlReads):
             raise _wrap(exc) from exc
 
     async def _select(
-        self, stmt: sa.Select[Any], params: dict[str, Any], decode: Callable[[Sequence[Any]], T]
+        self, query: Query, params: dict[str, Any], decode: Callable[[Sequence[Any]], T]
     ) -> list[T]:
-        sql = compile_sqlite(stmt)
+        if isinstance(query, tuple):
+            sql = statement(*query)
+        else:  # a built statement (code written before statements were named): compile it
+            from basir.store.queries import compile_sqlite
+
+            sql = compile_sqlite(query)
         args = sql.params(params)
         return await self._read(lambda: [decode(r) for r in self._conn().execute(sql.text, args)])
 
