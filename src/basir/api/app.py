@@ -17,7 +17,7 @@ from basir.api import problems
 from basir.api.cache import LIST_CACHE_TTL_S, ListCache
 from basir.api.deps import ApiContext
 from basir.api.middleware import BodyLimitMiddleware, LocaleMiddleware
-from basir.api.routes import decisions, events, health, runs, tasks, workflows
+from basir.api.routes import decisions, events, health, runs, schedules, tasks, workflows
 from basir.config import Settings
 from basir.coordinator.decisions import Decisions
 from basir.engine.runtime import Engine
@@ -73,7 +73,7 @@ def create_app(
     app.state.basir = ctx
     problems.install(app)
     # The most requested routes first: matching walks the routers in order.
-    for module in (runs, events, tasks, workflows, decisions, health):
+    for module in (runs, events, tasks, workflows, decisions, schedules, health):
         app.include_router(module.router)
     # Added innermost first: the locale is set before the body limit may answer 413.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)

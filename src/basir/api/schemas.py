@@ -230,3 +230,25 @@ class DecisionView(BaseModel):
     callback_url: str | None = None
     created_at: str | None = None
     created_by: str | None = None
+
+
+class ScheduleView(BaseModel):
+    """One schedule; times in ISO 8601 with the schedule's own offset."""
+
+    id: str
+    workflow: str
+    cron: str
+    timezone: str
+    paused: bool
+    overlap: str
+    catchup: str
+    last_fire: str | None = None
+    last_run_id: str | None = None
+    next_fire: str | None = None
+    queued: list[str] = []
+
+
+class ScheduleList(BaseModel):
+    """Schedules, by workflow and position."""
+
+    items: list[ScheduleView]

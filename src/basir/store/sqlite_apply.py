@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from itertools import chain, groupby
 from typing import Any
 
-from basir.store import codec, guards, queries
+from basir.store import codec, guards, queries, schedule_sql
 from basir.store.queries import compile_sqlite
 from basir.store.records import (
     Batch,
@@ -26,6 +26,8 @@ from basir.store.records import (
     JsonDict,
     RunInsert,
     RunUpdate,
+    ScheduleRecord,
+    ScheduleUpdate,
     TaskInsert,
     TaskRecord,
     TaskUpdate,
@@ -266,3 +268,29 @@ def kv_put(
     sql = compile_sqlite(queries.kv_put("sqlite", only_if_absent))
     params = {"kind": kind, "key": key, "value": codec.dumps(value), "updated_at": time.time()}
     return conn.execute(sql.text, sql.params(params)).rowcount == 1
+
+
+def sync_schedules(conn: sqlite3.Connection, workflow: str, entries: list[ScheduleRecord]) -> None:
+    """Register a workflow's schedules: upsert each entry, delete the ones no longer listed."""
+    ids = compile_sqlite(schedule_sql.ids_of_workflow())
+    wanted = {entry.id for entry in entries}
+    delete = compile_sqlite(schedule_sql.delete_one()).text
+    for (found,) in conn.execute(ids.text, ids.params({"workflow": workflow})).fetchall():
+        if found not in wanted:
+            conn.execute(delete, {"id": found})
+    upsert = compile_sqlite(schedule_sql.upsert("sqlite"))
+    for entry in entries:
+        conn.execute(upsert.text, upsert.params(schedule_sql.row(entry)))
+
+
+def update_schedule(
+    conn: sqlite3.Connection, change: ScheduleUpdate, batch: Batch | None, precise: bool
+) -> list[EventRecord]:
+    """A guarded schedule write, then `batch`, in the writer's transaction."""
+    fields, params = schedule_sql.update_params(change)
+    sql = compile_sqlite(schedule_sql.guarded_update(fields))
+    if conn.execute(sql.text, sql.params(params)).rowcount != 1:
+        current = compile_sqlite(schedule_sql.current_revision())
+        found = conn.execute(current.text, current.params({"k_id": change.id})).fetchone()
+        raise schedule_sql.lost(change, None if found is None else int(found[0]))
+    return apply_batch(conn, batch, precise) if batch else []

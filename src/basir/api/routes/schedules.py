@@ -1,0 +1,53 @@
+"""`/api/v1/schedules`: list schedules, pause and resume them (NAME: workflow or schedule id)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from starlette.responses import Response
+
+from basir.api.deps import Operator, Reader, json_response
+from basir.api.problems import problem_responses
+from basir.api.schemas import ScheduleList
+from basir.coordinator.schedule_controls import schedule_view, set_paused
+
+router = APIRouter(prefix="/api/v1", tags=["schedules"], responses=problem_responses(401, 403))
+
+ScheduleName = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}(:[0-9]{1,3})?$")]
+
+
+@router.get(
+    "/schedules",
+    response_model=ScheduleList,
+    summary="Every schedule, with its last and next fire",
+)
+async def list_schedules(caller: Reader) -> Response:
+    """`{"items": [...]}`: workflow, cron, time zone, paused flag, last and next fire (ISO 8601
+    with the schedule's own offset)."""
+    records = await caller.ctx.store.list_schedules()
+    return json_response({"items": [schedule_view(r) for r in records]})
+
+
+@router.post(
+    "/schedules/{name}/pause",
+    response_model=ScheduleList,
+    responses=problem_responses(400, 404, 413, 422),
+    summary="Pause a workflow's schedules (or one schedule by id)",
+)
+async def pause_schedule(name: ScheduleName, caller: Operator) -> Response:
+    """Stored: no server on this store fires them until they are resumed."""
+    records = await set_paused(caller.ctx.store, name, True, caller.user)
+    return json_response({"items": [schedule_view(r) for r in records]})
+
+
+@router.post(
+    "/schedules/{name}/resume",
+    response_model=ScheduleList,
+    responses=problem_responses(400, 404, 413, 422),
+    summary="Resume paused schedules; missed fires follow their catchup policy",
+)
+async def resume_schedule(name: ScheduleName, caller: Operator) -> Response:
+    """Resume; the fires missed while paused follow each schedule's `catchup`."""
+    records = await set_paused(caller.ctx.store, name, False, caller.user)
+    return json_response({"items": [schedule_view(r) for r in records]})

@@ -1,0 +1,136 @@
+"""`basir schedules list | next NAME [-n N] | pause NAME | resume NAME`.
+
+On the embedded store (BASIR_HOME) by default; `list`, `pause` and `resume` also against a
+server with `--server URL`.  NAME is a workflow name (all its schedules) or a schedule id
+(`<workflow>:<position>`) from `list`.  A pause is stored: a server running on the same store,
+or started later, does not fire the schedule until it is resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from basir.cli.common import opened_store, out_console, run_async, settings
+from basir.cli.runs_cmd import JsonOption, ServerOption, TokenOption, connected
+from basir.i18n import _
+
+NameArgument = Annotated[str, typer.Argument(help=_("workflow name or schedule id"))]
+
+
+def _print(items: list[dict[str, Any]], json_out: bool) -> None:
+    if json_out:
+        sys.stdout.write(json.dumps({"items": items}, ensure_ascii=False, indent=2) + "\n")
+        return
+    from rich.table import Table
+
+    table = Table(
+        _("id"), _("workflow"), _("cron"), _("time zone"), _("paused"), _("last fire"),
+        _("next fire"),
+    )  # fmt: skip
+    for item in items:
+        table.add_row(
+            item["id"],
+            item["workflow"],
+            item["cron"],
+            item["timezone"],
+            _("yes") if item["paused"] else _("no"),
+            item["last_fire"] or "",
+            item["next_fire"] or "",
+        )
+    out_console.print(table)
+
+
+@run_async
+async def _local_list() -> list[dict[str, Any]]:
+    from basir.coordinator.schedule_controls import schedule_view
+
+    async with opened_store(settings()) as store:
+        return [schedule_view(r) for r in await store.list_schedules()]
+
+
+@run_async
+async def _local_pause(name: str, paused: bool) -> list[dict[str, Any]]:
+    from basir.coordinator.schedule_controls import schedule_view, set_paused
+
+    async with opened_store(settings()) as store:
+        return [schedule_view(r) for r in await set_paused(store, name, paused, "cli")]
+
+
+@run_async
+async def _local_next(name: str, count: int) -> list[tuple[str, list[str]]]:
+    from basir.coordinator.schedule_controls import find_schedules, upcoming
+    from basir.scheduler.cron import iso_in_zone
+
+    async with opened_store(settings()) as store:
+        records = await find_schedules(store, name)
+    return [(r.id, [iso_in_zone(t, r.timezone) for t in upcoming(r, count)]) for r in records]
+
+
+def _pause(name: str, paused: bool, server: str | None, token: str | None, as_json: bool) -> None:
+    if server is None:
+        items = _local_pause(name, paused)
+    else:
+        action = "pause" if paused else "resume"
+        with connected(server, token) as client:
+            items = client.request("POST", f"/api/v1/schedules/{name}/{action}")["items"]
+    _print(items, as_json)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `schedules` command group."""
+    group = typer.Typer(
+        help=_("List, preview, pause and resume the schedules of workflows."),
+        no_args_is_help=True,
+        rich_markup_mode=None,
+    )
+
+    @group.command("list", help=_("One row per schedule, times in its own time zone."))
+    def list_cmd(
+        server: ServerOption = None, token: TokenOption = None, json_out: JsonOption = False
+    ) -> None:
+        if server is None:
+            items = _local_list()
+        else:
+            with connected(server, token) as client:
+                items = client.request("GET", "/api/v1/schedules")["items"]
+        _print(items, json_out)
+
+    @group.command("next", help=_("The next fire times of a schedule (embedded store)."))
+    def next_cmd(
+        name: NameArgument,
+        count: Annotated[int, typer.Option("-n", min=1, max=1000, help=_("how many"))] = 5,
+        json_out: JsonOption = False,
+    ) -> None:
+        found = _local_next(name, count)
+        if json_out:
+            data = {"items": [{"id": sid, "next": times} for sid, times in found]}
+            sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+            return
+        for schedule_id, times in found:
+            out_console.print(f"[bold]{schedule_id}[/]")
+            for moment in times:
+                out_console.print(f"  {moment}")
+
+    @group.command("pause", help=_("Pause schedules: no server fires them until resumed."))
+    def pause_cmd(
+        name: NameArgument,
+        server: ServerOption = None,
+        token: TokenOption = None,
+        json_out: JsonOption = False,
+    ) -> None:
+        _pause(name, True, server, token, json_out)
+
+    @group.command("resume", help=_("Resume schedules; missed fires follow their catchup."))
+    def resume_cmd(
+        name: NameArgument,
+        server: ServerOption = None,
+        token: TokenOption = None,
+        json_out: JsonOption = False,
+    ) -> None:
+        _pause(name, False, server, token, json_out)
+
+    app.add_typer(group, name="schedules")

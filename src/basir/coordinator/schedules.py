@@ -1,0 +1,252 @@
+"""`Scheduler`: the clock inside `basir server` that starts workflows by their `on.schedule`.
+
+Each tick reads the schedules that are due (an indexed query: the cost follows the due ones,
+not all), asks the pure `scheduler.schedules.plan` what to do, and writes the whole decision
+— the fired runs, their `schedule.*` events and the moved clock — in one store transaction
+guarded by the schedule's revision (`ScheduleStore.update_schedule`).  Only then are the runs
+handed to the engine (`Engine.resume`).  A crash before the commit leaves the clock where it
+was (the fire happens on the next start); after it, the run is in the store and the engine's
+own resume picks it up: never lost, never doubled.  A paused schedule, or one changed by an
+apply, is read fresh from the store every tick, so another process's pause holds at once.
+
+`tick(now)` takes the time as an argument, so tests drive the clock without sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from basir.coordinator.workflows import spec_hash
+from basir.errors import BasirError, NotFoundError
+from basir.i18n import _
+from basir.scheduler.cron import iso_in_zone
+from basir.scheduler.schedules import Plan, next_clock, plan
+from basir.states import RUN_TERMINAL, RunStatus
+from basir.store.base import ConflictError
+from basir.store.records import (
+    Batch,
+    EventRecord,
+    RunInsert,
+    RunRecord,
+    ScheduleRecord,
+    ScheduleUpdate,
+)
+
+if TYPE_CHECKING:
+    from basir.engine.runtime import Engine
+    from basir.spec.models import WorkflowSpec
+    from basir.store.base import Store
+
+log = logging.getLogger(__name__)
+
+POLL_S = 1.0  # the longest sleep: picks up pauses and applies made by other processes
+
+
+def schedule_records(spec: WorkflowSpec, now: float) -> list[ScheduleRecord]:
+    """The schedule rows of a workflow's `on.schedule`, each with its first fire after `now`."""
+    records: list[ScheduleRecord] = []
+    for position, entry in enumerate(spec.on.schedule if spec.on is not None else []):
+        options: dict[str, Any] = entry.model_dump(mode="json")
+        start, end = entry.window()
+        options["_start"], options["_end"] = start, end
+        schedule_id = f"{spec.name}:{position}"
+        fire, due = next_clock(schedule_id, options, now)
+        records.append(
+            ScheduleRecord(
+                id=schedule_id,
+                workflow=spec.name,
+                position=position,
+                cron=entry.cron,
+                timezone=entry.timezone,
+                options=options,
+                spec_hash=spec_hash(options),
+                next_fire_at=fire,
+                due_at=due,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    return records
+
+
+def _event(kind: str, record: ScheduleRecord, now: float, **data: Any) -> EventRecord:
+    payload = {"schedule": record.id, "workflow": record.workflow, **data}
+    return EventRecord(
+        type=kind,
+        subject=f"schedules/{record.id}",
+        time=now,
+        data={k: v for k, v in payload.items() if v is not None},
+        run_id=data.get("run_id"),
+        workflow=record.workflow,
+    )
+
+
+class Scheduler:
+    """Fires due schedules into runs of the engine; `start` runs the loop, `tick` one step."""
+
+    def __init__(
+        self, store: Store, engine: Engine, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.store = store
+        self.engine = engine
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """Tick now (a schedule was applied, paused or resumed in this process)."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        """Run the loop in the background."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="basir-scheduler")
+
+    async def stop(self) -> None:
+        """Stop the loop (a tick in progress is cancelled before its commit, or completes)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.tick()
+                soonest = await self.store.next_due_at()
+            except Exception:  # a store outage must not end the clock; the next tick retries
+                log.exception("scheduler tick failed")
+                soonest = None
+            now = self.clock()
+            delay = POLL_S if soonest is None else min(POLL_S, max(0.0, soonest - now))
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+
+    async def tick(self, now: float | None = None) -> list[str]:
+        """Fire every due schedule once; returns the ids of the runs started."""
+        now = self.clock() if now is None else now
+        started: list[str] = []
+        for record in await self.store.due_schedules(now):
+            try:
+                started.extend(await self._fire(record, now))
+            except ConflictError:  # changed since read (paused, applied, another server)
+                continue
+        return started
+
+    async def _previous_active(self, record: ScheduleRecord) -> bool:
+        if record.last_run_id is None:
+            return False
+        run = await self.store.get_run(record.last_run_id)
+        return run is not None and run.status not in RUN_TERMINAL
+
+    async def _fire(self, record: ScheduleRecord, now: float) -> list[str]:
+        decided = plan(record, now, await self._previous_active(record))
+        if not decided.changed and decided.next_fire_at == record.next_fire_at:
+            return []
+        batch, run_ids = await self._batch(record, decided, now)
+        fields: dict[str, Any] = {
+            "next_fire_at": decided.next_fire_at,
+            "due_at": decided.due_at,
+            "queued": decided.queued,
+            "updated_at": now,
+        }
+        if decided.fire or decided.skipped:
+            fields["paused_at"] = None
+        if run_ids:
+            fields["last_run_id"] = run_ids[-1]
+            fields["last_fire_at"] = decided.fire[-1]
+        await self.store.update_schedule(ScheduleUpdate(record.id, record.revision, fields), batch)
+        for run_id in run_ids:
+            await self.engine.resume(run_id)
+        return run_ids
+
+    async def _batch(
+        self, record: ScheduleRecord, decided: Plan, now: float
+    ) -> tuple[Batch, list[str]]:
+        batch = Batch()
+        zone = record.timezone
+        for logical, reason in decided.skipped:
+            at = iso_in_zone(logical, zone)
+            batch.events.append(_event("schedule.skipped", record, now, at=at, reason=reason))
+        if decided.more_skipped:
+            batch.events.append(
+                _event(
+                    "schedule.skipped",
+                    record,
+                    now,
+                    reason="catchup",
+                    more_at_least=decided.more_skipped,
+                )
+            )
+        for logical in decided.newly_queued:
+            at = iso_in_zone(logical, zone)
+            batch.events.append(_event("schedule.queued", record, now, at=at))
+        run_ids: list[str] = []
+        for logical in decided.fire:
+            at = iso_in_zone(logical, zone)
+            try:
+                insert = await self._new_run(record, now)
+            except BasirError as error:  # e.g. a required parameter without a default
+                reason = "invalid"
+                batch.events.append(
+                    _event("schedule.skipped", record, now, at=at, reason=reason, error=str(error))
+                )
+                continue
+            run_ids.append(insert.run.id)
+            batch.changes.append(insert)
+            batch.events.append(_event("schedule.fired", record, now, at=at, run_id=insert.run.id))
+            batch.events.append(_run_queued(insert.run, record, now))
+        return batch, run_ids
+
+    async def _new_run(self, record: ScheduleRecord, now: float) -> RunInsert:
+        from basir.engine.params import resolve_params
+        from basir.engine.runtime import new_run_id
+        from basir.engine.state import initial_rows
+        from basir.spec.models import WorkflowSpec
+
+        version = await self.store.get_workflow(record.workflow)
+        if version is None:
+            message = _("no workflow named {name}", name=record.workflow)
+            raise NotFoundError("workflow.not_found", message)
+        spec = WorkflowSpec.model_validate(version.spec)
+        run = RunRecord(
+            id=new_run_id(),
+            workflow=version.name,
+            version=version.version,
+            status=RunStatus.QUEUED,
+            params=resolve_params(spec, None),
+            priority=spec.priority,
+            deadline_at=now + spec.deadline if spec.deadline is not None else None,
+            concurrency=spec.concurrency,
+            created_at=now,
+            updated_at=now,
+            trigger="schedule",
+            created_by=f"schedule:{record.id}",
+            namespace=spec.namespace,
+        )
+        return RunInsert(run=run, tasks=initial_rows(run, spec, now))
+
+
+def _run_queued(run: RunRecord, record: ScheduleRecord, now: float) -> EventRecord:
+    """The `run.queued` event the engine writes for every new run, here for a fired one."""
+    return EventRecord(
+        type="run.queued",
+        subject=f"runs/{run.id}",
+        time=now,
+        data={
+            "run_id": run.id,
+            "workflow": run.workflow,
+            "status": str(run.status),
+            "trigger": "schedule",
+            "by": run.created_by,
+        },
+        run_id=run.id,
+        workflow=run.workflow,
+    )

@@ -1,0 +1,84 @@
+"""A real `basir server` fires a six-field, every-second schedule; the CLI pauses it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+from cli_helpers import Cli, write
+
+TOKEN = "schedule-test-admin-token-0123456789"
+EVERY_SECOND = """\
+name: tick
+on:
+  schedule: [{cron: "* * * * * *", timezone: Asia/Riyadh, overlap: allow}]
+tasks:
+  - {id: a, uses: noop}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _runs(url: str) -> list[dict[str, object]]:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    answer = httpx.get(f"{url}/api/v1/runs", params={"workflow": "tick"}, headers=headers)
+    items: list[dict[str, object]] = answer.json()["items"]
+    return items
+
+
+def test_server_fires_every_second_and_a_cli_pause_holds(
+    cli: Cli, basir_home: Path, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "tick.yaml", EVERY_SECOND)
+    port = _free_port()
+    env = {**os.environ, "BASIR_HOME": str(basir_home), "BASIR_ADMIN_TOKEN": TOKEN}
+    bin_dir = Path(__file__).parents[3] / ".venv" / "bin"
+    server = subprocess.Popen(
+        [str(bin_dir / "basir"), "server", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        # Applied on the embedded store while the server runs: picked up without a restart.
+        assert cli("workflows", "apply", str(path)).returncode == 0
+        while (
+            time.monotonic() < deadline and sum(r["status"] == "succeeded" for r in _runs(url)) < 2
+        ):
+            time.sleep(0.1)
+        runs = _runs(url)
+        assert sum(r["status"] == "succeeded" for r in runs) >= 2, runs
+
+        listed = cli("schedules", "list", "--json")
+        [item] = json.loads(listed.stdout)["items"]
+        assert (item["id"], item["cron"], item["paused"]) == ("tick:0", "* * * * * *", False)
+        assert item["next_fire"].endswith("+03:00")
+        paused = cli("schedules", "pause", "tick", "--json")
+        assert paused.returncode == 0 and json.loads(paused.stdout)["items"][0]["paused"]
+        remote = httpx.get(
+            f"{url}/api/v1/schedules", headers={"Authorization": f"Bearer {TOKEN}"}
+        ).json()
+        assert remote["items"][0]["paused"] is True
+        nxt = cli("schedules", "next", "tick", "-n", "3", "--json")
+        assert len(json.loads(nxt.stdout)["items"][0]["next"]) == 3
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)

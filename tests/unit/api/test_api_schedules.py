@@ -1,0 +1,45 @@
+"""`/api/v1/schedules`: list with the schedule's own offset, pause and resume by name or id."""
+
+from __future__ import annotations
+
+import httpx
+from api_helpers import assert_problem
+
+SPEC = """\
+name: riyadh
+on:
+  schedule:
+    - {cron: "0 2 * * *", timezone: Asia/Riyadh}
+    - {cron: "@hourly", overlap: allow, catchup: all}
+tasks:
+  - {id: a, uses: noop}
+"""
+
+
+async def test_list_pause_resume(client: httpx.AsyncClient) -> None:
+    applied = await client.post(
+        "/api/v1/workflows", content=SPEC, headers={"Content-Type": "application/yaml"}
+    )
+    assert applied.status_code == 201
+    items = (await client.get("/api/v1/schedules")).json()["items"]
+    assert [(i["id"], i["cron"], i["timezone"], i["paused"]) for i in items] == [
+        ("riyadh:0", "0 2 * * *", "Asia/Riyadh", False),
+        ("riyadh:1", "@hourly", "UTC", False),
+    ]
+    assert items[0]["next_fire"].endswith("T02:00:00+03:00")
+    assert (items[1]["overlap"], items[1]["catchup"]) == ("allow", "all")
+
+    paused = (await client.post("/api/v1/schedules/riyadh:1/pause")).json()["items"]
+    assert [(i["id"], i["paused"]) for i in paused] == [("riyadh:1", True)]
+    both = (await client.post("/api/v1/schedules/riyadh/pause")).json()["items"]
+    assert [i["paused"] for i in both] == [True, True]
+    resumed = (await client.post("/api/v1/schedules/riyadh/resume")).json()["items"]
+    assert [i["paused"] for i in resumed] == [False, False]
+    kinds = (await client.get("/api/v1/events/history", params={"workflow": "riyadh"})).json()
+    types = [e["type"] for e in kinds["items"]]
+    assert types.count("schedule.paused") == 2 and types.count("schedule.resumed") == 2
+
+    assert_problem(await client.post("/api/v1/schedules/nope/pause"), 404, "schedule.not_found")
+    assert_problem(
+        await client.post("/api/v1/schedules/riyadh:7/resume"), 404, "schedule.not_found"
+    )
