@@ -283,6 +283,9 @@ class Task(Strict):
     retries: Retries | None = None
     timeout: Duration | None = None
     priority: Priority | None = None
+    deadline: Duration | None = Field(
+        None, description="from the run's start; orders the queue, at-risk and missed events"
+    )
     resources: Resources | None = Field(None, description=PLANNED.format(n=4))
     queue: str | None = Field(None, max_length=64, description=PLANNED.format(n=3))
     env: EnvVars = Field(default_factory=dict, max_length=256)
