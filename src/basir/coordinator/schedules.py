@@ -102,8 +102,35 @@ class Scheduler:
         """Tick now (a schedule was applied, paused or resumed in this process)."""
         self._wake.set()
 
+    async def resync(self, now: float | None = None) -> int:
+        """Recompute every future fire with this machine's time-zone rules; returns how many
+        moved.
+
+        A stored next fire is an instant; if the zone's rules changed since it was computed
+        (a tzdata update: a country drops DST or moves its offset), the instant is stale.
+        Fires already due are left to `catchup`.
+        """
+        now = self.clock() if now is None else now
+        moved = 0
+        for record in await self.store.list_schedules():
+            if record.next_fire_at is None or record.next_fire_at <= now:
+                continue
+            after = record.last_fire_at if record.last_fire_at is not None else now
+            fire, due = next_clock(record.id, record.options, max(after, now - 1e-6))
+            if fire == record.next_fire_at:
+                continue
+            fields = {"next_fire_at": fire, "due_at": due, "updated_at": now}
+            with contextlib.suppress(ConflictError):
+                await self.store.update_schedule(ScheduleUpdate(record.id, record.revision, fields))
+                moved += 1
+        return moved
+
     async def start(self) -> None:
-        """Run the loop in the background."""
+        """Recompute future fires (`resync`), then run the loop in the background."""
+        try:
+            await self.resync()
+        except Exception:  # advice only: the loop still fires what the store holds
+            log.exception("recomputing the next fires failed")
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="basir-scheduler")
 

@@ -140,3 +140,16 @@ async def test_apply_changes_and_removes_schedules(setup: tuple[MemoryStore, Eng
         store, load_workflow(SPEC.split("on:", maxsplit=1)[0] + SPEC.split("]\n")[1], "n.yaml")
     )
     assert await store.list_schedules() == []
+
+
+async def test_resync_moves_a_stale_future_fire(setup: tuple[MemoryStore, Engine]) -> None:
+    store, engine = setup
+    [record] = await store.list_schedules()
+    # As if computed under an offset one hour off (a tzdata update since).
+    stale = {"next_fire_at": T0 + 3600, "due_at": T0 + 3600}
+    await store.update_schedule(ScheduleUpdate(record.id, record.revision, stale))
+    clock = Scheduler(store, engine)
+    assert await clock.resync(T0 - 30) == 1
+    fixed = await store.get_schedule(record.id)
+    assert fixed is not None and fixed.next_fire_at == T0
+    assert await clock.resync(T0 - 30) == 0  # nothing left to move
