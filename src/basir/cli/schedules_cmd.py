@@ -1,7 +1,7 @@
-"""`basir schedules list | next NAME [-n N] | pause NAME | resume NAME`.
+"""`basir schedules list | next NAME [-n N] | pause NAME | resume NAME | backfill NAME`.
 
-On the embedded store (BASIR_HOME) by default; `list`, `pause` and `resume` also against a
-server with `--server URL`.  NAME is a workflow name (all its schedules) or a schedule id
+On the embedded store (BASIR_HOME) by default; `list`, `pause`, `resume` and `backfill` also
+against a server with `--server URL`.  NAME is a workflow name (all its schedules) or a schedule id
 (`<workflow>:<position>`) from `list`.  A pause is stored: a server running on the same store,
 or started later, does not fire the schedule until it is resumed.
 """
@@ -70,6 +70,39 @@ async def _local_next(name: str, count: int) -> list[tuple[str, list[str]]]:
     return [(r.id, [iso_in_zone(t, r.timezone) for t in upcoming(r, count)]) for r in records]
 
 
+@run_async
+async def _local_backfill(name: str, start: str, end: str, max_active: int) -> list[dict[str, Any]]:
+    from basir.coordinator.backfill import request_backfill
+
+    async with opened_store(settings()) as store:
+        return await request_backfill(store, name, start, end, max_active, "cli")
+
+
+def _backfill(
+    name: str,
+    window: tuple[str, str, int],
+    server: str | None,
+    token: str | None,
+    json_out: bool,
+) -> None:
+    start, end, max_active = window
+    if server is None:
+        items = _local_backfill(name, start, end, max_active)
+    else:
+        body = {"from": start, "to": end, "max_active": max_active}
+        with connected(server, token) as client:
+            path = f"/api/v1/schedules/{name}/backfill"
+            items = client.request("POST", path, json_body=body)["items"]
+    if json_out:
+        sys.stdout.write(json.dumps({"items": items}, ensure_ascii=False, indent=2) + "\n")
+        return
+    for item in items:
+        out_console.print(
+            _("{schedule}: {count} fires to backfill (a server runs them)",
+              schedule=item["schedule"], count=item["fires"])
+        )  # fmt: skip
+
+
 def _pause(name: str, paused: bool, server: str | None, token: str | None, as_json: bool) -> None:
     if server is None:
         items = _local_pause(name, paused)
@@ -132,5 +165,19 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         _pause(name, False, server, token, json_out)
+
+    @group.command("backfill", help=_("Run the fires of a past window, N runs at a time."))
+    def backfill_cmd(
+        name: NameArgument,
+        start: Annotated[str, typer.Option("--from", help=_("ISO 8601 start, e.g. 2026-01-01"))],
+        end: Annotated[str, typer.Option("--to", help=_("ISO 8601 end, in the past"))],
+        max_active: Annotated[
+            int, typer.Option("--max-active", min=1, max=100, help=_("runs active at once"))
+        ] = 1,
+        server: ServerOption = None,
+        token: TokenOption = None,
+        json_out: JsonOption = False,
+    ) -> None:
+        _backfill(name, (start, end, max_active), server, token, json_out)
 
     app.add_typer(group, name="schedules")

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from basir.coordinator.backfill import Backfiller, run_queued_event
 from basir.coordinator.workflows import spec_hash
 from basir.errors import BasirError, NotFoundError
 from basir.i18n import _
@@ -97,6 +98,7 @@ class Scheduler:
         self.clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.backfiller = Backfiller(store, self._new_run, engine.resume)
 
     def wake(self) -> None:
         """Tick now (a schedule was applied, paused or resumed in this process)."""
@@ -165,6 +167,7 @@ class Scheduler:
                 started.extend(await self._fire(record, now))
             except ConflictError:  # changed since read (paused, applied, another server)
                 continue
+        started.extend(await self.backfiller.step(now))
         return started
 
     async def _previous_active(self, record: ScheduleRecord) -> bool:
@@ -229,10 +232,12 @@ class Scheduler:
             run_ids.append(insert.run.id)
             batch.changes.append(insert)
             batch.events.append(_event("schedule.fired", record, now, at=at, run_id=insert.run.id))
-            batch.events.append(_run_queued(insert.run, record, now))
+            batch.events.append(run_queued_event(insert.run, now))
         return batch, run_ids
 
-    async def _new_run(self, record: ScheduleRecord, now: float) -> RunInsert:
+    async def _new_run(
+        self, record: ScheduleRecord, now: float, run_id: str | None = None
+    ) -> RunInsert:
         from basir.engine.params import resolve_params
         from basir.engine.runtime import new_run_id
         from basir.engine.state import initial_rows
@@ -244,7 +249,7 @@ class Scheduler:
             raise NotFoundError("workflow.not_found", message)
         spec = WorkflowSpec.model_validate(version.spec)
         run = RunRecord(
-            id=new_run_id(),
+            id=run_id or new_run_id(),
             workflow=version.name,
             version=version.version,
             status=RunStatus.QUEUED,
@@ -259,21 +264,3 @@ class Scheduler:
             namespace=spec.namespace,
         )
         return RunInsert(run=run, tasks=initial_rows(run, spec, now))
-
-
-def _run_queued(run: RunRecord, record: ScheduleRecord, now: float) -> EventRecord:
-    """The `run.queued` event the engine writes for every new run, here for a fired one."""
-    return EventRecord(
-        type="run.queued",
-        subject=f"runs/{run.id}",
-        time=now,
-        data={
-            "run_id": run.id,
-            "workflow": run.workflow,
-            "status": str(run.status),
-            "trigger": "schedule",
-            "by": run.created_by,
-        },
-        run_id=run.id,
-        workflow=run.workflow,
-    )

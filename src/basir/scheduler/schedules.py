@@ -151,3 +151,19 @@ def plan(record: ScheduleRecord, now: float, previous_active: bool) -> Plan:
         result.next_fire_at, result.due_at = next_clock(record.id, record.options, walked_to)
     result.skipped.sort()
     return result
+
+
+def window_fires(record: ScheduleRecord, start: float, end: float, limit: int) -> list[float]:
+    """Logical fire times in `[start, end]` (inside the entry's own window), at most `limit`."""
+    fires: list[float] = []
+    fire, _due = next_clock(record.id, record.options, start - 1e-6)
+    while fire is not None and fire <= end and len(fires) < limit:
+        fires.append(fire)
+        fire, _due = next_clock(record.id, record.options, fire)
+    return fires
+
+
+def backfill_run_id(schedule_id: str, logical: float) -> str:
+    """The run id of a backfilled fire: the same whoever creates it, so it is created once."""
+    digest = hashlib.sha256(f"{schedule_id}@{logical!r}".encode()).hexdigest()[:24]
+    return f"bf{digest}"

@@ -35,7 +35,9 @@ def _free_port() -> int:
 
 def _runs(url: str) -> list[dict[str, object]]:
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    answer = httpx.get(f"{url}/api/v1/runs", params={"workflow": "tick"}, headers=headers)
+    answer = httpx.get(
+        f"{url}/api/v1/runs", params={"workflow": "tick", "limit": 200}, headers=headers
+    )
     items: list[dict[str, object]] = answer.json()["items"]
     return items
 
@@ -103,6 +105,24 @@ def test_server_fires_every_second_and_a_cli_pause_holds(
         assert len(_runs(url)) > before  # firing again after the resume
         skipped = _events(url, "schedule.skipped")
         assert any(e["data"]["reason"] == "paused" for e in skipped), skipped
+
+        # A backfill requested from the CLI on the embedded store: the server runs it.
+        window = [time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(t)) for t in (
+            time.time() - 120, time.time() - 118)]  # fmt: skip
+        asked = cli("schedules", "backfill", "tick", "--from", window[0], "--to", window[1],
+                    "--max-active", "2", "--json")  # fmt: skip
+        assert asked.returncode == 0, asked.stderr
+        [request] = json.loads(asked.stdout)["items"]
+        assert request["fires"] == 3
+        while (
+            time.monotonic() < deadline + 30
+            and sum(
+                r.get("trigger") == "backfill" and r["status"] == "succeeded" for r in _runs(url)
+            )
+            < 3
+        ):
+            time.sleep(0.1)
+        assert sum(r.get("trigger") == "backfill" for r in _runs(url)) == 3
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)

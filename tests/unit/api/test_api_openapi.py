@@ -34,6 +34,7 @@ EXPECTED = {
     ("GET", "/api/v1/schedules"),
     ("POST", "/api/v1/schedules/{name}/pause"),
     ("POST", "/api/v1/schedules/{name}/resume"),
+    ("POST", "/api/v1/schedules/{name}/backfill"),
 }
 
 

@@ -43,3 +43,22 @@ async def test_list_pause_resume(client: httpx.AsyncClient) -> None:
     assert_problem(
         await client.post("/api/v1/schedules/riyadh:7/resume"), 404, "schedule.not_found"
     )
+
+
+async def test_backfill_is_stored_and_bad_windows_refused(client: httpx.AsyncClient) -> None:
+    await client.post(
+        "/api/v1/workflows", content=SPEC, headers={"Content-Type": "application/yaml"}
+    )
+    body = {"from": "2026-01-01T00:00", "to": "2026-01-01T02:00", "max_active": 2}
+    answer = await client.post("/api/v1/schedules/riyadh:1/backfill", json=body)
+    assert answer.status_code == 202
+    assert [(i["schedule"], i["fires"]) for i in answer.json()["items"]] == [("riyadh:1", 3)]
+    bad = {"from": "2026-01-02", "to": "2026-01-01"}
+    assert_problem(
+        await client.post("/api/v1/schedules/riyadh/backfill", json=bad),
+        422,
+        "schedule.invalid_window",
+    )
+    assert_problem(
+        await client.post("/api/v1/schedules/nope/backfill", json=body), 404, "schedule.not_found"
+    )

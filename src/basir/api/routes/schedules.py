@@ -1,15 +1,17 @@
-"""`/api/v1/schedules`: list schedules, pause and resume them (NAME: workflow or schedule id)."""
+"""`/api/v1/schedules`: list, pause, resume, backfill (NAME: workflow or schedule id)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from basir.api.deps import Operator, Reader, json_response
 from basir.api.problems import problem_responses
 from basir.api.schemas import ScheduleList
+from basir.coordinator.backfill import request_backfill
 from basir.coordinator.schedule_controls import schedule_view, set_paused
 
 router = APIRouter(prefix="/api/v1", tags=["schedules"], responses=problem_responses(401, 403))
@@ -51,3 +53,34 @@ async def resume_schedule(name: ScheduleName, caller: Operator) -> Response:
     """Resume; the fires missed while paused follow each schedule's `catchup`."""
     records = await set_paused(caller.ctx.store, name, False, caller.user)
     return json_response({"items": [schedule_view(r) for r in records]})
+
+
+class BackfillIn(BaseModel):
+    """A past window to backfill; times without an offset are read in the schedule's zone."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: str = Field(alias="from", max_length=64, description="ISO 8601 start (inclusive)")
+    to: str = Field(max_length=64, description="ISO 8601 end (inclusive, in the past)")
+    max_active: int = Field(1, ge=1, le=100, description="backfill runs active at once")
+
+
+class BackfillOut(BaseModel):
+    """The stored backfill requests, one per schedule."""
+
+    items: list[dict[str, Any]]
+
+
+@router.post(
+    "/schedules/{name}/backfill",
+    status_code=202,
+    response_model=BackfillOut,
+    responses=problem_responses(400, 404, 413, 422),
+    summary="Run the fires of a past window, with their own budget of active runs",
+)
+async def backfill_schedule(name: ScheduleName, body: BackfillIn, caller: Operator) -> Response:
+    """Store a backfill; a running server starts its runs, `max_active` at a time."""
+    requests = await request_backfill(
+        caller.ctx.store, name, body.from_, body.to, body.max_active, caller.user
+    )
+    return json_response({"items": requests}, 202)
