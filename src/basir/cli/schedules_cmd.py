@@ -103,6 +103,48 @@ def _backfill(
         )  # fmt: skip
 
 
+@run_async
+async def _local_stats(window: str) -> dict[str, Any]:
+    from basir.coordinator.analytics import scheduler_analytics
+    from basir.scheduler.analytics import parse_window
+
+    seconds = parse_window(window)
+    async with opened_store(settings()) as store:
+        return await scheduler_analytics(store, seconds)
+
+
+def _stats(window: str, server: str | None, token: str | None, json_out: bool) -> None:
+    if server is None:
+        data = _local_stats(window)
+    else:
+        with connected(server, token) as client:
+            data = client.request("GET", "/api/v1/scheduler/analytics", params={"window": window})
+    if json_out:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        return
+    from rich.table import Table
+
+    table = Table(
+        _("class"), _("tasks"), _("wait p50"), _("wait p95"), _("wait p99"), _("longest wait"),
+        _("per minute"),
+    )  # fmt: skip
+    rows = [*data["classes"].items(), *data["queues"].items()]
+    for name, group in rows:
+        cells = [group[k] for k in ("wait_p50_s", "wait_p95_s", "wait_p99_s", "longest_wait_s")]
+        table.add_row(
+            name,
+            str(group["tasks"]),
+            *("" if v is None else f"{v:g}s" for v in cells),
+            f"{group['throughput_per_min']:g}",
+        )
+    out_console.print(table)
+    rate = data["deadlines"]["hit_rate"]
+    shown = "-" if rate is None else f"{rate:.0%}"
+    out_console.print(
+        _("deadlines met: {rate} of {count} runs", rate=shown, count=data["deadlines"]["runs"])
+    )
+
+
 def _pause(name: str, paused: bool, server: str | None, token: str | None, as_json: bool) -> None:
     if server is None:
         items = _local_pause(name, paused)
@@ -179,5 +221,14 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         _backfill(name, (start, end, max_active), server, token, json_out)
+
+    @group.command("stats", help=_("Queue waits, throughput, starvation, deadline hit rate."))
+    def stats_cmd(
+        window: Annotated[str, typer.Option(help=_("how far back, e.g. 15m, 1h, 1d"))] = "1h",
+        server: ServerOption = None,
+        token: TokenOption = None,
+        json_out: JsonOption = False,
+    ) -> None:
+        _stats(window, server, token, json_out)
 
     app.add_typer(group, name="schedules")

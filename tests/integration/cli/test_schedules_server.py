@@ -123,6 +123,11 @@ def test_server_fires_every_second_and_a_cli_pause_holds(
         ):
             time.sleep(0.1)
         assert sum(r.get("trigger") == "backfill" for r in _runs(url)) == 3
+
+        stats = cli("schedules", "stats", "--window", "10m", "--json")
+        assert stats.returncode == 0, stats.stderr
+        assert json.loads(stats.stdout)["queues"]["default"]["tasks"] >= 5
+        assert cli("schedules", "stats", "--window", "0s").returncode == 2
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)

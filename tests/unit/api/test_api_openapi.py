@@ -35,6 +35,7 @@ EXPECTED = {
     ("POST", "/api/v1/schedules/{name}/pause"),
     ("POST", "/api/v1/schedules/{name}/resume"),
     ("POST", "/api/v1/schedules/{name}/backfill"),
+    ("GET", "/api/v1/scheduler/analytics"),
 }
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import httpx
 from api_helpers import assert_problem
 
+from basir.engine.runtime import Engine
+
 SPEC = """\
 name: riyadh
 on:
@@ -62,3 +64,20 @@ async def test_backfill_is_stored_and_bad_windows_refused(client: httpx.AsyncCli
     assert_problem(
         await client.post("/api/v1/schedules/nope/backfill", json=body), 404, "schedule.not_found"
     )
+
+
+async def test_scheduler_analytics(client: httpx.AsyncClient, engine: Engine) -> None:
+    text = "name: quick\ntasks:\n  - {id: a, uses: noop}\n"
+    await client.post(
+        "/api/v1/workflows", content=text, headers={"Content-Type": "application/yaml"}
+    )
+    started = await client.post("/api/v1/workflows/quick/runs", json={"priority": "high"})
+    run_id = started.json()["run_id"]
+    assert (await engine.wait(run_id)).status == "succeeded"
+    found = (await client.get("/api/v1/scheduler/analytics", params={"window": "1h"})).json()
+    assert found["window_s"] == 3600.0
+    assert found["classes"]["high"]["tasks"] == 1
+    assert found["classes"]["high"]["wait_p50_s"] >= 0
+    assert found["queues"]["default"]["preemptions"] == 0
+    bad = await client.get("/api/v1/scheduler/analytics", params={"window": "0s"})
+    assert_problem(bad, 422, "request.invalid")

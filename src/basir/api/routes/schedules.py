@@ -1,10 +1,11 @@
-"""`/api/v1/schedules`: list, pause, resume, backfill (NAME: workflow or schedule id)."""
+"""`/api/v1/schedules` (list, pause, resume, backfill; NAME: workflow or schedule id) and
+`/api/v1/scheduler/analytics`."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
@@ -13,6 +14,7 @@ from basir.api.problems import problem_responses
 from basir.api.schemas import ScheduleList
 from basir.coordinator.backfill import request_backfill
 from basir.coordinator.schedule_controls import schedule_view, set_paused
+from basir.scheduler.analytics import parse_window
 
 router = APIRouter(prefix="/api/v1", tags=["schedules"], responses=problem_responses(401, 403))
 
@@ -84,3 +86,18 @@ async def backfill_schedule(name: ScheduleName, body: BackfillIn, caller: Operat
         caller.ctx.store, name, body.from_, body.to, body.max_active, caller.user
     )
     return json_response({"items": requests}, 202)
+
+
+@router.get(
+    "/scheduler/analytics",
+    responses=problem_responses(422),
+    summary="Queue waits, throughput, starvation and deadline hit rate over a window",
+)
+async def scheduler_analytics_route(
+    caller: Reader, window: Annotated[str, Query(max_length=16)] = "1h"
+) -> Response:
+    """Per priority class and queue: wait p50/p95/p99, throughput per minute, longest wait;
+    deadline hit rate; computed from the store."""
+    from basir.coordinator.analytics import scheduler_analytics
+
+    return json_response(await scheduler_analytics(caller.ctx.store, parse_window(window)))
