@@ -75,9 +75,12 @@ class Plan:
         return bool(self.fire or self.skipped or self.more_skipped or self.newly_queued)
 
 
-def _due_fires(record: ScheduleRecord, now: float) -> tuple[list[float], int, float | None]:
+Clock = tuple[float | None, float | None]
+
+
+def _due_fires(record: ScheduleRecord, now: float) -> tuple[list[float], int, Clock]:
     """Logical times due by `now` from the clock on, how many more were not walked, and the
-    logical time to compute the next fire from."""
+    clock after them (`(next_fire_at, due_at)`)."""
     options = record.options
     due: list[float] = []
     fire, at = record.next_fire_at, record.due_at
@@ -85,8 +88,8 @@ def _due_fires(record: ScheduleRecord, now: float) -> tuple[list[float], int, fl
         due.append(fire)
         fire, at = next_clock(record.id, options, fire)
     if fire is not None and at is not None and at <= now:  # too many: jump to now
-        return due, _count_more(record, fire, now), now
-    return due, 0, due[-1] if due else None
+        return due, _count_more(record, fire, now), next_clock(record.id, options, now)
+    return due, 0, (fire, at)
 
 
 def _count_more(record: ScheduleRecord, fire: float, now: float) -> int:
@@ -134,7 +137,7 @@ def plan(record: ScheduleRecord, now: float, previous_active: bool) -> Plan:
     if result.queued and not busy:
         result.fire.append(result.queued.pop(0))
         busy = True
-    due, more, walked_to = _due_fires(record, now)
+    due, more, clock = _due_fires(record, now)
     result.more_skipped = more
     for logical in _catchup(record, due, now, result):
         if not busy or overlap == "allow":
@@ -145,10 +148,7 @@ def plan(record: ScheduleRecord, now: float, previous_active: bool) -> Plan:
             result.newly_queued.append(logical)
         else:
             result.skipped.append((logical, "overlap" if overlap != "queue" else "queue_full"))
-    if walked_to is None:
-        result.next_fire_at, result.due_at = record.next_fire_at, record.due_at
-    else:
-        result.next_fire_at, result.due_at = next_clock(record.id, record.options, walked_to)
+    result.next_fire_at, result.due_at = clock
     result.skipped.sort()
     return result
 
