@@ -39,6 +39,9 @@ class RunStart(Body):
     priority: PriorityIn | None = None
     deadline: DurationIn | None = Field(None, description="from run start: 30m, 2h, …")
     version: int | None = Field(None, ge=1, le=2**31 - 1, description="default: the latest")
+    run_at: datetime | None = Field(
+        None, description="start later, once (ISO 8601; no offset: UTC) → 202 and a schedule"
+    )
 
 
 class RunPatch(Body):
@@ -237,7 +240,7 @@ class ScheduleView(BaseModel):
 
     id: str
     workflow: str
-    cron: str
+    cron: str | None = None  # None: a one-off (`run_at`)
     timezone: str
     paused: bool
     overlap: str

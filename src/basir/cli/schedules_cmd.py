@@ -35,7 +35,7 @@ def _print(items: list[dict[str, Any]], json_out: bool) -> None:
         table.add_row(
             item["id"],
             item["workflow"],
-            item["cron"],
+            item["cron"] or _("once"),
             item["timezone"],
             _("yes") if item["paused"] else _("no"),
             item["last_fire"] or "",

@@ -11,12 +11,19 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from basir.errors import NotFoundError
+from basir.errors import BasirError, NotFoundError
 from basir.i18n import _
 from basir.scheduler.cron import iso_in_zone
+from basir.scheduler.cron import utc_iso as iso_utc
 from basir.scheduler.schedules import next_clock
 from basir.store.base import ConflictError
-from basir.store.records import Batch, EventRecord, ScheduleRecord, ScheduleUpdate
+from basir.store.records import (
+    Batch,
+    EventRecord,
+    ScheduleRecord,
+    ScheduleUpdate,
+    WorkflowVersion,
+)
 
 if TYPE_CHECKING:
     from basir.store.base import Store
@@ -102,7 +109,7 @@ def schedule_view(record: ScheduleRecord) -> dict[str, Any]:
     return {
         "id": record.id,
         "workflow": record.workflow,
-        "cron": record.cron,
+        "cron": record.cron or None,  # None: a one-off (`run_at`)
         "timezone": zone,
         "paused": record.paused,
         "overlap": options.get("overlap", "skip"),
@@ -112,3 +119,51 @@ def schedule_view(record: ScheduleRecord) -> dict[str, Any]:
         "next_fire": when(record.due_at),
         "queued": [when(t) for t in record.queued],
     }
+
+
+async def add_run_at(
+    store: Store,
+    version: WorkflowVersion,
+    when: float,
+    choices: dict[str, Any],
+    by: str | None = None,
+) -> ScheduleRecord:
+    """A one-off delayed run: a schedule that fires once at `when` (durable like every fire).
+
+    `choices` are the run request's `params`, `priority` and `deadline` (seconds), checked
+    by the caller; the run is of the pinned `version`.  If no server runs at `when`, the
+    next one to start fires it (catchup `latest`).
+    """
+    import secrets
+
+    now = time.time()
+    if when <= now:
+        raise BasirError(
+            "run.invalid_run_at", _("run_at must be in the future, not {when}", when=iso_utc(when))
+        )
+    options: dict[str, Any] = {"at": when, "overlap": "allow", "catchup": "latest"}
+    options.update({k: v for k, v in choices.items() if v is not None})
+    options.update(version=version.version, by=by)
+    record = ScheduleRecord(
+        id=f"{version.name}:at:{secrets.token_hex(6)}",
+        workflow=version.name,
+        position=-1,
+        cron="",
+        timezone="UTC",
+        options=options,
+        spec_hash="run_at",
+        next_fire_at=when,
+        due_at=when,
+        created_at=now,
+        updated_at=now,
+    )
+    await store.add_schedule(record)
+    event = EventRecord(
+        type="schedule.run_at",
+        subject=f"schedules/{record.id}",
+        time=now,
+        data={"schedule": record.id, "workflow": record.workflow, "at": iso_utc(when), "by": by},
+        workflow=record.workflow,
+    )
+    await store.write(Batch(events=[event]))
+    return record

@@ -252,7 +252,8 @@ class Scheduler:
         from basir.engine.state import initial_rows
         from basir.spec.models import WorkflowSpec
 
-        version = await self.store.get_workflow(record.workflow)
+        options = record.options  # a one-off (`run_at`) carries its request's choices
+        version = await self.store.get_workflow(record.workflow, options.get("version"))
         if version is None:
             message = _("no workflow named {name}", name=record.workflow)
             raise NotFoundError("workflow.not_found", message)
@@ -262,19 +263,20 @@ class Scheduler:
             if len(self._specs) >= SPEC_CACHE_SIZE:
                 self._specs.clear()
             spec = self._specs[key] = WorkflowSpec.model_validate(version.spec)
+        deadline = options.get("deadline", spec.deadline)
         run = RunRecord(
             id=run_id or new_run_id(),
             workflow=version.name,
             version=version.version,
             status=RunStatus.QUEUED,
-            params=resolve_params(spec, None),
-            priority=spec.priority,
-            deadline_at=now + spec.deadline if spec.deadline is not None else None,
+            params=resolve_params(spec, options.get("params")),
+            priority=options.get("priority", spec.priority),
+            deadline_at=now + deadline if deadline is not None else None,
             concurrency=spec.concurrency,
             created_at=now,
             updated_at=now,
             trigger="schedule",
-            created_by=f"schedule:{record.id}",
+            created_by=options.get("by", f"schedule:{record.id}"),
             namespace=spec.namespace,
         )
         return RunInsert(run=run, tasks=initial_rows(run, spec, now))

@@ -47,7 +47,13 @@ def jitter_s(schedule_id: str, logical: float, jitter: float) -> float:
 def next_clock(
     record_id: str, options: dict[str, Any], after: float
 ) -> tuple[float | None, float | None]:
-    """`(next_fire_at, due_at)` of the first fire after `after` inside the entry's window."""
+    """`(next_fire_at, due_at)` of the first fire after `after` inside the entry's window.
+
+    A one-off (`run_at`, options `at`) fires once, at its time.
+    """
+    once = options.get("at")
+    if once is not None:
+        return (float(once), float(once)) if once > after else (None, None)
     start, end = options.get("_start"), options.get("_end")
     if start is not None and after < start:
         after = start - 1e-6

@@ -139,8 +139,13 @@ class ScheduleStore(Protocol):
 
         An entry whose id and definition (`spec_hash`) are unchanged keeps its clock; a changed
         one takes the new definition and next fire but keeps its pause flag and history; ids no
-        longer listed are removed.
+        longer listed are removed (one-off rows, position < 0, are left alone).
         """
+        ...
+
+    async def add_schedule(self, record: ScheduleRecord) -> None:
+        """Insert one schedule outside any `on.schedule` (a one-off `run_at`, position < 0);
+        `ConflictError` when the id exists.  `sync_schedules` never removes such a row."""
         ...
 
     async def list_schedules(self, workflow: str | None = None) -> list[ScheduleRecord]:

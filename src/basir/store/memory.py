@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from basir.store import codec, guards, schedule_sql
-from basir.store.base import StoreError
+from basir.store.base import ConflictError, StoreError
 from basir.store.records import (
     Batch,
     Change,
@@ -296,7 +296,7 @@ class MemoryStore:
         self._check_open()
         wanted = {entry.id for entry in entries}
         for found in [r for r in self._schedules.values() if r.workflow == workflow]:
-            if found.id not in wanted:
+            if found.id not in wanted and found.position >= 0:
                 del self._schedules[found.id]
         for entry in entries:
             stored = schedule_sql.decode(list(schedule_sql.row(entry).values()))
@@ -309,6 +309,13 @@ class MemoryStore:
                 old.next_fire_at, old.due_at = stored.next_fire_at, stored.due_at
                 old.updated_at = stored.updated_at
                 old.revision += 1
+
+    async def add_schedule(self, record: ScheduleRecord) -> None:
+        """Insert one schedule; `ConflictError` when the id exists."""
+        self._check_open()
+        if record.id in self._schedules:
+            raise ConflictError(f"schedule {record.id} already exists")
+        self._schedules[record.id] = schedule_sql.decode(list(schedule_sql.row(record).values()))
 
     async def list_schedules(self, workflow: str | None = None) -> list[ScheduleRecord]:
         """Every schedule (of one workflow), by workflow and position."""

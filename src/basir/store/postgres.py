@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from basir.store import codec, guards, queries, schedule_sql
-from basir.store.base import StoreError, describe
+from basir.store.base import ConflictError, StoreError, describe
 from basir.store.records import (
     Batch,
     Change,
@@ -205,6 +205,14 @@ class PostgresStore(SqlReads):
                     await conn.execute(schedule_sql.delete_one(), {"id": schedule_id})
             for entry in entries:
                 await conn.execute(schedule_sql.upsert("postgresql"), schedule_sql.row(entry))
+
+    async def add_schedule(self, record: ScheduleRecord) -> None:
+        """Insert one schedule; `ConflictError` when the id exists."""
+        async with self._transaction() as conn:
+            try:
+                await conn.execute(schedule_sql.insert(), schedule_sql.row(record))
+            except IntegrityError as error:
+                raise ConflictError(f"schedule {record.id} already exists") from error
 
     async def list_schedules(self, workflow: str | None = None) -> list[ScheduleRecord]:
         """Every schedule (of one workflow), by workflow and position."""

@@ -108,8 +108,16 @@ def delete_one() -> sa.Delete:
 
 @lru_cache(maxsize=1)
 def ids_of_workflow() -> sa.Select[Any]:
-    """The ids of one workflow's schedules."""
-    return sa.select(schedules.c.id).where(schedules.c.workflow == _bind("workflow"))
+    """The ids of one workflow's `on.schedule` rows (one-offs, position < 0, excluded)."""
+    return sa.select(schedules.c.id).where(
+        schedules.c.workflow == _bind("workflow"), schedules.c.position >= 0
+    )
+
+
+@lru_cache(maxsize=1)
+def insert() -> sa.Insert:
+    """Insert one schedule; parameters named as `SCHEDULE_COLUMNS`."""
+    return sa.insert(schedules).values({name: _bind(name) for name in SCHEDULE_COLUMNS})
 
 
 def _columns() -> list[sa.Column[Any]]:

@@ -267,6 +267,10 @@ class SqliteStore(SqlReads):
             lambda conn, _precise: sqlite_apply.sync_schedules(conn, workflow, entries)
         )
 
+    async def add_schedule(self, record: ScheduleRecord) -> None:
+        """Insert one schedule; `ConflictError` when the id exists."""
+        await self._submit(lambda conn, _precise: sqlite_apply.add_schedule(conn, record))
+
     async def list_schedules(self, workflow: str | None = None) -> list[ScheduleRecord]:
         """Every schedule (of one workflow), by workflow and position."""
         stmt = schedule_sql.select_all(workflow is not None)

@@ -18,6 +18,7 @@ from itertools import chain, groupby
 from typing import Any
 
 from basir.store import codec, guards, queries, schedule_sql
+from basir.store.base import ConflictError
 from basir.store.queries import compile_sqlite
 from basir.store.records import (
     Batch,
@@ -294,3 +295,12 @@ def update_schedule(
         found = conn.execute(current.text, current.params({"k_id": change.id})).fetchone()
         raise schedule_sql.lost(change, None if found is None else int(found[0]))
     return apply_batch(conn, batch, precise) if batch else []
+
+
+def add_schedule(conn: sqlite3.Connection, record: ScheduleRecord) -> None:
+    """Insert one schedule; `ConflictError` when its id exists."""
+    sql = compile_sqlite(schedule_sql.insert())
+    try:
+        conn.execute(sql.text, sql.params(schedule_sql.row(record)))
+    except sqlite3.IntegrityError as error:
+        raise ConflictError(f"schedule {record.id} already exists") from error

@@ -108,3 +108,14 @@ async def test_a_fire_writes_its_run_with_the_clock_or_nothing(store: Store) -> 
         await store.update_schedule(ScheduleUpdate("nope:0", 0, {"paused": True}))
     with pytest.raises(ValueError, match="not updatable"):
         await store.update_schedule(ScheduleUpdate("ci:0", 1, {"cron": "x"}))
+
+
+async def test_a_one_off_is_added_and_survives_sync(store: Store) -> None:
+    await store.sync_schedules("ci", [entry()])
+    once = entry(position=-1, spec_hash="once")
+    once.id = "ci:at:abc"
+    await store.add_schedule(once)
+    with pytest.raises(ConflictError):
+        await store.add_schedule(once)
+    await store.sync_schedules("ci", [])  # the workflow's on.schedule emptied
+    assert [s.id for s in await store.list_schedules("ci")] == ["ci:at:abc"]

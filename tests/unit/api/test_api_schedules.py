@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+
 import httpx
 from api_helpers import assert_problem
 
+from basir.coordinator.schedules import Scheduler
 from basir.engine.runtime import Engine
 
 SPEC = """\
@@ -81,3 +85,42 @@ async def test_scheduler_analytics(client: httpx.AsyncClient, engine: Engine) ->
     assert found["queues"]["default"]["preemptions"] == 0
     bad = await client.get("/api/v1/scheduler/analytics", params={"window": "0s"})
     assert_problem(bad, 422, "request.invalid")
+
+
+async def test_run_at_starts_one_run_later_with_the_requests_choices(
+    client: httpx.AsyncClient, engine: Engine
+) -> None:
+    text = (
+        "name: later\nparams: {who: {type: string, default: x}}\ntasks:\n  - {id: a, uses: noop}\n"
+    )
+    await client.post(
+        "/api/v1/workflows", content=text, headers={"Content-Type": "application/yaml"}
+    )
+    when = time.time() + 3600
+    body = {"run_at": datetime.fromtimestamp(when, UTC).isoformat(), "params": {"who": "ali"},
+            "priority": "critical"}  # fmt: skip
+    answer = await client.post("/api/v1/workflows/later/runs", json=body)
+    assert answer.status_code == 202, answer.text
+    delayed = answer.json()
+    assert delayed["cron"] is None and delayed["id"].startswith("later:at:")
+    listed = (await client.get("/api/v1/schedules")).json()["items"]
+    assert [i["id"] for i in listed] == [delayed["id"]]
+
+    clock = Scheduler(engine.store, engine)
+    assert await clock.tick(when - 1) == []
+    [run_id] = await clock.tick(when + 1)
+    finished = await engine.wait(run_id)
+    assert (finished.status, finished.params, finished.priority) == (
+        "succeeded",
+        {"who": "ali"},
+        90,
+    )
+    assert await clock.tick(when + 3600) == []  # once
+
+    past = {"run_at": "2020-01-01T00:00:00Z"}
+    assert_problem(
+        await client.post("/api/v1/workflows/later/runs", json=past), 422, "run.invalid_run_at"
+    )
+    wrong = {"run_at": body["run_at"], "params": {"nope": 1}}
+    answer = await client.post("/api/v1/workflows/later/runs", json=wrong)
+    assert answer.status_code == 422
