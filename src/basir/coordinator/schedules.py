@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from basir.engine.runtime import Engine
     from basir.spec.models import WorkflowSpec
     from basir.store.base import Store
+    from basir.store.records import WorkflowVersion
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,8 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._specs: dict[tuple[str, int], WorkflowSpec] = {}
+        # Workflow versions read during one tick (the latest may change between ticks).
+        self._versions: dict[tuple[str, int | None], WorkflowVersion] = {}
         self.backfiller = Backfiller(store, self._new_run, engine.resume)
 
     def wake(self) -> None:
@@ -166,6 +169,7 @@ class Scheduler:
         started: list[str] = []
         # Schedules are independent: firing them together lets the store commit their
         # transactions as one group (SQLite group commit) instead of one fsync each.
+        self._versions.clear()
         due = await self.store.due_schedules(now)
         fired = await asyncio.gather(*(self._fire_one(r, now) for r in due))
         for run_ids in fired:
@@ -253,7 +257,12 @@ class Scheduler:
         from basir.spec.models import WorkflowSpec
 
         options = record.options  # a one-off (`run_at`) carries its request's choices
-        version = await self.store.get_workflow(record.workflow, options.get("version"))
+        wanted = (record.workflow, options.get("version"))
+        version = self._versions.get(wanted)
+        if version is None:
+            version = await self.store.get_workflow(*wanted)
+            if version is not None:
+                self._versions[wanted] = version
         if version is None:
             message = _("no workflow named {name}", name=record.workflow)
             raise NotFoundError("workflow.not_found", message)
