@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 
 POLL_S = 1.0  # the longest sleep: picks up pauses and applies made by other processes
 SPEC_CACHE_SIZE = 1000  # parsed workflow versions kept between fires
+RESYNC_HORIZON_S = 7 * 86_400.0  # fires recomputed with current tzdata: the next week's
+RESYNC_EVERY_S = 86_400.0
+RESYNC_MAX = 100_000
 
 
 def schedule_records(spec: WorkflowSpec, now: float) -> list[ScheduleRecord]:
@@ -101,6 +104,7 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._specs: dict[tuple[str, int], WorkflowSpec] = {}
+        self._resynced_at = 0.0
         # Workflow versions read during one tick (the latest may change between ticks).
         self._versions: dict[tuple[str, int | None], WorkflowVersion] = {}
         self.backfiller = Backfiller(store, self._new_run, engine.resume)
@@ -110,16 +114,19 @@ class Scheduler:
         self._wake.set()
 
     async def resync(self, now: float | None = None) -> int:
-        """Recompute every future fire with this machine's time-zone rules; returns how many
-        moved.
+        """Recompute the fires of the next `RESYNC_HORIZON_S` with this machine's time-zone
+        rules; returns how many moved.
 
         A stored next fire is an instant; if the zone's rules changed since it was computed
         (a tzdata update: a country drops DST or moves its offset), the instant is stale.
-        Fires already due are left to `catchup`.
+        The server resyncs when it starts and every `RESYNC_EVERY_S`, reading only the
+        schedules due within the horizon (indexed, at most `RESYNC_MAX`), so memory stays
+        bounded however many schedules exist.  Fires already due are left to `catchup`.
         """
         now = self.clock() if now is None else now
+        self._resynced_at = now
         moved = 0
-        for record in await self.store.list_schedules():
+        for record in await self.store.due_schedules(now + RESYNC_HORIZON_S, RESYNC_MAX):
             if record.next_fire_at is None or record.next_fire_at <= now:
                 continue
             after = record.last_fire_at if record.last_fire_at is not None else now
@@ -158,6 +165,11 @@ class Scheduler:
                 log.exception("scheduler tick failed")
                 soonest = None
             now = self.clock()
+            if now - self._resynced_at >= RESYNC_EVERY_S:
+                try:
+                    await self.resync(now)
+                except Exception:  # advice only, as at start
+                    log.exception("recomputing the next fires failed")
             delay = POLL_S if soonest is None else min(POLL_S, max(0.0, soonest - now))
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
