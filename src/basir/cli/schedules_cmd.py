@@ -158,7 +158,7 @@ def _pause(name: str, paused: bool, server: str | None, token: str | None, as_js
 def register(app: typer.Typer) -> None:
     """Add the `schedules` command group."""
     group = typer.Typer(
-        help=_("List, preview, pause and resume the schedules of workflows."),
+        help=_("List, preview, pause, resume and backfill schedules; scheduler statistics."),
         no_args_is_help=True,
         rich_markup_mode=None,
     )
