@@ -29,6 +29,7 @@ from basir.scheduler.cron import iso_in_zone
 from basir.scheduler.schedules import Plan, next_clock, plan
 from basir.states import RUN_TERMINAL, RunStatus
 from basir.store.base import ConflictError
+from basir.store.base import NotFoundError as StoreNotFound
 from basir.store.records import (
     Batch,
     EventRecord,
@@ -192,8 +193,8 @@ class Scheduler:
     async def _fire_one(self, record: ScheduleRecord, now: float) -> list[str]:
         try:
             return await self._fire(record, now)
-        except ConflictError:  # changed since read (paused, applied, another server)
-            return []
+        except (ConflictError, StoreNotFound):  # changed or removed since read (paused,
+            return []  # applied, another server)
 
     async def _previous_active(self, record: ScheduleRecord) -> bool:
         if record.last_run_id is None:

@@ -153,3 +153,12 @@ async def test_resync_moves_a_stale_future_fire(setup: tuple[MemoryStore, Engine
     fixed = await store.get_schedule(record.id)
     assert fixed is not None and fixed.next_fire_at == T0
     assert await clock.resync(T0 - 30) == 0  # nothing left to move
+
+
+async def test_a_schedule_removed_mid_tick_is_skipped(setup: tuple[MemoryStore, Engine]) -> None:
+    store, engine = setup
+    clock = Scheduler(store, engine)
+    [stale] = await store.due_schedules(T0 + 1)
+    await store.sync_schedules("nightly", [])  # re-applied without on.schedule meanwhile
+    assert await clock._fire_one(stale, T0 + 1) == []
+    assert (await store.list_runs()).items == []
