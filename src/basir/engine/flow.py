@@ -28,6 +28,7 @@ from basir.engine.rules import Gate, after_failure
 from basir.engine.state import RunState, TaskState
 from basir.engine.timers import Timers, retry_key
 from basir.i18n import _
+from basir.scheduler.deadlines import task_deadline_at
 from basir.scheduler.ready_queue import ReadyQueue
 from basir.states import RUN_TERMINAL, TASK_TRANSITIONS, RunStatus, TaskStatus
 from basir.store.records import TaskRecord
@@ -208,7 +209,9 @@ class Flow:
             task.id,
             run_priority=run.record.priority,
             priority=task.spec.priority,
-            deadline_at=run.record.deadline_at,
+            deadline_at=task_deadline_at(
+                run.record.deadline_at, run.record.started_at, task.spec.deadline
+            ),
             queued_at=task.queued_at or 0.0,
         )
 

@@ -7,7 +7,8 @@ The engine is a few collaborators wired in its constructor, each with one job:
 - `Flow` (`engine.flow`): the active runs; decides tasks with the pure DAG progression
   (`engine.progression`, `engine.rules`), dispatches from the `ReadyQueue`
   (`scheduler.ready_queue`), arms `Timers` (`engine.timers`) and reacts to attempts' ends;
-- `AttemptRunner` (`engine.attempts`): runs one attempt's body on its executor.
+- `AttemptRunner` (`engine.attempts`): runs one attempt's body on its executor;
+- `DeadlineWatch` (`engine.deadlines`): `deadline.at_risk` and task `deadline.missed`.
 
 This class holds the lifecycle (`start`, `stop`, the pump that dispatches and commits) and the
 public API; every control is persisted with an event naming who did it.
@@ -27,6 +28,7 @@ from typing import Any
 from basir.config import Settings
 from basir.engine import controls, errors
 from basir.engine.attempts import AttemptRunner
+from basir.engine.deadlines import DeadlineWatch
 from basir.engine.flow import Flow
 from basir.engine.journal import Journal, Metrics, exception_text, resolve
 from basir.engine.leftovers import FORGET_PROCESS, interrupted_data, stop_interrupted
@@ -99,6 +101,7 @@ class Engine:
             settings, self.registry, self.renderer, store, self, self.journal, self._flush
         )
         self.flow = Flow(settings, self.journal, self.renderer, runner, self._stop_on_fault)
+        self.deadlines = DeadlineWatch(store, self.flow)
         self.metrics = metrics
         self._run_waiters: dict[str, list[asyncio.Future[RunRecord]]] = {}
         self._pump_task: asyncio.Task[None] | None = None
@@ -159,6 +162,7 @@ class Engine:
             attempt.cancel()
         if flow.attempts:
             await asyncio.wait(list(flow.attempts.values()), timeout=5)
+        await self.deadlines.stop()
         flow.timers.clear()
         if self.fault is None:  # after a fault nothing more is written: resume starts afresh
             await self._flush()
@@ -273,6 +277,7 @@ class Engine:
         self.journal.run_to(run, RunStatus.RUNNING, started_at=now)
         self.flow.evaluate_ready(run)
         self.flow.arm_deadline(run)
+        self.deadlines.watch(run)
         await self._flush()
         return _copy_run(run.record)
 
@@ -320,6 +325,7 @@ class Engine:
                 flow.arm_release(run, task, task.hold_until - now)
         flow.evaluate_ready(run)
         flow.arm_deadline(run)
+        self.deadlines.watch(run)
         flow.settle(run)
         await self._flush()
         return _copy_run(run.record)

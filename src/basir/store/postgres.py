@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from basir.store import codec, guards, queries
-from basir.store.base import StoreError, describe
+from basir.store import codec, guards, queries, schedule_codec, schedule_sql
+from basir.store.base import ConflictError, StoreError, describe
 from basir.store.records import (
     Batch,
     Change,
@@ -30,6 +30,8 @@ from basir.store.records import (
     JsonDict,
     RunInsert,
     RunUpdate,
+    ScheduleRecord,
+    ScheduleUpdate,
     TaskInsert,
     TaskUpdate,
     WorkflowVersion,
@@ -194,6 +196,65 @@ class PostgresStore(SqlReads):
         async with self._transaction() as conn:
             result = await conn.execute(queries.kv_put("postgresql", only_if_absent), params)
         return bool(result.rowcount == 1)
+
+    # --- schedules -----------------------------------------------------------------------
+
+    async def sync_schedules(self, workflow: str, entries: list[ScheduleRecord]) -> None:
+        """Make `entries` the workflow's schedules (see `ScheduleStore.sync_schedules`)."""
+        wanted = {entry.id for entry in entries}
+        async with self._transaction() as conn:
+            found = await conn.execute(schedule_sql.ids_of_workflow(), {"workflow": workflow})
+            for (schedule_id,) in found.all():
+                if schedule_id not in wanted:
+                    await conn.execute(schedule_sql.delete_one(), {"id": schedule_id})
+            for entry in entries:
+                await conn.execute(schedule_sql.upsert("postgresql"), schedule_codec.row(entry))
+
+    async def add_schedule(self, record: ScheduleRecord) -> None:
+        """Insert one schedule; `ConflictError` when the id exists."""
+        async with self._transaction() as conn:
+            try:
+                await conn.execute(schedule_sql.insert(), schedule_codec.row(record))
+            except IntegrityError as error:
+                raise ConflictError(f"schedule {record.id} already exists") from error
+
+    async def list_schedules(self, workflow: str | None = None) -> list[ScheduleRecord]:
+        """Every schedule (of one workflow), by workflow and position."""
+        stmt = schedule_sql.select_all(workflow is not None)
+        params = {} if workflow is None else {"workflow": workflow}
+        return await self._select(stmt, params, schedule_codec.decode)
+
+    async def get_schedule(self, schedule_id: str) -> ScheduleRecord | None:
+        """One schedule, or None."""
+        stmt = schedule_sql.select_one()
+        found = await self._select(stmt, {"id": schedule_id}, schedule_codec.decode)
+        return found[0] if found else None
+
+    async def due_schedules(self, now: float, limit: int = 1000) -> list[ScheduleRecord]:
+        """Unpaused schedules due at `now` or holding queued fires, soonest first."""
+        params = {"now": now, "limit": limit}
+        return await self._select(schedule_sql.select_due(), params, schedule_codec.decode)
+
+    async def next_due_at(self) -> float | None:
+        """The soonest `due_at` of an unpaused schedule."""
+        found = await self._select(schedule_sql.next_due(), {}, lambda row: row[0])
+        return None if not found or found[0] is None else float(found[0])
+
+    async def update_schedule(
+        self, change: ScheduleUpdate, batch: Batch | None = None
+    ) -> list[EventRecord]:
+        """Write a schedule and `batch` together, while it is still at `change.revision`."""
+        fields, params = schedule_codec.update_params(change)
+        async with self._transaction() as conn:
+            result = await conn.execute(schedule_sql.guarded_update(fields), params)
+            if result.rowcount != 1:
+                revision = await conn.scalar(schedule_sql.current_revision(), {"k_id": change.id})
+                raise schedule_codec.lost(change, None if revision is None else int(revision))
+            if not batch:
+                return []
+            for item in batch.changes:
+                await _apply(conn, item)
+            return await _insert_events(conn, batch.events)
 
 
 # --- one batch ----------------------------------------------------------------------------

@@ -18,12 +18,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from basir.store import sqlite_apply
+from basir.store import schedule_codec, sqlite_apply
 from basir.store.base import StoreError
 from basir.store.records import (
     Batch,
     EventRecord,
     JsonDict,
+    ScheduleRecord,
+    ScheduleUpdate,
     WorkflowVersion,
 )
 from basir.store.sql_reads import Query, SqlReads
@@ -238,3 +240,47 @@ class SqliteStore(SqlReads):
             lambda conn, _precise: sqlite_apply.kv_put(conn, kind, key, value, only_if_absent)
         )
         return stored
+
+    # --- schedules -----------------------------------------------------------------------
+
+    async def sync_schedules(self, workflow: str, entries: list[ScheduleRecord]) -> None:
+        """Make `entries` the workflow's schedules (see `ScheduleStore.sync_schedules`)."""
+        await self._submit(
+            lambda conn, _precise: sqlite_apply.sync_schedules(conn, workflow, entries)
+        )
+
+    async def add_schedule(self, record: ScheduleRecord) -> None:
+        """Insert one schedule; `ConflictError` when the id exists."""
+        await self._submit(lambda conn, _precise: sqlite_apply.add_schedule(conn, record))
+
+    async def list_schedules(self, workflow: str | None = None) -> list[ScheduleRecord]:
+        """Every schedule (of one workflow), by workflow and position."""
+        query = ("schedule_sql.select_all", workflow is not None)
+        params = {} if workflow is None else {"workflow": workflow}
+        return await self._select(query, params, schedule_codec.decode)
+
+    async def get_schedule(self, schedule_id: str) -> ScheduleRecord | None:
+        """One schedule, or None."""
+        found = await self._select(
+            ("schedule_sql.select_one",), {"id": schedule_id}, schedule_codec.decode
+        )
+        return found[0] if found else None
+
+    async def due_schedules(self, now: float, limit: int = 1000) -> list[ScheduleRecord]:
+        """Unpaused schedules due at `now` or holding queued fires, soonest first."""
+        params = {"now": now, "limit": limit}
+        return await self._select(("schedule_sql.select_due",), params, schedule_codec.decode)
+
+    async def next_due_at(self) -> float | None:
+        """The soonest `due_at` of an unpaused schedule."""
+        found = await self._select(("schedule_sql.next_due",), {}, lambda row: row[0])
+        return None if not found or found[0] is None else float(found[0])
+
+    async def update_schedule(
+        self, change: ScheduleUpdate, batch: Batch | None = None
+    ) -> list[EventRecord]:
+        """Write a schedule and `batch` together, while it is still at `change.revision`."""
+        events: list[EventRecord] = await self._submit(
+            lambda conn, precise: sqlite_apply.update_schedule(conn, change, batch, precise)
+        )
+        return events

@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from itertools import chain, groupby
 from typing import Any
 
-from basir.store import codec, guards
+from basir.store import codec, guards, schedule_codec
+from basir.store.base import ConflictError
 from basir.store.records import (
     Batch,
     Change,
@@ -26,6 +27,8 @@ from basir.store.records import (
     JsonDict,
     RunInsert,
     RunUpdate,
+    ScheduleRecord,
+    ScheduleUpdate,
     TaskInsert,
     TaskRecord,
     TaskUpdate,
@@ -273,3 +276,38 @@ def kv_put(
     sql = statement("kv_put", "sqlite", only_if_absent)
     params = {"kind": kind, "key": key, "value": codec.dumps(value), "updated_at": time.time()}
     return conn.execute(sql.text, sql.params(params)).rowcount == 1
+
+
+def sync_schedules(conn: sqlite3.Connection, workflow: str, entries: list[ScheduleRecord]) -> None:
+    """Register a workflow's schedules: upsert each entry, delete the ones no longer listed."""
+    ids = statement("schedule_sql.ids_of_workflow")
+    wanted = {entry.id for entry in entries}
+    delete = statement("schedule_sql.delete_one").text
+    for (found,) in conn.execute(ids.text, ids.params({"workflow": workflow})).fetchall():
+        if found not in wanted:
+            conn.execute(delete, {"id": found})
+    upsert = statement("schedule_sql.upsert", "sqlite")
+    for entry in entries:
+        conn.execute(upsert.text, upsert.params(schedule_codec.row(entry)))
+
+
+def update_schedule(
+    conn: sqlite3.Connection, change: ScheduleUpdate, batch: Batch | None, precise: bool
+) -> list[EventRecord]:
+    """A guarded schedule write, then `batch`, in the writer's transaction."""
+    fields, params = schedule_codec.update_params(change)
+    sql = statement("schedule_sql.guarded_update", fields)
+    if conn.execute(sql.text, sql.params(params)).rowcount != 1:
+        current = statement("schedule_sql.current_revision")
+        found = conn.execute(current.text, current.params({"k_id": change.id})).fetchone()
+        raise schedule_codec.lost(change, None if found is None else int(found[0]))
+    return apply_batch(conn, batch, precise) if batch else []
+
+
+def add_schedule(conn: sqlite3.Connection, record: ScheduleRecord) -> None:
+    """Insert one schedule; `ConflictError` when its id exists."""
+    sql = statement("schedule_sql.insert")
+    try:
+        conn.execute(sql.text, sql.params(schedule_codec.row(record)))
+    except sqlite3.IntegrityError as error:
+        raise ConflictError(f"schedule {record.id} already exists") from error

@@ -60,6 +60,18 @@ def shapes() -> Iterator[tuple[Any, ...]]:
         yield ("list_runs", *flags)
     for has_run, has_workflow, n_types in product(_BOOLS, _BOOLS, _COUNTS):
         yield ("list_events", has_run, has_workflow, n_types)
+    yield from _schedule_shapes()
+
+
+def _schedule_shapes() -> Iterator[tuple[Any, ...]]:
+    """The schedules' statements (`store.schedule_sql`), but their guarded updates' shapes."""
+    for name in ("select_one", "select_due", "next_due", "ids_of_workflow", "delete_one"):
+        yield (f"schedule_sql.{name}",)
+    for name in ("insert", "current_revision"):
+        yield (f"schedule_sql.{name}",)
+    for has_workflow in _BOOLS:
+        yield ("schedule_sql.select_all", has_workflow)
+    yield ("schedule_sql.upsert", "sqlite")
 
 
 def ddl() -> list[str]:

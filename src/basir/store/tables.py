@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # The Alembic revision these tables correspond to (the head of `migrations/versions`).
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 
 # SQLite only makes `INTEGER PRIMARY KEY` an alias of the rowid; PostgreSQL wants 64 bits.
 EventId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -122,4 +122,29 @@ kv = sa.Table(
     sa.Column("key", sa.String(), primary_key=True),
     sa.Column("value", sa.Text(), nullable=False),
     sa.Column("updated_at", sa.Float(), nullable=False),
+)
+
+schedules = sa.Table(
+    "schedules",
+    metadata,
+    sa.Column("id", sa.String(), primary_key=True),
+    sa.Column("workflow", sa.String(), nullable=False),
+    sa.Column("position", sa.Integer(), nullable=False),
+    sa.Column("cron", sa.String(), nullable=False),
+    sa.Column("timezone", sa.String(), nullable=False),
+    sa.Column("options", sa.Text(), nullable=False),
+    sa.Column("spec_hash", sa.String(), nullable=False),
+    sa.Column("paused", sa.Boolean(), nullable=False),
+    sa.Column("paused_at", sa.Float(), nullable=True),
+    sa.Column("next_fire_at", sa.Float(), nullable=True),
+    sa.Column("due_at", sa.Float(), nullable=True),
+    sa.Column("last_fire_at", sa.Float(), nullable=True),
+    sa.Column("last_run_id", sa.String(), nullable=True),
+    sa.Column("queued", sa.Text(), nullable=False),
+    sa.Column("revision", sa.Integer(), nullable=False),
+    sa.Column("created_at", sa.Float(), nullable=False),
+    sa.Column("updated_at", sa.Float(), nullable=False),
+    sa.Index(None, "workflow", "position"),
+    # A tick reads only the schedules that are due: `WHERE due_at <= :now`.
+    sa.Index(None, "due_at"),
 )

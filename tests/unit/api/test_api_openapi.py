@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from fastapi.routing import APIRoute
 
-from basir.api.routes import decisions, events, health, runs, tasks, workflows
+from basir.api.routes import decisions, events, health, runs, schedules, tasks, workflows
 
 EXPECTED = {
     ("GET", "/healthz"),
@@ -31,6 +31,11 @@ EXPECTED = {
     ("GET", "/api/v1/events/history"),
     ("POST", "/api/v1/decisions"),
     ("GET", "/api/v1/decisions/{decision_id}"),
+    ("GET", "/api/v1/schedules"),
+    ("POST", "/api/v1/schedules/{name}/pause"),
+    ("POST", "/api/v1/schedules/{name}/resume"),
+    ("POST", "/api/v1/schedules/{name}/backfill"),
+    ("GET", "/api/v1/scheduler/analytics"),
 }
 
 
@@ -40,7 +45,7 @@ async def test_every_route_is_documented_under_its_full_path(client: httpx.Async
     assert documented == EXPECTED
     routed = {
         (method, route.path)
-        for module in (decisions, events, health, runs, tasks, workflows)
+        for module in (decisions, events, health, runs, schedules, tasks, workflows)
         for route in module.router.routes
         if isinstance(route, APIRoute)
         for method in route.methods
