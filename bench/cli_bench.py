@@ -9,8 +9,8 @@ runners and containers set it; Python still reads the `.pyc` files `make env` co
 Every `basir run` gets a fresh `BASIR_HOME`, so the store is created as on first use.  The
 median is reported beside the target of issue 8.  When the peers of ../shared/peers-bench
 are installed (`/tmp/peers/luigi`, `/tmp/peers/dask`, or `PEERS_DIR`), the same one-task
-run, 200-task chain and 10,000-task
-fan-out + fan-in are timed in fresh Luigi and Dask processes too (`peer_shapes.py`).
+run, 200-task chain and 10,000-task fan-out + fan-in are timed in fresh Luigi and Dask
+processes too (`peer_shapes.py`).
 """
 
 from __future__ import annotations
