@@ -19,7 +19,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 PYTEST_WORKERS ?= 2
 CHROMIUM := /usr/bin/chromium
-APT_PACKAGES := chromium fonts-noto-core fonts-dejavu-core
+APT_PACKAGES := chromium fonts-noto-core fonts-dejavu-core nodejs npm
 PG_HOST := 127.0.0.1
 
 .PHONY: help env deps-machine postgres assets run test lint format bench \
@@ -51,12 +51,12 @@ assets: ## install the dashboard's pinned front-end packages (only once package-
 	  fi; \
 	fi
 
-deps-machine: postgres ## apt packages for browser tests (chromium, fonts) and a running PostgreSQL
-	@if [ ! -x $(CHROMIUM) ]; then \
+deps-machine: postgres ## apt packages for browser tests (chromium, fonts, npm) and a running PostgreSQL
+	@if [ ! -x $(CHROMIUM) ] || ! command -v npm >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update && apt-get install -y $(APT_PACKAGES); \
 	  else \
-	    echo "hint: $(CHROMIUM) is missing; as root run: apt-get update && apt-get install -y $(APT_PACKAGES)" >&2; \
+	    echo "hint: $(CHROMIUM) or npm is missing; as root run: apt-get update && apt-get install -y $(APT_PACKAGES)" >&2; \
 	    	  fi; \
 	fi
 
@@ -73,7 +73,7 @@ postgres: ## start the local PostgreSQL cluster when nothing answers on 127.0.0.
 run: env ## start `basir server` with the workflows of examples/ applied
 	@$(BIN)/basir server --load-examples examples
 
-test: env deps-machine lint ## lint, then pytest on 2 workers with branch coverage (fail under 85 %)
+test: deps-machine env lint ## lint, then pytest on 2 workers with branch coverage (fail under 85 %)
 	@$(BIN)/pytest -n $(PYTEST_WORKERS) --cov --cov-report=term-missing:skip-covered
 
 lint: env ## ruff check, ruff format --check, mypy --strict on src/, no src/ module over 500 lines
@@ -93,6 +93,7 @@ bench: env ## engine workloads W1-W4, the API and the command line (see docs/per
 	@$(BIN)/python bench/api_bench.py
 	@$(BIN)/python bench/cli_bench.py
 	@$(BIN)/python bench/monitoring_bench.py
+	@$(BIN)/python bench/schedules_bench.py
 
 i18n-extract: env ## collect messages into basir.pot and merge them into the Arabic catalog
 	@$(BIN)/python scripts/i18n.py extract

@@ -9,7 +9,8 @@ runners and containers set it; Python still reads the `.pyc` files `make env` co
 Every `basir run` gets a fresh `BASIR_HOME`, so the store is created as on first use.  The
 median is reported beside the target of issue 8.  When the peers of ../shared/peers-bench
 are installed (`/tmp/peers/luigi`, `/tmp/peers/dask`, or `PEERS_DIR`), the same one-task
-run is timed in a fresh Luigi and Dask process too.
+run, 200-task chain and 10,000-task fan-out + fan-in are timed in fresh Luigi and Dask
+processes too (`peer_shapes.py`).
 """
 
 from __future__ import annotations
@@ -44,27 +45,14 @@ CASES: dict[str, tuple[list[str], float]] = {
     "run 10,000 fan-out + fan-in": (["run", "{wide}", "--json"], 4.0),
 }
 
-LUIGI_ONE_TASK = """
-import luigi
-class Noop(luigi.Task):
-    done = False
-    def run(self):
-        Noop.done = True
-    def complete(self):
-        return Noop.done
-assert luigi.build([Noop()], local_scheduler=True, workers=1, log_level="WARNING")
-"""
-DASK_ONE_TASK = """
-import dask
-assert dask.delayed(lambda: 1)().compute(scheduler="threads") == 1
-"""
-DASK_DISTRIBUTED_ONE_TASK = """
-from distributed import Client, LocalCluster
-if __name__ == "__main__":
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False) as cluster:
-        with Client(cluster) as client:
-            assert client.submit(lambda: 1).result() == 1
-"""
+# A peer process slower than this is reported as not finished (Luigi's 10,000-task fan-out
+# took longer than 400 s on this machine).
+PEER_TIMEOUT_S = 120.0
+PEER_SHAPES = {
+    "run 1 task": "one",
+    "run 200-task chain": "chain",
+    "run 10,000 fan-out + fan-in": "fan",
+}
 
 
 def write_specs(folder: Path) -> dict[str, Path]:
@@ -86,7 +74,13 @@ def write_specs(folder: Path) -> dict[str, Path]:
     return paths
 
 
-def time_process(command: list[str], env: dict[str, str], runs: int, fresh_home: bool) -> Any:
+def time_process(
+    command: list[str],
+    env: dict[str, str],
+    runs: int,
+    fresh_home: bool,
+    timeout_s: float | None = None,
+) -> Any:
     """Median, min and max wall seconds of `runs` fresh processes; None when one fails."""
     walls = []
     for _ in range(runs):
@@ -95,7 +89,12 @@ def time_process(command: list[str], env: dict[str, str], runs: int, fresh_home:
         if home is not None:
             run_env["BASIR_HOME"] = home
         started = time.perf_counter()
-        done = subprocess.run(command, env=run_env, capture_output=True, check=False)
+        try:
+            done = subprocess.run(
+                command, env=run_env, capture_output=True, check=False, timeout=timeout_s
+            )
+        except subprocess.TimeoutExpired:
+            return {"median_s": None, "note": f"did not finish within {timeout_s:.0f} s"}
         walls.append(time.perf_counter() - started)
         if home is not None:
             shutil.rmtree(home, ignore_errors=True)
@@ -134,41 +133,42 @@ def basir_cases(paths: dict[str, Path], runs: int) -> list[dict[str, Any]]:
 
 
 def peer_cases(runs: int) -> list[dict[str, Any]]:
-    """One-task runs in fresh Luigi and Dask processes, when those peers are installed."""
+    """The same shapes in fresh Luigi and Dask processes, when those peers are installed."""
     peers = [
-        ("luigi", PEERS_DIR / "luigi" / "bin" / "python", LUIGI_ONE_TASK),
-        ("dask (threads)", PEERS_DIR / "dask" / "bin" / "python", DASK_ONE_TASK),
-        ("dask.distributed", PEERS_DIR / "dask" / "bin" / "python", DASK_DISTRIBUTED_ONE_TASK),
+        ("luigi", PEERS_DIR / "luigi" / "bin" / "python"),
+        ("dask", PEERS_DIR / "dask" / "bin" / "python"),
     ]
     results = []
-    for name, python, script in peers:
-        if not python.exists():
-            results.append({"case": f"{name}: run 1 task", "note": f"not installed ({python})"})
-            continue
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "one_task.py"
-            path.write_text(script)
-            env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-            timing = time_process([str(python), str(path)], env, runs, fresh_home=False)
-        results.append({"case": f"{name}: run 1 task", **(timing or {"median_s": None})})
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    for peer, python in peers:
+        for case, shape in PEER_SHAPES.items():
+            name = f"{peer}: {case}"
+            if not python.exists():
+                results.append({"case": name, "note": f"not installed ({python})"})
+                continue
+            command = [str(python), str(HERE / "peer_shapes.py"), peer, shape]
+            # One timed try of a case that takes minutes is enough to compare.
+            tries = runs if shape != "fan" else 1
+            timing = time_process(command, env, tries, fresh_home=False, timeout_s=PEER_TIMEOUT_S)
+            results.append({"case": name, **(timing or {"median_s": None})})
     return results
 
 
 def print_table(results: list[dict[str, Any]]) -> None:
     """Median (min–max) per case and whether it meets its target."""
     print(
-        f"{'case':<30}{'no .pyc writes':>15}{'median s':>10}{'min s':>8}{'max s':>8}{'target':>8}"
+        f"{'case':<40}{'no .pyc writes':>15}{'median s':>10}{'min s':>8}{'max s':>8}{'target':>8}"
     )
     for row in results:
         if row.get("median_s") is None:
-            print(f"{row['case']:<30}{'':>15}  {row.get('note', 'failed')}")
+            print(f"{row['case']:<40}{'':>15}  {row.get('note', 'failed')}")
             continue
         flag = "yes" if row.get("dont_write_bytecode") else ("no" if "target_s" in row else "")
         target = row.get("target_s")
         verdict = "" if target is None else ("ok" if row["median_s"] <= target else "MISS")
         target_text = "" if target is None else f"{target:.2f}"
         print(
-            f"{row['case']:<30}{flag:>15}{row['median_s']:>10.3f}{row['min_s']:>8.3f}"
+            f"{row['case']:<40}{flag:>15}{row['median_s']:>10.3f}{row['min_s']:>8.3f}"
             f"{row['max_s']:>8.3f}{target_text:>8} {verdict}"
         )
 

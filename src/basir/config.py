@@ -75,6 +75,10 @@ class Settings(BaseSettings):
                 )
         return value
 
+    task_env_allow: str = Field(
+        "", description="extra server variables tasks may see, e.g. 'HTTP_PROXY,CI'"
+    )
+
     @property
     def db_url(self) -> str:
         """The store URL, defaulting to the embedded SQLite file under `home`."""

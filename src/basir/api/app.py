@@ -26,11 +26,14 @@ from basir.api.routes import (
     log_search,
     monitoring,
     runs,
+    schedules,
     tasks,
     workflows,
 )
 from basir.config import Settings
 from basir.coordinator.decisions import Decisions
+from basir.dashboard import DashboardContext
+from basir.dashboard import mount as mount_dashboard
 from basir.engine.runtime import Engine
 from basir.monitoring.alert_manager import AlertManager
 from basir.monitoring.health_probe import gather
@@ -102,9 +105,11 @@ def create_app(
     app.state.basir = ctx
     problems.install(app)
     # The most requested routes first: matching walks the routers in order.
-    modules = (runs, events, tasks, workflows, decisions, health, monitoring, alerts, export)
-    for module in (*modules, log_search):
+    modules = (runs, events, tasks, workflows, decisions, schedules, health, monitoring, alerts)
+    for module in (*modules, export, log_search):
         app.include_router(module.router)
+    # The web UI at `/`, after the API so `/api/v1` routes match first; same shutdown signal.
+    mount_dashboard(app, DashboardContext(engine, settings, shutdown=ctx.shutdown))
     # Added innermost first: the locale is set before the body limit may answer 413.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(LocaleMiddleware)

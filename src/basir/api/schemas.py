@@ -39,6 +39,9 @@ class RunStart(Body):
     priority: PriorityIn | None = None
     deadline: DurationIn | None = Field(None, description="from run start: 30m, 2h, …")
     version: int | None = Field(None, ge=1, le=2**31 - 1, description="default: the latest")
+    run_at: datetime | None = Field(
+        None, description="start later, once (ISO 8601; no offset: UTC) → 202 and a schedule"
+    )
 
 
 class RunPatch(Body):
@@ -230,3 +233,25 @@ class DecisionView(BaseModel):
     callback_url: str | None = None
     created_at: str | None = None
     created_by: str | None = None
+
+
+class ScheduleView(BaseModel):
+    """One schedule; times in ISO 8601 with the schedule's own offset."""
+
+    id: str
+    workflow: str
+    cron: str | None = None  # None: a one-off (`run_at`)
+    timezone: str
+    paused: bool
+    overlap: str
+    catchup: str
+    last_fire: str | None = None
+    last_run_id: str | None = None
+    next_fire: str | None = None
+    queued: list[str] = []
+
+
+class ScheduleList(BaseModel):
+    """Schedules, by workflow and position."""
+
+    items: list[ScheduleView]

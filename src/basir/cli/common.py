@@ -114,8 +114,12 @@ def freeze_long_lived() -> None:
     of the event loop every few runs.  Called once a process has started its engine; what
     is frozen lives as long as the process anyway.  No collection first: the little garbage
     imports leave is not worth a full pass (~40 ms) at the start of every `basir run`.
+    The collector's default thresholds come back here (see `cli.startup`).
     """
+    from basir.cli.startup import settle
+
     gc.freeze()
+    settle()
 
 
 def run_async(main: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:

@@ -1,7 +1,8 @@
 """Serving: the API, the scheduler and the embedded workers in one process (`basir server`).
 
 Lifecycle: open the store, make sure an admin exists, apply `--load-examples`, start the
-engine (which resumes interrupted runs), then serve HTTP.  On SIGTERM or Ctrl+C: endless
+engine (which resumes interrupted runs) and the schedule clock (`coordinator.schedules`),
+then serve HTTP.  On SIGTERM or Ctrl+C: endless
 streams end, uvicorn stops accepting and drains requests, the engine stops (running tasks
 get the grace period, then are stored as interrupted and resume on the next start), the
 store closes, and the process exits 0.
@@ -76,6 +77,7 @@ class BasirServer(uvicorn.Server):
 def _banner(host: str, port: int, token: str | None) -> None:
     url = f"http://{host}:{port}"
     sys.stdout.write(_("Basir server listening on {url}", url=url) + "\n")
+    sys.stdout.write(_("dashboard: {url}/ (log in as user admin)", url=url) + "\n")
     sys.stdout.write(_("API docs: {url}/docs", url=url) + "\n")
     if token is not None:
         sys.stdout.write(_("admin token (shown only once, keep it safe): {token}", token=token))
@@ -110,6 +112,7 @@ async def serve(config: Settings, examples: Path | None = None, *, port: int | N
     """Run the whole server until a signal asks it to stop (`port` overrides the settings')."""
     from basir.api.app import context_of, create_app
     from basir.api.http_limits import uvicorn_limits
+    from basir.coordinator.schedules import Scheduler
     from basir.engine.runtime import Engine
     from basir.monitoring.metrics import Metrics
     from basir.security.tokens import ensure_admin
@@ -126,6 +129,8 @@ async def serve(config: Settings, examples: Path | None = None, *, port: int | N
         metrics = Metrics()
         engine = Engine(store, config, metrics=metrics)
         await engine.start()
+        clock = Scheduler(store, engine)
+        await clock.start()
         freeze_long_lived()
         try:
             app = create_app(engine, config, metrics=metrics)
@@ -149,6 +154,7 @@ async def serve(config: Settings, examples: Path | None = None, *, port: int | N
             ctx.shutdown.set()
         finally:
             gc.unfreeze()
+            await clock.stop()
             await engine.stop(config.shutdown_grace_s)
     finally:
         await store.close()

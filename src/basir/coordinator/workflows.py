@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from typing import Any
 
 from basir.spec.models import WorkflowSpec
@@ -27,9 +28,20 @@ async def apply_workflow(
 ) -> tuple[WorkflowVersion, bool]:
     """Store `spec` as the next version of its workflow unless it is unchanged.
 
-    Returns the (new or latest) version and whether a new version was created.
+    Its `on.schedule` entries are registered, changed or removed with it (a running server
+    reads them at its next tick).  Returns the (new or latest) version and whether a new
+    version was created.
     """
     document = canonical_spec(spec)
-    return await store.put_workflow(
+    stored = await store.put_workflow(
         spec.name, spec.namespace, document, spec_hash(document), created_by
     )
+    await register_schedules(store, spec)
+    return stored
+
+
+async def register_schedules(store: Store, spec: WorkflowSpec) -> None:
+    """Make the workflow's `on.schedule` its stored schedules (added, changed, removed)."""
+    from basir.coordinator.schedules import schedule_records
+
+    await store.sync_schedules(spec.name, schedule_records(spec, time.time()))

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from basir.config import Settings
-from basir.engine.journal import exception_text
+from basir.engine.journal import Journal, exception_text
 from basir.engine.rendering import Renderer
 from basir.engine.state import RunState, TaskState
 from basir.executors.base import TaskContext, TaskFailure
@@ -64,12 +66,16 @@ class AttemptRunner:
         renderer: Renderer,
         store: Store,
         children: ChildRuns,
+        journal: Journal,
+        flush: Callable[[], Awaitable[None]],
     ) -> None:
         self.settings = settings
         self.registry = registry
         self.renderer = renderer
         self.store = store
         self.children = children
+        self.journal = journal
+        self._flush = flush  # waits until everything recorded so far is committed
         self._logs_root = str(settings.logs_dir)
 
     async def run(self, run: RunState, task: TaskState) -> AttemptResult:
@@ -109,13 +115,26 @@ class AttemptRunner:
             workdir=self.renderer.workdir_of(run, task),
             log_path=Path(f"{self._logs_root}/{run.id}/{task.id}.log"),  # one Path, not three
             env=self.renderer.env_of(run, task),
+            base_env=self.renderer.process_env,
             output_cap_bytes=self.settings.output_cap_bytes,
+            on_spawn=functools.partial(self._record_spawn, run, task),
         )
         timeout = self.timeout_of(run, task)
         if timeout is None:
             return await executor.execute(body, context)
         async with asyncio.timeout(timeout):
             return await executor.execute(body, context)
+
+    async def _record_spawn(
+        self, run: RunState, task: TaskState, pgid: int, start_ticks: int | None
+    ) -> None:
+        """Make the attempt's process durable before its body starts (no twin attempts).
+
+        Called by an executor that starts a process, while that process waits at its gate;
+        after a crash, `resume` finds the group here and stops it before re-queueing the task.
+        """
+        self.journal.task_row(run, task, attempt_pgid=pgid, attempt_proc_start=start_ticks)
+        await self._flush()
 
     async def _run_child(
         self, run: RunState, task: TaskState, body: dict[str, Any]

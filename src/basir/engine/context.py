@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections import ChainMap
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from basir.engine.state import RunState, TaskState
+from basir.executors.environment import inherited_env
 
 
 class TasksView(Mapping[str, Any]):
@@ -42,12 +42,13 @@ def expression_context(
 ) -> dict[str, Any]:
     """The names an expression of `task` (or of the run, when None) may use.
 
-    `env` is the task's own variables over `process_env` (a snapshot of the process
-    environment taken once, so no expression pays for copying `os.environ`).
+    `env` is the task's own variables over `process_env`: the allow-listed part of the
+    server's environment a task may see (`executors.environment`), taken once by the caller
+    so no expression pays for copying it; None takes it now.
     """
     own = task_env(run, task) if task is not None else dict(run.spec.env)
     env: Mapping[str, str] = ChainMap(
-        own, process_env if process_env is not None else dict(os.environ)
+        own, process_env if process_env is not None else inherited_env()
     )
     context: dict[str, Any] = {
         "params": run.record.params,

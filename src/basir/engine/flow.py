@@ -22,11 +22,13 @@ from basir.config import Settings
 from basir.engine import progression
 from basir.engine.attempts import AttemptResult, AttemptRunner
 from basir.engine.journal import Journal, Metrics, exception_text
+from basir.engine.leftovers import FORGET_PROCESS
 from basir.engine.rendering import Renderer
 from basir.engine.rules import Gate, after_failure
 from basir.engine.state import RunState, TaskState
 from basir.engine.timers import Timers, retry_key
 from basir.i18n import _
+from basir.scheduler.deadlines import task_deadline_at
 from basir.scheduler.ready_queue import ReadyQueue
 from basir.states import RUN_TERMINAL, TASK_TRANSITIONS, RunStatus, TaskStatus
 from basir.store.records import TaskRecord
@@ -207,7 +209,9 @@ class Flow:
             task.id,
             run_priority=run.record.priority,
             priority=task.spec.priority,
-            deadline_at=run.record.deadline_at,
+            deadline_at=task_deadline_at(
+                run.record.deadline_at, run.record.started_at, task.spec.deadline
+            ),
             queued_at=task.queued_at or 0.0,
         )
 
@@ -248,6 +252,8 @@ class Flow:
         now = time.time()
         if self.metrics is not None and task.queued_at is not None:
             self.metrics.observe_queue_wait(max(0.0, now - task.queued_at), run.record.workflow)
+        # The previous attempt's process (stopped when it ended) is not this attempt's.
+        forget = FORGET_PROCESS if task.attempt_pgid is not None else {}
         self.journal.task_to(
             run,
             task,
@@ -258,6 +264,7 @@ class Flow:
             started_at=now,
             finished_at=None,
             error=None,
+            **forget,
         )
         task.stop_reason = None
         run.running += 1

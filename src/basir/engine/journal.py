@@ -208,6 +208,12 @@ class Journal:
         self._update_row(run, task, task.status, {"updated_at": time.time(), **fields})
         self.event(event, run, task, data)
 
+    def task_row(self, run: RunState, task: TaskState, **fields: Any) -> None:
+        """Change a task's fields, guarded on its state, with no event (an attempt's process)."""
+        for key, value in fields.items():
+            setattr(task, key, value)
+        self._update_row(run, task, task.status, fields)
+
     def _update_row(
         self, run: RunState, task: TaskState, current: TaskStatus, fields: dict[str, Any]
     ) -> None:

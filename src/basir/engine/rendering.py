@@ -1,17 +1,23 @@
 """Turning a task's spec into the concrete body an executor runs, for one attempt.
 
-Expressions are evaluated here, against the run's current state; values substituted into a
-shell script are quoted by the expression layer, never pasted raw.
+Expressions are evaluated here, against the run's current state.  A value never becomes
+script text: each `${{ }}` of a `run:` script becomes a reference to an environment variable
+`BASIR_EXPR_<i>`, and the values travel beside the script in the body's `expr_env`, which the
+shell executor sets for that attempt (`spec.shell_script`).
+
+`env.X` in expressions sees the same allow-listed view of the server's environment that a
+task process gets (`executors.environment`), never the server's own secrets.
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from basir.engine.context import expression_context, task_env
 from basir.engine.state import RunState, TaskState
+from basir.executors.environment import allow_list, inherited_env
 from basir.spec import expressions
 from basir.spec.models import Task
 from basir.spec.templates import TemplateResolver, expand_template
@@ -20,10 +26,13 @@ from basir.spec.templates import TemplateResolver, expand_template
 class Renderer:
     """Renders task bodies, conditions and foreach lists; expands library templates."""
 
-    def __init__(self, template_dirs: list[Path], workdir: Path) -> None:
+    def __init__(
+        self, template_dirs: list[Path], workdir: Path, *, env_allow: str | Iterable[str] = ""
+    ) -> None:
         self.templates = TemplateResolver(template_dirs)
         self.base_workdir = workdir
-        self.process_env = dict(os.environ)
+        # Taken once: what tasks may inherit (`BASIR_TASK_ENV_ALLOW` adds names).
+        self.process_env = inherited_env(extra=allow_list(env_allow))
 
     def condition(self, condition: str | bool, run: RunState, task: TaskState) -> bool:
         """Evaluate an `if:`; a bare expression and a `${{ }}` one mean the same."""
@@ -77,8 +86,10 @@ class Renderer:
 def render_body(spec: Task, context: dict[str, Any], root: Path) -> tuple[str, dict[str, Any]]:
     """Render one (template-free) task spec's body against an expression context."""
     if spec.run is not None:
-        script = expressions.render(spec.run, context, shell=True, files_root=root)
-        return "run", {"run": script, "shell": spec.shell}
+        script, values = expressions.render_run(
+            spec.run, context, shell=spec.shell, files_root=root
+        )
+        return "run", {"run": script, "shell": spec.shell, "expr_env": values}
     if spec.python is not None:
         args = expressions.render(spec.args, context, files_root=root)
         return "python", {"python": spec.python, "args": args, "isolate": spec.isolate}

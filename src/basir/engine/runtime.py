@@ -7,7 +7,8 @@ The engine is a few collaborators wired in its constructor, each with one job:
 - `Flow` (`engine.flow`): the active runs; decides tasks with the pure DAG progression
   (`engine.progression`, `engine.rules`), dispatches from the `ReadyQueue`
   (`scheduler.ready_queue`), arms `Timers` (`engine.timers`) and reacts to attempts' ends;
-- `AttemptRunner` (`engine.attempts`): runs one attempt's body on its executor.
+- `AttemptRunner` (`engine.attempts`): runs one attempt's body on its executor;
+- `DeadlineWatch` (`engine.deadlines`): `deadline.at_risk` and task `deadline.missed`.
 
 This class holds the lifecycle (`start`, `stop`, the pump that dispatches and commits) and the
 public API; every control is persisted with an event naming who did it.
@@ -27,8 +28,10 @@ from typing import Any
 from basir.config import Settings
 from basir.engine import controls, errors
 from basir.engine.attempts import AttemptRunner
+from basir.engine.deadlines import DeadlineWatch
 from basir.engine.flow import Flow
 from basir.engine.journal import Journal, Metrics, exception_text, resolve
+from basir.engine.leftovers import FORGET_PROCESS, interrupted_data, stop_interrupted
 from basir.engine.params import resolve_params
 from basir.engine.rendering import Renderer
 from basir.engine.state import (
@@ -89,11 +92,16 @@ class Engine:
         self.bus = bus or EventBus()
         self.registry = registry or default_registry(settings)
         self.workdir = workdir or Path.cwd()
-        self.renderer = Renderer(settings.template_dirs, self.workdir)
+        self.renderer = Renderer(
+            settings.template_dirs, self.workdir, env_allow=settings.task_env_allow
+        )
         self._wake = asyncio.Event()
         self.journal = Journal(store, self.bus, self._wake.set, metrics)
-        runner = AttemptRunner(settings, self.registry, self.renderer, store, self)
+        runner = AttemptRunner(
+            settings, self.registry, self.renderer, store, self, self.journal, self._flush
+        )
         self.flow = Flow(settings, self.journal, self.renderer, runner, self._stop_on_fault)
+        self.deadlines = DeadlineWatch(store, self.flow)
         self.metrics = metrics
         self._run_waiters: dict[str, list[asyncio.Future[RunRecord]]] = {}
         self._pump_task: asyncio.Task[None] | None = None
@@ -154,6 +162,7 @@ class Engine:
             attempt.cancel()
         if flow.attempts:
             await asyncio.wait(list(flow.attempts.values()), timeout=5)
+        await self.deadlines.stop()
         flow.timers.clear()
         if self.fault is None:  # after a fault nothing more is written: resume starts afresh
             await self._flush()
@@ -278,14 +287,16 @@ class Engine:
         self.journal.run_to(run, RunStatus.RUNNING, started_at=now)
         self.flow.evaluate_ready(run)
         self.flow.arm_deadline(run)
+        self.deadlines.watch(run)
         await self._flush()
         return _copy_run(run.record)
 
     async def resume(self, run_id: str) -> RunRecord:
         """Load an interrupted run from the store and continue it where it stopped.
 
-        Attempts that were running when the process died are queued again (they re-run once);
-        retries wait out what is left of their backoff; finished tasks are kept.
+        Attempts that were running when the process died are queued again (they re-run once),
+        after what is left of their process groups is stopped (`engine.leftovers`); retries
+        wait out what is left of their backoff; finished tasks are kept.
         """
         flow = self.flow
         if run_id in flow.runs:
@@ -296,6 +307,10 @@ class Engine:
         if record.status in RUN_TERMINAL:
             return record
         run = await self._load(record)
+        # Before anything is queued again: no leftover process of an interrupted attempt lives.
+        stopped = await stop_interrupted(run)
+        if run_id in flow.runs:  # resumed by someone else meanwhile
+            return _copy_run(flow.runs[run_id].record)
         flow.runs[run.id] = run
         now = time.time()
         if run.record.status == RunStatus.QUEUED:
@@ -308,7 +323,8 @@ class Engine:
                     TaskStatus.QUEUED,
                     "task.interrupted",
                     queued_at=now,
-                    data={"attempt": task.attempts},
+                    data=interrupted_data(task, stopped),
+                    **FORGET_PROCESS,
                 )
                 flow.push_ready(run, task)
             elif task.status == TaskStatus.QUEUED and not task.instances:
@@ -319,6 +335,7 @@ class Engine:
                 flow.arm_release(run, task, task.hold_until - now)
         flow.evaluate_ready(run)
         flow.arm_deadline(run)
+        self.deadlines.watch(run)
         flow.settle(run)
         await self._flush()
         return _copy_run(run.record)

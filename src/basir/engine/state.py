@@ -41,6 +41,8 @@ class TaskState:
     started_at: float | None = None
     finished_at: float | None = None
     stop_reason: str | None = None  # why the runtime cancelled a running attempt
+    attempt_pgid: int | None = None  # the latest attempt's process group, once recorded
+    attempt_proc_start: int | None = None  # its leader's start time, clock ticks since boot
     dynamic: bool = False  # added by PATCH or foreach: its spec is stored with its row
 
     @property
@@ -119,6 +121,8 @@ ROW_FIELDS: tuple[tuple[str, str], ...] = (
     ("queued_at", "queued_at"),
     ("started_at", "started_at"),
     ("finished_at", "finished_at"),
+    ("attempt_pgid", "attempt_pgid"),
+    ("attempt_proc_start", "attempt_proc_start"),
 )
 
 

@@ -7,12 +7,15 @@ its work (kill a process group, close a connection) before re-raising.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 JsonDict = dict[str, Any]
+# `on_spawn(pgid, start_ticks)`: records an attempt's process before its body starts.
+SpawnHook = Callable[[int, int | None], Awaitable[None]]
 DEFAULT_OUTPUT_CAP_BYTES = 10 * 1024 * 1024
 DEFAULT_OUTPUTS_CAP_BYTES = 1024 * 1024
 
@@ -51,8 +54,14 @@ class TaskContext:
     workdir: Path
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
+    # The allow-listed part of the server's environment (`executors.environment`); None
+    # means the default allow-list over this process's environment.
+    base_env: dict[str, str] | None = None
     output_cap_bytes: int = DEFAULT_OUTPUT_CAP_BYTES
     outputs_cap_bytes: int = DEFAULT_OUTPUTS_CAP_BYTES
+    # Awaited by an executor that starts a process, after the start and before the body runs,
+    # with its process group and start time (`executors.processes`); the engine stores both.
+    on_spawn: SpawnHook | None = None
 
     @property
     def idempotency_key(self) -> str:

@@ -1,23 +1,28 @@
 """Python-task helpers shared by the in-process path and the isolated child process.
 
-This module is what an isolated child imports, so it stays light: standard library and
-`executors.base` only (no translations, no HTTP client).  It reports failures as plain data;
-the parent turns them into localised messages.
+This module is what an isolated child imports, so it stays light: standard library,
+`executors.base`, `executors.processes` and `executors.environment` only (no translations, no
+HTTP client).  It reports failures as plain data; the parent turns them into localised messages.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import inspect
 import json
 import os
+import shutil
+import tempfile
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from basir.executors.base import CURRENT_TASK, TaskContext, TaskFailure
+from basir.executors.environment import task_process_env
+from basir.executors.processes import die_with_parent
 
 # One encoder for all calls: `json.dumps` with options builds a new one each time.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
@@ -88,12 +93,16 @@ class ChildResult:
 def call_in_child(ref: str, args: object, ctx: TaskContext) -> ChildResult:
     """Run one python task inside a pool process (the target of `ProcessPoolExecutor.submit`).
 
-    The task's `BASIR_*` and `env` variables are set for the call and restored after, since
-    the process is reused by later tasks.
+    For the call, `os.environ` is exactly the task's clean environment (the allow-listed part
+    of the server's, the task's `env`, its `BASIR_*` ids and its own `TMPDIR`), never the
+    server's secrets; it is restored after, since the process is reused by later tasks.
     """
     saved = dict(os.environ)
-    os.environ.update({key: str(value) for key, value in ctx.env.items()})
-    os.environ.update(ctx.basir_env())
+    tmp_dir = tempfile.mkdtemp(prefix="basir-tmp-")
+    env = task_process_env(ctx.base_env, ctx.env, ctx.basir_env(), {"TMPDIR": tmp_dir})
+    os.environ.clear()
+    os.environ.update(env)
+    saved_tempdir, tempfile.tempdir = tempfile.tempdir, tmp_dir
     token = CURRENT_TASK.set(ctx)
     try:
         function = resolve(ref)
@@ -113,12 +122,22 @@ def call_in_child(ref: str, args: object, ctx: TaskContext) -> ChildResult:
         CURRENT_TASK.reset(token)
         os.environ.clear()
         os.environ.update(saved)
+        tempfile.tempdir = saved_tempdir
+        shutil.rmtree(tmp_dir, ignore_errors=True)
     try:
         return ChildResult(outputs_json=to_json(value))
     except (TypeError, ValueError) as exc:
         return ChildResult(bad_result=str(exc))
 
 
-def child_pid() -> int:
-    """The pool process's pid, asked once when the process starts (to kill it on cancel)."""
+def child_start() -> int:
+    """Set up a new pool process and return its pid (asked once, when the process starts).
+
+    The process leads a new session, so its group holds whatever the task starts and can be
+    stopped as a whole, and it dies with its parent where Linux allows: no task outlives the
+    engine that started it.
+    """
+    with contextlib.suppress(OSError):  # already a group leader: keep the group it has
+        os.setsid()
+    die_with_parent()
     return os.getpid()

@@ -10,6 +10,10 @@ Processes come from the `forkserver` start method: a clean, single-threaded serv
 them, which is fast and safe in a threaded parent (unlike plain `fork`).  As in any
 multiprocessing program, the main script is imported by that server, so it must not start
 work on import (an `if __name__ == "__main__":` guard; the `basir` command has one).
+
+Each child leads its own session, so its pid is the process group the engine records before
+a call is sent (`TaskContext.on_spawn`), and it dies with the fork server, hence with the
+engine (parent-death signal, `executors.processes.die_with_parent`).
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ import os
 import signal
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from multiprocessing.context import BaseContext
 
 from basir.executors.base import TaskContext, TaskFailure
-from basir.executors.child import ChildResult, call_in_child, child_pid
+from basir.executors.child import ChildResult, call_in_child, child_start
+from basir.executors.processes import start_ticks
 from basir.i18n import _
 
 DEFAULT_START_METHOD = "forkserver"
@@ -38,21 +44,24 @@ class _Worker:
 
     def __init__(self, pool: ProcessPoolExecutor, pid: int) -> None:
         self.pool = pool
-        self.pid = pid
+        self.pid = pid  # also its process group: the child leads its own session
+        self.start_ticks = start_ticks(pid)
 
     @classmethod
     def start(cls, context: BaseContext) -> _Worker:
         """Start the process and learn its pid (blocking: call from a thread)."""
         pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
         try:
-            pid = pool.submit(child_pid).result(timeout=PROCESS_START_TIMEOUT_S)
+            pid = pool.submit(child_start).result(timeout=PROCESS_START_TIMEOUT_S)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         return cls(pool, pid)
 
     def kill(self) -> None:
-        """SIGKILL the process and let the pool wind down in the background."""
+        """SIGKILL the process (with its group) and let the pool wind down in the background."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(self.pid, signal.SIGKILL)
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -91,8 +100,12 @@ class ProcessRunner:
         self._closed = False
 
     async def run(self, ref: str, args: object, ctx: TaskContext) -> ChildResult:
-        """Call `ref(args)` in a child; raise TaskFailure when the child dies on the way."""
-        worker, future = await self._submit(ref, args, ctx)
+        """Call `ref(args)` in a child; raise TaskFailure when the child dies on the way.
+
+        The child's process group and start time go to `ctx.on_spawn` before the call is sent.
+        """
+        worker, future = await self._send(ref, args, ctx)
+        self._busy.add(worker)
         outcome = "cancelled"
         try:
             result = await asyncio.wrap_future(future)
@@ -111,29 +124,35 @@ class ProcessRunner:
                 # Cancelled or timed out: whatever the child still runs must stop now.
                 worker.kill()
 
-    async def _submit(
+    async def _send(
         self, ref: str, args: object, ctx: TaskContext
     ) -> tuple[_Worker, concurrent.futures.Future[ChildResult]]:
+        """Pick a process, record it through `ctx.on_spawn`, then send it the call."""
+        while True:
+            worker, fresh = await self._acquire()
+            try:
+                if ctx.on_spawn is not None:
+                    await ctx.on_spawn(worker.pid, worker.start_ticks)
+                # The hook holds the engine: it stays on this side (and cannot be pickled).
+                call = replace(ctx, on_spawn=None)
+                return worker, worker.pool.submit(call_in_child, ref, args, call)
+            except BrokenProcessPool:
+                worker.retire()
+                if fresh:
+                    raise TaskFailure(_("the task's process crashed")) from None
+                # An idle process that died since its last call must not be blamed on this task.
+            except BaseException:
+                self._release(worker)  # the call never reached it: still a healthy process
+                raise
+
+    async def _acquire(self) -> tuple[_Worker, bool]:
+        """A live idle process, or a new one (then True)."""
         while self._idle:
             worker = self._idle.pop()
-            # An idle process that died since its last call must not be blamed on this task.
             if worker.is_alive():
-                with contextlib.suppress(BrokenProcessPool):
-                    return self._submit_to(worker, ref, args, ctx)
+                return worker, False
             worker.retire()
-        worker = await self._start_worker()
-        try:
-            return self._submit_to(worker, ref, args, ctx)
-        except BrokenProcessPool:
-            worker.retire()
-            raise TaskFailure(_("the task's process crashed")) from None
-
-    def _submit_to(
-        self, worker: _Worker, ref: str, args: object, ctx: TaskContext
-    ) -> tuple[_Worker, concurrent.futures.Future[ChildResult]]:
-        future = worker.pool.submit(call_in_child, ref, args, ctx)
-        self._busy.add(worker)
-        return worker, future
+        return await self._start_worker(), True
 
     async def _start_worker(self) -> _Worker:
         if self._closed:

@@ -4,15 +4,25 @@ Each attempt runs `<shell> -c <script>` (default `/bin/sh`; `shell: bash` or `sh
 choose another interpreter) as the leader of a new session, so the whole tree it starts can
 be signalled at once.  Standard output and error share one pipe, so the log keeps their order.
 
+The process gets a clean environment (`executors.environment`): the allow-listed part of the
+server's, the task's `env:`, the attempt's `BASIR_*` ids, `BASIR_OUTPUT`, its own `TMPDIR`
+(removed afterwards) and the body's `expr_env` — the `BASIR_EXPR_<i>` values the script's
+expressions refer to, so a value is never script text.
+
 When the attempt ends — normally, by timeout or by cancellation — nothing it started survives:
 background processes still in its process group get SIGTERM, then SIGKILL after
 `KILL_GRACE_S`.  A process that leaves the group on purpose (`setsid`) is not followed.
+
+The shell starts gated (`executors.processes`): it waits until the engine has recorded its
+process group and start time (`TaskContext.on_spawn`), so a crash at any moment leaves either
+nothing running or a group the next start can find and stop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import shlex
 import shutil
@@ -21,8 +31,10 @@ import tempfile
 from pathlib import Path
 
 from basir.executors.base import JsonDict, TaskContext, TaskFailure
+from basir.executors.environment import task_process_env
 from basir.executors.logs import CappedLog, attempt_header
 from basir.executors.outputs import OutputsError, read_outputs
+from basir.executors.processes import GO_BYTE, gated_argv, start_ticks
 from basir.i18n import _
 
 DEFAULT_SHELL = "/bin/sh"
@@ -50,48 +62,26 @@ class ShellExecutor:
         try:
             outputs_path = out_dir / "outputs"
             outputs_path.touch()
-            code, log = await self._run(argv, ctx, outputs_path)
+            tmp_dir = out_dir / "tmp"
+            tmp_dir.mkdir()
+            extra = {"BASIR_OUTPUT": str(outputs_path), "TMPDIR": str(tmp_dir)}
+            expr_env = body.get("expr_env")
+            if isinstance(expr_env, dict):
+                extra.update({str(key): str(value) for key, value in expr_env.items()})
+            env = task_process_env(ctx.base_env, ctx.env, ctx.basir_env(), extra)
+            code, log = await self._run(argv, ctx, env)
             return _finish(code, log, outputs_path, ctx)
         finally:
             shutil.rmtree(out_dir, ignore_errors=True)
 
     async def _run(
-        self, argv: list[str], ctx: TaskContext, outputs_path: Path
+        self, argv: list[str], ctx: TaskContext, env: dict[str, str]
     ) -> tuple[int, CappedLog]:
         ctx.workdir.mkdir(parents=True, exist_ok=True)
-        task_env = {key: str(value) for key, value in ctx.env.items()}
-        env = {**os.environ, **task_env, **ctx.basir_env(), "BASIR_OUTPUT": str(outputs_path)}
         log = CappedLog(ctx.log_path, ctx.output_cap_bytes, attempt_header(ctx))
         read_fd, write_fd = os.pipe()
-        spawn = asyncio.ensure_future(
-            asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=write_fd,
-                stderr=write_fd,
-                cwd=ctx.workdir,
-                env=env,
-                start_new_session=True,
-            )
-        )
         try:
-            # Shielded: a cancel that lands while asyncio is still wiring up a process that
-            # already runs must not leave its group alive (asyncio would kill only the shell).
-            proc = await asyncio.shield(spawn)
-        except asyncio.CancelledError:
-            with contextlib.suppress(BaseException):
-                await self._terminate(await spawn)
-            os.close(read_fd)
-            log.close()
-            raise
-        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the script or env
-            os.close(read_fd)
-            log.write(f"{exc}\n".encode())
-            log.close()
-            error = getattr(exc, "strerror", None) or str(exc)
-            raise TaskFailure(
-                _("cannot start {shell}: {error}", shell=argv[0], error=error)
-            ) from exc
+            proc = await self._start(argv, ctx, env, write_fd, log)
         except BaseException:
             os.close(read_fd)
             log.close()
@@ -111,6 +101,42 @@ class ShellExecutor:
             pump.close()
             log.close()
         return code, log
+
+    async def _start(
+        self, argv: list[str], ctx: TaskContext, env: dict[str, str], out_fd: int, log: CappedLog
+    ) -> asyncio.subprocess.Process:
+        """Start the shell at its gate, record it through `ctx.on_spawn`, then release it."""
+        go_read, go_write = os.pipe()
+        spawn = asyncio.ensure_future(_spawn_gated(argv, ctx, env, go_read, out_fd))
+        try:
+            # Shielded: a cancel that lands while asyncio is still wiring up a process that
+            # already runs must not leave its group alive (asyncio would kill only the shell).
+            proc = await asyncio.shield(spawn)
+        except asyncio.CancelledError:
+            os.close(go_write)
+            with contextlib.suppress(BaseException):
+                await self._terminate(await spawn)
+            raise
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the script or env
+            os.close(go_write)
+            log.write(f"{exc}\n".encode())
+            error = getattr(exc, "strerror", None) or str(exc)
+            raise TaskFailure(
+                _("cannot start {shell}: {error}", shell=argv[0], error=error)
+            ) from exc
+        except BaseException:
+            os.close(go_write)
+            raise
+        finally:
+            os.close(go_read)  # only after the spawn has finished with it
+        try:
+            await _release(proc, ctx, go_write)
+        except BaseException:
+            # The body never ran: whatever waits at the gate goes (end of file alone would do).
+            with contextlib.suppress(BaseException):
+                await self._terminate(proc)
+            raise
+        return proc
 
     async def _terminate(self, proc: asyncio.subprocess.Process) -> None:
         """SIGTERM the group of a process we never read from; SIGKILL it after the grace."""
@@ -134,6 +160,44 @@ class ShellExecutor:
             waiter.cancel()
         await proc.wait()
         await pump.wait(DRAIN_AFTER_KILL_S)
+
+
+async def _spawn_gated(
+    argv: list[str], ctx: TaskContext, env: dict[str, str], go_read: int, out_fd: int
+) -> asyncio.subprocess.Process:
+    """Start `argv` behind the gate (`executors.processes`) as a new session's leader."""
+    _check_runnable(argv[0], env)
+    return await asyncio.create_subprocess_exec(
+        *gated_argv(argv),
+        stdin=go_read,
+        stdout=out_fd,
+        stderr=out_fd,
+        cwd=ctx.workdir,
+        env=env,
+        start_new_session=True,
+    )
+
+
+def _check_runnable(program: str, env: dict[str, str]) -> None:
+    """Raise the OSError `exec` would give, here, since the gate (not we) runs `program`."""
+    path = os.pathsep.join(os.get_exec_path(env))
+    if shutil.which(program, path=path) is None:
+        code = errno.EACCES if "/" in program and os.path.exists(program) else errno.ENOENT
+        raise OSError(code, os.strerror(code), program)
+
+
+async def _release(proc: asyncio.subprocess.Process, ctx: TaskContext, go_write: int) -> None:
+    """Record the waiting process (its group and start time), then let it run the body.
+
+    The process leads its own session, so its pid is its process group id.
+    """
+    try:
+        if ctx.on_spawn is not None:
+            await ctx.on_spawn(proc.pid, start_ticks(proc.pid))
+        with contextlib.suppress(BrokenPipeError):  # killed meanwhile: its exit status tells
+            os.write(go_write, GO_BYTE)
+    finally:
+        os.close(go_write)
 
 
 class _Pump:

@@ -125,7 +125,8 @@ def on_deadline_event(
     if run_id is None or workflow is None:
         return []
     if event.type == "deadline.missed":
-        if existing is not None and existing.state == FIRING:
+        if event.task_id is not None or (existing is not None and existing.state == FIRING):
+            # A task's own deadline is the run's business (its event says so); alert on runs.
             return []
         fired = AlertRecord(
             id=alert_id(DEADLINE_MISSED, run_id),

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import heapq
 
-from basir.scheduler.ordering import OrderKey, order_key, task_priority
+from basir.scheduler.ordering import AGING_S_PER_POINT, OrderKey, order_key, task_priority
 
 
 class ReadyQueue:
-    """Queued tasks across runs, in `order_key` order (priority, deadline, age, FIFO)."""
+    """Queued tasks across runs, in `order_key` order (aged priority, deadline, age, FIFO).
 
-    __slots__ = ("_heap", "_seq")
+    The key is fixed at push time (aging is linear, see `scheduler.ordering`), so push and pop
+    are O(log n) heap operations however long tasks wait.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_aging", "_heap", "_seq")
+
+    def __init__(self, aging_s_per_point: float = AGING_S_PER_POINT) -> None:
         self._heap: list[tuple[OrderKey, str, str]] = []
         self._seq = 0
+        self._aging = aging_s_per_point
 
     def push(
         self,
@@ -33,7 +38,13 @@ class ReadyQueue:
     ) -> None:
         """Add one task; a task-level `priority` wins over its run's."""
         self._seq += 1
-        key = order_key(task_priority(priority, run_priority), deadline_at, queued_at, self._seq)
+        key = order_key(
+            task_priority(priority, run_priority),
+            deadline_at,
+            queued_at,
+            self._seq,
+            aging_s_per_point=self._aging,
+        )
         heapq.heappush(self._heap, (key, run_id, task_id))
 
     def pop(self) -> tuple[str, str]:

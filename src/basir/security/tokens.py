@@ -30,6 +30,12 @@ MIN_ADMIN_TOKEN_CHARS = 20
 MAX_TOKEN_CHARS = 512
 ADMIN_USER = "admin"
 ROLES = ("admin", "operator", "viewer")
+SETTING_KIND = "setting"
+ADMIN_TOKEN_SETTING = "admin_token"
+ADMIN_TOKEN_NAME = "BASIR_ADMIN_TOKEN"
+FIRST_START_NAME = "first-start"
+_ADMIN_TOKEN_NAMES = frozenset({ADMIN_TOKEN_NAME, FIRST_START_NAME})
+ADMIN_SCAN_LIMIT = 100_000
 _URL_SAFE = re.compile(r"^[A-Za-z0-9_\-.~]+$")
 
 
@@ -125,16 +131,41 @@ async def ensure_admin(store: KeyValueStore, admin_token: str | None = None) -> 
     """Make sure user `admin` exists; return a token to print when one was just created.
 
     With `admin_token` (BASIR_ADMIN_TOKEN) that token is registered verbatim on every start
-    (idempotent) and nothing is returned: the operator already knows it.  Without it, the
-    first start on a store with no admin creates one with a fresh one-time token.
+    (idempotent) and nothing is returned: the operator already knows it.  It is then *the*
+    admin token: a different one configured before, or the one-time token of a first start,
+    is revoked, so rotating BASIR_ADMIN_TOKEN and restarting locks the old token out.
+    Without it, the first start on a store with no admin creates one with a fresh one-time
+    token.
     """
     if admin_token is not None:
         check_admin_token(admin_token)
         await create_user(store, ADMIN_USER, ["admin"])
-        existing = await store.kv_get(TOKEN_KIND, hash_token(admin_token))
+        digest = hash_token(admin_token)
+        await _revoke_previous_admin_tokens(store, digest)
+        existing = await store.kv_get(TOKEN_KIND, digest)
         if existing is None or existing.get("revoked"):
-            await issue_token(store, ADMIN_USER, name="BASIR_ADMIN_TOKEN", token=admin_token)
+            await issue_token(store, ADMIN_USER, name=ADMIN_TOKEN_NAME, token=admin_token)
+        await store.kv_put(SETTING_KIND, ADMIN_TOKEN_SETTING, {"hash": digest})
         return None
     if not await create_user(store, ADMIN_USER, ["admin"]):
         return None
-    return await issue_token(store, ADMIN_USER, name="first-start")
+    return await issue_token(store, ADMIN_USER, name=FIRST_START_NAME)
+
+
+async def _revoke_previous_admin_tokens(store: KeyValueStore, keep: str) -> None:
+    """Revoke the configured or first-start admin tokens other than the hash `keep`.
+
+    The hash of the configured token is remembered, so a rotation revokes it directly; the
+    scan covers stores from before that record existed and first-start tokens.
+    """
+    remembered = await store.kv_get(SETTING_KIND, ADMIN_TOKEN_SETTING)
+    if remembered is not None and remembered.get("hash") == keep:
+        return  # the same token as last start: nothing to rotate
+    stale: set[str] = set()
+    if remembered is not None and isinstance(remembered.get("hash"), str):
+        stale.add(remembered["hash"])
+    for digest, document in await store.kv_list(TOKEN_KIND, limit=ADMIN_SCAN_LIMIT):
+        if document.get("user") == ADMIN_USER and document.get("name") in _ADMIN_TOKEN_NAMES:
+            stale.add(digest)
+    for digest in sorted(stale - {keep}):
+        await revoke_token(store, digest)

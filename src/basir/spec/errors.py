@@ -41,6 +41,7 @@ class IssueCode(StrEnum):
     TWO_BODIES = "spec.two_bodies"
     NO_BODY = "spec.no_body"
     BAD_EXPRESSION = "spec.bad_expression"
+    EXPRESSION_PLACEMENT = "spec.expression_placement"
     UNKNOWN_REFERENCE = "spec.unknown_reference"
     TOO_LARGE = "spec.too_large"
     TOO_DEEP = "spec.too_deep"

@@ -26,6 +26,7 @@ from basir.spec.expressions import (
 )
 from basir.spec.loader import LoadedDocument
 from basir.spec.model_errors import suggest
+from basir.spec.shell_script import refusals
 
 TASK_ROOTS = frozenset({"params", "tasks", "run", "env", "secrets", "signals"})
 WORKFLOW_ROOTS = frozenset({"params", "run", "env", "secrets", "signals"})
@@ -141,3 +142,32 @@ def check_value(
                 doc.issue(code, message, where) for code, message in check_expression(source, scope)
             )
     return issues
+
+
+def run_issues(doc: LoadedDocument, path: FieldPath, task: Any) -> list[SpecIssue]:
+    """`${{ }}` of a task's `run:` standing where a value cannot be passed safely.
+
+    `path` is the task's; the issue points at its `run:` and names the script's line.
+    """
+    if not isinstance(task, dict):
+        return []
+    script, shell = task.get("run"), task.get("shell")
+    if not isinstance(script, str) or "${{" not in script:
+        return []
+    try:
+        pieces = split_template(script)
+    except ExpressionError:
+        return []  # reported by check_value
+    return [
+        doc.issue(
+            IssueCode.EXPRESSION_PLACEMENT,
+            _(
+                "line {line}, column {col} of the script: {message}",
+                line=refusal.line,
+                col=refusal.col,
+                message=refusal.message,
+            ),
+            (*path, "run"),
+        )
+        for refusal in refusals(pieces, shell if isinstance(shell, str) else None)
+    ]

@@ -12,6 +12,7 @@ from typing import Any
 
 from basir.i18n import _
 from basir.spec.expr_functions import FUNCTIONS
+from basir.spec.expr_size import check_items, check_total
 from basir.spec.expr_syntax import (
     Binary,
     Call,
@@ -54,11 +55,13 @@ def _add(left: Any, right: Any, budget: Budget) -> Any:
     if is_number(left) and is_number(right):
         return check_number(left + right)
     if isinstance(left, str) and isinstance(right, str):
+        check_total(len(left) + len(right))  # before the text is built
         budget.tick((len(left) + len(right)) // 1024)
-        return check_size(left + right)
+        return left + right
     if is_list(left) and is_list(right):
+        check_items(len(left) + len(right))  # before the list is built
         budget.tick((len(left) + len(right)) // 16)
-        return check_size([*left, *right])
+        return [*left, *right]
     raise _cannot("+", left, right)
 
 

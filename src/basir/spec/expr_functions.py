@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from basir.i18n import _
+from basir.spec.expr_size import MAX_VALUE_DEPTH, check_total, text_length, too_deep
 from basir.spec.expr_syntax import ExpressionError
 from basir.spec.expr_values import (
     MAX_ITEMS,
+    MAX_STRING_CHARS,
     Budget,
     as_list,
     as_text,
@@ -84,7 +86,10 @@ def _join(args: list[Any], budget: Budget) -> str:
     items = args[0] if is_list(args[0]) else [args[0]]
     separator = as_text(args[1], "join") if len(args) > 1 else ","
     budget.tick(len(items) // 16)
-    return str(check_size(separator.join(to_str(item) for item in items)))
+    total = check_total(len(separator) * max(len(items) - 1, 0))
+    for item in items:  # measured before anything is built
+        total += text_length(item, budget, MAX_STRING_CHARS - total)
+    return separator.join(to_str(item) for item in items)
 
 
 def _split(args: list[Any], budget: Budget) -> list[str]:
@@ -106,23 +111,31 @@ _FORMAT_FIELD = re.compile(r"\{\{|\}\}|\{(\d+)\}|[{}]")
 def _format(args: list[Any], budget: Budget) -> str:
     template = as_text(args[0], "format")
     values = args[1:]
-
-    def substitute(match: re.Match[str]) -> str:
+    lengths: dict[int, int] = {}
+    total = len(template)
+    for match in _FORMAT_FIELD.finditer(template):  # measure first: build nothing too big
         token = match.group()
         if token in ("{{", "}}"):
-            return token[0]
+            continue
         if match.group(1) is None:
             raise type_error(_("format: a single '{' or '}' must be doubled"))
         position = int(match.group(1))
         if position >= len(values):
             raise type_error(_("format: no value for {{{n}}}", n=position))
         budget.tick()
-        return to_str(values[position])
+        if position not in lengths:
+            lengths[position] = text_length(values[position], budget)
+        total = check_total(total + lengths[position])
 
-    return str(check_size(_FORMAT_FIELD.sub(substitute, template)))
+    def substitute(match: re.Match[str]) -> str:
+        token = match.group()
+        return token[0] if token in ("{{", "}}") else to_str(values[int(match.group(1))])
+
+    return _FORMAT_FIELD.sub(substitute, template)
 
 
 def _to_json(args: list[Any], budget: Budget) -> str:
+    text_length(args[0], budget, quoted=True)
     text = to_json(args[0])
     budget.tick(len(text) // 256)
     return text
@@ -133,15 +146,19 @@ def _reject_constant(name: str) -> Any:
 
 
 def _count(value: Any, budget: Budget) -> None:
-    budget.tick()
-    if isinstance(value, list):
-        check_size(value)
-        for item in value:
-            _count(item, budget)
-    elif isinstance(value, dict):
-        check_size(value)
-        for item in value.values():
-            _count(item, budget)
+    """Charge a parsed JSON value's items to the budget; bound its lists and nesting."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        budget.tick()
+        children = item if isinstance(item, list) else None
+        if isinstance(item, dict):
+            children = list(item.values())
+        if children:
+            check_size(item)
+            if depth >= MAX_VALUE_DEPTH:
+                raise too_deep()
+            stack.extend((child, depth + 1) for child in children)
 
 
 def _from_json(args: list[Any], budget: Budget) -> Any:
@@ -170,7 +187,7 @@ def _int(args: list[Any], budget: Budget) -> int:
             return int(check_number(int(value.strip(), 10)))
         except ValueError:
             pass
-    raise type_error(_("int: cannot convert {value}", value=to_str(value)[:40]))
+    raise type_error(_("int: cannot convert {value}", value=_preview(value)))
 
 
 def _float(args: list[Any], budget: Budget) -> float:
@@ -182,10 +199,18 @@ def _float(args: list[Any], budget: Budget) -> float:
             return float(check_number(float(value.strip())))
         except ValueError:
             pass
-    raise type_error(_("float: cannot convert {value}", value=to_str(value)[:40]))
+    raise type_error(_("float: cannot convert {value}", value=_preview(value)))
+
+
+def _preview(value: Any) -> str:
+    """A short text for an error message, without turning a big value into text."""
+    if isinstance(value, list | tuple | Mapping):
+        return type_name(value)
+    return to_str(value)[:40]
 
 
 def _str(args: list[Any], budget: Budget) -> str:
+    text_length(args[0], budget)
     return to_str(args[0])
 
 

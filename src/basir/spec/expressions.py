@@ -1,19 +1,22 @@
 """`${{ … }}` expressions: the sandboxed language of DESIGN.md §4, its public face.
 
 * `parse(text)` → an immutable AST (cached); `evaluate(expr, context)` → a JSON value.
-* `render(value, context, shell=False)` walks strings, lists and objects.  A string that is
+* `render(value, context)` walks strings, lists and objects.  A string that is
   exactly one `${{ e }}` keeps the value's type; otherwise each `${{ }}` is replaced by its
-  text form (JSON for lists and objects, `true` / `false`, '' for null).  With `shell=True`
-  every substituted piece is `shlex.quote`d, so a parameter can never inject shell code —
-  and even a lone `${{ e }}` then becomes quoted text; null alone substitutes nothing, so
-  `${{ '--flag' if x else null }}` adds an optional argument.  Write `${{ }}` outside quotes
-  in `run:` (`echo ${{ params.name }}`), since the quoting is done for you.
+  text form (JSON for lists and objects, `true` / `false`, '' for null).
+* `render_run(script, context, shell=…)` is for `run:` scripts: a value never becomes script
+  text.  Each `${{ }}` becomes a reference to an environment variable `BASIR_EXPR_<i>` whose
+  value is returned beside the script (see `spec.shell_script`); places where a reference
+  could not be passed safely (single quotes, arithmetic, …) are refused with
+  `expr.placement`.  Null in an unquoted word adds no word, so
+  `${{ '--flag' if x else null }}` adds an optional argument.
 * Budgets: 4,096 characters and 1,000 nodes per expression, 100,000 steps per evaluation,
   1 MiB per produced string, 100,000 items per produced list.  Violations, syntax errors and
   type errors all raise `ExpressionError(code, message)`, never anything else.  Codes:
   `expr.syntax`, `expr.too_long`, `expr.too_complex`, `expr.unknown_function`,
   `expr.bad_argument`, `expr.type`, `expr.division_by_zero`, `expr.budget`, `expr.too_large`,
-  `expr.unavailable` (hash_files without a folder), `expr.files` (hash_files I/O).
+  `expr.unavailable` (hash_files without a folder), `expr.files` (hash_files I/O),
+  `expr.placement` (an expression in a `run:` script where it cannot be passed safely).
 
 Context names used by the engine: `params`, `tasks` (`{id: {status, outputs}}`), `run`
 (`{id, workflow, version}`), `env`, `secrets`, `signals`, `item`, `index` (inside `foreach`)
@@ -26,7 +29,6 @@ from __future__ import annotations
 
 import functools
 import json
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +36,7 @@ from typing import Any
 
 from basir.i18n import _
 from basir.spec.expr_eval import Evaluator
+from basir.spec.expr_size import check_total, text_length
 from basir.spec.expr_syntax import (
     Expr,
     ExpressionError,
@@ -44,7 +47,8 @@ from basir.spec.expr_syntax import (
     children,
     parse_expression,
 )
-from basir.spec.expr_values import MAX_ITEMS, Budget, check_size, to_str, truthy
+from basir.spec.expr_values import MAX_ITEMS, MAX_STRING_CHARS, Budget, to_str, truthy
+from basir.spec.shell_script import render_script
 
 __all__ = [
     "CONTEXT_NAMES",
@@ -59,6 +63,7 @@ __all__ = [
     "referenced_roots",
     "referenced_tasks",
     "render",
+    "render_run",
     "split_template",
     "to_str",
     "truthy",
@@ -143,44 +148,59 @@ def evaluate(
         raise ExpressionError("expr.too_complex", _("value nested too deeply")) from None
 
 
-def _render_string(
-    text: str, context: Mapping[str, Any], shell: bool, files_root: Path | None
-) -> Any:
+def _render_string(text: str, context: Mapping[str, Any], files_root: Path | None) -> Any:
     pieces = split_template(text)
-    if not shell and len(pieces) == 1 and isinstance(pieces[0], Piece):
+    if len(pieces) == 1 and isinstance(pieces[0], Piece):
         return evaluate(pieces[0].source, context, files_root=files_root)
     out: list[str] = []
+    total, budget = 0, Budget()
     for piece in pieces:
         if isinstance(piece, Piece):
             value = evaluate(piece.source, context, files_root=files_root)
-            if shell and value is not None:
-                out.append(shlex.quote(to_str(value)))
-            else:
-                out.append(to_str(value))
+            total += text_length(value, budget, MAX_STRING_CHARS - total)  # before building
+            out.append(to_str(value))
         else:
+            total = check_total(total + len(piece))
             out.append(piece)
-    return check_size("".join(out))
+    return "".join(out)
 
 
-def render(
-    value: Any, context: Mapping[str, Any], *, shell: bool = False, files_root: Path | None = None
-) -> Any:
+def render(value: Any, context: Mapping[str, Any], *, files_root: Path | None = None) -> Any:
     """Substitute every `${{ … }}` in strings of `value` (walking lists and objects; keys stay).
 
-    Use `shell=True` only for a `run:` command line: every substituted piece is shell-quoted.
+    Never for a `run:` script: use `render_run`, which keeps values out of the script text.
     """
     if isinstance(value, str):
         if OPEN not in value:
             return value
-        return _render_string(value, context, shell, files_root)
+        return _render_string(value, context, files_root)
     if isinstance(value, list | tuple):
-        return [render(item, context, shell=shell, files_root=files_root) for item in value]
+        return [render(item, context, files_root=files_root) for item in value]
     if isinstance(value, Mapping):
-        return {
-            key: render(item, context, shell=shell, files_root=files_root)
-            for key, item in value.items()
-        }
+        return {key: render(item, context, files_root=files_root) for key, item in value.items()}
     return value
+
+
+def render_run(
+    script: str,
+    context: Mapping[str, Any],
+    *,
+    shell: str | None = None,
+    files_root: Path | None = None,
+) -> tuple[str, dict[str, str]]:
+    """A `run:` script with each `${{ }}` replaced by a variable reference, and their values.
+
+    Set the returned `BASIR_EXPR_<i>` values in the environment of the process running the
+    script; ExpressionError `expr.placement` when an expression stands where it cannot be
+    passed safely (`spec.shell_script`).
+    """
+    if OPEN not in script:
+        return script, {}
+    return render_script(
+        split_template(script),
+        shell,
+        lambda source: evaluate(source, context, files_root=files_root),
+    )
 
 
 def condition_source(value: str) -> str:

@@ -6,6 +6,7 @@ whole workflow (unknown `needs`, cycles, duplicate ids) live in `spec.validate`.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -168,10 +169,57 @@ class HttpCall(Strict):
 
 
 class Schedule(Strict):
-    """A cron trigger (roadmap 3; refused until then, after cron and zone are checked)."""
+    """A cron trigger run by `basir server` (see docs/how-to/schedule-workflows.md)."""
 
-    cron: str = Field(max_length=200)
-    timezone: str = Field("UTC", max_length=64)
+    cron: str = Field(max_length=200, description="5 or 6 fields (seconds first), or @daily…")
+    timezone: str = Field("UTC", max_length=64, description="IANA zone the cron is read in")
+    start: datetime | None = Field(None, description="no fire before; naive: in `timezone`")
+    end: datetime | None = Field(None, description="no fire after; naive: in `timezone`")
+    jitter: Duration = Field(0.0, description="each fire is delayed by a stable 0..jitter")
+    overlap: Literal["skip", "queue", "allow"] = Field(
+        "skip", description="when the previous run of this schedule is still active"
+    )
+    catchup: Literal["none", "latest", "all"] = Field(
+        "latest", description="fires missed while no server ran or while paused"
+    )
+    catchup_limit: int | None = Field(
+        None, ge=1, le=1000, description="with catchup: all, the newest N missed fires at most"
+    )
+    dst_gap: Literal["shift", "skip"] = Field(
+        "shift", description="a local time skipped by DST: fire once just after the gap, or not"
+    )
+    dst_fold: Literal["once", "twice"] = Field(
+        "once", description="a local time repeated by DST: fire at its first occurrence or both"
+    )
+
+    @model_validator(mode="after")
+    def _window(self) -> Schedule:
+        if (
+            self.start is not None
+            and self.end is not None
+            and _aware(self.end, self.timezone) <= (_aware(self.start, self.timezone))
+        ):
+            raise SpecValueError(
+                IssueCode.INVALID_VALUE, _("end must come after start in a schedule")
+            )
+        return self
+
+    def window(self) -> tuple[float | None, float | None]:
+        """`start` and `end` as epoch seconds (a naive time is read in `timezone`)."""
+        start = None if self.start is None else _aware(self.start, self.timezone).timestamp()
+        end = None if self.end is None else _aware(self.end, self.timezone).timestamp()
+        return start, end
+
+
+def _aware(moment: datetime, zone: str) -> datetime:
+    if moment.tzinfo is not None:
+        return moment
+    from zoneinfo import ZoneInfo
+
+    try:
+        return moment.replace(tzinfo=ZoneInfo(zone))
+    except (ValueError, KeyError, OSError):  # a bad zone is reported on its own field
+        return moment.replace(tzinfo=UTC)
 
 
 class GitTrigger(Strict):
@@ -185,7 +233,7 @@ class Triggers(Strict):
     """The `on:` block: what starts this workflow besides a user or L2."""
 
     schedule: list[Schedule] = Field(
-        default_factory=list, max_length=64, description=PLANNED.format(n=3)
+        default_factory=list, max_length=64, description="cron triggers run by basir server"
     )
     git: GitTrigger | None = Field(None, description=PLANNED.format(n=9))
 
@@ -235,6 +283,9 @@ class Task(Strict):
     retries: Retries | None = None
     timeout: Duration | None = None
     priority: Priority | None = None
+    deadline: Duration | None = Field(
+        None, description="from the run's start; orders the queue, at-risk and missed events"
+    )
     resources: Resources | None = Field(None, description=PLANNED.format(n=4))
     queue: str | None = Field(None, max_length=64, description=PLANNED.format(n=3))
     env: EnvVars = Field(default_factory=dict, max_length=256)

@@ -1,12 +1,13 @@
 """Fields the spec reads but Basir does not act on yet: checked, then refused (invariant 7).
 
-Nothing accepted is ignored.  A field whose feature has not landed — `on.schedule` (roadmap 3),
-`on.git` (9), `queue` (3), `resources` (4), `cache` (10) — is refused with the stable code
+Nothing accepted is ignored.  A field whose feature has not landed — `on.git` (roadmap 9),
+`queue` (3), `resources` (4), `cache` (10) — is refused with the stable code
 `spec.unsupported` at its `file:line:col`, saying so.  What can be checked already is
 checked first, so the error that will remain once the feature lands is reported today too:
-every cron (`spec.cron_invalid`) and time zone (`spec.timezone_invalid`) of `on.schedule`,
-and, when a workflow is applied or run, every pool named in `resources.pools` against the
-configured pools (`spec.unknown_pool`; `cpu` and `memory` always exist).
+when a workflow is applied or run, every pool named in `resources.pools` against the
+configured pools (`spec.unknown_pool`; `cpu` and `memory` always exist).  `on.schedule` runs
+in `basir server`; its crons (`spec.cron_invalid`) and time zones (`spec.timezone_invalid`)
+are checked here, at their `file:line:col`.
 
 The same rule covers keys that only some bodies read (`idle_body_keys`): `shell` on a task
 that is not `run:` (or `uses:`), `isolate` off a `python:` task, `with` off `uses:` and
@@ -37,10 +38,6 @@ _BODY_ONLY_KEYS = {"shell": ("run", "uses"), "isolate": ("python",), "with": ("u
 
 # Each message is built when asked for, so it is in the locale active at that moment.
 _MESSAGES: dict[str, Callable[[], str]] = {
-    "schedule": lambda: _(
-        "schedules are not run yet (roadmap 3): remove on.schedule and start runs with"
-        " basir run or the API until the scheduler lands"
-    ),
     "git": lambda: _("git triggers are not run yet (roadmap 9): remove on.git"),
     "queue": lambda: _(
         "queues are not built yet (roadmap 3): remove queue; every task shares one queue"
@@ -112,7 +109,7 @@ def _tasks(doc: LoadedDocument) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def schedule_issues(doc: LoadedDocument) -> list[SpecIssue]:
-    """Every cron and time zone of `on.schedule` checked, then the block refused as planned."""
+    """Every cron and time zone of `on.schedule` checked with cronsim and zoneinfo."""
     schedule = doc.get(("on", "schedule"))
     if schedule is None or schedule == []:
         return []
@@ -128,8 +125,6 @@ def schedule_issues(doc: LoadedDocument) -> list[SpecIssue]:
         problem = timezone_problem(zone) if isinstance(zone, str) else None
         if problem:
             issues.append(doc.issue(IssueCode.TIMEZONE_INVALID, problem, (*path, "timezone")))
-    message = unsupported_message("schedule")
-    issues.append(doc.issue(IssueCode.UNSUPPORTED, message, ("on", "schedule")))
     return issues
 
 

@@ -45,7 +45,7 @@ from pydantic import BeforeValidator, Field, ValidationError
 import basir.library
 from basir.i18n import _
 from basir.spec.errors import FieldPath, IssueCode, SpecError, SpecIssue, SpecValueError
-from basir.spec.expr_checks import TEMPLATE_ROOTS, Scope, check_value
+from basir.spec.expr_checks import TEMPLATE_ROOTS, Scope, check_value, run_issues
 from basir.spec.loader import LoadedDocument, parse_document
 from basir.spec.model_errors import issues_from_validation, suggest
 from basir.spec.models import TEMPLATE_REF_PATTERN, Strict, Task
@@ -152,6 +152,7 @@ def load_template(text: str | bytes, filename: str, name: str | None = None) -> 
             issues.append(doc.issue(IssueCode.INVALID_VALUE, message, ("task", key)))
     scope = Scope(TEMPLATE_ROOTS, {"inputs": set(template.inputs)})
     issues.extend(check_value(doc, ("task",), doc.get(("task",)), scope))
+    issues.extend(run_issues(doc, ("task",), doc.get(("task",))))
     if issues:
         raise SpecError(issues, filename)
     return template
@@ -273,7 +274,7 @@ def expand_template(
       1. `values = render(task.with_, context)` — the user's `with:` may use expressions;
       2. `task = expand_template(task, resolver, inputs=values)` — checks the values now;
       3. render the expanded task's fields with `{**context, "inputs": task.with_}` (`run:`
-         with `shell=True`); `task.with_` holds the checked inputs, defaults filled in, as data:
+         with `render_run`); `task.with_` holds the checked inputs, defaults filled in, as data:
          never render it again.
     A built-in keeps `uses` (its executor runs it) and gets its inputs in `with_`.  A file
     template's body replaces `uses`; its env is merged under the task's (key by key); the

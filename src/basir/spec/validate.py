@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from basir.i18n import _
 from basir.spec.dag import Upstream, find_cycles
 from basir.spec.errors import FieldPath, IssueCode, SpecError, SpecIssue, finish_issues
-from basir.spec.expr_checks import TASK_ROOTS, WORKFLOW_ROOTS, Scope, check_value
+from basir.spec.expr_checks import TASK_ROOTS, WORKFLOW_ROOTS, Scope, check_value, run_issues
 from basir.spec.loader import MAX_SPEC_BYTES, LoadedDocument, parse_document
 from basir.spec.model_errors import issues_from_validation, suggest
 from basir.spec.models import BODY_KEYS, MAX_TASKS, TEMPLATE_REF_PATTERN, WorkflowSpec
@@ -136,6 +136,7 @@ def expression_issues(
                 continue
             scope = looped if "foreach" in task and key != "foreach" else plain
             issues.extend(check_value(doc, ("tasks", index, key), value, scope, bare=key == "if"))
+        issues.extend(run_issues(doc, ("tasks", index), task))
     return issues
 
 

@@ -1,20 +1,15 @@
-"""The statements of the alerts table, as named SQLAlchemy Core builders, and its row codec."""
+"""The statements of the alerts table, as named SQLAlchemy Core builders."""
 
 from __future__ import annotations
 
-import dataclasses
 from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
-from basir.store import codec
-from basir.store.records import AlertRecord
+from basir.store.monitoring_codec import ALERT_COLUMNS
 from basir.store.tables import alerts
-
-ALERT_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(AlertRecord))
-_DATA = ALERT_COLUMNS.index("data")
 
 
 @lru_cache(maxsize=2)
@@ -50,17 +45,3 @@ def list_alerts(has_state: bool, has_workflow: bool) -> sa.Select[Any]:
     if has_workflow:
         stmt = stmt.where(alerts.c.workflow == sa.bindparam("workflow"))
     return stmt.order_by(alerts.c.fired_at.desc(), alerts.c.id.desc()).limit(sa.bindparam("limit"))
-
-
-def alert_params(alert: AlertRecord) -> dict[str, Any]:
-    """The bind parameters of one alert (its data as JSON text)."""
-    values = {n: getattr(alert, n) for n in ALERT_COLUMNS}
-    values["data"] = codec.dumps(alert.data)
-    return values
-
-
-def decode_alert(row: Any) -> AlertRecord:
-    """An `AlertRecord` from a row in `ALERT_COLUMNS` order."""
-    values = list(row)
-    values[_DATA] = codec.loads(values[_DATA]) if values[_DATA] else {}
-    return AlertRecord(*values)

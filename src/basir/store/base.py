@@ -16,6 +16,8 @@ from basir.store.records import (
     MetricPoint,
     Page,
     RunRecord,
+    ScheduleRecord,
+    ScheduleUpdate,
     TaskRecord,
     WorkflowVersion,
 )
@@ -181,7 +183,61 @@ class AlertStore(Protocol):
         ...
 
 
-class Store(WorkflowStore, RunStore, EventStore, KeyValueStore, MetricStore, AlertStore, Protocol):
+class ScheduleStore(Protocol):
+    """The `on.schedule` entries of every workflow, and the clock of each."""
+
+    async def sync_schedules(self, workflow: str, entries: list[ScheduleRecord]) -> None:
+        """Make `entries` the workflow's schedules, in one transaction.
+
+        An entry whose id and definition (`spec_hash`) are unchanged keeps its clock; a changed
+        one takes the new definition and next fire but keeps its pause flag and history; ids no
+        longer listed are removed (one-off rows, position < 0, are left alone).
+        """
+        ...
+
+    async def add_schedule(self, record: ScheduleRecord) -> None:
+        """Insert one schedule outside any `on.schedule` (a one-off `run_at`, position < 0);
+        `ConflictError` when the id exists.  `sync_schedules` never removes such a row."""
+        ...
+
+    async def list_schedules(self, workflow: str | None = None) -> list[ScheduleRecord]:
+        """Every schedule (of one workflow), by workflow and position."""
+        ...
+
+    async def get_schedule(self, schedule_id: str) -> ScheduleRecord | None:
+        """One schedule, or None."""
+        ...
+
+    async def due_schedules(self, now: float, limit: int = 1000) -> list[ScheduleRecord]:
+        """Unpaused schedules due at `now` (`due_at <= now`) or holding queued fires."""
+        ...
+
+    async def next_due_at(self) -> float | None:
+        """The soonest `due_at` of an unpaused schedule, None when there is none."""
+        ...
+
+    async def update_schedule(
+        self, change: ScheduleUpdate, batch: Batch | None = None
+    ) -> list[EventRecord]:
+        """Write a schedule and `batch` (a fired run, events) in one transaction, or nothing.
+
+        The write applies only while the schedule is still at `change.revision`; otherwise
+        `ConflictError` (`NotFoundError` when it is gone) and nothing of `batch` lands either.
+        This is what makes a fire durable: its run exists exactly when its clock moved.
+        """
+        ...
+
+
+class Store(
+    WorkflowStore,
+    RunStore,
+    EventStore,
+    KeyValueStore,
+    ScheduleStore,
+    MetricStore,
+    AlertStore,
+    Protocol,
+):
     """Everything the services need from persistence.  Open before use, close after."""
 
     url: str

@@ -14,8 +14,8 @@ import json
 import time
 from typing import Any
 
-from basir.store import codec, guards
-from basir.store.base import MAX_RUNS_PER_READ, StoreError
+from basir.store import codec, guards, schedule_codec
+from basir.store.base import MAX_RUNS_PER_READ, ConflictError, StoreError
 from basir.store.records import (
     AlertRecord,
     Batch,
@@ -27,6 +27,8 @@ from basir.store.records import (
     RunInsert,
     RunRecord,
     RunUpdate,
+    ScheduleRecord,
+    ScheduleUpdate,
     TaskInsert,
     TaskRecord,
     TaskUpdate,
@@ -131,6 +133,7 @@ class MemoryStore:
         # (name, resolution_s, labels, time) -> value: the metric history.
         self._points: dict[tuple[str, int, str, float], float] = {}
         self._alerts: dict[str, AlertRecord] = {}
+        self._schedules: dict[str, ScheduleRecord] = {}
         self._closed = False
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -353,3 +356,71 @@ class MemoryStore:
         ]
         found.sort(key=lambda a: (a.fired_at, a.id), reverse=True)
         return copy.deepcopy(found[:limit])
+
+    # --- schedules -----------------------------------------------------------------------
+
+    async def sync_schedules(self, workflow: str, entries: list[ScheduleRecord]) -> None:
+        """Make `entries` the workflow's schedules (see `ScheduleStore.sync_schedules`)."""
+        self._check_open()
+        wanted = {entry.id for entry in entries}
+        for found in [r for r in self._schedules.values() if r.workflow == workflow]:
+            if found.id not in wanted and found.position >= 0:
+                del self._schedules[found.id]
+        for entry in entries:
+            stored = schedule_codec.decode(list(schedule_codec.row(entry).values()))
+            old = self._schedules.get(entry.id)
+            if old is None:
+                self._schedules[entry.id] = stored
+            elif old.spec_hash != entry.spec_hash:
+                for name in schedule_codec.DEFINITION_COLUMNS:
+                    setattr(old, name, getattr(stored, name))
+                old.next_fire_at, old.due_at = stored.next_fire_at, stored.due_at
+                old.updated_at = stored.updated_at
+                old.revision += 1
+
+    async def add_schedule(self, record: ScheduleRecord) -> None:
+        """Insert one schedule; `ConflictError` when the id exists."""
+        self._check_open()
+        if record.id in self._schedules:
+            raise ConflictError(f"schedule {record.id} already exists")
+        self._schedules[record.id] = schedule_codec.decode(
+            list(schedule_codec.row(record).values())
+        )
+
+    async def list_schedules(self, workflow: str | None = None) -> list[ScheduleRecord]:
+        """Every schedule (of one workflow), by workflow and position."""
+        found = [r for r in self._schedules.values() if workflow in (None, r.workflow)]
+        found.sort(key=lambda r: (r.workflow, r.position))
+        return copy.deepcopy(found)
+
+    async def get_schedule(self, schedule_id: str) -> ScheduleRecord | None:
+        """One schedule, or None."""
+        return copy.deepcopy(self._schedules.get(schedule_id))
+
+    async def due_schedules(self, now: float, limit: int = 1000) -> list[ScheduleRecord]:
+        """Unpaused schedules due at `now` or holding queued fires, soonest first."""
+        found = [
+            r
+            for r in self._schedules.values()
+            if not r.paused and ((r.due_at is not None and r.due_at <= now) or r.queued)
+        ]
+        found.sort(key=lambda r: (r.due_at is None, r.due_at or 0.0))
+        return copy.deepcopy(found[:limit])
+
+    async def next_due_at(self) -> float | None:
+        """The soonest `due_at` of an unpaused schedule."""
+        times = [r.due_at for r in self._schedules.values() if not r.paused and r.due_at]
+        return min(times, default=None)
+
+    async def update_schedule(
+        self, change: ScheduleUpdate, batch: Batch | None = None
+    ) -> list[EventRecord]:
+        """Write a schedule and `batch` together, while it is still at `change.revision`."""
+        self._check_open()
+        record = self._schedules.get(change.id)
+        if record is None or record.revision != change.revision:
+            raise schedule_codec.lost(change, None if record is None else record.revision)
+        schedule_codec.update_values(change)  # checked before anything is written
+        events = await self.write(batch) if batch else []
+        schedule_codec.apply_update_in_memory(record, change.fields)
+        return events

@@ -12,12 +12,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
-from basir.store.records import MetricPoint
+from basir.store.monitoring_codec import POINT_COLUMNS, POINT_READ_COLUMNS
 from basir.store.tables import metric_points
 
-POINT_COLUMNS = ("name", "resolution_s", "labels", "time", "value")
-# The order `select_points` returns: that of `MetricPoint`'s fields, so a row decodes directly.
-_READ_COLUMNS = ("name", "labels", "resolution_s", "time", "value")
+_READ_COLUMNS = POINT_READ_COLUMNS
 
 
 @lru_cache(maxsize=2)
@@ -67,19 +65,3 @@ def delete_older() -> sa.Delete:
     return sa.delete(metric_points).where(
         c.resolution_s == sa.bindparam("resolution_s"), c.time < sa.bindparam("before")
     )
-
-
-def point_params(point: MetricPoint) -> dict[str, Any]:
-    """The bind parameters of one point."""
-    return {
-        "name": point.name,
-        "resolution_s": point.resolution_s,
-        "labels": point.labels,
-        "time": point.time,
-        "value": point.value,
-    }
-
-
-def decode_point(row: Any) -> MetricPoint:
-    """A `MetricPoint` from a row of `select_points` (the drivers return the right types)."""
-    return MetricPoint(*row)

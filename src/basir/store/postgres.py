@@ -21,8 +21,17 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from basir.store import alert_queries, codec, guards, metric_queries, queries
-from basir.store.base import StoreError, describe
+from basir.store import (
+    alert_queries,
+    codec,
+    guards,
+    metric_queries,
+    monitoring_codec,
+    queries,
+    schedule_codec,
+    schedule_sql,
+)
+from basir.store.base import ConflictError, StoreError, describe
 from basir.store.records import (
     AlertRecord,
     Batch,
@@ -32,12 +41,14 @@ from basir.store.records import (
     MetricPoint,
     RunInsert,
     RunUpdate,
+    ScheduleRecord,
+    ScheduleUpdate,
     TaskInsert,
     TaskUpdate,
     WorkflowVersion,
 )
 from basir.store.schema import ensure_schema
-from basir.store.sql_reads import SqlReads
+from basir.store.sql_reads import Query, SqlReads
 from basir.store.tables import events
 
 T = TypeVar("T")
@@ -140,8 +151,14 @@ class PostgresStore(SqlReads):
             yield conn
 
     async def _select(
-        self, stmt: sa.Select[Any], params: dict[str, Any], decode: Callable[[Sequence[Any]], T]
+        self, query: Query, params: dict[str, Any], decode: Callable[[Sequence[Any]], T]
     ) -> list[T]:
+        stmt: Any = query
+        if isinstance(query, tuple):
+            name, *args = query
+            module, _dot, builder = name.rpartition(".")
+            source = {"": queries, "metric_queries": metric_queries, "alert_queries": alert_queries}
+            stmt = getattr(source[module], builder)(*args)
         async with self._connect() as conn:
             rows = (await conn.execute(stmt, params)).all()
         return [decode(r) for r in rows]
@@ -199,7 +216,7 @@ class PostgresStore(SqlReads):
         """Upsert points in one transaction (one executemany)."""
         if not points:
             return
-        rows = [metric_queries.point_params(p) for p in points]
+        rows = [monitoring_codec.point_params(p) for p in points]
         async with self._transaction() as conn:
             await conn.execute(metric_queries.upsert_point("postgresql"), rows)
 
@@ -207,7 +224,7 @@ class PostgresStore(SqlReads):
         """Insert or replace one alert."""
         async with self._transaction() as conn:
             await conn.execute(
-                alert_queries.upsert_alert("postgresql"), alert_queries.alert_params(alert)
+                alert_queries.upsert_alert("postgresql"), monitoring_codec.alert_params(alert)
             )
 
     async def metrics_prune(self, before: dict[int, float]) -> int:
@@ -219,6 +236,65 @@ class PostgresStore(SqlReads):
                 result = await conn.execute(metric_queries.delete_older(), params)
                 removed += int(result.rowcount)
         return removed
+
+    # --- schedules -----------------------------------------------------------------------
+
+    async def sync_schedules(self, workflow: str, entries: list[ScheduleRecord]) -> None:
+        """Make `entries` the workflow's schedules (see `ScheduleStore.sync_schedules`)."""
+        wanted = {entry.id for entry in entries}
+        async with self._transaction() as conn:
+            found = await conn.execute(schedule_sql.ids_of_workflow(), {"workflow": workflow})
+            for (schedule_id,) in found.all():
+                if schedule_id not in wanted:
+                    await conn.execute(schedule_sql.delete_one(), {"id": schedule_id})
+            for entry in entries:
+                await conn.execute(schedule_sql.upsert("postgresql"), schedule_codec.row(entry))
+
+    async def add_schedule(self, record: ScheduleRecord) -> None:
+        """Insert one schedule; `ConflictError` when the id exists."""
+        async with self._transaction() as conn:
+            try:
+                await conn.execute(schedule_sql.insert(), schedule_codec.row(record))
+            except IntegrityError as error:
+                raise ConflictError(f"schedule {record.id} already exists") from error
+
+    async def list_schedules(self, workflow: str | None = None) -> list[ScheduleRecord]:
+        """Every schedule (of one workflow), by workflow and position."""
+        stmt = schedule_sql.select_all(workflow is not None)
+        params = {} if workflow is None else {"workflow": workflow}
+        return await self._select(stmt, params, schedule_codec.decode)
+
+    async def get_schedule(self, schedule_id: str) -> ScheduleRecord | None:
+        """One schedule, or None."""
+        stmt = schedule_sql.select_one()
+        found = await self._select(stmt, {"id": schedule_id}, schedule_codec.decode)
+        return found[0] if found else None
+
+    async def due_schedules(self, now: float, limit: int = 1000) -> list[ScheduleRecord]:
+        """Unpaused schedules due at `now` or holding queued fires, soonest first."""
+        params = {"now": now, "limit": limit}
+        return await self._select(schedule_sql.select_due(), params, schedule_codec.decode)
+
+    async def next_due_at(self) -> float | None:
+        """The soonest `due_at` of an unpaused schedule."""
+        found = await self._select(schedule_sql.next_due(), {}, lambda row: row[0])
+        return None if not found or found[0] is None else float(found[0])
+
+    async def update_schedule(
+        self, change: ScheduleUpdate, batch: Batch | None = None
+    ) -> list[EventRecord]:
+        """Write a schedule and `batch` together, while it is still at `change.revision`."""
+        fields, params = schedule_codec.update_params(change)
+        async with self._transaction() as conn:
+            result = await conn.execute(schedule_sql.guarded_update(fields), params)
+            if result.rowcount != 1:
+                revision = await conn.scalar(schedule_sql.current_revision(), {"k_id": change.id})
+                raise schedule_codec.lost(change, None if revision is None else int(revision))
+            if not batch:
+                return []
+            for item in batch.changes:
+                await _apply(conn, item)
+            return await _insert_events(conn, batch.events)
 
 
 # --- one batch ----------------------------------------------------------------------------

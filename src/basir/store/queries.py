@@ -4,13 +4,14 @@ Each builder returns a statement with explicit, named bind parameters; shapes th
 fields of an update, the number of allowed statuses, which filters are set) are cached per
 shape.  PostgreSQL executes these statements through SQLAlchemy; SQLite compiles each one once
 to a SQL string (`compile_sqlite`) and runs it on the raw DBAPI connection of its writer and
-readers.  Bind names: `k_*` keys, `v_*` new values, `s<i>` allowed statuses.  The SQLite
-writer's multi-row writes are positional SQL text instead (see "SQLite bulk writes" below).
+readers; the texts it uses ship precompiled in `sqlite_catalog.json` (`store.sqlite_sql`), so
+a SQLite store does not import SQLAlchemy.  Bind names: `k_*` keys, `v_*` new values, `s<i>`
+allowed statuses.  The SQLite writer's multi-row writes are positional SQL text instead
+(`store.sqlite_sql`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -28,8 +29,22 @@ from basir.store.codec import (
     TASK_INSERT_COLUMNS,
     WORKFLOW_COLUMNS,
 )
-from basir.store.records import RunUpdate, TaskUpdate
+from basir.store.sqlite_sql import (  # re-exported: they were defined here first
+    SqliteSql,
+    insert_rows_sqlite,
+    key_params,
+    status_params,
+    update_rows_sqlite,
+)
 from basir.store.tables import events, kv, runs, tasks, workflows
+
+__all__ = [  # the re-exported names; every builder defined here is public too
+    "SqliteSql",
+    "insert_rows_sqlite",
+    "key_params",
+    "status_params",
+    "update_rows_sqlite",
+]
 
 _SQLITE = sqlite.dialect(paramstyle="named")
 
@@ -37,19 +52,6 @@ _RUN_COLS = [runs.c[n] for n in RUN_COLUMNS]
 _TASK_COLS = [tasks.c[n] for n in TASK_COLUMNS]
 _EVENT_COLS = [events.c[n] for n in EVENT_COLUMNS]
 _WORKFLOW_COLS = [workflows.c[n] for n in WORKFLOW_COLUMNS]
-
-
-@dataclass(frozen=True, slots=True)
-class SqliteSql:
-    """A statement compiled for SQLite: `:name` parameters, plus the values of its literals."""
-
-    text: str
-    # Values of the anonymous parameters SQLAlchemy made for literals (`OFFSET 0`, `+ 1`).
-    fixed: dict[str, Any]
-
-    def params(self, values: dict[str, Any]) -> dict[str, Any]:
-        """The parameters to execute with: the literals' values plus `values`."""
-        return {**self.fixed, **values} if self.fixed else values
 
 
 @lru_cache(maxsize=1024)
@@ -133,13 +135,6 @@ def guard_check(kind: str, n_from: int | None) -> sa.Select[Any]:
     """One row when the run or task exists and its status is allowed (an update of no field)."""
     table = _table(kind)
     return sa.select(sa.literal(1)).where(*_key(kind), *_statuses(table.c.status, n_from))
-
-
-def key_params(change: RunUpdate | TaskUpdate) -> dict[str, str]:
-    """Bind values `k_*` of the key of the run or task a guarded update names."""
-    if isinstance(change, RunUpdate):
-        return {"k_id": change.run_id}
-    return {"k_run_id": change.run_id, "k_task_id": change.task_id}
 
 
 @lru_cache(maxsize=2)
@@ -316,61 +311,3 @@ def kv_list() -> sa.Select[Any]:
         .order_by(kv.c.key)
         .limit(_bind("limit"))
     )
-
-
-# --- SQLite bulk writes -------------------------------------------------------------------
-# The SQLite writer writes many rows per statement.  Python's sqlite3 module lets go of the
-# GIL around every step of a statement, so `executemany` over 500 rows is 500 hand-overs of
-# the GIL, and while the event loop is busy each one can wait out the switch interval (5 ms):
-# a commit of 500 rows measured 1.5–5 s against a busy thread, 40–60 ms as multi-row
-# statements.  These are positional (`?`) SQL text: SQLAlchemy renders a multi-row VALUES
-# with one named parameter per cell, and SQLite's VALUES table (`UPDATE … FROM`) takes no
-# column aliases, its columns are `column1`, `column2`, ….
-
-_BULK_TABLES = {"task": ("tasks", TASK_INSERT_COLUMNS), "event": ("events", EVENT_INSERT_COLUMNS)}
-_BULK_KEYS = {"run": ("runs", ("id",)), "task": ("tasks", ("run_id", "task_id"))}
-
-
-def _values_rows(width: int, rows: int) -> str:
-    row = "(" + ", ".join("?" * width) + ")"
-    return ", ".join([row] * rows)
-
-
-@lru_cache(maxsize=32)
-def insert_rows_sqlite(kind: str, rows: int) -> str:
-    """`INSERT INTO <tasks|events> (…) VALUES (?, …), …` for `rows` rows.
-
-    Parameters, row after row: `codec.task_values` / `codec.event_values`.
-    """
-    table, columns = _BULK_TABLES[kind]
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {_values_rows(len(columns), rows)}"
-
-
-@lru_cache(maxsize=512)
-def update_rows_sqlite(kind: str, fields: tuple[str, ...], n_from: int | None, rows: int) -> str:
-    """`UPDATE <runs|tasks> SET … FROM (VALUES …) AS v WHERE <key> AND status IN (…)`.
-
-    Parameters of each row: the key (`id`, or `run_id, task_id`), the new values in `fields`
-    order, then `n_from` allowed statuses.  The changed-row count tells how many matched.
-    """
-    table, keys = _BULK_KEYS[kind]
-
-    def cell(index: int) -> str:
-        return f"v.column{index + 1}"
-
-    sets = ", ".join(f"{field} = {cell(len(keys) + i)}" for i, field in enumerate(fields))
-    where = [f"{table}.{key} = {cell(i)}" for i, key in enumerate(keys)]
-    if n_from is not None:
-        first = len(keys) + len(fields)
-        allowed = ", ".join(cell(first + i) for i in range(n_from))
-        where.append(f"{table}.status IN ({allowed})")
-    width = len(keys) + len(fields) + (n_from or 0)
-    return (
-        f"UPDATE {table} SET {sets} FROM (VALUES {_values_rows(width, rows)}) AS v "
-        f"WHERE {' AND '.join(where)}"
-    )
-
-
-def status_params(statuses: tuple[str, ...] | None) -> dict[str, str]:
-    """Bind values `s0..` for the allowed statuses of a guard."""
-    return {} if statuses is None else {f"s{i}": s for i, s in enumerate(statuses)}

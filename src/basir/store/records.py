@@ -70,6 +70,11 @@ class TaskRecord:
     spec: JsonDict | None = None
     held: bool = False
     hold_until: float | None = None
+    # The process group of the latest attempt and its leader's start time (clock ticks since
+    # boot, `/proc/<pid>/stat` field 22), recorded before the body starts: after a crash, the
+    # group is stopped only if it is still that very process (a reused pid never matches).
+    attempt_pgid: int | None = None
+    attempt_proc_start: int | None = None
 
 
 @dataclass(slots=True)
@@ -200,3 +205,41 @@ class AlertRecord:
     acked_by: str | None = None
     acked_at: float | None = None
     silenced_by: str | None = None
+
+
+@dataclass(slots=True)
+class ScheduleRecord:
+    """One `on.schedule` entry of a workflow, with where its clock stands.
+
+    `next_fire_at` is the logical (cron) time of the next fire and `due_at` that time plus
+    the entry's stable jitter: the server fires when `due_at` has passed.  `queued` holds the
+    logical times of fires waiting for the previous run to end (`overlap: queue`).  Every
+    write bumps `revision`; a fire is guarded by it, so two firers never both win.
+    """
+
+    id: str  # "<workflow>:<position>"
+    workflow: str
+    position: int
+    cron: str
+    timezone: str
+    options: JsonDict  # the whole entry, canonical JSON
+    spec_hash: str
+    paused: bool = False
+    paused_at: float | None = None  # when it was paused; cleared by the first fire after
+    next_fire_at: float | None = None  # None: no fire left (past `end`)
+    due_at: float | None = None
+    last_fire_at: float | None = None
+    last_run_id: str | None = None
+    queued: list[float] = field(default_factory=list)
+    revision: int = 0
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass(slots=True)
+class ScheduleUpdate:
+    """A write to one schedule, applied only while it is still at `revision`."""
+
+    id: str
+    revision: int
+    fields: JsonDict

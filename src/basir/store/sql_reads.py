@@ -1,7 +1,9 @@
 """The reads every SQL store shares: one named query, its parameters, one row decoder.
 
-A store provides `_select(statement, params, decode)`; everything else here is the same SQL
-(from `queries`) on SQLite and PostgreSQL.
+A store provides `_select(query, params, decode)`, where `query` names a builder of
+`store.queries` and its arguments (`("list_runs", True, False, False)`); everything else here
+is the same SQL on SQLite and PostgreSQL.  Naming the statement instead of building it lets
+the SQLite store take its text from the shipped catalogue without importing SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -9,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
-
-from basir.store import alert_queries, codec, metric_queries, queries
+from basir.store import codec, monitoring_codec
 from basir.store.base import MAX_RUNS_PER_READ
 from basir.store.records import (
     AlertRecord,
@@ -23,15 +23,21 @@ from basir.store.records import (
     TaskRecord,
     WorkflowVersion,
 )
+from basir.store.sqlite_sql import status_params
 
 T = TypeVar("T")
+
+# A statement by name: a builder of `store.queries` and the arguments to call it with.  A
+# built SQLAlchemy statement is accepted too (compiled on use: the SQLite store then imports
+# SQLAlchemy).
+Query = tuple[Any, ...] | Any
 
 
 class SqlReads:
     """Read verbs of the store interface, written once over `_select`."""
 
     async def _select(
-        self, stmt: sa.Select[Any], params: dict[str, Any], decode: Callable[[Sequence[Any]], T]
+        self, query: Query, params: dict[str, Any], decode: Callable[[Sequence[Any]], T]
     ) -> list[T]:
         raise NotImplementedError
 
@@ -39,30 +45,28 @@ class SqlReads:
         """A version of a workflow (the latest when `version` is None), or None."""
         params: dict[str, Any]
         if version is None:
-            stmt, params = queries.latest_workflow(), {"name": name}
+            query, params = ("latest_workflow",), {"name": name}
         else:
-            stmt, params = queries.workflow_version(), {"name": name, "version": version}
-        found = await self._select(stmt, params, codec.decode_workflow)
+            query, params = ("workflow_version",), {"name": name, "version": version}
+        found = await self._select(query, params, codec.decode_workflow)
         return found[0] if found else None
 
     async def list_workflows(self) -> list[WorkflowVersion]:
         """The latest version of every workflow, by name."""
-        return await self._select(queries.latest_workflows(), {}, codec.decode_workflow)
+        return await self._select(("latest_workflows",), {}, codec.decode_workflow)
 
     async def list_workflow_versions(self, name: str) -> list[WorkflowVersion]:
         """Every version of one workflow, oldest first."""
-        return await self._select(
-            queries.workflow_versions(), {"name": name}, codec.decode_workflow
-        )
+        return await self._select(("workflow_versions",), {"name": name}, codec.decode_workflow)
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         """One run, or None."""
-        found = await self._select(queries.select_run(), {"k_id": run_id}, codec.decode_run)
+        found = await self._select(("select_run",), {"k_id": run_id}, codec.decode_run)
         return found[0] if found else None
 
     async def get_tasks(self, run_id: str) -> list[TaskRecord]:
         """Every task row of a run, in insertion order."""
-        return await self._select(queries.select_tasks(), {"k_run_id": run_id}, codec.decode_task)
+        return await self._select(("select_tasks",), {"k_run_id": run_id}, codec.decode_task)
 
     async def get_tasks_of(self, run_ids: list[str]) -> list[TaskRecord]:
         """Every task row of these runs, by run and insertion order (one query)."""
@@ -71,8 +75,7 @@ class SqlReads:
         if len(run_ids) > MAX_RUNS_PER_READ:
             raise ValueError(f"at most {MAX_RUNS_PER_READ} runs per read")
         params = {f"r{i}": run_id for i, run_id in enumerate(run_ids)}
-        stmt = queries.select_tasks_of(len(run_ids))
-        return await self._select(stmt, params, codec.decode_task)
+        return await self._select(("select_tasks_of", len(run_ids)), params, codec.decode_task)
 
     async def list_runs(
         self,
@@ -90,13 +93,13 @@ class SqlReads:
             params["workflow"] = workflow
         if cursor:
             params["c_at"], params["c_id"] = codec.decode_cursor(cursor)
-        stmt = queries.list_runs(status is not None, workflow is not None, bool(cursor))
-        return codec.page_of(await self._select(stmt, params, codec.decode_run), limit)
+        query = ("list_runs", status is not None, workflow is not None, bool(cursor))
+        return codec.page_of(await self._select(query, params, codec.decode_run), limit)
 
     async def active_runs(self) -> list[RunRecord]:
         """Runs that are queued, running or paused, oldest first."""
-        params = queries.status_params(codec.ACTIVE_RUN_STATUSES)
-        return await self._select(queries.active_runs(), params, codec.decode_run)
+        params = status_params(codec.ACTIVE_RUN_STATUSES)
+        return await self._select(("active_runs",), params, codec.decode_run)
 
     async def list_events(
         self,
@@ -108,31 +111,31 @@ class SqlReads:
         types: tuple[str, ...] | None = None,
     ) -> list[EventRecord]:
         """Events with id > `after`, oldest first, filtered."""
-        params: dict[str, Any] = {"after": after, "limit": limit, **queries.status_params(types)}
+        params: dict[str, Any] = {"after": after, "limit": limit, **status_params(types)}
         if run_id is not None:
             params["run_id"] = run_id
         if workflow is not None:
             params["workflow"] = workflow
         n_types = None if types is None else len(types)
-        stmt = queries.list_events(run_id is not None, workflow is not None, n_types)
-        return await self._select(stmt, params, codec.decode_event)
+        query = ("list_events", run_id is not None, workflow is not None, n_types)
+        return await self._select(query, params, codec.decode_event)
 
     async def last_event_id(self) -> int:
         """The id of the newest event, 0 when there is none."""
-        found = await self._select(queries.last_event_id(), {}, lambda row: int(row[0]))
+        found = await self._select(("last_event_id",), {}, lambda row: int(row[0]))
         return found[0]
 
     async def kv_get(self, kind: str, key: str) -> JsonDict | None:
         """A document, or None."""
         found = await self._select(
-            queries.kv_get(), {"kind": kind, "key": key}, lambda row: codec.loads(row[0])
+            ("kv_get",), {"kind": kind, "key": key}, lambda row: codec.loads(row[0])
         )
         return dict(found[0]) if found else None
 
     async def kv_list(self, kind: str, limit: int = 1000) -> list[tuple[str, JsonDict]]:
         """Documents of one kind, by key."""
         return await self._select(
-            queries.kv_list(),
+            ("kv_list",),
             {"kind": kind, "limit": limit},
             lambda row: (row[0], codec.loads(row[1])),
         )
@@ -142,19 +145,17 @@ class SqlReads:
     ) -> list[MetricPoint]:
         """Points of `name` at `resolution_s` with `start <= time <= end`, by series and time."""
         params = {"name": name, "resolution_s": resolution_s, "start": start, "end": end}
-        return await self._select(
-            metric_queries.select_points(), params, metric_queries.decode_point
-        )
+        query = ("metric_queries.select_points",)
+        return await self._select(query, params, monitoring_codec.decode_point)
 
     async def metrics_names(self) -> list[str]:
         """Every metric name with at least one point, sorted."""
-        return await self._select(metric_queries.select_names(), {}, lambda row: str(row[0]))
+        return await self._select(("metric_queries.select_names",), {}, lambda row: str(row[0]))
 
     async def alert_get(self, alert_id: str) -> AlertRecord | None:
         """One alert, or None."""
-        found = await self._select(
-            alert_queries.select_alert(), {"id": alert_id}, alert_queries.decode_alert
-        )
+        query = ("alert_queries.select_alert",)
+        found = await self._select(query, {"id": alert_id}, monitoring_codec.decode_alert)
         return found[0] if found else None
 
     async def alert_list(
@@ -166,5 +167,5 @@ class SqlReads:
             params["state"] = state
         if workflow is not None:
             params["workflow"] = workflow
-        stmt = alert_queries.list_alerts(state is not None, workflow is not None)
-        return await self._select(stmt, params, alert_queries.decode_alert)
+        query = ("alert_queries.list_alerts", state is not None, workflow is not None)
+        return await self._select(query, params, monitoring_codec.decode_alert)

@@ -3,7 +3,9 @@
 Writes go to one writer thread (`sqlite_writer.GroupCommitWriter`) that commits everything
 queued in one transaction; reads run on a small pool of reader threads, each with its own
 connection (WAL lets them read while the writer writes).  Nothing here blocks the event loop.
-Statements are the Core builders of `store.queries`, compiled once to SQLite SQL.
+Statements are the Core builders of `store.queries`, compiled once to SQLite SQL; their texts
+and the schema's DDL ship in a catalogue (`store.sqlite_sql`), so opening a store at the
+current schema revision, or creating a new one, does not import SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -16,22 +18,22 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
-
-from basir.store import alert_queries, metric_queries, sqlite_apply
+from basir.store import monitoring_codec, schedule_codec, sqlite_apply
 from basir.store.base import StoreError
-from basir.store.queries import compile_sqlite
 from basir.store.records import (
     AlertRecord,
     Batch,
     EventRecord,
     JsonDict,
     MetricPoint,
+    ScheduleRecord,
+    ScheduleUpdate,
     WorkflowVersion,
 )
-from basir.store.schema import ensure_schema
-from basir.store.sql_reads import SqlReads
+from basir.store.sql_reads import Query, SqlReads
 from basir.store.sqlite_checkpoint import WalCheckpointer
+from basir.store.sqlite_schema import create_schema
+from basir.store.sqlite_sql import statement
 from basir.store.sqlite_writer import GroupCommitWriter, Job
 
 T = TypeVar("T")
@@ -96,26 +98,6 @@ def _connect(path: Path, pragmas: Sequence[str]) -> sqlite3.Connection:
     return conn
 
 
-def _create_schema(path: Path) -> None:
-    engine = sa.create_engine(sa.URL.create("sqlite", database=str(path)), poolclass=sa.NullPool)
-
-    @sa.event.listens_for(engine, "connect")
-    def _connect_hook(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None
-        dbapi_conn.execute("PRAGMA busy_timeout=5000")
-
-    @sa.event.listens_for(engine, "begin")
-    def _begin_hook(conn: sa.Connection) -> None:
-        # Serialises processes opening the same new file; DDL is transactional in SQLite.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    try:
-        with engine.begin() as conn:
-            ensure_schema(conn)
-    finally:
-        engine.dispose()
-
-
 def _wrap(exc: sqlite3.Error) -> StoreError:
     return StoreError(f"sqlite: {exc}")
 
@@ -154,10 +136,7 @@ class SqliteStore(SqlReads):
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the SQLite store {self.path}: {exc}") from exc
         try:
-            _create_schema(self.path)
-        except sa.exc.DBAPIError as exc:
-            conn.close()
-            raise StoreError(f"cannot create the schema in {self.path}: {exc.orig}") from exc
+            create_schema(conn, self.path)
         except BaseException:
             conn.close()
             raise
@@ -214,9 +193,14 @@ class SqliteStore(SqlReads):
             raise _wrap(exc) from exc
 
     async def _select(
-        self, stmt: sa.Select[Any], params: dict[str, Any], decode: Callable[[Sequence[Any]], T]
+        self, query: Query, params: dict[str, Any], decode: Callable[[Sequence[Any]], T]
     ) -> list[T]:
-        sql = compile_sqlite(stmt)
+        if isinstance(query, tuple):
+            sql = statement(*query)
+        else:  # a built statement (code written before statements were named): compile it
+            from basir.store.queries import compile_sqlite
+
+            sql = compile_sqlite(query)
         args = sql.params(params)
         return await self._read(lambda: [decode(r) for r in self._conn().execute(sql.text, args)])
 
@@ -265,13 +249,13 @@ class SqliteStore(SqlReads):
         """Upsert points in one transaction on the writer thread (grouped with other writes)."""
         if not points:
             return
-        sql = compile_sqlite(metric_queries.upsert_point("sqlite"))
-        rows = [sql.params(metric_queries.point_params(p)) for p in points]
+        sql = statement("metric_queries.upsert_point", "sqlite")
+        rows = [sql.params(monitoring_codec.point_params(p)) for p in points]
         await self._submit(lambda conn, _precise: conn.executemany(sql.text, rows))
 
     async def metrics_prune(self, before: dict[int, float]) -> int:
         """Delete points older than `before[resolution_s]`, on the writer thread."""
-        sql = compile_sqlite(metric_queries.delete_older())
+        sql = statement("metric_queries.delete_older")
 
         def prune(conn: sqlite3.Connection, _precise: bool) -> int:
             removed = 0
@@ -287,6 +271,50 @@ class SqliteStore(SqlReads):
 
     async def alert_put(self, alert: AlertRecord) -> None:
         """Insert or replace one alert, on the writer thread."""
-        sql = compile_sqlite(alert_queries.upsert_alert("sqlite"))
-        params = sql.params(alert_queries.alert_params(alert))
+        sql = statement("alert_queries.upsert_alert", "sqlite")
+        params = sql.params(monitoring_codec.alert_params(alert))
         await self._submit(lambda conn, _precise: conn.execute(sql.text, params))
+
+    # --- schedules -----------------------------------------------------------------------
+
+    async def sync_schedules(self, workflow: str, entries: list[ScheduleRecord]) -> None:
+        """Make `entries` the workflow's schedules (see `ScheduleStore.sync_schedules`)."""
+        await self._submit(
+            lambda conn, _precise: sqlite_apply.sync_schedules(conn, workflow, entries)
+        )
+
+    async def add_schedule(self, record: ScheduleRecord) -> None:
+        """Insert one schedule; `ConflictError` when the id exists."""
+        await self._submit(lambda conn, _precise: sqlite_apply.add_schedule(conn, record))
+
+    async def list_schedules(self, workflow: str | None = None) -> list[ScheduleRecord]:
+        """Every schedule (of one workflow), by workflow and position."""
+        query = ("schedule_sql.select_all", workflow is not None)
+        params = {} if workflow is None else {"workflow": workflow}
+        return await self._select(query, params, schedule_codec.decode)
+
+    async def get_schedule(self, schedule_id: str) -> ScheduleRecord | None:
+        """One schedule, or None."""
+        found = await self._select(
+            ("schedule_sql.select_one",), {"id": schedule_id}, schedule_codec.decode
+        )
+        return found[0] if found else None
+
+    async def due_schedules(self, now: float, limit: int = 1000) -> list[ScheduleRecord]:
+        """Unpaused schedules due at `now` or holding queued fires, soonest first."""
+        params = {"now": now, "limit": limit}
+        return await self._select(("schedule_sql.select_due",), params, schedule_codec.decode)
+
+    async def next_due_at(self) -> float | None:
+        """The soonest `due_at` of an unpaused schedule."""
+        found = await self._select(("schedule_sql.next_due",), {}, lambda row: row[0])
+        return None if not found or found[0] is None else float(found[0])
+
+    async def update_schedule(
+        self, change: ScheduleUpdate, batch: Batch | None = None
+    ) -> list[EventRecord]:
+        """Write a schedule and `batch` together, while it is still at `change.revision`."""
+        events: list[EventRecord] = await self._submit(
+            lambda conn, precise: sqlite_apply.update_schedule(conn, change, batch, precise)
+        )
+        return events

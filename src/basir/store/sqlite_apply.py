@@ -1,7 +1,8 @@
 """The write jobs of the SQLite writer thread: a batch, a workflow version, a kv document.
 
 Every job runs inside the writer's open transaction on the raw DBAPI connection, with
-statements from `store.queries`.  Runs of consecutive changes of the same shape are written by
+statements from `store.queries` (as SQLite texts, `store.sqlite_sql`).  Runs of consecutive
+changes of the same shape are written by
 a few multi-row statements (up to `MAX_ROWS_PER_STATEMENT` rows each: one GIL hand-over per
 statement, not per row); when such a run touches fewer rows than it was given, the job raises
 `Mismatch` and the writer replays it with `precise=True`, row by row, to name the row that
@@ -17,8 +18,8 @@ from collections.abc import Iterator
 from itertools import chain, groupby
 from typing import Any
 
-from basir.store import codec, guards, queries
-from basir.store.queries import compile_sqlite
+from basir.store import codec, guards, schedule_codec
+from basir.store.base import ConflictError
 from basir.store.records import (
     Batch,
     Change,
@@ -26,13 +27,22 @@ from basir.store.records import (
     JsonDict,
     RunInsert,
     RunUpdate,
+    ScheduleRecord,
+    ScheduleUpdate,
     TaskInsert,
     TaskRecord,
     TaskUpdate,
     WorkflowVersion,
 )
+from basir.store.sqlite_sql import (
+    insert_rows_sqlite,
+    key_params,
+    statement,
+    status_params,
+    update_rows_sqlite,
+)
 
-# Rows one multi-row statement writes at most (see `queries.insert_rows_sqlite`).
+# Rows one multi-row statement writes at most (see `insert_rows_sqlite`).
 MAX_ROWS_PER_STATEMENT = 256
 
 _TASK_RUN_ID = codec.TASK_INSERT_COLUMNS.index("run_id")
@@ -93,7 +103,7 @@ def _apply_changes(conn: sqlite3.Connection, changes: list[Change], precise: boo
 
 
 def _insert_runs(conn: sqlite3.Connection, changes: list[RunInsert], precise: bool) -> None:
-    run_sql = compile_sqlite(queries.insert_run()).text
+    run_sql = statement("insert_run").text
     run_rows = [codec.run_row(c.run) for c in changes]
     task_rows = [
         codec.task_values(dataclasses.replace(t, run_id=c.run.id), seq)
@@ -116,7 +126,7 @@ def _insert_runs(conn: sqlite3.Connection, changes: list[RunInsert], precise: bo
 
 
 def _insert_tasks(conn: sqlite3.Connection, tasks: list[TaskRecord], precise: bool) -> None:
-    seq_sql = compile_sqlite(queries.next_task_seq())
+    seq_sql = statement("next_task_seq")
     next_seq: dict[str, int] = {}
     rows = []
     for task in tasks:
@@ -136,7 +146,7 @@ def _insert_tasks(conn: sqlite3.Connection, tasks: list[TaskRecord], precise: bo
 
 def _insert_tasks_one_by_one(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
     """Insert task rows singly, to name the one that breaks a constraint."""
-    sql = queries.insert_rows_sqlite("task", 1)
+    sql = insert_rows_sqlite("task", 1)
     for row in rows:
         try:
             conn.execute(sql, row)
@@ -166,7 +176,7 @@ def _insert_rows(conn: sqlite3.Connection, kind: str, rows: list[tuple[Any, ...]
     last = 0
     for start, size in _chunks(len(rows)):
         flat = list(chain.from_iterable(rows[start : start + size]))
-        last = conn.execute(queries.insert_rows_sqlite(kind, size), flat).lastrowid or 0
+        last = conn.execute(insert_rows_sqlite(kind, size), flat).lastrowid or 0
     return last
 
 
@@ -191,13 +201,13 @@ def _update(
     if not precise:
         updated = 0
         for start, size in _chunks(len(rows)):
-            sql = queries.update_rows_sqlite(kind, fields, n_from, size)
+            sql = update_rows_sqlite(kind, fields, n_from, size)
             flat = list(chain.from_iterable(rows[start : start + size]))
             updated += conn.execute(sql, flat).rowcount
         if updated != len(rows):
             raise Mismatch
         return
-    sql = queries.update_rows_sqlite(kind, fields, n_from, 1)
+    sql = update_rows_sqlite(kind, fields, n_from, 1)
     for change, row in zip(changes, rows, strict=True):
         if conn.execute(sql, row).rowcount != 1:
             raise _lost(conn, kind, change)
@@ -212,16 +222,16 @@ def _key_values(change: RunUpdate | TaskUpdate) -> tuple[str, ...]:
 def _check_guard(
     conn: sqlite3.Connection, kind: str, n_from: int | None, change: RunUpdate | TaskUpdate
 ) -> None:
-    sql = compile_sqlite(queries.guard_check(kind, n_from))
-    params = {**queries.key_params(change), **queries.status_params(change.from_statuses)}
+    sql = statement("guard_check", kind, n_from)
+    params = {**key_params(change), **status_params(change.from_statuses)}
     if conn.execute(sql.text, sql.params(params)).fetchone() is None:
         raise _lost(conn, kind, change)
 
 
 def _lost(conn: sqlite3.Connection, kind: str, change: RunUpdate | TaskUpdate) -> Exception:
     """Why a guarded write touched no row: the row is missing, or in another status."""
-    sql = compile_sqlite(queries.current_status(kind)).text
-    row = conn.execute(sql, queries.key_params(change)).fetchone()
+    sql = statement("current_status", kind).text
+    row = conn.execute(sql, key_params(change)).fetchone()
     return guards.lost_race(change, None if row is None else row[0])
 
 
@@ -247,7 +257,7 @@ def put_workflow(
     created_by: str | None,
 ) -> tuple[WorkflowVersion, bool]:
     """Insert the next version of `name` unless its latest version has the same hash."""
-    latest = compile_sqlite(queries.latest_workflow())
+    latest = statement("latest_workflow")
     row = conn.execute(latest.text, latest.params({"name": name})).fetchone()
     if row is not None and row[4] == spec_hash:
         return codec.decode_workflow(row), False
@@ -255,7 +265,7 @@ def put_workflow(
     wv = WorkflowVersion(name, version, namespace, spec, spec_hash, time.time(), created_by)
     values = {n: getattr(wv, n) for n in codec.WORKFLOW_COLUMNS}
     values["spec"] = codec.dumps(spec)
-    conn.execute(compile_sqlite(queries.insert_workflow()).text, values)
+    conn.execute(statement("insert_workflow").text, values)
     return codec.decode_workflow([values[n] for n in codec.WORKFLOW_COLUMNS]), True
 
 
@@ -263,6 +273,41 @@ def kv_put(
     conn: sqlite3.Connection, kind: str, key: str, value: JsonDict, only_if_absent: bool
 ) -> bool:
     """Insert or replace one kv document; False when `only_if_absent` found one."""
-    sql = compile_sqlite(queries.kv_put("sqlite", only_if_absent))
+    sql = statement("kv_put", "sqlite", only_if_absent)
     params = {"kind": kind, "key": key, "value": codec.dumps(value), "updated_at": time.time()}
     return conn.execute(sql.text, sql.params(params)).rowcount == 1
+
+
+def sync_schedules(conn: sqlite3.Connection, workflow: str, entries: list[ScheduleRecord]) -> None:
+    """Register a workflow's schedules: upsert each entry, delete the ones no longer listed."""
+    ids = statement("schedule_sql.ids_of_workflow")
+    wanted = {entry.id for entry in entries}
+    delete = statement("schedule_sql.delete_one").text
+    for (found,) in conn.execute(ids.text, ids.params({"workflow": workflow})).fetchall():
+        if found not in wanted:
+            conn.execute(delete, {"id": found})
+    upsert = statement("schedule_sql.upsert", "sqlite")
+    for entry in entries:
+        conn.execute(upsert.text, upsert.params(schedule_codec.row(entry)))
+
+
+def update_schedule(
+    conn: sqlite3.Connection, change: ScheduleUpdate, batch: Batch | None, precise: bool
+) -> list[EventRecord]:
+    """A guarded schedule write, then `batch`, in the writer's transaction."""
+    fields, params = schedule_codec.update_params(change)
+    sql = statement("schedule_sql.guarded_update", fields)
+    if conn.execute(sql.text, sql.params(params)).rowcount != 1:
+        current = statement("schedule_sql.current_revision")
+        found = conn.execute(current.text, current.params({"k_id": change.id})).fetchone()
+        raise schedule_codec.lost(change, None if found is None else int(found[0]))
+    return apply_batch(conn, batch, precise) if batch else []
+
+
+def add_schedule(conn: sqlite3.Connection, record: ScheduleRecord) -> None:
+    """Insert one schedule; `ConflictError` when its id exists."""
+    sql = statement("schedule_sql.insert")
+    try:
+        conn.execute(sql.text, sql.params(schedule_codec.row(record)))
+    except sqlite3.IntegrityError as error:
+        raise ConflictError(f"schedule {record.id} already exists") from error

@@ -91,6 +91,9 @@ tasks = sa.Table(
     sa.Column("held", sa.Boolean(), nullable=False),
     sa.Column("hold_until", sa.Float(), nullable=True),
     sa.Index(None, "run_id", "seq"),
+    # Added by revision 0002 (so after the index: ALTER TABLE appends columns).
+    sa.Column("attempt_pgid", sa.Integer(), nullable=True),
+    sa.Column("attempt_proc_start", sa.BigInteger(), nullable=True),
 )
 
 events = sa.Table(
@@ -134,9 +137,6 @@ metric_points = sa.Table(
     # Queries read one name at one resolution over a time range; pruning deletes by age.
     sa.Index(None, "name", "resolution_s", "time"),
     sa.Index(None, "resolution_s", "time"),
-    # SQLite stores the rows in primary-key order: a series' points are read in one pass,
-    # already sorted, without a second lookup per row.
-    sqlite_with_rowid=False,
 )
 
 # Alerts (`basir.monitoring.alerts`): one row per finding, firing then resolved.
@@ -160,4 +160,29 @@ alerts = sa.Table(
     sa.Index(None, "state", "fired_at"),
     sa.Index(None, "fired_at"),
     sa.Index(None, "workflow", "state"),
+)
+
+schedules = sa.Table(
+    "schedules",
+    metadata,
+    sa.Column("id", sa.String(), primary_key=True),
+    sa.Column("workflow", sa.String(), nullable=False),
+    sa.Column("position", sa.Integer(), nullable=False),
+    sa.Column("cron", sa.String(), nullable=False),
+    sa.Column("timezone", sa.String(), nullable=False),
+    sa.Column("options", sa.Text(), nullable=False),
+    sa.Column("spec_hash", sa.String(), nullable=False),
+    sa.Column("paused", sa.Boolean(), nullable=False),
+    sa.Column("paused_at", sa.Float(), nullable=True),
+    sa.Column("next_fire_at", sa.Float(), nullable=True),
+    sa.Column("due_at", sa.Float(), nullable=True),
+    sa.Column("last_fire_at", sa.Float(), nullable=True),
+    sa.Column("last_run_id", sa.String(), nullable=True),
+    sa.Column("queued", sa.Text(), nullable=False),
+    sa.Column("revision", sa.Integer(), nullable=False),
+    sa.Column("created_at", sa.Float(), nullable=False),
+    sa.Column("updated_at", sa.Float(), nullable=False),
+    sa.Index(None, "workflow", "position"),
+    # A tick reads only the schedules that are due: `WHERE due_at <= :now`.
+    sa.Index(None, "due_at"),
 )

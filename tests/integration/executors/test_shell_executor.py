@@ -11,6 +11,7 @@ import psutil
 import pytest
 
 from basir.executors.base import JsonDict, TaskContext, TaskFailure
+from basir.executors.environment import allow_list, inherited_env
 from basir.executors.shell import KILL_GRACE_S, ShellExecutor
 
 MakeCtx = Callable[..., TaskContext]
@@ -122,8 +123,26 @@ async def test_environment(make_ctx: MakeCtx, monkeypatch: pytest.MonkeyPatch) -
         "BASIR_ATTEMPT_ID": "att-1",
         "BASIR_IDEMPOTENCY_KEY": "run-1/task-1",
         "EXTRA": "extra value",
-        "FROM_PARENT": "parent",
+        "FROM_PARENT": "",  # the server's own variables stay out unless allow-listed
     }
+
+
+async def test_environment_is_an_allow_list(
+    make_ctx: MakeCtx, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("FROM_PARENT", "parent")
+    monkeypatch.setenv("BASIR_ADMIN_TOKEN", "secret-admin-token-0123456789")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-key")
+    base = inherited_env(extra=allow_list("FROM_PARENT, BASIR_ADMIN_TOKEN"))
+    dump = tmp_path / "env.txt"
+    outputs = await run(
+        f'env > {dump}; echo "tmp=$TMPDIR" >> "$BASIR_OUTPUT"', make_ctx(base_env=base)
+    )
+    names = {line.split("=", 1)[0] for line in dump.read_text().splitlines() if "=" in line}
+    assert {"FROM_PARENT", "PATH", "TMPDIR", "BASIR_RUN_ID"} <= names
+    assert "BASIR_ADMIN_TOKEN" not in names and "AWS_SECRET_ACCESS_KEY" not in names
+    assert "secret" not in dump.read_text()
+    assert not Path(outputs["tmp"]).exists()  # the attempt's own TMPDIR, removed after
 
 
 async def test_output_file_is_fresh_per_attempt(make_ctx: MakeCtx) -> None:

@@ -89,6 +89,8 @@ async def test_run_insert_round_trips_every_field(store: Store) -> None:
         held=True,
         hold_until=9.0,
         updated_at=2.0,
+        attempt_pgid=4321,
+        attempt_proc_start=2**40 + 7,  # clock ticks since boot: past 32 bits on a long uptime
     )
     await store.write(Batch([RunInsert(run, [task])]))
     assert await store.get_run("r1") == run
@@ -153,6 +155,23 @@ async def test_updates_of_json_and_flag_fields(store: Store) -> None:
     assert (a.item, a.held) == (None, False)
     run = await store.get_run("r1")
     assert run is not None and run.params == {"p": 1}
+
+
+async def test_attempt_process_is_recorded_and_cleared_under_its_guard(store: Store) -> None:
+    await insert_run(store)
+    await store.write(Batch([move("r1", "a", "running", "pending", attempts=1)]))
+    spawned = {"attempt_pgid": 777, "attempt_proc_start": 123_456_789_012}
+    await store.write(Batch([TaskUpdate("r1", "a", spawned, ("running",))]))
+    a, b, _ = await store.get_tasks("r1")
+    assert (a.status, a.attempt_pgid, a.attempt_proc_start) == ("running", 777, 123_456_789_012)
+    assert (b.attempt_pgid, b.attempt_proc_start) == (None, None)
+    # The record of a task no longer running is a lost race, not a write.
+    with pytest.raises(ConflictError):
+        await store.write(Batch([TaskUpdate("r1", "b", spawned, ("running",))]))
+    cleared = {"attempt_pgid": None, "attempt_proc_start": None}
+    await store.write(Batch([move("r1", "a", "queued", "running", **cleared)]))
+    a = (await store.get_tasks("r1"))[0]
+    assert (a.status, a.attempt_pgid, a.attempt_proc_start) == ("queued", None, None)
 
 
 async def test_conflict_rolls_back_the_whole_batch(store: Store) -> None:

@@ -115,6 +115,26 @@ async def test_configured_admin_token_is_used_verbatim(store: MemoryStore) -> No
     assert principal is not None and "admin" in principal.roles
 
 
+async def test_rotating_the_admin_token_revokes_the_previous_one(store: MemoryStore) -> None:
+    first = await tokens.ensure_admin(store)  # a first start without BASIR_ADMIN_TOKEN
+    assert first is not None
+    old, new = "automation-token-A-1234567890", "automation-token-B-1234567890"
+    await tokens.create_user(store, "ci", ["operator"])
+    other = await tokens.issue_token(store, "ci", name="ci")
+    assert await tokens.ensure_admin(store, old) is None
+    assert await tokens.lookup(store, first) is None  # the configured token replaces it
+    assert await tokens.lookup(store, old) is not None
+    assert await tokens.ensure_admin(store, new) is None
+    assert await tokens.lookup(store, old) is None
+    assert await tokens.lookup(store, new) is not None
+    assert await tokens.lookup(store, other) is not None  # other users' tokens stay
+    assert await tokens.ensure_admin(store, new) is None  # a restart with the same token
+    assert await tokens.lookup(store, new) is not None
+    assert await tokens.ensure_admin(store, old) is None  # rotating back re-enables it
+    assert await tokens.lookup(store, old) is not None
+    assert await tokens.lookup(store, new) is None
+
+
 @pytest.mark.parametrize("weak", ["short", "has spaces in it and is long", "x" * 19])
 async def test_weak_admin_token_is_rejected(store: MemoryStore, weak: str) -> None:
     with pytest.raises(BasirError) as caught:

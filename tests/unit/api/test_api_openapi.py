@@ -14,6 +14,7 @@ from basir.api.routes import (
     log_search,
     monitoring,
     runs,
+    schedules,
     tasks,
     workflows,
 )
@@ -54,6 +55,11 @@ EXPECTED = {
     ("POST", "/api/v1/alerts/{alert_id}/ack"),
     ("GET", "/api/v1/alerts/silences"),
     ("POST", "/api/v1/alerts/silences"),
+    ("GET", "/api/v1/schedules"),
+    ("POST", "/api/v1/schedules/{name}/pause"),
+    ("POST", "/api/v1/schedules/{name}/resume"),
+    ("POST", "/api/v1/schedules/{name}/backfill"),
+    ("GET", "/api/v1/scheduler/analytics"),
 }
 
 
@@ -72,6 +78,7 @@ async def test_every_route_is_documented_under_its_full_path(client: httpx.Async
             log_search,
             monitoring,
             runs,
+            schedules,
             tasks,
             workflows,
         )

@@ -102,6 +102,16 @@ def write_pid_and_sleep(path: str, seconds: float = 100.0) -> None:
     time.sleep(seconds)
 
 
+def process_identity(recorded: str) -> dict[str, Any]:
+    """Who runs this call, and whether the engine had recorded it (a file) before it began."""
+    return {
+        "pid": os.getpid(),
+        "pgid": os.getpgid(0),
+        "sid": os.getsid(0),
+        "recorded_first": Path(recorded).exists(),
+    }
+
+
 class Greeter:
     @staticmethod
     def hello(name: str) -> str:

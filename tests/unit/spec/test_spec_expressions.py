@@ -20,6 +20,7 @@ from basir.spec.expressions import (
     referenced_roots,
     referenced_tasks,
     render,
+    render_run,
 )
 
 CONTEXT: dict[str, Any] = {
@@ -200,13 +201,30 @@ def test_render_text_forms() -> None:
     assert render("no expression", CONTEXT) == "no expression"
 
 
-def test_render_for_shell_quotes_every_piece() -> None:
-    assert render("echo ${{ params.branch }}", CONTEXT, shell=True) == "echo main"
-    assert render("echo ${{ 'a b' }}", CONTEXT, shell=True) == "echo 'a b'"
-    assert render("echo ${{ params.n }}", CONTEXT, shell=True) == "echo 7"
-    assert render("${{ 'x y' }}", CONTEXT, shell=True) == "'x y'"
-    assert render("tool ${{ null }}", CONTEXT, shell=True) == "tool "
-    assert render("tool ${{ '' }}", CONTEXT, shell=True) == "tool ''"
+def test_render_run_keeps_values_out_of_the_script() -> None:
+    ref = '${BASIR_EXPR_0+"$BASIR_EXPR_0"}'
+    assert render_run("echo ${{ params.branch }}", CONTEXT) == (
+        f"echo {ref}",
+        {"BASIR_EXPR_0": "main"},
+    )
+    assert render_run('echo "n=${{ params.n }}"', CONTEXT) == (
+        'echo "n=${BASIR_EXPR_0}"',
+        {"BASIR_EXPR_0": "7"},
+    )
+    assert render_run("tool ${{ null }}", CONTEXT) == (f"tool {ref}", {})  # no word at all
+    assert render_run("tool ${{ '' }}", CONTEXT) == (f"tool {ref}", {"BASIR_EXPR_0": ""})
+    assert render_run("no expression", CONTEXT) == ("no expression", {})
+
+
+def test_render_run_refuses_unsafe_places() -> None:
+    for script in ("echo '${{ params.n }}'", "echo $(( ${{ params.branch }} ))", "# ${{ 1 }}"):
+        with pytest.raises(ExpressionError) as caught:
+            render_run(script, CONTEXT)
+        assert caught.value.code == "expr.placement"
+    assert render_run("echo $(( ${{ params.n }} + 1 ))", CONTEXT)[1] == {"BASIR_EXPR_0": "7"}
+    with pytest.raises(ExpressionError) as caught:
+        render_run("print(${{ 1 }})", CONTEXT, shell="python3")
+    assert caught.value.code == "expr.placement"
 
 
 @pytest.mark.parametrize(
@@ -224,9 +242,14 @@ def test_render_for_shell_quotes_every_piece() -> None:
 def test_a_parameter_cannot_inject_shell_code(tmp_path: Path, payload: str) -> None:
     marker = tmp_path / "pwned"
     value = payload.format(marker=marker)
-    command = render("printf '%s\\n' ${{ params.evil }}", {"params": {"evil": value}}, shell=True)
+    command, values = render_run("printf '%s\\n' ${{ params.evil }}", {"params": {"evil": value}})
     result = subprocess.run(
-        ["/bin/sh", "-c", command], capture_output=True, text=True, check=True, cwd=tmp_path
+        ["/bin/sh", "-c", command],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", **values},
     )
     assert not marker.exists()
     assert result.stdout == value + "\n"  # one word, printed verbatim

@@ -48,15 +48,14 @@ def codes_at(text: str, pools: dict[str, int] | None = None) -> list[tuple[str, 
 
 def test_design_example_is_refused_field_by_field() -> None:
     assert codes_at(DESIGN_EXAMPLE) == [
-        ("spec.unsupported", 4, 3),  # on.schedule
-        ("spec.unsupported", 5, 3),  # on.git
+        ("spec.unsupported", 5, 3),  # on.git (on.schedule is run by basir server)
         ("spec.unsupported", 9, 5),  # tasks[0].cache
         ("spec.unsupported", 13, 5),  # tasks[1].resources
         ("spec.unsupported", 18, 5),  # tasks[2].resources
     ]
     shown = [message for _c, message, _l, _col in issues(DESIGN_EXAMPLE)]
-    assert shown[0].startswith("w.yaml:4:3: on.schedule: schedules are not run yet")
-    assert shown[3].startswith("w.yaml:13:5: tasks[1].resources: resource admission is not")
+    assert shown[0].startswith("w.yaml:5:3: on.git: git triggers are not run yet")
+    assert shown[2].startswith("w.yaml:13:5: tasks[1].resources: resource admission is not")
 
 
 @pytest.mark.parametrize(
@@ -143,7 +142,7 @@ def test_time_zone_suggestion() -> None:
     )
 
 
-def test_schedule_problems_are_located_before_the_refusal() -> None:
+def test_schedule_problems_are_located() -> None:
     text = (
         "name: w\non:\n  schedule:\n"
         "    - {cron: not a cron, timezone: Mars/Base}\n"
@@ -151,7 +150,6 @@ def test_schedule_problems_are_located_before_the_refusal() -> None:
         "tasks:\n  - {id: a, run: x}\n"
     )
     assert codes_at(text) == [
-        ("spec.unsupported", 3, 3),
         ("spec.cron_invalid", 4, 8),
         ("spec.timezone_invalid", 4, 26),
     ]

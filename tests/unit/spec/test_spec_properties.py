@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from basir.spec import SpecError, load_workflow
-from basir.spec.expressions import ExpressionError, evaluate, render
+from basir.spec.expressions import ExpressionError, evaluate, render_run
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 UNLOCATED_CODES = {"spec.too_large", "spec.too_many_issues", "spec.yaml_syntax", "spec.json_syntax"}
@@ -140,7 +140,7 @@ def test_random_token_streams_only_raise_expression_errors(tokens: list[str]) ->
 @given(st.text(max_size=80))
 def test_random_characters_only_raise_expression_errors(text: str) -> None:
     try:
-        render(f"x ${{{{ {text} }}}} ${{{{", CONTEXT, shell=True)
+        render_run(f"x ${{{{ {text} }}}} ${{{{", CONTEXT)
     except ExpressionError as exc:
         assert exc.code.startswith("expr.")
     try:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from basir.spec import SpecError, load_workflow
-from basir.spec.expressions import render
+from basir.spec.expressions import render, render_run
 from basir.spec.models import Task
 from basir.spec.templates import (
     BUILTINS,
@@ -59,6 +60,20 @@ def test_library_listing_has_builtins_and_files() -> None:
     assert set(LIBRARY) <= set(names)
 
 
+def shell_words(script: str | None, context: dict[str, object]) -> list[str]:
+    """The words a POSIX shell makes of a rendered one-line command (values set as env)."""
+    assert script is not None
+    command, values = render_run(script, context)
+    result = subprocess.run(
+        ["/bin/sh", "-c", "printf '%s\\n' " + command],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin", **values},
+    )
+    return result.stdout.splitlines()
+
+
 @pytest.mark.parametrize(
     ("name", "inputs", "command"),
     [
@@ -76,7 +91,7 @@ def test_library_listing_has_builtins_and_files() -> None:
 def test_expanded_commands(name: str, inputs: dict[str, object], command: str) -> None:
     expanded = expand_template(task(uses=name, with_=inputs), TemplateResolver(), inputs=inputs)
     assert expanded.uses is None and expanded.body_kind == "run"
-    assert render(expanded.run, {"inputs": expanded.with_}, shell=True) == command
+    assert shell_words(expanded.run, {"inputs": expanded.with_}) == command.split()
 
 
 def test_expansion_merges_task_settings() -> None:
@@ -115,10 +130,12 @@ def test_run_time_inputs_are_checked_and_not_re_evaluated() -> None:
         )
     values = render(original.with_, {"params": {"target": "web"}})
     expanded = expand_template(original, resolver, inputs=values)
-    assert (
-        render(expanded.run, {"inputs": expanded.with_}, shell=True)
-        == "flutter build web --release"
-    )
+    assert shell_words(expanded.run, {"inputs": expanded.with_}) == [
+        "flutter",
+        "build",
+        "web",
+        "--release",
+    ]
 
 
 def test_plain_tasks_are_not_touched() -> None:

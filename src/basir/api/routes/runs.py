@@ -29,8 +29,11 @@ RunId = Annotated[str, Path(pattern=RUN_ID_PATTERN)]
     "/workflows/{name}/runs",
     status_code=201,
     response_model=RunView,
-    responses=problem_responses(404, 409, 413, 422),
-    summary="Start a run of a workflow (latest version unless `version`)",
+    responses={
+        202: {"description": "with `run_at`: a one-off schedule that starts the run then"},
+        **problem_responses(404, 409, 413, 422),
+    },
+    summary="Start a run of a workflow (latest version unless `version`), now or at `run_at`",
 )
 async def start_run(name: WorkflowName, body: RunStart, caller: Operator) -> Response:
     """Create a run pinned to a workflow version and start it."""
@@ -39,6 +42,8 @@ async def start_run(name: WorkflowName, body: RunStart, caller: Operator) -> Res
         if body.version is not None and await caller.ctx.store.get_workflow(name) is not None:
             raise version_not_found(name, body.version)
         raise _workflow_not_found(name)
+    if body.run_at is not None:
+        return await _run_later(workflow, body, caller.ctx.store, caller.user)
     run = await caller.ctx.engine.submit(
         workflow,
         params=body.params,
@@ -51,6 +56,23 @@ async def start_run(name: WorkflowName, body: RunStart, caller: Operator) -> Res
     return json_response(
         views.run_view(run, tasks), 201, headers={"Location": f"/api/v1/runs/{run.id}"}
     )
+
+
+async def _run_later(workflow: Any, body: RunStart, store: Any, user: str | None) -> Response:
+    """A one-off delayed run (`run_at`): checked now, started by the schedule clock then."""
+    from datetime import UTC
+
+    from basir.coordinator.schedule_controls import add_run_at, schedule_view
+    from basir.engine.params import resolve_params
+    from basir.spec.models import WorkflowSpec
+
+    assert body.run_at is not None
+    moment = body.run_at if body.run_at.tzinfo else body.run_at.replace(tzinfo=UTC)
+    resolve_params(WorkflowSpec.model_validate(workflow.spec), body.params)  # fail fast
+    choices = {"params": body.params, "priority": body.priority, "deadline": body.deadline}
+    record = await add_run_at(store, workflow, moment.timestamp(), choices, user)
+    view = {**schedule_view(record), "version": workflow.version}
+    return json_response(view, 202, headers={"Location": "/api/v1/schedules"})
 
 
 _parse_run_query, _RUN_QUERY_DOC = query_model(RunQuery)

@@ -135,6 +135,9 @@ async def apply(request: Request, caller: Operator) -> Response:
     version, created = await caller.ctx.store.put_workflow(
         spec.name, spec.namespace, document, digest, caller.user
     )
+    from basir.coordinator.workflows import register_schedules
+
+    await register_schedules(caller.ctx.store, spec)
     body = {"name": version.name, "version": version.version, "created": created}
     headers = {"Location": f"/api/v1/workflows/{version.name}/versions/{version.version}"}
     return json_response(body, 201 if created else 200, headers=headers)

@@ -1,11 +1,11 @@
 """Monitoring: tables metric_points (metric history and its rollups) and alerts.
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-12-01
 
 Frozen history: describes the tables as they are at revision 0004 and never imports
-`store.tables`.  (Other branches add 0002 and 0003; `down_revision` is relinked at merge.)
+`store.tables`.  (After 0002, attempt processes, and 0003, schedules.)
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | None = "0001"
+down_revision: str | None = "0003"
 branch_labels: str | None = None
 depends_on: str | None = None
 
@@ -53,7 +53,6 @@ def upgrade() -> None:
         sa.Column("time", sa.Float(), nullable=False),
         sa.Column("value", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("name", "resolution_s", "labels", "time", name="pk_metric_points"),
-        sqlite_with_rowid=False,
     )
     op.create_index(
         "ix_metric_points_name_resolution_s_time",

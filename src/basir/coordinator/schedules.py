@@ -1,0 +1,304 @@
+"""`Scheduler`: the clock inside `basir server` that starts workflows by their `on.schedule`.
+
+Each tick reads the schedules that are due (an indexed query: the cost follows the due ones,
+not all), asks the pure `scheduler.schedules.plan` what to do, and writes the whole decision
+— the fired runs, their `schedule.*` events and the moved clock — in one store transaction
+guarded by the schedule's revision (`ScheduleStore.update_schedule`).  Only then are the runs
+handed to the engine (`Engine.resume`).  A crash before the commit leaves the clock where it
+was (the fire happens on the next start); after it, the run is in the store and the engine's
+own resume picks it up: never lost, never doubled.  A paused schedule, or one changed by an
+apply, is read fresh from the store every tick, so another process's pause holds at once.
+
+`tick(now)` takes the time as an argument, so tests drive the clock without sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from basir.coordinator.backfill import Backfiller, run_queued_event
+from basir.coordinator.workflows import spec_hash
+from basir.errors import BasirError, NotFoundError
+from basir.i18n import _
+from basir.scheduler.cron import iso_in_zone
+from basir.scheduler.schedules import Plan, next_clock, plan
+from basir.states import RUN_TERMINAL, RunStatus
+from basir.store.base import ConflictError
+from basir.store.base import NotFoundError as StoreNotFound
+from basir.store.records import (
+    Batch,
+    EventRecord,
+    RunInsert,
+    RunRecord,
+    ScheduleRecord,
+    ScheduleUpdate,
+)
+
+if TYPE_CHECKING:
+    from basir.engine.runtime import Engine
+    from basir.spec.models import WorkflowSpec
+    from basir.store.base import Store
+    from basir.store.records import WorkflowVersion
+
+log = logging.getLogger(__name__)
+
+POLL_S = 1.0  # the longest sleep: picks up pauses and applies made by other processes
+SPEC_CACHE_SIZE = 1000  # parsed workflow versions kept between fires
+RESYNC_HORIZON_S = 7 * 86_400.0  # fires recomputed with current tzdata: the next week's
+RESYNC_EVERY_S = 86_400.0
+RESYNC_MAX = 100_000
+
+
+def schedule_records(spec: WorkflowSpec, now: float) -> list[ScheduleRecord]:
+    """The schedule rows of a workflow's `on.schedule`, each with its first fire after `now`."""
+    records: list[ScheduleRecord] = []
+    for position, entry in enumerate(spec.on.schedule if spec.on is not None else []):
+        options: dict[str, Any] = entry.model_dump(mode="json")
+        start, end = entry.window()
+        options["_start"], options["_end"] = start, end
+        schedule_id = f"{spec.name}:{position}"
+        fire, due = next_clock(schedule_id, options, now)
+        records.append(
+            ScheduleRecord(
+                id=schedule_id,
+                workflow=spec.name,
+                position=position,
+                cron=entry.cron,
+                timezone=entry.timezone,
+                options=options,
+                spec_hash=spec_hash(options),
+                next_fire_at=fire,
+                due_at=due,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    return records
+
+
+def _event(kind: str, record: ScheduleRecord, now: float, **data: Any) -> EventRecord:
+    payload = {"schedule": record.id, "workflow": record.workflow, **data}
+    return EventRecord(
+        type=kind,
+        subject=f"schedules/{record.id}",
+        time=now,
+        data={k: v for k, v in payload.items() if v is not None},
+        run_id=data.get("run_id"),
+        workflow=record.workflow,
+    )
+
+
+class Scheduler:
+    """Fires due schedules into runs of the engine; `start` runs the loop, `tick` one step."""
+
+    def __init__(
+        self, store: Store, engine: Engine, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.store = store
+        self.engine = engine
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._specs: dict[tuple[str, int], WorkflowSpec] = {}
+        self._resynced_at = 0.0
+        # Workflow versions read during one tick (the latest may change between ticks).
+        self._versions: dict[tuple[str, int | None], WorkflowVersion] = {}
+        self.backfiller = Backfiller(store, self._new_run, engine.resume)
+
+    def wake(self) -> None:
+        """Tick now (a schedule was applied, paused or resumed in this process)."""
+        self._wake.set()
+
+    async def resync(self, now: float | None = None) -> int:
+        """Recompute the fires of the next `RESYNC_HORIZON_S` with this machine's time-zone
+        rules; returns how many moved.
+
+        A stored next fire is an instant; if the zone's rules changed since it was computed
+        (a tzdata update: a country drops DST or moves its offset), the instant is stale.
+        The server resyncs when it starts and every `RESYNC_EVERY_S`, reading only the
+        schedules due within the horizon (indexed, at most `RESYNC_MAX`), so memory stays
+        bounded however many schedules exist.  Fires already due are left to `catchup`.
+        """
+        now = self.clock() if now is None else now
+        self._resynced_at = now
+        moved = 0
+        for record in await self.store.due_schedules(now + RESYNC_HORIZON_S, RESYNC_MAX):
+            if record.next_fire_at is None or record.next_fire_at <= now:
+                continue
+            after = record.last_fire_at if record.last_fire_at is not None else now
+            fire, due = next_clock(record.id, record.options, max(after, now - 1e-6))
+            if fire == record.next_fire_at:
+                continue
+            fields = {"next_fire_at": fire, "due_at": due, "updated_at": now}
+            with contextlib.suppress(ConflictError):
+                await self.store.update_schedule(ScheduleUpdate(record.id, record.revision, fields))
+                moved += 1
+        return moved
+
+    async def start(self) -> None:
+        """Recompute future fires (`resync`), then run the loop in the background."""
+        try:
+            await self.resync()
+        except Exception:  # advice only: the loop still fires what the store holds
+            log.exception("recomputing the next fires failed")
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="basir-scheduler")
+
+    async def stop(self) -> None:
+        """Stop the loop (a tick in progress is cancelled before its commit, or completes)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.tick()
+                soonest = await self.store.next_due_at()
+            except Exception:  # a store outage must not end the clock; the next tick retries
+                log.exception("scheduler tick failed")
+                soonest = None
+            now = self.clock()
+            if now - self._resynced_at >= RESYNC_EVERY_S:
+                try:
+                    await self.resync(now)
+                except Exception:  # advice only, as at start
+                    log.exception("recomputing the next fires failed")
+            delay = POLL_S if soonest is None else min(POLL_S, max(0.0, soonest - now))
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+
+    async def tick(self, now: float | None = None) -> list[str]:
+        """Fire every due schedule once; returns the ids of the runs started."""
+        now = self.clock() if now is None else now
+        started: list[str] = []
+        # Schedules are independent: firing them together lets the store commit their
+        # transactions as one group (SQLite group commit) instead of one fsync each.
+        self._versions.clear()
+        due = await self.store.due_schedules(now)
+        fired = await asyncio.gather(*(self._fire_one(r, now) for r in due))
+        for run_ids in fired:
+            started.extend(run_ids)
+        started.extend(await self.backfiller.step(now))
+        return started
+
+    async def _fire_one(self, record: ScheduleRecord, now: float) -> list[str]:
+        try:
+            return await self._fire(record, now)
+        except (ConflictError, StoreNotFound):  # changed or removed since read (paused,
+            return []  # applied, another server)
+
+    async def _previous_active(self, record: ScheduleRecord) -> bool:
+        if record.last_run_id is None:
+            return False
+        run = await self.store.get_run(record.last_run_id)
+        return run is not None and run.status not in RUN_TERMINAL
+
+    async def _fire(self, record: ScheduleRecord, now: float) -> list[str]:
+        decided = plan(record, now, await self._previous_active(record))
+        if not decided.changed and decided.next_fire_at == record.next_fire_at:
+            return []
+        batch, run_ids = await self._batch(record, decided, now)
+        fields: dict[str, Any] = {
+            "next_fire_at": decided.next_fire_at,
+            "due_at": decided.due_at,
+            "queued": decided.queued,
+            "updated_at": now,
+        }
+        if decided.fire or decided.skipped:
+            fields["paused_at"] = None
+        if run_ids:
+            fields["last_run_id"] = run_ids[-1]
+            fields["last_fire_at"] = decided.fire[-1]
+        await self.store.update_schedule(ScheduleUpdate(record.id, record.revision, fields), batch)
+        for run_id in run_ids:
+            await self.engine.resume(run_id)
+        return run_ids
+
+    async def _batch(
+        self, record: ScheduleRecord, decided: Plan, now: float
+    ) -> tuple[Batch, list[str]]:
+        batch = Batch()
+        zone = record.timezone
+        for logical, reason in decided.skipped:
+            at = iso_in_zone(logical, zone)
+            batch.events.append(_event("schedule.skipped", record, now, at=at, reason=reason))
+        if decided.more_skipped:
+            batch.events.append(
+                _event(
+                    "schedule.skipped",
+                    record,
+                    now,
+                    reason="catchup",
+                    more_at_least=decided.more_skipped,
+                )
+            )
+        for logical in decided.newly_queued:
+            at = iso_in_zone(logical, zone)
+            batch.events.append(_event("schedule.queued", record, now, at=at))
+        run_ids: list[str] = []
+        for logical in decided.fire:
+            at = iso_in_zone(logical, zone)
+            try:
+                insert = await self._new_run(record, now)
+            except BasirError as error:  # e.g. a required parameter without a default
+                reason = "invalid"
+                batch.events.append(
+                    _event("schedule.skipped", record, now, at=at, reason=reason, error=str(error))
+                )
+                continue
+            run_ids.append(insert.run.id)
+            batch.changes.append(insert)
+            batch.events.append(_event("schedule.fired", record, now, at=at, run_id=insert.run.id))
+            batch.events.append(run_queued_event(insert.run, now))
+        return batch, run_ids
+
+    async def _new_run(
+        self, record: ScheduleRecord, now: float, run_id: str | None = None
+    ) -> RunInsert:
+        from basir.engine.params import resolve_params
+        from basir.engine.runtime import new_run_id
+        from basir.engine.state import initial_rows
+        from basir.spec.models import WorkflowSpec
+
+        options = record.options  # a one-off (`run_at`) carries its request's choices
+        wanted = (record.workflow, options.get("version"))
+        version = self._versions.get(wanted)
+        if version is None:
+            version = await self.store.get_workflow(*wanted)
+            if version is not None:
+                self._versions[wanted] = version
+        if version is None:
+            message = _("no workflow named {name}", name=record.workflow)
+            raise NotFoundError("workflow.not_found", message)
+        key = (version.name, version.version)
+        spec = self._specs.get(key)
+        if spec is None:  # versions are immutable: parse each once
+            if len(self._specs) >= SPEC_CACHE_SIZE:
+                self._specs.clear()
+            spec = self._specs[key] = WorkflowSpec.model_validate(version.spec)
+        deadline = options.get("deadline", spec.deadline)
+        run = RunRecord(
+            id=run_id or new_run_id(),
+            workflow=version.name,
+            version=version.version,
+            status=RunStatus.QUEUED,
+            params=resolve_params(spec, options.get("params")),
+            priority=options.get("priority", spec.priority),
+            deadline_at=now + deadline if deadline is not None else None,
+            concurrency=spec.concurrency,
+            created_at=now,
+            updated_at=now,
+            trigger="schedule",
+            created_by=options.get("by", f"schedule:{record.id}"),
+            namespace=spec.namespace,
+        )
+        return RunInsert(run=run, tasks=initial_rows(run, spec, now))

@@ -1,0 +1,28 @@
+"""What the dashboard serves from: the engine, the settings and the shutdown signal."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from basir.config import Settings
+from basir.engine.runtime import Engine
+from basir.store.base import Store
+
+
+@dataclass(slots=True)
+class DashboardContext:
+    """Built by the app factory and kept on `app.state.dashboard`."""
+
+    engine: Engine
+    settings: Settings
+    # Set when the server shuts down: the live streams end.
+    shutdown: asyncio.Event = field(default_factory=asyncio.Event)
+    # Where the pinned front-end packages are (None: not installed; pages still render).
+    assets_dir: Path | None = None
+
+    @property
+    def store(self) -> Store:
+        """The engine's store."""
+        return self.engine.store

@@ -1,0 +1,160 @@
+"""Runs: the filtered, paginated list; a run with its DAG, tasks and logs; run controls."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from basir.dashboard import graph, logs
+from basir.dashboard.web import (
+    SessionDep,
+    can_operate,
+    csrf_ok,
+    csrf_page,
+    dashboard_of,
+    error_page,
+    forbidden_page,
+    render,
+    with_headers,
+)
+from basir.errors import BasirError
+from basir.i18n import _
+from basir.spec.models import NAME_PATTERN
+from basir.states import RUN_ACTIVE, RunStatus
+
+router = APIRouter(include_in_schema=False)
+
+NAME_PATTERN_RE = re.compile(NAME_PATTERN)
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+TASK_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}(\[\d{1,9}\])?$"
+RunId = Annotated[str, Path(pattern=RUN_ID_PATTERN)]
+TaskId = Annotated[str, Path(pattern=TASK_ID_PATTERN)]
+PAGE_SIZE = 25
+MAX_CURSOR_CHARS = 512
+CONTROLS = ("pause", "resume", "cancel", "retry")
+
+
+def run_filters(query: Any) -> dict[str, str | None]:
+    """Valid filters of the runs list (anything else is ignored, as a form would send)."""
+    status = query.get("status") or None
+    workflow = query.get("workflow") or None
+    cursor = query.get("cursor") or None
+    return {
+        "status": status if status in {str(s) for s in RunStatus} else None,
+        "workflow": workflow if workflow and NAME_PATTERN_RE.match(workflow) else None,
+        "cursor": cursor if cursor and len(cursor) <= MAX_CURSOR_CHARS else None,
+    }
+
+
+@router.get("/runs")
+async def runs_page(request: Request, session: SessionDep) -> Response:
+    """A page of runs, newest first; `?part=table` is the live-refreshed table alone."""
+    ctx = dashboard_of(request)
+    filters = run_filters(request.query_params)
+    since = await ctx.store.last_event_id()
+    try:
+        page = await ctx.store.list_runs(
+            status=filters["status"],
+            workflow=filters["workflow"],
+            limit=PAGE_SIZE,
+            cursor=filters["cursor"],
+        )
+    except ValueError:
+        filters["cursor"] = None
+        page = await ctx.store.list_runs(
+            status=filters["status"], workflow=filters["workflow"], limit=PAGE_SIZE
+        )
+    workflows = [w.name for w in await ctx.store.list_workflows()]
+    values = {
+        "since": since,
+        "runs": page.items,
+        "next": page.next,
+        "filters": filters,
+        "statuses": [str(s) for s in RunStatus],
+        "workflow_names": workflows,
+    }
+    template = "runs_table.html" if request.query_params.get("part") == "table" else "runs.html"
+    return render(request, template, values, session=session)
+
+
+async def _run_values(request: Request, run_id: str) -> dict[str, Any] | None:
+    ctx = dashboard_of(request)
+    since = await ctx.store.last_event_id()
+    run = await ctx.store.get_run(run_id)
+    if run is None:
+        return None
+    tasks = await ctx.store.get_tasks(run_id)
+    return {"run": run, "tasks": tasks, "active": run.status in RUN_ACTIVE, "since": since}
+
+
+@router.get("/runs/{run_id}")
+async def run_page(request: Request, session: SessionDep, run_id: RunId) -> Response:
+    """The run: status and controls, its DAG, tasks with attempts, outputs, errors and logs.
+
+    `?part=head` and `?part=tasks` are the fragments the page refreshes live.
+    """
+    values = await _run_values(request, run_id)
+    if values is None:
+        return error_page(request, session, _("no run with id {run_id}", run_id=run_id), 404)
+    part = request.query_params.get("part")
+    template = {"head": "run_head.html", "tasks": "run_tasks.html"}.get(part or "", "run.html")
+    return render(request, template, values, session=session)
+
+
+@router.get("/runs/{run_id}/graph")
+async def run_graph(request: Request, session: SessionDep, run_id: RunId) -> Response:
+    """Nodes (with state and its label in the page's language) and edges of the run's DAG."""
+    ctx = dashboard_of(request)
+    run = await ctx.store.get_run(run_id)
+    if run is None:
+        return with_headers(JSONResponse({"nodes": [], "edges": []}, 404))
+    workflow = await ctx.store.get_workflow(run.workflow, run.version)
+    spec = workflow.spec if workflow is not None else {}
+    data = graph.graph_of(spec, await ctx.store.get_tasks(run_id))
+    return with_headers(JSONResponse(data))
+
+
+@router.get("/runs/{run_id}/tasks/{task_id}/log")
+async def task_log(
+    request: Request, session: SessionDep, run_id: RunId, task_id: TaskId
+) -> Response:
+    """The end of one task's log, as a fragment."""
+    ctx = dashboard_of(request)
+    tasks = await ctx.store.get_tasks(run_id)
+    if not any(task.task_id == task_id for task in tasks):
+        return error_page(request, session, _("no task {task_id}", task_id=task_id), 404)
+    path = logs.log_file(ctx.settings.logs_dir, run_id, task_id)
+    text, cut = await logs.tail(path) if path is not None else ("", False)
+    values = {"run_id": run_id, "task_id": task_id, "text": text, "cut": cut}
+    template = "task_log.html" if request.headers.get("hx-request") else "task_log_page.html"
+    return render(request, template, values, session=session)
+
+
+@router.post("/runs/{run_id}/{action}")
+async def control(request: Request, session: SessionDep, run_id: RunId, action: str) -> Response:
+    """Pause, resume, cancel or retry; only for users allowed to operate runs."""
+    form = await request.form()
+    if not csrf_ok(session, form.get("csrf")):
+        return csrf_page(request, session)
+    if not can_operate(session):
+        return forbidden_page(request, session)
+    if action not in CONTROLS:
+        return error_page(request, session, _("unknown action"), 404)
+    engine = dashboard_of(request).engine
+    user = session.principal.user
+    try:
+        if action == "pause":
+            await engine.pause_run(run_id, by=user)
+        elif action == "resume":
+            await engine.resume_run(run_id, by=user)
+        elif action == "cancel":
+            await engine.cancel_run(run_id, by=user)
+        else:
+            await engine.retry_run(run_id, by=user)
+    except BasirError as error:
+        status = {"not_found": 404, "conflict": 409}.get(error.kind, 422)
+        return error_page(request, session, error.message, status)
+    return with_headers(RedirectResponse(f"/runs/{run_id}", status_code=303))

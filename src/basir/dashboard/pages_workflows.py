@@ -1,0 +1,144 @@
+"""Workflows: the list, one workflow with its spec, and the form that starts a run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from fastapi import APIRouter, Path, Request
+from starlette.responses import RedirectResponse, Response
+
+from basir.dashboard import forms
+from basir.dashboard.context import DashboardContext
+from basir.dashboard.web import (
+    SessionDep,
+    can_operate,
+    csrf_ok,
+    csrf_page,
+    dashboard_of,
+    error_page,
+    forbidden_page,
+    render,
+    with_headers,
+)
+from basir.errors import BasirError
+from basir.i18n import _
+from basir.spec.models import NAME_PATTERN
+from basir.store.records import RunRecord, WorkflowVersion
+
+router = APIRouter(include_in_schema=False)
+SPEC_FORMATS = ("yaml", "json")
+MAX_WORKFLOWS_LISTED = 500
+
+
+def _not_found(request: Request, session: Any, name: str) -> Response:
+    return error_page(request, session, _("no workflow named {name}", name=name), 404)
+
+
+async def _last_runs(ctx: DashboardContext, names: list[str]) -> dict[str, RunRecord]:
+    """The newest run of each workflow (one small indexed query each)."""
+    pages = await asyncio.gather(*(ctx.store.list_runs(workflow=n, limit=1) for n in names))
+    return {n: p.items[0] for n, p in zip(names, pages, strict=True) if p.items}
+
+
+@router.get("/workflows")
+async def workflows_page(request: Request, session: SessionDep) -> Response:
+    """Every workflow's latest version and its last run."""
+    ctx = dashboard_of(request)
+    workflows = (await ctx.store.list_workflows())[:MAX_WORKFLOWS_LISTED]
+    last = await _last_runs(ctx, [w.name for w in workflows])
+    return render(
+        request, "workflows.html", {"workflows": workflows, "last": last}, session=session
+    )
+
+
+def spec_text(workflow: WorkflowVersion, fmt: str) -> str:
+    """The stored spec as YAML (block style, Unicode kept) or JSON."""
+    if fmt == "json":
+        return json.dumps(workflow.spec, ensure_ascii=False, indent=2)
+    import yaml
+
+    dumped: str = yaml.safe_dump(
+        workflow.spec, allow_unicode=True, sort_keys=False, default_flow_style=False
+    )
+    return dumped
+
+
+async def _workflow_page(
+    request: Request,
+    session: Any,
+    workflow: WorkflowVersion,
+    *,
+    posted: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    general: list[str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    ctx = dashboard_of(request)
+    fmt = request.query_params.get("format", "yaml")
+    fmt = fmt if fmt in SPEC_FORMATS else "yaml"
+    declared = workflow.spec.get("params") or {}
+    recent = await ctx.store.list_runs(workflow=workflow.name, limit=10)
+    versions = await ctx.store.list_workflow_versions(workflow.name)
+    values = {
+        "workflow": workflow,
+        "fmt": fmt,
+        "spec_text": spec_text(workflow, fmt),
+        "fields": forms.param_fields(declared, posted, errors),
+        "general_errors": general or [],
+        "runs": recent.items,
+        "versions": versions,
+    }
+    return render(request, "workflow.html", values, session=session, status_code=status_code)
+
+
+@router.get("/workflows/{name}")
+async def workflow_page(
+    request: Request, session: SessionDep, name: str = Path(pattern=NAME_PATTERN, max_length=63)
+) -> Response:
+    """One workflow: description, spec (YAML or JSON), versions, recent runs, the run form."""
+    workflow = await dashboard_of(request).store.get_workflow(name)
+    if workflow is None:
+        return _not_found(request, session, name)
+    return await _workflow_page(request, session, workflow)
+
+
+@router.post("/workflows/{name}/runs")
+async def start_run(
+    request: Request, session: SessionDep, name: str = Path(pattern=NAME_PATTERN, max_length=63)
+) -> Response:
+    """Start a run from the form; invalid params come back beside their fields (422)."""
+    form = await request.form()
+    if not csrf_ok(session, form.get("csrf")):
+        return csrf_page(request, session)
+    if not can_operate(session):
+        return forbidden_page(request, session)
+    ctx = dashboard_of(request)
+    workflow = await ctx.store.get_workflow(name)
+    if workflow is None:
+        return _not_found(request, session, name)
+    declared = workflow.spec.get("params") or {}
+    posted = forms.posted_params(form, declared)
+    try:
+        run = await ctx.engine.submit(
+            workflow,
+            params=dict(posted),
+            trigger="dashboard",
+            created_by=session.principal.user,
+            params_from_text=True,
+        )
+    except BasirError as error:
+        errors, general = forms.errors_by_param(error.details)
+        if not errors and not general:
+            general = [error.message]
+        return await _workflow_page(
+            request,
+            session,
+            workflow,
+            posted=posted,
+            errors=errors,
+            general=general,
+            status_code=422,
+        )
+    return with_headers(RedirectResponse(f"/runs/{run.id}", status_code=303))

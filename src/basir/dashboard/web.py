@@ -1,0 +1,210 @@
+"""Rendering pages: the Jinja2 environment, the page's language, security headers, sessions.
+
+Every page goes through `render`, which sets the language of the request (cookie, else the
+user's saved choice, else `Accept-Language`), fills the layout's common values and adds the
+security headers: a CSP without inline script, no framing, nosniff, no referrer.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from babel.dates import format_datetime
+from babel.numbers import format_decimal
+from fastapi import Depends, Request
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from basir.dashboard.context import DashboardContext
+from basir.dashboard.sessions import (
+    LANG_COOKIE,
+    SESSION_COOKIE,
+    Session,
+    load_session,
+    preferred_language,
+    same,
+)
+from basir.i18n import _, current_locale, negotiate, ngettext, set_locale, state_label
+from basir.i18n.catalog import SUPPORTED_LOCALES
+from basir.security.auth import Permission, permissions_of
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+LANG_COOKIE_MAX_AGE_S = 365 * 24 * 3600
+RTL_LOCALES = frozenset({"ar"})
+
+
+@functools.cache
+def environment() -> Environment:
+    """The templates, autoescaped, with `_`, `ngettext` and the formatters as globals."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(
+        _=_, ngettext=ngettext, state_label=state_label, when=format_when, number=format_number
+    )
+    env.filters["localised"] = localised
+    return env
+
+
+def format_when(timestamp: float | None) -> Markup:
+    """A `<time>` in the page's language (Babel), kept left-to-right inside Arabic text."""
+    if timestamp is None:
+        return Markup("—")
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    text = format_datetime(moment, "yyyy-MM-dd HH:mm:ss", locale=current_locale()) + " UTC"
+    iso = moment.isoformat().replace("+00:00", "Z")
+    return Markup('<time datetime="{}" dir="ltr">{}</time>').format(iso, text)
+
+
+def format_number(value: float) -> str:
+    """A number in the page's language (Babel)."""
+    return format_decimal(value, locale=current_locale())
+
+
+def localised(value: object) -> str:
+    """A `{en: ..., ar: ...}` text in the page's language (English, else any, as fallback)."""
+    if isinstance(value, Mapping):
+        for code in (current_locale(), "en", *value.keys()):
+            if value.get(code):
+                return str(value[code])
+        return ""
+    return "" if value is None else str(value)
+
+
+def dashboard_of(request: Request) -> DashboardContext:
+    """The dashboard context of the app serving `request`."""
+    ctx: DashboardContext = request.app.state.dashboard
+    return ctx
+
+
+def page_language(request: Request, saved: str | None = None) -> str:
+    """Cookie, else the user's saved choice, else `Accept-Language`; made the active locale."""
+    chosen = request.cookies.get(LANG_COOKIE)
+    if chosen not in SUPPORTED_LOCALES:
+        chosen = saved if saved in SUPPORTED_LOCALES else None
+    return set_locale(chosen or negotiate(request.headers.get("accept-language")))
+
+
+def secure_cookies(request: Request) -> bool:
+    """Cookies are `Secure` when the browser reached us over TLS."""
+    return request.url.scheme == "https"
+
+
+def set_language_cookie(request: Request, response: Response, lang: str) -> None:
+    """Remember the language in this browser for a year."""
+    response.set_cookie(
+        LANG_COOKIE,
+        lang,
+        max_age=LANG_COOKIE_MAX_AGE_S,
+        httponly=True,
+        samesite="strict",
+        secure=secure_cookies(request),
+    )
+
+
+def with_headers(response: Response) -> Response:
+    """Add the dashboard's security headers."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers[name] = value
+    return response
+
+
+def render(
+    request: Request,
+    template: str,
+    values: Mapping[str, Any],
+    *,
+    session: Session | None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """A page (or fragment) in the request's language with the security headers."""
+    lang = current_locale()
+    common = {
+        "lang": lang,
+        "dir": "rtl" if lang in RTL_LOCALES else "ltr",
+        "other_lang": "en" if lang == "ar" else "ar",
+        "session": session,
+        "user": session.principal.user if session else None,
+        "can_operate": session is not None and can_operate(session),
+        "csrf": session.csrf if session else values.get("csrf"),
+        "path": request.url.path,
+        "assets": dashboard_of(request).assets_dir is not None,
+    }
+    html = environment().get_template(template).render({**common, **values})
+    return with_headers(HTMLResponse(html, status_code))  # type: ignore[return-value]
+
+
+def can_operate(session: Session) -> bool:
+    """Whether the user may start and control runs (RBAC: operator or admin)."""
+    return Permission.OPERATE in permissions_of(session.principal)
+
+
+class LoginRequiredError(Exception):
+    """No valid session: pages redirect to the login page, fragments answer 401."""
+
+
+async def current_session(request: Request) -> Session:
+    """The request's session, or `LoginRequiredError`; also sets the page's language."""
+    ctx = dashboard_of(request)
+    session = await load_session(ctx.store, request.cookies.get(SESSION_COOKIE))
+    # The API's rule for every read: a principal without `read` sees nothing.
+    if session is None or Permission.READ not in permissions_of(session.principal):
+        page_language(request)
+        raise LoginRequiredError
+    saved = None
+    if LANG_COOKIE not in request.cookies:
+        saved = await preferred_language(ctx.store, session.principal.user)
+    page_language(request, saved)
+    return session
+
+
+SessionDep = Annotated[Session, Depends(current_session)]
+
+
+def login_required_response(request: Request, _exc: Exception) -> Response:
+    """Where a request without a session goes: htmx is told to load the login page."""
+    if request.headers.get("hx-request"):
+        return with_headers(Response(status_code=401, headers={"HX-Redirect": "/login"}))
+    return with_headers(RedirectResponse("/login", status_code=303))
+
+
+def csrf_ok(session: Session, posted: object) -> bool:
+    """Whether a form carries this session's CSRF token."""
+    return same(session.csrf, posted if isinstance(posted, str) else None)
+
+
+def error_page(request: Request, session: Session | None, message: str, status: int) -> Response:
+    """A refused action, explained in the page's language."""
+    return render(request, "error.html", {"message": message}, session=session, status_code=status)
+
+
+def forbidden_page(request: Request, session: Session) -> Response:
+    """403: the user's roles do not allow this action."""
+    message = _("your token does not grant the '{permission}' permission", permission="operate")
+    return error_page(request, session, message, 403)
+
+
+def csrf_page(request: Request, session: Session | None) -> Response:
+    """403: the form's CSRF token is missing or not this session's."""
+    message = _("the form has expired; reload the page and try again")
+    return error_page(request, session, message, 403)

@@ -1,0 +1,92 @@
+"""`kill -9` of `basir server` mid-task, then a restart: never two live attempts of a task."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+HERE = Path(__file__).parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from api_e2e import apply_and_start, wait_status  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+RUNS = 3
+
+
+def live_members(pgid: int) -> list[int]:
+    """Pids of the group's processes that still run (zombies do not)."""
+    found = []
+    for proc in psutil.process_iter(["status"]):
+        with contextlib.suppress(ProcessLookupError, psutil.Error):
+            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                found.append(proc.pid)
+    return found
+
+
+@pytest.fixture
+def groups() -> Iterator[list[int]]:
+    """Process groups to kill after the test, whatever happened."""
+    started: list[int] = []
+    yield started
+    for pgid in started:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+
+
+def test_kill_9_then_restart_runs_exactly_one_attempt_of_each_task(
+    server_factory: Any, tmp_path: Path, groups: list[int]
+) -> None:
+    marks, release = tmp_path / "marks", tmp_path / "release"
+    spec = f"""\
+name: twins
+tasks:
+  - id: slow
+    run: |
+      echo "$BASIR_RUN_ID start $BASIR_ATTEMPT $(ps -o pgid= $$)" >> {marks}
+      if [ ! -f {release} ]; then sleep 60; fi
+      echo "$BASIR_RUN_ID end $BASIR_ATTEMPT" >> {marks}
+"""
+    server = server_factory().start()
+    with server.client() as client:
+        run_ids = [apply_and_start(client, spec)["run_id"] for _ in range(RUNS)]
+    deadline = time.monotonic() + 60
+    while len(_lines(marks)) < RUNS:
+        assert time.monotonic() < deadline, _lines(marks)
+        time.sleep(0.05)
+    server.kill()  # the server alone: each task leads a process group of its own
+    pgids = {line.split()[0]: int(line.split()[3]) for line in _lines(marks)}
+    groups.extend(pgids.values())
+    assert sorted(pgids) == sorted(run_ids)
+    assert all(live_members(pgid) for pgid in pgids.values())  # the orphans are there
+
+    release.write_text("")
+    server.start()
+    with server.client() as client:
+        finals = [wait_status(client, r, {"succeeded", "failed"}, 60) for r in run_ids]
+        history = client.get(
+            "/api/v1/events/history", params={"type": "task.interrupted", "limit": 1000}
+        ).json()["items"]
+    assert [final["status"] for final in finals] == ["succeeded"] * RUNS
+    for run_id in run_ids:
+        mine = [line.split()[1:3] for line in _lines(marks) if line.startswith(run_id)]
+        assert mine == [["start", "1"], ["start", "2"], ["end", "2"]], _lines(marks)
+    assert all(live_members(pgid) == [] for pgid in pgids.values())
+    stopped = {event["data"]["run_id"]: event["data"] for event in history}
+    assert sorted(stopped) == sorted(run_ids)
+    for run_id, data in stopped.items():
+        assert data["killed_leftover"] is True and data["pgid"] == pgids[run_id]
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []

@@ -1,0 +1,110 @@
+"""Backfill: a past window's fires run once each, within their own budget of active runs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from basir.config import Settings
+from basir.coordinator.backfill import request_backfill
+from basir.coordinator.schedules import Scheduler
+from basir.coordinator.workflows import apply_workflow
+from basir.engine.runtime import Engine
+from basir.errors import BasirError
+from basir.scheduler.schedules import backfill_run_id
+from basir.spec import load_workflow
+from basir.store.memory import MemoryStore
+
+SPEC = """\
+name: hourly
+on:
+  schedule: [{cron: "0 * * * *", timezone: Asia/Riyadh}]
+tasks:
+  - {id: a, uses: sleep, with: {seconds: 30}}
+"""
+
+
+@pytest.fixture
+async def setup(tmp_path: Path) -> AsyncIterator[tuple[MemoryStore, Engine]]:
+    store = MemoryStore()
+    await store.open()
+    engine = Engine(store, Settings(home=tmp_path, shutdown_grace_s=0.0), workdir=tmp_path)
+    await engine.start()
+    await apply_workflow(store, load_workflow(SPEC, "hourly.yaml"))
+    yield store, engine
+    await engine.stop(0.0)
+    await store.close()
+
+
+async def test_backfill_runs_each_fire_once_within_its_budget(
+    setup: tuple[MemoryStore, Engine],
+) -> None:
+    store, engine = setup
+    [request] = await request_backfill(
+        store, "hourly", "2026-01-01T00:00", "2026-01-01T03:00", max_active=2
+    )
+    assert request["fires"] == 4  # 00:00, 01:00, 02:00, 03:00 Riyadh time, ends included
+    clock = Scheduler(store, engine)
+    first = await clock.backfiller.step(time.time())
+    assert len(first) == 2  # the budget: two backfill runs active at once
+    assert await clock.backfiller.step(time.time()) == []  # both still running
+    for run_id in first:
+        await engine.cancel_run(run_id)
+    second = await clock.backfiller.step(time.time())
+    assert len(second) == 2 and not set(second) & set(first)
+    runs = {r.id: r for r in (await store.list_runs(limit=10)).items}
+    assert {r.trigger for r in runs.values()} == {"backfill"}
+    record = await store.get_schedule("hourly:0")
+    assert record is not None and record.last_run_id is None  # live fires are untouched
+    expected = backfill_run_id("hourly:0", 1767214800.0)  # 2026-01-01T00:00+03:00
+    assert expected in runs
+    events = [e for e in await store.list_events(limit=100) if e.type == "schedule.backfilled"]
+    assert sorted(e.data["at"] for e in events) == [
+        f"2026-01-01T0{h}:00:00+03:00" for h in range(4)
+    ]
+    for run_id in second:
+        await engine.cancel_run(run_id)
+    assert await clock.backfiller.step(time.time()) == []
+    [(_key, doc)] = await store.kv_list("backfill")
+    assert doc["done"] is True
+
+
+async def test_a_second_backfiller_does_not_double(
+    setup: tuple[MemoryStore, Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, engine = setup
+    await request_backfill(store, "hourly:0", "2026-01-01T00:00", "2026-01-01T00:30")
+    first, second = Scheduler(store, engine), Scheduler(store, engine)
+    started = await first.backfiller.step(time.time())
+    # The second read no runs yet (as if it raced): its insert is a refused duplicate.
+    assert len(started) == 1
+
+    async def nothing_yet(run_id: str) -> None:
+        return None
+
+    monkeypatch.setattr(store, "get_run", nothing_yet)  # as if it read before the first wrote
+    assert await second.backfiller.step(time.time()) == []
+    monkeypatch.undo()
+    assert len((await store.list_runs()).items) == 1
+    await engine.cancel_run(started[0])
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "code"),
+    [
+        ("2026-01-02", "2026-01-01", "schedule.invalid_window"),
+        ("2026-01-01", "2999-01-01", "schedule.invalid_window"),
+        ("yesterday", "2026-01-01", "schedule.invalid_time"),
+    ],
+)
+async def test_bad_windows_are_refused(
+    setup: tuple[MemoryStore, Engine], start: str, end: str, code: str
+) -> None:
+    store, _engine = setup
+    with pytest.raises(BasirError) as caught:
+        await request_backfill(store, "hourly", start, end)
+    assert caught.value.code == code
+    assert await store.kv_list("backfill") == []

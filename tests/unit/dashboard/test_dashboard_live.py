@@ -1,0 +1,68 @@
+"""`/live`: frames for committed changes, one `sync` when the page is stale, quiet shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import FastAPI
+
+from basir.dashboard.context import DashboardContext
+from basir.dashboard.live import accept_for, missed, stream
+from basir.engine.runtime import Engine
+from basir.store.records import EventRecord
+
+
+async def _collect(frames: list[bytes], iterator: object, count: int) -> None:
+    async for chunk in iterator:  # type: ignore[attr-defined]
+        frames.append(chunk)
+        if len(frames) >= count:
+            return
+
+
+async def test_the_stream_sends_changes_and_ends_on_shutdown(engine: Engine, app: FastAPI) -> None:
+    ctx: DashboardContext = app.state.dashboard
+    before = engine.bus.subscriber_count
+    subscription = engine.bus.subscribe(accept_for("r1"))
+
+    async def fresh() -> bool:
+        return False
+
+    frames: list[bytes] = []
+    source = stream(ctx, subscription, False, fresh)
+    reader = asyncio.ensure_future(_collect(frames, source, 2))
+    await asyncio.sleep(0)
+    engine.bus.publish(
+        [
+            EventRecord("task.running", "s", 1.0, run_id="other", task_id="t", id=1),
+            EventRecord("task.running", "s", 1.0, run_id="r1", task_id="t", id=2),
+        ]
+    )
+    await asyncio.wait_for(reader, 5)
+    assert frames[0].startswith(b"retry: ")
+    assert frames[1].startswith(b"id: 2\nevent: task\n")
+    ctx.shutdown.set()
+    rest = [chunk async for chunk in source]
+    assert rest == [] or all(chunk.startswith(b":") for chunk in rest)
+    assert engine.bus.subscriber_count == before
+
+
+async def test_a_stale_page_or_a_reconnect_gets_one_sync(engine: Engine, app: FastAPI) -> None:
+    ctx: DashboardContext = app.state.dashboard
+    before = engine.bus.subscriber_count
+    assert not await missed(ctx, None, None)
+    last = await ctx.store.last_event_id()
+    assert not await missed(ctx, "r1", last)
+
+    async def stale() -> bool:
+        return True
+
+    for reconnect, check in ((True, None), (False, stale)):
+
+        async def never() -> bool:
+            return False
+
+        source = stream(ctx, engine.bus.subscribe(), reconnect, check or never)
+        assert (await anext(source)).startswith(b"retry: ")
+        assert b"event: sync" in await anext(source)
+        await source.aclose()
+    assert engine.bus.subscriber_count == before

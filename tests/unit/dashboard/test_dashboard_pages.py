@@ -1,0 +1,169 @@
+"""The overview, workflows and runs pages, the run form and the run controls, in process."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+
+from dashboard_helpers import Browser, csrf_of
+from fastapi import FastAPI
+
+from basir.engine.runtime import Engine
+
+RUN_URL = re.compile(r"^/runs/([0-9a-f]+)$")
+
+
+async def _start(browser: Browser, workflow: str = "demo", **params: str) -> str:
+    client = await browser("operator")
+    page = await client.get(f"/workflows/{workflow}")
+    form = {"csrf": csrf_of(page.text), **{f"param.{k}": v for k, v in params.items()}}
+    answer = await client.post(f"/workflows/{workflow}/runs", data=form)
+    assert answer.status_code == 303, answer.text
+    found = RUN_URL.match(answer.headers["location"])
+    assert found is not None
+    return found.group(1)
+
+
+async def _wait(engine: Engine, run_id: str, statuses: set[str]) -> None:
+    """Until the run reaches one of `statuses`, woken by its events (no polling sleeps)."""
+    with engine.bus.subscribe(lambda event: event.run_id == run_id) as subscription:
+        while True:
+            run = await engine.store.get_run(run_id)
+            assert run is not None
+            if run.status in statuses:
+                return
+            await asyncio.wait_for(subscription.get(), 10)
+
+
+async def test_overview_shows_health_numbers_and_failures(browser: Browser, engine: Engine) -> None:
+    client = await browser("viewer")
+    page = await client.get("/")
+    assert page.status_code == 200
+    assert page.text.count('class="h-ok"') == 2
+    assert 'id="kpi-running"' in page.text
+    assert 'sse-connect="/live?since=' in page.text
+    live = await client.get("/?part=live")
+    assert live.text.lstrip().startswith('<div id="overview-live"')
+    assert "<html" not in live.text
+    chart = (await client.get("/?part=chart")).json()
+    assert len(chart["time"]) == len(chart["succeeded"]) == len(chart["failed"]) == 12
+
+
+async def test_workflows_list_and_page_in_both_languages(
+    browser: Browser, role_tokens: dict[str, str]
+) -> None:
+    client = await browser("viewer")
+    listing = await client.get("/workflows")
+    assert 'href="/workflows/demo"' in listing.text
+    assert "A demo" in listing.text
+    page = await client.get("/workflows/demo")
+    assert "A demo" in page.text
+    assert "name: demo" in page.text
+    assert 'id="run-form"' not in page.text  # a viewer may not start runs
+    as_json = await client.get("/workflows/demo?format=json")
+    assert '"name": "demo"' in html.unescape(as_json.text)
+    client.cookies.set("basir_lang", "ar")
+    arabic = await client.get("/workflows/demo")
+    assert "عرض تجريبي" in arabic.text
+    assert (await client.get("/workflows/nope")).status_code == 404
+
+
+async def test_the_run_form_shows_errors_beside_the_field(browser: Browser) -> None:
+    client = await browser("operator")
+    page = await client.get("/workflows/demo")
+    assert 'id="param-count"' in page.text
+    answer = await client.post(
+        "/workflows/demo/runs", data={"csrf": csrf_of(page.text), "param.count": "many"}
+    )
+    assert answer.status_code == 422
+    assert 'id="param-count-error"' in answer.text
+    assert 'value="many"' in answer.text
+    forged = await client.post("/workflows/demo/runs", data={"csrf": "x", "param.count": "1"})
+    assert forged.status_code == 403
+
+
+async def test_a_run_started_from_the_form_and_its_page(browser: Browser, engine: Engine) -> None:
+    run_id = await _start(browser, count="7", loud="on")
+    await _wait(engine, run_id, {"succeeded"})
+    client = await browser("viewer")
+    page = await client.get(f"/runs/{run_id}")
+    assert page.status_code == 200
+    assert 'data-task="hello"' in page.text
+    assert "hi 7" in page.text  # the output of the echo task
+    assert 'id="controls"' not in page.text
+    graph = (await client.get(f"/runs/{run_id}/graph")).json()
+    assert {n["id"]: n["status"] for n in graph["nodes"]} == {
+        "hello": "succeeded",
+        "after": "succeeded",
+    }
+    assert graph["edges"] == [["hello", "after"]]
+    head = await client.get(f"/runs/{run_id}?part=head")
+    assert head.text.lstrip().startswith('<section class="card" id="run-head"')
+    tasks = await client.get(f"/runs/{run_id}?part=tasks")
+    assert 'id="run-tasks"' in tasks.text
+    log = await client.get(f"/runs/{run_id}/tasks/hello/log", headers={"HX-Request": "true"})
+    assert "<html" not in log.text
+    full = await client.get(f"/runs/{run_id}/tasks/hello/log")
+    assert "<html" in full.text
+    assert (await client.get(f"/runs/{run_id}/tasks/nope/log")).status_code == 404
+    assert (await client.get("/runs/nope1")).status_code == 404
+    assert (await client.get("/runs/nope1/graph")).status_code == 404
+
+
+async def test_runs_list_filters_and_pages(browser: Browser, engine: Engine) -> None:
+    first = await _start(browser)
+    await _wait(engine, first, {"succeeded"})
+    client = await browser("viewer")
+    listing = await client.get("/runs")
+    assert first in listing.text
+    only_failed = await client.get("/runs?status=failed")
+    assert first not in only_failed.text
+    table = await client.get("/runs?part=table&workflow=demo&status=bogus&cursor=junk")
+    assert table.status_code == 200
+    assert first in table.text
+    assert "<html" not in table.text
+
+
+async def test_controls_for_operators_only(browser: Browser, engine: Engine, app: FastAPI) -> None:
+    run_id = await _start(browser, "slow")
+    viewer = await browser("viewer")
+    page = await viewer.get(f"/runs/{run_id}")
+    refused = await viewer.post(f"/runs/{run_id}/cancel", data={"csrf": csrf_of(page.text)})
+    assert refused.status_code == 403
+    operator = await browser("operator")
+    page = await operator.get(f"/runs/{run_id}")
+    assert 'id="controls"' in page.text
+    csrf = csrf_of(page.text)
+    assert (await operator.post(f"/runs/{run_id}/cancel", data={"csrf": "x"})).status_code == 403
+    assert (await operator.post(f"/runs/{run_id}/explode", data={"csrf": csrf})).status_code == 404
+    for action, status in (("pause", "paused"), ("resume", None), ("cancel", None)):
+        answer = await operator.post(f"/runs/{run_id}/{action}", data={"csrf": csrf})
+        assert answer.status_code == 303, (action, answer.text)
+        if status:
+            run = await engine.store.get_run(run_id)
+            assert run is not None and run.status == status
+    await _wait(engine, run_id, {"cancelled"})
+    again = await operator.post(f"/runs/{run_id}/pause", data={"csrf": csrf})
+    assert again.status_code in (404, 409)
+    succeeded = await _start(browser)
+    await _wait(engine, succeeded, {"succeeded"})
+    nothing = await operator.post(f"/runs/{succeeded}/retry", data={"csrf": csrf})
+    assert nothing.status_code == 409
+
+
+async def test_runs_are_paged_on_the_server(browser: Browser, engine: Engine) -> None:
+    workflow = await engine.store.get_workflow("demo")
+    assert workflow is not None
+    started = [(await engine.submit(workflow)).id for _ in range(30)]
+    client = await browser("viewer")
+    first = await client.get("/runs?workflow=demo")
+    shown = [run_id for run_id in started if run_id in first.text]
+    assert len(shown) == 25
+    found = re.search(r'href="(/runs\?[^"]*cursor=[^"]+)" id="next-page"', first.text)
+    assert found is not None
+    second = await client.get(html.unescape(found.group(1)))
+    rest = [run_id for run_id in started if run_id in second.text]
+    assert sorted(shown + rest) == sorted(started)
+    assert "First page" in second.text
+    assert 'id="next-page"' not in second.text

@@ -1,0 +1,66 @@
+"""Scheduler analytics, pure: waits by class, starvation, throughput, deadline hit rate."""
+
+from __future__ import annotations
+
+import pytest
+
+from basir.errors import BasirError
+from basir.scheduler.analytics import analytics, parse_window, percentile, priority_class
+from basir.store.records import RunRecord, TaskRecord
+
+NOW = 10_000.0
+
+
+def run(run_id: str, priority: int, **kw: float) -> RunRecord:
+    return RunRecord(run_id, "w", 1, "succeeded", priority=priority, **kw)  # type: ignore[arg-type]
+
+
+def task(
+    run_id: str, task_id: str, queued: float, started: float | None, **kw: object
+) -> TaskRecord:
+    status = str(kw.pop("status", "succeeded"))
+    finished = kw.pop("finished", None if started is None else started + 1)
+    return TaskRecord(run_id, task_id, status, queued_at=queued, started_at=started,
+                      finished_at=finished)  # type: ignore[arg-type]  # fmt: skip
+
+
+def test_classes_and_percentiles() -> None:
+    assert [priority_class(p) for p in (100, 90, 89, 70, 69, 50, 49, 0)] == [
+        "critical", "critical", "high", "high", "normal", "normal", "low", "low",
+    ]  # fmt: skip
+    assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 0.99) == 4.0
+    assert percentile([], 0.5) is None
+
+
+def test_waits_starvation_throughput_and_deadlines() -> None:
+    runs = [
+        run("hi", 70, deadline_at=NOW - 10, finished_at=NOW - 20),  # met
+        run("lo", 20, deadline_at=NOW - 100, finished_at=NOW - 50),  # missed
+        run("old", 50, deadline_at=1.0, finished_at=2.0),  # outside the window
+    ]
+    tasks = {
+        "hi": [task("hi", "a", NOW - 30, NOW - 29), task("hi", "b", NOW - 30, NOW - 25)],
+        "lo": [
+            task("lo", "a", NOW - 600, NOW - 60),
+            task("lo", "b", NOW - 900, None, status="queued"),  # starving: 900 s so far
+            task("lo", "c", NOW - 7200, NOW - 7100),  # started before the window
+        ],
+    }
+    found = analytics(runs, tasks, NOW, 3600.0)
+    high, low = found["classes"]["high"], found["classes"]["low"]
+    assert (high["tasks"], high["wait_p50_s"], high["wait_p99_s"]) == (2, 1.0, 5.0)
+    assert (low["tasks"], low["wait_p50_s"], low["longest_wait_s"]) == (1, 540.0, 900.0)
+    assert low["still_waiting"] == 1
+    assert found["queues"]["default"]["tasks"] == 3
+    assert found["queues"]["default"]["throughput_per_min"] == round(3 / 60, 3)
+    assert found["deadlines"] == {"runs": 2, "met": 1, "hit_rate": 0.5}
+    assert found["classes"]["critical"]["wait_p50_s"] is None
+
+
+@pytest.mark.parametrize("text", ["0s", "31d", "soon", ""])
+def test_bad_windows(text: str) -> None:
+    with pytest.raises(BasirError) as caught:
+        parse_window(text)
+    assert caught.value.code == "request.invalid"
+    assert parse_window("15m") == 900.0
