@@ -1,8 +1,10 @@
 """The pure parts of decision callbacks: URL checks, the record's lifecycle, body, signature.
 
 A decision with a `callback_url` has one record of kind `decision_callback`, keyed by its run
-id, written before the run is submitted.  Its `state` moves through `CallbackState`; the
-record is the outbox that makes delivery survive a restart (at-least-once).
+id, written before the run is submitted.  Its `state` moves through `CallbackState`.  While it
+is open (waiting or sending) an empty marker of kind `decision_callback_open` sits beside it:
+that small set is the outbox a restarting server rescans, so the rescan costs the backlog,
+not the history (at-least-once).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from basir.i18n import _
 from basir.store.records import RunRecord, TaskRecord
 
 CALLBACK_KIND = "decision_callback"
+OPEN_KIND = "decision_callback_open"
 MAX_CALLBACK_URL_CHARS = 2048
 SIGNATURE_HEADER = "X-Basir-Signature"
 DELIVERY_HEADER = "X-Basir-Delivery"

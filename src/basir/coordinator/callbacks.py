@@ -21,7 +21,7 @@ from basir.coordinator.callback_delivery import (
     CALLBACK_KIND,
     FIRST_RETRY_DELAY_S,
     MAX_TRIES,
-    OPEN_STATES,
+    OPEN_KIND,
     REQUEST_TIMEOUT_S,
     CallbackState,
     callback_body,
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RUN_END_EVENTS = frozenset({"run.succeeded", "run.failed", "run.cancelled"})
-# Open records read at start; more than this many undelivered callbacks is a backlog to report.
+# Open callbacks read at start; a backlog this large is reported (the rest wait for a restart).
 SCAN_LIMIT = 10_000
 
 
@@ -86,17 +86,16 @@ class Callbacks:
         await self.rescan()
 
     async def rescan(self) -> int:
-        """Deliver every open record whose run has ended; returns how many were started."""
+        """Deliver every open callback whose run has ended; returns how many were started."""
         started = 0
-        records = await self._store.kv_list(CALLBACK_KIND, limit=SCAN_LIMIT)
-        if len(records) >= SCAN_LIMIT:
-            log.warning("callback records reach the scan limit %d; some may wait", SCAN_LIMIT)
-        for run_id, record in records:
-            if record.get("state") in OPEN_STATES:
-                run = await self._store.get_run(run_id)
-                if run is not None and run.status in RUN_TERMINAL:
-                    self._spawn(run_id)
-                    started += 1
+        markers = await self._store.kv_list(OPEN_KIND, limit=SCAN_LIMIT)
+        if len(markers) >= SCAN_LIMIT:
+            log.warning("open callbacks reach the scan limit %d; some wait", SCAN_LIMIT)
+        for run_id, _marker in markers:
+            run = await self._store.get_run(run_id)
+            if run is None or run.status in RUN_TERMINAL:
+                self._spawn(run_id)
+                started += 1
         return started
 
     async def stop(self) -> None:
@@ -145,13 +144,19 @@ class Callbacks:
     async def deliver(self, run_id: str) -> None:
         """Announce the end of `run_id` to its decision's callback_url, if it has one."""
         record = await self._store.kv_get(CALLBACK_KIND, run_id)
-        if record is None:
-            return
         run = await self._store.get_run(run_id)
-        if run is None or run.status not in RUN_TERMINAL or not needs_delivery(record, run):
+        if record is None or run is None:
+            # Left by a decision whose run never started (a crash in between): nothing to say.
+            await self._store.kv_delete(OPEN_KIND, run_id)
+            return
+        if run.status not in RUN_TERMINAL:
+            return
+        if not needs_delivery(record, run):
+            await self._store.kv_delete(OPEN_KIND, run_id)  # closed, but the marker survived
             return
         if record.get("state") != CallbackState.SENDING or record["finished_at"] != run.finished_at:
             # A new ending gets a new delivery id, stored before the first try.
+            await self._store.kv_put(OPEN_KIND, run_id, {})
             record.update(
                 state=CallbackState.SENDING.value,
                 finished_at=run.finished_at,
@@ -168,14 +173,18 @@ class Callbacks:
             record["attempts"] = int(record["attempts"]) + 1
             if error is None:
                 record.update(state=CallbackState.DELIVERED.value, delivered_at=time.time())
-                await self._store.kv_put(CALLBACK_KIND, run_id, record)
-                await self._record_event("decision.callback_delivered", record)
+                await self._close(run_id, record, "decision.callback_delivered")
                 return
             record["last_error"] = error
             await self._store.kv_put(CALLBACK_KIND, run_id, record)
         record["state"] = CallbackState.FAILED.value
+        await self._close(run_id, record, "decision.callback_failed")
+
+    async def _close(self, run_id: str, record: dict[str, Any], kind: str) -> None:
+        """Store the outcome, leave the outbox, and say so with an event."""
         await self._store.kv_put(CALLBACK_KIND, run_id, record)
-        await self._record_event("decision.callback_failed", record)
+        await self._store.kv_delete(OPEN_KIND, run_id)
+        await self._record_event(kind, record)
 
     async def _post(self, url: str, payload: bytes, headers: dict[str, str]) -> str | None:
         """One try; None on a 2xx answer, else what went wrong (kept in the record)."""

@@ -17,7 +17,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from basir.coordinator.callback_delivery import CALLBACK_KIND, CallbackState, waiting_record
+from basir.coordinator.callback_delivery import (
+    CALLBACK_KIND,
+    OPEN_KIND,
+    CallbackState,
+    waiting_record,
+)
 from basir.engine.runtime import Engine
 from basir.errors import BasirError, ConflictError, NotFoundError
 from basir.i18n import _
@@ -141,6 +146,7 @@ class Decisions:
             callback = waiting_record(
                 request.decision_id, run_id, request.workflow, request.callback_url
             )
+            await self._store.kv_put(OPEN_KIND, run_id, {})
             await self._store.kv_put(CALLBACK_KIND, run_id, callback)
         try:
             run = await self._engine.submit(
@@ -158,6 +164,7 @@ class Decisions:
             if callback is not None:
                 callback.update(state=CallbackState.REJECTED.value)
                 await self._store.kv_put(CALLBACK_KIND, run_id, callback)
+                await self._store.kv_delete(OPEN_KIND, run_id)
             raise
         document.update(state="started", run_id=run.id, version=run.version)
         await self._store.kv_put(DECISION_KIND, request.decision_id, document)

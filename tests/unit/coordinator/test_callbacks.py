@@ -14,6 +14,7 @@ import pytest
 from basir.config import Settings
 from basir.coordinator.callback_delivery import (
     CALLBACK_KIND,
+    OPEN_KIND,
     callback_url_problem,
     retry_delay_s,
     waiting_record,
@@ -113,6 +114,7 @@ async def test_one_signed_post_per_decision(setup: Setup) -> None:
     assert delivered["delivery_id"] == body["delivery_id"]
     record = await setup.store.kv_get(CALLBACK_KIND, run_id)
     assert record is not None and record["state"] == "delivered"
+    assert await setup.store.kv_list(OPEN_KIND) == []  # the outbox holds only open ones
 
 
 async def test_unsigned_without_secret_and_nothing_for_plain_decisions(setup: Setup) -> None:
@@ -164,6 +166,7 @@ async def test_gives_up_after_max_tries_and_says_so(setup: Setup) -> None:
     assert failed["attempts"] == 3 and failed["error"] == "HTTP 500"
     record = await setup.store.kv_get(CALLBACK_KIND, run.id)
     assert record is not None and record["state"] == "failed"
+    assert await setup.store.kv_list(OPEN_KIND) == []
 
 
 async def test_a_cancelled_run_is_announced(setup: Setup) -> None:
@@ -187,6 +190,7 @@ async def test_a_run_that_ended_while_no_server_delivered_is_sent_on_start(setup
     await setup.engine.wait(run_id)
     waiting = await setup.store.kv_get(CALLBACK_KIND, run_id)
     assert waiting is not None and waiting["state"] == "waiting"
+    assert await setup.store.kv_get(OPEN_KIND, run_id) == {}
     # A delivery interrupted mid-way keeps its id and tries made across the restart.
     other = await decide(setup, "d-7")
     await setup.engine.wait(other)
@@ -214,6 +218,7 @@ async def test_a_run_that_ended_while_no_server_delivered_is_sent_on_start(setup
         for e in await events_of(setup, "decision.callback_delivered")
     }
     assert attempts == {"d-6": 1, "d-7": 2}
+    assert await setup.store.kv_list(OPEN_KIND) == []
     # Delivered records are not sent again by a later start.
     again = make_callbacks(setup)
     await again.start()
@@ -228,6 +233,7 @@ async def test_a_rejected_decision_never_calls_back(setup: Setup) -> None:
         await setup.decisions.submit(request, by=None)
     record = await setup.store.kv_get(CALLBACK_KIND, decision_run_id("d-8"))
     assert record is not None and record["state"] == "rejected"
+    assert await setup.store.kv_list(OPEN_KIND) == []
     callbacks = make_callbacks(setup)
     await callbacks.start()
     assert await callbacks.rescan() == 0
@@ -264,3 +270,35 @@ def test_retry_delays_double_and_are_capped() -> None:
 def test_waiting_record_names_its_decision() -> None:
     record = waiting_record("d", "r", "w", "https://x.example/")
     assert record["state"] == "waiting" and record["attempts"] == 0
+
+
+async def test_a_marker_left_without_a_run_is_dropped(setup: Setup) -> None:
+    """A crash between writing the callback and submitting the run leaves only a marker."""
+    await setup.store.kv_put(OPEN_KIND, "no-such-run", {})
+    callbacks = make_callbacks(setup)
+    await callbacks.start()
+    await callbacks.idle()
+    await callbacks.stop()
+    assert await setup.store.kv_list(OPEN_KIND) == []
+    assert setup.receiver.seen == []
+
+
+async def test_a_retried_run_is_announced_again_with_a_new_delivery(setup: Setup) -> None:
+    setup.receiver.script = []
+    callbacks = make_callbacks(setup)
+    await callbacks.start()
+    try:
+        request = DecisionRequest("d-9", "slow", callback_url=setup.receiver.url)
+        run_id = (await setup.decisions.submit(request, by=None)).run_id
+        await setup.engine.cancel_run(run_id)
+        first = await setup.receiver.next()
+        await callbacks.idle()
+        await setup.engine.retry_run(run_id)
+        await setup.engine.cancel_run(run_id)
+        second = await setup.receiver.next()
+        await callbacks.idle()
+    finally:
+        await callbacks.stop()
+    assert first.json()["status"] == second.json()["status"] == "cancelled"
+    assert first.headers["x-basir-delivery"] != second.headers["x-basir-delivery"]
+    assert len(setup.receiver.seen) == 2
