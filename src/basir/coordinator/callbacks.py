@@ -169,14 +169,15 @@ class Callbacks:
         headers = headers_for(payload, str(record["delivery_id"]), self._secret)
         while int(record["attempts"]) < self._max_tries:
             await asyncio.sleep(retry_delay_s(int(record["attempts"]), self._first_delay_s))
-            error = await self._post(str(record["url"]), payload, headers)
+            # Counted before it is sent: a try cut short by a crash still counts as made.
             record["attempts"] = int(record["attempts"]) + 1
+            await self._store.kv_put(CALLBACK_KIND, run_id, record)
+            error = await self._post(str(record["url"]), payload, headers)
             if error is None:
                 record.update(state=CallbackState.DELIVERED.value, delivered_at=time.time())
                 await self._close(run_id, record, "decision.callback_delivered")
                 return
             record["last_error"] = error
-            await self._store.kv_put(CALLBACK_KIND, run_id, record)
         record["state"] = CallbackState.FAILED.value
         await self._close(run_id, record, "decision.callback_failed")
 
