@@ -69,6 +69,7 @@ class Callbacks:
         self._watcher: asyncio.Task[None] | None = None
         # At most one delivery per run in this process.
         self._sending: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()
 
     @property
     def signed(self) -> bool:
@@ -102,6 +103,7 @@ class Callbacks:
         """Stop watching and cancel deliveries in flight (their records stay open: resent)."""
         if self._subscription is not None:
             self._subscription.close()
+        self._again.clear()
         tasks = [t for t in (self._watcher, *self._sending.values()) if t is not None]
         for task in tasks:
             task.cancel()
@@ -128,10 +130,18 @@ class Callbacks:
 
     def _spawn(self, run_id: str) -> None:
         if run_id in self._sending:
+            # The run ended again (retried) while an earlier ending was being announced.
+            self._again.add(run_id)
             return
         task = asyncio.create_task(self._deliver_safely(run_id))
         self._sending[run_id] = task
-        task.add_done_callback(lambda _: self._sending.pop(run_id, None))
+        task.add_done_callback(lambda _: self._done(run_id))
+
+    def _done(self, run_id: str) -> None:
+        self._sending.pop(run_id, None)
+        if run_id in self._again and self._watcher is not None and not self._watcher.done():
+            self._again.discard(run_id)
+            self._spawn(run_id)
 
     async def _deliver_safely(self, run_id: str) -> None:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -302,3 +303,26 @@ async def test_a_retried_run_is_announced_again_with_a_new_delivery(setup: Setup
     assert first.json()["status"] == second.json()["status"] == "cancelled"
     assert first.headers["x-basir-delivery"] != second.headers["x-basir-delivery"]
     assert len(setup.receiver.seen) == 2
+
+
+async def test_a_run_ending_again_during_a_delivery_is_announced_after_it(setup: Setup) -> None:
+    setup.receiver.script = [500]
+    # A long enough wait before the second try for the run to be retried and end again.
+    callbacks = Callbacks(setup.store, setup.engine.bus, secret=SECRET, first_retry_delay_s=0.5)
+    await callbacks.start()
+    try:
+        request = DecisionRequest("d-10", "slow", callback_url=setup.receiver.url)
+        run_id = (await setup.decisions.submit(request, by=None)).run_id
+        await setup.engine.cancel_run(run_id)
+        refused = await setup.receiver.next()
+        await setup.engine.retry_run(run_id)
+        await setup.engine.cancel_run(run_id)
+        await setup.engine.wait(run_id)
+        retried, second = await setup.receiver.next(), await setup.receiver.next()
+        await callbacks.idle()
+    finally:
+        await callbacks.stop()
+    ids = [r.headers["x-basir-delivery"] for r in (refused, retried, second)]
+    assert ids[0] == ids[1] != ids[2]
+    assert json.loads(refused.body)["finished_at"] != json.loads(second.body)["finished_at"]
+    assert await setup.store.kv_list(OPEN_KIND) == []
