@@ -130,6 +130,10 @@ class KeyValueStore(Protocol):
         """Documents of one kind, by key."""
         ...
 
+    async def kv_delete(self, kind: str, key: str) -> bool:
+        """Remove a document; False when there was none."""
+        ...
+
 
 class ScheduleStore(Protocol):
     """The `on.schedule` entries of every workflow, and the clock of each."""

@@ -289,6 +289,11 @@ class MemoryStore:
         keys = sorted(k for (c, k) in self._kv if c == kind)[:limit]
         return [(k, json.loads(self._kv[(kind, k)][0])) for k in keys]
 
+    async def kv_delete(self, kind: str, key: str) -> bool:
+        """Remove a document; False when there was none."""
+        self._check_open()
+        return self._kv.pop((kind, key), None) is not None
+
     # --- schedules -----------------------------------------------------------------------
 
     async def sync_schedules(self, workflow: str, entries: list[ScheduleRecord]) -> None:
