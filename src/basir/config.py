@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from basir.i18n import _
@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8765, ge=1, le=65535)
     admin_token: str | None = None
+    callback_secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 key signing decision callbacks (X-Basir-Signature)"
+    )
     shutdown_grace_s: float = Field(10.0, ge=0, le=3600)
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     output_cap_bytes: int = Field(10 * 1024 * 1024, ge=1024)

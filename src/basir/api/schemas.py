@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from basir.coordinator.callback_delivery import MAX_CALLBACK_URL_CHARS, callback_url_problem
 from basir.spec.models import NAME_PATTERN, Duration, Priority
 from basir.states import RunStatus
 
@@ -65,10 +66,18 @@ class DecisionIn(Body):
     params: dict[str, Any] = Field(default_factory=dict, max_length=MAX_PARAMS)
     priority: PriorityIn | None = None
     deadline: DurationIn | None = None
-    callback_url: HttpUrl | None = Field(
+    callback_url: str | None = Field(
         None,
-        description="planned (roadmap 9): refused with 422 `request.unsupported` until sent",
+        max_length=MAX_CALLBACK_URL_CHARS,
+        description="http(s) URL POSTed a signed JSON report when the run ends (at least once)",
     )
+
+    @field_validator("callback_url")
+    @classmethod
+    def _callback_url(cls, value: str | None) -> str | None:
+        if value is not None and (problem := callback_url_problem(value)) is not None:
+            raise ValueError(problem)
+        return value
 
 
 class RunQuery(BaseModel):
@@ -221,6 +230,16 @@ class DecisionOut(BaseModel):
     status: str
 
 
+class DecisionCallbackView(BaseModel):
+    """Where a decision's callback stands."""
+
+    state: str = Field(description="waiting | sending | delivered | failed | rejected")
+    attempts: int = 0
+    delivery_id: str | None = None
+    last_error: str | None = None
+    delivered_at: str | None = None
+
+
 class DecisionView(BaseModel):
     """A decision with its run's status and, once finished, its outcome."""
 
@@ -231,6 +250,7 @@ class DecisionView(BaseModel):
     outcome: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     callback_url: str | None = None
+    callback: DecisionCallbackView | None = None
     created_at: str | None = None
     created_by: str | None = None
 

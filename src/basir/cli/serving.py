@@ -1,8 +1,9 @@
 """Serving: the API, the scheduler and the embedded workers in one process (`basir server`).
 
 Lifecycle: open the store, make sure an admin exists, apply `--load-examples`, start the
-engine (which resumes interrupted runs) and the schedule clock (`coordinator.schedules`),
-then serve HTTP.  On SIGTERM or Ctrl+C: endless
+engine (which resumes interrupted runs), the schedule clock (`coordinator.schedules`) and
+the decision callbacks (`coordinator.callbacks`, which resend undelivered ones), then serve
+HTTP.  On SIGTERM or Ctrl+C: endless
 streams end, uvicorn stops accepting and drains requests, the engine stops (running tasks
 get the grace period, then are stored as interrupted and resume on the next start), the
 store closes, and the process exits 0.
@@ -112,6 +113,7 @@ async def serve(config: Settings, examples: Path | None = None, *, port: int | N
     """Run the whole server until a signal asks it to stop (`port` overrides the settings')."""
     from basir.api.app import context_of, create_app
     from basir.api.http_limits import uvicorn_limits
+    from basir.coordinator.callbacks import Callbacks
     from basir.coordinator.schedules import Scheduler
     from basir.engine.runtime import Engine
     from basir.monitoring.metrics import Metrics
@@ -131,6 +133,10 @@ async def serve(config: Settings, examples: Path | None = None, *, port: int | N
         await engine.start()
         clock = Scheduler(store, engine)
         await clock.start()
+        callbacks = Callbacks(store, engine.bus, secret=_secret(config))
+        if not callbacks.signed:
+            log.warning("BASIR_CALLBACK_SECRET is not set: decision callbacks are sent unsigned")
+        await callbacks.start()
         freeze_long_lived()
         try:
             app = create_app(engine, config, metrics=metrics)
@@ -154,10 +160,17 @@ async def serve(config: Settings, examples: Path | None = None, *, port: int | N
             ctx.shutdown.set()
         finally:
             gc.unfreeze()
+            # Deliveries in flight stay open in the store and are resent on the next start.
+            await callbacks.stop()
             await clock.stop()
             await engine.stop(config.shutdown_grace_s)
     finally:
         await store.close()
+
+
+def _secret(config: Settings) -> str | None:
+    secret = config.callback_secret
+    return secret.get_secret_value() if secret is not None else None
 
 
 def run_server(config: Settings, examples: Path | None = None, *, port: int | None = None) -> None:

@@ -17,6 +17,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from basir.coordinator.callback_delivery import (
+    CALLBACK_KIND,
+    OPEN_KIND,
+    CallbackState,
+    waiting_record,
+)
 from basir.engine.runtime import Engine
 from basir.errors import BasirError, ConflictError, NotFoundError
 from basir.i18n import _
@@ -134,6 +140,14 @@ class Decisions:
                 return await self._submit(request, by)
         else:
             await self._store.kv_put(DECISION_KIND, request.decision_id, document)
+        callback: dict[str, Any] | None = None
+        if request.callback_url is not None:
+            # Before the run exists, so that however soon it ends, its end is announced.
+            callback = waiting_record(
+                request.decision_id, run_id, request.workflow, request.callback_url
+            )
+            await self._store.kv_put(OPEN_KIND, run_id, {})
+            await self._store.kv_put(CALLBACK_KIND, run_id, callback)
         try:
             run = await self._engine.submit(
                 workflow,
@@ -147,6 +161,10 @@ class Decisions:
         except BasirError as error:
             document.update(state="rejected", error={"code": error.code, "message": error.message})
             await self._store.kv_put(DECISION_KIND, request.decision_id, document)
+            if callback is not None:
+                callback.update(state=CallbackState.REJECTED.value)
+                await self._store.kv_put(CALLBACK_KIND, run_id, callback)
+                await self._store.kv_delete(OPEN_KIND, run_id)
             raise
         document.update(state="started", run_id=run.id, version=run.version)
         await self._store.kv_put(DECISION_KIND, request.decision_id, document)
@@ -180,6 +198,16 @@ class Decisions:
         status = str(run.status) if run is not None else "unknown"
         return DecisionResult(decision_id, run_id, status, created)
 
+    async def _callback(self, run_id: Any) -> dict[str, Any] | None:
+        """Where the decision's callback stands: state, tries, last error, delivery id."""
+        if not run_id:
+            return None
+        record = await self._store.kv_get(CALLBACK_KIND, str(run_id))
+        if record is None:
+            return None
+        keys = ("state", "attempts", "delivery_id", "last_error", "delivered_at")
+        return {key: record.get(key) for key in keys}
+
     async def get(self, decision_id: str) -> dict[str, Any]:
         """The decision with its run's status and, once the run has ended, its outcome."""
         from basir.engine.report import run_to_dict
@@ -205,6 +233,7 @@ class Decisions:
             "outcome": outcome,
             "error": document.get("error"),
             "callback_url": document.get("callback_url"),
+            "callback": await self._callback(run_id),
             "created_at": document.get("created_at"),
             "created_by": document.get("created_by"),
         }

@@ -142,6 +142,10 @@ class KeyValueStore(Protocol):
         """Documents of one kind, by key."""
         ...
 
+    async def kv_delete(self, kind: str, key: str) -> bool:
+        """Remove a document; False when there was none."""
+        ...
+
 
 class MetricStore(Protocol):
     """The built-in metric history: points by name, resolution and time, pruned by age."""

@@ -357,6 +357,11 @@ class MemoryStore:
         found.sort(key=lambda a: (a.fired_at, a.id), reverse=True)
         return copy.deepcopy(found[:limit])
 
+    async def kv_delete(self, kind: str, key: str) -> bool:
+        """Remove a document; False when there was none."""
+        self._check_open()
+        return self._kv.pop((kind, key), None) is not None
+
     # --- schedules -----------------------------------------------------------------------
 
     async def sync_schedules(self, workflow: str, entries: list[ScheduleRecord]) -> None:

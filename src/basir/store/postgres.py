@@ -237,6 +237,12 @@ class PostgresStore(SqlReads):
                 removed += int(result.rowcount)
         return removed
 
+    async def kv_delete(self, kind: str, key: str) -> bool:
+        """Remove a document; False when there was none."""
+        async with self._transaction() as conn:
+            result = await conn.execute(queries.kv_delete(), {"kind": kind, "key": key})
+        return bool(result.rowcount == 1)
+
     # --- schedules -----------------------------------------------------------------------
 
     async def sync_schedules(self, workflow: str, entries: list[ScheduleRecord]) -> None:

@@ -303,6 +303,12 @@ def kv_get() -> sa.Select[Any]:
 
 
 @lru_cache(maxsize=1)
+def kv_delete() -> sa.Delete:
+    """Remove one kv document."""
+    return sa.delete(kv).where(kv.c.kind == _bind("kind"), kv.c.key == _bind("key"))
+
+
+@lru_cache(maxsize=1)
 def kv_list() -> sa.Select[Any]:
     """Keys and values of one kind, by key, at most `limit`."""
     return (

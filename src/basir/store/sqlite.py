@@ -275,6 +275,13 @@ class SqliteStore(SqlReads):
         params = sql.params(monitoring_codec.alert_params(alert))
         await self._submit(lambda conn, _precise: conn.execute(sql.text, params))
 
+    async def kv_delete(self, kind: str, key: str) -> bool:
+        """Remove a document; False when there was none."""
+        deleted: bool = await self._submit(
+            lambda conn, _precise: sqlite_apply.kv_delete(conn, kind, key)
+        )
+        return deleted
+
     # --- schedules -----------------------------------------------------------------------
 
     async def sync_schedules(self, workflow: str, entries: list[ScheduleRecord]) -> None:

@@ -278,6 +278,12 @@ def kv_put(
     return conn.execute(sql.text, sql.params(params)).rowcount == 1
 
 
+def kv_delete(conn: sqlite3.Connection, kind: str, key: str) -> bool:
+    """Delete one kv document; False when there was none."""
+    sql = statement("kv_delete")
+    return conn.execute(sql.text, sql.params({"kind": kind, "key": key})).rowcount == 1
+
+
 def sync_schedules(conn: sqlite3.Connection, workflow: str, entries: list[ScheduleRecord]) -> None:
     """Register a workflow's schedules: upsert each entry, delete the ones no longer listed."""
     ids = statement("schedule_sql.ids_of_workflow")

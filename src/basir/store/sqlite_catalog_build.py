@@ -50,6 +50,7 @@ def shapes() -> Iterator[tuple[Any, ...]]:
         yield (name,)
     yield ("kv_get",)
     yield ("kv_list",)
+    yield ("kv_delete",)
     for only_if_absent in _BOOLS:
         yield ("kv_put", "sqlite", only_if_absent)
     for kind in ("run", "task"):

@@ -118,3 +118,8 @@ async def test_kv(store: Store) -> None:
     assert await store.kv_list("decision") == [("d0", {}), ("d1", {"run_id": "r3"})]
     assert await store.kv_list("decision", limit=1) == [("d0", {})]
     assert await store.kv_list("nothing") == []
+    assert await store.kv_delete("decision", "d0")
+    assert not await store.kv_delete("decision", "d0")
+    assert not await store.kv_delete("decision", "admin")  # another kind's key
+    assert await store.kv_list("decision") == [("d1", {"run_id": "r3"})]
+    assert await store.kv_get("user", "admin") == {"role": "admin"}

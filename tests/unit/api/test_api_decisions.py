@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from api_helpers import HELLO_YAML, assert_problem
 
+from basir.coordinator.callback_delivery import CALLBACK_KIND
 from basir.coordinator.decisions import DECISION_KIND, decision_run_id
 from basir.engine.runtime import Engine
 from basir.store.memory import MemoryStore
@@ -119,22 +120,46 @@ async def test_validation(client: httpx.AsyncClient) -> None:
     assert problem["errors"][0]["field"] == "body.callback_url"
 
 
-async def test_callback_url_is_refused_until_callbacks_are_sent(
-    client: httpx.AsyncClient, apply: Apply, store: MemoryStore
+async def test_callback_url_is_accepted_and_its_delivery_shown(
+    client: httpx.AsyncClient, apply: Apply, engine: Engine, store: MemoryStore
 ) -> None:
     await apply(HELLO_YAML)
     body = {**DECISION, "callback_url": "https://l2.example/callback"}
-    problem = assert_problem(
-        await client.post("/api/v1/decisions", json=body), 422, "request.unsupported"
+    started = await client.post("/api/v1/decisions", json=body)
+    assert started.status_code == 201, started.text
+    await engine.wait(started.json()["run_id"])
+    shown = (await client.get("/api/v1/decisions/l2-42")).json()
+    assert shown["callback_url"] == "https://l2.example/callback"
+    # No callback service runs beside this app: the delivery waits in the store.
+    assert shown["callback"]["state"] == "waiting"
+    assert shown["callback"]["attempts"] == 0
+    assert await store.kv_get(CALLBACK_KIND, started.json()["run_id"]) is not None
+
+
+async def test_bad_callback_urls_are_refused_in_the_callers_language(
+    client: httpx.AsyncClient, apply: Apply, store: MemoryStore
+) -> None:
+    await apply(HELLO_YAML)
+    cases = {
+        "https://user:secret@l2.example/cb": "credentials",
+        "gopher://l2.example/cb": "http or https",
+        "https://l2.example/" + "x" * 2100: "2048",
+    }
+    for url, fragment in cases.items():
+        problem = assert_problem(
+            await client.post("/api/v1/decisions", json={**DECISION, "callback_url": url}),
+            422,
+            "request.invalid",
+        )
+        [error] = problem["errors"]
+        assert error["field"] == "body.callback_url"
+        assert fragment in error["message"]
+    arabic = await client.post(
+        "/api/v1/decisions",
+        json={**DECISION, "callback_url": "https://user:secret@l2.example/cb"},
+        headers={"Accept-Language": "ar"},
     )
-    assert problem["errors"] == [
-        {
-            "field": "body.callback_url",
-            "message": problem["detail"],
-            "code": "request.unsupported",
-        }
-    ]
-    assert "not sent yet" in problem["detail"]
+    assert "بيانات" in arabic.json()["errors"][0]["message"]
     assert_problem(await client.get("/api/v1/decisions/l2-42"), 404, "decision.not_found")
     assert (await store.list_runs()).items == []
 

@@ -12,22 +12,10 @@ from basir.api.problems import problem_responses
 from basir.api.schemas import DECISION_ID_PATTERN, DecisionIn, DecisionOut, DecisionView
 from basir.api.views import iso
 from basir.coordinator.decisions import DecisionRequest
-from basir.errors import BasirError
-from basir.i18n import _
 
 router = APIRouter(prefix="/api/v1", tags=["decisions"], responses=problem_responses(401, 403))
 
 DecisionId = Annotated[str, Path(pattern=DECISION_ID_PATTERN)]
-
-
-def callbacks_unsupported() -> BasirError:
-    """`callback_url` is refused until callbacks are sent (roadmap 9): never stored and ignored."""
-    message = _(
-        "decision callbacks are not sent yet (roadmap 9): remove callback_url and follow the run"
-        " with GET /api/v1/decisions/{id} or the event stream"
-    )
-    field = {"field": "body.callback_url", "message": message, "code": "request.unsupported"}
-    return BasirError("request.unsupported", message, details=[field])
 
 
 @router.post(
@@ -42,15 +30,13 @@ def callbacks_unsupported() -> BasirError:
 )
 async def submit(body: DecisionIn, caller: Operator) -> Response:
     """Start the decision's run (201), or return the one already started for this id (200)."""
-    if body.callback_url is not None:
-        raise callbacks_unsupported()
     request = DecisionRequest(
         decision_id=body.decision_id,
         workflow=body.workflow,
         params=body.params,
         priority=body.priority,
         deadline_s=body.deadline,
-        callback_url=str(body.callback_url) if body.callback_url is not None else None,
+        callback_url=body.callback_url,
     )
     result = await caller.ctx.decisions.submit(request, by=caller.user)
     payload = {"decision_id": result.decision_id, "run_id": result.run_id, "status": result.status}
@@ -72,4 +58,8 @@ async def show(decision_id: DecisionId, caller: Reader) -> Response:
     view = await caller.ctx.decisions.get(decision_id)
     created_at = view.get("created_at")
     view["created_at"] = iso(created_at) if isinstance(created_at, int | float) else None
+    callback = view.get("callback")
+    if callback is not None:
+        delivered_at = callback.get("delivered_at")
+        callback["delivered_at"] = iso(delivered_at) if isinstance(delivered_at, float) else None
     return json_response(view)
