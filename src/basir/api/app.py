@@ -17,7 +17,16 @@ from basir.api import problems
 from basir.api.cache import LIST_CACHE_TTL_S, ListCache
 from basir.api.deps import ApiContext
 from basir.api.middleware import BodyLimitMiddleware, LocaleMiddleware
-from basir.api.routes import decisions, events, health, runs, schedules, tasks, workflows
+from basir.api.routes import (
+    decisions,
+    events,
+    health,
+    resources,
+    runs,
+    schedules,
+    tasks,
+    workflows,
+)
 from basir.config import Settings
 from basir.coordinator.decisions import Decisions
 from basir.dashboard import DashboardContext
@@ -75,7 +84,7 @@ def create_app(
     app.state.basir = ctx
     problems.install(app)
     # The most requested routes first: matching walks the routers in order.
-    for module in (runs, events, tasks, workflows, decisions, schedules, health):
+    for module in (runs, events, tasks, workflows, decisions, schedules, resources, health):
         app.include_router(module.router)
     # The web UI at `/`, after the API so `/api/v1` routes match first; same shutdown signal.
     mount_dashboard(app, DashboardContext(engine, settings, shutdown=ctx.shutdown))

@@ -5,7 +5,16 @@ from __future__ import annotations
 import httpx
 from fastapi.routing import APIRoute
 
-from basir.api.routes import decisions, events, health, runs, schedules, tasks, workflows
+from basir.api.routes import (
+    decisions,
+    events,
+    health,
+    resources,
+    runs,
+    schedules,
+    tasks,
+    workflows,
+)
 
 EXPECTED = {
     ("GET", "/healthz"),
@@ -36,6 +45,8 @@ EXPECTED = {
     ("POST", "/api/v1/schedules/{name}/resume"),
     ("POST", "/api/v1/schedules/{name}/backfill"),
     ("GET", "/api/v1/scheduler/analytics"),
+    ("GET", "/api/v1/resources"),
+    ("PUT", "/api/v1/resources/pools/{name}"),
 }
 
 
@@ -45,7 +56,7 @@ async def test_every_route_is_documented_under_its_full_path(client: httpx.Async
     assert documented == EXPECTED
     routed = {
         (method, route.path)
-        for module in (decisions, events, health, runs, schedules, tasks, workflows)
+        for module in (decisions, events, health, resources, runs, schedules, tasks, workflows)
         for route in module.router.routes
         if isinstance(route, APIRoute)
         for method in route.methods

@@ -1,0 +1,72 @@
+"""What this process may use: cpu cores and memory, cgroup v2 limits included, plus custom pools.
+
+`cpu` defaults to the cores the process may run on (`os.sched_getaffinity`), lowered by the
+cgroup v2 quota (`cpu.max`) when one is set; `memory` to the cgroup's `memory.max`, else the
+machine's total memory (psutil).  A custom pool from settings (`BASIR_POOLS`) named `cpu` or
+`memory` overrides the detected value.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import psutil
+
+from basir.resources.fitting import CPU, MEMORY, MILLI
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def _cgroup_dir(root: Path) -> Path:
+    """This process's cgroup v2 directory (the root when it cannot be told)."""
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            if line.startswith("0::"):
+                return root / line[3:].lstrip("/")
+    except OSError:
+        pass
+    return root
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+def cpu_millicores(root: Path = CGROUP_ROOT) -> int:
+    """Cores this process may use, in millicores: affinity, capped by cgroup `cpu.max`."""
+    try:
+        cores = float(len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        cores = float(os.cpu_count() or 1)
+    limit = _read(_cgroup_dir(root) / "cpu.max")
+    if limit:
+        quota, _sep, period = limit.partition(" ")
+        if quota != "max" and quota.isdigit() and period.isdigit() and int(period) > 0:
+            cores = min(cores, int(quota) / int(period))
+    return max(1, math.floor(cores * MILLI))
+
+
+def memory_bytes(root: Path = CGROUP_ROOT) -> int:
+    """Memory this process may use: cgroup `memory.max` when set, else the machine's total."""
+    total = int(psutil.virtual_memory().total)
+    limit = _read(_cgroup_dir(root) / "memory.max")
+    if limit and limit.isdigit():
+        return min(total, int(limit))
+    return total
+
+
+def pool_capacities(custom: Mapping[str, int], root: Path = CGROUP_ROOT) -> dict[str, int]:
+    """Every pool with its capacity as a whole amount: detected cpu and memory, then `custom`.
+
+    `custom` is `Settings.pools`; an entry named `cpu` is in cores, `memory` in bytes.
+    """
+    capacity = {CPU: cpu_millicores(root), MEMORY: memory_bytes(root)}
+    for name, value in custom.items():
+        capacity[name] = value * MILLI if name == CPU else value
+    return capacity
