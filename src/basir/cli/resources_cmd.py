@@ -23,14 +23,11 @@ from basir.i18n import _
 
 @run_async
 async def _local_status() -> dict[str, Any]:
-    from basir.engine.admission import POOL_KIND, shown
+    from basir.engine.admission import configured_pools, shown
     from basir.resources.capacity import pool_capacities
-    from basir.resources.fitting import to_amount
 
-    capacity = pool_capacities(settings().pools)
     async with opened_store(settings()) as store:
-        for name, override in await store.kv_list(POOL_KIND):
-            capacity[name] = to_amount(name, override["capacity"])
+        capacity = pool_capacities(await configured_pools(store, settings().pools))
     pools: list[dict[str, Any]] = [
         {"name": name, "capacity": shown(name, amount), "in_use": None, "holders": []}
         for name, amount in sorted(capacity.items())

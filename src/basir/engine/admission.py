@@ -28,6 +28,7 @@ from basir.spec.models import Resources
 from basir.spec.templates import TemplateResolver
 from basir.spec.units import parse_size
 from basir.states import TaskStatus
+from basir.store.base import KeyValueStore
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,18 @@ def checked_capacity(pool: str, value: object, known: Mapping[str, int]) -> floa
         )
         raise BasirError("resources.invalid_capacity", message)
     return amount if pool == CPU else int(amount)
+
+
+async def configured_pools(store: KeyValueStore, custom: Mapping[str, float]) -> dict[str, float]:
+    """The custom pools (`BASIR_POOLS`) with the capacity overrides kept in the store on top.
+
+    What an embedded `basir run` or `workflows apply` checks requests against, as the engine
+    that will run them does (cores for cpu, bytes for memory, slots).
+    """
+    pools = dict(custom)
+    for name, override in await store.kv_list(POOL_KIND):
+        pools[name] = override["capacity"]
+    return pools
 
 
 class Admission:

@@ -465,6 +465,10 @@ class Engine:
         self._wake.set()
         return next(p for p in self.resources_status()["pools"] if p["name"] == pool)
 
+    def pool_settings(self) -> dict[str, float]:
+        """Every pool's capacity now, as configured (cores, bytes, slots): what applies check."""
+        return {p["name"]: p["capacity"] for p in self.resources_status()["pools"]}
+
     def resources_status(self) -> dict[str, Any]:
         """Pools with capacity, in use and holders; waiting tasks with their reasons."""
         return self.flow.admission.status()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psutil
 
-from basir.resources.fitting import CPU, MEMORY, MILLI
+from basir.resources.fitting import CPU, MEMORY, MILLI, to_amount
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -61,12 +61,13 @@ def memory_bytes(root: Path = CGROUP_ROOT) -> int:
     return total
 
 
-def pool_capacities(custom: Mapping[str, int], root: Path = CGROUP_ROOT) -> dict[str, int]:
+def pool_capacities(custom: Mapping[str, float], root: Path = CGROUP_ROOT) -> dict[str, int]:
     """Every pool with its capacity as a whole amount: detected cpu and memory, then `custom`.
 
-    `custom` is `Settings.pools`; an entry named `cpu` is in cores, `memory` in bytes.
+    `custom` is `Settings.pools` (or an engine's live capacities, `Engine.pool_settings`); an
+    entry named `cpu` is in cores, `memory` in bytes, any other in slots.
     """
     capacity = {CPU: cpu_millicores(root), MEMORY: memory_bytes(root)}
     for name, value in custom.items():
-        capacity[name] = value * MILLI if name == CPU else value
+        capacity[name] = to_amount(name, value)
     return capacity

@@ -163,7 +163,7 @@ def _amounts(resources: Mapping[str, Any]) -> Iterator[tuple[FieldPath, str, int
             yield ("pools", name), str(name), slots
 
 
-def pool_issues(doc: LoadedDocument, pools: Mapping[str, int]) -> list[SpecIssue]:
+def pool_issues(doc: LoadedDocument, pools: Mapping[str, float]) -> list[SpecIssue]:
     """Every resource request fits its pool on an idle machine, and every pool exists.
 
     `pools` are the configured custom pools (`Settings.pools`); `cpu` and `memory` are those
@@ -201,7 +201,9 @@ def pool_issues(doc: LoadedDocument, pools: Mapping[str, int]) -> list[SpecIssue
     return issues
 
 
-def planned_issues(doc: LoadedDocument, pools: Mapping[str, int] | None = None) -> list[SpecIssue]:
+def planned_issues(
+    doc: LoadedDocument, pools: Mapping[str, float] | None = None
+) -> list[SpecIssue]:
     """Every planned field the document sets, refused; resource requests checked.
 
     `pools` (the configured custom pools) is given when a workflow is applied or run; a file

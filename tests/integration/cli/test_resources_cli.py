@@ -59,3 +59,14 @@ def test_status_and_pool_set_on_the_embedded_store(cli: Cli) -> None:
     assert {p["name"]: p["capacity"] for p in shown["pools"]}["gradle"] == 3
     missing = cli("resources", "pool", "set", "gpu", "1", env=POOLS)
     assert missing.returncode == 2 and "pool gpu does not exist" in missing.stderr
+
+
+def test_run_checks_against_capacities_set_in_the_store(cli: Cli, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "two.yaml",
+        "name: two\ntasks:\n  - {id: a, run: 'true', resources: {pools: {gradle: 2}}}\n",
+    )
+    assert cli("run", str(path), env=POOLS).returncode == 2
+    assert cli("resources", "pool", "set", "gradle", "2", env=POOLS).returncode == 0
+    done = cli("run", str(path), env=POOLS)
+    assert done.returncode == 0, done.stderr

@@ -97,3 +97,9 @@ async def test_a_request_that_can_never_fit_is_refused_at_apply(client: httpx.As
         "task a asks for 2 of pool gradle, whose capacity is 1" in problem["errors"][0]["message"]
     )
     assert_problem(await client.get("/api/v1/workflows/huge"), 404, "workflow.not_found")
+    # Applies check against the capacity as it is now, changes at run time included.
+    assert (await client.put("/api/v1/resources/pools/gradle", json={"capacity": 2})).is_success
+    again = await client.post(
+        "/api/v1/workflows", content=text, headers={"Content-Type": "application/yaml"}
+    )
+    assert again.status_code == 201, again.text
