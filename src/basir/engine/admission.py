@@ -1,9 +1,9 @@
 """Admission by resources: the flow asks before it starts an attempt, and frees when it ends.
 
 A task whose request does not fit now waits outside the ready queue, with its reason recorded
-on its row (`tasks.waiting`, "waiting for cpu: 2/2 in use by run X task Y"); whenever anything
-is freed (or a capacity changes), every waiting task goes back into the ready queue and is
-offered again in the scheduler's order.  The waiting policy (smaller tasks pass a big one,
+on its row (`tasks.waiting`, "waiting for cpu: 2/2 in use by run X task Y"); when an attempt
+ends, the tasks waiting for a pool it held go back into the ready queue (all of them when a
+capacity changes) and are offered again in the scheduler's order.  The waiting policy (smaller tasks pass a big one,
 which reserves its pools after a bounded wait) is the allocator's (`resources.allocator`).
 
 A task's request is its own `resources:`, else its file template's, else `defaults.resources`;
@@ -98,6 +98,7 @@ class Admission:
         self.journal = journal
         self.templates = templates
         self.waiting: dict[Key, tuple[RunState, TaskState, str]] = {}  # + the pool
+        self._by_pool: dict[str, set[Key]] = {}  # who waits for each pool
 
     def request(self, run: RunState, task: TaskState) -> dict[str, int]:
         """What the task needs to start, as whole amounts per pool."""
@@ -118,10 +119,11 @@ class Admission:
         request = self.request(run, task)
         key = (run.id, task.id)
         wait = self.allocator.acquire(key, request, time.time()) if request else None
+        self._unwait(key)
         if wait is None:
-            self.waiting.pop(key, None)
             return True
         self.waiting[key] = (run, task, wait.pool)
+        self._by_pool.setdefault(wait.pool, set()).add(key)
         if task.waiting != wait.reason:
             self.journal.task_row(run, task, waiting=wait.reason)
         return False
@@ -133,18 +135,46 @@ class Admission:
     def free(
         self, run: RunState, task: TaskState, push: Callable[[RunState, TaskState], None]
     ) -> None:
-        """Release what the task's attempt held; if anything was freed, offer the waiting again."""
-        if self.allocator.release((run.id, task.id)):
-            self.rewake(push)
+        """Release what the task's attempt held; offer again those waiting for those pools."""
+        key = (run.id, task.id)
+        held = self.allocator.held.get(key)
+        if held is not None and self.allocator.release(key):
+            self.rewake(push, held)
 
-    def rewake(self, push: Callable[[RunState, TaskState], None]) -> None:
-        """Put every task still waiting back into the ready queue (in order, by its key)."""
-        waiting, self.waiting = self.waiting, {}
-        for key, (run, task, _pool) in waiting.items():
+    def rewake(
+        self, push: Callable[[RunState, TaskState], None], pools: Mapping[str, int] | None = None
+    ) -> None:
+        """Put the tasks waiting for `pools` (all when None) back into the ready queue.
+
+        Only those: a task waits for the first pool it is short of, and nothing else freed can
+        make it fit, so a release costs the waiters of its pools, not all 10,000 waiting.
+        They are offered again in queue order (each keeps its order key).
+        """
+        if pools is None:
+            keys = list(self.waiting)
+        else:
+            keys = [key for pool in pools for key in self._by_pool.get(pool, ())]
+        for key in keys:
+            entry = self._unwait(key)
+            if entry is None:
+                continue
+            run, task = entry
             if task.status != TaskStatus.QUEUED or task.held:
                 self.allocator.forget(key)
                 continue
             push(run, task)
+
+    def _unwait(self, key: Key) -> tuple[RunState, TaskState] | None:
+        entry = self.waiting.pop(key, None)
+        if entry is None:
+            return None
+        run, task, pool = entry
+        waiters = self._by_pool.get(pool)
+        if waiters is not None:
+            waiters.discard(key)
+            if not waiters:
+                del self._by_pool[pool]
+        return run, task
 
     def set_capacity(
         self, pool: str, capacity: float, push: Callable[[RunState, TaskState], None]

@@ -38,13 +38,16 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def cpu_millicores(root: Path = CGROUP_ROOT) -> int:
-    """Cores this process may use, in millicores: affinity, capped by cgroup `cpu.max`."""
+def cpu_millicores(cgroup: Path | None = None) -> int:
+    """Cores this process may use, in millicores: affinity, capped by cgroup `cpu.max`.
+
+    `cgroup` is the cgroup v2 directory to read (default: this process's own).
+    """
     try:
         cores = float(len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         cores = float(os.cpu_count() or 1)
-    limit = _read(_cgroup_dir(root) / "cpu.max")
+    limit = _read((cgroup or _cgroup_dir(CGROUP_ROOT)) / "cpu.max")
     if limit:
         quota, _sep, period = limit.partition(" ")
         if quota != "max" and quota.isdigit() and period.isdigit() and int(period) > 0:
@@ -52,22 +55,22 @@ def cpu_millicores(root: Path = CGROUP_ROOT) -> int:
     return max(1, math.floor(cores * MILLI))
 
 
-def memory_bytes(root: Path = CGROUP_ROOT) -> int:
+def memory_bytes(cgroup: Path | None = None) -> int:
     """Memory this process may use: cgroup `memory.max` when set, else the machine's total."""
     total = int(psutil.virtual_memory().total)
-    limit = _read(_cgroup_dir(root) / "memory.max")
+    limit = _read((cgroup or _cgroup_dir(CGROUP_ROOT)) / "memory.max")
     if limit and limit.isdigit():
         return min(total, int(limit))
     return total
 
 
-def pool_capacities(custom: Mapping[str, float], root: Path = CGROUP_ROOT) -> dict[str, int]:
+def pool_capacities(custom: Mapping[str, float], cgroup: Path | None = None) -> dict[str, int]:
     """Every pool with its capacity as a whole amount: detected cpu and memory, then `custom`.
 
     `custom` is `Settings.pools` (or an engine's live capacities, `Engine.pool_settings`); an
     entry named `cpu` is in cores, `memory` in bytes, any other in slots.
     """
-    capacity = {CPU: cpu_millicores(root), MEMORY: memory_bytes(root)}
+    capacity = {CPU: cpu_millicores(cgroup), MEMORY: memory_bytes(cgroup)}
     for name, value in custom.items():
         capacity[name] = to_amount(name, value)
     return capacity

@@ -104,7 +104,7 @@ def test_forgotten_waiter_drops_its_reservation() -> None:
 def test_capacity_detection_reads_cgroup_v2(tmp_path: Path) -> None:
     (tmp_path / "cpu.max").write_text("50000 100000\n")
     (tmp_path / "memory.max").write_text("1073741824\n")
-    assert cpu_millicores(tmp_path) in {500}  # half a core, whatever the affinity
+    assert cpu_millicores(tmp_path) == 500  # half a core, whatever the affinity
     assert memory_bytes(tmp_path) <= 1 << 30
     (tmp_path / "cpu.max").write_text("max 100000\n")
     (tmp_path / "memory.max").write_text("max\n")
