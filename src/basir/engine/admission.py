@@ -3,8 +3,9 @@
 A task whose request does not fit now waits outside the ready queue, with its reason recorded
 on its row (`tasks.waiting`, "waiting for cpu: 2/2 in use by run X task Y"); when an attempt
 ends, the tasks waiting for a pool it held go back into the ready queue (all of them when a
-capacity changes) and are offered again in the scheduler's order.  The waiting policy (smaller tasks pass a big one,
-which reserves its pools after a bounded wait) is the allocator's (`resources.allocator`).
+capacity changes) and are offered again in the scheduler's order.  The waiting policy
+(smaller tasks pass a big one, which reserves its pools after a bounded wait) is the
+allocator's (`resources.allocator`).
 
 A task's request is its own `resources:`, else its file template's, else `defaults.resources`;
 a task without any needs nothing and is never held back here.

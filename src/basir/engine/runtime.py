@@ -418,7 +418,8 @@ class Engine:
     ) -> RunRecord:
         """Add tasks to a live run: still acyclic, `needs` only on known tasks, ids new."""
         run = await self._live(run_id)
-        controls.add(self.flow, run, parse_added_tasks(run.tasks, tasks), by)
+        capacity = self.flow.admission.allocator.capacity
+        controls.add(self.flow, run, parse_added_tasks(run.tasks, tasks, capacity), by)
         await self._flush()
         return _copy_run(run.record)
 

@@ -103,3 +103,29 @@ async def test_a_request_that_can_never_fit_is_refused_at_apply(client: httpx.As
         "/api/v1/workflows", content=text, headers={"Content-Type": "application/yaml"}
     )
     assert again.status_code == 201, again.text
+
+
+async def test_added_tasks_that_could_never_fit_are_refused(
+    client: httpx.AsyncClient, start: Start, engine: Engine
+) -> None:
+    run_id = (await start(TWO_BUILDS))["run_id"]
+    body = {
+        "tasks": [
+            {"id": "huge", "uses": "noop", "resources": {"pools": {"gradle": 5}}},
+            {"id": "gpu", "uses": "noop", "resources": {"pools": {"gpu": 1}}},
+            {"id": "fine", "uses": "noop", "resources": {"cpu": 0.1}},
+        ]
+    }
+    answer = await client.patch(f"/api/v1/runs/{run_id}", json=body)
+    problem = assert_problem(answer, 422, "run.invalid_patch")
+    assert [(e["field"], e["code"]) for e in problem["errors"]] == [
+        ("tasks[0].resources.pools.gradle", "spec.resource_too_large"),
+        ("tasks[1].resources.pools.gpu", "spec.unknown_pool"),
+    ]
+    assert (
+        "task huge asks for 5 of pool gradle, whose capacity is 1"
+        in problem["errors"][0]["message"]
+    )
+    assert "huge" not in (await client.get(f"/api/v1/runs/{run_id}")).json()["tasks"]
+    await client.post(f"/api/v1/runs/{run_id}/cancel")
+    await engine.wait(run_id)
