@@ -74,11 +74,13 @@ def show_amount(pool: str, amount: int) -> str:
     if pool == CPU:
         return f"{amount / MILLI:g}"
     if pool == MEMORY:
-        for unit, size in (("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)):
-            if amount >= size and amount % size == 0:
+        units = (("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10))
+        for unit, size in units:  # exact and short (1025Mi), else rounded (23.5Gi)
+            if amount >= size and amount % size == 0 and amount // size < 10_000:
                 return f"{amount // size}{unit}"
-        if amount >= 1 << 20:
-            return f"{amount / (1 << 20):.1f}Mi"
+        for unit, size in units:
+            if amount >= size:
+                return f"{amount / size:.1f}{unit}"
         return str(amount)
     return str(amount)
 

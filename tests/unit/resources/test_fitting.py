@@ -47,6 +47,9 @@ def test_amounts_are_shown_as_written() -> None:
     assert show_amount("cpu", 2000) == "2"
     assert show_amount("memory", 512 << 20) == "512Mi"
     assert show_amount("memory", 2 << 30) == "2Gi"
+    assert show_amount("memory", 1025 << 20) == "1025Mi"
+    assert show_amount("memory", 24683584 << 10) == "23.5Gi"
+    assert show_amount("memory", 100) == "100"
     assert show_amount("gradle", 3) == "3"
 
 
