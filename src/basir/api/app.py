@@ -25,6 +25,7 @@ from basir.api.routes import (
     health,
     log_search,
     monitoring,
+    resources,
     runs,
     schedules,
     tasks,
@@ -105,8 +106,8 @@ def create_app(
     app.state.basir = ctx
     problems.install(app)
     # The most requested routes first: matching walks the routers in order.
-    modules = (runs, events, tasks, workflows, decisions, schedules, health, monitoring, alerts)
-    for module in (*modules, export, log_search):
+    modules = (runs, events, tasks, workflows, decisions, schedules, resources, health)
+    for module in (*modules, monitoring, alerts, export, log_search):
         app.include_router(module.router)
     # The web UI at `/`, after the API so `/api/v1` routes match first; same shutdown signal.
     mount_dashboard(app, DashboardContext(engine, settings, shutdown=ctx.shutdown))

@@ -42,6 +42,7 @@ def parse_params(pairs: list[str]) -> dict[str, str]:
 
 async def _workflow_for(store: Store, target: str, config: Settings) -> WorkflowVersion:
     from basir.coordinator.workflows import apply_workflow
+    from basir.engine.admission import configured_pools
     from basir.spec.errors import SpecError
     from basir.spec.validate import load_workflow_file
 
@@ -49,8 +50,9 @@ async def _workflow_for(store: Store, target: str, config: Settings) -> Workflow
     if path.exists() or path.suffix in SPEC_SUFFIXES:
         if not path.exists():
             fail(_("no such file: {path}", path=target))
+        pools = await configured_pools(store, config.pools)
         try:
-            spec = load_workflow_file(path, template_dirs=config.template_dirs, pools=config.pools)
+            spec = load_workflow_file(path, template_dirs=config.template_dirs, pools=pools)
         except SpecError as error:
             report_spec_error(error, target)
         version, _created = await apply_workflow(store, spec, created_by="cli")

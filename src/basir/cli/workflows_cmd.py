@@ -49,16 +49,16 @@ def _table(rows: list[WorkflowVersion]) -> Table:
 @run_async
 async def _apply(files: list[Path]) -> None:
     from basir.coordinator.workflows import apply_workflow
+    from basir.engine.admission import configured_pools
     from basir.spec.errors import SpecError
     from basir.spec.validate import load_workflow_file
 
     config = settings()
     async with opened_store(config) as store:
+        pools = await configured_pools(store, config.pools)
         for path in files:
             try:
-                spec = load_workflow_file(
-                    path, template_dirs=config.template_dirs, pools=config.pools
-                )
+                spec = load_workflow_file(path, template_dirs=config.template_dirs, pools=pools)
             except SpecError as error:
                 report_spec_error(error, str(path))
             version, created = await apply_workflow(store, spec, created_by="cli")

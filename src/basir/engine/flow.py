@@ -20,6 +20,7 @@ from typing import Any
 
 from basir.config import Settings
 from basir.engine import progression
+from basir.engine.admission import Admission
 from basir.engine.attempts import AttemptResult, AttemptRunner
 from basir.engine.journal import Journal, Metrics, exception_text
 from basir.engine.leftovers import FORGET_PROCESS
@@ -28,6 +29,7 @@ from basir.engine.rules import Gate, after_failure
 from basir.engine.state import RunState, TaskState
 from basir.engine.timers import Timers, retry_key
 from basir.i18n import _
+from basir.resources.capacity import pool_capacities
 from basir.scheduler.deadlines import task_deadline_at
 from basir.scheduler.ready_queue import ReadyQueue
 from basir.states import RUN_TERMINAL, TASK_TRANSITIONS, RunStatus, TaskStatus
@@ -59,6 +61,7 @@ class Flow:
         self.runs: dict[str, RunState] = {}
         self.attempts: dict[tuple[str, str], asyncio.Task[None]] = {}
         self.slots_used = 0
+        self.admission = Admission(pool_capacities(settings.pools), journal, renderer.templates)
         self.closing = False
         self._on_fault = on_fault
         self._random = random.Random()
@@ -237,11 +240,15 @@ class Flow:
                 run.record.concurrency is not None and run.running >= run.record.concurrency
             )
             if blocked:
+                self.admission.hold_back(run, task)
                 run.parked.append(task.id)
                 continue
             try:
+                if not self.admission.admit(run, task):
+                    continue  # waits for resources; offered again when some are freed
                 self._start_attempt(run, task)
             except Exception as exc:
+                self.admission.free(run, task, self.push_ready)
                 self.engine_error(run, task, exc)
 
     def _start_attempt(self, run: RunState, task: TaskState) -> None:
@@ -254,6 +261,8 @@ class Flow:
             self.metrics.observe_queue_wait(max(0.0, now - task.queued_at), run.record.workflow)
         # The previous attempt's process (stopped when it ended) is not this attempt's.
         forget = FORGET_PROCESS if task.attempt_pgid is not None else {}
+        if task.waiting is not None:
+            forget = {**forget, "waiting": None}
         self.journal.task_to(
             run,
             task,
@@ -275,8 +284,7 @@ class Flow:
         """Begin the attempts whose `running` state is now committed."""
         for run, task in launch:
             if task.status != TaskStatus.RUNNING:  # ended by an engine error before it began
-                run.running -= 1
-                self.slots_used -= 1
+                self._free(run, task)
                 continue
             try:
                 self.begin(run, task)
@@ -303,8 +311,7 @@ class Flow:
         if not attempt.cancelled() or self.attempts.get((run.id, task.id)) is not attempt:
             return
         self.attempts.pop((run.id, task.id), None)
-        run.running -= 1
-        self.slots_used -= 1
+        self._free(run, task)
         self._settle_attempt(run, task, AttemptResult(TaskStatus.CANCELLED))
 
     async def _attempt(self, run: RunState, task: TaskState) -> None:
@@ -314,8 +321,7 @@ class Flow:
             result = await self.runner.run(run, task)
         finally:
             self.attempts.pop((run.id, task.id), None)
-            run.running -= 1
-            self.slots_used -= 1
+            self._free(run, task)
         try:
             if self.metrics is not None:
                 self.metrics.observe_task(
@@ -324,6 +330,12 @@ class Flow:
         except Exception:  # monitoring never decides a task's fate
             log.exception("metrics failed")
         self._settle_attempt(run, task, result)
+
+    def _free(self, run: RunState, task: TaskState) -> None:
+        """An attempt is over, however it ended: give back its slot and its resources."""
+        run.running -= 1
+        self.slots_used -= 1
+        self.admission.free(run, task, self.push_ready)
 
     def _settle_attempt(self, run: RunState, task: TaskState, result: AttemptResult) -> None:
         """The boundary of an attempt: record its end; an engine error fails task and run."""

@@ -24,6 +24,8 @@ def task_to_dict(task: TaskRecord, *, timestamps: bool = False) -> dict[str, Any
     }
     if task.error:
         entry["error"] = task.error
+    if task.waiting and task.status == "queued":  # why it has not started: cpu, memory, a pool
+        entry["waiting"] = task.waiting
     if timestamps:
         entry.update(
             queued_at=iso(task.queued_at),

@@ -27,6 +27,7 @@ from typing import Any
 
 from basir.config import Settings
 from basir.engine import controls, errors
+from basir.engine.admission import POOL_KIND, checked_capacity
 from basir.engine.attempts import AttemptRunner
 from basir.engine.deadlines import DeadlineWatch
 from basir.engine.flow import Flow
@@ -137,6 +138,8 @@ class Engine:
 
     async def start(self, *, resume: bool = True) -> None:
         """Start the pump; with `resume`, pick up every active run of the store."""
+        for pool, override in await self.store.kv_list(POOL_KIND):
+            self.flow.admission.set_capacity(pool, override["capacity"], self.flow.push_ready)
         if self._pump_task is None:
             self._pump_task = asyncio.create_task(self._pump(), name="basir-engine-pump")
         if resume:
@@ -425,7 +428,8 @@ class Engine:
     ) -> RunRecord:
         """Add tasks to a live run: still acyclic, `needs` only on known tasks, ids new."""
         run = await self._live(run_id)
-        controls.add(self.flow, run, parse_added_tasks(run.tasks, tasks), by)
+        capacity = self.flow.admission.allocator.capacity
+        controls.add(self.flow, run, parse_added_tasks(run.tasks, tasks, capacity), by)
         await self._flush()
         return _copy_run(run.record)
 
@@ -456,6 +460,29 @@ class Engine:
         self.flow.release(run, task, by)
         await self._flush()
         return task_record(run.id, task)
+
+    # ---------------------------------------------------------------- resources
+
+    async def set_pool_capacity(self, pool: str, capacity: object) -> dict[str, Any]:
+        """Set an existing pool's capacity now (cores for cpu, a size for memory, slots).
+
+        Kept in the store (kv `resource_pool`) so it holds across restarts; lowering it takes
+        nothing back from running tasks, raising it offers the waiting ones again at once.
+        Returns the pool as `resources_status` shows it.
+        """
+        capacity = checked_capacity(pool, capacity, self.flow.admission.allocator.capacity)
+        await self.store.kv_put(POOL_KIND, pool, {"capacity": capacity})
+        self.flow.admission.set_capacity(pool, capacity, self.flow.push_ready)
+        self._wake.set()
+        return next(p for p in self.resources_status()["pools"] if p["name"] == pool)
+
+    def pool_settings(self) -> dict[str, float]:
+        """Every pool's capacity now, as configured (cores, bytes, slots): what applies check."""
+        return {p["name"]: p["capacity"] for p in self.resources_status()["pools"]}
+
+    def resources_status(self) -> dict[str, Any]:
+        """Pools with capacity, in use and holders; waiting tasks with their reasons."""
+        return self.flow.admission.status()
 
 
 def _task_of(run: RunState, task_id: str) -> TaskState:

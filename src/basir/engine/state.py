@@ -43,6 +43,7 @@ class TaskState:
     stop_reason: str | None = None  # why the runtime cancelled a running attempt
     attempt_pgid: int | None = None  # the latest attempt's process group, once recorded
     attempt_proc_start: int | None = None  # its leader's start time, clock ticks since boot
+    waiting: str | None = None  # why a queued task waits for resources (engine.admission)
     dynamic: bool = False  # added by PATCH or foreach: its spec is stored with its row
 
     @property
@@ -123,6 +124,7 @@ ROW_FIELDS: tuple[tuple[str, str], ...] = (
     ("finished_at", "finished_at"),
     ("attempt_pgid", "attempt_pgid"),
     ("attempt_proc_start", "attempt_proc_start"),
+    ("waiting", "waiting"),
 )
 
 

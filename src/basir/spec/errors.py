@@ -54,6 +54,7 @@ class IssueCode(StrEnum):
     CRON_INVALID = "spec.cron_invalid"
     TIMEZONE_INVALID = "spec.timezone_invalid"
     UNKNOWN_POOL = "spec.unknown_pool"
+    RESOURCE_TOO_LARGE = "spec.resource_too_large"
 
 
 def format_path(path: Sequence[str | int]) -> str:

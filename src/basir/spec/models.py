@@ -130,9 +130,10 @@ PLANNED = "planned (roadmap {n}): refused with spec.unsupported until it lands"
 
 
 class Resources(Strict):
-    """What a task needs to start: cpu cores, memory and slots of named pools (roadmap 4).
+    """What a task needs to start: cpu cores, memory and slots of named pools.
 
-    Refused for now (`spec.planned`); sizes, counts and pool names are checked already.
+    The engine starts the task only when all of it fits (`basir.resources`); a request that
+    could never fit is refused when the workflow is applied or run.
     """
 
     cpu: float | None = Field(None, gt=0, le=1024)
@@ -256,6 +257,7 @@ class Defaults(Strict):
     env: EnvVars = Field(default_factory=dict, max_length=256)
     workdir: str | None = None
     queue: str | None = Field(None, description=PLANNED.format(n=3))
+    resources: Resources | None = Field(None, description="for tasks without their own")
 
 
 def _as_list(value: object) -> object:
@@ -286,7 +288,7 @@ class Task(Strict):
     deadline: Duration | None = Field(
         None, description="from the run's start; orders the queue, at-risk and missed events"
     )
-    resources: Resources | None = Field(None, description=PLANNED.format(n=4))
+    resources: Resources | None = Field(None, description="cpu, memory and pool slots to start")
     queue: str | None = Field(None, max_length=64, description=PLANNED.format(n=3))
     env: EnvVars = Field(default_factory=dict, max_length=256)
     workdir: str | None = Field(None, max_length=4096)

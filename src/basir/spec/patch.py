@@ -93,9 +93,48 @@ def graph_problems(existing: Collection[str], parsed: Sequence[Task]) -> list[Pr
     return problems
 
 
-def parse_added_tasks(existing: Collection[str], raw: Sequence[Any]) -> list[Task]:
+def resource_problems(parsed: Sequence[Task], capacity: Mapping[str, int]) -> list[Problem]:
+    """Each task's `resources` fits `capacity` (whole amounts) on an idle machine.
+
+    A pool that does not exist is `spec.unknown_pool`, more than its capacity
+    `spec.resource_too_large`: such a task would wait for ever.
+    """
+    from basir.resources.fitting import never_fits, request_of, show_amount
+
+    problems: list[Problem] = []
+    for index, task in enumerate(parsed):
+        for short in never_fits(request_of(task.resources), capacity):
+            where = ("pools", short.pool) if short.pool not in ("cpu", "memory") else (short.pool,)
+            field = format_path(("tasks", index, "resources", *where))
+            if short.capacity == 0 and short.pool not in capacity:
+                message = _(
+                    "task {task} asks for pool {pool}, which does not exist; pools: {pools}"
+                    " (custom pools are set with BASIR_POOLS)",
+                    task=task.id,
+                    pool=short.pool,
+                    pools=", ".join(sorted(capacity)),
+                )
+                code = IssueCode.UNKNOWN_POOL.value
+            else:
+                message = _(
+                    "task {task} asks for {amount} of pool {pool}, whose capacity is {capacity};"
+                    " it could never start",
+                    task=task.id,
+                    amount=show_amount(short.pool, short.wanted),
+                    pool=short.pool,
+                    capacity=show_amount(short.pool, short.capacity),
+                )
+                code = IssueCode.RESOURCE_TOO_LARGE.value
+            problems.append({"field": field, "message": message, "code": code})
+    return problems
+
+
+def parse_added_tasks(
+    existing: Collection[str], raw: Sequence[Any], capacity: Mapping[str, int] | None = None
+) -> list[Task]:
     """The tasks to add to a run whose task ids are `existing`, every check passed.
 
+    With `capacity` (the engine's pools), each task's `resources` must be able to fit.
     Raises `BasirError` `run.invalid_patch` listing every problem at once.
     """
     problems: list[Problem] = []
@@ -108,6 +147,8 @@ def parse_added_tasks(existing: Collection[str], raw: Sequence[Any]) -> list[Tas
     parsed, invalid = schema_problems(raw)
     problems.extend(invalid)
     problems.extend(graph_problems(existing, parsed))
+    if capacity is not None:
+        problems.extend(resource_problems(parsed, capacity))
     if problems:
         raise BasirError(
             "run.invalid_patch", _("the tasks cannot be added to the run"), details=problems

@@ -1,11 +1,12 @@
 """Fields the spec reads but Basir does not act on yet: checked, then refused (invariant 7).
 
 Nothing accepted is ignored.  A field whose feature has not landed — `on.git` (roadmap 9),
-`queue` (3), `resources` (4), `cache` (10) — is refused with the stable code
-`spec.unsupported` at its `file:line:col`, saying so.  What can be checked already is
-checked first, so the error that will remain once the feature lands is reported today too:
-when a workflow is applied or run, every pool named in `resources.pools` against the
-configured pools (`spec.unknown_pool`; `cpu` and `memory` always exist).  `on.schedule` runs
+`queue` (3), `cache` (10) — is refused with the stable code `spec.unsupported` at its
+`file:line:col`, saying so.  `resources` (of a task, of `defaults`) is admitted by the engine;
+when a workflow is applied or run, every request is checked against the pools it would wait
+for: a pool that does not exist (`spec.unknown_pool`; `cpu` and `memory` always exist) or an
+amount above a pool's capacity (`spec.resource_too_large`) is an error then, never a task
+that waits for ever.  `on.schedule` runs
 in `basir server`; its crons (`spec.cron_invalid`) and time zones (`spec.timezone_invalid`)
 are checked here, at their `file:line:col`.
 
@@ -31,7 +32,7 @@ from basir.spec.model_errors import suggest
 from basir.spec.models import BODY_KEYS
 
 BUILTIN_POOLS = ("cpu", "memory")
-PLANNED_TASK_KEYS = ("resources", "queue", "cache")
+PLANNED_TASK_KEYS = ("queue", "cache")
 # Keys read by some bodies only; `uses:` passes `shell` on to a file template's `run:`.
 _BODY_ONLY_KEYS = {"shell": ("run", "uses"), "isolate": ("python",), "with": ("uses", "workflow")}
 
@@ -42,16 +43,12 @@ _MESSAGES: dict[str, Callable[[], str]] = {
     "queue": lambda: _(
         "queues are not built yet (roadmap 3): remove queue; every task shares one queue"
     ),
-    "resources": lambda: _(
-        "resource admission is not built yet (roadmap 4): remove resources; tasks start"
-        " without reserving cpu, memory or pool slots"
-    ),
     "cache": lambda: _("task caching is not built yet (roadmap 10): remove cache"),
 }
 
 
 def unsupported_message(key: str) -> str:
-    """The localised "not supported yet" message of a planned field (`schedule`, `resources`…)."""
+    """The localised "not supported yet" message of a planned field (`git`, `queue`, `cache`)."""
     return _MESSAGES[key]()
 
 
@@ -128,37 +125,89 @@ def schedule_issues(doc: LoadedDocument) -> list[SpecIssue]:
     return issues
 
 
-def pool_issues(doc: LoadedDocument, pools: Mapping[str, int]) -> list[SpecIssue]:
-    """Each pool named in a task's `resources.pools` exists: `cpu`, `memory` or configured."""
-    known = [*BUILTIN_POOLS, *pools]
-    shown = ", ".join(known)
-    issues: list[SpecIssue] = []
+def _resource_blocks(doc: LoadedDocument) -> Iterator[tuple[FieldPath, str, dict[str, Any]]]:
+    """`(path, who, resources)` of `defaults.resources` and of each task's `resources`."""
+    defaults = doc.get(("defaults", "resources"))
+    if isinstance(defaults, dict):
+        yield ("defaults", "resources"), "defaults", defaults
     for index, task in _tasks(doc):
         resources = task.get("resources")
-        wanted = resources.get("pools") if isinstance(resources, dict) else None
-        if not isinstance(wanted, dict):
-            continue
-        task_id = task.get("id") if isinstance(task.get("id"), str) else f"#{index + 1}"
-        for name in wanted:
-            if name in known:
-                continue
-            message = _(
-                "task {task} asks for pool {pool}, which does not exist; pools: {pools}"
-                " (custom pools are set with BASIR_POOLS)",
-                task=task_id,
-                pool=name,
-                pools=shown,
-            ) + suggest(str(name), known)
-            path: FieldPath = ("tasks", index, "resources", "pools", name)
-            issues.append(doc.issue(IssueCode.UNKNOWN_POOL, message, path))
+        if isinstance(resources, dict):
+            task_id = task.get("id") if isinstance(task.get("id"), str) else f"#{index + 1}"
+            yield ("tasks", index, "resources"), str(task_id), resources
+
+
+def _amounts(resources: Mapping[str, Any]) -> Iterator[tuple[FieldPath, str, int]]:
+    """`(path below resources, pool, amount)` of each well-formed amount.
+
+    A malformed one is left to the model, which reports it at its place.
+    """
+    from basir.resources.fitting import CPU, MEMORY, MILLI
+    from basir.spec.units import parse_size
+
+    cpu = resources.get("cpu")
+    if isinstance(cpu, int | float) and not isinstance(cpu, bool) and cpu > 0:
+        yield (CPU,), CPU, max(1, round(cpu * MILLI))
+    memory = resources.get("memory")
+    size: int | None = None
+    if memory is not None:
+        try:
+            size = parse_size(memory)
+        except (ValueError, TypeError):
+            size = None
+    if size is not None:
+        yield (MEMORY,), MEMORY, size
+    pools = resources.get("pools")
+    for name, slots in pools.items() if isinstance(pools, dict) else ():
+        if isinstance(slots, int) and not isinstance(slots, bool) and slots > 0:
+            yield ("pools", name), str(name), slots
+
+
+def pool_issues(doc: LoadedDocument, pools: Mapping[str, float]) -> list[SpecIssue]:
+    """Every resource request fits its pool on an idle machine, and every pool exists.
+
+    `pools` are the configured custom pools (`Settings.pools`); `cpu` and `memory` are those
+    this process may use (`resources.capacity`).  A request above capacity would wait for ever.
+    """
+    from basir.resources.capacity import pool_capacities
+    from basir.resources.fitting import show_amount
+
+    capacity = pool_capacities(pools)
+    known = [*BUILTIN_POOLS, *(name for name in pools if name not in BUILTIN_POOLS)]
+    shown = ", ".join(known)
+    issues: list[SpecIssue] = []
+    for base, who, resources in _resource_blocks(doc):
+        for sub, pool, amount in _amounts(resources):
+            path: FieldPath = (*base, *sub)
+            if pool not in capacity:
+                message = _(
+                    "task {task} asks for pool {pool}, which does not exist; pools: {pools}"
+                    " (custom pools are set with BASIR_POOLS)",
+                    task=who,
+                    pool=pool,
+                    pools=shown,
+                ) + suggest(pool, known)
+                issues.append(doc.issue(IssueCode.UNKNOWN_POOL, message, path))
+            elif amount > capacity[pool]:
+                message = _(
+                    "task {task} asks for {amount} of pool {pool}, whose capacity is {capacity};"
+                    " it could never start",
+                    task=who,
+                    amount=show_amount(pool, amount),
+                    pool=pool,
+                    capacity=show_amount(pool, capacity[pool]),
+                )
+                issues.append(doc.issue(IssueCode.RESOURCE_TOO_LARGE, message, path))
     return issues
 
 
-def planned_issues(doc: LoadedDocument, pools: Mapping[str, int] | None = None) -> list[SpecIssue]:
-    """Every planned field the document sets, refused; checks that can run already, run.
+def planned_issues(
+    doc: LoadedDocument, pools: Mapping[str, float] | None = None
+) -> list[SpecIssue]:
+    """Every planned field the document sets, refused; resource requests checked.
 
     `pools` (the configured custom pools) is given when a workflow is applied or run; a file
-    validated on its own (`basir validate`) does not know the server's pools.
+    validated on its own (`basir validate`) does not know the server's pools or machine.
     """
     issues = schedule_issues(doc)
     if doc.get(("on", "git")) is not None:
@@ -167,11 +216,11 @@ def planned_issues(doc: LoadedDocument, pools: Mapping[str, int] | None = None) 
     if doc.get(("defaults", "queue")) is not None:
         queue = unsupported_message("queue")
         issues.append(doc.issue(IssueCode.UNSUPPORTED, queue, ("defaults", "queue")))
-    any_resources = False
+    any_resources = doc.get(("defaults", "resources")) is not None
     for index, task in _tasks(doc):
+        any_resources = any_resources or "resources" in task
         if task.keys().isdisjoint(PLANNED_TASK_KEYS):
             continue
-        any_resources = any_resources or "resources" in task
         for key in task_planned_keys(task):
             message = unsupported_message(key)
             issues.append(doc.issue(IssueCode.UNSUPPORTED, message, ("tasks", index, key)))

@@ -18,10 +18,10 @@ searched first.  A template file looks like this:
     task:                          # a partial task: one body (run | python | http | workflow)
       run: flutter build ${{ inputs.target }}
       timeout: 30m                 # optional: env, shell, timeout, retries, workdir,
-                                   # priority, args, isolate
+                                   # priority, resources, args, isolate
 
 `task:` may not set `id`, `needs`, `if`, `when`, `foreach`, `continue_on_error`, `uses` or
-`with`: those belong to the workflow's task.  `resources`, `queue` and `cache` are refused
+`with`: those belong to the workflow's task.  `queue` and `cache` are refused
 (`spec.unsupported`) until their features land, as they are in workflows (`spec.planned`).
 Expressions in a template may use `inputs`, `run`, `env`, `secrets`, `signals`, `item` and
 `index` (not `params` or `tasks`: a template does not know the workflow it is used in); every
@@ -262,7 +262,7 @@ def check_inputs(
 
 
 _BODY_FIELDS = ("run", "python", "args", "isolate", "http", "workflow")
-_INHERITED_FIELDS = ("timeout", "retries", "workdir", "priority")
+_INHERITED_FIELDS = ("timeout", "retries", "workdir", "priority", "resources")
 
 
 def expand_template(
@@ -278,8 +278,8 @@ def expand_template(
          never render it again.
     A built-in keeps `uses` (its executor runs it) and gets its inputs in `with_`.  A file
     template's body replaces `uses`; its env is merged under the task's (key by key); the
-    task's own timeout, retries, workdir and priority win over the template's.  (Templates
-    cannot set `resources`, `queue` or `cache` yet: `load_template` refuses them.)
+    task's own timeout, retries, workdir, priority and resources win over the template's.
+    (Templates cannot set `queue` or `cache` yet: `load_template` refuses them.)
     Without `inputs` (validation), values holding `${{ … }}` are not type-checked.
     TemplateError when the template is unknown or invalid, or an input is wrong.
     """

@@ -151,7 +151,7 @@ def template_issues(doc: LoadedDocument, resolver: TemplateResolver) -> list[Spe
 
 
 def validate_document(
-    doc: LoadedDocument, resolver: TemplateResolver, pools: Mapping[str, int] | None = None
+    doc: LoadedDocument, resolver: TemplateResolver, pools: Mapping[str, float] | None = None
 ) -> WorkflowSpec:
     """The `WorkflowSpec` of a parsed document; SpecError listing every problem otherwise.
 
@@ -185,7 +185,7 @@ def load_workflow(
     content_type: str | None = None,
     template_dirs: Sequence[Path] = (),
     resolver: TemplateResolver | None = None,
-    pools: Mapping[str, int] | None = None,
+    pools: Mapping[str, float] | None = None,
 ) -> WorkflowSpec:
     """Parse and fully validate a workflow (YAML, or JSON by content type or `.json` name).
 
@@ -203,7 +203,7 @@ def load_workflow_file(
     *,
     template_dirs: Sequence[Path] = (),
     resolver: TemplateResolver | None = None,
-    pools: Mapping[str, int] | None = None,
+    pools: Mapping[str, float] | None = None,
 ) -> WorkflowSpec:
     """`load_workflow` on a file; an unreadable or oversized file is a `SpecError` too."""
     path = Path(path)

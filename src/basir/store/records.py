@@ -75,6 +75,8 @@ class TaskRecord:
     # group is stopped only if it is still that very process (a reused pid never matches).
     attempt_pgid: int | None = None
     attempt_proc_start: int | None = None
+    # Why a queued task waits for resources: "waiting for cpu: 2/2 in use by run X task Y".
+    waiting: str | None = None
 
 
 @dataclass(slots=True)

@@ -375,3 +375,14 @@ async def test_same_shaped_updates_of_one_task_apply_one_after_the_other(store: 
             Batch([move("r1", "c", "queued", "pending"), move("r1", "c", "running", "pending")])
         )
     assert await statuses(store) == {"a": "running", "b": "queued", "c": "pending"}
+
+
+async def test_waiting_reason_is_recorded_and_cleared(store: Store) -> None:
+    await insert_run(store)
+    await store.write(Batch([move("r1", "a", "queued", "pending")]))
+    reason = "waiting for gradle: 1/1 in use by run r0 task build"
+    await store.write(Batch([TaskUpdate("r1", "a", {"waiting": reason}, ("queued",))]))
+    a, b, _ = await store.get_tasks("r1")
+    assert (a.status, a.waiting, b.waiting) == ("queued", reason, None)
+    await store.write(Batch([move("r1", "a", "running", "queued", waiting=None)]))
+    assert (await store.get_tasks("r1"))[0].waiting is None

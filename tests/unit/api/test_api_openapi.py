@@ -60,6 +60,8 @@ EXPECTED = {
     ("POST", "/api/v1/schedules/{name}/resume"),
     ("POST", "/api/v1/schedules/{name}/backfill"),
     ("GET", "/api/v1/scheduler/analytics"),
+    ("GET", "/api/v1/resources"),
+    ("PUT", "/api/v1/resources/pools/{name}"),
 }
 
 
@@ -77,6 +79,7 @@ async def test_every_route_is_documented_under_its_full_path(client: httpx.Async
             health,
             log_search,
             monitoring,
+            resources,
             runs,
             schedules,
             tasks,

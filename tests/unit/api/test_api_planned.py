@@ -40,10 +40,7 @@ async def post_yaml(client: httpx.AsyncClient, text: str, **headers: str) -> htt
 async def test_unknown_pool_is_named_and_nothing_is_stored(client: httpx.AsyncClient) -> None:
     problem = assert_problem(await post_yaml(client, POOLS_YAML), 422, "spec.invalid")
     found = {(e["code"], e["field"], e["line"], e["col"]): e["message"] for e in problem["errors"]}
-    assert set(found) == {
-        ("spec.unsupported", "tasks[0].resources", 5, 5),
-        ("spec.unknown_pool", "tasks[0].resources.pools.gpu", 5, 44),
-    }
+    assert set(found) == {("spec.unknown_pool", "tasks[0].resources.pools.gpu", 5, 44)}
     message = found[("spec.unknown_pool", "tasks[0].resources.pools.gpu", 5, 44)]
     assert "task build asks for pool gpu" in message
     assert "pools: cpu, memory, gradle" in message
@@ -57,7 +54,6 @@ async def test_unknown_pool_is_named_and_nothing_is_stored(client: httpx.AsyncCl
         ("defaults: {queue: big}\n", "defaults.queue"),
         ("tasks:\n  - {id: a, run: x, queue: big}\n", "tasks[0].queue"),
         ("tasks:\n  - {id: a, run: x, cache: {key: k}}\n", "tasks[0].cache"),
-        ("tasks:\n  - {id: a, run: x, resources: {memory: 1Gi}}\n", "tasks[0].resources"),
     ],
 )
 async def test_each_planned_field_is_refused_at_apply(
@@ -96,7 +92,7 @@ async def test_patch_refuses_planned_task_fields(client: httpx.AsyncClient, star
     run_id = (await start(SLOW_YAML))["run_id"]
     body = {
         "tasks": [
-            {"id": "extra", "uses": "noop", "resources": {"cpu": 1}, "cache": {"key": "k"}},
+            {"id": "extra", "uses": "noop", "queue": "q", "cache": {"key": "k"}},
             {"id": "more", "run": "true", "isolate": True},
         ]
     }
@@ -104,7 +100,7 @@ async def test_patch_refuses_planned_task_fields(client: httpx.AsyncClient, star
         await client.patch(f"/api/v1/runs/{run_id}", json=body), 422, "run.invalid_tasks"
     )
     assert [(e["field"], e.get("code")) for e in problem["errors"]] == [
-        ("body.tasks[0].resources", "spec.unsupported"),
+        ("body.tasks[0].queue", "spec.unsupported"),
         ("body.tasks[0].cache", "spec.unsupported"),
         ("body.tasks[1].isolate", "spec.invalid_value"),
     ]

@@ -49,13 +49,10 @@ def codes_at(text: str, pools: dict[str, int] | None = None) -> list[tuple[str, 
 def test_design_example_is_refused_field_by_field() -> None:
     assert codes_at(DESIGN_EXAMPLE) == [
         ("spec.unsupported", 5, 3),  # on.git (on.schedule is run by basir server)
-        ("spec.unsupported", 9, 5),  # tasks[0].cache
-        ("spec.unsupported", 13, 5),  # tasks[1].resources
-        ("spec.unsupported", 18, 5),  # tasks[2].resources
+        ("spec.unsupported", 9, 5),  # tasks[0].cache (resources are admitted now)
     ]
     shown = [message for _c, message, _l, _col in issues(DESIGN_EXAMPLE)]
     assert shown[0].startswith("w.yaml:5:3: on.git: git triggers are not run yet")
-    assert shown[2].startswith("w.yaml:13:5: tasks[1].resources: resource admission is not")
 
 
 @pytest.mark.parametrize(
@@ -63,8 +60,6 @@ def test_design_example_is_refused_field_by_field() -> None:
     [
         ("    queue: builds\n", "tasks[0].queue"),
         ("    cache: {key: k}\n", "tasks[0].cache"),
-        ("    resources: {cpu: 1}\n", "tasks[0].resources"),
-        ("    resources: {memory: 512Mi}\n", "tasks[0].resources"),
     ],
 )
 def test_each_planned_task_field_is_refused(field: str, line: str) -> None:
@@ -161,22 +156,46 @@ def test_pools_are_checked_when_given() -> None:
         "  - id: build\n    run: x\n"
         "    resources: {cpu: 2, pools: {gradle: 1, gpu: 1, cpu: 1, gradl: 1}}\n"
     )
-    assert codes_at(text) == [("spec.unsupported", 5, 5)]  # a file on its own: no pools known
+    assert load_workflow(text, "w.yaml").task("build").resources is not None  # no pools known
     found = issues(text, pools={"gradle": 2})
     assert [(code, line, col) for code, _m, line, col in found] == [
-        ("spec.unsupported", 5, 5),
         ("spec.unknown_pool", 5, 44),
         ("spec.unknown_pool", 5, 60),
     ]
-    assert found[1][1] == (
+    assert found[0][1] == (
         "w.yaml:5:44: tasks[0].resources.pools.gpu: task build asks for pool gpu, which does not"
         " exist; pools: cpu, memory, gradle (custom pools are set with BASIR_POOLS) (did you mean"
         " cpu?)"
     )
-    assert found[2][1].endswith("(did you mean gradle?)")
+    assert found[1][1].endswith("(did you mean gradle?)")
 
 
-def test_templates_cannot_set_planned_fields(tmp_path: Path) -> None:
+def test_requests_above_capacity_are_refused_at_their_place() -> None:
+    text = (
+        "name: w\ndefaults:\n  resources: {memory: 2Gi}\ntasks:\n"
+        "  - id: build\n    run: x\n"
+        "    resources: {cpu: 4, memory: 1Gi, pools: {gradle: 3}}\n"
+        "  - {id: ok, run: x, resources: {cpu: 0.5, pools: {gradle: 2}}}\n"
+    )
+    found = issues(text, pools={"gradle": 2, "cpu": 2, "memory": 1 << 30})
+    assert [(code, line, col) for code, _m, line, col in found] == [
+        ("spec.resource_too_large", 3, 15),
+        ("spec.resource_too_large", 7, 17),
+        ("spec.resource_too_large", 7, 46),
+    ]
+    assert found[0][1] == (
+        "w.yaml:3:15: defaults.resources.memory: task defaults asks for 2Gi of pool memory, whose"
+        " capacity is 1Gi; it could never start"
+    )
+    assert "task build asks for 4 of pool cpu, whose capacity is 2" in found[1][1]
+    assert "task build asks for 3 of pool gradle, whose capacity is 2" in found[2][1]
+    fitting = text.replace("cpu: 4, memory: 1Gi, pools: {gradle: 3}", "cpu: 2, memory: 1Gi")
+    fitting = fitting.replace("memory: 2Gi", "memory: 1Gi")
+    spec = load_workflow(fitting, "w.yaml", pools={"gradle": 2, "cpu": 2, "memory": 1 << 30})
+    assert spec.defaults.resources is not None and spec.defaults.resources.memory == 1 << 30
+
+
+def test_templates_may_set_resources_but_not_queue(tmp_path: Path) -> None:
     (tmp_path / "ci").mkdir()
     (tmp_path / "ci" / "heavy.yaml").write_text(
         "task:\n  run: make\n  resources: {cpu: 8}\n  queue: big\n", encoding="utf-8"
@@ -184,7 +203,7 @@ def test_templates_cannot_set_planned_fields(tmp_path: Path) -> None:
     text = "name: w\ntasks:\n  - {id: a, uses: ci/heavy}\n"
     found = issues(text, resolver=TemplateResolver([tmp_path]))
     assert [(code, line) for code, _m, line, _c in found] == [("spec.bad_template", 3)]
-    assert "heavy.yaml:3:3: task.resources: resource admission is not built yet" in found[0][1]
+    assert "heavy.yaml:4:3: task.queue: queues are not built yet" in found[0][1]
 
 
 def test_library_templates_set_no_planned_fields() -> None:

@@ -85,7 +85,7 @@ def _spec_error(error: SpecError) -> BasirError:
 
 
 def _prepare(
-    text: str, media_type: str, template_dirs: list[PathType], pools: Mapping[str, int]
+    text: str, media_type: str, template_dirs: list[PathType], pools: Mapping[str, float]
 ) -> tuple[WorkflowSpec, dict[str, Any], str]:
     """The validated spec, its stored form and hash (what `apply_workflow` stores); CPU only."""
     from basir.coordinator.workflows import canonical_spec, spec_hash
@@ -129,8 +129,9 @@ async def apply(request: Request, caller: Operator) -> Response:
     except UnicodeDecodeError as error:
         raise BasirError("request.malformed", _("the body is not UTF-8 text")) from error
     settings = caller.ctx.settings
+    pools = caller.ctx.engine.pool_settings()  # with capacities changed at run time
     spec, document, digest = await asyncio.to_thread(
-        _prepare, text, media_type, settings.template_dirs, settings.pools
+        _prepare, text, media_type, settings.template_dirs, pools
     )
     version, created = await caller.ctx.store.put_workflow(
         spec.name, spec.namespace, document, digest, caller.user

@@ -1,0 +1,76 @@
+"""What this process may use: cpu cores and memory, cgroup v2 limits included, plus custom pools.
+
+`cpu` defaults to the cores the process may run on (`os.sched_getaffinity`), lowered by the
+cgroup v2 quota (`cpu.max`) when one is set; `memory` to the cgroup's `memory.max`, else the
+machine's total memory (psutil).  A custom pool from settings (`BASIR_POOLS`) named `cpu` or
+`memory` overrides the detected value.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import psutil
+
+from basir.resources.fitting import CPU, MEMORY, MILLI, to_amount
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def _cgroup_dir(root: Path) -> Path:
+    """This process's cgroup v2 directory (the root when it cannot be told)."""
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            if line.startswith("0::"):
+                return root / line[3:].lstrip("/")
+    except OSError:
+        pass
+    return root
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+def cpu_millicores(cgroup: Path | None = None) -> int:
+    """Cores this process may use, in millicores: affinity, capped by cgroup `cpu.max`.
+
+    `cgroup` is the cgroup v2 directory to read (default: this process's own).
+    """
+    try:
+        cores = float(len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        cores = float(os.cpu_count() or 1)
+    limit = _read((cgroup or _cgroup_dir(CGROUP_ROOT)) / "cpu.max")
+    if limit:
+        quota, _sep, period = limit.partition(" ")
+        if quota != "max" and quota.isdigit() and period.isdigit() and int(period) > 0:
+            cores = min(cores, int(quota) / int(period))
+    return max(1, math.floor(cores * MILLI))
+
+
+def memory_bytes(cgroup: Path | None = None) -> int:
+    """Memory this process may use: cgroup `memory.max` when set, else the machine's total."""
+    total = int(psutil.virtual_memory().total)
+    limit = _read((cgroup or _cgroup_dir(CGROUP_ROOT)) / "memory.max")
+    if limit and limit.isdigit():
+        return min(total, int(limit))
+    return total
+
+
+def pool_capacities(custom: Mapping[str, float], cgroup: Path | None = None) -> dict[str, int]:
+    """Every pool with its capacity as a whole amount: detected cpu and memory, then `custom`.
+
+    `custom` is `Settings.pools` (or an engine's live capacities, `Engine.pool_settings`); an
+    entry named `cpu` is in cores, `memory` in bytes, any other in slots.
+    """
+    capacity = {CPU: cpu_millicores(cgroup), MEMORY: memory_bytes(cgroup)}
+    for name, value in custom.items():
+        capacity[name] = to_amount(name, value)
+    return capacity

@@ -1,0 +1,72 @@
+"""Resources through the real `basir` executable: refusals at run, status, capacity overrides."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cli_helpers import Cli, write
+
+TOO_BIG = """\
+name: big
+tasks:
+  - id: build
+    run: 'true'
+    resources: {cpu: 3, pools: {gradle: 1}}
+"""
+
+FITS = """\
+name: fits
+defaults:
+  resources: {pools: {gradle: 1}}
+tasks:
+  - {id: a, run: 'echo a'}
+  - {id: b, run: 'echo b', resources: {cpu: 0.5, memory: 1Mi}}
+"""
+
+POOLS = {"BASIR_POOLS": "gradle=1,cpu=2"}
+
+
+def test_run_refuses_a_request_above_capacity(cli: Cli, tmp_path: Path) -> None:
+    path = write(tmp_path / "big.yaml", TOO_BIG)
+    done = cli("run", str(path), env=POOLS)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"{path}:5:17: tasks[0].resources.cpu: task build asks for 3")
+    assert "whose capacity is 2" in done.stderr
+    arabic = cli("--lang", "ar", "run", str(path), env=POOLS)
+    assert arabic.returncode == 2 and "المجمّع" in arabic.stderr
+
+
+def test_run_admits_requests_that_fit(cli: Cli, tmp_path: Path) -> None:
+    done = cli("run", str(write(tmp_path / "fits.yaml", FITS)), "--json", env=POOLS)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "succeeded"
+    assert all("waiting" not in task for task in result["tasks"].values())
+
+
+def test_status_and_pool_set_on_the_embedded_store(cli: Cli) -> None:
+    shown = json.loads(cli("resources", "status", "--json", env=POOLS).stdout)
+    pools = {pool["name"]: pool for pool in shown["pools"]}
+    assert (pools["gradle"]["capacity"], pools["cpu"]["capacity"]) == (1, 2)
+    assert pools["gradle"]["in_use"] is None and shown["waiting"] == []
+    done = cli("resources", "pool", "set", "gradle", "3", env=POOLS)
+    assert done.returncode == 0, done.stderr
+    assert "pool gradle: capacity 3" in done.stdout
+    table = cli("resources", "status", env=POOLS).stdout
+    assert any(line.split()[:3] == ["│", "gradle", "│"] for line in table.splitlines()), table
+    shown = json.loads(cli("resources", "status", "--json", env=POOLS).stdout)
+    assert {p["name"]: p["capacity"] for p in shown["pools"]}["gradle"] == 3
+    missing = cli("resources", "pool", "set", "gpu", "1", env=POOLS)
+    assert missing.returncode == 2 and "pool gpu does not exist" in missing.stderr
+
+
+def test_run_checks_against_capacities_set_in_the_store(cli: Cli, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "two.yaml",
+        "name: two\ntasks:\n  - {id: a, run: 'true', resources: {pools: {gradle: 2}}}\n",
+    )
+    assert cli("run", str(path), env=POOLS).returncode == 2
+    assert cli("resources", "pool", "set", "gradle", "2", env=POOLS).returncode == 0
+    done = cli("run", str(path), env=POOLS)
+    assert done.returncode == 0, done.stderr
