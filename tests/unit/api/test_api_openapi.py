@@ -13,6 +13,7 @@ from basir.api.routes import (
     health,
     log_search,
     monitoring,
+    resources,
     runs,
     schedules,
     tasks,
