@@ -189,7 +189,8 @@ def main() -> int:
         print(f"{key:>22}: {value}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n")
-    return 0 if all(met.values()) else 1
+    # A missed target is reported, not an error: `make bench` runs every benchmark.
+    return 0
 
 
 if __name__ == "__main__":
