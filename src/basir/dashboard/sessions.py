@@ -13,7 +13,8 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from basir.security.tokens import TOKEN_KIND, USER_KIND, Principal, hash_token
+from basir.security import tokens
+from basir.security.tokens import Principal, hash_token
 from basir.store.base import KeyValueStore
 
 SESSION_KIND = "dashboard_session"
@@ -45,17 +46,7 @@ def same(a: str | None, b: str | None) -> bool:
 
 async def principal_of_token_hash(store: KeyValueStore, token_hash: str) -> Principal | None:
     """The principal a stored token hash stands for, as `tokens.lookup` decides for a token."""
-    document = await store.kv_get(TOKEN_KIND, token_hash)
-    if document is None or document.get("revoked"):
-        return None
-    expires_at = document.get("expires_at")
-    if isinstance(expires_at, int | float) and expires_at <= time.time():
-        return None
-    user = await store.kv_get(USER_KIND, str(document.get("user")))
-    if user is None or user.get("disabled"):
-        return None
-    roles = frozenset(str(role) for role in user.get("roles", ()))
-    return Principal(user=str(user["name"]), roles=roles, token_name=document.get("name"))
+    return await tokens.lookup_hash(store, token_hash)
 
 
 async def open_session(store: KeyValueStore, principal: Principal, token: str) -> str:

@@ -114,7 +114,12 @@ async def revoke_token(store: KeyValueStore, token_hash: str) -> bool:
 
 async def lookup(store: KeyValueStore, token: str) -> Principal | None:
     """The principal a token stands for, or None when unknown, revoked or its user is gone."""
-    document = await store.kv_get(TOKEN_KIND, hash_token(token))
+    return await lookup_hash(store, hash_token(token))
+
+
+async def lookup_hash(store: KeyValueStore, token_hash: str) -> Principal | None:
+    """As `lookup`, from the token's stored hash (a dashboard session keeps only the hash)."""
+    document = await store.kv_get(TOKEN_KIND, token_hash)
     if document is None or document.get("revoked"):
         return None
     expires_at = document.get("expires_at")
