@@ -10,23 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from basir.i18n import _
+from basir.spec.values import type_label
 
 FIELD_PREFIX = "param."
 PARAMS_PATH = "params."
-
-
-def type_label(kind: str) -> str:
-    """A param type in words of the page's language (the words the engine's errors use)."""
-    labels = {
-        "string": _("text"),
-        "integer": _("a whole number"),
-        "number": _("a number"),
-        "boolean": _("true or false"),
-        "array": _("a list"),
-        "object": _("a mapping of keys"),
-    }
-    return labels.get(kind, kind)
 
 
 @dataclass(frozen=True, slots=True)

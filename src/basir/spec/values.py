@@ -51,7 +51,8 @@ def _type_ok(kind: str, value: Any) -> bool:
     return True  # "any" (template inputs)
 
 
-def _type_label(kind: str) -> str:
+def type_label(kind: str) -> str:
+    """A value type in words of the current language (the words the spec's errors use)."""
     labels = {
         "string": _("text"),
         "integer": _("a whole number"),
@@ -66,7 +67,7 @@ def _type_label(kind: str) -> str:
 def check_value(decl: Param | InputDecl, value: Any) -> str | None:
     """Why `value` does not fit `decl` (type, enum, `minimum`/`maximum`); None when it fits."""
     if not _type_ok(decl.type, value):
-        return _("must be {kind}", kind=_type_label(decl.type))
+        return _("must be {kind}", kind=type_label(decl.type))
     if decl.enum is not None and value not in decl.enum:
         return _("must be one of: {choices}", choices=", ".join(str(c) for c in decl.enum))
     minimum = decl.minimum if isinstance(decl, InputDecl) else None
@@ -97,7 +98,7 @@ def coerce_text(decl: Param | InputDecl, text: str) -> Any:
         if decl.type in ("array", "object"):
             return json.loads(text)
     except ValueError:
-        raise ValueError(_("must be {kind}", kind=_type_label(decl.type))) from None
+        raise ValueError(_("must be {kind}", kind=type_label(decl.type))) from None
     return text
 
 
