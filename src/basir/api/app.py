@@ -10,13 +10,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from basir.api import problems
 from basir.api.cache import LIST_CACHE_TTL_S, ListCache
 from basir.api.deps import ApiContext
 from basir.api.middleware import BodyLimitMiddleware, LocaleMiddleware
+from basir.api.query import refuse_unknown_query
 from basir.api.routes import (
     alerts,
     decisions,
@@ -108,7 +109,7 @@ def create_app(
     # The most requested routes first: matching walks the routers in order.
     modules = (runs, events, tasks, workflows, decisions, schedules, resources, health)
     for module in (*modules, monitoring, alerts, export, log_search):
-        app.include_router(module.router)
+        app.include_router(module.router, dependencies=[Depends(refuse_unknown_query)])
     # The web UI at `/`, after the API so `/api/v1` routes match first; same shutdown signal.
     mount_dashboard(app, DashboardContext(engine, settings, shutdown=ctx.shutdown))
     # Added innermost first: the locale is set before the body limit may answer 413.

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
@@ -63,3 +64,46 @@ def query_model(
             raise RequestValidationError(errors) from error
 
     return parse, {"parameters": parameters_of(model)}
+
+
+def declared_query_names(route: APIRoute) -> frozenset[str]:
+    """The query parameters a route reads: its dependencies' and its `query_model`'s."""
+    names: set[str] = set()
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        names.update(field.alias for field in dependant.query_params)
+        pending.extend(dependant.dependencies)
+    for parameter in (route.openapi_extra or {}).get("parameters", ()):
+        if parameter.get("in") == "query":
+            names.add(str(parameter["name"]))
+    return frozenset(names)
+
+
+_DECLARED: dict[int, frozenset[str]] = {}
+
+
+async def refuse_unknown_query(request: Request) -> None:
+    """Refuse a query parameter the route does not read (invariant 7: never ignore input).
+
+    A misspelt filter (`?stauts=failed`) would otherwise answer as if no filter was given.
+    """
+    route = request.scope.get("route")
+    if not request.query_params or not isinstance(route, APIRoute):
+        return
+    declared = _DECLARED.get(id(route))
+    if declared is None:
+        declared = _DECLARED[id(route)] = declared_query_names(route)
+    unknown = sorted(set(request.query_params) - declared)
+    if unknown:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "extra_forbidden",
+                    "loc": ("query", name),
+                    "msg": "Extra inputs are not permitted",
+                    "input": request.query_params[name],
+                }
+                for name in unknown
+            ]
+        )
