@@ -203,6 +203,10 @@ def test_server_readyz_shows_a_locked_store_and_the_run_carries_on(
 
         run = _poll(finished, f"run {run_id} finished")
         assert run["status"] == "succeeded", (run, output())
+        assert {tid: (t["status"], t["attempts"]) for tid, t in run["tasks"].items()} == {
+            "nap": ("succeeded", 1),
+            "after": ("succeeded", 1),
+        }
         assert "store write failed" in output()
     finally:
         if server.poll() is None:
