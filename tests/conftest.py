@@ -54,3 +54,13 @@ def make_ctx(tmp_path: Path) -> Callable[..., TaskContext]:
         return TaskContext(**values)
 
     return build
+
+
+@pytest.fixture
+def groups() -> Iterator[list[int]]:
+    """Process groups a test starts; whatever is left of them is killed afterwards."""
+    from process_groups import kill_groups
+
+    started: list[int] = []
+    yield started
+    kill_groups(started)

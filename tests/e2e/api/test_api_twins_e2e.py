@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
+
+from process_groups import live_members
 
 HERE = Path(__file__).parent
 if str(HERE) not in sys.path:
@@ -22,26 +19,6 @@ from api_e2e import apply_and_start, wait_status  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 RUNS = 3
-
-
-def live_members(pgid: int) -> list[int]:
-    """Pids of the group's processes that still run (zombies do not)."""
-    found = []
-    for proc in psutil.process_iter(["status"]):
-        with contextlib.suppress(ProcessLookupError, psutil.Error):
-            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
-                found.append(proc.pid)
-    return found
-
-
-@pytest.fixture
-def groups() -> Iterator[list[int]]:
-    """Process groups to kill after the test, whatever happened."""
-    started: list[int] = []
-    yield started
-    for pgid in started:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGKILL)
 
 
 def test_kill_9_then_restart_runs_exactly_one_attempt_of_each_task(

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 from cli_helpers import BASIR, Cli, write
 
 from basir.store.factory import open_store
+from process_groups import live_members
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 
@@ -53,26 +50,6 @@ def slow():
     with open("marks.txt", "a") as marks:
         marks.write(f"end {attempt}\\n")
 """
-
-
-def live_members(pgid: int) -> list[int]:
-    """Pids of the group's processes that still run (zombies do not)."""
-    found = []
-    for proc in psutil.process_iter(["status"]):
-        with contextlib.suppress(ProcessLookupError, psutil.Error):
-            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
-                found.append(proc.pid)
-    return found
-
-
-@pytest.fixture
-def groups() -> Iterator[list[int]]:
-    """Process groups to kill after the test, whatever happened."""
-    started: list[int] = []
-    yield started
-    for pgid in started:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGKILL)
 
 
 def marks(tmp_path: Path) -> list[str]:

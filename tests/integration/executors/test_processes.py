@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import select
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 from basir.executors import processes
@@ -23,20 +20,9 @@ from basir.executors.processes import (
     start_ticks,
     stop_leftover,
 )
+from process_groups import live_members
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
-
-
-def live_members(pgid: int) -> list[int]:
-    """Pids of the group's processes that still run (zombies are not running)."""
-    found = []
-    for proc in psutil.process_iter(["status"]):
-        try:
-            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
-                found.append(proc.pid)
-        except (ProcessLookupError, psutil.Error):
-            continue
-    return found
 
 
 def wait_exit(pid: int, timeout_s: float = 10.0) -> bool:
@@ -49,16 +35,6 @@ def wait_exit(pid: int, timeout_s: float = 10.0) -> bool:
         return bool(select.select([fd], [], [], timeout_s)[0])
     finally:
         os.close(fd)
-
-
-@pytest.fixture
-def groups() -> Iterator[list[int]]:
-    """Process groups a test starts; whatever is left of them is killed afterwards."""
-    started: list[int] = []
-    yield started
-    for pgid in started:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGKILL)
 
 
 def session(script: str, groups: list[int], attempt_id: str = "att-1") -> subprocess.Popen[bytes]:

@@ -18,9 +18,9 @@ from basir.api.app import create_app
 from basir.config import Settings
 from basir.coordinator.workflows import apply_workflow
 from basir.engine.runtime import Engine
-from basir.security import tokens
 from basir.spec.validate import load_workflow
 from basir.store.memory import MemoryStore
+from roles import role_tokens_of
 
 HERE = Path(__file__).parent
 if str(HERE) not in sys.path:
@@ -79,13 +79,7 @@ async def engine(store: MemoryStore, settings: Settings, tmp_path: Path) -> Asyn
 @pytest.fixture
 async def role_tokens(store: MemoryStore) -> dict[str, str]:
     """A token for each role: admin, operator, viewer."""
-    admin = await tokens.ensure_admin(store)
-    assert admin is not None
-    found = {"admin": admin}
-    for role in ("operator", "viewer"):
-        await tokens.create_user(store, role, [role])
-        found[role] = await tokens.issue_token(store, role)
-    return found
+    return await role_tokens_of(store)
 
 
 @pytest.fixture
