@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     metrics_interval_s: float = Field(
         10.0, ge=0, le=3600, description="metric history sample period; 0 turns it off"
     )
+    usage_interval_s: float = Field(
+        1.0, ge=0, le=60, description="task usage sample period (memory limits); 0 turns it off"
+    )
     pools: Annotated[dict[str, int], NoDecode] = Field(
         default_factory=dict, description="custom resource pools: gradle=2,gpu=1"
     )

@@ -156,6 +156,11 @@ class TaskView(BaseModel):
     status: str
     attempts: int
     outputs: dict[str, Any]
+    usage: dict[str, Any] | None = Field(
+        None,
+        description="cpu and memory use: now (cpu_cores, memory_bytes, processes) while it"
+        " runs; peaks and totals (cpu_seconds, peak_cpu_cores, peak_memory_bytes) once ended",
+    )
 
 
 class RunView(BaseModel):

@@ -100,6 +100,12 @@ class Admission:
         self.templates = templates
         self.waiting: dict[Key, tuple[RunState, TaskState, str]] = {}  # + the pool
         self._by_pool: dict[str, set[Key]] = {}  # who waits for each pool
+        # Seconds tasks have waited, per pool (the bottleneck analysis reads it, as the metric
+        # `basir_pool_wait_seconds`); each waiter's wait is counted up to `_counted[key]`.
+        self.wait_s: dict[str, float] = {}
+        self._counted: dict[Key, tuple[float, str]] = {}
+        # Told when an attempt's resources are freed, whatever its end (the usage sampler).
+        self.on_free: Callable[[RunState, TaskState], None] | None = None
 
     def request(self, run: RunState, task: TaskState) -> dict[str, int]:
         """What the task needs to start, as whole amounts per pool."""
@@ -119,10 +125,13 @@ class Admission:
         """Take what the task needs and return True, or record why it waits and return False."""
         request = self.request(run, task)
         key = (run.id, task.id)
-        wait = self.allocator.acquire(key, request, time.time()) if request else None
+        now = time.time()
+        wait = self.allocator.acquire(key, request, now) if request else None
         self._unwait(key)
         if wait is None:
+            self._count_wait(key, now, None)
             return True
+        self._count_wait(key, now, wait.pool)
         self.waiting[key] = (run, task, wait.pool)
         self._by_pool.setdefault(wait.pool, set()).add(key)
         if task.waiting != wait.reason:
@@ -132,12 +141,15 @@ class Admission:
     def hold_back(self, run: RunState, task: TaskState) -> None:
         """The task is held back for another reason (its run's limits): it waits for nothing."""
         self.allocator.forget((run.id, task.id))
+        self._count_wait((run.id, task.id), time.time(), None)
 
     def free(
         self, run: RunState, task: TaskState, push: Callable[[RunState, TaskState], None]
     ) -> None:
         """Release what the task's attempt held; offer again those waiting for those pools."""
         key = (run.id, task.id)
+        if self.on_free is not None:
+            self.on_free(run, task)
         held = self.allocator.held.get(key)
         if held is not None and self.allocator.release(key):
             self.rewake(push, held)
@@ -162,6 +174,7 @@ class Admission:
             run, task = entry
             if task.status != TaskStatus.QUEUED or task.held:
                 self.allocator.forget(key)
+                self._count_wait(key, time.time(), None)
                 continue
             push(run, task)
 
@@ -177,6 +190,23 @@ class Admission:
                 del self._by_pool[pool]
         return run, task
 
+    def _count_wait(self, key: Key, now: float, pool: str | None) -> None:
+        """Add the time `key` has waited since last counted to its pool; `pool` None: it stops."""
+        counted = self._counted.pop(key, None)
+        if counted is not None:
+            since, was = counted
+            self.wait_s[was] = self.wait_s.get(was, 0.0) + max(0.0, now - since)
+        if pool is not None:
+            self._counted[key] = (now, pool)
+
+    def wait_totals(self, now: float) -> dict[str, float]:
+        """Seconds tasks have waited per pool until `now`, the current waits included."""
+        for key, (_since, pool) in list(self._counted.items()):
+            entry = self.waiting.get(key)
+            still = entry is not None and entry[1].status == TaskStatus.QUEUED
+            self._count_wait(key, now, pool if still else None)
+        return dict(self.wait_s)
+
     def set_capacity(
         self, pool: str, capacity: float, push: Callable[[RunState, TaskState], None]
     ) -> None:
@@ -187,6 +217,7 @@ class Admission:
     def status(self) -> dict[str, Any]:
         """Every pool (capacity, in use, by whom) and every waiting task with its reason."""
         pools = []
+        waited = self.wait_totals(time.time())
         for entry in self.allocator.snapshot():
             name = entry["name"]
             holders = [{**h, "amount": shown(name, h["amount"])} for h in entry["holders"]]
@@ -196,6 +227,8 @@ class Admission:
                     "capacity": shown(name, entry["capacity"]),
                     "in_use": shown(name, entry["in_use"]),
                     "holders": holders,
+                    "waiting": len(self._by_pool.get(name, ())),
+                    "waited_s": round(waited.get(name, 0.0), 3),
                 }
             )
         reserved = self.allocator.reserved_for

@@ -79,10 +79,20 @@ class AttemptRunner:
         self._logs_root = str(settings.logs_dir)
 
     async def run(self, run: RunState, task: TaskState) -> AttemptResult:
-        """Run the body; a failure, timeout or broken executor becomes a failed result."""
+        """Run the body; a failure, timeout or broken executor becomes a failed result.
+
+        An attempt the usage sampler stopped for its memory fails with that reason
+        (`task.memory_exceeded`), not with the signal that killed it.
+        """
+        task.memory_exceeded = None
         try:
-            return AttemptResult(TaskStatus.SUCCEEDED, await self._execute(run, task))
+            outputs = await self._execute(run, task)
+            if task.memory_exceeded is None:
+                return AttemptResult(TaskStatus.SUCCEEDED, outputs)
+            return AttemptResult(TaskStatus.FAILED, outputs, task.memory_exceeded)
         except TaskFailure as failure:
+            if task.memory_exceeded is not None:
+                return AttemptResult(TaskStatus.FAILED, failure.outputs, task.memory_exceeded)
             error = failure.message
             if failure.detail:
                 error = f"{failure.message}\n{failure.detail}"

@@ -35,13 +35,8 @@ from basir.engine.journal import Journal, Metrics, exception_text, resolve
 from basir.engine.leftovers import FORGET_PROCESS, interrupted_data, stop_interrupted
 from basir.engine.params import resolve_params
 from basir.engine.rendering import Renderer
-from basir.engine.state import (
-    RunState,
-    TaskState,
-    initial_rows,
-    state_from_records,
-    task_record,
-)
+from basir.engine.state import RunState, TaskState, initial_rows, state_from_records, task_record
+from basir.engine.usage_watch import UsageWatch
 from basir.errors import ConflictError
 from basir.events.bus import EventBus
 from basir.executors.registry import ExecutorRegistry, default_registry
@@ -103,6 +98,7 @@ class Engine:
         )
         self.flow = Flow(settings, self.journal, self.renderer, runner, self._stop_on_fault)
         self.deadlines = DeadlineWatch(store, self.flow)
+        self.usage = UsageWatch(self.flow, self.journal, store, settings)  # + memory limits
         self.metrics = metrics
         self._run_waiters: dict[str, list[asyncio.Future[RunRecord]]] = {}
         self._pump_task: asyncio.Task[None] | None = None
@@ -142,6 +138,7 @@ class Engine:
             self.flow.admission.set_capacity(pool, override["capacity"], self.flow.push_ready)
         if self._pump_task is None:
             self._pump_task = asyncio.create_task(self._pump(), name="basir-engine-pump")
+        self.usage.start()
         if resume:
             for record in await self.store.active_runs():
                 if record.id not in self.flow.runs:
@@ -166,6 +163,7 @@ class Engine:
         if flow.attempts:
             await asyncio.wait(list(flow.attempts.values()), timeout=5)
         await self.deadlines.stop()
+        await self.usage.stop()
         flow.timers.clear()
         if self.fault is None:  # after a fault nothing more is written: resume starts afresh
             await self._flush()
@@ -482,7 +480,7 @@ class Engine:
 
     def resources_status(self) -> dict[str, Any]:
         """Pools with capacity, in use and holders; waiting tasks with their reasons."""
-        return self.flow.admission.status()
+        return self.usage.annotate(self.flow.admission.status())
 
 
 def _task_of(run: RunState, task_id: str) -> TaskState:

@@ -44,6 +44,8 @@ class TaskState:
     attempt_pgid: int | None = None  # the latest attempt's process group, once recorded
     attempt_proc_start: int | None = None  # its leader's start time, clock ticks since boot
     waiting: str | None = None  # why a queued task waits for resources (engine.admission)
+    usage: dict[str, Any] | None = None  # what the latest ended attempt used (engine.usage)
+    memory_exceeded: str | None = None  # set when the sampler stopped it for its memory
     dynamic: bool = False  # added by PATCH or foreach: its spec is stored with its row
 
     @property
@@ -125,6 +127,7 @@ ROW_FIELDS: tuple[tuple[str, str], ...] = (
     ("attempt_pgid", "attempt_pgid"),
     ("attempt_proc_start", "attempt_proc_start"),
     ("waiting", "waiting"),
+    ("usage", "usage"),
 )
 
 

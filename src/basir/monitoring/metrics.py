@@ -10,8 +10,9 @@ statuses, workflow names, HTTP methods, route templates and status classes — n
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
@@ -30,6 +31,8 @@ class StateSnapshot:
     runs: Mapping[str, int] = field(default_factory=dict)
     tasks: Mapping[str, int] = field(default_factory=dict)
     queue_depth: int | None = None
+    # Every resource pool as `GET /api/v1/resources` shows it (capacity, in_use, waiting, …).
+    pools: Sequence[Mapping[str, Any]] = ()
 
 
 StateProvider = Callable[[], Awaitable[StateSnapshot]]
@@ -104,6 +107,31 @@ class Metrics:
             registry=reg,
         )
         self.sse_clients = Gauge("basir_sse_clients", "Open event-stream connections", registry=reg)
+        self.pool_capacity = Gauge(
+            "basir_pool_capacity",
+            "A pool's capacity (cpu cores, memory bytes, slots)",
+            ["pool"],
+            registry=reg,
+        )
+        self.pool_in_use = Gauge(
+            "basir_pool_in_use", "Amount of a pool held by running tasks", ["pool"], registry=reg
+        )
+        self.pool_used = Gauge(
+            "basir_pool_used",
+            "Measured use by running tasks: cpu cores, resident memory bytes",
+            ["pool"],
+            registry=reg,
+        )
+        self.pool_waiting = Gauge(
+            "basir_pool_waiting", "Tasks waiting for a pool", ["pool"], registry=reg
+        )
+        self.pool_wait = Counter(
+            "basir_pool_wait_seconds",
+            "Seconds tasks have waited for a pool",
+            ["pool"],
+            registry=reg,
+        )
+        self._pool_waited: dict[str, float] = {}
         self._provider: StateProvider | None = None
         self._known_run_states: set[str] = set()
         self._known_task_states: set[str] = set()
@@ -167,6 +195,21 @@ class Metrics:
         self._set_states(self.tasks, self._known_task_states, snapshot.tasks)
         if snapshot.queue_depth is not None:
             self.queue_depth.set(snapshot.queue_depth)
+        for pool in snapshot.pools:
+            self._set_pool(pool)
+
+    def _set_pool(self, pool: Mapping[str, Any]) -> None:
+        name = str(pool["name"])
+        self.pool_capacity.labels(pool=name).set(pool["capacity"])
+        self.pool_in_use.labels(pool=name).set(pool["in_use"])
+        self.pool_waiting.labels(pool=name).set(pool.get("waiting", 0))
+        if pool.get("used") is not None:
+            self.pool_used.labels(pool=name).set(pool["used"])
+        waited = float(pool.get("waited_s", 0.0))  # a running total: the counter grows by its rise
+        grown = waited - self._pool_waited.get(name, 0.0)
+        if grown > 0:
+            self.pool_wait.labels(pool=name).inc(grown)
+            self._pool_waited[name] = waited
 
     @staticmethod
     def _set_states(gauge: Gauge, known: set[str], counts: Mapping[str, int]) -> None:

@@ -28,7 +28,9 @@ def engine_state(engine: Engine) -> StateProvider:
     """A snapshot provider reading `engine`'s active runs and ready queue."""
 
     async def provide() -> StateSnapshot:
-        return count_states(list(engine.flow.runs.values()), len(engine.flow.ready))
+        snapshot = count_states(list(engine.flow.runs.values()), len(engine.flow.ready))
+        snapshot.pools = engine.resources_status()["pools"]
+        return snapshot
 
     return provide
 

@@ -37,7 +37,7 @@ EVENT_INSERT_COLUMNS: tuple[str, ...] = EVENT_COLUMNS[1:]
 
 # Columns holding JSON text; everything else is stored as it is.
 RUN_JSON = frozenset({"params"})
-TASK_JSON = frozenset({"outputs", "item", "spec"})
+TASK_JSON = frozenset({"outputs", "item", "spec", "usage"})
 
 # Fields a RunUpdate / TaskUpdate may set (the keys are not updatable).
 RUN_UPDATABLE = frozenset(RUN_COLUMNS) - {"id"}
@@ -47,12 +47,13 @@ TASK_UPDATABLE = frozenset(TASK_COLUMNS) - {"run_id", "task_id"}
 # cached statement whatever the hash seed).
 ACTIVE_RUN_STATUSES: tuple[str, ...] = tuple(s.value for s in RunStatus if s in RUN_ACTIVE)
 
-_NULLABLE_JSON = frozenset({"item", "spec"})
+_NULLABLE_JSON = frozenset({"item", "spec", "usage"})
 _PARAMS = RUN_COLUMNS.index("params")
 _OUTPUTS = TASK_COLUMNS.index("outputs")
 _ITEM = TASK_COLUMNS.index("item")
 _SPEC = TASK_COLUMNS.index("spec")
 _HELD = TASK_COLUMNS.index("held")
+_USAGE = TASK_COLUMNS.index("usage")
 _task_attrs = operator.attrgetter(*TASK_COLUMNS)
 
 
@@ -99,6 +100,7 @@ def task_values(task: TaskRecord, seq: int) -> tuple[Any, ...]:
     values[_ITEM] = None if task.item is None else dumps(task.item)
     values[_SPEC] = None if task.spec is None else dumps(task.spec)
     values[_HELD] = bool(task.held)
+    values[_USAGE] = None if task.usage is None else dumps(task.usage)
     values.append(seq)
     return tuple(values)
 
@@ -163,6 +165,7 @@ def decode_task(row: Sequence[Any]) -> TaskRecord:
     values[_ITEM] = _loads_or_none(values[_ITEM])
     values[_SPEC] = _loads_or_none(values[_SPEC])
     values[_HELD] = bool(values[_HELD])
+    values[_USAGE] = _loads_or_none(values[_USAGE])
     return TaskRecord(*values)
 
 

@@ -77,6 +77,8 @@ class TaskRecord:
     attempt_proc_start: int | None = None
     # Why a queued task waits for resources: "waiting for cpu: 2/2 in use by run X task Y".
     waiting: str | None = None
+    # What the latest attempt used once it ended (`resources.usage.summary`), if sampled.
+    usage: JsonDict | None = None
 
 
 @dataclass(slots=True)

@@ -125,7 +125,11 @@ async def _view(ctx: ApiContext, run_id: str) -> Response:
     run = await ctx.store.get_run(run_id)
     if run is None:
         raise run_not_found(run_id)
-    return json_response(views.run_view(run, await ctx.store.get_tasks(run_id)))
+    view = views.run_view(run, await ctx.store.get_tasks(run_id))
+    for task_id, usage in ctx.engine.usage.live(run_id).items():  # running tasks, sampled now
+        if task_id in view["tasks"]:
+            view["tasks"][task_id]["usage"] = usage
+    return json_response(view)
 
 
 _CONTROL_RESPONSES = problem_responses(404, 409, 422)

@@ -1,0 +1,208 @@
+"""The usage sampler: what each running attempt uses, its memory limit enforced, kept as history.
+
+Every `usage_interval_s` (1 s by default; 0 turns it off) one pass over `/proc`, in a worker
+thread so the event loop never blocks (`resources.usage.scan_groups`), measures the process
+group of every running attempt: cpu (cores, from the growth of its cpu time) and resident
+memory.  What follows is applied here:
+
+- **Memory is enforced.** A task whose group holds more resident memory than its declared
+  `memory` is stopped at once (SIGKILL to the whole group, after checking the group is still
+  that attempt's), a `resource.memory_exceeded` event is recorded with `reason: oom`, and the
+  attempt fails with its own error ("used 600Mi, more than its memory limit of 512Mi") instead
+  of a bare signal; retries apply as for any failure.  This machine-independent path is used
+  because cgroup v2 delegation (`memory.max` per task) is not available where Basir usually
+  runs (no writable cgroup v2 hierarchy); a limit is therefore checked once per interval, so a
+  task may overshoot it briefly between two samples.
+- **History.** Every `metrics_interval_s` the momentary values of every sampled task are
+  written in one store batch as `basir_task_cpu_cores` and `basir_task_memory_bytes` (labels
+  `run_id`, `task_id`, `workflow`), raw and per minute, at most `MAX_TASK_SERIES` tasks a
+  pass, pruned like the rest of the metric history (raw after an hour, per minute after a
+  week).
+- **Per task.** `live(run_id)` gives what each running task of a run uses now; when an attempt
+  ends its peaks and totals go into its task row (`tasks.usage`), in the same commit as its end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import signal
+import time
+from typing import Any
+
+from basir.config import Settings
+from basir.engine.flow import Flow
+from basir.engine.journal import Journal
+from basir.engine.state import RunState, TaskState
+from basir.executors.processes import is_leftover, signal_group
+from basir.i18n import _
+from basir.resources.fitting import MEMORY, show_amount
+from basir.resources.usage import TaskUsage, advance, over_limit, scan_groups, summary
+from basir.states import TaskStatus
+from basir.store.base import MetricStore
+from basir.store.records import MetricPoint
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]
+MAX_TASK_SERIES = 1000
+MINUTE_S = 60
+# How long each resolution of the per-task series is kept (as the rest of the history).
+RETENTION_S = {0: 3600.0, MINUTE_S: 7 * 86400.0}
+PRUNE_EVERY_S = 60.0
+CPU_SERIES = "basir_task_cpu_cores"
+MEMORY_SERIES = "basir_task_memory_bytes"
+
+
+class UsageWatch:
+    """Samples the process groups of an engine's running attempts; one loop for all of them."""
+
+    def __init__(
+        self,
+        flow: Flow,
+        journal: Journal,
+        store: MetricStore,
+        settings: Settings,
+    ) -> None:
+        self.flow = flow
+        self.journal = journal
+        self.store = store
+        self.interval_s = settings.usage_interval_s
+        self.history_every_s = settings.metrics_interval_s
+        self.tasks: dict[Key, TaskUsage] = {}
+        self.stopped_for_memory = 0  # attempts stopped for their memory since start
+        self._last_history = -math.inf
+        self._last_prune = -math.inf
+        self._task: asyncio.Task[None] | None = None
+        flow.admission.on_free = self.finish
+
+    def running(self) -> list[tuple[RunState, TaskState]]:
+        """The attempts alive now whose process group is recorded."""
+        found: list[tuple[RunState, TaskState]] = []
+        for run_id, task_id in list(self.flow.attempts):
+            run = self.flow.runs.get(run_id)
+            if run is None:
+                continue
+            task = run.tasks.get(task_id)
+            if task is not None and task.attempt_pgid is not None:
+                found.append((run, task))
+        return found
+
+    async def sample(self, now: float | None = None) -> int:
+        """Measure every running attempt once (off the loop); enforce limits; return how many."""
+        running = self.running()
+        pgids = {task.attempt_pgid for _run, task in running if task.attempt_pgid is not None}
+        groups = await asyncio.to_thread(scan_groups, pgids) if pgids else {}
+        now = time.time() if now is None else now
+        seen = 0
+        for run, task in running:
+            pgid = task.attempt_pgid
+            group = groups.get(pgid) if pgid is not None else None
+            if group is None or pgid is None:
+                continue
+            key = (run.id, task.id)
+            usage = self.tasks.get(key)
+            if usage is None or usage.pgid != pgid:
+                usage = self.tasks[key] = TaskUsage(pgid=pgid, started=now)
+            advance(usage, group, now)
+            seen += 1
+            limit = self.flow.admission.allocator.held.get(key, {}).get(MEMORY)
+            if over_limit(usage.rss_bytes, limit) and task.memory_exceeded is None:
+                assert limit is not None
+                self._stop_for_memory(run, task, usage, limit)
+        if self.history_every_s > 0 and now - self._last_history >= self.history_every_s:
+            self._last_history = now
+            await self._write_history(now)
+        return seen
+
+    def _stop_for_memory(
+        self, run: RunState, task: TaskState, usage: TaskUsage, limit: int
+    ) -> None:
+        """Kill the attempt's whole group now; its failure then names memory as the reason."""
+        pgid = usage.pgid
+        if not is_leftover(pgid, task.attempt_proc_start, task.attempt_id):
+            return  # the group is no longer that attempt's: never signal a stranger
+        task.memory_exceeded = _(
+            "stopped: used {used} of memory, more than its limit of {limit} (oom)",
+            used=show_amount(MEMORY, usage.rss_bytes),
+            limit=show_amount(MEMORY, limit),
+        )
+        signal_group(pgid, signal.SIGKILL)
+        self.stopped_for_memory += 1
+        data = {"reason": "oom", "memory_bytes": usage.rss_bytes, "limit_bytes": limit}
+        self.journal.event("resource.memory_exceeded", run, task, data)
+
+    def finish(self, run: RunState, task: TaskState) -> None:
+        """An attempt ended: keep its peaks and totals in its row, forget its live figures."""
+        usage = self.tasks.pop((run.id, task.id), None)
+        if usage is not None and usage.samples and task.status == TaskStatus.RUNNING:
+            self.journal.task_row(run, task, usage=summary(usage))
+
+    def live(self, run_id: str) -> dict[str, dict[str, float | int]]:
+        """What each running task of `run_id` uses now, by task id (sampled ones only)."""
+        return {
+            task_id: usage.view()
+            for (owner, task_id), usage in self.tasks.items()
+            if owner == run_id and usage.samples
+        }
+
+    def used(self) -> dict[str, float]:
+        """Measured use of the machine's pools by running tasks: cpu in cores, memory in bytes."""
+        return {
+            "cpu": round(sum(u.cpu_cores for u in self.tasks.values()), 3),
+            "memory": float(sum(u.rss_bytes for u in self.tasks.values())),
+        }
+
+    def annotate(self, status: dict[str, Any]) -> dict[str, Any]:
+        """`resources_status` with the measured use of cpu and memory (`used`) beside each."""
+        used = self.used()
+        for pool in status["pools"]:
+            if pool["name"] in used:
+                pool["used"] = used[pool["name"]]
+        return status
+
+    async def _write_history(self, now: float) -> None:
+        """The momentary values of up to `MAX_TASK_SERIES` tasks, raw and per minute, one batch."""
+        minute = math.floor(now / MINUTE_S) * MINUTE_S
+        points: list[MetricPoint] = []
+        for (run_id, task_id), usage in list(self.tasks.items())[:MAX_TASK_SERIES]:
+            run = self.flow.runs.get(run_id)
+            workflow = run.record.workflow if run is not None else ""
+            labels = json.dumps(
+                {"run_id": run_id, "task_id": task_id, "workflow": workflow},
+                sort_keys=True,
+                separators=(",", ":"),
+                ensure_ascii=False,
+            )
+            for name, value in ((CPU_SERIES, usage.cpu_cores), (MEMORY_SERIES, usage.rss_bytes)):
+                points.append(MetricPoint(name, labels, 0, round(now, 3), float(value)))
+                points.append(MetricPoint(name, labels, MINUTE_S, float(minute), float(value)))
+        if points:
+            await self.store.metrics_write(points)
+        if now - self._last_prune >= PRUNE_EVERY_S:
+            self._last_prune = now
+            await self.store.metrics_prune({res: now - kept for res, kept in RETENTION_S.items()})
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await self.sample()
+            except Exception:  # a failed pass is skipped; the next one tries again
+                log.exception("usage sample failed")
+
+    def start(self) -> None:
+        """Sample every `interval_s` in the background until `stop` (0: never)."""
+        if self._task is None and self.interval_s > 0:
+            self._task = asyncio.create_task(self._loop(), name="basir-usage")
+
+    async def stop(self) -> None:
+        """Stop sampling."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,31 @@
+"""What a task's latest attempt used: `tasks.usage` (JSON).
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-01
+
+Written by the engine's usage sampler when an attempt ends: cpu seconds, peak cpu cores, peak
+resident memory, samples taken (`resources.usage.summary`).  Frozen history: never imports
+`store.tables`.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0006"
+down_revision: str | None = "0005"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+
+def upgrade() -> None:
+    """Add the nullable column (existing rows were never sampled)."""
+    op.add_column("tasks", sa.Column("usage", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    """Drop the column again."""
+    with op.batch_alter_table("tasks") as batch:
+        batch.drop_column("usage")

@@ -1,0 +1,96 @@
+"""Live usage of running tasks and memory limits, measured on real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from basir.config import Settings
+from basir.coordinator.workflows import apply_workflow
+from basir.engine.report import run_to_dict
+from basir.engine.runtime import Engine
+from basir.engine.usage_watch import CPU_SERIES, MEMORY_SERIES
+from basir.spec.models import WorkflowSpec
+from basir.store.base import Store
+
+PY = sys.executable
+# Holds about 300 MiB resident (touched pages), then sleeps: far over a 64Mi limit.
+HOG = f"{PY} -c 'b = bytearray(300 << 20); import time; time.sleep(60)'"
+# Burns cpu in a background child (the group, not only the shell, is measured), then waits.
+BURN = f"{PY} -c 'import time\nend = time.time() + 1.5\nwhile time.time() < end: pass' & wait"
+
+
+@pytest.fixture
+async def sampled(store: Store, tmp_path: Path) -> AsyncIterator[Engine]:
+    """An engine sampling usage every 0.1 s and writing history at every pass."""
+    settings = Settings(
+        home=tmp_path / "home", shutdown_grace_s=0.0, usage_interval_s=0.1, metrics_interval_s=0.1
+    )
+    engine = Engine(store, settings, workdir=tmp_path)
+    await engine.start(resume=False)
+    yield engine
+    await engine.stop(grace_s=0)
+
+
+async def submit(engine: Engine, tasks: list[dict[str, Any]]) -> str:
+    spec = WorkflowSpec.model_validate({"name": "usage", "tasks": tasks})
+    version, _ = await apply_workflow(engine.store, spec)
+    return (await engine.submit(version)).id
+
+
+async def test_a_task_over_its_memory_is_stopped_with_its_own_reason(sampled: Engine) -> None:
+    task = {"id": "hog", "run": HOG, "resources": {"memory": "64Mi"}, "timeout": "30s"}
+    with sampled.bus.subscribe(lambda e: e.type == "resource.memory_exceeded") as exceeded:
+        started = time.monotonic()
+        run_id = await submit(sampled, [task])
+        event = await asyncio.wait_for(exceeded.get(), 20)
+        final = await asyncio.wait_for(sampled.wait(run_id), 20)
+    assert time.monotonic() - started < 20  # stopped, not left to its 60 s sleep
+    assert event.data["reason"] == "oom"
+    assert event.data["limit_bytes"] == 64 << 20
+    assert event.data["memory_bytes"] > 64 << 20
+    assert final.status == "failed"
+    result = run_to_dict(final, await sampled.store.get_tasks(run_id))
+    hog = result["tasks"]["hog"]
+    assert hog["status"] == "failed"
+    assert "more than its limit of 64Mi (oom)" in hog["error"]
+    assert "signal" not in hog["error"]  # the reason, not the bare SIGKILL
+    assert hog["usage"]["peak_memory_bytes"] > 64 << 20
+    assert sampled.usage.stopped_for_memory == 1
+    assert sampled.usage.tasks == {}  # nothing of it is still watched
+
+
+async def test_a_task_within_its_memory_runs_and_its_usage_is_kept(sampled: Engine) -> None:
+    task = {"id": "burn", "run": BURN, "resources": {"memory": "1Gi", "cpu": 1}}
+    run_id = await submit(sampled, [task])
+    live: dict[str, Any] = {}
+    for _ in range(100):  # the running task is measured: its group's cpu and memory now
+        await asyncio.sleep(0.05)
+        live = sampled.usage.live(run_id).get("burn", {})
+        if live.get("samples", 0) >= 3 and live["cpu_cores"] > 0.1:
+            break
+    assert live["processes"] >= 2  # the shell and its background child
+    assert live["memory_bytes"] > 1 << 20
+    status = sampled.resources_status()
+    cpu = next(p for p in status["pools"] if p["name"] == "cpu")
+    assert cpu["used"] > 0  # measured use beside what is held
+    final = await asyncio.wait_for(sampled.wait(run_id), 20)
+    assert final.status == "succeeded"
+    [row] = await sampled.store.get_tasks(run_id)
+    assert row.usage is not None
+    assert 0.1 < row.usage["cpu_seconds"] < 5  # up to 1.5 s of busy loop (a shared machine)
+    assert row.usage["peak_memory_bytes"] > 1 << 20
+    assert sampled.usage.live(run_id) == {}
+    end = time.time() + 1
+    for name in (CPU_SERIES, MEMORY_SERIES):  # kept as history, raw and per minute
+        for resolution in (0, 60):
+            points = await sampled.store.metrics_query(name, resolution, 0, end)
+            labels = {json.loads(p.labels)["task_id"] for p in points}
+            assert labels == {"burn"}, (name, resolution)
