@@ -63,6 +63,9 @@ EXPECTED = {
     ("GET", "/api/v1/scheduler/analytics"),
     ("GET", "/api/v1/resources"),
     ("PUT", "/api/v1/resources/pools/{name}"),
+    ("GET", "/api/v1/resources/analytics"),
+    ("GET", "/api/v1/resources/recommendations"),
+    ("GET", "/api/v1/resources/forecast"),
 }
 
 
