@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     usage_interval_s: float = Field(
         1.0, ge=0, le=60, description="task usage sample period (memory limits); 0 turns it off"
     )
+    sweep_interval_s: float = Field(
+        60.0,
+        ge=0,
+        le=86400,
+        description="cleanup sweeper period (leaked holds, processes, temp dirs); 0 turns it off",
+    )
     pools: Annotated[dict[str, int], NoDecode] = Field(
         default_factory=dict, description="custom resource pools: gradle=2,gpu=1"
     )

@@ -104,8 +104,8 @@ class Admission:
         # `basir_pool_wait_seconds`); each waiter's wait is counted up to `_counted[key]`.
         self.wait_s: dict[str, float] = {}
         self._counted: dict[Key, tuple[float, str]] = {}
-        # Told when an attempt's resources are freed, whatever its end (the usage sampler).
-        self.on_free: Callable[[RunState, TaskState], None] | None = None
+        # Told when an attempt's resources are freed, whatever its end (usage sampler, sweeper).
+        self.on_free: list[Callable[[RunState, TaskState], None]] = []
 
     def request(self, run: RunState, task: TaskState) -> dict[str, int]:
         """What the task needs to start, as whole amounts per pool."""
@@ -148,8 +148,8 @@ class Admission:
     ) -> None:
         """Release what the task's attempt held; offer again those waiting for those pools."""
         key = (run.id, task.id)
-        if self.on_free is not None:
-            self.on_free(run, task)
+        for hook in self.on_free:
+            hook(run, task)
         held = self.allocator.held.get(key)
         if held is not None and self.allocator.release(key):
             self.rewake(push, held)

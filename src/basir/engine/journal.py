@@ -130,6 +130,13 @@ class Journal:
         self._wake()
         return record
 
+    def system_event(self, kind: str, subject: str, data: dict[str, Any]) -> EventRecord:
+        """Append one event about no run in particular (a leak the sweeper fixed)."""
+        record = EventRecord(type=kind, subject=subject, time=time.time(), data=data)
+        self._pending.batch.events.append(record)
+        self._wake()
+        return record
+
     def insert_run(self, record: RunRecord, rows: list[TaskRecord]) -> None:
         """Queue a new run with its task rows; later changes in this batch fold into them."""
         insert = RunInsert(run=_copy_run(record), tasks=rows)

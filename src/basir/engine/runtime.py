@@ -36,6 +36,7 @@ from basir.engine.leftovers import FORGET_PROCESS, interrupted_data, stop_interr
 from basir.engine.params import resolve_params
 from basir.engine.rendering import Renderer
 from basir.engine.state import RunState, TaskState, initial_rows, state_from_records, task_record
+from basir.engine.sweeper import Sweeper
 from basir.engine.usage_watch import UsageWatch
 from basir.errors import ConflictError
 from basir.events.bus import EventBus
@@ -99,6 +100,7 @@ class Engine:
         self.flow = Flow(settings, self.journal, self.renderer, runner, self._stop_on_fault)
         self.deadlines = DeadlineWatch(store, self.flow)
         self.usage = UsageWatch(self.flow, self.journal, store, settings)  # + memory limits
+        self.sweeper = Sweeper(self.flow, self.journal, settings)  # what ended tasks leaked
         self.metrics = metrics
         self._run_waiters: dict[str, list[asyncio.Future[RunRecord]]] = {}
         self._pump_task: asyncio.Task[None] | None = None
@@ -139,6 +141,7 @@ class Engine:
         if self._pump_task is None:
             self._pump_task = asyncio.create_task(self._pump(), name="basir-engine-pump")
         self.usage.start()
+        self.sweeper.start()
         if resume:
             for record in await self.store.active_runs():
                 if record.id not in self.flow.runs:
@@ -164,6 +167,7 @@ class Engine:
             await asyncio.wait(list(flow.attempts.values()), timeout=5)
         await self.deadlines.stop()
         await self.usage.stop()
+        await self.sweeper.stop()
         flow.timers.clear()
         if self.fault is None:  # after a fault nothing more is written: resume starts afresh
             await self._flush()

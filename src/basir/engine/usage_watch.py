@@ -77,7 +77,7 @@ class UsageWatch:
         self._last_history = -math.inf
         self._last_prune = -math.inf
         self._task: asyncio.Task[None] | None = None
-        flow.admission.on_free = self.finish
+        flow.admission.on_free.append(self.finish)
 
     def running(self) -> list[tuple[RunState, TaskState]]:
         """The attempts alive now whose process group is recorded."""

@@ -98,7 +98,7 @@ def call_in_child(ref: str, args: object, ctx: TaskContext) -> ChildResult:
     server's secrets; it is restored after, since the process is reused by later tasks.
     """
     saved = dict(os.environ)
-    tmp_dir = tempfile.mkdtemp(prefix="basir-tmp-")
+    tmp_dir = tempfile.mkdtemp(prefix=f"basir-tmp-{os.getpid()}-")
     env = task_process_env(ctx.base_env, ctx.env, ctx.basir_env(), {"TMPDIR": tmp_dir})
     os.environ.clear()
     os.environ.update(env)

@@ -38,6 +38,9 @@ from basir.executors.processes import GO_BYTE, gated_argv, start_ticks
 from basir.i18n import _
 
 DEFAULT_SHELL = "/bin/sh"
+# An attempt's private directory (outputs file, `TMPDIR`): `basir-out-<owner pid>-…`, so the
+# sweeper (`resources.sweep`) can tell the leftovers of a process that died from live ones.
+OUT_PREFIX = "basir-out-"
 KILL_GRACE_S = 1.0
 DRAIN_AFTER_EXIT_S = 2.0
 DRAIN_AFTER_KILL_S = 0.3
@@ -58,7 +61,7 @@ class ShellExecutor:
         if not isinstance(script, str):
             raise TaskFailure(_("a run task needs a script"))
         argv = [*_shell_argv(body.get("shell")), "-c", script]
-        out_dir = Path(tempfile.mkdtemp(prefix="basir-out-"))
+        out_dir = Path(tempfile.mkdtemp(prefix=f"{OUT_PREFIX}{os.getpid()}-"))
         try:
             outputs_path = out_dir / "outputs"
             outputs_path.touch()

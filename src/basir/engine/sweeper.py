@@ -1,0 +1,144 @@
+"""The cleanup sweeper: finds what an ended task still holds, frees it, and says so.
+
+Every `sweep_interval_s` (60 s by default; 0 turns it off) it looks for the leaks of
+`resources.sweep` and fixes each, recording one `resource.leak_fixed` event per fix with
+`kind` = `held` (pool amounts without a live attempt, released and the waiting tasks offered
+again), `processes` (an ended attempt's group still running, stopped: SIGTERM, then SIGKILL)
+or `temp_dir` (a dead owner's private directory, removed).  The normal paths already release
+everything when an attempt ends, is cancelled or times out; the sweeper is the net for crashes
+and bugs, so in a healthy engine it finds nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import tempfile
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from basir.config import Settings
+from basir.engine.flow import Flow
+from basir.engine.journal import Journal
+from basir.engine.state import RunState, TaskState
+from basir.executors.processes import stop_leftover
+from basir.resources.sweep import orphan_dirs, pid_alive, private_dirs, stale_holds
+from basir.states import TaskStatus
+
+log = logging.getLogger(__name__)
+
+MAX_ENDED_GROUPS = 1000
+ENDED_GRACE_S = 5.0  # an ended group gets this long to finish exiting before it is a leak
+LEAK_EVENT = "resource.leak_fixed"
+# (run, task, pgid, start ticks, attempt id, ended at) of an ended attempt.
+Ended = tuple[str, str, int, int | None, str | None, float]
+
+
+class Sweeper:
+    """Finds and fixes leaks of one engine's tasks, periodically or on demand (`sweep`)."""
+
+    def __init__(
+        self, flow: Flow, journal: Journal, settings: Settings, temp_root: Path | None = None
+    ) -> None:
+        self.flow = flow
+        self.journal = journal
+        self.interval_s = settings.sweep_interval_s
+        self.temp_root = temp_root
+        self.ended: deque[Ended] = deque(maxlen=MAX_ENDED_GROUPS)  # recently ended attempts
+        self._task: asyncio.Task[None] | None = None
+        flow.admission.on_free.append(self.attempt_ended)
+
+    def attempt_ended(self, run: RunState, task: TaskState) -> None:
+        """Remember an ended attempt's process group, to check later that it is gone."""
+        if task.attempt_pgid is not None:
+            self.ended.append(
+                (
+                    run.id,
+                    task.id,
+                    task.attempt_pgid,
+                    task.attempt_proc_start,
+                    task.attempt_id,
+                    time.time(),
+                )
+            )
+
+    async def sweep(self, now: float | None = None) -> list[dict[str, Any]]:
+        """One pass: fix every leak found; return what was fixed (as the events say)."""
+        now = time.time() if now is None else now
+        fixed = self._release_stale_holds()
+        fixed += await self._stop_ended_groups(now)
+        fixed += await asyncio.to_thread(self._remove_orphan_dirs, now)
+        for item in fixed:
+            self.journal.system_event(LEAK_EVENT, "resources", item)
+        return fixed
+
+    def _live(self) -> set[tuple[str, str]]:
+        """Attempts alive or about to start (running in memory, launch pending commit)."""
+        live = set(self.flow.attempts)
+        for run in self.flow.runs.values():
+            live.update(
+                (run.id, t.id) for t in run.tasks.values() if t.status == TaskStatus.RUNNING
+            )
+        return live
+
+    def _release_stale_holds(self) -> list[dict[str, Any]]:
+        admission = self.flow.admission
+        fixed = []
+        for key in stale_holds(admission.allocator.held, self._live()):
+            pools = dict(admission.allocator.held[key])
+            admission.allocator.release(key)
+            admission.rewake(self.flow.push_ready, pools)
+            fixed.append({"kind": "held", "run_id": key[0], "task_id": key[1], "pools": pools})
+        return fixed
+
+    async def _stop_ended_groups(self, now: float) -> list[dict[str, Any]]:
+        fixed = []
+        keep: deque[Ended] = deque(maxlen=MAX_ENDED_GROUPS)
+        while self.ended:
+            entry = self.ended.popleft()
+            run_id, task_id, pgid, ticks, attempt_id, ended_at = entry
+            if now - ended_at < ENDED_GRACE_S:
+                keep.append(entry)  # still within its time to exit; looked at next pass
+                continue
+            if await stop_leftover(pgid, ticks, attempt_id):
+                fixed.append(
+                    {"kind": "processes", "run_id": run_id, "task_id": task_id, "pgid": pgid}
+                )
+        self.ended = keep
+        return fixed
+
+    def _remove_orphan_dirs(self, now: float) -> list[dict[str, Any]]:
+        root = self.temp_root or Path(tempfile.gettempdir())
+        entries = private_dirs(root, now)
+        alive = {e.pid for e in entries if pid_alive(e.pid)}
+        fixed = []
+        for path in orphan_dirs(entries, alive):
+            shutil.rmtree(path, ignore_errors=True)
+            if not path.exists():
+                fixed.append({"kind": "temp_dir", "path": str(path)})
+        return fixed
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await self.sweep()
+            except Exception:  # a failed pass is skipped; the next one tries again
+                log.exception("cleanup sweep failed")
+
+    def start(self) -> None:
+        """Sweep every `interval_s` in the background until `stop` (0: never)."""
+        if self._task is None and self.interval_s > 0:
+            self._task = asyncio.create_task(self._loop(), name="basir-sweeper")
+
+    async def stop(self) -> None:
+        """Stop sweeping."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,139 @@
+"""Nothing a task held outlives it: the normal end path, and the sweeper for what leaks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from basir.config import Settings
+from basir.coordinator.workflows import apply_workflow
+from basir.engine.runtime import Engine
+from basir.executors.processes import start_ticks
+from basir.spec.models import WorkflowSpec
+from basir.store.base import Store
+
+
+@pytest.fixture
+async def swept(store: Store, tmp_path: Path) -> AsyncIterator[Engine]:
+    """An engine with one `gradle` slot whose sweeper only runs when a test asks."""
+    settings = Settings(
+        home=tmp_path / "home", shutdown_grace_s=0.0, pools={"gradle": 1}, sweep_interval_s=0
+    )
+    engine = Engine(store, settings, workdir=tmp_path)
+    engine.sweeper.temp_root = tmp_path / "tmp"
+    engine.sweeper.temp_root.mkdir()
+    await engine.start(resume=False)
+    yield engine
+    await engine.stop(grace_s=0)
+
+
+async def submit(engine: Engine, tasks: list[dict[str, Any]]) -> str:
+    spec = WorkflowSpec.model_validate({"name": "sweep", "tasks": tasks})
+    version, _ = await apply_workflow(engine.store, spec)
+    return (await engine.submit(version)).id
+
+
+def processes_of(attempt_id: str) -> list[int]:
+    """Live processes started with `BASIR_ATTEMPT_ID=<attempt_id>` in their environment."""
+    marker = f"BASIR_ATTEMPT_ID={attempt_id}".encode()
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as file:
+                if marker in file.read().split(b"\0"):
+                    with open(f"/proc/{name}/stat", "rb") as stat:
+                        if stat.read().split(b") ")[1][:1] != b"Z":
+                            found.append(int(name))
+        except OSError:
+            continue
+    return found
+
+
+async def leak_events(engine: Engine) -> list[dict[str, Any]]:
+    await engine._flush()
+    events = await engine.store.list_events(limit=1000, types=("resource.leak_fixed",))
+    return [e.data for e in events]
+
+
+async def test_a_task_that_backgrounds_a_child_leaves_nothing(swept: Engine) -> None:
+    script = 'echo "tmp=$TMPDIR" >> "$BASIR_OUTPUT"; sleep 300 & echo started'
+    run_id = await submit(swept, [{"id": "bg", "run": script}])
+    assert (await asyncio.wait_for(swept.wait(run_id), 20)).status == "succeeded"
+    [row] = await swept.store.get_tasks(run_id)
+    assert row.attempt_id is not None
+    assert processes_of(row.attempt_id) == []  # the backgrounded sleep is gone too
+    assert not Path(row.outputs["tmp"]).exists()  # and its private TMPDIR
+    assert await swept.sweeper.sweep() == []  # nothing left for the net
+
+
+async def test_the_sweeper_releases_a_hold_without_an_attempt(swept: Engine) -> None:
+    allocator = swept.flow.admission.allocator
+    assert allocator.acquire(("ghost", "lost"), {"gradle": 1}, time.time()) is None  # a leak
+    with swept.bus.subscribe(lambda e: e.type == "task.started") as started:
+        run_id = await submit(
+            swept, [{"id": "build", "uses": "noop", "resources": {"pools": {"gradle": 1}}}]
+        )
+        await asyncio.sleep(0.2)
+        [row] = await swept.store.get_tasks(run_id)
+        assert row.waiting == "waiting for gradle: 1/1 in use by run ghost task lost"
+        fixed = await swept.sweeper.sweep()
+        assert fixed == [
+            {"kind": "held", "run_id": "ghost", "task_id": "lost", "pools": {"gradle": 1}}
+        ]
+        assert (await asyncio.wait_for(started.get(), 10)).task_id == "build"
+    assert (await asyncio.wait_for(swept.wait(run_id), 20)).status == "succeeded"
+    assert [e["kind"] for e in await leak_events(swept)] == ["held"]
+    assert allocator.held == {}
+
+
+async def test_the_sweeper_stops_a_surviving_group_of_an_ended_attempt(swept: Engine) -> None:
+    env = {**os.environ, "BASIR_ATTEMPT_ID": "ended-attempt"}
+    survivor = subprocess.Popen(["sleep", "300"], start_new_session=True, env=env)
+    try:
+        ticks = start_ticks(survivor.pid)
+        ended = ("r1", "t1", survivor.pid, ticks, "ended-attempt", time.time())
+        swept.sweeper.ended.append(ended)
+        assert await swept.sweeper.sweep() == []  # just ended: it may still be exiting
+        assert survivor.poll() is None
+        fixed = await swept.sweeper.sweep(now=time.time() + 60)
+        assert fixed == [
+            {"kind": "processes", "run_id": "r1", "task_id": "t1", "pgid": survivor.pid}
+        ]
+        assert survivor.wait(timeout=10) is not None
+        assert swept.sweeper.ended == type(swept.sweeper.ended)()
+    finally:
+        if survivor.poll() is None:
+            survivor.kill()
+            survivor.wait()
+    assert [e["kind"] for e in await leak_events(swept)] == ["processes"]
+
+
+async def test_the_sweeper_removes_only_dead_owners_old_directories(swept: Engine) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # its pid now names no process
+    root = swept.sweeper.temp_root
+    assert root is not None
+    old = time.time() - 3600
+    orphan = root / f"basir-out-{dead.pid}-abc"
+    fresh = root / f"basir-tmp-{dead.pid}-new"
+    mine = root / f"basir-out-{os.getpid()}-live"
+    other = root / "unrelated-dir"
+    for path in (orphan, fresh, mine, other):
+        (path / "tmp").mkdir(parents=True)
+        (path / "outputs").write_text("x=1\n")
+    for path in (orphan, mine, other):
+        os.utime(path, (old, old))
+    fixed = await swept.sweeper.sweep()
+    assert fixed == [{"kind": "temp_dir", "path": str(orphan)}]
+    assert not orphan.exists()
+    assert fresh.exists() and mine.exists() and other.exists()
+    assert [e["kind"] for e in await leak_events(swept)] == ["temp_dir"]
