@@ -33,16 +33,39 @@ class GroupUsage:
     rss_bytes: int = 0
 
 
-def parse_stat(raw: bytes) -> tuple[int, int, int, int] | None:
-    """`(pgid, sid, cpu_ticks, rss_bytes)` of one `/proc/<pid>/stat`, None for a zombie or junk."""
-    fields = raw[raw.rfind(b")") + 2 :].split()
+def parse_stat(
+    raw: bytes, watched: Collection[int] | None = None
+) -> tuple[int, int, int, int] | None:
+    """`(pgid, sid, cpu_ticks, rss_bytes)` of one `/proc/<pid>/stat`; None for a zombie, junk,
+    or (with `watched`) a process outside the watched groups — told from its group id alone,
+    before the rest is parsed, since most processes of a machine are not a task's."""
+    fields = raw[raw.rfind(b")") + 2 :].split(b" ", _RSS + 1)
     try:
+        pgid = int(fields[_PGID])
+        if watched is not None and pgid not in watched:
+            return None
         if fields[0] in {b"Z", b"X", b"x"}:
             return None
-        cpu = sum(int(fields[i]) for i in (_UTIME, _STIME, _CUTIME, _CSTIME))
-        return int(fields[_PGID]), int(fields[_SID]), cpu, int(fields[_RSS]) * PAGE_BYTES
+        cpu = (
+            int(fields[_UTIME]) + int(fields[_STIME]) + int(fields[_CUTIME]) + int(fields[_CSTIME])
+        )
+        return pgid, int(fields[_SID]), cpu, int(fields[_RSS]) * PAGE_BYTES
     except (IndexError, ValueError):
         return None
+
+
+def _read_stat(path: str) -> bytes | None:
+    """One `stat` file in a single read (raw `os` calls: no buffered file object per process)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None  # gone between the listing and the read
+    try:
+        return os.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def scan_groups(pgids: Collection[int], proc: str = PROC) -> dict[int, GroupUsage]:
@@ -63,12 +86,9 @@ def scan_groups(pgids: Collection[int], proc: str = PROC) -> dict[int, GroupUsag
     for name in names:
         if not name.isdigit():
             continue
-        try:
-            with open(f"{proc}/{name}/stat", "rb") as file:
-                parsed = parse_stat(file.read())
-        except OSError:
-            continue  # gone between the listing and the read
-        if parsed is None or parsed[0] not in watched or parsed[1] != parsed[0]:
+        raw = _read_stat(f"{proc}/{name}/stat")
+        parsed = None if raw is None else parse_stat(raw, watched)
+        if parsed is None or parsed[1] != parsed[0]:
             continue
         entry = totals.setdefault(parsed[0], [0, 0, 0])
         entry[0] += 1
