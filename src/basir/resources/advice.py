@@ -24,8 +24,8 @@ Advice = dict[str, Any]
 
 
 def show_window(seconds: float) -> str:
-    """A window as people write it: `24h`, `7d`, `90m`."""
-    if seconds >= 86400 and seconds % 86400 == 0:
+    """A window as people write it: `24h`, `7d`, `90m` (a day or two in hours)."""
+    if seconds > 2 * 86400 and seconds % 86400 == 0:
         return f"{int(seconds // 86400)}d"
     if seconds >= 3600 and seconds % 3600 == 0:
         return f"{int(seconds // 3600)}h"

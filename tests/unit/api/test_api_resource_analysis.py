@@ -68,7 +68,7 @@ async def test_analytics_recommendations_and_forecast(
     [item] = advice["items"]
     assert item["kind"] == "raise_pool" and item["suggested"] == 3
     assert item["message"] == (
-        "raise pool gradle from 2 to 3: tasks waited 41 min for it in the last 1d"
+        "raise pool gradle from 2 to 3: tasks waited 41 min for it in the last 24h"
     )
     arabic = await client.get(
         "/api/v1/resources/recommendations?window=1d", headers={"Accept-Language": "ar"}

@@ -27,7 +27,7 @@ def test_a_pool_tasks_waited_for_is_to_be_raised() -> None:
     assert advice["kind"] == "raise_pool"
     assert advice["suggested"] == 3
     assert advice["message"] == (
-        "raise pool gradle from 2 to 3: tasks waited 41 min for it in the last 1d"
+        "raise pool gradle from 2 to 3: tasks waited 41 min for it in the last 24h"
     )
 
 
@@ -106,7 +106,7 @@ def test_recommendations_in_arabic() -> None:
 
 def test_show_window() -> None:
     assert [show_window(s) for s in (86400, 7 * 86400, 7200, 5400, 300)] == [
-        "1d",
+        "24h",
         "7d",
         "2h",
         "90m",
