@@ -35,7 +35,7 @@ async def _local(kind: str, window: str | None, scale: float | None) -> dict[str
 
     seconds = report.parse_window(window, WEEK_S if kind == "forecast" else DAY_S)
     async with opened_store(settings()) as store:
-        amounts = pool_capacities(await configured_pools(store, settings().pools))
+        amounts = pool_capacities(await configured_pools(store, settings().pools, settings().home))
         capacities = {name: float(shown(name, amount)) for name, amount in amounts.items()}
         now = time.time()
         if kind == "analytics":

@@ -28,7 +28,7 @@ async def _local_status() -> dict[str, Any]:
     from basir.resources.capacity import pool_capacities
 
     async with opened_store(settings()) as store:
-        capacity = pool_capacities(await configured_pools(store, settings().pools))
+        capacity = pool_capacities(await configured_pools(store, settings().pools, settings().home))
     pools: list[dict[str, Any]] = [
         {"name": name, "capacity": shown(name, amount), "in_use": None, "holders": []}
         for name, amount in sorted(capacity.items())
@@ -42,7 +42,7 @@ async def _local_set(name: str, value: str) -> dict[str, Any]:
     from basir.resources.capacity import pool_capacities
     from basir.resources.fitting import to_amount
 
-    known = pool_capacities(settings().pools)
+    known = pool_capacities(settings().pools, data_dir=settings().home)
     capacity = checked_capacity(name, _number(value), known)
     async with opened_store(settings()) as store:
         await store.kv_put(POOL_KIND, name, {"capacity": capacity})

@@ -50,7 +50,7 @@ async def _workflow_for(store: Store, target: str, config: Settings) -> Workflow
     if path.exists() or path.suffix in SPEC_SUFFIXES:
         if not path.exists():
             fail(_("no such file: {path}", path=target))
-        pools = await configured_pools(store, config.pools)
+        pools = await configured_pools(store, config.pools, config.home)
         try:
             spec = load_workflow_file(path, template_dirs=config.template_dirs, pools=pools)
         except SpecError as error:

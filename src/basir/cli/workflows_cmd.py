@@ -55,7 +55,7 @@ async def _apply(files: list[Path]) -> None:
 
     config = settings()
     async with opened_store(config) as store:
-        pools = await configured_pools(store, config.pools)
+        pools = await configured_pools(store, config.pools, config.home)
         for path in files:
             try:
                 spec = load_workflow_file(path, template_dirs=config.template_dirs, pools=pools)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from basir.config import MAX_POOL_SLOTS
@@ -24,7 +25,8 @@ from basir.engine.state import RunState, TaskState
 from basir.errors import BasirError, NotFoundError
 from basir.i18n import _
 from basir.resources.allocator import Allocator, Key
-from basir.resources.fitting import CPU, MEMORY, MILLI, request_of, to_amount
+from basir.resources.capacity import disk_free_bytes
+from basir.resources.fitting import CPU, DISK, MILLI, SIZED, request_of, to_amount
 from basir.spec.models import Resources
 from basir.spec.templates import TemplateResolver
 from basir.spec.units import parse_size
@@ -57,7 +59,7 @@ def checked_capacity(pool: str, value: object, known: Mapping[str, int]) -> floa
         raise NotFoundError("resources.pool_not_found", message)
     amount: float | None = None
     try:
-        if pool == MEMORY:
+        if pool in SIZED:
             amount = float(parse_size(value))
         elif isinstance(value, int | float | str) and not isinstance(value, bool):
             amount = float(value)
@@ -67,7 +69,7 @@ def checked_capacity(pool: str, value: object, known: Mapping[str, int]) -> floa
     if (
         amount is None
         or not whole
-        or not 0 < amount <= (1 << 50 if pool == MEMORY else MAX_POOL_SLOTS)
+        or not 0 < amount <= (1 << 50 if pool in SIZED else MAX_POOL_SLOTS)
     ):
         message = _(
             "{value} is not a capacity for pool {pool}: give cores for cpu (0.5), a size for"
@@ -79,13 +81,18 @@ def checked_capacity(pool: str, value: object, known: Mapping[str, int]) -> floa
     return amount if pool == CPU else int(amount)
 
 
-async def configured_pools(store: KeyValueStore, custom: Mapping[str, float]) -> dict[str, float]:
+async def configured_pools(
+    store: KeyValueStore, custom: Mapping[str, float], data_dir: Path | None = None
+) -> dict[str, float]:
     """The custom pools (`BASIR_POOLS`) with the capacity overrides kept in the store on top.
 
     What an embedded `basir run` or `workflows apply` checks requests against, as the engine
-    that will run them does (cores for cpu, bytes for memory, slots).
+    that will run them does (cores for cpu, bytes for memory and disk, slots); with
+    `data_dir`, `disk` is its free space unless configured.
     """
     pools = dict(custom)
+    if data_dir is not None and DISK not in pools:
+        pools[DISK] = disk_free_bytes(data_dir)
     for name, override in await store.kv_list(POOL_KIND):
         pools[name] = override["capacity"]
     return pools

@@ -61,7 +61,8 @@ class Flow:
         self.runs: dict[str, RunState] = {}
         self.attempts: dict[tuple[str, str], asyncio.Task[None]] = {}
         self.slots_used = 0
-        self.admission = Admission(pool_capacities(settings.pools), journal, renderer.templates)
+        capacity = pool_capacities(settings.pools, data_dir=settings.home)
+        self.admission = Admission(capacity, journal, renderer.templates)
         self.closing = False
         self._on_fault = on_fault
         self._random = random.Random()

@@ -2,20 +2,22 @@
 
 `cpu` defaults to the cores the process may run on (`os.sched_getaffinity`), lowered by the
 cgroup v2 quota (`cpu.max`) when one is set; `memory` to the cgroup's `memory.max`, else the
-machine's total memory (psutil).  A custom pool from settings (`BASIR_POOLS`) named `cpu` or
-`memory` overrides the detected value.
+machine's total memory (psutil); `disk` to the free space of the data dir's file system
+(counted like memory: what tasks declare, not what they write).  A custom pool from settings
+(`BASIR_POOLS`) named `cpu`, `memory` or `disk` overrides the detected value.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
 import psutil
 
-from basir.resources.fitting import CPU, MEMORY, MILLI, to_amount
+from basir.resources.fitting import CPU, DISK, MEMORY, MILLI, to_amount
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -64,13 +66,29 @@ def memory_bytes(cgroup: Path | None = None) -> int:
     return total
 
 
-def pool_capacities(custom: Mapping[str, float], cgroup: Path | None = None) -> dict[str, int]:
-    """Every pool with its capacity as a whole amount: detected cpu and memory, then `custom`.
+def disk_free_bytes(data_dir: Path) -> int:
+    """Free space of the file system holding `data_dir` (its nearest existing parent)."""
+    path = data_dir
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        return int(shutil.disk_usage(path).free)
+    except OSError:
+        return 0
+
+
+def pool_capacities(
+    custom: Mapping[str, float], cgroup: Path | None = None, data_dir: Path | None = None
+) -> dict[str, int]:
+    """Every pool with its capacity as a whole amount: detected cpu, memory, disk, then `custom`.
 
     `custom` is `Settings.pools` (or an engine's live capacities, `Engine.pool_settings`); an
-    entry named `cpu` is in cores, `memory` in bytes, any other in slots.
+    entry named `cpu` is in cores, `memory` and `disk` in bytes, any other in slots.  `disk`
+    is the free space of `data_dir` (`BASIR_HOME`) when given, or comes from `custom`.
     """
     capacity = {CPU: cpu_millicores(cgroup), MEMORY: memory_bytes(cgroup)}
+    if data_dir is not None:
+        capacity[DISK] = disk_free_bytes(data_dir)
     for name, value in custom.items():
         capacity[name] = to_amount(name, value)
     return capacity

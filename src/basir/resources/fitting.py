@@ -1,9 +1,9 @@
 """Pure fitting: does a request fit the free part of every pool it names, all or nothing.
 
 Amounts are whole numbers so that sums never drift: `cpu` in millicores (0.5 cpu = 500),
-`memory` in bytes, a custom pool in slots.  A request fits only if every pool it names has
-room for all of it; nothing is ever taken in part, so two tasks never deadlock each holding
-half of what they need, and `in_use` never exceeds `capacity` (never over-committed).
+`memory` and `disk` in bytes, a custom pool in slots.  A request fits only if every pool it
+names has room for all of it; nothing is ever taken in part, so two tasks never deadlock each
+holding half of what they need, and `in_use` never exceeds `capacity` (never over-committed).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from basir.spec.models import Resources
 
 CPU = "cpu"
 MEMORY = "memory"
+DISK = "disk"
+SIZED = frozenset({MEMORY, DISK})  # pools counted in bytes, written as sizes (512Mi, 10Gi)
 MILLI = 1000
 
 Amounts = Mapping[str, int]
@@ -29,6 +31,8 @@ def request_of(resources: Resources | None) -> dict[str, int]:
         request[CPU] = max(1, round(resources.cpu * MILLI))
     if resources.memory is not None:
         request[MEMORY] = int(resources.memory)
+    if resources.disk is not None:
+        request[DISK] = int(resources.disk)
     for name, slots in resources.pools.items():
         request[name] = request.get(name, 0) + slots
     return request
@@ -73,8 +77,8 @@ def show_amount(pool: str, amount: int) -> str:
     """An amount as people write it: cpu in cores (`0.5`), memory in Mi/Gi, slots as is."""
     if pool == CPU:
         return f"{amount / MILLI:g}"
-    if pool == MEMORY:
-        units = (("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10))
+    if pool in SIZED:
+        units = (("Ti", 1 << 40), ("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10))
         for unit, size in units:  # exact and short (1025Mi), else rounded (23.5Gi)
             if amount >= size and amount % size == 0 and amount // size < 10_000:
                 return f"{amount // size}{unit}"

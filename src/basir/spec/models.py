@@ -138,6 +138,7 @@ class Resources(Strict):
 
     cpu: float | None = Field(None, gt=0, le=1024)
     memory: Size | None = None
+    disk: Size | None = None  # space in the data dir's file system (a counted pool)
     pools: dict[str, Annotated[int, Field(ge=1, le=1_000_000)]] = Field(
         default_factory=dict, max_length=32
     )

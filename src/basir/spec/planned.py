@@ -31,7 +31,7 @@ from basir.spec.loader import LoadedDocument
 from basir.spec.model_errors import suggest
 from basir.spec.models import BODY_KEYS
 
-BUILTIN_POOLS = ("cpu", "memory")
+BUILTIN_POOLS = ("cpu", "memory", "disk")
 PLANNED_TASK_KEYS = ("queue", "cache")
 # Keys read by some bodies only; `uses:` passes `shell` on to a file template's `run:`.
 _BODY_ONLY_KEYS = {"shell": ("run", "uses"), "isolate": ("python",), "with": ("uses", "workflow")}
@@ -142,21 +142,22 @@ def _amounts(resources: Mapping[str, Any]) -> Iterator[tuple[FieldPath, str, int
 
     A malformed one is left to the model, which reports it at its place.
     """
-    from basir.resources.fitting import CPU, MEMORY, MILLI
+    from basir.resources.fitting import CPU, DISK, MEMORY, MILLI
     from basir.spec.units import parse_size
 
     cpu = resources.get("cpu")
     if isinstance(cpu, int | float) and not isinstance(cpu, bool) and cpu > 0:
         yield (CPU,), CPU, max(1, round(cpu * MILLI))
-    memory = resources.get("memory")
-    size: int | None = None
-    if memory is not None:
-        try:
-            size = parse_size(memory)
-        except (ValueError, TypeError):
-            size = None
-    if size is not None:
-        yield (MEMORY,), MEMORY, size
+    for pool in (MEMORY, DISK):
+        value = resources.get(pool)
+        size: int | None = None
+        if value is not None:
+            try:
+                size = parse_size(value)
+            except (ValueError, TypeError):
+                size = None
+        if size is not None:
+            yield (pool,), pool, size
     pools = resources.get("pools")
     for name, slots in pools.items() if isinstance(pools, dict) else ():
         if isinstance(slots, int) and not isinstance(slots, bool) and slots > 0:
@@ -173,7 +174,8 @@ def pool_issues(doc: LoadedDocument, pools: Mapping[str, float]) -> list[SpecIss
     from basir.resources.fitting import show_amount
 
     capacity = pool_capacities(pools)
-    known = [*BUILTIN_POOLS, *(name for name in pools if name not in BUILTIN_POOLS)]
+    builtin = [name for name in BUILTIN_POOLS if name in capacity]  # disk: when configured
+    known = [*builtin, *(name for name in pools if name not in BUILTIN_POOLS)]
     shown = ", ".join(known)
     issues: list[SpecIssue] = []
     for base, who, resources in _resource_blocks(doc):

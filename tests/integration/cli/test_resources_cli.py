@@ -70,3 +70,39 @@ def test_run_checks_against_capacities_set_in_the_store(cli: Cli, tmp_path: Path
     assert cli("resources", "pool", "set", "gradle", "2", env=POOLS).returncode == 0
     done = cli("run", str(path), env=POOLS)
     assert done.returncode == 0, done.stderr
+
+
+def test_disk_is_a_pool_of_the_data_dirs_free_space(cli: Cli, tmp_path: Path) -> None:
+    shown = json.loads(cli("resources", "status", "--json").stdout)
+    disk = next(pool for pool in shown["pools"] if pool["name"] == "disk")
+    assert disk["capacity"] > 1 << 20  # bytes free where BASIR_HOME lives
+    small = write(
+        tmp_path / "small.yaml",
+        "name: small\ntasks:\n  - {id: a, run: 'true', resources: {disk: 1Mi}}\n",
+    )
+    done = cli("run", str(small), "--json")
+    assert done.returncode == 0, done.stderr
+    huge = write(
+        tmp_path / "huge.yaml",
+        "name: huge\ntasks:\n  - {id: a, run: 'true', resources: {disk: 1000Ti}}\n",
+    )
+    refused = cli("run", str(huge))
+    assert refused.returncode == 2
+    assert "tasks[0].resources.disk: task a asks for 1000Ti of pool disk" in refused.stderr
+    assert cli("resources", "pool", "set", "disk", "10Gi").returncode == 0
+    shown = json.loads(cli("resources", "status", "--json").stdout)
+    assert {p["name"]: p["capacity"] for p in shown["pools"]}["disk"] == 10 << 30
+
+
+def test_analytics_recommendations_forecast_on_the_embedded_store(cli: Cli) -> None:
+    analytics = json.loads(cli("resources", "analytics", "--json", env=POOLS).stdout)
+    assert {p["pool"] for p in analytics["pools"]} >= {"cpu", "memory", "disk", "gradle"}
+    assert analytics["bottlenecks"] == []  # no history yet: nothing waited
+    advice = cli("resources", "recommendations", env=POOLS)
+    assert advice.returncode == 0 and "nothing to change" in advice.stdout
+    forecast = cli("resources", "forecast", "--window", "7d", "--scale", "2", env=POOLS)
+    assert forecast.returncode == 0 and "gradle" in forecast.stdout
+    bad = cli("resources", "forecast", "--window", "2s")
+    assert bad.returncode == 2 and "2s is not a window" in bad.stderr
+    arabic = cli("--lang", "ar", "resources", "recommendations", env=POOLS)
+    assert "لا شيء يحتاج إلى تغيير" in arabic.stdout
