@@ -43,7 +43,7 @@ async def test_unknown_pool_is_named_and_nothing_is_stored(client: httpx.AsyncCl
     assert set(found) == {("spec.unknown_pool", "tasks[0].resources.pools.gpu", 5, 44)}
     message = found[("spec.unknown_pool", "tasks[0].resources.pools.gpu", 5, 44)]
     assert "task build asks for pool gpu" in message
-    assert "pools: cpu, memory, gradle" in message
+    assert "pools: cpu, memory, disk, gradle" in message
     assert_problem(await client.get("/api/v1/workflows/pools"), 404, "workflow.not_found")
 
 
