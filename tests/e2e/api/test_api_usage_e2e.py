@@ -1,0 +1,79 @@
+"""A real server: a task over its memory is stopped with its reason; a cancelled task that
+started children leaves no process and no temp dir; usage shows beside the task."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from api_e2e import ADMIN_TOKEN, apply_and_start, wait_status
+
+HOG = f"""\
+name: hog
+tasks:
+  - id: hog
+    run: "{sys.executable} -c 'b = bytearray(200 << 20); import time; time.sleep(60)'"
+    resources: {{memory: 48Mi}}
+"""
+
+
+def leftovers(attempt_id: str) -> list[int]:
+    """Live processes started with this attempt's `BASIR_ATTEMPT_ID`."""
+    marker = f"BASIR_ATTEMPT_ID={attempt_id}".encode()
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as file:
+                started_with = file.read().split(b"\0")
+            with open(f"/proc/{name}/stat", "rb") as file:
+                state = file.read().rsplit(b") ", 1)[1][:1]
+        except OSError:
+            continue
+        if marker in started_with and state != b"Z":
+            found.append(int(name))
+    return found
+
+
+def test_memory_limit_and_cleanup_through_a_real_server(
+    server_factory: Any, tmp_path: Path
+) -> None:
+    server = server_factory(BASIR_USAGE_INTERVAL_S="0.2").start()
+    with server.client(ADMIN_TOKEN) as client:
+        run_id = apply_and_start(client, HOG)["run_id"]
+        wait_status(client, run_id, {"failed"}, timeout_s=30)
+        hog = client.get(f"/api/v1/runs/{run_id}").json()["tasks"]["hog"]
+        assert hog["error"].endswith("more than its limit of 48Mi (oom)")
+        assert hog["usage"]["peak_memory_bytes"] > 48 << 20
+        events = client.get("/api/v1/events/history", params={"run": run_id}).json()["items"]
+        [exceeded] = [e for e in events if e["type"] == "resource.memory_exceeded"]
+        assert exceeded["data"]["reason"] == "oom"
+
+        marker = tmp_path / "tmpdir.txt"
+        spawner = f"""\
+name: spawner
+tasks:
+  - id: spawn
+    run: 'echo "$TMPDIR $BASIR_ATTEMPT_ID" > {marker}; sleep 300 & sleep 300 & wait'
+"""
+        run_id = apply_and_start(client, spawner)["run_id"]
+        deadline = time.monotonic() + 30
+        task: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            task = client.get(f"/api/v1/runs/{run_id}").json()["tasks"]["spawn"]
+            if marker.exists() and task.get("usage", {}).get("processes", 0) >= 3:
+                break
+            time.sleep(0.1)
+        assert task["usage"]["processes"] >= 3  # the shell and its two sleeps, measured live
+        tmp_text, attempt_id = marker.read_text().split()
+        tmp_dir = Path(tmp_text)
+        assert tmp_dir.is_dir() and leftovers(attempt_id)
+        client.post(f"/api/v1/runs/{run_id}/cancel")
+        wait_status(client, run_id, {"cancelled"}, timeout_s=30)
+    assert leftovers(attempt_id) == []
+    assert not tmp_dir.exists()
+    assert server.terminate() == 0
