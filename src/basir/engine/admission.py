@@ -26,7 +26,7 @@ from basir.errors import BasirError, NotFoundError
 from basir.i18n import _
 from basir.resources.allocator import Allocator, Key
 from basir.resources.capacity import disk_free_bytes
-from basir.resources.fitting import CPU, DISK, MILLI, SIZED, request_of, to_amount
+from basir.resources.fitting import CPU, DISK, MEMORY, MILLI, SIZED, request_of, to_amount
 from basir.spec.models import Resources
 from basir.spec.templates import TemplateResolver
 from basir.spec.units import parse_size
@@ -126,7 +126,10 @@ class Admission:
             resources = body.resources if body is not None else None
         if resources is None:
             resources = run.spec.defaults.resources
-        return request_of(resources)
+        request = request_of(resources)
+        if task.memory_limit is not None and MEMORY in request:  # grown by `retries.on_oom`
+            request[MEMORY] = task.memory_limit
+        return request
 
     def admit(self, run: RunState, task: TaskState) -> bool:
         """Take what the task needs and return True, or record why it waits and return False."""

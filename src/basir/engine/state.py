@@ -46,6 +46,7 @@ class TaskState:
     waiting: str | None = None  # why a queued task waits for resources (engine.admission)
     usage: dict[str, Any] | None = None  # what the latest ended attempt used (engine.usage)
     memory_exceeded: str | None = None  # set when the sampler stopped it for its memory
+    memory_limit: int | None = None  # grown by `retries.on_oom`; replaces the declared memory
     dynamic: bool = False  # added by PATCH or foreach: its spec is stored with its row
 
     @property
@@ -128,6 +129,7 @@ ROW_FIELDS: tuple[tuple[str, str], ...] = (
     ("attempt_proc_start", "attempt_proc_start"),
     ("waiting", "waiting"),
     ("usage", "usage"),
+    ("memory_limit", "memory_limit"),
 )
 
 

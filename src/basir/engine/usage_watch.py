@@ -40,7 +40,14 @@ from basir.engine.state import RunState, TaskState
 from basir.executors.processes import is_leftover, signal_group
 from basir.i18n import _
 from basir.resources.fitting import MEMORY, show_amount
-from basir.resources.usage import TaskUsage, advance, over_limit, scan_groups, summary
+from basir.resources.usage import (
+    TaskUsage,
+    advance,
+    grown_limit,
+    over_limit,
+    scan_groups,
+    summary,
+)
 from basir.states import TaskStatus
 from basir.store.base import MetricStore
 from basir.store.records import MetricPoint
@@ -132,7 +139,17 @@ class UsageWatch:
         )
         signal_group(pgid, signal.SIGKILL)
         self.stopped_for_memory += 1
-        data = {"reason": "oom", "memory_bytes": usage.rss_bytes, "limit_bytes": limit}
+        data: dict[str, Any] = {
+            "reason": "oom",
+            "memory_bytes": usage.rss_bytes,
+            "limit_bytes": limit,
+        }
+        policy = task.spec.retries or run.spec.defaults.retries
+        if policy is not None and policy.on_oom is not None:
+            capacity = self.flow.admission.allocator.capacity.get(MEMORY, limit)
+            grown = grown_limit(limit, policy.on_oom.grow, policy.on_oom.max, capacity)
+            self.journal.task_row(run, task, memory_limit=grown)
+            data["next_limit_bytes"] = grown
         self.journal.event("resource.memory_exceeded", run, task, data)
 
     def finish(self, run: RunState, task: TaskState) -> None:

@@ -13,6 +13,7 @@ The rest is pure: `advance` turns two scans into a cpu rate and keeps peaks and 
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -159,6 +160,18 @@ def summary(usage: TaskUsage) -> dict[str, float | int]:
         "samples": usage.samples,
         "sampled_s": round(max(0.0, usage.sampled - usage.started), 3),
     }
+
+
+def grown_limit(limit: int, grow: float, cap: int | None, capacity: int) -> int:
+    """The memory limit of the next attempt after a stop for memory (`retries.on_oom`).
+
+    `limit` times `grow`, at most `cap` (its `max`) and the memory pool's `capacity` (a
+    larger request could never start), and never below `limit`.
+    """
+    grown = math.ceil(limit * grow)
+    if cap is not None:
+        grown = min(grown, cap)
+    return max(limit, min(grown, capacity))
 
 
 def over_limit(rss_bytes: int, limit_bytes: int | None) -> bool:

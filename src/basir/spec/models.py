@@ -113,6 +113,13 @@ def _as_retry_policy(value: object) -> object:
     return value
 
 
+class OomGrowth(Strict):
+    """How a retry after a task was stopped for its memory grows the task's `memory` limit."""
+
+    grow: float = Field(1.5, gt=1.0, le=10.0, description="factor applied to the memory limit")
+    max: Size | None = Field(None, description="the limit never grows beyond this size")
+
+
 class RetryPolicy(Strict):
     """How often and how patiently a failed task is tried again."""
 
@@ -121,6 +128,9 @@ class RetryPolicy(Strict):
     delay: Duration = Field(1.0, description="wait before the first retry")
     max_delay: Duration = Field(300.0, description="cap on the wait between attempts")
     jitter: float = Field(0.0, ge=0.0, le=1.0, description="random share of each wait")
+    on_oom: OomGrowth | None = Field(
+        None, description="after a stop for memory, the next attempt gets a larger limit"
+    )
 
 
 Retries = Annotated[RetryPolicy, BeforeValidator(_as_retry_policy)]

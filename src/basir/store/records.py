@@ -79,6 +79,8 @@ class TaskRecord:
     waiting: str | None = None
     # What the latest attempt used once it ended (`resources.usage.summary`), if sampled.
     usage: JsonDict | None = None
+    # The memory limit (bytes) a retry grew after a stop for memory (`retries.on_oom`).
+    memory_limit: int | None = None
 
 
 @dataclass(slots=True)

@@ -96,8 +96,10 @@ tasks = sa.Table(
     sa.Column("attempt_proc_start", sa.BigInteger(), nullable=True),
     # Added by revision 0005: why a queued task waits for resources.
     sa.Column("waiting", sa.Text(), nullable=True),
-    # Added by revision 0006: what the latest attempt used (JSON), once it has ended.
+    # Added by revision 0006: what the latest attempt used (JSON), once it has ended, and the
+    # memory limit a retry grew (`retries.on_oom`).
     sa.Column("usage", sa.Text(), nullable=True),
+    sa.Column("memory_limit", sa.BigInteger(), nullable=True),
 )
 
 events = sa.Table(

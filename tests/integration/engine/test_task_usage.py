@@ -94,3 +94,27 @@ async def test_a_task_within_its_memory_runs_and_its_usage_is_kept(sampled: Engi
             points = await sampled.store.metrics_query(name, resolution, 0, end)
             labels = {json.loads(p.labels)["task_id"] for p in points}
             assert labels == {"burn"}, (name, resolution)
+
+
+# About 100 MiB resident for 2 s, then success: over 64Mi, within 128Mi.
+GROWER = f"{PY} -c 'b = bytearray(100 << 20); import time; time.sleep(2)'"
+
+
+async def test_a_retry_after_a_stop_for_memory_gets_a_grown_limit(sampled: Engine) -> None:
+    task = {
+        "id": "grow",
+        "run": GROWER,
+        "resources": {"memory": "64Mi"},
+        "retries": {"max": 2, "delay": "10ms", "on_oom": {"grow": 2, "max": "128Mi"}},
+    }
+    with sampled.bus.subscribe(lambda e: e.type == "resource.memory_exceeded") as exceeded:
+        run_id = await submit(sampled, [task])
+        final = await asyncio.wait_for(sampled.wait(run_id), 30)
+        event = exceeded.get_nowait()
+    assert event.data["limit_bytes"] == 64 << 20
+    assert event.data["next_limit_bytes"] == 128 << 20
+    assert final.status == "succeeded"
+    [row] = await sampled.store.get_tasks(run_id)
+    assert row.attempts == 2  # stopped once at 64Mi, then ran within 128Mi
+    assert row.memory_limit == 128 << 20
+    assert sampled.usage.stopped_for_memory == 1

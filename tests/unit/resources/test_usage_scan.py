@@ -105,3 +105,13 @@ def test_over_limit() -> None:
     assert over_limit(513 << 20, 512 << 20)
     assert not over_limit(512 << 20, 512 << 20)
     assert not over_limit(10 << 30, None)
+
+
+def test_grown_limit_is_capped_by_max_and_capacity() -> None:
+    from basir.resources.usage import grown_limit
+
+    mi = 1 << 20
+    assert grown_limit(512 * mi, 1.5, None, 8192 * mi) == 768 * mi
+    assert grown_limit(512 * mi, 4, 1024 * mi, 8192 * mi) == 1024 * mi
+    assert grown_limit(512 * mi, 4, None, 1000 * mi) == 1000 * mi  # a request that can start
+    assert grown_limit(512 * mi, 2, 256 * mi, 8192 * mi) == 512 * mi  # never shrinks
