@@ -25,8 +25,9 @@ from basir.config import Settings
 from basir.engine.flow import Flow
 from basir.engine.journal import Journal
 from basir.engine.state import RunState, TaskState
-from basir.executors.processes import stop_leftover
+from basir.executors.processes import group_members, stop_leftover
 from basir.resources.sweep import orphan_dirs, pid_alive, private_dirs, stale_holds
+from basir.resources.usage import scan_groups
 from basir.states import TaskStatus
 
 log = logging.getLogger(__name__)
@@ -96,19 +97,38 @@ class Sweeper:
         return fixed
 
     async def _stop_ended_groups(self, now: float) -> list[dict[str, Any]]:
+        """Stop the groups of ended attempts that still run processes *of that attempt*.
+
+        A group counts only when a live member carries the attempt's `BASIR_ATTEMPT_ID` in the
+        environment it started with: an isolated python worker (a reusable process that serves
+        one call after another) never does, and a group a running attempt records now is
+        never touched.
+        """
         fixed = []
         keep: deque[Ended] = deque(maxlen=MAX_ENDED_GROUPS)
+        in_use = {
+            task.attempt_pgid for run in self.flow.runs.values() for task in run.tasks.values()
+            if task.status == TaskStatus.RUNNING and task.attempt_pgid is not None
+        }  # fmt: skip
+        due: list[Ended] = []
         while self.ended:
             entry = self.ended.popleft()
-            run_id, task_id, pgid, ticks, attempt_id, ended_at = entry
-            if now - ended_at < ENDED_GRACE_S:
+            if now - entry[5] < ENDED_GRACE_S:
                 keep.append(entry)  # still within its time to exit; looked at next pass
+            elif entry[2] not in in_use and entry[3] is not None and entry[4] is not None:
+                due.append(entry)
+        self.ended = keep
+        # One /proc pass for all of them; most ended groups are simply gone.
+        alive = await asyncio.to_thread(scan_groups, {entry[2] for entry in due}) if due else {}
+        for run_id, task_id, pgid, ticks, attempt_id, _at in due:
+            if pgid not in alive or ticks is None:
+                continue
+            if not await asyncio.to_thread(group_members, pgid, ticks, attempt_id):
                 continue
             if await stop_leftover(pgid, ticks, attempt_id):
                 fixed.append(
                     {"kind": "processes", "run_id": run_id, "task_id": task_id, "pgid": pgid}
                 )
-        self.ended = keep
         return fixed
 
     def _remove_orphan_dirs(self, now: float) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ defaults:
   resources: {pools: {gradle: 1}}
 tasks:
   - {id: a, run: 'echo a'}
-  - {id: b, run: 'echo b', resources: {cpu: 0.5, memory: 1Mi}}
+  - {id: b, run: 'echo b', resources: {cpu: 0.5, memory: 64Mi}}
 """
 
 POOLS = {"BASIR_POOLS": "gradle=1,cpu=2"}

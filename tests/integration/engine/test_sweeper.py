@@ -117,6 +117,21 @@ async def test_the_sweeper_stops_a_surviving_group_of_an_ended_attempt(swept: En
     assert [e["kind"] for e in await leak_events(swept)] == ["processes"]
 
 
+async def test_a_reused_worker_of_an_ended_attempt_is_left_alone(swept: Engine) -> None:
+    """An isolated python worker outlives each call by design: not started by the attempt
+    (no `BASIR_ATTEMPT_ID` of it in its environment), so it is never a leak."""
+    env = {k: v for k, v in os.environ.items() if k != "BASIR_ATTEMPT_ID"}
+    worker = subprocess.Popen(["sleep", "300"], start_new_session=True, env=env)
+    try:
+        ended = ("r1", "t1", worker.pid, start_ticks(worker.pid), "call-1", time.time() - 60)
+        swept.sweeper.ended.append(ended)
+        assert await swept.sweeper.sweep() == []
+        assert worker.poll() is None
+    finally:
+        worker.kill()
+        worker.wait()
+
+
 async def test_the_sweeper_removes_only_dead_owners_old_directories(swept: Engine) -> None:
     dead = subprocess.Popen(["true"])
     dead.wait()  # its pid now names no process
