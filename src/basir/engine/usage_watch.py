@@ -104,13 +104,16 @@ class UsageWatch:
         pgids = {task.attempt_pgid for _run, task in running if task.attempt_pgid is not None}
         groups = await asyncio.to_thread(scan_groups, pgids) if pgids else {}
         now = time.time() if now is None else now
+        live = self.flow.attempts
+        for gone in [key for key in self.tasks if key not in live]:
+            del self.tasks[gone]  # ended without `finish` (an engine fault): never shown again
         seen = 0
         for run, task in running:
             pgid = task.attempt_pgid
             group = groups.get(pgid) if pgid is not None else None
-            if group is None or pgid is None:
-                continue
             key = (run.id, task.id)
+            if group is None or pgid is None or key not in live or task.attempt_pgid != pgid:
+                continue  # ended (or a new attempt began) while the scan ran
             usage = self.tasks.get(key)
             if usage is None or usage.pgid != pgid:
                 usage = self.tasks[key] = TaskUsage(pgid=pgid, started=now)
