@@ -33,6 +33,20 @@ class StateSnapshot:
     queue_depth: int | None = None
     # Every resource pool as `GET /api/v1/resources` shows it (capacity, in_use, waiting, …).
     pools: Sequence[Mapping[str, Any]] = ()
+    system: SystemFigures | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SystemFigures:
+    """The machine now (`monitoring.system`): cpu share, memory, the data dir's disk, network."""
+
+    cpu_utilisation: float  # busy share of all cores since the previous reading, 0..1
+    memory_total: int
+    memory_available: int
+    disk_total: int
+    disk_free: int
+    network_sent: int  # bytes since boot
+    network_received: int
 
 
 StateProvider = Callable[[], Awaitable[StateSnapshot]]
@@ -132,6 +146,27 @@ class Metrics:
             registry=reg,
         )
         self._pool_waited: dict[str, float] = {}
+        self.system_cpu = Gauge(
+            "basir_system_cpu_utilisation",
+            "Busy share of all cores of the machine (0..1) since the previous sample",
+            registry=reg,
+        )
+        self.system_memory = Gauge(
+            "basir_system_memory_bytes", "Machine memory by kind", ["kind"], registry=reg
+        )
+        self.system_disk = Gauge(
+            "basir_system_disk_bytes",
+            "Space of the data dir's file system by kind",
+            ["kind"],
+            registry=reg,
+        )
+        self.system_network = Counter(
+            "basir_system_network_bytes",
+            "Bytes the machine sent and received (all interfaces)",
+            ["direction"],
+            registry=reg,
+        )
+        self._network_seen: dict[str, int] = {}
         self._provider: StateProvider | None = None
         self._known_run_states: set[str] = set()
         self._known_task_states: set[str] = set()
@@ -197,6 +232,24 @@ class Metrics:
             self.queue_depth.set(snapshot.queue_depth)
         for pool in snapshot.pools:
             self._set_pool(pool)
+        if snapshot.system is not None:
+            self._set_system(snapshot.system)
+
+    def _set_system(self, figures: SystemFigures) -> None:
+        self.system_cpu.set(figures.cpu_utilisation)
+        self.system_memory.labels(kind="total").set(figures.memory_total)
+        self.system_memory.labels(kind="available").set(figures.memory_available)
+        self.system_disk.labels(kind="total").set(figures.disk_total)
+        self.system_disk.labels(kind="free").set(figures.disk_free)
+        for direction, total in (
+            ("sent", figures.network_sent),
+            ("received", figures.network_received),
+        ):
+            seen = self._network_seen.get(direction)
+            counter = self.system_network.labels(direction=direction)
+            if seen is not None and total > seen:  # counters since boot: add the rise only
+                counter.inc(total - seen)
+            self._network_seen[direction] = total
 
     def _set_pool(self, pool: Mapping[str, Any]) -> None:
         name = str(pool["name"])

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from basir.engine.runtime import Engine
 from basir.engine.state import RunState
 from basir.monitoring.metrics import StateProvider, StateSnapshot
+from basir.monitoring.system import read_system
 
 
 def count_states(runs: Iterable[RunState], ready: int) -> StateSnapshot:
@@ -30,6 +31,7 @@ def engine_state(engine: Engine) -> StateProvider:
     async def provide() -> StateSnapshot:
         snapshot = count_states(list(engine.flow.runs.values()), len(engine.flow.ready))
         snapshot.pools = engine.resources_status()["pools"]
+        snapshot.system = read_system(engine.settings.home)
         return snapshot
 
     return provide
