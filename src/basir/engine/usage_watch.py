@@ -82,6 +82,7 @@ class UsageWatch:
         self.tasks: dict[Key, TaskUsage] = {}
         self.stopped_for_memory = 0  # attempts stopped for their memory since start
         self._last_history = -math.inf
+        self._ended: list[tuple[str, str, str, TaskUsage, float]] = []  # not yet in the history
         self._last_prune = -math.inf
         self._task: asyncio.Task[None] | None = None
         flow.admission.on_free.append(self.finish)
@@ -160,6 +161,9 @@ class UsageWatch:
         usage = self.tasks.pop((run.id, task.id), None)
         if usage is not None and usage.samples and task.status == TaskStatus.RUNNING:
             self.journal.task_row(run, task, usage=summary(usage))
+            if self.history_every_s > 0 and len(self._ended) < MAX_TASK_SERIES:
+                # Its peaks join the next history write, so a short task is in it too.
+                self._ended.append((run.id, task.id, run.record.workflow, usage, time.time()))
 
     def live(self, run_id: str) -> dict[str, dict[str, float | int]]:
         """What each running task of `run_id` uses now, by task id (sampled ones only)."""
@@ -186,20 +190,15 @@ class UsageWatch:
 
     async def _write_history(self, now: float) -> None:
         """The momentary values of up to `MAX_TASK_SERIES` tasks, raw and per minute, one batch."""
-        minute = math.floor(now / MINUTE_S) * MINUTE_S
         points: list[MetricPoint] = []
+        ended, self._ended = self._ended, []
+        for run_id, task_id, workflow, usage, at in ended:  # their peaks, when they ended
+            labels = _labels(run_id, task_id, workflow)
+            points += _points(labels, usage.peak_cpu_cores, usage.peak_rss_bytes, at)
         for (run_id, task_id), usage in list(self.tasks.items())[:MAX_TASK_SERIES]:
             run = self.flow.runs.get(run_id)
-            workflow = run.record.workflow if run is not None else ""
-            labels = json.dumps(
-                {"run_id": run_id, "task_id": task_id, "workflow": workflow},
-                sort_keys=True,
-                separators=(",", ":"),
-                ensure_ascii=False,
-            )
-            for name, value in ((CPU_SERIES, usage.cpu_cores), (MEMORY_SERIES, usage.rss_bytes)):
-                points.append(MetricPoint(name, labels, 0, round(now, 3), float(value)))
-                points.append(MetricPoint(name, labels, MINUTE_S, float(minute), float(value)))
+            labels = _labels(run_id, task_id, run.record.workflow if run is not None else "")
+            points += _points(labels, usage.cpu_cores, usage.rss_bytes, now)
         if points:
             await self.store.metrics_write(points)
         if now - self._last_prune >= PRUNE_EVERY_S:
@@ -226,3 +225,19 @@ class UsageWatch:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def _labels(run_id: str, task_id: str, workflow: str) -> str:
+    """The canonical labels JSON of a task's series."""
+    labels = {"run_id": run_id, "task_id": task_id, "workflow": workflow}
+    return json.dumps(labels, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _points(labels: str, cpu_cores: float, memory_bytes: int, at: float) -> list[MetricPoint]:
+    """A task's cpu and memory at `at`: raw and in its minute's rollup."""
+    minute = float(math.floor(at / MINUTE_S) * MINUTE_S)
+    points = []
+    for name, value in ((CPU_SERIES, float(cpu_cores)), (MEMORY_SERIES, float(memory_bytes))):
+        points.append(MetricPoint(name, labels, 0, round(at, 3), value))
+        points.append(MetricPoint(name, labels, MINUTE_S, minute, value))
+    return points

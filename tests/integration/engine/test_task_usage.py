@@ -88,7 +88,10 @@ async def test_a_task_within_its_memory_runs_and_its_usage_is_kept(sampled: Engi
     assert 0.1 < row.usage["cpu_seconds"] < 5  # up to 1.5 s of busy loop (a shared machine)
     assert row.usage["peak_memory_bytes"] > 1 << 20
     assert sampled.usage.live(run_id) == {}
+    await asyncio.sleep(0.4)  # the next history write adds its peaks, when it ended
     end = time.time() + 1
+    memory = await sampled.store.metrics_query(MEMORY_SERIES, 0, 0, end)
+    assert max(p.value for p in memory) == row.usage["peak_memory_bytes"]
     for name in (CPU_SERIES, MEMORY_SERIES):  # kept as history, raw and per minute
         for resolution in (0, 60):
             points = await sampled.store.metrics_query(name, resolution, 0, end)
