@@ -121,3 +121,23 @@ async def test_a_retry_after_a_stop_for_memory_gets_a_grown_limit(sampled: Engin
     assert row.attempts == 2  # stopped once at 64Mi, then ran within 128Mi
     assert row.memory_limit == 128 << 20
     assert sampled.usage.stopped_for_memory == 1
+
+
+async def test_an_idle_task_declaring_cpu_is_told_to_declare_less(sampled: Engine) -> None:
+    from basir.monitoring.resource_report import advise, analytics
+
+    task = {"id": "idle", "run": "sleep 1.5", "resources": {"cpu": 2, "memory": "1Gi"}}
+    run_id = await submit(sampled, [task])
+    assert (await asyncio.wait_for(sampled.wait(run_id), 20)).status == "succeeded"
+    await asyncio.sleep(0.4)  # its ended peaks reach the history
+    capacities = {p["name"]: p["capacity"] for p in sampled.resources_status()["pools"]}
+    now = time.time() + 1
+    data = await analytics(sampled.store, capacities, 3600, now)
+    [profile] = data["tasks"]
+    assert (profile["workflow"], profile["task"], profile["declared_cpu"]) == ("usage", "idle", 2)
+    assert profile["samples"] >= 3 and profile["cpu_p95"] < 0.5
+    items = (await advise(sampled.store, capacities, 3600, now))["items"]
+    kinds = {(item["kind"], item["resource"]) for item in items}
+    assert kinds == {("lower_request", "cpu"), ("lower_request", "memory")}
+    cpu = next(item for item in items if item["resource"] == "cpu")
+    assert cpu["message"].startswith("usage/idle declares 2 cpu but used")
