@@ -158,8 +158,9 @@ class TaskView(BaseModel):
     outputs: dict[str, Any]
     usage: dict[str, Any] | None = Field(
         None,
-        description="cpu and memory use: now (cpu_cores, memory_bytes, processes) while it"
-        " runs; peaks and totals (cpu_seconds, peak_cpu_cores, peak_memory_bytes) once ended",
+        description="cpu, memory and I/O use: now (cpu_cores, memory_bytes, processes,"
+        " io_read_bytes, io_write_bytes) while it runs; peaks and totals (cpu_seconds,"
+        " peak_cpu_cores, peak_memory_bytes, I/O) once ended",
     )
 
 

@@ -103,8 +103,9 @@ class UsageWatch:
         """Measure every running attempt once (off the loop); enforce limits; return how many."""
         running = self.running()
         pgids = {task.attempt_pgid for _run, task in running if task.attempt_pgid is not None}
-        groups = await asyncio.to_thread(scan_groups, pgids) if pgids else {}
         now = time.time() if now is None else now
+        history_due = self.history_every_s > 0 and now - self._last_history >= self.history_every_s
+        groups = await asyncio.to_thread(scan_groups, pgids, with_io=history_due) if pgids else {}
         live = self.flow.attempts
         for gone in [key for key in self.tasks if key not in live]:
             del self.tasks[gone]  # ended without `finish` (an engine fault): never shown again
@@ -124,7 +125,7 @@ class UsageWatch:
             if over_limit(usage.rss_bytes, limit) and task.memory_exceeded is None:
                 assert limit is not None
                 self._stop_for_memory(run, task, usage, limit)
-        if self.history_every_s > 0 and now - self._last_history >= self.history_every_s:
+        if history_due:
             self._last_history = now
             await self._write_history(now)
         return seen

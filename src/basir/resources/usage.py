@@ -32,6 +32,23 @@ class GroupUsage:
     processes: int = 0
     cpu_ticks: int = 0  # user + system time, own and reaped children's, in clock ticks
     rss_bytes: int = 0
+    io_read_bytes: int | None = None  # storage I/O, own and reaped children's (when read)
+    io_write_bytes: int | None = None
+
+
+def parse_io(raw: bytes) -> tuple[int, int] | None:
+    """`(read_bytes, write_bytes)` of one `/proc/<pid>/io`, None when they are missing."""
+    found: dict[bytes, int] = {}
+    for line in raw.splitlines():
+        key, _sep, value = line.partition(b": ")
+        if key in {b"read_bytes", b"write_bytes"}:
+            try:
+                found[key] = int(value)
+            except ValueError:
+                return None
+    if len(found) != 2:
+        return None
+    return found[b"read_bytes"], found[b"write_bytes"]
 
 
 def parse_stat(
@@ -69,12 +86,16 @@ def _read_stat(path: str) -> bytes | None:
         os.close(fd)
 
 
-def scan_groups(pgids: Collection[int], proc: str = PROC) -> dict[int, GroupUsage]:
+def scan_groups(
+    pgids: Collection[int], proc: str = PROC, *, with_io: bool = False
+) -> dict[int, GroupUsage]:
     """Usage of each watched session-leading group with a live member (one `/proc` pass).
 
     A member must be in the group *and* the session the group leads, as `executors.processes`
-    requires, so a stranger that happens to reuse the number is never counted.  Blocking
-    (file reads): call it off the event loop.
+    requires, so a stranger that happens to reuse the number is never counted.  With
+    `with_io`, each member's `/proc/<pid>/io` is read too (one more read per task process, so
+    the sampler asks for it only every history interval).  Blocking (file reads): call it off
+    the event loop.
     """
     watched = set(pgids)
     totals: dict[int, list[int]] = {}
@@ -91,11 +112,20 @@ def scan_groups(pgids: Collection[int], proc: str = PROC) -> dict[int, GroupUsag
         parsed = None if raw is None else parse_stat(raw, watched)
         if parsed is None or parsed[1] != parsed[0]:
             continue
-        entry = totals.setdefault(parsed[0], [0, 0, 0])
+        entry = totals.setdefault(parsed[0], [0, 0, 0, 0, 0])
         entry[0] += 1
         entry[1] += parsed[2]
         entry[2] += parsed[3]
-    return {pgid: GroupUsage(*values) for pgid, values in totals.items()}
+        if with_io:
+            raw_io = _read_stat(f"{proc}/{name}/io")
+            io = None if raw_io is None else parse_io(raw_io)
+            if io is not None:
+                entry[3] += io[0]
+                entry[4] += io[1]
+    return {
+        pgid: GroupUsage(*values[:3], *(values[3:] if with_io else (None, None)))
+        for pgid, values in totals.items()
+    }
 
 
 @dataclass(slots=True)
@@ -113,6 +143,8 @@ class TaskUsage:
     peak_cpu_cores: float = 0.0
     cpu_seconds: float = 0.0  # the sum of positive increments (members that left are kept)
     samples: int = 0
+    io_read_bytes: int | None = None  # the group's storage I/O as last read
+    io_write_bytes: int | None = None
 
     def view(self) -> dict[str, float | int]:
         """The JSON shape shown beside a task (cpu in cores, memory in bytes)."""
@@ -124,7 +156,15 @@ class TaskUsage:
             "peak_memory_bytes": self.peak_rss_bytes,
             "cpu_seconds": round(self.cpu_seconds, 3),
             "samples": self.samples,
+            **_io(self),
         }
+
+
+def _io(usage: TaskUsage) -> dict[str, int]:
+    """The I/O figures once they have been read (absent before)."""
+    if usage.io_read_bytes is None or usage.io_write_bytes is None:
+        return {}
+    return {"io_read_bytes": usage.io_read_bytes, "io_write_bytes": usage.io_write_bytes}
 
 
 def advance(usage: TaskUsage, group: GroupUsage, now: float) -> TaskUsage:
@@ -144,6 +184,9 @@ def advance(usage: TaskUsage, group: GroupUsage, now: float) -> TaskUsage:
     usage.cpu_ticks = group.cpu_ticks
     usage.rss_bytes = group.rss_bytes
     usage.processes = group.processes
+    if group.io_read_bytes is not None and group.io_write_bytes is not None:
+        usage.io_read_bytes = max(usage.io_read_bytes or 0, group.io_read_bytes)  # never back
+        usage.io_write_bytes = max(usage.io_write_bytes or 0, group.io_write_bytes)
     usage.peak_rss_bytes = max(usage.peak_rss_bytes, group.rss_bytes)
     usage.peak_cpu_cores = max(usage.peak_cpu_cores, usage.cpu_cores)
     usage.sampled = now
@@ -159,6 +202,7 @@ def summary(usage: TaskUsage) -> dict[str, float | int]:
         "peak_memory_bytes": usage.peak_rss_bytes,
         "samples": usage.samples,
         "sampled_s": round(max(0.0, usage.sampled - usage.started), 3),
+        **_io(usage),
     }
 
 

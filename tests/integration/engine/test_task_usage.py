@@ -87,6 +87,7 @@ async def test_a_task_within_its_memory_runs_and_its_usage_is_kept(sampled: Engi
     assert row.usage is not None
     assert 0.1 < row.usage["cpu_seconds"] < 5  # up to 1.5 s of busy loop (a shared machine)
     assert row.usage["peak_memory_bytes"] > 1 << 20
+    assert row.usage["io_read_bytes"] >= 0 and row.usage["io_write_bytes"] >= 0  # read as well
     assert sampled.usage.live(run_id) == {}
     await asyncio.sleep(0.4)  # the next history write adds its peaks, when it ended
     end = time.time() + 1

@@ -14,6 +14,7 @@ from basir.resources.usage import (
     TaskUsage,
     advance,
     over_limit,
+    parse_io,
     parse_stat,
     scan_groups,
     summary,
@@ -58,6 +59,13 @@ def test_scan_groups_sums_live_members_of_watched_session_groups(tmp_path: Path)
         },
     )
     assert scan_groups({100, 300}, proc) == {100: GroupUsage(2, 60, 200 * PAGE_BYTES)}
+    io = b"rchar: 9\nwchar: 9\nsyscr: 1\nsyscw: 1\nread_bytes: {r}\nwrite_bytes: {w}\n"
+    (tmp_path / "100" / "io").write_bytes(io.replace(b"{r}", b"4096").replace(b"{w}", b"8192"))
+    (tmp_path / "101" / "io").write_bytes(io.replace(b"{r}", b"1").replace(b"{w}", b"2"))
+    assert scan_groups({100}, proc, with_io=True) == {
+        100: GroupUsage(2, 60, 200 * PAGE_BYTES, io_read_bytes=4097, io_write_bytes=8194)
+    }
+    assert parse_io(b"rchar: 1\n") is None
     assert scan_groups(set(), proc) == {}
     assert scan_groups({100}, str(tmp_path / "missing")) == {}
 
