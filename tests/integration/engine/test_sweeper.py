@@ -58,6 +58,19 @@ def processes_of(attempt_id: str) -> list[int]:
     return found
 
 
+async def until_exec(pid: int) -> None:
+    """Wait until a just-started `sleep` has completed its exec (its own environment shows)."""
+    for _ in range(200):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as file:
+                if file.read().startswith(b"sleep\0"):
+                    return
+        except OSError:
+            pass
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"process {pid} never became sleep")
+
+
 async def leak_events(engine: Engine) -> list[dict[str, Any]]:
     await engine._flush()
     events = await engine.store.list_events(limit=1000, types=("resource.leak_fixed",))
@@ -99,6 +112,7 @@ async def test_the_sweeper_stops_a_surviving_group_of_an_ended_attempt(swept: En
     env = {**os.environ, "BASIR_ATTEMPT_ID": "ended-attempt"}
     survivor = subprocess.Popen(["sleep", "300"], start_new_session=True, env=env)
     try:
+        await until_exec(survivor.pid)
         ticks = start_ticks(survivor.pid)
         ended = ("r1", "t1", survivor.pid, ticks, "ended-attempt", time.time())
         swept.sweeper.ended.append(ended)
@@ -123,6 +137,7 @@ async def test_a_reused_worker_of_an_ended_attempt_is_left_alone(swept: Engine) 
     env = {k: v for k, v in os.environ.items() if k != "BASIR_ATTEMPT_ID"}
     worker = subprocess.Popen(["sleep", "300"], start_new_session=True, env=env)
     try:
+        await until_exec(worker.pid)
         ended = ("r1", "t1", worker.pid, start_ticks(worker.pid), "call-1", time.time() - 60)
         swept.sweeper.ended.append(ended)
         assert await swept.sweeper.sweep() == []
