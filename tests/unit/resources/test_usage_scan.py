@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,11 @@ def test_scan_groups_sees_this_machine(tmp_path: Path) -> None:
     child = subprocess.Popen(["sleep", "30"], start_new_session=True)
     try:
         found = scan_groups({child.pid})
+        for _ in range(200):  # until its exec has completed (no memory of its own before)
+            if found[child.pid].rss_bytes > 0:
+                break
+            time.sleep(0.01)
+            found = scan_groups({child.pid})
         assert found[child.pid].processes == 1
         assert found[child.pid].rss_bytes > 0
     finally:
