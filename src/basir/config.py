@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -78,6 +78,10 @@ class Settings(BaseSettings):
                 )
         return value
 
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", description="server logs: JSON lines, console lines, or auto (JSON off a terminal)"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     task_env_allow: str = Field(
         "", description="extra server variables tasks may see, e.g. 'HTTP_PROXY,CI'"
     )
