@@ -39,7 +39,7 @@ env: ## create/refresh .venv from uv.lock with the machine's python3.11 (idempot
 	@# Bytecode compiled now, not by each command: where PYTHONDONTWRITEBYTECODE=1 is set (CI,
 	@# containers) Python still reads .pyc files but never writes them. The project itself is
 	@# installed editable, so its src/ is compiled too.
-	@$(UV) sync --frozen --quiet --compile-bytecode --python "$(PYTHON_SYS)"
+	@$(UV) sync --frozen --all-extras --quiet --compile-bytecode --python "$(PYTHON_SYS)"
 	@$(BIN)/python -m compileall -q -j 0 src
 	@$(MAKE) assets
 
@@ -101,6 +101,7 @@ bench: env ## engine workloads W1-W4, the API and the command line (see docs/per
 	@$(BIN)/python bench/cli_bench.py
 	@$(BIN)/python bench/monitoring_bench.py
 	@$(BIN)/python bench/schedules_bench.py
+	@$(BIN)/python bench/export_bench.py
 
 i18n-extract: env ## collect messages into basir.pot and merge them into the Arabic catalog
 	@$(BIN)/python scripts/i18n.py extract
