@@ -8,7 +8,6 @@ import json
 import time
 
 import pytest
-
 from monitoring_helpers import Served
 
 HELLO_YAML = """\
