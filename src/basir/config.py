@@ -78,6 +78,12 @@ class Settings(BaseSettings):
                 )
         return value
 
+    task_log_retention_days: float = Field(
+        30.0, ge=0, le=36500, description="days the task logs of finished runs are kept; 0: ever"
+    )
+    task_logs_max_bytes: int = Field(
+        10 * 1024**3, ge=0, description="cap on all task logs; oldest finished runs go first"
+    )
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="server logs: JSON lines, console lines, or auto (JSON off a terminal)"
     )

@@ -41,6 +41,7 @@ from basir.monitoring.alert_manager import AlertManager
 from basir.monitoring.health_probe import gather
 from basir.monitoring.history import HistorySampler
 from basir.monitoring.http import HttpMetricsMiddleware
+from basir.monitoring.log_retention import LogSweeper
 from basir.monitoring.metrics import Metrics
 from basir.monitoring.notify import Notifier
 from basir.monitoring.snapshot import engine_state
@@ -84,14 +85,22 @@ def create_app(
         metrics.bind_state(engine_state(engine))
 
     sampler = HistorySampler(metrics, engine.store, interval_s=settings.metrics_interval_s)
+    sweeper = LogSweeper(
+        engine.store,
+        settings.logs_dir,
+        keep_s=settings.task_log_retention_days * 86400,
+        max_bytes=settings.task_logs_max_bytes,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sampler.start()  # the built-in metric history, while the app serves
+        sweeper.start()  # task log retention
         await ctx.alerts.start()  # the built-in alert rules
         yield
         await ctx.alerts.stop()
         await sampler.stop()
+        await sweeper.stop()
         ctx.shutdown.set()
         ctx.runs_cache.close()
 
