@@ -268,6 +268,7 @@ class Flow:
             task,
             TaskStatus.RUNNING,
             "task.started",
+            {"attempt": task.attempts + 1},
             attempts=task.attempts + 1,
             attempt_id=uuid.uuid4().hex,
             started_at=now,
