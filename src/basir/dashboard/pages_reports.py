@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from markupsafe import Markup, escape
 from starlette.responses import JSONResponse, Response
 
-from basir.dashboard.web import SessionDep, dashboard_of, render, with_headers
+from basir.dashboard.web import SessionDep, dashboard_of, format_when, render, with_headers
 from basir.errors import BasirError
 from basir.i18n import _
 from basir.monitoring.report_render import iso, to_csv, to_html, to_json
@@ -33,6 +34,12 @@ def report_window(query: Any) -> tuple[str, str, dict[str, str]]:
     return since, until, errors
 
 
+def window_text(since: float, until: float) -> Markup:
+    """ "Runs created from … to …" with both times formatted for the page's language."""
+    text = escape(_("Runs created from {since} to {until}"))
+    return Markup(text).format(since=format_when(since), until=format_when(until))
+
+
 def _errors_of(error: BasirError) -> dict[str, str]:
     found = {str(d.get("field")): str(d.get("message")) for d in error.details if d.get("field")}
     return found or {"since": error.message}
@@ -55,7 +62,7 @@ async def reports_page(request: Request, session: SessionDep) -> Response:
         "presets": PRESETS,
         "errors": errors,
         "report": report,
-        "window_text": (iso(report.since), iso(report.until)) if report else None,
+        "window_text": window_text(report.since, report.until) if report else None,
         "exports": EXPORTS,
     }
     return render(

@@ -15,7 +15,6 @@ from basir.i18n import _, current_locale
 router = APIRouter(include_in_schema=False)
 
 MEMORY_POOL = "memory"
-CPU_POOL = "cpu"
 _UNITS = ((1024.0**3, "GiB"), (1024.0**2, "MiB"), (1024.0, "KiB"))
 
 
@@ -31,16 +30,15 @@ class PoolRow:
 
 
 def amount_text(pool: str, amount: float) -> str:
-    """An amount of a pool for people: cores for cpu, binary sizes for memory, else slots."""
+    """An amount of a pool for people: binary sizes for memory, else the number (cores for cpu,
+    slots for the others)."""
     locale = current_locale()
     if pool == MEMORY_POOL:
         for size, unit in _UNITS:
             if amount >= size:
                 return f"{format_decimal(round(amount / size, 1), locale=locale)} {unit}"
         return _("{n} bytes", n=format_decimal(amount, locale=locale))
-    if pool == CPU_POOL:
-        return _("{n} cores", n=format_decimal(amount, locale=locale))
-    return _("{n} slots", n=format_decimal(amount, locale=locale))
+    return format_decimal(amount, locale=locale)
 
 
 def pool_rows(pools: list[dict[str, Any]]) -> list[PoolRow]:
