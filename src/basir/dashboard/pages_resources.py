@@ -7,9 +7,10 @@ from typing import Any
 
 from babel.numbers import format_decimal
 from fastapi import APIRouter, Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
-from basir.dashboard.web import SessionDep, dashboard_of, render
+from basir.dashboard import pool_chart
+from basir.dashboard.web import SessionDep, dashboard_of, render, with_headers
 from basir.i18n import _, current_locale
 
 router = APIRouter(include_in_schema=False)
@@ -58,14 +59,19 @@ def pool_rows(pools: list[dict[str, Any]]) -> list[PoolRow]:
 async def resources_page(request: Request, session: SessionDep) -> Response:
     """Pools with capacity and use, and the waiting tasks with their reasons.
 
-    `?part=live` is the fragment the page refreshes when tasks change.
+    `?part=live` is the fragment the page refreshes when tasks change; `?part=chart` the
+    chart's data (JSON): each pool's use in percent per minute of the last hour, from the
+    metric history (the chart is on the page only when the history has pool series).
     """
     ctx = dashboard_of(request)
+    if request.query_params.get("part") == "chart":
+        return with_headers(JSONResponse(await pool_chart.load(ctx.store)))
     status = ctx.engine.resources_status()
     values = {
         "since": await ctx.store.last_event_id(),
         "pools": pool_rows(status["pools"]),
         "waiting": status["waiting"],
+        "chart": await pool_chart.has_history(ctx.store),
     }
     live = request.query_params.get("part") == "live"
     template = "resources_live.html" if live else "resources.html"

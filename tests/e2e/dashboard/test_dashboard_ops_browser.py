@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -43,12 +43,14 @@ PAGES = ("/scheduler", "/resources", "/alerts", "/reports", "/audit", "/admin")
 
 @pytest.fixture(scope="module")
 def dash_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server with one `gradle` slot, the demo workflows and a viewer user."""
+    """A server with one `gradle` slot, the demo workflows and a viewer user; it samples the
+    metric history every second, so the pool chart has points at once."""
     server = make_server(
         tmp_path_factory.mktemp("ops-server"),
         "--load-examples",
         str(WORKFLOWS),
         BASIR_POOLS="gradle=1",
+        BASIR_METRICS_INTERVAL_S="1",
     )
     with ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, add_viewer(server.home)).result()
@@ -100,6 +102,7 @@ def test_resources_show_holders_and_a_waiting_task_that_leaves_live(
     context: BrowserContext, client: httpx.Client
 ) -> None:
     run_id = client.post("/api/v1/workflows/dash-builds/runs", json={}).json()["run_id"]
+    _until(lambda: "basir_pool_in_use" in client.get("/api/v1/metrics").json()["names"])
     page = context.new_page()
     login(page)
     page.goto("/resources")
@@ -109,12 +112,22 @@ def test_resources_show_holders_and_a_waiting_task_that_leaves_live(
     waiting = page.locator("#waiting tbody tr")
     expect(waiting).to_have_count(1)
     expect(waiting).to_contain_text("waiting for gradle: 1/1 in use by run")
+    expect(page.locator("#pool-chart canvas")).to_have_count(1)
+    expect(page.locator("#pool-chart")).to_contain_text("gradle")
     shot(page, "resources")
     client.post(f"/api/v1/runs/{run_id}/cancel")
     wait_status(client, run_id, {"cancelled"})
     expect(page.locator("#waiting")).to_have_count(0)
     expect(pool.locator(".pool-in-use")).to_have_text("0")
     assert page.evaluate("window.basirNoReload") is True, "the page reloaded itself"
+
+
+def _until(check: Callable[[], bool], timeout_s: float = 15) -> None:
+    """Poll `check` until it holds (the server's own clock: sampling, alerting)."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
 
 
 def _firing_alert(client: httpx.Client) -> dict[str, object]:

@@ -17,7 +17,9 @@ from basir.engine.runtime import Engine
 from basir.security import tokens
 from basir.spec.validate import load_workflow
 from basir.store.memory import MemoryStore
-from basir.store.records import AlertRecord
+from basir.dashboard.pool_chart import usage_percent
+from basir.monitoring.snapshot import engine_state
+from basir.store.records import AlertRecord, MetricPoint
 
 SCHEDULED = """\
 name: nightly
@@ -100,6 +102,39 @@ async def test_resources_show_pools_holders_and_waiting_reasons(
     live = await client.get("/resources?part=live")
     assert live.text.lstrip().startswith('<div id="resources-live"')
     await engine.cancel_run(run_id, by="tests")
+
+
+def test_pool_use_is_a_share_of_capacity_with_gaps() -> None:
+    in_use = {"gradle": {60.0: 1.0, 120.0: 2.0}, "cpu": {60.0: 0.5}, "lost": {60.0: 1.0}}
+    capacity = {"gradle": {60.0: 2.0, 120.0: 2.0}, "cpu": {60.0: 0.0, 120.0: 2.0}}
+    assert usage_percent(in_use, capacity) == {
+        "time": [60.0, 120.0],
+        "pools": ["cpu", "gradle"],
+        "values": [[None, None], [50.0, 100.0]],
+    }
+
+
+async def test_the_pool_chart_appears_once_the_history_has_pool_series(
+    browser: Browser, store: MemoryStore, engine: Engine
+) -> None:
+    client = await browser("viewer")
+    assert 'id="pool-chart"' not in (await client.get("/resources")).text
+    snapshot = await engine_state(engine)()
+    assert snapshot.pools["gradle"] == (1.0, 0.0)
+    now = time.time()
+    minute = now - now % 60
+    points = [
+        MetricPoint("basir_pool_capacity", '{"pool":"gradle"}', 0, minute - 50, 1.0),
+        MetricPoint("basir_pool_in_use", '{"pool":"gradle"}', 0, minute - 50, 1.0),
+        MetricPoint("basir_pool_capacity", '{"pool":"gradle"}', 0, minute + 1, 1.0),
+        MetricPoint("basir_pool_in_use", '{"pool":"gradle"}', 0, minute + 1, 0.0),
+    ]
+    await store.metrics_write(points)
+    page = await client.get("/resources")
+    assert 'id="pool-chart"' in page.text and "/static/app/pools.js" in page.text
+    chart = (await client.get("/resources?part=chart")).json()
+    assert (chart["time"], chart["pools"]) == ([minute - 60, minute], ["gradle"])
+    assert chart["values"] == [[100.0, 0.0]] and chart["end"] - chart["start"] == 3600
 
 
 def _alert(rule: str = "run_failed", run_id: str = "r1") -> AlertRecord:
