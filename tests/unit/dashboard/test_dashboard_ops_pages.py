@@ -13,12 +13,12 @@ from dashboard_helpers import Browser, csrf_of
 
 from basir.config import Settings
 from basir.coordinator.workflows import apply_workflow
+from basir.dashboard.pool_chart import usage_percent
 from basir.engine.runtime import Engine
+from basir.monitoring.snapshot import engine_state
 from basir.security import tokens
 from basir.spec.validate import load_workflow
 from basir.store.memory import MemoryStore
-from basir.dashboard.pool_chart import usage_percent
-from basir.monitoring.snapshot import engine_state
 from basir.store.records import AlertRecord, MetricPoint
 
 SCHEDULED = """\
