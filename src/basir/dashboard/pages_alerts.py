@@ -86,19 +86,23 @@ async def _page(
     ctx = dashboard_of(request)
     prefill = form if form is not None else request.query_params
     values = {
+        "since": await ctx.store.last_event_id(),
         **await _values(ctx),
         "form": {k: str(prefill.get(k) or "") for k in (*MATCHABLE, "for", "why")},
         "errors": errors or {},
         "alerting": ctx.alerts is not None,
     }
-    return render(request, "alerts.html", values, session=session, status_code=status)
+    live = form is None and request.query_params.get("part") == "live"
+    template = "alerts_live.html" if live else "alerts.html"
+    return render(request, template, values, session=session, status_code=status)
 
 
 @router.get("/alerts")
 async def alerts_page(request: Request, session: SessionDep) -> Response:
     """Firing and resolved alerts, the silences in force, and (to operators) the forms.
 
-    Query fields prefill the silence form (the "silence like this" link of an alert).
+    Query fields prefill the silence form (the "silence similar" link of an alert);
+    `?part=live` is the fragment (alerts and silences) the page refreshes when runs change.
     """
     return await _page(request, session)
 

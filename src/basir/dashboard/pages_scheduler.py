@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -22,6 +23,7 @@ from basir.dashboard.web import (
 )
 from basir.errors import BasirError
 from basir.i18n import _
+from basir.monitoring.snapshot import oldest_queued_at
 from basir.scheduler.analytics import CLASSES, parse_window
 
 router = APIRouter(include_in_schema=False)
@@ -38,6 +40,11 @@ def wait_groups(stats: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     queues = [("queue", name, group) for name, group in stats["queues"].items()]
     classes = [("class", name, stats["classes"][name]) for name, _floor in CLASSES]
     return queues + [row for row in classes if row[2] is not None]
+
+
+def oldest_wait(queued_at: float | None, now: float) -> float | None:
+    """How long the longest-waiting queued task has waited so far (None: nothing waits)."""
+    return None if queued_at is None else max(0.0, now - queued_at)
 
 
 @router.get("/scheduler")
@@ -61,6 +68,8 @@ async def scheduler_page(request: Request, session: SessionDep) -> Response:
         "schedules": await ctx.store.list_schedules(),
         "stats": stats,
         "waits": wait_groups(stats),
+        "ready_now": len(ctx.engine.flow.ready),
+        "oldest_wait": oldest_wait(oldest_queued_at(ctx.engine), time.time()),
         "window": window,
         "windows": WINDOWS,
     }

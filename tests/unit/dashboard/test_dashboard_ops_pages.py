@@ -15,6 +15,7 @@ from basir.config import Settings
 from basir.coordinator.workflows import apply_workflow
 from basir.dashboard.pool_chart import usage_percent
 from basir.engine.runtime import Engine
+from basir.monitoring.alert_manager import SILENCE_KIND
 from basir.monitoring.snapshot import engine_state
 from basir.security import tokens
 from basir.spec.validate import load_workflow
@@ -59,6 +60,7 @@ async def test_scheduler_shows_next_fire_in_its_zone_and_pauses_for_operators(
     assert 'data-schedule="nightly:0"' in page.text
     assert "Asia/Riyadh" in page.text and "02:00 +03:00" in page.text
     assert 'id="queue-waits"' in page.text and "sched-toggle" not in page.text
+    assert 'id="ready-now">0<' in page.text and 'id="oldest-wait">-<' in page.text
     refused = await _post(viewer, "/scheduler", "/scheduler/nightly:0/pause")
     assert refused.status_code == 403
 
@@ -161,6 +163,11 @@ async def test_alerts_are_acknowledged_and_silenced_by_operators_only(
     alert = await store.alert_get("run_failed.r1")
     assert alert is not None and alert.acked_by == "operator"
     assert "by operator" in (await operator.get("/alerts")).text
+    live = await operator.get("/alerts?part=live")
+    assert live.text.lstrip().startswith('<div id="alerts-live"') and "<html" not in live.text
+    assert "by operator" in live.text and 'id="silence-form"' not in live.text
+    forged = await operator.post("/alerts/silences", data={"csrf": "forged", "rule": "x"})
+    assert forged.status_code == 403 and await store.kv_list(SILENCE_KIND) == []
 
     bad = await _post(operator, "/alerts", "/alerts/silences", **{"for": "99y", "why": ""})
     assert bad.status_code == 422
@@ -223,6 +230,10 @@ async def test_admin_creates_users_issues_and_revokes_tokens(
     admin = await browser("admin")
     page = await admin.get("/admin")
     assert 'data-user="viewer"' in page.text
+    forged = await admin.post(
+        "/admin/users", data={"csrf": "forged", "name": "eve", "role": "admin"}
+    )
+    assert forged.status_code == 403 and await store.kv_get(tokens.USER_KIND, "eve") is None
     bad = await _post(admin, "/admin", "/admin/users", name="Bad Name!", role="root")
     assert bad.status_code == 422
     assert 'id="name-error"' in bad.text and 'id="role-error"' in bad.text
