@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from basir.config import Settings
-from basir.engine import progression
+from basir.engine import fanout, progression
 from basir.engine.admission import Admission
 from basir.engine.attempts import AttemptResult, AttemptRunner
 from basir.engine.journal import Journal, Metrics, exception_text
@@ -33,11 +33,8 @@ from basir.resources.capacity import pool_capacities
 from basir.scheduler.deadlines import task_deadline_at
 from basir.scheduler.ready_queue import ReadyQueue
 from basir.states import RUN_TERMINAL, TASK_TRANSITIONS, RunStatus, TaskStatus
-from basir.store.records import TaskRecord
 
 log = logging.getLogger(__name__)
-
-MAX_FOREACH_ITEMS = 10_000
 
 
 class Flow:
@@ -89,7 +86,7 @@ class Flow:
         if verdict is not Gate.RUN:
             self.finish_task(run, task, progression.GATE_STATUS[verdict])
         elif task.spec.foreach is not None and task.parent is None:
-            self._expand(run, task)
+            fanout.expand(self, run, task)
         else:
             self.queue(run, task)
 
@@ -99,64 +96,7 @@ class Flow:
         self.journal.queued(run, task)
         self.push_ready(run, task)
 
-    def _expand(self, run: RunState, parent: TaskState) -> None:
-        """Fan a `foreach` task out into one instance per item (reusing earlier instances)."""
-        now = time.time()
-        journal = self.journal
-        if parent.instances:  # a retried run: re-queue the instances that did not succeed
-            journal.task_to(run, parent, TaskStatus.QUEUED, queued_at=now)
-            journal.task_to(run, parent, TaskStatus.RUNNING, started_at=now)
-            for instance_id in parent.instances:
-                instance = run.tasks[instance_id]
-                if instance.status == TaskStatus.PENDING:
-                    self.queue(run, instance)
-            self._settle_parent(run, parent)
-            return
-        try:
-            items = self.renderer.foreach_items(parent.spec.foreach, run, parent)
-        except Exception as exc:
-            self.finish_task(run, parent, TaskStatus.FAILED, error=exception_text(exc))
-            return
-        if len(items) > MAX_FOREACH_ITEMS:
-            message = _(
-                "foreach produced {count} items; the limit is {limit}",
-                count=len(items),
-                limit=MAX_FOREACH_ITEMS,
-            )
-            self.finish_task(run, parent, TaskStatus.FAILED, error=message)
-            return
-        journal.task_to(run, parent, TaskStatus.QUEUED, queued_at=now)
-        journal.task_to(
-            run, parent, TaskStatus.RUNNING, started_at=now, data={"instances": len(items)}
-        )
-        instance_spec = parent.spec.model_copy(update={"foreach": None})
-        for index, item in enumerate(items):
-            instance = TaskState(
-                id=f"{parent.id}[{index}]",
-                spec=instance_spec,
-                status=TaskStatus.PENDING,
-                seq=run.next_seq,
-                parent=parent.id,
-                index=index,
-                item=item,
-            )
-            run.add(instance)
-            parent.instances.append(instance.id)
-            journal.insert_row(
-                TaskRecord(
-                    run_id=run.id,
-                    task_id=instance.id,
-                    status=TaskStatus.PENDING,
-                    updated_at=now,
-                    parent_id=parent.id,
-                    item_index=index,
-                    item=item,
-                )
-            )
-            self.queue(run, instance)
-        self._settle_parent(run, parent)
-
-    def _settle_parent(self, run: RunState, parent: TaskState) -> None:
+    def settle_parent(self, run: RunState, parent: TaskState) -> None:
         """End a foreach parent once all its instances have ended."""
         outcome = progression.parent_outcome(parent, run.tasks)
         if outcome is not None:
@@ -182,7 +122,7 @@ class Flow:
                 ended_run, ended = self._ended.popleft()
                 released = progression.count_down(ended, ended_run.tasks)
                 if released.parent is not None:
-                    self._settle_parent(ended_run, released.parent)
+                    self.settle_parent(ended_run, released.parent)
                 for dependent in released.unblocked:
                     if dependent.status == TaskStatus.PENDING:
                         self.evaluate(ended_run, dependent)
