@@ -24,6 +24,7 @@ from basir.engine.admission import Admission
 from basir.engine.attempts import AttemptResult, AttemptRunner
 from basir.engine.journal import Journal, Metrics, exception_text
 from basir.engine.leftovers import FORGET_PROCESS
+from basir.engine.preemption import STOP_REASON, Preempter
 from basir.engine.rendering import Renderer
 from basir.engine.rules import Gate, after_failure
 from basir.engine.state import RunState, TaskState
@@ -59,6 +60,7 @@ class Flow:
         self.attempts: dict[tuple[str, str], asyncio.Task[None]] = {}
         self.slots_used = 0
         self.admission = Admission(pool_capacities(settings.pools), journal, renderer.templates)
+        self.preemption = Preempter(self)
         self.closing = False
         self._on_fault = on_fault
         self._random = random.Random()
@@ -182,14 +184,17 @@ class Flow:
             if blocked:
                 self.admission.hold_back(run, task)
                 run.parked.append(task.id)
+                self.preemption.for_run_limit(run, task)
                 continue
             try:
                 if not self.admission.admit(run, task):
+                    self.preemption.for_resources(run, task)
                     continue  # waits for resources; offered again when some are freed
                 self._start_attempt(run, task)
             except Exception as exc:
                 self.admission.free(run, task, self.push_ready)
                 self.engine_error(run, task, exc)
+        self.preemption.for_slot()
 
     def _start_attempt(self, run: RunState, task: TaskState) -> None:
         """Record a new attempt as running; it begins once that is committed (`begin`)."""
@@ -275,6 +280,7 @@ class Flow:
         """An attempt is over, however it ended: give back its slot and its resources."""
         run.running -= 1
         self.slots_used -= 1
+        self.preemption.ended(run, task)
         self.admission.free(run, task, self.push_ready)
 
     def _settle_attempt(self, run: RunState, task: TaskState, result: AttemptResult) -> None:
@@ -291,6 +297,9 @@ class Flow:
         reason, task.stop_reason = task.stop_reason, None
         self.unpark(run)
         outcome = result.outcome
+        if reason == STOP_REASON and outcome != TaskStatus.SUCCEEDED:
+            self.preemption.requeue(run, task)  # stopped for a critical task: no retry spent
+            return
         if outcome == TaskStatus.CANCELLED and reason in {"shutdown", "pause"}:
             # Interrupted on purpose: queued again without spending a retry.
             self.journal.task_to(

@@ -120,9 +120,7 @@ def test_victims_are_eligible_sufficient_and_minimal(
     if victims is None:
         short = shortfall(request, capacity, in_use)
         eligible = [
-            c
-            for c in candidates
-            if c.preemptible and class_rank(c.priority) < class_rank(priority)
+            c for c in candidates if c.preemptible and class_rank(c.priority) < class_rank(priority)
         ]
         everyone_frees = {
             pool: sum(c.holds.get(pool, 0) for c in eligible) for pool in (short or {})
