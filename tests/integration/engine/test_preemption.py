@@ -16,6 +16,7 @@ import pytest
 
 from basir.config import Settings
 from basir.coordinator.workflows import apply_workflow
+from basir.engine.report import run_to_dict
 from basir.engine.runtime import Engine
 from basir.events.bus import EventBus
 from basir.spec.models import WorkflowSpec
@@ -86,6 +87,8 @@ async def test_a_critical_task_takes_the_slot_of_a_preemptible_low_one(
     (bulk,) = await one_slot.store.get_tasks(low_run)
     assert (bulk.status, bulk.attempts, bulk.preemptions) == ("succeeded", 1, 1)
     assert (tmp_path / "bulk.attempts").read_text().count("x") == 2
+    shown = run_to_dict(await one_slot.store.get_run(low_run), [bulk])  # type: ignore[arg-type]
+    assert shown["tasks"]["bulk"]["preemptions"] == 1  # as GET /runs/{id} shows it
     (event,) = await events_of(one_slot, low_run, "task.preempted")
     assert event.data["task_id"] == "bulk"
     assert event.data["by_run_id"] == urgent_run
