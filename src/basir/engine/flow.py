@@ -29,6 +29,7 @@ from basir.engine.rendering import Renderer
 from basir.engine.rules import Gate, after_failure
 from basir.engine.state import RunState, TaskState
 from basir.engine.timers import Timers, retry_key
+from basir.engine.watchdog import Watchdog
 from basir.i18n import _
 from basir.resources.capacity import pool_capacities
 from basir.scheduler.deadlines import task_deadline_at
@@ -61,6 +62,7 @@ class Flow:
         self.slots_used = 0
         self.admission = Admission(pool_capacities(settings.pools), journal, renderer.templates)
         self.preemption = Preempter(self)
+        self.watchdog = Watchdog(self)
         self.closing = False
         self._on_fault = on_fault
         self._random = random.Random()
@@ -245,6 +247,7 @@ class Flow:
         attempt = asyncio.create_task(self._attempt(run, task), name=f"{run.id}/{task.id}")
         self.attempts[(run.id, task.id)] = attempt
         attempt.add_done_callback(functools.partial(self._reap, run, task))
+        self.watchdog.arm(run, task, attempt)
 
     def _reap(self, run: RunState, task: TaskState, attempt: asyncio.Task[None]) -> None:
         """Account for an attempt cancelled before its first step (its body never ran).
@@ -262,11 +265,17 @@ class Flow:
     async def _attempt(self, run: RunState, task: TaskState) -> None:
         """Run one attempt of a task and record how it ended."""
         started = time.perf_counter()
+        key, me = (run.id, task.id), asyncio.current_task()
         try:
             result = await self.runner.run(run, task)
         finally:
-            self.attempts.pop((run.id, task.id), None)
-            self._free(run, task)
+            mine = self.attempts.get(key) is me  # else the engine's timer ended it (`abandon`)
+            if mine:
+                del self.attempts[key]
+                self.watchdog.disarm(run, task)
+                self._free(run, task)
+        if not mine:
+            return
         try:
             if self.metrics is not None:
                 self.metrics.observe_task(
@@ -274,6 +283,19 @@ class Flow:
                 )
         except Exception:  # monitoring never decides a task's fate
             log.exception("metrics failed")
+        self._settle_attempt(run, task, result)
+
+    def abandon(self, run: RunState, task: TaskState, result: AttemptResult) -> None:
+        """End an attempt without waiting for its coroutine (stuck past its timeout).
+
+        Its slot and resources are given back now and its end is recorded as `result`; the
+        coroutine, cancelled once more, is left to finish on its own and then changes nothing.
+        """
+        attempt = self.attempts.pop((run.id, task.id), None)
+        if attempt is None:
+            return
+        attempt.cancel()
+        self._free(run, task)
         self._settle_attempt(run, task, result)
 
     def _free(self, run: RunState, task: TaskState) -> None:
