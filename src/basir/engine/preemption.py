@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 SLOTS = "slots"  # the engine's `max_parallel` slots, as a pool
 RUN_SLOTS = "run slots"  # one run's `concurrency`, as a pool (names no resource pool can take)
 STOP_REASON = "preempt"
+MAX_REMEMBERED = 10_000  # fruitless searches kept (cleared past it; they are only a shortcut)
 
 Holds = Callable[[Key], Mapping[str, int]]
 
@@ -53,6 +54,11 @@ class Preempter:
     def __init__(self, flow: Flow) -> None:
         self.flow = flow
         self.stopping: dict[Key, Key] = {}  # victim → the critical task it makes room for
+        # Searches that found no victims, and what the running set looked like then: while no
+        # attempt has begun or ended (and capacities are the same) the answer cannot change,
+        # so a critical task waiting behind full slots costs nothing per dispatch.
+        self._fruitless: dict[tuple[Key, str], tuple[object, ...]] = {}
+        self._ends = 0
 
     def for_slot(self) -> None:
         """Every slot is taken and the next task in queue order is critical: make room."""
@@ -111,6 +117,9 @@ class Preempter:
         if not may_preempt(priority) or beneficiary in self.stopping.values():
             return
         flow = self.flow
+        seen = (self._ends, len(flow.attempts), tuple(sorted(capacity.items())))
+        if self._fruitless.get((beneficiary, reason)) == seen:
+            return
         candidates = []
         for key in flow.attempts:
             victim_run = flow.runs.get(key[0])
@@ -129,7 +138,13 @@ class Preempter:
                     held,
                 )
             )
-        for key in choose_victims(priority, request, capacity, in_use, candidates) or []:
+        victims = choose_victims(priority, request, capacity, in_use, candidates)
+        if not victims:
+            if len(self._fruitless) > MAX_REMEMBERED:
+                self._fruitless.clear()
+            self._fruitless[(beneficiary, reason)] = seen
+            return
+        for key in victims:
             self._stop(key, beneficiary, reason)
 
     def _stop(self, key: Key, beneficiary: Key, reason: str) -> None:
@@ -143,6 +158,7 @@ class Preempter:
     def ended(self, run: RunState, task: TaskState) -> None:
         """An attempt is over: it no longer stands between its beneficiary and a start."""
         self.stopping.pop((run.id, task.id), None)
+        self._ends += 1
 
     def requeue(self, run: RunState, task: TaskState) -> None:
         """The preempted attempt has stopped: queue the task again, its retries untouched."""
