@@ -14,6 +14,7 @@ are pools here alike (`engine.preemption` names them), so one function decides a
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -37,9 +38,12 @@ class Candidate:
     holds: Mapping[str, int] = field(default_factory=dict)
 
 
+_RANK_OF = [CLASS_RANK[priority_class(p)] for p in range(101)]  # by priority 0..100
+
+
 def class_rank(priority: int) -> int:
     """The rank of a priority's class: low 0, normal 1, high 2, critical 3."""
-    return CLASS_RANK[priority_class(priority)]
+    return _RANK_OF[min(max(priority, 0), 100)]
 
 
 def may_preempt(priority: int) -> bool:
@@ -89,20 +93,24 @@ def choose_victims(
     if not short:
         return []
     rank = class_rank(priority)
-    eligible = sorted(
-        (c for c in candidates if c.preemptible and class_rank(c.priority) < rank),
-        key=lambda c: (class_rank(c.priority), -c.started_at, c.key),
-    )
+    # Only those that hold some of what is short, in a heap: a pick pops O(log n), so 10,000
+    # running attempts cost one pass, not a sort.
+    pools = tuple(short)
+    heap = []
+    for index, c in enumerate(candidates):
+        victim_rank = _RANK_OF[min(max(c.priority, 0), 100)]
+        if c.preemptible and victim_rank < rank and any(c.holds.get(p, 0) > 0 for p in pools):
+            heap.append((victim_rank, -c.started_at, c.key, index))
+    heapq.heapify(heap)
     chosen: list[Candidate] = []
     left = dict(short)
-    for candidate in eligible:
+    while heap and any(need > 0 for need in left.values()):
+        candidate = candidates[heapq.heappop(heap)[3]]
         if not any(candidate.holds.get(pool, 0) > 0 for pool, need in left.items() if need > 0):
             continue
         chosen.append(candidate)
         for pool in left:
             left[pool] -= candidate.holds.get(pool, 0)
-        if all(need <= 0 for need in left.values()):
-            break
     if not _covers(chosen, short):
         return None
     # A greedy pick may be made redundant by a later, bigger one: drop such picks, trying the
