@@ -73,8 +73,21 @@ class Preempter:
         limit = run.record.concurrency
         if run.record.status != RunStatus.RUNNING or (limit is not None and run.running >= limit):
             return  # its own run holds it back first: `for_run_limit` when it is popped
-        used, total = flow.slots_used, flow.settings.max_parallel
-        self._make_room(run, task, "slots", {SLOTS: 1}, {SLOTS: total}, {SLOTS: used})
+        if not may_preempt(priority_of(run, task)):
+            return
+        # A slot and its resources together: stopping a task for a slot whose freed resources
+        # would still not let the critical task start would stop it for nothing.
+        allocator = flow.admission.allocator
+        held = allocator.held
+        self._make_room(
+            run,
+            task,
+            "slots",
+            {SLOTS: 1, **flow.admission.request(run, task)},
+            {SLOTS: flow.settings.max_parallel, **allocator.capacity},
+            {SLOTS: flow.slots_used, **allocator.in_use},
+            holds=lambda key: {SLOTS: 1, **held.get(key, {})},
+        )
 
     def for_run_limit(self, run: RunState, task: TaskState) -> None:
         """The task's run is at its `concurrency`: stop one of that run's lower tasks."""

@@ -195,3 +195,27 @@ async def test_a_critical_task_preempts_within_its_run_concurrency(one_slot: Eng
         event = await asyncio.wait_for(preempted.get(), WAIT_S)
     assert (event.data["reason"], event.data["by_task_id"]) == ("concurrency", "hotfix")
     assert (await asyncio.wait_for(one_slot.wait(run_id), WAIT_S)).status == "succeeded"
+
+
+async def test_one_victim_frees_both_the_slot_and_the_pool(one_slot: Engine) -> None:
+    # Two slots, both taken: `holder` (older) has the gpu, `idle` (younger) has nothing the
+    # critical task needs but a slot.  Stopping the youngest for the slot, then `holder` for
+    # the gpu, would stop two; `holder` alone frees both.
+    one_slot.settings.max_parallel = 2
+    gpu = {"pools": {"gpu": 1}}
+    holder = await started(
+        one_slot,
+        "holder",
+        lambda: submit(one_slot, "holder", [victim("holder", preemptible=True, resources=gpu)]),
+    )
+    idle = await started(
+        one_slot, "idle", lambda: submit(one_slot, "idle", [victim("idle", preemptible=True)])
+    )
+    fix = {"id": "fix", "uses": "noop", "priority": "critical", "resources": gpu}
+    urgent = await submit(one_slot, "urgent", [fix])
+    assert (await asyncio.wait_for(one_slot.wait(urgent), WAIT_S)).status == "succeeded"
+    assert (await asyncio.wait_for(one_slot.wait(holder), WAIT_S)).status == "succeeded"
+    (event,) = await events_of(one_slot, holder, "task.preempted")
+    assert event.data["reason"] == "slots"
+    assert await events_of(one_slot, idle, "task.preempted") == []
+    await one_slot.cancel_run(idle)
