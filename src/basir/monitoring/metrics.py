@@ -74,6 +74,12 @@ class Metrics:
         self.retries = Counter(
             "basir_task_retries", "Failed attempts that will be retried", ["workflow"], registry=reg
         )
+        self.preemptions = Counter(
+            "basir_preemptions",
+            "Running attempts stopped to let a critical task start",
+            ["workflow"],
+            registry=reg,
+        )
         self.runs_finished = Counter(
             "basir_runs_finished",
             "Runs that reached a final state, by workflow and status",
@@ -132,6 +138,10 @@ class Metrics:
     def observe_retry(self, workflow: str = "") -> None:
         """A failed attempt of `workflow` will be retried."""
         self.retries.labels(workflow=workflow).inc()
+
+    def observe_preemption(self, workflow: str = "") -> None:
+        """An attempt of `workflow` was stopped for a critical task (and queued again)."""
+        self.preemptions.labels(workflow=workflow).inc()
 
     def observe_deadline_miss(self, workflow: str = "") -> None:
         """A run of `workflow` was still going when its deadline passed."""
