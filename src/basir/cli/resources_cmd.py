@@ -1,4 +1,4 @@
-"""`basir resources status | pool set NAME CAPACITY`.
+"""`basir resources status | pool set NAME CAPACITY` (reserve, quota: `resource_policies_cmd`).
 
 With `--server URL`, the live view of that server's engine: every pool with its capacity, what
 is in use and by whom, and the tasks waiting with their reasons.  Without it, the embedded
@@ -130,4 +130,7 @@ def register(app: typer.Typer) -> None:
         out_console.print(_("pool {pool}: capacity {capacity}", pool=name, capacity=shown_capacity))
 
     group.add_typer(pool, name="pool")
+    from basir.cli import resource_policies_cmd
+
+    resource_policies_cmd.register(group)  # reserve, reservations, unreserve, quota
     app.add_typer(group, name="resources")

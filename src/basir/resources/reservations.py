@@ -205,7 +205,7 @@ def refuse_overcommit(
                     amount=show_amount(new.pool, new.amount),
                     pool=new.pool,
                     held=show_amount(new.pool, held),
-                    when=utc_iso(when if when is not None else m_start),
+                    when=utc_iso(float(int(when if when is not None else m_start))),
                     total=show_amount(new.pool, total),
                 ),
             )
