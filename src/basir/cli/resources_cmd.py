@@ -70,7 +70,7 @@ def _print_status(data: dict[str, Any], json_out: bool) -> None:
     waiting_on: dict[str, int] = {}
     for item in data["waiting"]:
         waiting_on[item["pool"]] = waiting_on.get(item["pool"], 0) + 1
-    table = Table(_("pool"), _("capacity"), _("in use"), _("held by"), _("waiting"))
+    table = Table(_("pool"), _("capacity"), _("in use"), _("reserved"), _("held by"), _("waiting"))
     for pool in data["pools"]:
         name = pool["name"]
         holders = ", ".join(f"{h['run_id']}/{h['task_id']}" for h in pool["holders"][:3])
@@ -80,6 +80,7 @@ def _print_status(data: dict[str, Any], json_out: bool) -> None:
             name,
             _amount(name, pool["capacity"]),
             _amount(name, pool["in_use"]),
+            _amount(name, pool.get("reserved")),
             holders,
             str(waiting_on.get(name, 0)),
         )

@@ -233,8 +233,10 @@ class Admission:
         self.rewake(push)
 
     def status(self) -> dict[str, Any]:
-        """Every pool (capacity, in use, by whom) and every waiting task with its reason."""
+        """Every pool (capacity, in use, by whom, reserved now) and every waiting task with its
+        reason."""
         pools = []
+        held_for = self.governor.reserved_now(time.time())
         for entry in self.allocator.snapshot():
             name = entry["name"]
             holders = [{**h, "amount": shown(name, h["amount"])} for h in entry["holders"]]
@@ -243,6 +245,7 @@ class Admission:
                     "name": name,
                     "capacity": shown(name, entry["capacity"]),
                     "in_use": shown(name, entry["in_use"]),
+                    "reserved": shown(name, held_for.get(name, 0)),
                     "holders": holders,
                 }
             )

@@ -78,6 +78,13 @@ class Governor:
             self._active_span = (now, boundary)
         return self._active
 
+    def reserved_now(self, now: float) -> dict[str, int]:
+        """Per pool, the amount reservations in force hold now (used by their holders or not)."""
+        held: dict[str, int] = {}
+        for reservation, _end in self.in_force(now):
+            held[reservation.pool] = held.get(reservation.pool, 0) + reservation.amount
+        return held
+
     # ---------------------------------------------------------------- decisions
 
     def usage(self, namespace: str, now: float) -> Usage:

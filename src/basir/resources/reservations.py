@@ -25,6 +25,7 @@ HORIZON_S = 366 * 86_400.0  # over-commitment is checked this far ahead
 MAX_WINDOWS_PER_YEAR = 1_500  # a recurring reservation opens at most this often (4× a day)
 MAX_RESERVATIONS = 200
 MAX_DURATION_S = 366 * 86_400.0
+MAX_AHEAD_S = 10 * 366 * 86_400.0  # a reservation once starts at most this far ahead
 HOLDER_KINDS = ("namespace", "workflow")
 
 
@@ -81,7 +82,7 @@ def _amount(pool: str, value: float | str, capacity: Mapping[str, int]) -> int:
             number = float(value)
             if pool == CPU or number.is_integer():
                 amount = to_amount(pool, number)
-    except ValueError:
+    except (ValueError, OverflowError):
         amount = None
     if amount is None or not 0 < amount <= capacity[pool]:
         raise BasirError(
@@ -108,7 +109,7 @@ def _holder(given: ReservationInput) -> tuple[str, str]:
     return named[0]
 
 
-def _timing(given: ReservationInput) -> dict[str, object]:
+def _timing(given: ReservationInput, now: float) -> dict[str, object]:
     once = given.start is not None or given.end is not None
     recurring = given.cron is not None or given.duration is not None
     if once == recurring:
@@ -119,6 +120,10 @@ def _timing(given: ReservationInput) -> dict[str, object]:
         start, end = _instant(given.start, "from"), _instant(given.end, "to")
         if not start < end <= start + MAX_DURATION_S:
             raise _invalid(_("to must come after from, and within a year of it"))
+        if not (now < end and start < now + MAX_AHEAD_S):
+            raise _invalid(
+                _("a reservation once must end in the future and start within ten years")
+            )
         return {"start": start, "end": end}
     if given.cron is None or given.duration is None:
         raise _invalid(_("a recurring reservation needs both cron and duration"))
@@ -144,7 +149,7 @@ def checked(
     """
     kind, holder = _holder(given)
     amount = _amount(given.pool, given.amount, capacity)
-    timing = _timing(given)
+    timing = _timing(given, now)
     made = Reservation(
         id=id,
         pool=given.pool,

@@ -59,6 +59,10 @@ async def test_a_reservation_keeps_others_out_until_deleted(
         # The only slot is reserved for `release`: the task waits, saying so.
         task = (await client.get(f"/api/v1/runs/{other}")).json()["tasks"]["build"]
         assert task["waiting"].startswith("waiting for gradle: 1 reserved for namespace release")
+        status = (await client.get("/api/v1/resources")).json()
+        gradle = next(p for p in status["pools"] if p["name"] == "gradle")
+        assert (gradle["capacity"], gradle["in_use"], gradle["reserved"]) == (1, 0, 1)
+        assert [w["pool"] for w in status["waiting"]] == ["gradle"]
         # The holder uses it inside the window.
         mine = (await start(build("mine", "release", seconds=0)))["run_id"]
         assert (await asyncio.wait_for(started.get(), 10)).run_id == mine

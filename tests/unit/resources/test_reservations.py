@@ -56,6 +56,9 @@ def test_checked_reservations_hold_their_amounts_and_times() -> None:
         ({"start": "2026-12-02T02:00:00+03:00"}, "reservation.invalid"),  # no end
         ({"start": "2026-12-02T02:00:00", "end": "2026-12-02T04:00:00"}, "reservation.invalid"),
         ({"start": 200.0, "end": 100.0}, "reservation.invalid"),
+        ({"start": 100.0, "end": 200.0}, "reservation.invalid"),  # over long ago
+        ({"start": 1e300, "end": 1e300 + 1e290}, "reservation.invalid"),  # too far ahead
+        ({"amount": float("inf"), "pool": "cpu", **NIGHTLY}, "reservation.invalid_amount"),
         ({"start": 1.0, "end": 2.0, "cron": "0 2 * * *"}, "reservation.invalid"),
         ({"cron": "0 25 * * *", "duration": "1h"}, "reservation.invalid"),
         ({"cron": "0 2 * * *", "duration": "1h", "timezone": "Mars/Base"}, "reservation.invalid"),

@@ -98,7 +98,7 @@ async def list_reservations(caller: Reader) -> Response:
 @router.delete(
     "/reservations/{reservation_id}",
     status_code=204,
-    responses=problem_responses(404),
+    responses=problem_responses(404, 422),
     summary="Delete a reservation",
 )
 async def delete_reservation(reservation_id: ReservationId, caller: Operator) -> Response:
@@ -116,7 +116,7 @@ async def list_quotas(caller: Reader) -> Response:
 @router.get(
     "/quotas/{namespace}",
     response_model=dict[str, Any],
-    responses=problem_responses(404),
+    responses=problem_responses(404, 422),
     summary="A namespace's quota and what it uses now",
 )
 async def get_quota(namespace: Name, caller: Reader) -> Response:
