@@ -172,6 +172,13 @@ class Governor:
 
     # ---------------------------------------------------------------- accounting
 
+    def seed_starts(self, namespace: str, starts: Iterable[float]) -> None:
+        """Runs of `namespace` started earlier (another process, before a restart)."""
+        known = self._starts.setdefault(namespace, deque())
+        merged = sorted([*known, *starts])
+        known.clear()
+        known.extend(merged)
+
     def took(self, run: RunState, key: Key, request: Mapping[str, int], now: float) -> None:
         """A task of `run` started holding `request`."""
         namespace, workflow = run.record.namespace, run.record.workflow

@@ -12,11 +12,14 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from basir.resources import policy_store
-from basir.resources.quotas import checked_quota
+from basir.resources.quotas import HOUR_S, checked_quota
 from basir.resources.reservations import ReservationInput
 
 if TYPE_CHECKING:
     from basir.engine.runtime import Engine
+
+SEED_PAGE = 500
+MAX_SEED_PAGES = 200  # at most 100,000 runs of the past hour are read at start
 
 
 async def attach(engine: Engine, wake: Any) -> None:
@@ -32,6 +35,35 @@ async def attach(engine: Engine, wake: Any) -> None:
 
     admission.on_time = on_time
     await reload(engine)
+    await _seed_starts(engine, time.time())
+
+
+async def _seed_starts(engine: Engine, now: float) -> None:
+    """Count the runs created in the past hour (by any earlier process) toward `runs_per_hour`.
+
+    Reads the store's runs newest first, a page at a time, only back to an hour ago and only
+    when some quota limits the hourly rate.
+    """
+    governor = engine.flow.admission.governor
+    limited = {ns for ns, quota in governor.quotas.items() if quota.runs_per_hour}
+    if not limited:
+        return
+    found: dict[str, list[float]] = {}
+    cursor: str | None = None
+    for _page in range(MAX_SEED_PAGES):
+        page = await engine.store.list_runs(limit=SEED_PAGE, cursor=cursor)
+        for record in page.items:
+            if record.created_at <= now - HOUR_S:
+                cursor = None
+                break
+            if record.namespace in limited:
+                found.setdefault(record.namespace, []).append(record.created_at)
+        else:
+            cursor = page.next
+        if cursor is None:
+            break
+    for namespace, starts in found.items():
+        governor.seed_starts(namespace, starts)
 
 
 async def reload(engine: Engine) -> None:

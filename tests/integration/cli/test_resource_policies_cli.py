@@ -77,3 +77,18 @@ def test_quota_set_list_and_a_run_kept_to_one_task_at_a_time(cli: Cli, tmp_path:
         for t in "ab"
     )
     assert spans[0][1] <= spans[1][0], spans  # one task of `mobile` at a time
+
+
+def test_refuse_policy_counts_runs_of_earlier_processes(cli: Cli, tmp_path: Path) -> None:
+    done = cli("resources", "quota", "set", "mobile", "--runs-per-hour", "1", "--policy", "refuse")
+    assert done.returncode == 0, done.stderr
+    path = write(
+        tmp_path / "one.yaml", "name: one\nnamespace: mobile\ntasks:\n  - {id: a, run: 'true'}\n"
+    )
+    assert cli("run", str(path)).returncode == 0
+    refused = cli("run", str(path))  # a new process: the first run is read back from the store
+    assert refused.returncode == 2
+    assert "run refused by the quota of namespace mobile (runs_per_hour)" in refused.stderr
+    assert "1/1 runs started in the past hour" in refused.stderr
+    other = write(tmp_path / "other.yaml", "name: other\ntasks:\n  - {id: a, run: 'true'}\n")
+    assert cli("run", str(other)).returncode == 0  # another namespace is not limited
