@@ -172,6 +172,7 @@ class Admission:
 
     def run_ended(self, run: RunState, push: Callable[[RunState, TaskState], None]) -> None:
         """A run ended: it no longer counts among its namespace's active runs."""
+        self.governor.run_ended(run)
         self.rewake(push, {f"quota:{run.record.namespace}": 0})
 
     def hold_back(self, run: RunState, task: TaskState) -> None:

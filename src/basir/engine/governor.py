@@ -200,6 +200,14 @@ class Governor:
         self._count(namespace, workflow, request, -1)
         return namespace
 
+    def run_ended(self, run: RunState) -> None:
+        """`run` ended: it no longer holds a place among its namespace's active runs."""
+        runs = self._runs.get(run.record.namespace)
+        if runs is not None:
+            runs.pop(run.id, None)
+            if not runs:
+                del self._runs[run.record.namespace]
+
     def _count(self, namespace: str, workflow: str, request: Mapping[str, int], sign: int) -> None:
         tally = self._tally.setdefault(namespace, _Tally())
         tally.tasks += sign
@@ -208,4 +216,8 @@ class Governor:
         for pool, amount in request.items():
             for holder in (("namespace", namespace), ("workflow", workflow)):
                 slot = (*holder, pool)
-                self._used[slot] = self._used.get(slot, 0) + sign * amount
+                left = self._used.get(slot, 0) + sign * amount
+                if left:
+                    self._used[slot] = left
+                else:
+                    self._used.pop(slot, None)
