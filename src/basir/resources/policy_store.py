@@ -8,6 +8,7 @@ and writes, and turns records into what the API and the CLI show.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import Mapping
@@ -54,7 +55,8 @@ async def add_reservation(
             kind="limit",
         )
     made = checked(given, capacity, id=f"rsv-{uuid.uuid4().hex[:12]}", now=now, by=by)
-    refuse_overcommit(made, existing, capacity, now)
+    # Walking a year of cron windows takes a while the first time: off the event loop.
+    await asyncio.to_thread(refuse_overcommit, made, existing, capacity, now)
     await store.kv_put(RESERVATION_KIND, made.id, dataclasses.asdict(made))
     return made
 

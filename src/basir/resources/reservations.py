@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from basir.errors import BasirError, NotFoundError
 from basir.i18n import _
 from basir.resources.fitting import CPU, MEMORY, show_amount, to_amount
-from basir.resources.windows import Reservation, peak, window_at, windows_between
+from basir.resources.windows import Reservation, window_at, windows_between
 from basir.scheduler.cron import utc_iso
 from basir.spec.cron import cron_problem, timezone_problem
 from basir.spec.units import parse_duration, parse_size
@@ -160,11 +161,8 @@ def checked(
         created_by=by,
         **timing,  # type: ignore[arg-type]
     )
-    if (
-        made.recurring
-        and len(windows_between(made, now, now + HORIZON_S, MAX_WINDOWS_PER_YEAR))
-        > MAX_WINDOWS_PER_YEAR
-    ):
+    ahead = windows_between(made, now, now + HORIZON_S, MAX_WINDOWS_PER_YEAR)
+    if made.recurring and len(ahead) > MAX_WINDOWS_PER_YEAR:
         raise _invalid(
             _(
                 "cron {cron} opens more than {limit} windows a year; reservations are for"
@@ -176,6 +174,25 @@ def checked(
     return made
 
 
+DAY_S = 86_400.0
+
+
+@lru_cache(maxsize=1024)
+def _year_from(reservation: Reservation, day: int) -> tuple[tuple[float, float], ...]:
+    """Windows from the start of `day` (days since the epoch) for a year and a day: walked once
+    per reservation and day (cron walks are slow).  A checked reservation opens at most
+    `MAX_WINDOWS_PER_YEAR` times a year, so twice that is never cut."""
+    lo = day * DAY_S
+    limit = 2 * MAX_WINDOWS_PER_YEAR
+    return tuple(windows_between(reservation, lo, lo + HORIZON_S + DAY_S, limit))
+
+
+def year_windows(reservation: Reservation, now: float) -> list[tuple[float, float]]:
+    """The reservation's windows overlapping `[now, now + HORIZON_S)` (cut past the limit)."""
+    cached = _year_from(reservation, int(now // DAY_S))
+    return [(s, e) for s, e in cached if e > now and s < now + HORIZON_S]
+
+
 def refuse_overcommit(
     new: Reservation, existing: Iterable[Reservation], capacity: Mapping[str, int], now: float
 ) -> None:
@@ -183,25 +200,24 @@ def refuse_overcommit(
 
     Checked from `now` for a year, only where `new` holds (others' peaks elsewhere are theirs).
     """
-    horizon = now + HORIZON_S
-    mine = windows_between(new, now, horizon, MAX_WINDOWS_PER_YEAR)
+    mine = year_windows(new, now)
     if not mine:
         return
-    lo, hi = mine[0][0], min(horizon, mine[-1][1])
-    spans: list[tuple[float, float, int]] = []
+    # One sweep over every window edge, ends before starts at the same instant (half-open).
+    edges: list[tuple[float, int, int, int]] = []  # (instant, is_start, others' delta, mine)
+    for m_start, m_end in mine:
+        edges += [(m_start, 1, 0, 1), (m_end, 0, 0, -1)]
     for other in existing:
         if other.pool != new.pool or other.id == new.id:
             continue
-        for start, end in windows_between(other, lo, hi, MAX_WINDOWS_PER_YEAR):
-            if any(start < m_end and end > m_start for m_start, m_end in mine):
-                spans.append((start, end, other.amount))
-    total = capacity.get(new.pool, 0)
-    for m_start, m_end in mine:
-        inside = [
-            (max(s, m_start), min(e, m_end), a) for s, e, a in spans if s < m_end and e > m_start
-        ]
-        held, when = peak([*inside, (m_start, m_end, new.amount)])
-        if held > total:
+        for start, end in year_windows(other, now):
+            edges += [(start, 1, other.amount, 0), (end, 0, -other.amount, 0)]
+    edges.sort()
+    total, others, open_windows = capacity.get(new.pool, 0), 0, 0
+    for instant, _is_start, delta, mine_delta in edges:
+        others += delta
+        open_windows += mine_delta
+        if open_windows > 0 and others + new.amount > total:
             raise BasirError(
                 "reservation.overcommitted",
                 _(
@@ -209,8 +225,8 @@ def refuse_overcommit(
                     " capacity {total}; shorten or move the window, or lower the amount",
                     amount=show_amount(new.pool, new.amount),
                     pool=new.pool,
-                    held=show_amount(new.pool, held),
-                    when=utc_iso(float(int(when if when is not None else m_start))),
+                    held=show_amount(new.pool, others + new.amount),
+                    when=utc_iso(float(int(instant))),
                     total=show_amount(new.pool, total),
                 ),
             )
