@@ -25,11 +25,19 @@ from basir.i18n import _
 async def _local_status() -> dict[str, Any]:
     from basir.engine.admission import configured_pools, shown
     from basir.resources.capacity import pool_capacities
+    from basir.resources.policy_store import reserved_now
 
     async with opened_store(settings()) as store:
         capacity = pool_capacities(await configured_pools(store, settings().pools))
+        reserved = await reserved_now(store)
     pools: list[dict[str, Any]] = [
-        {"name": name, "capacity": shown(name, amount), "in_use": None, "holders": []}
+        {
+            "name": name,
+            "capacity": shown(name, amount),
+            "in_use": None,
+            "reserved": shown(name, reserved.get(name, 0)),
+            "holders": [],
+        }
         for name, amount in sorted(capacity.items())
     ]
     return {"pools": pools, "waiting": []}

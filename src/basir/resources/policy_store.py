@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -22,6 +23,7 @@ from basir.resources.reservations import (
     MAX_RESERVATIONS,
     ReservationInput,
     checked,
+    in_force,
     refuse_overcommit,
 )
 from basir.resources.windows import Reservation, next_start, window_at
@@ -36,6 +38,14 @@ async def reservations(store: KeyValueStore) -> list[Reservation]:
     """Every stored reservation, by id."""
     found = await store.kv_list(RESERVATION_KIND, limit=MAX_RESERVATIONS + 1)
     return [Reservation(**doc) for _key, doc in found]
+
+
+async def reserved_now(store: KeyValueStore) -> dict[str, int]:
+    """Per pool, what the stored reservations in force now hold (whole amounts)."""
+    held: dict[str, int] = {}
+    for reservation, _end in in_force(await reservations(store), time.time()):
+        held[reservation.pool] = held.get(reservation.pool, 0) + reservation.amount
+    return held
 
 
 async def add_reservation(

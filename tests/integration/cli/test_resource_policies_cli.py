@@ -37,6 +37,8 @@ def test_reserve_list_refuse_overlap_and_unreserve(cli: Cli, tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("reserved: rsv-")
     listed = json.loads(cli("resources", "reservations", "--json", env=POOLS).stdout)
+    status = json.loads(cli("resources", "status", "--json", env=POOLS).stdout)
+    assert {p["name"]: p["reserved"] for p in status["pools"]}["gradle"] == 1
     assert [(r["pool"], r["amount"], r["namespace"], r["active"]) for r in listed] == [
         ("gradle", 1, "release", True)
     ]
