@@ -12,6 +12,7 @@ not per task, so 10,000 waiting tasks cost one window walk, not 10,000.
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ class Governor:
 
     def __init__(self) -> None:
         self.reservations: dict[str, Reservation] = {}
+        # Held while a reservation is checked and stored (the check reads, then writes).
+        self.writing = asyncio.Lock()
         self.quotas: dict[str, Quota] = {}
         self._held: dict[Key, tuple[str, str, dict[str, int]]] = {}  # ns, workflow, request
         self._tally: dict[str, _Tally] = {}

@@ -82,10 +82,12 @@ async def add_reservation(
     engine: Engine, given: ReservationInput, by: str | None
 ) -> dict[str, Any]:
     """Store a checked reservation (refused when its pool would be over-committed); apply it."""
-    now = time.time()
-    capacity = engine.flow.admission.allocator.capacity
-    made = await policy_store.add_reservation(engine.store, given, capacity, now=now, by=by)
-    await reload(engine)
+    governor = engine.flow.admission.governor
+    async with governor.writing:  # two requests never both pass the over-commitment check
+        now = time.time()
+        capacity = engine.flow.admission.allocator.capacity
+        made = await policy_store.add_reservation(engine.store, given, capacity, now=now, by=by)
+        await reload(engine)
     return policy_store.shown_reservation(made, now)
 
 

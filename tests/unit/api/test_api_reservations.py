@@ -142,3 +142,16 @@ async def test_bad_and_overlapping_reservations_are_problems(client: httpx.Async
         404,
         "reservation.not_found",
     )
+
+
+async def test_two_overlapping_requests_at_once_cannot_both_pass(
+    client: httpx.AsyncClient,
+) -> None:
+    now = time.time()
+    body = {"pool": "gradle", "amount": 1, "namespace": "release",
+            "from": iso(now + 60), "to": iso(now + 3600)}  # fmt: skip
+    answers = await asyncio.gather(
+        *(client.post("/api/v1/resources/reservations", json=body) for _ in range(4))
+    )
+    assert sorted(a.status_code for a in answers) == [201, 422, 422, 422]
+    assert len((await client.get("/api/v1/resources/reservations")).json()) == 1
