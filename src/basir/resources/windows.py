@@ -111,20 +111,3 @@ def windows_between(reservation: Reservation, lo: float, hi: float, limit: int) 
             break
         found.append((start, start + duration))
     return found
-
-
-def peak(windows: list[tuple[float, float, int]]) -> tuple[int, float | None]:
-    """The highest total amount held at one instant by `(start, end, amount)` windows, and when.
-
-    A sweep over the window edges; an end at t frees before a start at t (half-open windows).
-    """
-    edges = sorted(
-        [(start, 1, amount) for start, _end, amount in windows]
-        + [(end, 0, -amount) for _start, end, amount in windows]
-    )
-    total, best, when = 0, 0, None
-    for instant, _kind, delta in edges:
-        total += delta
-        if total > best:
-            best, when = total, instant
-    return best, when

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from basir.resources.windows import Reservation, next_start, peak, window_at, windows_between
+from basir.resources.windows import Reservation, next_start, window_at, windows_between
 
 RIYADH = ZoneInfo("Asia/Riyadh")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -82,9 +82,3 @@ def test_a_window_across_spring_forward_keeps_its_elapsed_duration() -> None:
 def test_windows_between_stops_past_the_limit() -> None:
     hourly = nightly("0 * * * *", hours=0.5, zone="UTC")
     assert len(windows_between(hourly, 0.0, 100 * HOUR, 5)) == 6  # limit + 1 tells it was cut
-
-
-def test_peak_frees_before_it_takes_at_the_same_instant() -> None:
-    assert peak([(0, 10, 1), (10, 20, 1)]) == (1, 0)
-    assert peak([(0, 10, 1), (5, 20, 2), (8, 9, 3)]) == (6, 8)
-    assert peak([]) == (0, None)
