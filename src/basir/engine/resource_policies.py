@@ -78,6 +78,13 @@ async def reload(engine: Engine) -> None:
         engine.flow.admission.on_time()
 
 
+def refuse_run(engine: Engine, namespace: str, now: float) -> None:
+    """Raise `quota.exceeded` when the namespace's `refuse` quota does not accept a new run now
+    (whoever creates it: a request, a decision, a cron fire); otherwise count it."""
+    flow = engine.flow
+    flow.admission.governor.refuse_run(namespace, flow.runs.values(), now)
+
+
 async def add_reservation(
     engine: Engine, given: ReservationInput, by: str | None
 ) -> dict[str, Any]:

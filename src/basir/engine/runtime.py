@@ -286,7 +286,7 @@ class Engine:
         )
         rows = initial_rows(record, spec, now)
         run = state_from_records(record, spec, rows)
-        self.flow.admission.governor.refuse_run(spec.namespace, self.flow.runs.values(), now)
+        resource_policies.refuse_run(self, spec.namespace, now)
         self.flow.runs[run.id] = run
         self.journal.insert_run(record, rows)
         self.journal.event("run.queued", run, data={"trigger": trigger, "by": created_by})
