@@ -249,8 +249,8 @@ class Scheduler:
             at = iso_in_zone(logical, zone)
             try:
                 insert = await self._new_run(record, now)
-            except BasirError as error:  # e.g. a required parameter without a default
-                reason = "invalid"
+            except BasirError as error:  # a required parameter without a default, a quota
+                reason = "quota" if error.code == "quota.exceeded" else "invalid"
                 batch.events.append(
                     _event("schedule.skipped", record, now, at=at, reason=reason, error=str(error))
                 )
@@ -265,6 +265,7 @@ class Scheduler:
         self, record: ScheduleRecord, now: float, run_id: str | None = None
     ) -> RunInsert:
         from basir.engine.params import resolve_params
+        from basir.engine.resource_policies import refuse_run
         from basir.engine.runtime import new_run_id
         from basir.engine.state import initial_rows
         from basir.spec.models import WorkflowSpec
@@ -285,6 +286,7 @@ class Scheduler:
             if len(self._specs) >= SPEC_CACHE_SIZE:
                 self._specs.clear()
             spec = self._specs[key] = WorkflowSpec.model_validate(version.spec)
+        refuse_run(self.engine, spec.namespace, now)  # a `refuse` quota skips the fire
         deadline = options.get("deadline", spec.deadline)
         run = RunRecord(
             id=run_id or new_run_id(),

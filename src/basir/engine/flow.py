@@ -33,7 +33,7 @@ from basir.engine.watchdog import Watchdog
 from basir.i18n import _
 from basir.resources.capacity import pool_capacities
 from basir.scheduler.deadlines import task_deadline_at
-from basir.scheduler.ready_queue import ReadyQueue
+from basir.scheduler.fair_share import FairReadyQueue
 from basir.states import RUN_TERMINAL, TASK_TRANSITIONS, RunStatus, TaskStatus
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class Flow:
         self.settings = settings
         self.journal = journal
         self.renderer = renderer
-        self.ready = ReadyQueue()
+        self.ready = FairReadyQueue()  # queue order, with fair share between namespaces
         self.timers = Timers(self.guarded)
         self.runner = runner
         self.metrics: Metrics | None = None
@@ -160,6 +160,7 @@ class Flow:
                 run.record.deadline_at, run.record.started_at, task.spec.deadline
             ),
             queued_at=task.queued_at or 0.0,
+            namespace=run.record.namespace,
         )
 
     def unpark(self, run: RunState) -> None:
@@ -226,6 +227,7 @@ class Flow:
         task.stop_reason = None
         run.running += 1
         self.slots_used += 1
+        self.ready.served(run.record.namespace)
         self.journal.launch(run, task)
 
     def launch_all(self, launch: list[tuple[RunState, TaskState]]) -> None:

@@ -13,6 +13,7 @@ from basir.api.routes import (
     health,
     log_search,
     monitoring,
+    resource_policies,
     resources,
     runs,
     schedules,
@@ -63,6 +64,12 @@ EXPECTED = {
     ("GET", "/api/v1/scheduler/analytics"),
     ("GET", "/api/v1/resources"),
     ("PUT", "/api/v1/resources/pools/{name}"),
+    ("POST", "/api/v1/resources/reservations"),
+    ("GET", "/api/v1/resources/reservations"),
+    ("DELETE", "/api/v1/resources/reservations/{reservation_id}"),
+    ("GET", "/api/v1/resources/quotas"),
+    ("GET", "/api/v1/resources/quotas/{namespace}"),
+    ("PUT", "/api/v1/resources/quotas/{namespace}"),
 }
 
 
@@ -80,6 +87,7 @@ async def test_every_route_is_documented_under_its_full_path(client: httpx.Async
             health,
             log_search,
             monitoring,
+            resource_policies,
             resources,
             runs,
             schedules,
