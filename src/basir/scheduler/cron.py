@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from basir.spec.cron import cron_fields
@@ -27,6 +28,7 @@ from basir.spec.cron import cron_fields
 # Wall times walked at most per answer: a cron with no fire in reach (e.g. 30 February) ends.
 MAX_WALK_STEPS = 200_000
 FOLD_LOOKBACK = timedelta(hours=2)
+NEXT_FIRE_CACHE = 65_536  # (rule, instant) answers kept: a few MB at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,7 @@ def _walls(rule: CronRule, start: datetime) -> Iterator[datetime]:
             return
 
 
+@lru_cache(maxsize=NEXT_FIRE_CACHE)
 def next_fire(rule: CronRule, after: float) -> float | None:
     """The first fire strictly after the instant `after`, or None when there is none."""
     zone = ZoneInfo(rule.timezone)

@@ -72,16 +72,18 @@ async def test_crash_between_fire_and_commit_neither_loses_nor_doubles(
     setup: tuple[MemoryStore, Engine], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store, engine = setup
-    real = store.update_schedule
+    real = store.update_schedules
 
-    async def crash(change: ScheduleUpdate, batch: Batch | None = None) -> list[EventRecord]:
+    async def crash(
+        items: list[tuple[ScheduleUpdate, Batch | None]],
+    ) -> list[BaseException | None]:
         raise OSError("power cut before the commit")
 
-    monkeypatch.setattr(store, "update_schedule", crash)
+    monkeypatch.setattr(store, "update_schedules", crash)
     with pytest.raises(OSError):
         await Scheduler(store, engine).tick(T0 + 1)
     assert (await store.list_runs()).items == []  # nothing half-written
-    monkeypatch.setattr(store, "update_schedule", real)
+    monkeypatch.setattr(store, "update_schedules", real)
     # "Restart": a fresh clock fires the fire exactly once.
     restarted = Scheduler(store, engine)
     [run_id] = await restarted.tick(T0 + 2)
@@ -94,9 +96,9 @@ async def test_two_clocks_on_one_store_fire_once(setup: tuple[MemoryStore, Engin
     first, second = Scheduler(store, engine), Scheduler(store, engine)
     stale = await store.due_schedules(T0 + 1)
     assert len(await first.tick(T0 + 1)) == 1
-    # The second read the schedule before the first wrote it: its write loses the race.
-    with pytest.raises(ConflictError):
-        await second._fire(stale[0], T0 + 1)
+    # The second read the schedule before the first wrote it: its write loses the race,
+    # and nothing of its fire lands.
+    assert await second._fire_all(stale, T0 + 1) == []
     assert await second.tick(T0 + 1) == []  # a tick re-reads: nothing left to fire
     assert len((await store.list_runs()).items) == 1
 
@@ -160,5 +162,5 @@ async def test_a_schedule_removed_mid_tick_is_skipped(setup: tuple[MemoryStore, 
     clock = Scheduler(store, engine)
     [stale] = await store.due_schedules(T0 + 1)
     await store.sync_schedules("nightly", [])  # re-applied without on.schedule meanwhile
-    assert await clock._fire_one(stale, T0 + 1) == []
+    assert await clock._fire_all([stale], T0 + 1) == []
     assert (await store.list_runs()).items == []
