@@ -14,7 +14,6 @@ from basir.coordinator.workflows import apply_workflow
 from basir.engine.runtime import Engine
 from basir.errors import NotFoundError
 from basir.spec import load_workflow
-from basir.store.base import ConflictError
 from basir.store.memory import MemoryStore
 from basir.store.records import Batch, EventRecord, ScheduleUpdate
 
