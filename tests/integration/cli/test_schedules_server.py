@@ -93,6 +93,15 @@ def test_server_fires_every_second_and_a_cli_pause_holds(
         assert remote["items"][0]["paused"] is True
         nxt = cli("schedules", "next", "tick", "-n", "3", "--json")
         assert len(json.loads(nxt.stdout)["items"][0]["next"]) == 3
+        # The same from the server: the same schedule, the same fires, in its own zone.
+        far = cli("schedules", "next", "tick:0", "-n", "3", "--json", "--server", url,
+                  "--token", TOKEN)  # fmt: skip
+        assert far.returncode == 0, far.stderr
+        [remote_next] = json.loads(far.stdout)["items"]
+        assert remote_next["id"] == "tick:0" and len(remote_next["next"]) == 3
+        assert all(t.endswith("+03:00") for t in remote_next["next"])
+        gone = cli("schedules", "next", "nope", "--server", url, "--token", TOKEN)
+        assert gone.returncode == 2
         assert cli("schedules", "pause", "nope").returncode == 2
 
         # Paused from another process: the server fires nothing (time has to pass to show it).
