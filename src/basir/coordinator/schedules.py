@@ -205,12 +205,15 @@ class Scheduler:
         now = self.clock() if now is None else now
         self._versions.clear()
         self._defaults.clear()
+        backfilling = await self.backfiller.survey()  # live fires wait for these, below
         due = await self.store.due_schedules(now)
-        started = await self._fire_all(due, now) if due else []
-        started.extend(await self.backfiller.step(now))
+        started = await self._fire_all(due, now, backfilling) if due else []
+        started.extend(await self.backfiller.step(now, backfilling))  # live ones went first
         return started
 
-    async def _fire_all(self, due: list[ScheduleRecord], now: float) -> list[str]:
+    async def _fire_all(
+        self, due: list[ScheduleRecord], now: float, backfilling: dict[str, int] | None = None
+    ) -> list[str]:
         """Plan the fires of `due` and write them all in one store call (one transaction;
         each schedule's part all or nothing on its own), then hand the runs to the engine."""
         last_runs = [r.last_run_id for r in due if r.last_run_id is not None]
@@ -223,7 +226,7 @@ class Scheduler:
         for record in due:
             status = statuses.get(record.last_run_id or "")
             active = status is not None and RunStatus(status) not in RUN_TERMINAL
-            decided = plan(record, now, active)
+            decided = plan(record, now, active, bool((backfilling or {}).get(record.id)))
             if not decided.changed and decided.next_fire_at == record.next_fire_at:
                 continue
             batch, run_ids = await self._batch(record, decided, now)
