@@ -8,9 +8,10 @@ of the request's runs are active — a budget of its own, apart from live fires;
 overlap rule holds across live and backfill runs (never two runs of the schedule at once) and
 live fires go first (a backfill run starts only while the schedule is idle and no live fire
 is due; a live fire due while a backfill run runs waits for it instead of being skipped).
-A paused schedule starts no backfill run either.  A backfilled run's id is derived from its schedule and
-logical time, so creating it twice (a crash, two servers) is a refused duplicate: each fire
-runs once.  Every started fire is a `schedule.backfilled` event naming its logical time.
+A paused schedule starts no backfill run either.  A backfilled run's id is derived from its
+schedule and logical time, so creating it twice (a crash, two servers) is a refused
+duplicate: each fire runs once.  Every started fire is a `schedule.backfilled` event naming
+its logical time.
 """
 
 from __future__ import annotations

@@ -88,9 +88,7 @@ async def test_overlap_skip_holds_across_live_and_backfill_runs_and_live_goes_fi
     live = await store.get_schedule("guarded:0")
     assert live is not None and live.due_at is not None
     due = live.due_at
-    await request_backfill(
-        store, "guarded", "2026-01-01T00:00Z", "2026-01-01T00:02Z", max_active=3
-    )
+    await request_backfill(store, "guarded", "2026-01-01T00:00Z", "2026-01-01T00:02Z", max_active=3)
     clock = Scheduler(store, engine)
     [first] = await clock.backfiller.step(due - 1)  # overlap: skip: one at a time
     assert await clock.backfiller.step(due - 0.5) == []
