@@ -110,7 +110,8 @@ class Backfiller:
         docs = [(k, d) for k, d in await self.store.kv_list(KIND, limit=1000) if not d.get("done")]
         wanted = [backfill_run_id(d["schedule"], t) for _k, d in docs for t in d["fires"]]
         statuses = await self.store.run_statuses(wanted) if wanted else {}
-        self._open, active = [], {}
+        self._open = []
+        active: dict[str, int] = {}
         for key, doc in docs:
             mine = {t: statuses[i] for t in doc["fires"]
                     if (i := backfill_run_id(doc["schedule"], t)) in statuses}  # fmt: skip
