@@ -118,6 +118,7 @@ def next_fires(rule: CronRule, after: float, count: int, until: float | None = N
     return fires
 
 
+@lru_cache(maxsize=4096)  # a tick's fires share their instants: format each once
 def iso_in_zone(instant: float, timezone: str) -> str:
     """ISO 8601 with the zone's own offset: 02:00 in Asia/Riyadh is `…T02:00:00+03:00`."""
     return datetime.fromtimestamp(instant, ZoneInfo(timezone)).isoformat()
