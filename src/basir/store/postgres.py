@@ -12,6 +12,7 @@ Correct rather than fast for now: no group commit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -306,28 +307,48 @@ class PostgresStore(SqlReads):
     async def update_schedules(
         self, items: list[tuple[ScheduleUpdate, Batch | None]]
     ) -> list[BaseException | None]:
-        """Many guarded schedule writes and their batches in one transaction, each item under
-        its own savepoint: a lost guard or a refused row undoes that item alone."""
-        outcome: list[BaseException | None] = []
+        """Many guarded schedule writes and their batches in one transaction.
+
+        Optimistic: all of it under one savepoint (a lost guard just writes nothing and skips
+        its batch).  Should a row be refused, that savepoint is rolled back and the items are
+        replayed each under its own, so a refused item is undone alone.
+        """
         async with self._transaction() as conn:
-            for change, batch in items:
-                fields, params = schedule_codec.update_params(change)
-                try:
-                    async with conn.begin_nested():
-                        result = await conn.execute(schedule_sql.guarded_update(fields), params)
-                        if result.rowcount != 1:
-                            found = await conn.scalar(
-                                schedule_sql.current_revision(), {"k_id": change.id}
-                            )
-                            raise schedule_codec.lost(change, None if found is None else int(found))
-                        for item in batch.changes if batch else []:
-                            await _apply(conn, item)
-                        if batch:
-                            await _insert_events(conn, batch.events)
-                except Exception as error:  # this item only; the others still commit
-                    outcome.append(error)
-                else:
-                    outcome.append(None)
+            try:
+                async with conn.begin_nested():
+                    return await self._guarded_items(conn, items, alone=False)
+            except Exception:  # a refused row: find it, item by item
+                return await self._guarded_items(conn, items, alone=True)
+
+    async def _guarded_items(
+        self,
+        conn: AsyncConnection,
+        items: list[tuple[ScheduleUpdate, Batch | None]],
+        alone: bool,
+    ) -> list[BaseException | None]:
+        outcome: list[BaseException | None] = []
+        for change, batch in items:
+            fields, params = schedule_codec.update_params(change)
+            try:
+                async with conn.begin_nested() if alone else contextlib.nullcontext():
+                    result = await conn.execute(schedule_sql.guarded_update(fields), params)
+                    if result.rowcount != 1:
+                        found = await conn.scalar(
+                            schedule_sql.current_revision(), {"k_id": change.id}
+                        )
+                        revision = None if found is None else int(found)
+                        outcome.append(schedule_codec.lost(change, revision))
+                        continue
+                    for item in batch.changes if batch else []:
+                        await _apply(conn, item)
+                    if batch:
+                        await _insert_events(conn, batch.events)
+            except Exception as error:
+                if not alone:
+                    raise
+                outcome.append(error)  # this item only; the others still commit
+            else:
+                outcome.append(None)
         return outcome
 
 
