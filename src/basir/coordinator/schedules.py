@@ -263,9 +263,11 @@ class Scheduler:
                     more_at_least=decided.more_skipped,
                 )
             )
+        # Waiting for its own previous run (`overlap: queue`), or for a backfill run.
+        why = "overlap" if record.options.get("overlap", "skip") == "queue" else "backfill"
         for logical in decided.newly_queued:
             at = iso_in_zone(logical, zone)
-            batch.events.append(_event("schedule.queued", record, now, at=at))
+            batch.events.append(_event("schedule.queued", record, now, at=at, reason=why))
         run_ids: list[str] = []
         for logical in decided.fire:
             at = iso_in_zone(logical, zone)

@@ -97,8 +97,9 @@ async def test_overlap_skip_holds_across_live_and_backfill_runs_and_live_goes_fi
     assert await clock.tick(due + 0.5) == []
     held = await store.get_schedule("guarded:0")
     assert held is not None and held.queued == [live.next_fire_at]
-    kinds = [e.type for e in await store.list_events(workflow="guarded", limit=100)]
-    assert "schedule.queued" in kinds and "schedule.skipped" not in kinds
+    events = await store.list_events(workflow="guarded", limit=100)
+    queued = [e.data.get("reason") for e in events if e.type == "schedule.queued"]
+    assert queued == ["backfill"] and "schedule.skipped" not in {e.type for e in events}
 
     await engine.cancel_run(first)
     await engine.wait(first)
