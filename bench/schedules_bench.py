@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import statistics
 import tempfile
@@ -132,6 +133,7 @@ async def main(count: int, due: int, rounds: int) -> dict[str, Any]:
         "tick_ms": [round(t, 1) for t in ticks_ms],
         "tick_cpu_ms_median": round(statistics.median(ticks_cpu_ms), 1),
         "peak_rss_mb": round(rss_mb, 1),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 
 

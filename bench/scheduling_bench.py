@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import statistics
 import sys
@@ -179,7 +180,8 @@ def main() -> None:
                 print(f"  {key:<20}{value}")
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"scheduling-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps({"results": results}, indent=2) + "\n")
+    machine = {"cpus": os.cpu_count(), "load_average": os.getloadavg()}
+    out.write_text(json.dumps({"machine": machine, "results": results}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
