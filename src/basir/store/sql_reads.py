@@ -8,6 +8,7 @@ the SQLite store take its text from the shipped catalogue without importing SQLA
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -69,21 +70,24 @@ class SqlReads:
         """The status of each of these runs that exists (one read per 256 ids)."""
         from basir.store.schedule_sql import run_status_params
 
-        found: dict[str, str] = {}
-        for params in run_status_params(list(dict.fromkeys(run_ids))):
-            rows = await self._select(
-                ("schedule_sql.select_run_statuses",), params, lambda r: (str(r[0]), str(r[1]))
+        query = ("schedule_sql.select_run_statuses",)
+        chunks = await asyncio.gather(
+            *(
+                self._select(query, params, lambda r: (str(r[0]), str(r[1])))
+                for params in run_status_params(list(dict.fromkeys(run_ids)))
             )
-            found.update(rows)
-        return found
+        )  # on several reader threads (connections) at once
+        return {run_id: status for rows in chunks for run_id, status in rows}
 
     async def due_schedules(self, now: float, limit: int = 1000) -> list[ScheduleRecord]:
         """Unpaused schedules due at `now` or holding queued fires, soonest first: two
         indexed reads (`due_at` range, partial index on queued), never a scan."""
         decode = schedule_codec.decode
         params = {"now": now, "limit": limit}
-        due = await self._select(("schedule_sql.select_due",), params, decode)
-        queued = await self._select(("schedule_sql.select_queued",), {"limit": limit}, decode)
+        due, queued = await asyncio.gather(
+            self._select(("schedule_sql.select_due",), params, decode),
+            self._select(("schedule_sql.select_queued",), {"limit": limit}, decode),
+        )
         return schedule_codec.merge_due(due, queued, limit)
 
     async def get_tasks(self, run_id: str) -> list[TaskRecord]:
