@@ -143,12 +143,12 @@ class Backfiller:
     ) -> list[str]:
         record = await self.store.get_schedule(doc["schedule"])
         if record is None:  # the schedule left its workflow: nothing more to backfill
-            await self.store.kv_put(KIND, key, {**doc, "done": True})
+            await self.store.kv_delete(KIND, key)
             return []
         pending = [t for t in doc["fires"] if repr(t) not in statuses]
         running = sum(status not in RUN_TERMINAL for status in statuses.values())
-        if not pending and running == 0:
-            await self.store.kv_put(KIND, key, {**doc, "done": True})
+        if not pending and running == 0:  # finished: removed, so open requests stay few
+            await self.store.kv_delete(KIND, key)
             return []
         live = await self._live_active(record)
         budget = backfill_budget(
