@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # The Alembic revision these tables correspond to (the head of `migrations/versions`).
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0007"
 
 # SQLite only makes `INTEGER PRIMARY KEY` an alias of the rowid; PostgreSQL wants 64 bits.
 EventId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -189,4 +189,11 @@ schedules = sa.Table(
     sa.Index(None, "workflow", "position"),
     # A tick reads only the schedules that are due: `WHERE due_at <= :now`.
     sa.Index(None, "due_at"),
+    # ... and the ones holding queued fires (`schedule_sql.HAS_QUEUED`, matched literally).
+    sa.Index(
+        "ix_schedules_queued",
+        "id",
+        sqlite_where=sa.text("queued != '[]'"),
+        postgresql_where=sa.text("queued != '[]'"),
+    ),
 )

@@ -58,6 +58,7 @@ EXPECTED = {
     ("GET", "/api/v1/alerts/silences"),
     ("POST", "/api/v1/alerts/silences"),
     ("GET", "/api/v1/schedules"),
+    ("GET", "/api/v1/schedules/{name}/next"),
     ("POST", "/api/v1/schedules/{name}/pause"),
     ("POST", "/api/v1/schedules/{name}/resume"),
     ("POST", "/api/v1/schedules/{name}/backfill"),
