@@ -111,7 +111,7 @@ def create_app(
     for module in (*modules, monitoring, alerts, export, log_search):
         app.include_router(module.router, dependencies=[Depends(refuse_unknown_query)])
     # The web UI at `/`, after the API so `/api/v1` routes match first; same shutdown signal.
-    mount_dashboard(app, DashboardContext(engine, settings, shutdown=ctx.shutdown))
+    mount_dashboard(app, DashboardContext(engine, settings, shutdown=ctx.shutdown, metrics=metrics))
     # Added innermost first: the locale is set before the body limit may answer 413.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(LocaleMiddleware)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from basir.config import Settings
 from basir.engine.runtime import Engine
+from basir.monitoring.metrics import Metrics
 from basir.store.base import Store
 
 
@@ -21,6 +22,8 @@ class DashboardContext:
     shutdown: asyncio.Event = field(default_factory=asyncio.Event)
     # Where the pinned front-end packages are (None: not installed; pages still render).
     assets_dir: Path | None = None
+    # The server's metrics (the live streams count in `basir_sse_clients`), when served.
+    metrics: Metrics | None = None
 
     @property
     def store(self) -> Store:
