@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from basir.dashboard import graph, logs
+from basir.dashboard import graph, logs, timeline
 from basir.dashboard.web import (
     SessionDep,
     can_operate,
@@ -21,9 +22,10 @@ from basir.dashboard.web import (
     with_headers,
 )
 from basir.errors import BasirError
-from basir.i18n import _
+from basir.i18n import _, current_locale
 from basir.spec.models import NAME_PATTERN
 from basir.states import RUN_ACTIVE, RunStatus
+from basir.store.records import EventRecord
 
 router = APIRouter(include_in_schema=False)
 
@@ -33,8 +35,12 @@ TASK_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}(\[\d{1,9}\])?$"
 RunId = Annotated[str, Path(pattern=RUN_ID_PATTERN)]
 TaskId = Annotated[str, Path(pattern=TASK_ID_PATTERN)]
 PAGE_SIZE = 25
+TASKS_PAGE_SIZE = 100
+LOG_LIVE_STATES = frozenset({"queued", "running", "retrying"})
 MAX_CURSOR_CHARS = 512
 CONTROLS = ("pause", "resume", "cancel", "retry")
+EVENTS_PAGE = 1000
+MAX_TIMELINE_EVENTS = 20_000
 
 
 def run_filters(query: Any) -> dict[str, str | None]:
@@ -87,7 +93,18 @@ async def _run_values(request: Request, run_id: str) -> dict[str, Any] | None:
     if run is None:
         return None
     tasks = await ctx.store.get_tasks(run_id)
-    return {"run": run, "tasks": tasks, "active": run.status in RUN_ACTIVE, "since": since}
+    pages = max(1, -(-len(tasks) // TASKS_PAGE_SIZE))
+    text = request.query_params.get("tpage", "0")
+    page = min(int(text), pages - 1) if text.isdigit() and len(text) <= 6 else 0
+    return {
+        "run": run,
+        "tasks": tasks[page * TASKS_PAGE_SIZE : (page + 1) * TASKS_PAGE_SIZE],
+        "task_count": len(tasks),
+        "tpage": page,
+        "tpages": pages,
+        "active": run.status in RUN_ACTIVE,
+        "since": since,
+    }
 
 
 @router.get("/runs/{run_id}")
@@ -117,6 +134,33 @@ async def run_graph(request: Request, session: SessionDep, run_id: RunId) -> Res
     return with_headers(JSONResponse(data))
 
 
+async def _run_events(request: Request, run_id: str) -> list[EventRecord]:
+    """The run's events, oldest first, page by page, at most `MAX_TIMELINE_EVENTS`."""
+    store = dashboard_of(request).store
+    events: list[EventRecord] = []
+    after = 0
+    while len(events) < MAX_TIMELINE_EVENTS:
+        page = await store.list_events(after=after, limit=EVENTS_PAGE, run_id=run_id)
+        events.extend(page)
+        if len(page) < EVENTS_PAGE:
+            break
+        after = page[-1].id
+    return events
+
+
+@router.get("/runs/{run_id}/timeline")
+async def run_timeline(request: Request, session: SessionDep, run_id: RunId) -> Response:
+    """The Gantt timeline of the run's attempts, as a fragment (refreshed live)."""
+    run = await dashboard_of(request).store.get_run(run_id)
+    if run is None:
+        return error_page(request, session, _("no run with id {run_id}", run_id=run_id), 404)
+    bars = timeline.attempts(await _run_events(request, run_id))
+    rtl = current_locale() == "ar"
+    chart = timeline.layout(bars, time.time(), rtl=rtl)
+    values = {"run": run, "chart": chart, "width": timeline.WIDTH, "label_w": timeline.LABEL_W}
+    return render(request, "run_timeline.html", values, session=session)
+
+
 @router.get("/runs/{run_id}/tasks/{task_id}/log")
 async def task_log(
     request: Request, session: SessionDep, run_id: RunId, task_id: TaskId
@@ -124,13 +168,19 @@ async def task_log(
     """The end of one task's log, as a fragment."""
     ctx = dashboard_of(request)
     tasks = await ctx.store.get_tasks(run_id)
-    if not any(task.task_id == task_id for task in tasks):
+    task = next((task for task in tasks if task.task_id == task_id), None)
+    if task is None:
         return error_page(request, session, _("no task {task_id}", task_id=task_id), 404)
     path = logs.log_file(ctx.settings.logs_dir, run_id, task_id)
     text, cut = await logs.tail(path) if path is not None else ("", False)
-    values = {"run_id": run_id, "task_id": task_id, "text": text, "cut": cut}
-    template = "task_log.html" if request.headers.get("hx-request") else "task_log_page.html"
-    return render(request, template, values, session=session)
+    live = task.status in LOG_LIVE_STATES
+    values = {"run_id": run_id, "task_id": task_id, "text": text, "cut": cut, "live": live}
+    if not request.headers.get("hx-request"):
+        return render(request, "task_log_page.html", values, session=session)
+    # While the task runs the fragment polls its log; 286 tells htmx to stop polling.
+    return render(
+        request, "task_log.html", values, session=session, status_code=200 if live else 286
+    )
 
 
 @router.post("/runs/{run_id}/{action}")
