@@ -127,6 +127,7 @@ def _screens(page: Page, run_id: str) -> None:
             expect(page.locator("#throughput canvas")).to_have_count(1)
         if name == "run":
             expect(page.locator("#dag g.node[data-status=succeeded]")).to_have_count(4)
+            expect(page.locator("#timeline g.attempt")).to_have_count(4)
         shot(page, name)
 
 

@@ -146,7 +146,7 @@
       var title = el("title", {});
       node.appendChild(title);
       node.appendChild(el("rect", { width: NODE_W, height: NODE_H, rx: isGroup ? 2 : 6, ry: isGroup ? 2 : 6 }));
-      var name = el("text", { x: NODE_W / 2, y: 18, "text-anchor": "middle", "class": "name" });
+      var name = el("text", { x: NODE_W / 2, y: 18, "text-anchor": "middle", "class": "name", direction: "ltr" });
       name.textContent = n.id.length > 22 ? n.id.slice(0, 21) + "…" : n.id;
       var state = el("text", { x: NODE_W / 2, y: 35, "text-anchor": "middle", "class": "state" });
       state.textContent = isGroup ? groupLabel(n) : n.label;
@@ -259,7 +259,11 @@
   bind("dag-zoom-in", function () { zoom(1.25); });
   bind("dag-zoom-out", function () { zoom(0.8); });
   bind("dag-fit", function () {
-    if (size.width) { scale = Math.min(1, (box.clientWidth - 4) / size.width); applyScale(); }
+    if (size.width) {
+      var high = Math.max(120, window.innerHeight * 0.7 - 8);
+      scale = Math.min(1, (box.clientWidth - 4) / size.width, high / size.height);
+      applyScale();
+    }
   });
   bind("dag-expand", function () {
     expandAll = !expandAll;
