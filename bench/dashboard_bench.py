@@ -22,13 +22,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import platform
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -272,25 +272,34 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def load_runs(url: str, runs_per_s: float, seconds: float) -> list[float]:
+    """Start runs of `bench-load` at a steady rate for `seconds`; each POST's time in ms."""
+    posts: list[float] = []
+    with api(url) as client:
+        began = time.monotonic()
+        n = 0
+        while time.monotonic() - began < seconds:
+            time.sleep(max(0.0, began + n / runs_per_s - time.monotonic()))
+            sent = time.perf_counter()
+            client.post("/api/v1/workflows/bench-load/runs", json={}).raise_for_status()
+            posts.append((time.perf_counter() - sent) * 1000)
+            n += 1
+    return posts
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def bench_fanout(url: str, pid: int, clients: int, seconds: float, runs_per_s: float) -> dict:
-    """(c) N clients while runs of 10 no-op tasks start at a steady rate."""
+    """(c) N clients while runs of 10 no-op tasks start at a steady rate (another process)."""
     with api(url) as client:
         client.post("/api/v1/workflows", content=LOAD,
                     headers={"Content-Type": "application/yaml"})  # fmt: skip
     before = rss_mb(pid)
     out: dict[str, Any] = {"frames": [], "lags": [], "live": 0}
-    published: list[int] = []
-
-    def load(stop: threading.Event) -> None:
-        with api(url) as client:
-            began = time.monotonic()
-            n = 0
-            while not stop.is_set():
-                due = began + n / runs_per_s
-                time.sleep(max(0.0, due - time.monotonic()))
-                client.post("/api/v1/workflows/bench-load/runs", json={}).raise_for_status()
-                n += 1
-            published.append(n)
 
     async def main() -> dict[str, Any]:
         stop = asyncio.Event()
@@ -298,17 +307,19 @@ def bench_fanout(url: str, pid: int, clients: int, seconds: float, runs_per_s: f
         deadline = time.monotonic() + 60
         while out["live"] < clients and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
-        with ThreadPoolExecutor(1) as pool:
-            halt = threading.Event()
-            loader = asyncio.get_running_loop().run_in_executor(pool, load, halt)
-            await asyncio.sleep(seconds)
-            halt.set()
-            await loader
+        cpu_before = cpu_s(pid)
+        # The writer in its own process: this one is busy reading the streams.
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            loader = asyncio.get_running_loop().run_in_executor(
+                pool, load_runs, url, runs_per_s, seconds
+            )
+            posts = await loader
         peak = rss_mb(pid)
         await asyncio.sleep(3)  # let the last runs finish and their events arrive
+        cpu = cpu_s(pid) - cpu_before
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
-        return {"connected": out["live"], "rss_peak_mb": peak}
+        return {"connected": out["live"], "rss_peak_mb": peak, "posts": posts, "cpu": cpu}
 
     result = asyncio.run(main())
     frames = out["frames"]
@@ -317,13 +328,17 @@ def bench_fanout(url: str, pid: int, clients: int, seconds: float, runs_per_s: f
     return {
         "clients": clients,
         "connected": result["connected"],
-        "runs_started": published[0] if published else 0,
+        "runs_started": len(result["posts"]),
+        "post_runs_p50_ms": percentile(result["posts"], 50) if result["posts"] else float("nan"),
+        "post_runs_p99_ms": percentile(result["posts"], 99) if result["posts"] else float("nan"),
         "events_per_s": expected / seconds if seconds else 0.0,
         "events_max": expected,
         "clients_with_every_event": complete,
         "delivered_share": (sum(frames) / (expected * len(frames))) if expected else 0.0,
         "fanout_lag_p50_ms": percentile(out["lags"], 50) if out["lags"] else float("nan"),
         "fanout_lag_p99_ms": percentile(out["lags"], 99) if out["lags"] else float("nan"),
+        "server_cpu_s": result["cpu"],
+        "server_cpu_us_per_delivery": result["cpu"] * 1e6 / max(1, sum(frames)),
         "rss_before_mb": before,
         "rss_peak_mb": result["rss_peak_mb"],
     }
@@ -356,6 +371,10 @@ def print_table(result: dict[str, Any]) -> None:
             ("  share delivered", f"{fan['delivered_share'] * 100:.1f} %", "100 %"),
             ("  lag p50 / p99", f"{fan['fanout_lag_p50_ms']:.1f} / "
              f"{fan['fanout_lag_p99_ms']:.1f} ms", "p99 ≤ 100 ms"),
+            ("  POST /runs meanwhile p50 / p99", f"{fan['post_runs_p50_ms']:.1f} / "
+             f"{fan['post_runs_p99_ms']:.1f} ms", ""),
+            ("  server CPU per event delivered", f"{fan['server_cpu_us_per_delivery']:.1f} µs "
+             f"({fan['server_cpu_s']:.1f} s in all)", ""),
             ("  server RSS before / peak", f"{fan['rss_before_mb']:.0f} / "
              f"{fan['rss_peak_mb']:.0f} MB", ""),
         ]  # fmt: skip

@@ -70,7 +70,8 @@ async def stream(
     Subscribed first, then checked: a change committed between rendering the page and
     opening the stream is seen either by `stale` (then one `sync`) or by the subscription.
     A browser too slow for its queue is dropped from the bus: the stream ends, the browser
-    reconnects with `Last-Event-ID` and gets one `sync`.  Queued events go out as one chunk.
+    reconnects with `Last-Event-ID` and gets one `sync`.  Queued events go out as one chunk,
+    at most one per `batch_window` (which grows with the number of subscribers).
     """
     stop = asyncio.ensure_future(ctx.shutdown.wait())
     stop.add_done_callback(lambda _: subscription.close())
@@ -84,6 +85,7 @@ async def stream(
             chunk = b"".join(frame(event) for event in subscription.drain())
             if chunk and not subscription.dropped:
                 yield chunk
+                await asyncio.sleep(ctx.engine.bus.batch_window())
             elif not subscription.closed:
                 yield b": keep-alive\n\n"
     finally:

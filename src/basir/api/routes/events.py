@@ -168,6 +168,7 @@ class _Stream:
                 chunk = self.live()
                 if chunk:
                     yield chunk
+                    await asyncio.sleep(self.ctx.engine.bus.batch_window())
                 elif not self.subscription.closed:
                     yield KEEPALIVE
         finally:
