@@ -115,7 +115,8 @@ async def _diff_values(
     before, after = await asyncio.gather(
         store.get_workflow(workflow.name, old), store.get_workflow(workflow.name, new)
     )
-    lines, cut = ([], False)
+    lines: list[spec_view.DiffLine] = []
+    cut = False
     if before is not None and after is not None:
         lines, cut = spec_view.diff(
             spec_text(before, "yaml"), spec_text(after, "yaml"), f"v{old}", f"v{new}"
