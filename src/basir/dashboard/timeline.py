@@ -19,6 +19,7 @@ LABEL_W = 200.0
 ROW_H = 22.0
 AXIS_H = 24.0
 TICKS = 5
+END_MARGIN = 24.0  # room for the last tick's label
 
 
 @dataclass(slots=True)
@@ -86,7 +87,7 @@ def layout(bars: list[Bar], now: float, *, rtl: bool = False, limit: int = MAX_B
     t0 = min(b.start for b in shown)
     t1 = max(b.end if b.end is not None else now for b in shown)
     span = max(t1 - t0, 1e-3)
-    scale = (WIDTH - LABEL_W - 8) / span
+    scale = (WIDTH - LABEL_W - END_MARGIN) / span
 
     def x_of(t: float, w: float = 0.0) -> float:
         x = LABEL_W + (t - t0) * scale

@@ -179,6 +179,8 @@
     byId = {};
     parents = {};
     graph.nodes.forEach(function (n) { byId[n.id] = n; if (n.parent) { parents[n.parent] = true; } });
+    var expandButton = document.getElementById("dag-expand");
+    if (expandButton) { expandButton.hidden = Object.keys(parents).length === 0; }
     draw();
   }
 
