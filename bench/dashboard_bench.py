@@ -272,6 +272,32 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def bench_runs_under_load(url: str, seconds: int, runs_per_s: float) -> dict[str, Any]:
+    """(d) the runs page (10,000 runs) by 50 wrk connections while runs start (readers vs
+    the writer): page req/s and p99, and each `POST /runs` timed from another process."""
+    import shutil
+    import subprocess
+
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return {"skipped": "wrk is missing (apt-get install wrk)"}
+    browser = session(url)
+    cookie = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+    browser.close()
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        posts = pool.submit(load_runs, url, runs_per_s, seconds)
+        command = [wrk, "-t2", "-c50", f"-d{seconds}s", "--latency", "-H", f"Cookie: {cookie}",
+                   f"{url}/runs"]  # fmt: skip
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        times = posts.result()
+    rps = float(output.split("Requests/sec:")[1].split()[0])
+    p99 = output.split(" 99%")[1].split()[0]
+    errors = output.split("Non-2xx or 3xx responses:")[1].split()[0] if "Non-2xx" in output else "0"
+    return {"page_rps": rps, "page_p99": p99, "page_errors": int(errors),
+            "post_p50_ms": percentile(times, 50), "post_p99_ms": percentile(times, 99),
+            "posts": len(times)}  # fmt: skip
+
+
 def load_runs(url: str, runs_per_s: float, seconds: float) -> list[float]:
     """Start runs of `bench-load` at a steady rate for `seconds`; each POST's time in ms."""
     posts: list[float] = []
@@ -295,9 +321,6 @@ def cpu_s(pid: int) -> float:
 
 def bench_fanout(url: str, pid: int, clients: int, seconds: float, runs_per_s: float) -> dict:
     """(c) N clients while runs of 10 no-op tasks start at a steady rate (another process)."""
-    with api(url) as client:
-        client.post("/api/v1/workflows", content=LOAD,
-                    headers={"Content-Type": "application/yaml"})  # fmt: skip
     before = rss_mb(pid)
     out: dict[str, Any] = {"frames": [], "lags": [], "live": 0}
 
@@ -363,6 +386,14 @@ def print_table(result: dict[str, Any]) -> None:
         rows.append(("commit → DOM p50 / p95 / p99",
                      f"{result['live_p50_ms']:.1f} / {result['live_p95_ms']:.1f} / "
                      f"{result['live_p99_ms']:.1f} ms", "p99 ≤ 50 ms"))  # fmt: skip
+    readers = result.get("readers")
+    if readers and "page_rps" in readers:
+        rows += [
+            ("runs page, 50 connections, 20 runs/s", f"{readers['page_rps']:.0f} req/s, p99 "
+             f"{readers['page_p99']}, {readers['page_errors']} errors", ""),
+            ("  POST /runs meanwhile p50 / p99", f"{readers['post_p50_ms']:.1f} / "
+             f"{readers['post_p99_ms']:.1f} ms", "p99 ≤ 50 ms"),
+        ]  # fmt: skip
     fan = result.get("fanout")
     if fan:
         rows += [
@@ -409,6 +440,10 @@ def main() -> int:
             result["pages"] = bench_pages(server.url, args.requests)
             if not args.skip_browser and Path(CHROMIUM).exists():
                 result.update(bench_live(server.url))
+            with api(server.url) as client:
+                client.post("/api/v1/workflows", content=LOAD,
+                            headers={"Content-Type": "application/yaml"})  # fmt: skip
+            result["readers"] = bench_runs_under_load(server.url, 10, 20.0)
             result["fanout"] = bench_fanout(
                 server.url, server.process.pid, args.clients, args.seconds, args.runs_per_s
             )

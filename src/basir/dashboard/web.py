@@ -72,8 +72,14 @@ def format_when(timestamp: float | None) -> Markup:
     """A `<time>` in the page's language (Babel), kept left-to-right inside Arabic text."""
     if timestamp is None:
         return Markup("—")
+    return _when(timestamp, current_locale())
+
+
+@functools.lru_cache(maxsize=4096)
+def _when(timestamp: float, lang: str) -> Markup:
+    """Remembered: a live list re-renders the same times again and again."""
     moment = datetime.fromtimestamp(timestamp, UTC)
-    text = format_datetime(moment, "yyyy-MM-dd HH:mm:ss", locale=current_locale()) + " UTC"
+    text = format_datetime(moment, "yyyy-MM-dd HH:mm:ss", locale=_decimal(lang)[0]) + " UTC"
     iso = moment.isoformat().replace("+00:00", "Z")
     return Markup('<time datetime="{}" dir="ltr">{}</time>').format(iso, text)
 
