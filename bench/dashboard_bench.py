@@ -272,7 +272,7 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def bench_runs_under_load(url: str, seconds: int, runs_per_s: float) -> dict[str, Any]:
+def bench_runs_under_load(url: str, pid: int, seconds: int, runs_per_s: float) -> dict[str, Any]:
     """(d) the runs page (10,000 runs) by 50 wrk connections while runs start (readers vs
     the writer): page req/s and p99, and each `POST /runs` timed from another process."""
     import shutil
@@ -284,16 +284,20 @@ def bench_runs_under_load(url: str, seconds: int, runs_per_s: float) -> dict[str
     browser = session(url)
     cookie = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
     browser.close()
+    cpu_before = cpu_s(pid)
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         posts = pool.submit(load_runs, url, runs_per_s, seconds)
         command = [wrk, "-t2", "-c50", f"-d{seconds}s", "--latency", "-H", f"Cookie: {cookie}",
                    f"{url}/runs"]  # fmt: skip
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
         times = posts.result()
+    cpu = cpu_s(pid) - cpu_before
     rps = float(output.split("Requests/sec:")[1].split()[0])
     p99 = output.split(" 99%")[1].split()[0]
     errors = output.split("Non-2xx or 3xx responses:")[1].split()[0] if "Non-2xx" in output else "0"
+    requests = int(output.split(" requests in ")[0].split()[-1])
     return {"page_rps": rps, "page_p99": p99, "page_errors": int(errors),
+            "server_cpu_ms_per_request": cpu * 1000 / max(1, requests + len(times)),
             "post_p50_ms": percentile(times, 50), "post_p99_ms": percentile(times, 99),
             "posts": len(times)}  # fmt: skip
 
@@ -393,6 +397,7 @@ def print_table(result: dict[str, Any]) -> None:
              f"{readers['page_p99']}, {readers['page_errors']} errors", ""),
             ("  POST /runs meanwhile p50 / p99", f"{readers['post_p50_ms']:.1f} / "
              f"{readers['post_p99_ms']:.1f} ms", "p99 ≤ 50 ms"),
+            ("  server CPU per request", f"{readers['server_cpu_ms_per_request']:.2f} ms", ""),
         ]  # fmt: skip
     fan = result.get("fanout")
     if fan:
@@ -443,7 +448,7 @@ def main() -> int:
             with api(server.url) as client:
                 client.post("/api/v1/workflows", content=LOAD,
                             headers={"Content-Type": "application/yaml"})  # fmt: skip
-            result["readers"] = bench_runs_under_load(server.url, 10, 20.0)
+            result["readers"] = bench_runs_under_load(server.url, server.process.pid, 10, 20.0)
             result["fanout"] = bench_fanout(
                 server.url, server.process.pid, args.clients, args.seconds, args.runs_per_s
             )
