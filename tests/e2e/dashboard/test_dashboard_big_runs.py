@@ -65,11 +65,6 @@ def test_foreach_groups_collapse_expand_zoom_and_search(
     page.locator('#dag g.node[data-toggle="work"]').click()  # and closes it again
     expect(page.locator("#dag g.node")).to_have_count(4)
 
-    page.fill("#dag-search", "work[42")  # a match inside a collapsed group opens it
-    expect(page.locator("#dag g.node.match")).to_have_count(1)
-    expect(page.locator('#dag g.node.match[data-task="work[42]"]')).to_have_count(1)
-    expect(page.locator("#dag-found")).not_to_be_empty()
-
     width = float(page.locator("#dag svg").get_attribute("width") or 0)
     page.click("#dag-zoom-in")
     assert float(page.locator("#dag svg").get_attribute("width") or 0) > width
@@ -78,6 +73,11 @@ def test_foreach_groups_collapse_expand_zoom_and_search(
     assert box is not None
     assert float(page.locator("#dag svg").get_attribute("width") or 0) <= box["width"]
     assert float(page.locator("#dag svg").get_attribute("height") or 0) <= 860 * 0.7
+    page.fill("#dag-search", "work[42")  # a match inside a collapsed group opens it
+    expect(page.locator("#dag g.node.match")).to_have_count(1)
+    expect(page.locator('#dag g.node.match[data-task="work[42]"]')).to_have_count(1)
+    expect(page.locator("#dag-found")).not_to_be_empty()
+
     _both_languages(page, "run-big")
 
 
