@@ -120,7 +120,18 @@ async def run_page(request: Request, session: SessionDep, run_id: RunId) -> Resp
         return error_page(request, session, _("no run with id {run_id}", run_id=run_id), 404)
     part = request.query_params.get("part")
     template = {"head": "run_head.html", "tasks": "run_tasks.html"}.get(part or "", "run.html")
-    return await render_off_loop(request, template, values, session=session)
+    return await render_off_loop(
+        request, template, values, session=session, status_code=_poll_status(part, values)
+    )
+
+
+def _poll_status(part: str | None, values: dict[str, Any]) -> int:
+    """200, or 286 for a fragment of a finished run: htmx then stops polling it.
+
+    A busy run's task events never leave a quiet gap for the fragments' debounced triggers,
+    so while a run is active its tasks table and timeline are also re-read every 2 s.
+    """
+    return 286 if part in ("tasks", "timeline") and not values["active"] else 200
 
 
 @router.get("/runs/{run_id}/graph")
@@ -161,8 +172,17 @@ async def run_timeline(request: Request, session: SessionDep, run_id: RunId) -> 
     bars = timeline.attempts(await _run_events(request, run_id))
     rtl = current_locale() == "ar"
     chart = timeline.layout(bars, time.time(), rtl=rtl)
-    values = {"run": run, "chart": chart, "width": timeline.WIDTH, "label_w": timeline.LABEL_W}
-    return await render_off_loop(request, "run_timeline.html", values, session=session)
+    values = {
+        "run": run,
+        "chart": chart,
+        "width": timeline.WIDTH,
+        "label_w": timeline.LABEL_W,
+        "active": run.status in RUN_ACTIVE,
+    }
+    status_code = _poll_status("timeline", values)
+    return await render_off_loop(
+        request, "run_timeline.html", values, session=session, status_code=status_code
+    )
 
 
 @router.get("/runs/{run_id}/tasks/{task_id}/log")

@@ -102,6 +102,7 @@ async def test_a_run_started_from_the_form_and_its_page(browser: Browser, engine
     assert head.text.lstrip().startswith('<section class="card" id="run-head"')
     tasks = await client.get(f"/runs/{run_id}?part=tasks")
     assert 'id="run-tasks"' in tasks.text
+    assert tasks.status_code == 286 and "every 2s" not in tasks.text  # finished: no polling
     log = await client.get(f"/runs/{run_id}/tasks/hello/log", headers={"HX-Request": "true"})
     assert "<html" not in log.text
     full = await client.get(f"/runs/{run_id}/tasks/hello/log")
