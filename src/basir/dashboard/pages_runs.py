@@ -38,6 +38,7 @@ RunId = Annotated[str, Path(pattern=RUN_ID_PATTERN)]
 TaskId = Annotated[str, Path(pattern=TASK_ID_PATTERN)]
 PAGE_SIZE = 25
 TASKS_PAGE_SIZE = 100
+BIG_RUN_TASKS = 200
 LOG_LIVE_STATES = frozenset({"queued", "running", "retrying"})
 MAX_CURSOR_CHARS = 512
 CONTROLS = ("pause", "resume", "cancel", "retry")
@@ -105,6 +106,7 @@ async def _run_values(request: Request, run_id: str) -> dict[str, Any] | None:
         "tpage": page,
         "tpages": pages,
         "active": run.status in RUN_ACTIVE,
+        "poll_s": poll_seconds(len(tasks)),
         "since": since,
     }
 
@@ -125,11 +127,17 @@ async def run_page(request: Request, session: SessionDep, run_id: RunId) -> Resp
     )
 
 
+def poll_seconds(size: int) -> int:
+    """How often an active run's tasks table and timeline are re-read: 2 s, 10 s for big runs
+    (a 1,000-task timeline costs the server tens of milliseconds per read)."""
+    return 2 if size <= BIG_RUN_TASKS else 10
+
+
 def _poll_status(part: str | None, values: dict[str, Any]) -> int:
     """200, or 286 for a fragment of a finished run: htmx then stops polling it.
 
     A busy run's task events never leave a quiet gap for the fragments' debounced triggers,
-    so while a run is active its tasks table and timeline are also re-read every 2 s.
+    so while a run is active its tasks table and timeline are also re-read (`poll_seconds`).
     """
     return 286 if part in ("tasks", "timeline") and not values["active"] else 200
 
@@ -178,6 +186,7 @@ async def run_timeline(request: Request, session: SessionDep, run_id: RunId) -> 
         "width": timeline.WIDTH,
         "label_w": timeline.LABEL_W,
         "active": run.status in RUN_ACTIVE,
+        "poll_s": poll_seconds(len(bars)),
     }
     status_code = _poll_status("timeline", values)
     return await render_off_loop(
