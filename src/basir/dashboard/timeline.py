@@ -77,11 +77,12 @@ def attempts(events: Iterable[EventRecord]) -> list[Bar]:
 
 
 def layout(bars: list[Bar], now: float, *, rtl: bool = False, limit: int = MAX_BARS) -> Chart:
-    """Place the first `limit` bars on a time axis from the first start to the last end.
+    """Place the latest `limit` bars (what is happening now) on a time axis from the first
+    shown start to the last end; `hidden` counts the earlier ones left out.
 
     In a right-to-left page time runs from right to left (the axis mirrors).
     """
-    shown = bars[:limit]
+    shown = bars[-limit:] if limit > 0 else []
     if not shown:
         return Chart([], [], 0.0, len(bars))
     t0 = min(b.start for b in shown)

@@ -36,11 +36,12 @@ def test_attempts_pair_starts_with_their_ends() -> None:
         ("b", 1, 1.5, None, "running"),
         ("a", 2, 3.0, 4.0, "succeeded"),
     ]
-    chart = timeline.layout(bars, now=5.0, limit=2)
-    assert chart.hidden == 1 and len(chart.bars) == 2
+    chart = timeline.layout(bars, now=5.0, limit=2)  # the latest two: b's and a's second
+    assert chart.hidden == 1 and [p.bar.start for p in chart.bars] == [1.5, 3.0]
     first, second = chart.bars
-    assert first.x == timeline.LABEL_W  # the first start is the axis origin
-    assert second.x > first.x and second.seconds == 3.5  # still running: ends now
+    assert first.x == timeline.LABEL_W  # the first shown start is the axis origin
+    assert first.seconds == 3.5  # still running: ends now
+    assert second.x > first.x and second.seconds == 1.0
     assert chart.ticks[0] == (timeline.LABEL_W, 0.0)
     mirrored = timeline.layout(bars, now=5.0, rtl=True, limit=2)
     assert mirrored.bars[0].x + mirrored.bars[0].w == timeline.WIDTH - timeline.LABEL_W
