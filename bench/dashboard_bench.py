@@ -306,6 +306,9 @@ def load_runs(url: str, runs_per_s: float, seconds: float) -> list[float]:
     """Start runs of `bench-load` at a steady rate for `seconds`; each POST's time in ms."""
     posts: list[float] = []
     with api(url) as client:
+        if client.get("/api/v1/workflows/bench-load").status_code == 404:
+            client.post("/api/v1/workflows", content=LOAD,
+                        headers={"Content-Type": "application/yaml"})  # fmt: skip
         began = time.monotonic()
         n = 0
         while time.monotonic() - began < seconds:
