@@ -18,9 +18,9 @@ SUBSCRIBER_QUEUE_SIZE = 10_000
 STREAM_QUEUE_SIZE = 2_000
 # Streams gather the events of a short window into one write; the window grows with the
 # number of subscribers (each write costs the server the same, whatever it carries), so
-# 500 browsers cost about as much as 50: 0.1 ms per subscriber, at most 50 ms.
-BATCH_PER_SUBSCRIBER_S = 0.0001
-MAX_BATCH_S = 0.05
+# 500 browsers share the cost of a write: 0.02 ms per subscriber, at most 20 ms.
+BATCH_PER_SUBSCRIBER_S = 0.00002
+MAX_BATCH_S = 0.02
 
 
 class Subscription:
