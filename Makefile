@@ -104,6 +104,7 @@ bench: env ## engine workloads W1-W4, the API and the command line (see docs/per
 	@$(BIN)/python bench/export_bench.py
 	@$(BIN)/python bench/policies_bench.py
 	@$(BIN)/python bench/scheduling_bench.py
+	@$(BIN)/python bench/dashboard_bench.py
 
 i18n-extract: env ## collect messages into basir.pot and merge them into the Arabic catalog
 	@$(BIN)/python scripts/i18n.py extract

@@ -123,7 +123,14 @@ def create_app(
     # The web UI at `/`, after the API so `/api/v1` routes match first; same shutdown signal.
     mount_dashboard(
         app,
-        DashboardContext(engine, settings, shutdown=ctx.shutdown, alerts=ctx.alerts, auth=ctx.auth),
+        DashboardContext(
+            engine,
+            settings,
+            shutdown=ctx.shutdown,
+            alerts=ctx.alerts,
+            auth=ctx.auth,
+            metrics=metrics,
+        ),
     )
     # Added innermost first: the locale is set before the body limit may answer 413.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -9,6 +9,7 @@ from pathlib import Path
 from basir.config import Settings
 from basir.engine.runtime import Engine
 from basir.monitoring.alert_manager import AlertManager
+from basir.monitoring.metrics import Metrics
 from basir.security.auth import Authenticator
 from basir.store.base import Store
 
@@ -27,6 +28,8 @@ class DashboardContext:
     # once); None when the dashboard is mounted without them (the alerts page says so).
     alerts: AlertManager | None = None
     auth: Authenticator | None = None
+    # The server's metrics (the live streams count in `basir_sse_clients`), when served.
+    metrics: Metrics | None = None
 
     @property
     def store(self) -> Store:
