@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from basir.dashboard import (
     assets,
     live,
+    pages_boards,
     pages_admin,
     pages_alerts,
     pages_audit,
@@ -36,6 +37,7 @@ def mount(app: FastAPI, context: DashboardContext) -> None:
         pages_reports,
         pages_audit,
         pages_admin,
+        pages_boards,
     )
     for module in (pages_auth, pages_overview, pages_workflows, pages_runs, *pages, live):
         app.include_router(module.router)
