@@ -112,9 +112,7 @@ def _text(value: Any, path: str, limit: int, problems: Problems, *, required: bo
         return ""
     text = value.strip()
     if len(text) > limit:
-        problems.append(
-            problem(path, "dashboard.too_long", _("at most {n} characters", n=limit))
-        )
+        problems.append(problem(path, "dashboard.too_long", _("at most {n} characters", n=limit)))
     return text
 
 
@@ -229,9 +227,7 @@ def _step(step: Any, window_s: float, path: str, problems: Problems) -> None:
     try:
         seconds = step_seconds(step if isinstance(step, str) else "-", window_s)
     except ValueError:
-        problems.append(
-            problem(path, "dashboard.bad_step", _("not a step such as 60s, 5m or 1h"))
-        )
+        problems.append(problem(path, "dashboard.bad_step", _("not a step such as 60s, 5m or 1h")))
         return
     if seconds < MIN_STEP_S:
         problems.append(
@@ -290,7 +286,9 @@ def check_board(
                 _("only a shared dashboard has a namespace"),
             )
         )
-    elif namespace is not None and (not isinstance(namespace, str) or not NAMESPACE.match(namespace)):
+    elif namespace is not None and (
+        not isinstance(namespace, str) or not NAMESPACE.match(namespace)
+    ):
         problems.append(
             problem(
                 f"{prefix}.namespace",
@@ -301,9 +299,7 @@ def check_board(
     panels: list[Panel] = []
     raw_panels = raw.get("panels", [])
     if not isinstance(raw_panels, list):
-        problems.append(
-            problem(f"{prefix}.panels", "dashboard.bad_panels", _("panels is a list"))
-        )
+        problems.append(problem(f"{prefix}.panels", "dashboard.bad_panels", _("panels is a list")))
     elif len(raw_panels) > MAX_PANELS:
         problems.append(
             problem(
@@ -324,9 +320,7 @@ def check_board(
     return Board(name, visibility, namespace, tuple(panels)), []
 
 
-def check_import(
-    raw: Any, known_metrics: Collection[str]
-) -> tuple[Board | None, Problems]:
+def check_import(raw: Any, known_metrics: Collection[str]) -> tuple[Board | None, Problems]:
     """An exported dashboard (`{format, name, panels}`), imported as a private one."""
     if not isinstance(raw, Mapping):
         return None, [problem("body", "dashboard.bad_document", _("a dashboard is an object"))]

@@ -172,6 +172,9 @@ async def delete_board(store: Store, principal: Principal, board_id: str) -> Non
 def _edit_forbidden() -> BasirError:
     return BasirError(
         "dashboard.edit_forbidden",
-        _("you may not change this dashboard: private ones by their owner, shared ones by operators"),
+        _(
+            "you may not change this dashboard: private ones by their owner, shared ones by "
+            "operators"
+        ),
         kind="forbidden",
     )

@@ -7,11 +7,11 @@ from fastapi import FastAPI
 from basir.dashboard import (
     assets,
     live,
-    pages_boards,
     pages_admin,
     pages_alerts,
     pages_audit,
     pages_auth,
+    pages_boards,
     pages_overview,
     pages_reports,
     pages_resources,

@@ -17,8 +17,15 @@ QUEUE = "basir_queue_depth"
 
 
 def _panel(**changes: Any) -> dict[str, Any]:
-    return {"title": {"en": "Finished", "ar": "المنتهية"}, "metric": RUNS, "chart": "line",
-            "window": "1h", "step": "1m", "by": "workflow", **changes}
+    return {
+        "title": {"en": "Finished", "ar": "المنتهية"},
+        "metric": RUNS,
+        "chart": "line",
+        "window": "1h",
+        "step": "1m",
+        "by": "workflow",
+        **changes,
+    }
 
 
 @pytest.fixture
@@ -68,7 +75,9 @@ async def test_private_is_the_owners_and_shared_is_everyones(
     make_client: Any, history: None, store: MemoryStore
 ) -> None:
     await tokens.create_user(store, "other", ["viewer"])
-    other = make_client(None, headers={"Authorization": f"Bearer {await tokens.issue_token(store, 'other')}"})
+    other = make_client(
+        None, headers={"Authorization": f"Bearer {await tokens.issue_token(store, 'other')}"}
+    )
     viewer, operator = make_client("viewer"), make_client("operator")
     private = (await viewer.post("/api/v1/dashboards", json={"name": "Private"})).json()
     shared = await operator.post(
@@ -128,14 +137,26 @@ async def test_export_import_round_trip(make_client: Any, history: None) -> None
         ({"name": ""}, "body.name", "dashboard.bad_text"),
         ({"name": "x" * 81}, "body.name", "dashboard.too_long"),
         ({"name": "n", "panels": [_panel()] * 25}, "body.panels", "dashboard.too_many_panels"),
-        ({"name": "n", "panels": [_panel(metric="basir_nope")]}, "body.panels[0].metric",
-         "dashboard.unknown_metric"),
-        ({"name": "n", "panels": [_panel(chart="pie")]}, "body.panels[0].chart",
-         "dashboard.unknown_chart"),
-        ({"name": "n", "panels": [_panel(window="31d")]}, "body.panels[0].window",
-         "dashboard.bad_window"),
-        ({"name": "n", "panels": [_panel(window="30d", step="10s")]}, "body.panels[0].step",
-         "dashboard.too_many_points"),
+        (
+            {"name": "n", "panels": [_panel(metric="basir_nope")]},
+            "body.panels[0].metric",
+            "dashboard.unknown_metric",
+        ),
+        (
+            {"name": "n", "panels": [_panel(chart="pie")]},
+            "body.panels[0].chart",
+            "dashboard.unknown_chart",
+        ),
+        (
+            {"name": "n", "panels": [_panel(window="31d")]},
+            "body.panels[0].window",
+            "dashboard.bad_window",
+        ),
+        (
+            {"name": "n", "panels": [_panel(window="30d", step="10s")]},
+            "body.panels[0].step",
+            "dashboard.too_many_points",
+        ),
         ({"name": "n", "panels": [_panel(by="1x")]}, "body.panels[0].by", "dashboard.bad_label"),
         ({"name": "n", "colour": "red"}, "body.colour", "dashboard.unknown_field"),
         ({"name": "n", "namespace": "ops"}, "body.namespace", "dashboard.bad_namespace"),

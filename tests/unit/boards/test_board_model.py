@@ -9,13 +9,13 @@ import pytest
 from basir.boards.model import (
     EXPORT_FORMAT,
     MAX_PANELS,
+    Panel,
     check_board,
     check_import,
     export_document,
     step_seconds,
 )
 from basir.boards.panel_data import columns, panel_window, series_label
-from basir.boards.model import Panel
 from basir.dashboard.board_form import place_errors, posted, slots_of
 from basir.monitoring.history_query import Series
 
@@ -73,25 +73,48 @@ def test_every_problem_is_reported_at_its_field_at_once() -> None:
     ("raw", "field", "code"),
     [
         ({"name": "x" * 81}, "body.name", "dashboard.too_long"),
-        ({"name": "n", "panels": [_panel()] * (MAX_PANELS + 1)}, "body.panels",
-         "dashboard.too_many_panels"),
+        (
+            {"name": "n", "panels": [_panel()] * (MAX_PANELS + 1)},
+            "body.panels",
+            "dashboard.too_many_panels",
+        ),
         ({"name": "n", "panels": {}}, "body.panels", "dashboard.bad_panels"),
-        ({"name": "n", "panels": [_panel(step="2h", window="1h")]}, "body.panels[0].step",
-         "dashboard.bad_step"),
-        ({"name": "n", "panels": [_panel(step="5s")]}, "body.panels[0].step",
-         "dashboard.bad_step"),
-        ({"name": "n", "panels": [_panel(step="fast")]}, "body.panels[0].step",
-         "dashboard.bad_step"),
-        ({"name": "n", "panels": [_panel(window="30d", step="60s")]}, "body.panels[0].step",
-         "dashboard.too_many_points"),
-        ({"name": "n", "panels": [_panel(metric="Queue")]}, "body.panels[0].metric",
-         "dashboard.bad_metric"),
-        ({"name": "n", "panels": [_panel(title="t" * 81)]}, "body.panels[0].title",
-         "dashboard.too_long"),
-        ({"name": "n", "visibility": "shared", "namespace": "Bad_NS"}, "body.namespace",
-         "dashboard.bad_namespace"),
-        ({"name": "n", "panels": [_panel(colour="red")]}, "body.panels[0].colour",
-         "dashboard.unknown_field"),
+        (
+            {"name": "n", "panels": [_panel(step="2h", window="1h")]},
+            "body.panels[0].step",
+            "dashboard.bad_step",
+        ),
+        ({"name": "n", "panels": [_panel(step="5s")]}, "body.panels[0].step", "dashboard.bad_step"),
+        (
+            {"name": "n", "panels": [_panel(step="fast")]},
+            "body.panels[0].step",
+            "dashboard.bad_step",
+        ),
+        (
+            {"name": "n", "panels": [_panel(window="30d", step="60s")]},
+            "body.panels[0].step",
+            "dashboard.too_many_points",
+        ),
+        (
+            {"name": "n", "panels": [_panel(metric="Queue")]},
+            "body.panels[0].metric",
+            "dashboard.bad_metric",
+        ),
+        (
+            {"name": "n", "panels": [_panel(title="t" * 81)]},
+            "body.panels[0].title",
+            "dashboard.too_long",
+        ),
+        (
+            {"name": "n", "visibility": "shared", "namespace": "Bad_NS"},
+            "body.namespace",
+            "dashboard.bad_namespace",
+        ),
+        (
+            {"name": "n", "panels": [_panel(colour="red")]},
+            "body.panels[0].colour",
+            "dashboard.unknown_field",
+        ),
         ([], "body", "dashboard.bad_document"),
     ],
 )
@@ -160,12 +183,20 @@ def test_edit_form_keeps_panels_drops_removed_and_empty_new_ones() -> None:
         "name": "Ops",
         "visibility": "shared",
         "namespace": "",
-        "p0.metric": "basir_queue_depth", "p0.chart": "bar", "p0.window": "1h",
+        "p0.metric": "basir_queue_depth",
+        "p0.chart": "bar",
+        "p0.window": "1h",
         "p0.title_ar": "الطابور",
-        "p1.metric": "basir_runs_finished_total", "p1.remove": "1",
-        "p2.metric": "basir_runs_finished_total", "p2.chart": "line", "p2.window": "7d",
-        "p2.step": "1h", "p2.by": "workflow", "p2.new": "1",
-        "p3.metric": "", "p3.new": "1",
+        "p1.metric": "basir_runs_finished_total",
+        "p1.remove": "1",
+        "p2.metric": "basir_runs_finished_total",
+        "p2.chart": "line",
+        "p2.window": "7d",
+        "p2.step": "1h",
+        "p2.by": "workflow",
+        "p2.new": "1",
+        "p3.metric": "",
+        "p3.new": "1",
     }
     document, slots, origin = posted(form)
     assert [s.index for s in slots] == [0, 1, 2, 3]
@@ -180,8 +211,12 @@ def test_edit_form_keeps_panels_drops_removed_and_empty_new_ones() -> None:
 def test_problems_land_beside_the_slot_they_came_from() -> None:
     form = {
         "name": "",
-        "p0.metric": "basir_queue_depth", "p0.remove": "1",
-        "p1.metric": "basir_queue_depth", "p1.chart": "line", "p1.window": "1h", "p1.step": "1s",
+        "p0.metric": "basir_queue_depth",
+        "p0.remove": "1",
+        "p1.metric": "basir_queue_depth",
+        "p1.chart": "line",
+        "p1.window": "1h",
+        "p1.step": "1s",
         "p1.title_en": "x" * 90,
     }
     document, slots, origin = posted(form)
@@ -192,8 +227,18 @@ def test_problems_land_beside_the_slot_they_came_from() -> None:
 
 
 def test_slots_of_a_stored_board_end_with_a_new_one() -> None:
-    slots = slots_of([{"metric": "basir_queue_depth", "chart": "stat", "window": "1h",
-                       "title": {"en": "Q"}, "step": None, "by": None}])
+    slots = slots_of(
+        [
+            {
+                "metric": "basir_queue_depth",
+                "chart": "stat",
+                "window": "1h",
+                "title": {"en": "Q"},
+                "step": None,
+                "by": None,
+            }
+        ]
+    )
     assert [s.new for s in slots] == [False, True]
     assert slots[0].values["title_en"] == "Q" and slots[0].values["chart"] == "stat"
     assert slots[1].key("metric") == "p1.metric"

@@ -28,8 +28,15 @@ async def _history(store: MemoryStore) -> float:
 
 
 def _panel_form(slot: int, **values: str) -> dict[str, str]:
-    fields = {"metric": "", "chart": "line", "window": "1h", "step": "", "by": "",
-              "title_en": "", "title_ar": ""}
+    fields = {
+        "metric": "",
+        "chart": "line",
+        "window": "1h",
+        "step": "",
+        "by": "",
+        "title_en": "",
+        "title_ar": "",
+    }
     fields.update(values)
     return {f"p{slot}.{k}": v for k, v in fields.items()}
 
@@ -45,7 +52,9 @@ async def _create(client: object, name: str) -> str:
     return location
 
 
-async def test_compose_a_dashboard_and_read_its_panels(browser: Browser, store: MemoryStore) -> None:
+async def test_compose_a_dashboard_and_read_its_panels(
+    browser: Browser, store: MemoryStore
+) -> None:
     await _history(store)
     client = await browser("viewer")
     location = await _create(client, "Flow")
@@ -53,9 +62,13 @@ async def test_compose_a_dashboard_and_read_its_panels(browser: Browser, store: 
     assert page.status_code == 200
     assert "This dashboard has no panels yet." in page.text
     assert f'<option value="{RUNS}"' in page.text
-    form = {"csrf": csrf_of(page.text), "name": "Flow", "visibility": "private",
-            **_panel_form(0, metric=RUNS, by="workflow", title_en="Finished", title_ar="المنتهية"),
-            "p0.new": "1"}
+    form = {
+        "csrf": csrf_of(page.text),
+        "name": "Flow",
+        "visibility": "private",
+        **_panel_form(0, metric=RUNS, by="workflow", title_en="Finished", title_ar="المنتهية"),
+        "p0.new": "1",
+    }
     saved = await client.post(location, data=form)
     assert saved.status_code == 303, saved.text
     page = await client.get(location)
@@ -72,7 +85,9 @@ async def test_compose_a_dashboard_and_read_its_panels(browser: Browser, store: 
     assert "attachment" in exported.headers["content-disposition"]
     listing = await client.get("/dashboards")
     files = {"file": ("board.json", json.dumps(document).encode(), "application/json")}
-    imported = await client.post("/dashboards/import", data={"csrf": csrf_of(listing.text)}, files=files)
+    imported = await client.post(
+        "/dashboards/import", data={"csrf": csrf_of(listing.text)}, files=files
+    )
     assert imported.status_code == 303
     assert imported.headers["location"] != location
     assert len(await store.kv_list("dashboard")) == 2
@@ -86,8 +101,13 @@ async def test_errors_are_shown_beside_their_fields_and_nothing_saved(
     location = await _create(client, "Flow")
     before = await store.kv_list("dashboard")
     page = await client.get(location)
-    form = {"csrf": csrf_of(page.text), "name": "", "visibility": "private",
-            **_panel_form(0, metric=RUNS, window="30d", step="10s"), "p0.new": "1"}
+    form = {
+        "csrf": csrf_of(page.text),
+        "name": "",
+        "visibility": "private",
+        **_panel_form(0, metric=RUNS, window="30d", step="10s"),
+        "p0.new": "1",
+    }
     refused = await client.post(location, data=form, headers={"Accept-Language": "ar"})
     assert refused.status_code == 422
     assert 'id="board-name-error"' in refused.text and 'id="p0-step-error"' in refused.text

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from basir.api.deps import Reader, json_response
@@ -33,6 +33,8 @@ RawBody = Annotated[dict[str, Any], Body()]
 class PanelIn(BaseModel):
     """One panel: a metric of the history drawn over a window."""
 
+    model_config = ConfigDict(extra="forbid")
+
     title: str | dict[str, str] | None = Field(
         None, description=f"a text, or {{en, ar}} texts; at most {MAX_TITLE_CHARS} characters"
     )
@@ -45,6 +47,8 @@ class PanelIn(BaseModel):
 
 class DashboardIn(BaseModel):
     """A dashboard to create or the whole new content of one."""
+
+    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
     visibility: Literal["private", "shared"] = "private"
@@ -73,6 +77,8 @@ class DashboardList(BaseModel):
 class DashboardExport(BaseModel):
     """A dashboard as a portable JSON file (no owner, no id)."""
 
+    model_config = ConfigDict(extra="forbid")
+
     format: Literal["basir-dashboard/1"] = Field(description=f"always `{EXPORT_FORMAT}`")
     name: str
     panels: list[PanelIn]
@@ -81,6 +87,7 @@ class DashboardExport(BaseModel):
 def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     schema.pop("$defs", None)
+    schema["additionalProperties"] = False
     return {
         "requestBody": {
             "required": True,
@@ -122,7 +129,9 @@ async def list_dashboards(
 async def create_dashboard(caller: Reader, body: RawBody) -> Response:
     """Validate and store; 422 `dashboard.invalid` lists each problem with its code."""
     document = await service.create_board(caller.ctx.store, caller.principal, body)
-    return json_response(document, 201, headers={"Location": f"/api/v1/dashboards/{document['id']}"})
+    return json_response(
+        document, 201, headers={"Location": f"/api/v1/dashboards/{document['id']}"}
+    )
 
 
 @router.post(
@@ -136,7 +145,9 @@ async def create_dashboard(caller: Reader, body: RawBody) -> Response:
 async def import_dashboard(caller: Reader, body: RawBody) -> Response:
     """The body is what `export` answered; the new dashboard is the caller's, private."""
     document = await service.import_board(caller.ctx.store, caller.principal, body)
-    return json_response(document, 201, headers={"Location": f"/api/v1/dashboards/{document['id']}"})
+    return json_response(
+        document, 201, headers={"Location": f"/api/v1/dashboards/{document['id']}"}
+    )
 
 
 @router.get(
