@@ -23,14 +23,14 @@ def panel_window(panel: Panel, now: float) -> Window:
     return Window(now - span, now, step_seconds(panel.step, span))
 
 
-def series_label(labels: dict[str, str]) -> str:
-    """A short legend text: `k=v, k=v`, or `—` for a series without labels."""
+def series_label(labels: dict[str, str], fallback: str = "—") -> str:
+    """A short legend text: `k=v, k=v`, or `fallback` (the metric's name) without labels."""
     if not labels:
-        return "—"
+        return fallback
     return ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
-def columns(found: list[Series], limit: int = MAX_SERIES) -> dict[str, Any]:
+def columns(found: list[Series], limit: int = MAX_SERIES, name: str = "—") -> dict[str, Any]:
     """`{time, series, values, latest, more}`: the first `limit` series on one time axis.
 
     `values[i][j]` is series `i` at `time[j]`; `latest[i]` its newest value (the stat
@@ -46,7 +46,7 @@ def columns(found: list[Series], limit: int = MAX_SERIES) -> dict[str, Any]:
         latest.append(s.points[-1][1] if s.points else None)
     return {
         "time": times,
-        "series": [series_label(s.labels) for s in shown],
+        "series": [series_label(s.labels, name) for s in shown],
         "values": values,
         "latest": latest,
         "more": max(0, len(found) - limit),
@@ -59,7 +59,7 @@ async def load(store: MetricStore, panel: Panel, now: float | None = None) -> di
     window = panel_window(panel, now)
     resolution = pick_resolution(window, now)
     points = await store.metrics_query(panel.metric, resolution, window.start, window.end)
-    data = columns(series_of(points, window.step_s, panel.by))
+    data = columns(series_of(points, window.step_s, panel.by), name=panel.metric)
     return {
         **data,
         "chart": panel.chart,

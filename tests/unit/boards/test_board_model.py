@@ -171,6 +171,7 @@ def test_columns_align_series_on_one_time_axis() -> None:
     assert data["latest"] == [2.0, 5.0] and data["more"] == 1
     assert data["series"] == ["workflow=a", "workflow=b"]
     assert series_label({}) == "—"
+    assert columns(found[2:], name="basir_queue_depth")["series"] == ["basir_queue_depth"]
 
 
 def test_panel_window_ends_now() -> None:

@@ -73,6 +73,9 @@ async def test_compose_a_dashboard_and_read_its_panels(
     assert saved.status_code == 303, saved.text
     page = await client.get(location)
     assert 'data-chart="line"' in page.text and "Finished" in page.text
+    for asset in ("boards.js", "boards.css"):
+        assert f"/static/app/{asset}" in page.text
+        assert (await client.get(f"/static/app/{asset}")).status_code == 200
     data = (await client.get(f"{location}/panels/0")).json()
     assert data["chart"] == "line" and data["series"] == ["workflow=a", "workflow=b"]
     assert len(data["time"]) == 2 and data["latest"] == [3.0, 5.0]

@@ -12,6 +12,19 @@
   var rtl = document.documentElement.dir === "rtl";
   var numbers = new Intl.NumberFormat(lang, { maximumFractionDigits: 2 });
   var plots = {};
+  var clock = new Intl.DateTimeFormat(lang, { timeZone: "UTC", hour: "2-digit", minute: "2-digit" });
+  var day = new Intl.DateTimeFormat(lang, { timeZone: "UTC", month: "short", day: "numeric" });
+
+  // Time ticks in the page's language: hours and minutes, with the day for long windows.
+  function timeTicks(data) {
+    var long = data.end - data.start > 86400;
+    return function (u, ticks) {
+      return ticks.map(function (t) {
+        var moment = new Date(t * 1e3);
+        return long ? day.format(moment) + " " + clock.format(moment) : clock.format(moment);
+      });
+    };
+  }
 
   function note(box, text) {
     var p = document.createElement("p");
@@ -59,7 +72,7 @@
       tzDate: function (ts) { return window.uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
       scales: { x: { time: true, dir: rtl ? -1 : 1, range: function () { return [data.start, data.end]; } } },
       axes: [
-        { label: grid.getAttribute("data-label-time"), side: 2 },
+        { label: grid.getAttribute("data-label-time"), side: 2, values: timeTicks(data) },
         { side: rtl ? 1 : 3, values: function (u, ticks) { return ticks.map(function (t) { return numbers.format(t); }); } }
       ],
       series: series
