@@ -142,3 +142,19 @@ async def test_others_private_dashboards_stay_hidden_and_forms_need_csrf(
     deleted = await viewer.post(f"{location}/delete", data={"csrf": csrf_of(page.text)})
     assert deleted.status_code == 303
     assert await store.kv_list("dashboard") == []
+
+
+async def test_an_empty_history_is_explained_and_a_panel_refused(browser: Browser) -> None:
+    client = await browser("viewer")
+    location = await _create(client, "Early")
+    page = await client.get(location)
+    assert 'id="no-metrics"' in page.text
+    form = {
+        "csrf": csrf_of(page.text),
+        "name": "Early",
+        **_panel_form(0, metric=RUNS),
+        "p0.new": "1",
+    }
+    refused = await client.post(location, data=form)
+    assert refused.status_code == 422 and 'id="p0-metric-error"' in refused.text
+    assert "the history has no metric named basir_runs_finished_total" in refused.text
