@@ -202,3 +202,22 @@ async def test_unknown_query_parameter_and_bad_id_are_refused(
     assert (await client.get("/api/v1/dashboards", params={"nmespace": "x"})).status_code == 422
     assert (await client.get("/api/v1/dashboards/nope")).status_code == 422
     assert (await make_client(None).get("/api/v1/dashboards")).status_code == 401
+
+
+async def test_private_dashboards_per_user_are_limited(
+    make_client: Any, history: None, store: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from basir.boards import service
+
+    monkeypatch.setattr(service, "MAX_PRIVATE_PER_USER", 2)
+    client = make_client("viewer")
+    for name in ("one", "two"):
+        assert (await client.post("/api/v1/dashboards", json={"name": name})).status_code == 201
+    refused = await client.post("/api/v1/dashboards", json={"name": "three"})
+    assert refused.status_code == 413 and refused.json()["code"] == "dashboard.limit"
+    exported = {"format": "basir-dashboard/1", "name": "four", "panels": []}
+    again = await client.post("/api/v1/dashboards/import", json=exported)
+    assert again.status_code == 413
+    assert len(await _stored(store)) == 2
+    other = await make_client("operator").post("/api/v1/dashboards", json={"name": "mine"})
+    assert other.status_code == 201
