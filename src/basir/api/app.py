@@ -20,6 +20,7 @@ from basir.api.middleware import BodyLimitMiddleware, LocaleMiddleware
 from basir.api.query import refuse_unknown_query
 from basir.api.routes import (
     alerts,
+    dashboards,
     decisions,
     events,
     export,
@@ -118,7 +119,7 @@ def create_app(
     problems.install(app)
     # The most requested routes first: matching walks the routers in order.
     modules = (runs, events, tasks, workflows, decisions, schedules, resources, health)
-    for module in (*modules, resource_policies, monitoring, alerts, export, log_search):
+    for module in (*modules, resource_policies, monitoring, alerts, export, log_search, dashboards):
         app.include_router(module.router, dependencies=[Depends(refuse_unknown_query)])
     # The web UI at `/`, after the API so `/api/v1` routes match first; same shutdown signal.
     mount_dashboard(

@@ -11,6 +11,7 @@ from basir.dashboard import (
     pages_alerts,
     pages_audit,
     pages_auth,
+    pages_boards,
     pages_overview,
     pages_reports,
     pages_resources,
@@ -36,6 +37,7 @@ def mount(app: FastAPI, context: DashboardContext) -> None:
         pages_reports,
         pages_audit,
         pages_admin,
+        pages_boards,
     )
     for module in (pages_auth, pages_overview, pages_workflows, pages_runs, *pages, live):
         app.include_router(module.router)

@@ -7,6 +7,7 @@ from fastapi.routing import APIRoute
 
 from basir.api.routes import (
     alerts,
+    dashboards,
     decisions,
     events,
     export,
@@ -71,6 +72,13 @@ EXPECTED = {
     ("GET", "/api/v1/resources/quotas"),
     ("GET", "/api/v1/resources/quotas/{namespace}"),
     ("PUT", "/api/v1/resources/quotas/{namespace}"),
+    ("GET", "/api/v1/dashboards"),
+    ("POST", "/api/v1/dashboards"),
+    ("POST", "/api/v1/dashboards/import"),
+    ("GET", "/api/v1/dashboards/{board_id}"),
+    ("PUT", "/api/v1/dashboards/{board_id}"),
+    ("DELETE", "/api/v1/dashboards/{board_id}"),
+    ("GET", "/api/v1/dashboards/{board_id}/export"),
 }
 
 
@@ -82,6 +90,7 @@ async def test_every_route_is_documented_under_its_full_path(client: httpx.Async
         (method, route.path)
         for module in (
             alerts,
+            dashboards,
             decisions,
             events,
             export,
@@ -127,3 +136,12 @@ async def test_workflow_body_is_yaml_or_json(client: httpx.AsyncClient) -> None:
     schema = (await client.get("/openapi.json")).json()
     body = schema["paths"]["/api/v1/workflows"]["post"]["requestBody"]
     assert set(body["content"]) == {"application/yaml", "application/json"}
+
+
+async def test_dashboard_bodies_are_documented(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    body = schema["paths"]["/api/v1/dashboards"]["post"]["requestBody"]
+    fields = body["content"]["application/json"]["schema"]["properties"]
+    assert {"name", "visibility", "namespace", "panels"} <= set(fields)
+    imported = schema["paths"]["/api/v1/dashboards/import"]["post"]["requestBody"]
+    assert "format" in imported["content"]["application/json"]["schema"]["properties"]
