@@ -24,11 +24,14 @@ from basir.store.records import (
     JsonDict,
     MetricPoint,
     Page,
+    ReportAggregate,
+    RunFacts,
     RunInsert,
     RunRecord,
     RunUpdate,
     ScheduleRecord,
     ScheduleUpdate,
+    TaskFacts,
     TaskInsert,
     TaskRecord,
     TaskUpdate,
@@ -224,6 +227,61 @@ class MemoryStore:
         for run_id in sorted(set(run_ids)):
             found.extend(self._tasks.get(run_id, {}).values())
         return copy.deepcopy(found)
+
+    async def report_aggregate(self, since: float, until: float) -> ReportAggregate | None:
+        """None: the report folds this store's runs itself (`report_runs`, `report_tasks`)."""
+        del since, until
+        return None
+
+    async def report_runs(
+        self, since: float, until: float, after: tuple[float, str] | None, limit: int
+    ) -> list[RunFacts]:
+        """Runs created in `[since, until)`, in `(created_at, id)` order after `after`."""
+        bound = after if after is not None else (since, "")
+        found = sorted(
+            (r for r in self._runs.values() if since <= r.created_at < until),
+            key=lambda r: (r.created_at, r.id),
+        )
+        return [
+            RunFacts(
+                r.id,
+                r.workflow,
+                r.status,
+                r.created_at,
+                r.started_at,
+                r.finished_at,
+                r.deadline_at,
+                r.error,
+            )
+            for r in found
+            if (r.created_at, r.id) > bound
+        ][:limit]
+
+    async def report_tasks(
+        self, after: tuple[float, str] | None, last: tuple[float, str]
+    ) -> list[TaskFacts]:
+        """Top-level tasks of the runs with `after < (created_at, id) <= last`."""
+        found: list[TaskFacts] = []
+        for run in self._runs.values():
+            key = (run.created_at, run.id)
+            if (after is not None and key <= after) or key > last:
+                continue
+            for t in self._tasks.get(run.id, {}).values():
+                if t.parent_id is None:
+                    error = t.error if t.status == "failed" else None
+                    found.append(
+                        TaskFacts(
+                            t.run_id,
+                            t.task_id,
+                            t.status,
+                            t.attempts,
+                            t.queued_at,
+                            t.started_at,
+                            t.finished_at,
+                            error,
+                        )
+                    )
+        return found
 
     async def list_runs(
         self,

@@ -28,6 +28,7 @@ from basir.store import (
     metric_queries,
     monitoring_codec,
     queries,
+    report_queries,
     schedule_codec,
     schedule_sql,
 )
@@ -157,7 +158,12 @@ class PostgresStore(SqlReads):
         if isinstance(query, tuple):
             name, *args = query
             module, _dot, builder = name.rpartition(".")
-            source = {"": queries, "metric_queries": metric_queries, "alert_queries": alert_queries}
+            source = {
+                "": queries,
+                "metric_queries": metric_queries,
+                "alert_queries": alert_queries,
+                "report_queries": report_queries,
+            }
             stmt = getattr(source[module], builder)(*args)
         async with self._connect() as conn:
             rows = (await conn.execute(stmt, params)).all()
