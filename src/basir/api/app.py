@@ -19,6 +19,7 @@ from basir.api.deps import ApiContext
 from basir.api.middleware import BodyLimitMiddleware, LocaleMiddleware
 from basir.api.query import refuse_unknown_query
 from basir.api.routes import (
+    alert_rules,
     alerts,
     decisions,
     events,
@@ -43,6 +44,7 @@ from basir.monitoring.history import HistorySampler
 from basir.monitoring.http import HttpMetricsMiddleware
 from basir.monitoring.metrics import Metrics
 from basir.monitoring.notify import Notifier
+from basir.monitoring.rule_setup import make_rule_runner
 from basir.monitoring.snapshot import engine_state
 from basir.security.auth import Authenticator
 
@@ -82,6 +84,10 @@ def create_app(
     )
     if not metrics.has_state_provider:
         metrics.bind_state(engine_state(engine))
+    ctx.alerts.rule_runner = make_rule_runner(
+        engine.store, engine.bus, ctx.alerts, metrics, settings
+    )
+    rules = ctx.alerts.rule_runner
 
     sampler = HistorySampler(metrics, engine.store, interval_s=settings.metrics_interval_s)
 
@@ -89,7 +95,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sampler.start()  # the built-in metric history, while the app serves
         await ctx.alerts.start()  # the built-in alert rules
+        await rules.start()  # the user's
         yield
+        await rules.stop()
         await ctx.alerts.stop()
         await sampler.stop()
         ctx.shutdown.set()
@@ -108,7 +116,7 @@ def create_app(
     problems.install(app)
     # The most requested routes first: matching walks the routers in order.
     modules = (runs, events, tasks, workflows, decisions, schedules, resources, health)
-    for module in (*modules, monitoring, alerts, export, log_search):
+    for module in (*modules, monitoring, alert_rules, alerts, export, log_search):
         app.include_router(module.router, dependencies=[Depends(refuse_unknown_query)])
     # The web UI at `/`, after the API so `/api/v1` routes match first; same shutdown signal.
     mount_dashboard(app, DashboardContext(engine, settings, shutdown=ctx.shutdown))

@@ -16,6 +16,9 @@ retries, and resolves at that route's next successful delivery.
 red (the store does not answer, the engine stopped, a task has waited 15 min to start, the
 disk is 95 % full) and resolves when it is no longer red.
 
+`alerting_stalled` watches the user rules' evaluation: it fires when no pass has finished for
+three evaluation periods (at least a minute) and resolves at the next pass.
+
 `deadline_missed` fires (severity `warning`) when a run is still going at its deadline
 (`deadline.missed`, recorded once per run) and resolves when that run ends, however it ends.
 """
@@ -35,6 +38,9 @@ FIRING, RESOLVED = "firing", "resolved"
 STATES = (FIRING, RESOLVED)
 NOTIFICATION_FAILING = "notification_failing"
 HEALTH = "health"
+ALERTING_STALLED = "alerting_stalled"
+STALL_FACTOR = 3
+MIN_STALL_S = 60.0
 HEALTH_ALERTED = ("store", "scheduler", "queues", "disk")
 RUN_ENDS = ("run.failed", "run.succeeded", "run.cancelled")
 NOTIFICATION_EVENTS = ("notification.failed", "notification.delivered")
@@ -225,6 +231,55 @@ def on_health(
     return changes
 
 
+def stall_after_s(interval_s: float) -> float:
+    """How late rule evaluation may be before `alerting_stalled` fires."""
+    return max(MIN_STALL_S, STALL_FACTOR * interval_s)
+
+
+def on_stall(
+    stalled: bool,
+    last: float | None,
+    existing: AlertRecord | None,
+    silences: list[Silence],
+    now: float,
+) -> list[AlertRecord]:
+    """Fire `alerting_stalled` when evaluation is late (`last`: its last pass); resolve after."""
+    firing = existing is not None and existing.state == FIRING
+    if stalled and not firing:
+        fired = AlertRecord(
+            id=ALERTING_STALLED,
+            rule=ALERTING_STALLED,
+            state=FIRING,
+            severity=SEVERITY_ERROR,
+            workflow=None,
+            run_id=None,
+            fired_at=now,
+            updated_at=now,
+            data={"last_evaluated_at": last},
+        )
+        fired.silenced_by = silencing(fired, silences, now)
+        return [fired]
+    if not stalled and existing is not None and firing:
+        return [dataclasses.replace(existing, state=RESOLVED, resolved_at=now, updated_at=now)]
+    return []
+
+
+def _custom_message(alert: AlertRecord) -> str:
+    texts = alert.data.get("messages")
+    text = ""
+    if isinstance(texts, dict):
+        text = str(texts.get(current_locale()) or texts.get("en") or "")
+    if alert.state == RESOLVED:
+        return _("resolved: {message}", message=text)
+    return text
+
+
+def _stall_message(alert: AlertRecord) -> str:
+    if alert.state == RESOLVED:
+        return _("alert rules are evaluated again")
+    return _("alert rules have not been evaluated for a while: alerting is stalled")
+
+
 def _health_message(alert: AlertRecord) -> str:
     component = str(alert.data.get("component"))
     names = {
@@ -274,6 +329,10 @@ def message(alert: AlertRecord) -> str:
         return _route_message(alert)
     if alert.rule == HEALTH:
         return _health_message(alert)
+    if alert.rule == ALERTING_STALLED:
+        return _stall_message(alert)
+    if alert.data.get("kind") == "custom":
+        return _custom_message(alert)
     error = str(alert.data.get("error") or "")
     if alert.state == RESOLVED:
         return _(

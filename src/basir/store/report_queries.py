@@ -89,7 +89,9 @@ def report_tasks() -> sa.Select[Any]:
 # with window functions in SQLite cost more than sorting them in Python).
 
 FINAL = ("succeeded", "failed", "cancelled")
-_FINAL_SQL = [sa.literal_column(f"'{status}'") for status in FINAL]  # constants, not params
+_FINAL_SQL: list[sa.ColumnElement[Any]] = [
+    sa.literal_column(f"'{status}'") for status in FINAL
+]  # constants, not params
 
 
 def _in_window(created_at: Any) -> sa.ColumnElement[bool]:

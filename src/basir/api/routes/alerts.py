@@ -118,17 +118,25 @@ def silence_view(silence: Silence) -> dict[str, Any]:
     "/alerts",
     response_model=AlertList,
     responses=problem_responses(422),
-    summary="Alerts, most recently fired first (firing, resolved)",
+    summary="Alerts: pending, then most recently fired first (firing, resolved)",
 )
 async def list_alerts(
     caller: Reader,
-    state: Annotated[Literal["firing", "resolved"] | None, Query()] = None,
+    state: Annotated[Literal["firing", "pending", "resolved"] | None, Query()] = None,
     workflow: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 100,
 ) -> Response:
-    """Alerts of the built-in rules, filtered by state and workflow."""
-    found = await caller.ctx.store.alert_list(state=state, workflow=workflow, limit=limit)
-    return json_response({"items": [alert_view(a) for a in found]})
+    """Alerts of the built-in and user rules, filtered by state and workflow.
+
+    Pending alerts (a user rule's condition holds, not yet for its `for`) come first.
+    """
+    found: list[AlertRecord] = []
+    runner = caller.ctx.alerts.rule_runner
+    if state in (None, "pending") and runner is not None:
+        found = [a for a in runner.pending() if workflow is None or a.workflow == workflow]
+    if state != "pending":
+        found += await caller.ctx.store.alert_list(state=state, workflow=workflow, limit=limit)
+    return json_response({"items": [alert_view(a) for a in found[:limit]]})
 
 
 @router.post(
