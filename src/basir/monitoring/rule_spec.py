@@ -26,6 +26,7 @@ from basir.monitoring.alert_rules import (
     NOTIFICATION_FAILING,
     RUN_FAILED,
 )
+from basir.spec.pydantic_messages import pydantic_message
 from basir.spec.units import parse_duration
 from basir.spec.yaml_source import load_yaml
 
@@ -163,7 +164,9 @@ def _duration_problems(rule: AlertRuleSpec) -> list[tuple[str, str]]:
             continue
         if seconds < 0 or seconds > top or (field == "window" and seconds <= 0):
             limit = f"{top:g}s"
-            problems.append((field, _("out of range: at most {limit}", limit=limit)))
+            problems.append(
+                (field, _("out of range: more than 0 and at most {limit}", limit=limit))
+            )
     return problems
 
 
@@ -199,7 +202,7 @@ def validate_rule(data: object, where: str = "body.") -> AlertRuleSpec:
             [
                 {
                     "field": where + ".".join(str(p) for p in e["loc"]),
-                    "message": e["msg"],
+                    "message": pydantic_message(e, show_input=True) or e["msg"],
                 }
                 for e in error.errors(include_url=False)
             ]

@@ -1,0 +1,119 @@
+"""User alert rules, pure: validation, values per group, pending → firing → resolved."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import pytest
+
+from basir.errors import BasirError
+from basir.monitoring.alert_rules import ALERTING_STALLED, Silence, on_stall
+from basir.monitoring.history import Sample
+from basir.monitoring.rule_eval import count_findings, metric_findings, step
+from basir.monitoring.rule_spec import AlertRuleSpec, load_rules_file, validate_rule
+
+MESSAGE = {"en": "queue {queue} at {value}", "ar": "الطابور {queue} عند {value}"}
+
+
+def backlog(**extra: object) -> AlertRuleSpec:
+    doc = {
+        "name": "backlog",
+        "metric": "basir_queue_depth",
+        "group_by": ["queue"],
+        "threshold": 10,
+        "for": "1m",
+        "message": MESSAGE,
+    }
+    return validate_rule({**doc, **extra})
+
+
+def samples(**depths: float) -> list[Sample]:
+    found = [Sample("basir_queue_depth", f'{{"queue":"{q}"}}', v) for q, v in depths.items()]
+    return [*found, Sample("basir_other", "{}", 99.0)]
+
+
+def test_a_group_is_pending_then_fires_after_for_then_resolves() -> None:
+    rule = backlog()
+    first = step(rule, metric_findings(rule, samples(a=50, b=1)), {}, {}, [], 100.0)
+    assert first.changes == [] and list(first.pending) == ['{"queue":"a"}']
+    later = step(rule, metric_findings(rule, samples(a=60, b=1)), first.pending, {}, [], 161.0)
+    (fired,) = later.changes
+    assert (fired.rule, fired.state, fired.severity) == ("backlog", "firing", "warning")
+    assert fired.data["messages"] == {"en": "queue a at 60", "ar": "الطابور a عند 60"}
+    firing = {'{"queue":"a"}': fired}
+    again = step(rule, metric_findings(rule, samples(a=70)), later.pending, firing, [], 200.0)
+    assert again.changes == []  # deduplicated while it holds
+    gone = step(rule, metric_findings(rule, samples(a=3)), again.pending, firing, [], 300.0)
+    assert [(a.id, a.state, a.resolved_at) for a in gone.changes] == [(fired.id, "resolved", 300.0)]
+
+
+def test_a_condition_that_stops_holding_while_pending_never_fires() -> None:
+    rule = backlog()
+    first = step(rule, metric_findings(rule, samples(a=50)), {}, {}, [], 100.0)
+    dropped = step(rule, metric_findings(rule, samples(a=5)), first.pending, {}, [], 130.0)
+    assert dropped.pending == {}
+    again = step(rule, metric_findings(rule, samples(a=50)), dropped.pending, {}, [], 170.0)
+    assert again.changes == []  # the minute starts again
+
+
+def test_a_silenced_firing_is_marked() -> None:
+    rule = backlog(**{"for": "0s"})
+    silence = Silence("s1", {"rule": "backlog"}, 1000.0, "ops", "deploy", 0.0)
+    (fired,) = step(rule, metric_findings(rule, samples(a=50)), {}, {}, [silence], 100.0).changes
+    assert fired.silenced_by == "s1"
+
+
+def test_events_are_counted_in_their_window() -> None:
+    rule = validate_rule(
+        {
+            "name": "failures",
+            "event": "task.failed",
+            "threshold": 2,
+            "op": ">=",
+            "window": "1m",
+            "message": {"en": "{value}", "ar": "{value}"},
+        }
+    )
+    seen = {"": deque([10.0, 50.0, 65.0])}
+    assert count_findings(rule, seen, {"": {}}, 100.0)[""].value == 2.0  # 10 has left
+    assert count_findings(rule, seen, {"": {}}, 200.0)[""].value == 0.0
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"metric": None}, "body.metric"),
+        ({"event": "run.failed"}, "body.metric"),
+        ({"window": "5m"}, "body.window"),
+        ({"for": "8d"}, "body.for"),
+        ({"for": "soon"}, "body.for"),
+        ({"name": "health"}, "body.name"),
+        ({"threshold": float("inf")}, "body.threshold"),
+        ({"message": {"en": "{run}", "ar": "x"}}, "body.message.en"),
+        ({"op": "~"}, "body.op"),
+        ({"match": {"bad-label": "x"}}, "body.match"),
+        ({"colour": "red"}, "body.colour"),
+    ],
+)
+def test_invalid_rules_name_the_field(change: dict[str, object], field: str) -> None:
+    doc = backlog().to_doc() | change
+    with pytest.raises(BasirError) as caught:
+        validate_rule({k: v for k, v in doc.items() if v is not None})
+    assert caught.value.code == "alert_rule.invalid"
+    assert field in [d["field"] for d in caught.value.details]
+
+
+def test_a_rules_file_refuses_twice_the_same_name() -> None:
+    rule = "  - {name: a, metric: basir_queue_depth, threshold: 1, message: {en: x, ar: y}}\n"
+    assert [r.name for r in load_rules_file("rules:\n" + rule, "f.yaml")] == ["a"]
+    with pytest.raises(BasirError) as caught:
+        load_rules_file("rules:\n" + rule + rule, "f.yaml")
+    assert caught.value.details[0]["field"] == "f.yaml:rules.1.name"
+
+
+def test_stalled_evaluation_fires_and_resolves_its_alert() -> None:
+    (fired,) = on_stall(True, 10.0, None, [], 500.0)
+    assert (fired.id, fired.state) == (ALERTING_STALLED, "firing")
+    assert on_stall(True, 10.0, fired, [], 600.0) == []
+    (resolved,) = on_stall(False, 590.0, fired, [], 600.0)
+    assert resolved.state == "resolved"
