@@ -198,7 +198,7 @@ class SqlReads:
         """Points of `name` at `resolution_s` with `start <= time <= end`, by series and time."""
         params = {"name": name, "resolution_s": resolution_s, "start": start, "end": end}
         query = ("metric_queries.select_points",)
-        return await self._select(query, params, monitoring_codec.decode_point)
+        return await self._select(query, params, monitoring_codec.point_decoder(name, resolution_s))
 
     async def metrics_names(self) -> list[str]:
         """Every metric name with at least one point, sorted."""
