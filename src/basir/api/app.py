@@ -44,6 +44,7 @@ from basir.monitoring.history import HistorySampler
 from basir.monitoring.http import HttpMetricsMiddleware
 from basir.monitoring.metrics import Metrics
 from basir.monitoring.notify import Notifier
+from basir.monitoring.overdue import OverdueWatch
 from basir.monitoring.rule_setup import make_rule_runner
 from basir.monitoring.snapshot import engine_state
 from basir.security.auth import Authenticator
@@ -80,6 +81,7 @@ def create_app(
             engine.bus,
             notifier=Notifier(engine.store, engine.bus),
             health_probe=lambda: gather(engine, settings.max_parallel, settings.home),
+            overdue=OverdueWatch(engine.store),
         ),
     )
     if not metrics.has_state_provider:

@@ -44,6 +44,7 @@ from basir.monitoring.alert_rules import (
 )
 from basir.monitoring.health_overview import RED, Facts, assess
 from basir.monitoring.notify import Notifier
+from basir.monitoring.overdue import OverdueWatch
 from basir.monitoring.rule_runner import RuleRunner
 from basir.store.base import Store
 from basir.store.records import AlertRecord, Batch, EventRecord
@@ -95,6 +96,7 @@ class AlertManager:
         notifier: Notifier | None = None,
         health_probe: Callable[[], Awaitable[Facts]] | None = None,
         health_interval_s: float = HEALTH_INTERVAL_S,
+        overdue: OverdueWatch | None = None,
     ):
         self.store = store
         self.bus = bus
@@ -104,6 +106,7 @@ class AlertManager:
         self._health_task: asyncio.Task[None] | None = None
         self.clock = clock
         self.rule_runner: RuleRunner | None = None  # set by the app: the user rules
+        self.overdue = overdue
         self.lock = asyncio.Lock()
         self._cursor = 0
         self._task: asyncio.Task[None] | None = None
@@ -167,10 +170,16 @@ class AlertManager:
                 log.exception("health check failed")
 
     async def check_health(self) -> list[AlertRecord]:
-        """Probe the health overview once; fire or resolve the health alerts."""
+        """Probe the health overview once; fire or resolve the health alerts.
+
+        The same watch checks that rule evaluation is not stalled and which runs are overdue
+        (the usual durations are read before taking the lock: that read may take a second).
+        """
         if self.health_probe is None:
             return []
         facts = await self.health_probe()
+        if self.overdue is not None:
+            await self.overdue.usual_p95(self.clock())
         reds: dict[str, dict[str, list[str]]] = {}
         for lang in ("en", "ar"):
             with use_locale(lang):
@@ -185,6 +194,8 @@ class AlertManager:
             now = self.clock()
             changed = on_health(reds, existing, await self.silences(), now)
             changed.extend(await self._watch_rules(now))
+            if self.overdue is not None:
+                changed.extend(await self.overdue.check(await self.silences(), now))
             await self.record(changed)
         return changed
 

@@ -39,6 +39,7 @@ STATES = (FIRING, RESOLVED)
 NOTIFICATION_FAILING = "notification_failing"
 HEALTH = "health"
 ALERTING_STALLED = "alerting_stalled"
+RUN_OVERDUE = "run_overdue"
 STALL_FACTOR = 3
 MIN_STALL_S = 60.0
 HEALTH_ALERTED = ("store", "scheduler", "queues", "disk")
@@ -274,6 +275,32 @@ def _custom_message(alert: AlertRecord) -> str:
     return text
 
 
+def short_duration(seconds: float) -> str:
+    """`45s`, `12m`, `3h`: the duration syntax of the specs, rounded down."""
+    if seconds < 120:
+        return f"{int(seconds)}s"
+    if seconds < 7200:
+        return f"{int(seconds // 60)}m"
+    return f"{int(seconds // 3600)}h"
+
+
+def _overdue_message(alert: AlertRecord) -> str:
+    if alert.state == RESOLVED:
+        return _(
+            "run {run_id} of workflow {workflow} has ended (it ran longer than usual)",
+            run_id=alert.run_id,
+            workflow=alert.workflow,
+        )
+    return _(
+        "run {run_id} of workflow {workflow} has been running for {elapsed}, longer than its "
+        "usual {p95} (p95 of the last week)",
+        run_id=alert.run_id,
+        workflow=alert.workflow,
+        elapsed=short_duration(float(alert.data.get("elapsed_s") or 0)),
+        p95=short_duration(float(alert.data.get("usual_p95_s") or 0)),
+    )
+
+
 def _stall_message(alert: AlertRecord) -> str:
     if alert.state == RESOLVED:
         return _("alert rules are evaluated again")
@@ -331,6 +358,8 @@ def message(alert: AlertRecord) -> str:
         return _health_message(alert)
     if alert.rule == ALERTING_STALLED:
         return _stall_message(alert)
+    if alert.rule == RUN_OVERDUE:
+        return _overdue_message(alert)
     if alert.data.get("kind") == "custom":
         return _custom_message(alert)
     error = str(alert.data.get("error") or "")

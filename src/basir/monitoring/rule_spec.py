@@ -25,6 +25,7 @@ from basir.monitoring.alert_rules import (
     HEALTH,
     NOTIFICATION_FAILING,
     RUN_FAILED,
+    RUN_OVERDUE,
 )
 from basir.spec.pydantic_messages import pydantic_message
 from basir.spec.units import parse_duration
@@ -39,7 +40,14 @@ MAX_MESSAGE_CHARS = 500
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 LABEL_PATTERN = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,62}$")
 EVENT_FIELDS = ("workflow", "run_id", "task_id")
-BUILT_IN = (RUN_FAILED, DEADLINE_MISSED, NOTIFICATION_FAILING, HEALTH, ALERTING_STALLED)
+BUILT_IN = (
+    RUN_FAILED,
+    DEADLINE_MISSED,
+    NOTIFICATION_FAILING,
+    HEALTH,
+    ALERTING_STALLED,
+    RUN_OVERDUE,
+)
 OPS = {
     ">": lambda a, b: a > b,
     ">=": lambda a, b: a >= b,

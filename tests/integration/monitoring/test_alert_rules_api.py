@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import httpx
@@ -11,7 +12,7 @@ from monitoring_helpers import Served
 from basir.api.app import context_of, create_app
 from basir.config import Settings
 from basir.monitoring.rule_runner import RuleRunner
-from basir.store.records import AlertRecord
+from basir.store.records import AlertRecord, Batch, RunInsert, RunRecord
 
 FAILING_YAML = """\
 name: breaks
@@ -218,3 +219,60 @@ async def test_stalled_rule_evaluation_is_an_alert_in_the_api(served: Served) ->
     await manager.check_health()
     resolved = await served.client.get("/api/v1/alerts", params={"state": "resolved"})
     assert [a["rule"] for a in resolved.json()["items"]] == ["alerting_stalled"]
+
+
+SLEEPY_YAML = """\
+name: sleepy
+tasks:
+  - id: nap
+    uses: sleep
+    with: {seconds: 30}
+"""
+
+
+async def test_a_run_longer_than_its_usual_p95_is_an_alert_until_it_ends(served: Served) -> None:
+    now = time.time()
+    history = [
+        RunInsert(
+            RunRecord(
+                id=f"old{i}",
+                workflow="sleepy",
+                version=1,
+                status="succeeded",
+                created_at=now - 3600 + i,
+                started_at=now - 3600 + i,
+                finished_at=now - 3600 + i + 2 + i,  # 2..6 s: p95 5.8 s
+                updated_at=now - 3000,
+            ),
+            [],
+        )
+        for i in range(5)
+    ]
+    await served.store.write(Batch(history, []))
+    applied = await served.client.post("/api/v1/workflows", content=SLEEPY_YAML, headers=YAML)
+    assert applied.status_code == 201, applied.text
+    started = await served.client.post("/api/v1/workflows/sleepy/runs", json={})
+    run_id = started.json()["run_id"]
+    manager = context_of(served.app).alerts
+    for _ in range(500):
+        run = await served.store.get_run(run_id)
+        if run is not None and run.status == "running":
+            break
+        await asyncio.sleep(0.01)
+    await manager.check_health()  # a few seconds in: not overdue
+    firing = await served.client.get("/api/v1/alerts", params={"state": "firing"})
+    assert [a for a in firing.json()["items"] if a["rule"] == "run_overdue"] == []
+    manager.clock = lambda: time.time() + 120  # two minutes later
+    await manager.check_health()
+    firing = await served.client.get("/api/v1/alerts", params={"state": "firing"})
+    overdue = [a for a in firing.json()["items"] if a["rule"] == "run_overdue"]
+    assert [(a["run_id"], a["workflow"], a["severity"]) for a in overdue] == [
+        (run_id, "sleepy", "warning")
+    ]
+    assert "longer than its usual 5s" in overdue[0]["message"]
+    cancelled = await served.client.post(f"/api/v1/runs/{run_id}/cancel")
+    assert cancelled.status_code in (200, 202), cancelled.text
+    await served.engine.wait(run_id)
+    await manager.check_health()
+    resolved = await served.client.get("/api/v1/alerts", params={"state": "resolved"})
+    assert [a["run_id"] for a in resolved.json()["items"] if a["rule"] == "run_overdue"] == [run_id]

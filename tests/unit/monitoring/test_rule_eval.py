@@ -7,10 +7,13 @@ from collections import deque
 import pytest
 
 from basir.errors import BasirError
-from basir.monitoring.alert_rules import ALERTING_STALLED, Silence, on_stall
+from basir.i18n import use_locale
+from basir.monitoring.alert_rules import ALERTING_STALLED, Silence, message, on_stall
 from basir.monitoring.history import Sample
+from basir.monitoring.overdue import on_overdue
 from basir.monitoring.rule_eval import count_findings, metric_findings, step
 from basir.monitoring.rule_spec import AlertRuleSpec, load_rules_file, validate_rule
+from basir.store.records import RunRecord
 
 MESSAGE = {"en": "queue {queue} at {value}", "ar": "الطابور {queue} عند {value}"}
 
@@ -117,3 +120,32 @@ def test_stalled_evaluation_fires_and_resolves_its_alert() -> None:
     assert on_stall(True, 10.0, fired, [], 600.0) == []
     (resolved,) = on_stall(False, 590.0, fired, [], 600.0)
     assert resolved.state == "resolved"
+
+
+def running(run_id: str, workflow: str, started_at: float) -> RunRecord:
+    return RunRecord(
+        id=run_id,
+        workflow=workflow,
+        version=1,
+        status="running",
+        created_at=started_at,
+        started_at=started_at,
+        updated_at=started_at,
+    )
+
+
+def test_a_run_past_its_usual_p95_is_overdue_until_it_ends() -> None:
+    runs = [running("r1", "ci", 1000.0), running("r2", "ci", 1290.0), running("r3", "new", 0.0)]
+    usual = {"ci": 240.0}  # "new" has no history: never overdue
+    (fired,) = on_overdue(runs, usual, {}, [], 1300.0)  # r1: 300 s > 240 s; r2: 10 s
+    assert (fired.rule, fired.run_id, fired.severity) == ("run_overdue", "r1", "warning")
+    with use_locale("en"):
+        assert message(fired) == (
+            "run r1 of workflow ci has been running for 5m, longer than its usual 4m"
+            " (p95 of the last week)"
+        )
+    assert on_overdue(runs, usual, {"r1": fired}, [], 1310.0) == []  # once per run
+    (ended,) = on_overdue(runs[1:], usual, {"r1": fired}, [], 1320.0)
+    assert (ended.run_id, ended.state) == ("r1", "resolved")
+    # Short usual durations: not before a minute.
+    assert on_overdue([running("r4", "ci", 1000.0)], {"ci": 2.0}, {}, [], 1050.0) == []
