@@ -6,6 +6,7 @@ import httpx
 from fastapi.routing import APIRoute
 
 from basir.api.routes import (
+    alert_rules,
     alerts,
     decisions,
     events,
@@ -55,6 +56,10 @@ EXPECTED = {
     ("GET", "/api/v1/alerts"),
     ("POST", "/api/v1/alerts/{alert_id}/ack"),
     ("GET", "/api/v1/alerts/silences"),
+    ("GET", "/api/v1/alerts/rules"),
+    ("POST", "/api/v1/alerts/rules"),
+    ("GET", "/api/v1/alerts/rules/{name}"),
+    ("DELETE", "/api/v1/alerts/rules/{name}"),
     ("POST", "/api/v1/alerts/silences"),
     ("GET", "/api/v1/schedules"),
     ("POST", "/api/v1/schedules/{name}/pause"),
@@ -73,6 +78,7 @@ async def test_every_route_is_documented_under_its_full_path(client: httpx.Async
     routed = {
         (method, route.path)
         for module in (
+            alert_rules,
             alerts,
             decisions,
             events,
