@@ -42,6 +42,7 @@ from basir.monitoring.alert_manager import AlertManager
 from basir.monitoring.health_probe import gather
 from basir.monitoring.history import HistorySampler
 from basir.monitoring.http import HttpMetricsMiddleware
+from basir.monitoring.log_retention import LogSweeper
 from basir.monitoring.metrics import Metrics
 from basir.monitoring.notify import Notifier
 from basir.monitoring.overdue import OverdueWatch
@@ -92,16 +93,24 @@ def create_app(
     rules = ctx.alerts.rule_runner
 
     sampler = HistorySampler(metrics, engine.store, interval_s=settings.metrics_interval_s)
+    sweeper = LogSweeper(
+        engine.store,
+        settings.logs_dir,
+        keep_s=settings.task_log_retention_days * 86400,
+        max_bytes=settings.task_logs_max_bytes,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sampler.start()  # the built-in metric history, while the app serves
+        sweeper.start()  # task log retention
         await ctx.alerts.start()  # the built-in alert rules
         await rules.start()  # the user's
         yield
         await rules.stop()
         await ctx.alerts.stop()
         await sampler.stop()
+        await sweeper.stop()
         ctx.shutdown.set()
         ctx.runs_cache.close()
 

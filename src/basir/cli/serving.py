@@ -146,6 +146,7 @@ async def serve(config: Settings, examples: Path | None = None, *, port: int | N
                 host=config.host,
                 port=config.port if port is None else port,
                 log_level="warning",
+                log_config=None,  # uvicorn's records go through our handler (basir.logconfig)
                 access_log=False,
                 lifespan="on",
                 timeout_graceful_shutdown=HTTP_DRAIN_TIMEOUT_S,
@@ -175,6 +176,8 @@ def _secret(config: Settings) -> str | None:
 
 def run_server(config: Settings, examples: Path | None = None, *, port: int | None = None) -> None:
     """Blocking entry point: serve on uvloop when available."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from basir.logconfig import configure_logging
+
+    configure_logging(config.log_format, config.log_level)
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         runner.run(serve(config, examples, port=port))

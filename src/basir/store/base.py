@@ -146,6 +146,12 @@ class EventStore(Protocol):
         """Events with id > `after`, oldest first, filtered."""
         ...
 
+    async def list_event_lines(
+        self, *, after: int = 0, limit: int = 100, workflow: str | None = None
+    ) -> list[tuple[int, float, str]]:
+        """Like `list_events`, as `(id, time, the CloudEvent as one JSON line)`: for exports."""
+        ...
+
     async def last_event_id(self) -> int:
         """The id of the newest event, 0 when there is none."""
         ...

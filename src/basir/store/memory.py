@@ -335,6 +335,13 @@ class MemoryStore:
                 found.append(event)
         return copy.deepcopy(found)
 
+    async def list_event_lines(
+        self, *, after: int = 0, limit: int = 100, workflow: str | None = None
+    ) -> list[tuple[int, float, str]]:
+        """Like `list_events`, as `(id, time, the CloudEvent as one JSON line)`: for exports."""
+        events = await self.list_events(after=after, limit=limit, workflow=workflow)
+        return [(e.id, e.time, codec.dumps(e.to_cloudevent())) for e in events]
+
     async def last_event_id(self) -> int:
         """The id of the newest event, 0 when there is none."""
         return self._event_ids[-1] if self._event_ids else 0

@@ -7,9 +7,16 @@ engine's `RunStatus` / `TaskStatus` are `StrEnum`s, so they pass for these strin
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 JsonDict = dict[str, Any]
+EVENT_SOURCE = "basir/l3"
+
+
+def cloudevent_time(moment: float) -> str:
+    """An event's `time` as DESIGN §7 shows it: ISO 8601 in UTC with a `Z`."""
+    return datetime.fromtimestamp(moment, UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(slots=True)
@@ -94,14 +101,12 @@ class EventRecord:
 
     def to_cloudevent(self) -> JsonDict:
         """The public shape of DESIGN §7: `{id, type, source, time, subject, data}`."""
-        from datetime import UTC, datetime
-
         return {
             "id": str(self.id),
             "type": self.type,
-            "source": "basir/l3",
+            "source": EVENT_SOURCE,
             "specversion": "1.0",
-            "time": datetime.fromtimestamp(self.time, UTC).isoformat().replace("+00:00", "Z"),
+            "time": cloudevent_time(self.time),
             "subject": self.subject,
             "data": self.data,
         }

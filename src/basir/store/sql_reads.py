@@ -124,6 +124,16 @@ class SqlReads:
         query = ("list_events", run_id is not None, workflow is not None, n_types)
         return await self._select(query, params, codec.decode_event)
 
+    async def list_event_lines(
+        self, *, after: int = 0, limit: int = 100, workflow: str | None = None
+    ) -> list[tuple[int, float, str]]:
+        """Like `list_events`, as `(id, time, the CloudEvent as one JSON line)`: for exports."""
+        params: dict[str, Any] = {"after": after, "limit": limit}
+        if workflow is not None:
+            params["workflow"] = workflow
+        query = ("list_events", False, workflow is not None, None)
+        return await self._select(query, params, codec.event_line)
+
     async def last_event_id(self) -> int:
         """The id of the newest event, 0 when there is none."""
         found = await self._select(("last_event_id",), {}, lambda row: int(row[0]))
