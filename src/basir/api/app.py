@@ -27,6 +27,7 @@ from basir.api.routes import (
     health,
     log_search,
     monitoring,
+    report_schedules,
     resources,
     runs,
     schedules,
@@ -46,6 +47,7 @@ from basir.monitoring.log_retention import LogSweeper
 from basir.monitoring.metrics import Metrics
 from basir.monitoring.notify import Notifier
 from basir.monitoring.overdue import OverdueWatch
+from basir.monitoring.report_schedules import ReportScheduler
 from basir.monitoring.rule_setup import make_rule_runner
 from basir.monitoring.snapshot import engine_state
 from basir.security.auth import Authenticator
@@ -91,6 +93,8 @@ def create_app(
         engine.store, engine.bus, ctx.alerts, metrics, settings
     )
     rules = ctx.alerts.rule_runner
+    assert ctx.alerts.notifier is not None
+    reports = ctx.report_schedules = ReportScheduler(engine.store, ctx.alerts.notifier)
 
     sampler = HistorySampler(metrics, engine.store, interval_s=settings.metrics_interval_s)
     sweeper = LogSweeper(
@@ -106,7 +110,9 @@ def create_app(
         sweeper.start()  # task log retention
         await ctx.alerts.start()  # the built-in alert rules
         await rules.start()  # the user's
+        reports.start()  # scheduled reports
         yield
+        await reports.stop()
         await rules.stop()
         await ctx.alerts.stop()
         await sampler.stop()
@@ -127,7 +133,8 @@ def create_app(
     problems.install(app)
     # The most requested routes first: matching walks the routers in order.
     modules = (runs, events, tasks, workflows, decisions, schedules, resources, health)
-    for module in (*modules, monitoring, alert_rules, alerts, export, log_search):
+    faces = (monitoring, report_schedules, alert_rules, alerts, export, log_search)
+    for module in (*modules, *faces):
         app.include_router(module.router, dependencies=[Depends(refuse_unknown_query)])
     # The web UI at `/`, after the API so `/api/v1` routes match first; same shutdown signal.
     mount_dashboard(app, DashboardContext(engine, settings, shutdown=ctx.shutdown))

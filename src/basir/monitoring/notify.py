@@ -106,7 +106,10 @@ def body_of(event: EventRecord, lang: str) -> bytes:
         "time": event.time,
         "lang": lang,
         "text": text,
-        "alert": {k: v for k, v in data.items() if k != "message"},
+        # An alert's fields under `alert`; anything else (a scheduled report) under `data`.
+        ("alert" if event.type.startswith("alert.") else "data"): {
+            k: v for k, v in data.items() if k != "message"
+        },
     }
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -118,6 +121,8 @@ def title_and_text(event: EventRecord, lang: str) -> tuple[str, str]:
     text = ""
     if isinstance(messages, dict):
         text = str(messages.get(lang) or messages.get("en") or "")
+    if not event.type.startswith("alert."):
+        return f"[Basir] {event.type} {data.get('schedule') or ''}".strip(), text
     state = "FIRING" if event.type == "alert.firing" else "RESOLVED"
     severity = str(data.get("severity") or "").upper()
     return f"[Basir {state}] {severity} {data.get('rule')}", text
@@ -189,6 +194,15 @@ class Notifier:
                 records.append(self._record("notification.dropped", event, route, 0, None))
                 continue
             records.append(await self._send(event, route))
+        if records:
+            written = await self.store.write(Batch([], records))
+            self.bus.publish(written)
+        return records
+
+    async def send_to(self, route_name: str, event: EventRecord) -> list[EventRecord]:
+        """Send `event` to one route whatever its matchers (scheduled reports); record it."""
+        routes = [route for route in await self.routes() if route.name == route_name]
+        records = [await self._send(event, route) for route in routes]
         if records:
             written = await self.store.write(Batch([], records))
             self.bus.publish(written)

@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
-import queue
-import socket
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Any
 
-import pytest
-from aiosmtpd.controller import Controller
-from monitoring_helpers import Served
+from monitoring_helpers import Mailbox, Served
 
 from basir.api.app import context_of
 
@@ -26,50 +17,6 @@ tasks:
   - id: work
     run: "exit ${{ params.code }}"
 """
-
-
-@dataclass
-class Mailbox:
-    """What the local SMTP server received: one parsed message per delivery."""
-
-    port: int
-    got: queue.Queue[EmailMessage] = field(default_factory=queue.Queue)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        self.got.put(message)
-        return "250 OK"
-
-    async def next(self) -> EmailMessage:
-        """The next message (waiting up to 15 s for it)."""
-        for _ in range(1500):
-            try:
-                return self.got.get_nowait()
-            except queue.Empty:
-                await asyncio.sleep(0.01)
-        raise AssertionError("no email arrived")
-
-    def url(self) -> str:
-        return (
-            f"mailto://127.0.0.1:{self.port}?smtp=127.0.0.1&mode=insecure"
-            "&from=basir@example.com&to=ops@example.com"
-        )
-
-
-@pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    """An SMTP server on a free port of 127.0.0.1 (aiosmtpd, its own thread)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    box = Mailbox(port)
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield box
-    finally:
-        controller.stop()
 
 
 def text_of(message: EmailMessage) -> str:
