@@ -229,7 +229,8 @@ def top_reasons(counter: Counter[str]) -> list[tuple[str, int]]:
     return sorted(counter.items(), key=lambda item: (-item[1], item[0]))[:TOP_REASONS]
 
 
-def _task_figures(name: str, tally: Tally) -> TaskFigures:
+def task_figures(name: str, tally: Tally) -> TaskFigures:
+    """The figures of one task from its tally."""
     return TaskFigures(
         task=name,
         runs=tally.successes + tally.failures + tally.cancelled,
@@ -261,5 +262,5 @@ def _workflow_figures(name: str, tally: _WorkflowTally) -> WorkflowFigures:
         deadline_hits=tally.deadline_hits,
         deadline_hit_rate=rate(tally.deadline_hits, tally.deadline_runs),
         top_failures=top_reasons(run.reasons),
-        tasks=[_task_figures(task, tally.tasks[task]) for task in sorted(tally.tasks)],
+        tasks=[task_figures(task, tally.tasks[task]) for task in sorted(tally.tasks)],
     )

@@ -13,10 +13,12 @@ from collections import Counter, defaultdict
 from basir.monitoring.report import (
     PerformanceReport,
     Summary,
+    Tally,
     TaskFigures,
     WorkflowFigures,
     rate,
     reason_of,
+    task_figures,
     top_reasons,
 )
 from basir.store.records import ReportAggregate
@@ -24,28 +26,23 @@ from basir.store.records import ReportAggregate
 Group = tuple[str, str]
 
 
-def summaries(
-    agg: ReportAggregate,
-) -> tuple[dict[str, Summary], dict[str, Summary], dict[Group, Summary], dict[Group, Summary]]:
-    """Run durations and waits per workflow, task durations and waits per (workflow, task)."""
-    run_durations: dict[str, list[float]] = defaultdict(list)
-    for workflow, duration in agg.run_values:
-        run_durations[workflow].append(duration)
+def tallies(agg: ReportAggregate) -> tuple[dict[Group, Tally], dict[str, list[float]]]:
+    """Outcomes, retries, durations and waits per (workflow, task); waits per workflow."""
+    found: dict[Group, Tally] = {}
     run_waits: dict[str, list[float]] = defaultdict(list)
-    durations: dict[Group, list[float]] = defaultdict(list)
-    waits: dict[Group, list[float]] = defaultdict(list)
-    for workflow, task, duration, wait in agg.task_values:
+    for workflow, task, status, attempts, duration, wait in agg.task_values:
+        tally = found.get((workflow, task))
+        if tally is None:
+            tally = found[(workflow, task)] = Tally()
+        tally.outcome(status)
+        if attempts > 1:
+            tally.retries += attempts - 1
         if duration is not None:
-            durations[(workflow, task)].append(duration)
+            tally.durations.append(duration)
         if wait is not None:
-            waits[(workflow, task)].append(wait)
+            tally.waits.append(wait)
             run_waits[workflow].append(wait)
-    return (
-        {k: Summary.of(v) for k, v in run_durations.items()},
-        {k: Summary.of(v) for k, v in run_waits.items()},
-        {k: Summary.of(v) for k, v in durations.items()},
-        {k: Summary.of(v) for k, v in waits.items()},
-    )
+    return found, run_waits
 
 
 def _reasons(agg: ReportAggregate) -> tuple[dict[str, Counter[str]], dict[Group, Counter[str]]]:
@@ -67,27 +64,17 @@ def _reasons(agg: ReportAggregate) -> tuple[dict[str, Counter[str]], dict[Group,
 
 def report_of(agg: ReportAggregate, since: float, until: float, now: float) -> PerformanceReport:
     """The report of the aggregated figures, workflows and tasks by name."""
-    run_durations, run_waits, task_durations, task_waits = summaries(agg)
+    run_durations: dict[str, list[float]] = defaultdict(list)
+    for workflow, duration in agg.run_values:
+        run_durations[workflow].append(duration)
+    per_task, run_waits = tallies(agg)
     run_reasons, task_reasons = _reasons(agg)
-    empty = Summary()
     tasks: dict[str, list[TaskFigures]] = defaultdict(list)
     retries: Counter[str] = Counter()
-    for workflow, task, successes, failures, cancelled, task_retries in sorted(agg.tasks):
-        retries[workflow] += int(task_retries)
-        tasks[workflow].append(
-            TaskFigures(
-                task=task,
-                runs=int(successes + failures + cancelled),
-                successes=int(successes),
-                failures=int(failures),
-                cancelled=int(cancelled),
-                success_rate=rate(int(successes), int(successes + failures)),
-                retries=int(task_retries),
-                duration=task_durations.get((workflow, task), empty),
-                queue_wait=task_waits.get((workflow, task), empty),
-                top_failures=top_reasons(task_reasons.get((workflow, task), Counter())),
-            )
-        )
+    for (workflow, task), tally in sorted(per_task.items()):
+        tally.reasons = task_reasons.get((workflow, task), Counter())
+        retries[workflow] += tally.retries
+        tasks[workflow].append(task_figures(task, tally))
     workflows = []
     for row in sorted(agg.runs):
         workflow, runs, in_progress, successes, failures, cancelled, deadlines, hits = row
@@ -101,8 +88,8 @@ def report_of(agg: ReportAggregate, since: float, until: float, now: float) -> P
                 cancelled=int(cancelled),
                 success_rate=rate(int(successes), int(successes + failures)),
                 retries=retries[workflow],
-                duration=run_durations.get(workflow, empty),
-                queue_wait=run_waits.get(workflow, empty),
+                duration=Summary.of(run_durations.get(workflow, [])),
+                queue_wait=Summary.of(run_waits.get(workflow, [])),
                 deadline_runs=int(deadlines),
                 deadline_hits=int(hits),
                 deadline_hit_rate=rate(int(hits), int(deadlines)),

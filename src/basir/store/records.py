@@ -288,15 +288,14 @@ class ReportAggregate:
     Rows, each a plain tuple:
     - `runs`: `(workflow, runs, in_progress, successes, failures, cancelled, deadline_runs,
       deadline_hits)`;
-    - `tasks`: `(workflow, task, successes, failures, cancelled, retries)`;
     - `run_values`: `(workflow, duration)` of ended runs;
-    - `task_values`: `(workflow, task, duration | None, wait | None)` of their tasks;
+    - `task_values`: `(workflow, task, status, attempts, duration | None, wait | None)` of
+      their top-level tasks;
     - `failed_tasks`: `(workflow, task, run_id, run_status, error)`;
     - `failed_runs`: `(workflow, run_id, error)`.
     """
 
     runs: list[tuple[Any, ...]]
-    tasks: list[tuple[Any, ...]]
     run_values: list[tuple[Any, ...]]
     task_values: list[tuple[Any, ...]]
     failed_tasks: list[tuple[Any, ...]]

@@ -184,7 +184,7 @@ class SqlReads:
     async def report_aggregate(self, since: float, until: float) -> ReportAggregate | None:
         """The report's figures of runs created in `[since, until)`, computed by the database.
 
-        Six reads, two at a time on the reader threads; only the durations and waits come
+        Five reads, two at a time on the reader threads; only the durations and waits come
         row by row (the percentiles need every value).
         """
         params = {"since": since, "until": until}
@@ -194,7 +194,6 @@ class SqlReads:
 
         found = await asyncio.gather(
             read("count_runs"),
-            read("count_tasks"),
             read("run_values"),
             read("task_values"),
             read("failed_tasks"),

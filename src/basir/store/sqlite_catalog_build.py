@@ -77,7 +77,7 @@ def _monitoring_shapes() -> Iterator[tuple[Any, ...]]:
     yield ("alert_queries.select_alert",)
     yield ("report_queries.report_runs",)
     yield ("report_queries.report_tasks",)
-    for name in ("count_runs", "count_tasks", "failed_tasks", "failed_runs"):
+    for name in ("count_runs", "failed_tasks", "failed_runs"):
         yield (f"report_queries.{name}",)
     for name in ("run_values", "task_values"):
         yield (f"report_queries.{name}",)
