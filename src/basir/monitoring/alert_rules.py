@@ -40,6 +40,7 @@ NOTIFICATION_FAILING = "notification_failing"
 HEALTH = "health"
 ALERTING_STALLED = "alerting_stalled"
 RUN_OVERDUE = "run_overdue"
+STORE_SLOW = "store_slow"
 STALL_FACTOR = 3
 MIN_STALL_S = 60.0
 HEALTH_ALERTED = ("store", "scheduler", "queues", "disk")
@@ -301,6 +302,17 @@ def _overdue_message(alert: AlertRecord) -> str:
     )
 
 
+def _store_slow_message(alert: AlertRecord) -> str:
+    if alert.state == RESOLVED:
+        return _("the store commits quickly again")
+    average = float(alert.data.get("average_commit_s") or 0)
+    return _(
+        "the store is slow: commits took {seconds} s on average ({count} commits)",
+        seconds=f"{average:.2f}",
+        count=int(alert.data.get("commits") or 0),
+    )
+
+
 def _stall_message(alert: AlertRecord) -> str:
     if alert.state == RESOLVED:
         return _("alert rules are evaluated again")
@@ -360,6 +372,8 @@ def message(alert: AlertRecord) -> str:
         return _stall_message(alert)
     if alert.rule == RUN_OVERDUE:
         return _overdue_message(alert)
+    if alert.rule == STORE_SLOW:
+        return _store_slow_message(alert)
     if alert.data.get("kind") == "custom":
         return _custom_message(alert)
     error = str(alert.data.get("error") or "")

@@ -6,7 +6,8 @@ Rules come from the rules file (read once at start, read-only) and from the stor
 the bus delivers (counts start empty after a restart).  Firing and resolved alerts are
 stored and announced through the `AlertManager` (events, notifications, silences); pending
 ones are kept here and listed by the API.  `last_evaluated_at` lets the alerting's own
-watchdog notice when evaluation stalls.
+watchdog notice when evaluation stalls.  Each pass also applies the built-in `store_slow`
+rule to the same metric samples (`basir.monitoring.store_watch`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING
 from basir.errors import BasirError, ConflictError, NotFoundError
 from basir.events.bus import EventBus, Subscription
 from basir.i18n import _
-from basir.monitoring.alert_rules import FIRING
+from basir.monitoring.alert_rules import FIRING, STORE_SLOW
 from basir.monitoring.history import Sample
 from basir.monitoring.rule_eval import (
     Finding,
@@ -34,6 +35,7 @@ from basir.monitoring.rule_eval import (
     step,
 )
 from basir.monitoring.rule_spec import MAX_RULES, AlertRuleSpec, validate_rule
+from basir.monitoring.store_watch import commit_totals, on_commit_totals
 from basir.store.base import Store
 from basir.store.records import AlertRecord, EventRecord
 
@@ -78,6 +80,7 @@ class RuleRunner:
         self.interval_s = interval_s
         self.clock = clock
         self.last_evaluated_at: float | None = None
+        self._commit_totals: tuple[float, float] | None = None  # for the store_slow rule
         self._stored: dict[str, AlertRuleSpec] = {}
         self._pending: dict[str, dict[str, tuple[float, Finding]]] = {}
         self._seen: dict[str, dict[str, deque[float]]] = {}
@@ -230,6 +233,10 @@ class RuleRunner:
                 )
                 self._pending[rule.name] = result.pending
                 changed.extend(result.changes)
+            totals = commit_totals(samples)
+            slow = next((a for a in firing_all if a.rule == STORE_SLOW), None)
+            changed.extend(on_commit_totals(self._commit_totals, totals, slow, silences, now))
+            self._commit_totals = totals or self._commit_totals
             await self.manager.record(changed)
         self.last_evaluated_at = now
         return changed

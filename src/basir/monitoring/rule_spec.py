@@ -26,6 +26,7 @@ from basir.monitoring.alert_rules import (
     NOTIFICATION_FAILING,
     RUN_FAILED,
     RUN_OVERDUE,
+    STORE_SLOW,
 )
 from basir.spec.pydantic_messages import pydantic_message
 from basir.spec.units import parse_duration
@@ -47,6 +48,7 @@ BUILT_IN = (
     HEALTH,
     ALERTING_STALLED,
     RUN_OVERDUE,
+    STORE_SLOW,
 )
 OPS = {
     ">": lambda a, b: a > b,

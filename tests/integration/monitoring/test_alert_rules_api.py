@@ -276,3 +276,21 @@ async def test_a_run_longer_than_its_usual_p95_is_an_alert_until_it_ends(served:
     await manager.check_health()
     resolved = await served.client.get("/api/v1/alerts", params={"state": "resolved"})
     assert [a["run_id"] for a in resolved.json()["items"] if a["rule"] == "run_overdue"] == [run_id]
+
+
+async def test_slow_store_commits_are_an_alert(served: Served) -> None:
+    runner = runner_of(served)
+    await runner.evaluate()  # the first pass: totals to compare with
+    for _ in range(3):
+        served.metrics.commit_latency.observe(2.0)  # three commits of 2 s
+    fired = await runner.evaluate()
+    assert [(a.rule, a.state) for a in fired] == [("store_slow", "firing")]
+    arabic = await served.client.get(
+        "/api/v1/alerts", params={"state": "firing"}, headers={"Accept-Language": "ar"}
+    )
+    assert [a["rule"] for a in arabic.json()["items"]] == ["store_slow"]
+    assert arabic.json()["items"][0]["message"].startswith("المخزن بطيء: استغرق التثبيت 2.00")
+    for _ in range(5):
+        served.metrics.commit_latency.observe(0.001)
+    resolved = await runner.evaluate()
+    assert [(a.rule, a.state) for a in resolved] == [("store_slow", "resolved")]

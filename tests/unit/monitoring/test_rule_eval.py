@@ -13,6 +13,7 @@ from basir.monitoring.history import Sample
 from basir.monitoring.overdue import on_overdue
 from basir.monitoring.rule_eval import count_findings, metric_findings, step
 from basir.monitoring.rule_spec import AlertRuleSpec, load_rules_file, validate_rule
+from basir.monitoring.store_watch import commit_totals, on_commit_totals
 from basir.store.records import RunRecord
 
 MESSAGE = {"en": "queue {queue} at {value}", "ar": "الطابور {queue} عند {value}"}
@@ -149,3 +150,23 @@ def test_a_run_past_its_usual_p95_is_overdue_until_it_ends() -> None:
     assert (ended.run_id, ended.state) == ("r1", "resolved")
     # Short usual durations: not before a minute.
     assert on_overdue([running("r4", "ci", 1000.0)], {"ci": 2.0}, {}, [], 1050.0) == []
+
+
+def test_slow_commits_fire_store_slow_and_fast_ones_resolve_it() -> None:
+    assert commit_totals([Sample("basir_store_commit_seconds_sum", "{}", 1.0)]) is None
+    totals = commit_totals(
+        [
+            Sample("basir_store_commit_seconds_sum", "{}", 10.0),
+            Sample("basir_store_commit_seconds_count", "{}", 100.0),
+        ]
+    )
+    assert totals == (10.0, 100.0)
+    assert on_commit_totals(None, totals, None, [], 1.0) == []  # the first pass: no period
+    assert on_commit_totals(totals, (10.2, 101.0), None, [], 2.0) == []  # one commit is no trend
+    (fired,) = on_commit_totals(totals, (13.0, 104.0), None, [], 2.0)  # 0.75 s on average
+    assert (fired.rule, fired.state, fired.data["commits"]) == ("store_slow", "firing", 4.0)
+    with use_locale("en"):
+        assert message(fired) == "the store is slow: commits took 0.75 s on average (4 commits)"
+    assert on_commit_totals((13.0, 104.0), (13.0, 104.0), fired, [], 3.0) == []  # no commits
+    (resolved,) = on_commit_totals((13.0, 104.0), (13.1, 110.0), fired, [], 4.0)
+    assert resolved.state == "resolved"
