@@ -148,7 +148,7 @@ def _source_problems(rule: AlertRuleSpec) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     if (rule.metric is None) == (rule.event is None):
         problems.append(("metric", _("give exactly one of metric and event")))
-    if rule.name in BUILT_IN:
+    if rule.name.split(".")[0] in BUILT_IN:  # its alert ids would be a built-in rule's
         problems.append(("name", _("{name} is the name of a built-in rule", name=rule.name)))
     if rule.metric is not None and rule.window is not None:
         problems.append(("window", _("window counts events: it applies to event rules only")))

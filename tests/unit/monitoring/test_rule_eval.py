@@ -92,6 +92,7 @@ def test_events_are_counted_in_their_window() -> None:
         ({"for": "8d"}, "body.for"),
         ({"for": "soon"}, "body.for"),
         ({"name": "health"}, "body.name"),
+        ({"name": "health.store"}, "body.name"),
         ({"threshold": float("inf")}, "body.threshold"),
         ({"message": {"en": "{run}", "ar": "x"}}, "body.message.en"),
         ({"op": "~"}, "body.op"),
