@@ -40,6 +40,7 @@ NOTIFICATION_FAILING = "notification_failing"
 HEALTH = "health"
 ALERTING_STALLED = "alerting_stalled"
 RUN_OVERDUE = "run_overdue"
+TASK_OVERDUE = "task_overdue"
 STORE_SLOW = "store_slow"
 STALL_FACTOR = 3
 MIN_STALL_S = 60.0
@@ -313,6 +314,27 @@ def _store_slow_message(alert: AlertRecord) -> str:
     )
 
 
+def _task_overdue_message(alert: AlertRecord) -> str:
+    task = alert.data.get("task_id")
+    if alert.state == RESOLVED:
+        return _(
+            "task {task} of run {run_id} ({workflow}) is no longer running (it ran longer "
+            "than usual)",
+            task=task,
+            run_id=alert.run_id,
+            workflow=alert.workflow,
+        )
+    return _(
+        "task {task} of run {run_id} ({workflow}) has been running for {elapsed}, longer than "
+        "its usual {p95} (p95 of the last week)",
+        task=task,
+        run_id=alert.run_id,
+        workflow=alert.workflow,
+        elapsed=short_duration(float(alert.data.get("elapsed_s") or 0)),
+        p95=short_duration(float(alert.data.get("usual_p95_s") or 0)),
+    )
+
+
 def _stall_message(alert: AlertRecord) -> str:
     if alert.state == RESOLVED:
         return _("alert rules are evaluated again")
@@ -372,6 +394,8 @@ def message(alert: AlertRecord) -> str:
         return _stall_message(alert)
     if alert.rule == RUN_OVERDUE:
         return _overdue_message(alert)
+    if alert.rule == TASK_OVERDUE:
+        return _task_overdue_message(alert)
     if alert.rule == STORE_SLOW:
         return _store_slow_message(alert)
     if alert.data.get("kind") == "custom":

@@ -27,6 +27,7 @@ from basir.monitoring.alert_rules import (
     RUN_FAILED,
     RUN_OVERDUE,
     STORE_SLOW,
+    TASK_OVERDUE,
 )
 from basir.spec.pydantic_messages import pydantic_message
 from basir.spec.units import parse_duration
@@ -49,6 +50,7 @@ BUILT_IN = (
     ALERTING_STALLED,
     RUN_OVERDUE,
     STORE_SLOW,
+    TASK_OVERDUE,
 )
 OPS = {
     ">": lambda a, b: a > b,

@@ -12,7 +12,7 @@ from monitoring_helpers import Served
 from basir.api.app import context_of, create_app
 from basir.config import Settings
 from basir.monitoring.rule_runner import RuleRunner
-from basir.store.records import AlertRecord, Batch, RunInsert, RunRecord
+from basir.store.records import AlertRecord, Batch, RunInsert, RunRecord, TaskRecord
 
 FAILING_YAML = """\
 name: breaks
@@ -244,7 +244,17 @@ async def test_a_run_longer_than_its_usual_p95_is_an_alert_until_it_ends(served:
                 finished_at=now - 3600 + i + 2 + i,  # 2..6 s: p95 5.8 s
                 updated_at=now - 3000,
             ),
-            [],
+            [
+                TaskRecord(
+                    f"old{i}",
+                    "nap",
+                    "succeeded",
+                    attempts=1,
+                    queued_at=now - 3600 + i,
+                    started_at=now - 3600 + i,
+                    finished_at=now - 3600 + i + 1 + i,  # 1..5 s: p95 4.8 s
+                )
+            ],
         )
         for i in range(5)
     ]
@@ -270,12 +280,18 @@ async def test_a_run_longer_than_its_usual_p95_is_an_alert_until_it_ends(served:
         (run_id, "sleepy", "warning")
     ]
     assert "longer than its usual 5s" in overdue[0]["message"]
+    (task,) = [a for a in firing.json()["items"] if a["rule"] == "task_overdue"]
+    assert task["run_id"] == run_id
+    assert task["message"].startswith(f"task nap of run {run_id} (sleepy) has been running for")
+    assert "longer than its usual 4s" in task["message"]
     cancelled = await served.client.post(f"/api/v1/runs/{run_id}/cancel")
     assert cancelled.status_code in (200, 202), cancelled.text
     await served.engine.wait(run_id)
     await manager.check_health()
     resolved = await served.client.get("/api/v1/alerts", params={"state": "resolved"})
-    assert [a["run_id"] for a in resolved.json()["items"] if a["rule"] == "run_overdue"] == [run_id]
+    assert sorted(
+        (a["rule"], a["run_id"]) for a in resolved.json()["items"] if "overdue" in a["rule"]
+    ) == [("run_overdue", run_id), ("task_overdue", run_id)]
 
 
 async def test_slow_store_commits_are_an_alert(served: Served) -> None:

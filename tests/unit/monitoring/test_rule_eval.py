@@ -10,11 +10,11 @@ from basir.errors import BasirError
 from basir.i18n import use_locale
 from basir.monitoring.alert_rules import ALERTING_STALLED, Silence, message, on_stall
 from basir.monitoring.history import Sample
-from basir.monitoring.overdue import on_overdue
+from basir.monitoring.overdue import on_overdue, on_overdue_tasks
 from basir.monitoring.rule_eval import count_findings, metric_findings, step
 from basir.monitoring.rule_spec import AlertRuleSpec, load_rules_file, validate_rule
 from basir.monitoring.store_watch import commit_totals, on_commit_totals
-from basir.store.records import RunRecord
+from basir.store.records import RunRecord, TaskRecord
 
 MESSAGE = {"en": "queue {queue} at {value}", "ar": "الطابور {queue} عند {value}"}
 
@@ -171,3 +171,19 @@ def test_slow_commits_fire_store_slow_and_fast_ones_resolve_it() -> None:
     assert on_commit_totals((13.0, 104.0), (13.0, 104.0), fired, [], 3.0) == []  # no commits
     (resolved,) = on_commit_totals((13.0, 104.0), (13.1, 110.0), fired, [], 4.0)
     assert resolved.state == "resolved"
+
+
+def test_a_task_past_its_usual_p95_is_overdue_but_not_a_foreach_instance() -> None:
+    def task(task_id: str, parent: str | None = None) -> TaskRecord:
+        return TaskRecord("r1", task_id, "running", attempts=1, started_at=0.0, parent_id=parent)
+
+    running = [("ci", task("test")), ("ci", task("test[0]", "test")), ("ci", task("lint"))]
+    (fired,) = on_overdue_tasks(running, {("ci", "test"): 30.0}, {}, [], 100.0)
+    assert (fired.id, fired.rule, fired.data["task_id"]) == (
+        "task_overdue.r1.test",
+        "task_overdue",
+        "test",
+    )
+    assert on_overdue_tasks(running, {("ci", "test"): 30.0}, {fired.id: fired}, [], 110.0) == []
+    (ended,) = on_overdue_tasks([], {}, {fired.id: fired}, [], 120.0)
+    assert ended.state == "resolved"
