@@ -102,6 +102,8 @@ bench: env ## engine workloads W1-W4, the API and the command line (see docs/per
 	@$(BIN)/python bench/monitoring_bench.py
 	@$(BIN)/python bench/schedules_bench.py
 	@$(BIN)/python bench/export_bench.py
+	@$(BIN)/python bench/policies_bench.py
+	@$(BIN)/python bench/scheduling_bench.py
 
 i18n-extract: env ## collect messages into basir.pot and merge them into the Arabic catalog
 	@$(BIN)/python scripts/i18n.py extract

@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     task_logs_max_bytes: int = Field(
         10 * 1024**3, ge=0, description="cap on all task logs; oldest finished runs go first"
     )
+    otel_traces: bool = Field(
+        False, description="export runs as OpenTelemetry traces (the otel extra; OTEL_* env)"
+    )
+    otel_logs: bool = Field(False, description="send log records to OpenTelemetry too")
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="server logs: JSON lines, console lines, or auto (JSON off a terminal)"
     )

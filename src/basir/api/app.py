@@ -28,6 +28,7 @@ from basir.api.routes import (
     log_search,
     monitoring,
     report_schedules,
+    resource_policies,
     resources,
     runs,
     schedules,
@@ -134,10 +135,13 @@ def create_app(
     # The most requested routes first: matching walks the routers in order.
     modules = (runs, events, tasks, workflows, decisions, schedules, resources, health)
     faces = (monitoring, report_schedules, alert_rules, alerts, export, log_search)
-    for module in (*modules, *faces):
+    for module in (*modules, resource_policies, *faces):
         app.include_router(module.router, dependencies=[Depends(refuse_unknown_query)])
     # The web UI at `/`, after the API so `/api/v1` routes match first; same shutdown signal.
-    mount_dashboard(app, DashboardContext(engine, settings, shutdown=ctx.shutdown))
+    mount_dashboard(
+        app,
+        DashboardContext(engine, settings, shutdown=ctx.shutdown, alerts=ctx.alerts, auth=ctx.auth),
+    )
     # Added innermost first: the locale is set before the body limit may answer 413.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(LocaleMiddleware)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from basir.config import Settings
 from basir.engine.runtime import Engine
+from basir.monitoring.alert_manager import AlertManager
+from basir.security.auth import Authenticator
 from basir.store.base import Store
 
 
@@ -21,6 +23,10 @@ class DashboardContext:
     shutdown: asyncio.Event = field(default_factory=asyncio.Event)
     # Where the pinned front-end packages are (None: not installed; pages still render).
     assets_dir: Path | None = None
+    # The API's alerting (acknowledge, silence) and authenticator (forget a revoked token at
+    # once); None when the dashboard is mounted without them (the alerts page says so).
+    alerts: AlertManager | None = None
+    auth: Authenticator | None = None
 
     @property
     def store(self) -> Store:

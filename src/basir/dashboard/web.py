@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_datetime
 from babel.numbers import format_decimal
@@ -31,6 +32,7 @@ from basir.dashboard.sessions import (
 )
 from basir.i18n import _, current_locale, negotiate, ngettext, set_locale, state_label
 from basir.i18n.catalog import SUPPORTED_LOCALES
+from basir.monitoring import report_render
 from basir.security.auth import Permission, permissions_of
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -60,7 +62,14 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.globals.update(
-        _=_, ngettext=ngettext, state_label=state_label, when=format_when, number=format_number
+        _=_,
+        ngettext=ngettext,
+        state_label=state_label,
+        when=format_when,
+        when_in=format_in_zone,
+        number=format_number,
+        secs=report_render.seconds,
+        percent=report_render.percent,
     )
     env.filters["localised"] = localised
     return env
@@ -74,6 +83,19 @@ def format_when(timestamp: float | None) -> Markup:
     text = format_datetime(moment, "yyyy-MM-dd HH:mm:ss", locale=current_locale()) + " UTC"
     iso = moment.isoformat().replace("+00:00", "Z")
     return Markup('<time datetime="{}" dir="ltr">{}</time>').format(iso, text)
+
+
+def format_in_zone(timestamp: float | None, zone: str) -> Markup:
+    """A `<time>` in a given IANA time zone (a schedule's own), with its UTC offset."""
+    if timestamp is None:
+        return Markup("—")
+    try:
+        tz: tzinfo = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = UTC
+    moment = datetime.fromtimestamp(timestamp, tz)
+    text = format_datetime(moment, "yyyy-MM-dd HH:mm xxx", locale=current_locale())
+    return Markup('<time datetime="{}" dir="ltr">{}</time>').format(moment.isoformat(), text)
 
 
 def format_number(value: float) -> str:
@@ -146,6 +168,7 @@ def render(
         "session": session,
         "user": session.principal.user if session else None,
         "can_operate": session is not None and can_operate(session),
+        "can_admin": session is not None and can_admin(session),
         "csrf": session.csrf if session else values.get("csrf"),
         "path": request.url.path,
         "assets": dashboard_of(request).assets_dir is not None,
@@ -157,6 +180,11 @@ def render(
 def can_operate(session: Session) -> bool:
     """Whether the user may start and control runs (RBAC: operator or admin)."""
     return Permission.OPERATE in permissions_of(session.principal)
+
+
+def can_admin(session: Session) -> bool:
+    """Whether the user may see the audit trail and manage users and tokens (admin)."""
+    return Permission.ADMIN in permissions_of(session.principal)
 
 
 class LoginRequiredError(Exception):
@@ -198,9 +226,9 @@ def error_page(request: Request, session: Session | None, message: str, status: 
     return render(request, "error.html", {"message": message}, session=session, status_code=status)
 
 
-def forbidden_page(request: Request, session: Session) -> Response:
+def forbidden_page(request: Request, session: Session, permission: str = "operate") -> Response:
     """403: the user's roles do not allow this action."""
-    message = _("your token does not grant the '{permission}' permission", permission="operate")
+    message = _("your token does not grant the '{permission}' permission", permission=permission)
     return error_page(request, session, message, 403)
 
 

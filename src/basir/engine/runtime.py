@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from basir.config import Settings
-from basir.engine import controls, errors
+from basir.engine import controls, errors, resource_policies
 from basir.engine.admission import POOL_KIND, checked_capacity
 from basir.engine.attempts import AttemptRunner
 from basir.engine.deadlines import DeadlineWatch
@@ -140,6 +140,7 @@ class Engine:
         """Start the pump; with `resume`, pick up every active run of the store."""
         for pool, override in await self.store.kv_list(POOL_KIND):
             self.flow.admission.set_capacity(pool, override["capacity"], self.flow.push_ready)
+        await resource_policies.attach(self, self._wake.set)
         if self._pump_task is None:
             self._pump_task = asyncio.create_task(self._pump(), name="basir-engine-pump")
         if resume:
@@ -205,6 +206,7 @@ class Engine:
             self._observe_run(run)
             self.flow.runs.pop(run.id, None)
             self.flow.timers.cancel((run.id, "deadline"))
+            self.flow.admission.run_ended(run, self.flow.push_ready)
             for future in self._run_waiters.pop(run.id, []):
                 if not future.done():
                     future.set_result(_copy_run(run.record))
@@ -284,6 +286,7 @@ class Engine:
         )
         rows = initial_rows(record, spec, now)
         run = state_from_records(record, spec, rows)
+        resource_policies.refuse_run(self, spec.namespace, now)
         self.flow.runs[run.id] = run
         self.journal.insert_run(record, rows)
         self.journal.event("run.queued", run, data={"trigger": trigger, "by": created_by})

@@ -263,6 +263,21 @@ class ScheduleStore(Protocol):
         """
         ...
 
+    async def update_schedules(
+        self, items: list[tuple[ScheduleUpdate, Batch | None]]
+    ) -> list[BaseException | None]:
+        """`update_schedule` for many schedules in one transaction: one commit for a tick.
+
+        Each item is all or nothing on its own: an item whose guard lost (changed since read,
+        or gone) writes nothing, its batch included, and its error is returned in its place
+        (None for an item written); the other items still land.
+        """
+        ...
+
+    async def run_statuses(self, run_ids: list[str]) -> dict[str, str]:
+        """The status of each of these runs that exists (one read per 256 ids)."""
+        ...
+
 
 class Store(
     WorkflowStore,

@@ -16,6 +16,7 @@ from typing import Any
 
 from basir.store import codec, guards, schedule_codec
 from basir.store.base import MAX_RUNS_PER_READ, ConflictError, StoreError
+from basir.store.memory_reports import MemoryReportReads
 from basir.store.records import (
     AlertRecord,
     Batch,
@@ -24,14 +25,11 @@ from basir.store.records import (
     JsonDict,
     MetricPoint,
     Page,
-    ReportAggregate,
-    RunFacts,
     RunInsert,
     RunRecord,
     RunUpdate,
     ScheduleRecord,
     ScheduleUpdate,
-    TaskFacts,
     TaskInsert,
     TaskRecord,
     TaskUpdate,
@@ -121,7 +119,7 @@ class _Stage:
         tasks[task.task_id] = dataclasses.replace(task, **_decoded("task", change.fields))
 
 
-class MemoryStore:
+class MemoryStore(MemoryReportReads):
     """The store interface in memory: nothing survives the process."""
 
     def __init__(self, url: str = "memory://") -> None:
@@ -215,6 +213,10 @@ class MemoryStore:
         """One run, or None."""
         return copy.deepcopy(self._runs.get(run_id))
 
+    async def run_statuses(self, run_ids: list[str]) -> dict[str, str]:
+        """The status of each of these runs that exists."""
+        return {i: str(self._runs[i].status) for i in run_ids if i in self._runs}
+
     async def get_tasks(self, run_id: str) -> list[TaskRecord]:
         """Every task row of a run, in insertion order."""
         return copy.deepcopy(list(self._tasks.get(run_id, {}).values()))
@@ -227,61 +229,6 @@ class MemoryStore:
         for run_id in sorted(set(run_ids)):
             found.extend(self._tasks.get(run_id, {}).values())
         return copy.deepcopy(found)
-
-    async def report_aggregate(self, since: float, until: float) -> ReportAggregate | None:
-        """None: the report folds this store's runs itself (`report_runs`, `report_tasks`)."""
-        del since, until
-        return None
-
-    async def report_runs(
-        self, since: float, until: float, after: tuple[float, str] | None, limit: int
-    ) -> list[RunFacts]:
-        """Runs created in `[since, until)`, in `(created_at, id)` order after `after`."""
-        bound = after if after is not None else (since, "")
-        found = sorted(
-            (r for r in self._runs.values() if since <= r.created_at < until),
-            key=lambda r: (r.created_at, r.id),
-        )
-        return [
-            RunFacts(
-                r.id,
-                r.workflow,
-                r.status,
-                r.created_at,
-                r.started_at,
-                r.finished_at,
-                r.deadline_at,
-                r.error,
-            )
-            for r in found
-            if (r.created_at, r.id) > bound
-        ][:limit]
-
-    async def report_tasks(
-        self, after: tuple[float, str] | None, last: tuple[float, str]
-    ) -> list[TaskFacts]:
-        """Top-level tasks of the runs with `after < (created_at, id) <= last`."""
-        found: list[TaskFacts] = []
-        for run in self._runs.values():
-            key = (run.created_at, run.id)
-            if (after is not None and key <= after) or key > last:
-                continue
-            for t in self._tasks.get(run.id, {}).values():
-                if t.parent_id is None:
-                    error = t.error if t.status == "failed" else None
-                    found.append(
-                        TaskFacts(
-                            t.run_id,
-                            t.task_id,
-                            t.status,
-                            t.attempts,
-                            t.queued_at,
-                            t.started_at,
-                            t.finished_at,
-                            error,
-                        )
-                    )
-        return found
 
     async def list_runs(
         self,
@@ -494,3 +441,17 @@ class MemoryStore:
         events = await self.write(batch) if batch else []
         schedule_codec.apply_update_in_memory(record, change.fields)
         return events
+
+    async def update_schedules(
+        self, items: list[tuple[ScheduleUpdate, Batch | None]]
+    ) -> list[BaseException | None]:
+        """`update_schedule` for each item; a lost or refused item changes nothing."""
+        outcome: list[BaseException | None] = []
+        for change, batch in items:
+            try:
+                await self.update_schedule(change, batch)
+            except Exception as error:
+                outcome.append(error)
+            else:
+                outcome.append(None)
+        return outcome

@@ -84,6 +84,9 @@ class TaskRecord:
     attempt_proc_start: int | None = None
     # Why a queued task waits for resources: "waiting for cpu: 2/2 in use by run X task Y".
     waiting: str | None = None
+    # How many of its attempts were stopped to let a critical task start (each re-queued
+    # without spending a retry): `task.preempted` events say by whom.
+    preemptions: int = 0
 
 
 @dataclass(slots=True)

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from basir.store import codec, monitoring_codec
+from basir.store import codec, monitoring_codec, schedule_codec
 from basir.store.base import MAX_RUNS_PER_READ
 from basir.store.records import (
     AlertRecord,
@@ -23,6 +23,7 @@ from basir.store.records import (
     ReportAggregate,
     RunFacts,
     RunRecord,
+    ScheduleRecord,
     TaskFacts,
     TaskRecord,
     WorkflowVersion,
@@ -67,6 +68,30 @@ class SqlReads:
         """One run, or None."""
         found = await self._select(("select_run",), {"k_id": run_id}, codec.decode_run)
         return found[0] if found else None
+
+    async def run_statuses(self, run_ids: list[str]) -> dict[str, str]:
+        """The status of each of these runs that exists (one read per 256 ids)."""
+        from basir.store.schedule_sql import run_status_params
+
+        query = ("schedule_sql.select_run_statuses",)
+        chunks = await asyncio.gather(
+            *(
+                self._select(query, params, lambda r: (str(r[0]), str(r[1])))
+                for params in run_status_params(list(dict.fromkeys(run_ids)))
+            )
+        )  # on several reader threads (connections) at once
+        return {run_id: status for rows in chunks for run_id, status in rows}
+
+    async def due_schedules(self, now: float, limit: int = 1000) -> list[ScheduleRecord]:
+        """Unpaused schedules due at `now` or holding queued fires, soonest first: two
+        indexed reads (`due_at` range, partial index on queued), never a scan."""
+        decode = schedule_codec.decode
+        params = {"now": now, "limit": limit}
+        due, queued = await asyncio.gather(
+            self._select(("schedule_sql.select_due",), params, decode),
+            self._select(("schedule_sql.select_queued",), {"limit": limit}, decode),
+        )
+        return schedule_codec.merge_due(due, queued, limit)
 
     async def get_tasks(self, run_id: str) -> list[TaskRecord]:
         """Every task row of a run, in insertion order."""
