@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import queue
 import socket
 import time
@@ -57,6 +58,9 @@ def smtp() -> Iterator[tuple[int, Mailbox]]:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
     box = Mailbox()
+    # aiosmtpd logs each connection at INFO from its own thread, possibly after the test's
+    # output capture has closed ("Logging error"): only its warnings matter here.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     controller = Controller(box, hostname="127.0.0.1", port=port)
     controller.start()
     try:

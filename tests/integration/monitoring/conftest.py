@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -56,6 +57,9 @@ def mailbox() -> Iterator[Mailbox]:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
     box = Mailbox(port)
+    # aiosmtpd logs each connection at INFO from its own thread, possibly after the test's
+    # output capture has closed ("Logging error"): only its warnings matter here.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     controller = Controller(box, hostname="127.0.0.1", port=port)
     controller.start()
     try:
