@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     metrics_interval_s: float = Field(
         10.0, ge=0, le=3600, description="metric history sample period; 0 turns it off"
     )
+    alert_rules_file: Path | None = Field(
+        None, description="YAML file of alert rules ({rules: [...]}), read at start"
+    )
+    alert_eval_interval_s: float = Field(
+        15.0, gt=0, le=3600, description="how often the alert rules are evaluated"
+    )
     pools: Annotated[dict[str, int], NoDecode] = Field(
         default_factory=dict, description="custom resource pools: gradle=2,gpu=1"
     )

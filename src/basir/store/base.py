@@ -15,9 +15,12 @@ from basir.store.records import (
     JsonDict,
     MetricPoint,
     Page,
+    ReportAggregate,
+    RunFacts,
     RunRecord,
     ScheduleRecord,
     ScheduleUpdate,
+    TaskFacts,
     TaskRecord,
     WorkflowVersion,
 )
@@ -102,6 +105,29 @@ class RunStore(Protocol):
 
         One read for a page of runs, where `get_tasks` would take one per run (reports).
         """
+        ...
+
+    async def report_aggregate(self, since: float, until: float) -> ReportAggregate | None:
+        """The report's figures of runs created in `[since, until)` computed by the database.
+
+        None when the store cannot aggregate (the in-memory store): the report then folds
+        `report_runs` and `report_tasks` itself.
+        """
+        ...
+
+    async def report_runs(
+        self, since: float, until: float, after: tuple[float, str] | None, limit: int
+    ) -> list[RunFacts]:
+        """Runs created in `[since, until)`, in `(created_at, id)` order after `after`.
+
+        Only the columns the performance report reads (`RunFacts`), at most `limit`.
+        """
+        ...
+
+    async def report_tasks(
+        self, after: tuple[float, str] | None, last: tuple[float, str]
+    ) -> list[TaskFacts]:
+        """Top-level tasks of the runs with `after < (created_at, id) <= last` (`TaskFacts`)."""
         ...
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from basir.store import codec, guards, schedule_codec
 from basir.store.base import MAX_RUNS_PER_READ, ConflictError, StoreError
+from basir.store.memory_reports import MemoryReportReads
 from basir.store.records import (
     AlertRecord,
     Batch,
@@ -118,7 +119,7 @@ class _Stage:
         tasks[task.task_id] = dataclasses.replace(task, **_decoded("task", change.fields))
 
 
-class MemoryStore:
+class MemoryStore(MemoryReportReads):
     """The store interface in memory: nothing survives the process."""
 
     def __init__(self, url: str = "memory://") -> None:

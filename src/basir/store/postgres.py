@@ -29,6 +29,7 @@ from basir.store import (
     metric_queries,
     monitoring_codec,
     queries,
+    report_queries,
     schedule_codec,
     schedule_sql,
 )
@@ -162,6 +163,7 @@ class PostgresStore(SqlReads):
                 "": queries,
                 "metric_queries": metric_queries,
                 "alert_queries": alert_queries,
+                "report_queries": report_queries,
                 "schedule_sql": schedule_sql,
             }
             stmt = getattr(source[module], builder)(*args)

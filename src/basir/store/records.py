@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 JsonDict = dict[str, Any]
 EVENT_SOURCE = "basir/l3"
@@ -253,3 +253,53 @@ class ScheduleUpdate:
     id: str
     revision: int
     fields: JsonDict
+
+
+class RunFacts(NamedTuple):
+    """What the performance report reads of a run (`Store.report_runs`)."""
+
+    id: str
+    workflow: str
+    status: str
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    deadline_at: float | None
+    error: str | None
+
+
+class TaskFacts(NamedTuple):
+    """What the performance report reads of a top-level task (`Store.report_tasks`).
+
+    `error` is set only when the task failed.
+    """
+
+    run_id: str
+    task_id: str
+    status: str
+    attempts: int
+    queued_at: float | None
+    started_at: float | None
+    finished_at: float | None
+    error: str | None
+
+
+@dataclass(slots=True)
+class ReportAggregate:
+    """The performance report's figures as a SQL store computes them (`Store.report_aggregate`).
+
+    Rows, each a plain tuple:
+    - `runs`: `(workflow, runs, in_progress, successes, failures, cancelled, deadline_runs,
+      deadline_hits)`;
+    - `run_values`: `(workflow, duration)` of ended runs;
+    - `task_values`: `(workflow, task, status, attempts, duration | None, wait | None)` of
+      their top-level tasks;
+    - `failed_tasks`: `(workflow, task, run_id, run_status, error)`;
+    - `failed_runs`: `(workflow, run_id, error)`.
+    """
+
+    runs: list[tuple[Any, ...]]
+    run_values: list[tuple[Any, ...]]
+    task_values: list[tuple[Any, ...]]
+    failed_tasks: list[tuple[Any, ...]]
+    failed_runs: list[tuple[Any, ...]]

@@ -20,8 +20,11 @@ from basir.store.records import (
     JsonDict,
     MetricPoint,
     Page,
+    ReportAggregate,
+    RunFacts,
     RunRecord,
     ScheduleRecord,
+    TaskFacts,
     TaskRecord,
     WorkflowVersion,
 )
@@ -176,13 +179,60 @@ class SqlReads:
             lambda row: (row[0], codec.loads(row[1])),
         )
 
+    async def report_runs(
+        self, since: float, until: float, after: tuple[float, str] | None, limit: int
+    ) -> list[RunFacts]:
+        """Runs created in `[since, until)`, in `(created_at, id)` order after `after`."""
+        after_at, after_id = after if after is not None else (since, "")
+        params = {
+            "since": since,
+            "until": until,
+            "after_at": after_at,
+            "after_id": after_id,
+            "limit": limit,
+        }
+        return await self._select(("report_queries.report_runs",), params, RunFacts._make)
+
+    async def report_tasks(
+        self, after: tuple[float, str] | None, last: tuple[float, str]
+    ) -> list[TaskFacts]:
+        """Top-level tasks of the runs with `after < (created_at, id) <= last`."""
+        after_at, after_id = after if after is not None else (float("-inf"), "")
+        params = {
+            "after_at": after_at,
+            "after_id": after_id,
+            "last_at": last[0],
+            "last_id": last[1],
+        }
+        return await self._select(("report_queries.report_tasks",), params, TaskFacts._make)
+
+    async def report_aggregate(self, since: float, until: float) -> ReportAggregate | None:
+        """The report's figures of runs created in `[since, until)`, computed by the database.
+
+        Five reads, two at a time on the reader threads; only the durations and waits come
+        row by row (the percentiles need every value).
+        """
+        params = {"since": since, "until": until}
+
+        def read(name: str, *args: Any) -> Any:
+            return self._select((f"report_queries.{name}", *args), params, tuple)
+
+        found = await asyncio.gather(
+            read("count_runs"),
+            read("run_values"),
+            read("task_values"),
+            read("failed_tasks"),
+            read("failed_runs"),
+        )
+        return ReportAggregate(*found)
+
     async def metrics_query(
         self, name: str, resolution_s: int, start: float, end: float
     ) -> list[MetricPoint]:
         """Points of `name` at `resolution_s` with `start <= time <= end`, by series and time."""
         params = {"name": name, "resolution_s": resolution_s, "start": start, "end": end}
         query = ("metric_queries.select_points",)
-        return await self._select(query, params, monitoring_codec.decode_point)
+        return await self._select(query, params, monitoring_codec.point_decoder(name, resolution_s))
 
     async def metrics_names(self) -> list[str]:
         """Every metric name with at least one point, sorted."""

@@ -75,6 +75,12 @@ def _monitoring_shapes() -> Iterator[tuple[Any, ...]]:
         yield (f"metric_queries.{name}",)
     yield ("alert_queries.upsert_alert", "sqlite")
     yield ("alert_queries.select_alert",)
+    yield ("report_queries.report_runs",)
+    yield ("report_queries.report_tasks",)
+    for name in ("count_runs", "failed_tasks", "failed_runs"):
+        yield (f"report_queries.{name}",)
+    for name in ("run_values", "task_values"):
+        yield (f"report_queries.{name}",)
     for has_state, has_workflow in product(_BOOLS, _BOOLS):
         yield ("alert_queries.list_alerts", has_state, has_workflow)
 

@@ -6,6 +6,7 @@ import httpx
 from fastapi.routing import APIRoute
 
 from basir.api.routes import (
+    alert_rules,
     alerts,
     dashboards,
     decisions,
@@ -14,6 +15,7 @@ from basir.api.routes import (
     health,
     log_search,
     monitoring,
+    report_schedules,
     resource_policies,
     resources,
     runs,
@@ -49,6 +51,9 @@ EXPECTED = {
     ("GET", "/api/v1/metrics"),
     ("GET", "/api/v1/metrics/query"),
     ("GET", "/api/v1/reports/performance"),
+    ("GET", "/api/v1/reports/schedules"),
+    ("POST", "/api/v1/reports/schedules"),
+    ("DELETE", "/api/v1/reports/schedules/{name}"),
     ("GET", "/api/v1/health"),
     ("GET", "/api/v1/export/{what}"),
     ("GET", "/api/v1/logs/search"),
@@ -57,6 +62,10 @@ EXPECTED = {
     ("GET", "/api/v1/alerts"),
     ("POST", "/api/v1/alerts/{alert_id}/ack"),
     ("GET", "/api/v1/alerts/silences"),
+    ("GET", "/api/v1/alerts/rules"),
+    ("POST", "/api/v1/alerts/rules"),
+    ("GET", "/api/v1/alerts/rules/{name}"),
+    ("DELETE", "/api/v1/alerts/rules/{name}"),
     ("POST", "/api/v1/alerts/silences"),
     ("GET", "/api/v1/schedules"),
     ("GET", "/api/v1/schedules/{name}/next"),
@@ -89,6 +98,7 @@ async def test_every_route_is_documented_under_its_full_path(client: httpx.Async
     routed = {
         (method, route.path)
         for module in (
+            alert_rules,
             alerts,
             dashboards,
             decisions,
@@ -97,6 +107,7 @@ async def test_every_route_is_documented_under_its_full_path(client: httpx.Async
             health,
             log_search,
             monitoring,
+            report_schedules,
             resource_policies,
             resources,
             runs,
