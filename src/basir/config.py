@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -64,6 +64,12 @@ class Settings(BaseSettings):
         le=86400,
         description="cleanup sweeper period (leaked holds, processes, temp dirs); 0 turns it off",
     )
+    alert_rules_file: Path | None = Field(
+        None, description="YAML file of alert rules ({rules: [...]}), read at start"
+    )
+    alert_eval_interval_s: float = Field(
+        15.0, gt=0, le=3600, description="how often the alert rules are evaluated"
+    )
     pools: Annotated[dict[str, int], NoDecode] = Field(
         default_factory=dict, description="custom resource pools: gradle=2,gpu=1"
     )
@@ -87,6 +93,20 @@ class Settings(BaseSettings):
                 )
         return value
 
+    task_log_retention_days: float = Field(
+        30.0, ge=0, le=36500, description="days the task logs of finished runs are kept; 0: ever"
+    )
+    task_logs_max_bytes: int = Field(
+        10 * 1024**3, ge=0, description="cap on all task logs; oldest finished runs go first"
+    )
+    otel_traces: bool = Field(
+        False, description="export runs as OpenTelemetry traces (the otel extra; OTEL_* env)"
+    )
+    otel_logs: bool = Field(False, description="send log records to OpenTelemetry too")
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", description="server logs: JSON lines, console lines, or auto (JSON off a terminal)"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     task_env_allow: str = Field(
         "", description="extra server variables tasks may see, e.g. 'HTTP_PROXY,CI'"
     )

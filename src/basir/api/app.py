@@ -19,13 +19,17 @@ from basir.api.deps import ApiContext
 from basir.api.middleware import BodyLimitMiddleware, LocaleMiddleware
 from basir.api.query import refuse_unknown_query
 from basir.api.routes import (
+    alert_rules,
     alerts,
+    dashboards,
     decisions,
     events,
     export,
     health,
     log_search,
     monitoring,
+    report_schedules,
+    resource_policies,
     resources,
     runs,
     schedules,
@@ -41,8 +45,12 @@ from basir.monitoring.alert_manager import AlertManager
 from basir.monitoring.health_probe import gather
 from basir.monitoring.history import HistorySampler
 from basir.monitoring.http import HttpMetricsMiddleware
+from basir.monitoring.log_retention import LogSweeper
 from basir.monitoring.metrics import Metrics
 from basir.monitoring.notify import Notifier
+from basir.monitoring.overdue import OverdueWatch
+from basir.monitoring.report_schedules import ReportScheduler
+from basir.monitoring.rule_setup import make_rule_runner
 from basir.monitoring.snapshot import engine_state
 from basir.security.auth import Authenticator
 
@@ -78,20 +86,39 @@ def create_app(
             engine.bus,
             notifier=Notifier(engine.store, engine.bus),
             health_probe=lambda: gather(engine, settings.max_parallel, settings.home),
+            overdue=OverdueWatch(engine.store),
         ),
     )
     if not metrics.has_state_provider:
         metrics.bind_state(engine_state(engine))
+    ctx.alerts.rule_runner = make_rule_runner(
+        engine.store, engine.bus, ctx.alerts, metrics, settings
+    )
+    rules = ctx.alerts.rule_runner
+    assert ctx.alerts.notifier is not None
+    reports = ctx.report_schedules = ReportScheduler(engine.store, ctx.alerts.notifier)
 
     sampler = HistorySampler(metrics, engine.store, interval_s=settings.metrics_interval_s)
+    sweeper = LogSweeper(
+        engine.store,
+        settings.logs_dir,
+        keep_s=settings.task_log_retention_days * 86400,
+        max_bytes=settings.task_logs_max_bytes,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sampler.start()  # the built-in metric history, while the app serves
+        sweeper.start()  # task log retention
         await ctx.alerts.start()  # the built-in alert rules
+        await rules.start()  # the user's
+        reports.start()  # scheduled reports
         yield
+        await reports.stop()
+        await rules.stop()
         await ctx.alerts.stop()
         await sampler.stop()
+        await sweeper.stop()
         ctx.shutdown.set()
         ctx.runs_cache.close()
 
@@ -108,10 +135,21 @@ def create_app(
     problems.install(app)
     # The most requested routes first: matching walks the routers in order.
     modules = (runs, events, tasks, workflows, decisions, schedules, resources, health)
-    for module in (*modules, monitoring, alerts, export, log_search):
+    faces = (monitoring, report_schedules, alert_rules, alerts, export, log_search, dashboards)
+    for module in (*modules, resource_policies, *faces):
         app.include_router(module.router, dependencies=[Depends(refuse_unknown_query)])
     # The web UI at `/`, after the API so `/api/v1` routes match first; same shutdown signal.
-    mount_dashboard(app, DashboardContext(engine, settings, shutdown=ctx.shutdown))
+    mount_dashboard(
+        app,
+        DashboardContext(
+            engine,
+            settings,
+            shutdown=ctx.shutdown,
+            alerts=ctx.alerts,
+            auth=ctx.auth,
+            metrics=metrics,
+        ),
+    )
     # Added innermost first: the locale is set before the body limit may answer 413.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(LocaleMiddleware)

@@ -17,6 +17,7 @@ from basir.coordinator.decisions import Decisions
 from basir.engine.runtime import Engine
 from basir.monitoring.alert_manager import AlertManager
 from basir.monitoring.metrics import Metrics
+from basir.monitoring.report_schedules import ReportScheduler
 from basir.security.auth import Authenticator, Permission, require
 from basir.security.tokens import Principal
 from basir.store.base import Store
@@ -35,6 +36,8 @@ class ApiContext:
     alerts: AlertManager
     # Set when the server begins shutting down: endless streams (SSE, log follow) end.
     shutdown: asyncio.Event = field(default_factory=asyncio.Event)
+    # Scheduled performance reports (set by `create_app`).
+    report_schedules: ReportScheduler | None = None
 
     @property
     def store(self) -> Store:

@@ -29,7 +29,7 @@ def list_alerts(
     server: ServerOption = None,
     token: TokenOption = None,
     state: Annotated[
-        str | None, typer.Option(help=_("only alerts in this state: firing or resolved"))
+        str | None, typer.Option(help=_("only alerts in this state: firing, pending or resolved"))
     ] = None,
     workflow: Annotated[str | None, typer.Option(help=_("only alerts of this workflow"))] = None,
     json_out: JsonOption = False,
@@ -46,7 +46,7 @@ def list_alerts(
 
     table = Table(_("state"), _("fired"), _("message"), _("acknowledged"))
     table.add_column(_("alert"), no_wrap=True)
-    states = {"firing": _("firing"), "resolved": _("resolved")}
+    states = {"firing": _("firing"), "pending": _("pending"), "resolved": _("resolved")}
     for alert in found["items"]:
         state_text = states.get(alert["state"], alert["state"])
         if alert.get("silenced_by"):

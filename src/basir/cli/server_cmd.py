@@ -39,6 +39,8 @@ def server(
         run_server(config, load_examples, port=port)
     except BasirError as error:
         sys.stderr.write(f"{_('error')}: {error.message}\n")
+        for detail in error.details:  # e.g. each problem of a bad alert rules file
+            sys.stderr.write(f"  {detail.get('field')}: {detail.get('message')}\n")
         raise typer.Exit(2) from error
 
 

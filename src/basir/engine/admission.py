@@ -13,6 +13,7 @@ a task without any needs nothing and is never held back here.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -20,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from basir.config import MAX_POOL_SLOTS
+from basir.engine.governor import Governor
 from basir.engine.journal import Journal
 from basir.engine.state import RunState, TaskState
 from basir.errors import BasirError, NotFoundError
 from basir.i18n import _
-from basir.resources.allocator import Allocator, Key
+from basir.resources.allocator import Allocator, Key, Waiting
 from basir.resources.capacity import disk_free_bytes
 from basir.resources.fitting import CPU, DISK, MEMORY, MILLI, SIZED, request_of, to_amount
 from basir.spec.models import Resources
@@ -113,6 +115,12 @@ class Admission:
         self._counted: dict[Key, tuple[float, str]] = {}
         # Told when an attempt's resources are freed, whatever its end (usage sampler, sweeper).
         self.on_free: list[Callable[[RunState, TaskState], None]] = []
+        # Reservations and namespace quotas (`engine.governor`); a wait they cause that ends
+        # at a known time (a window closing, the hourly run rate) calls `on_time` then.
+        self.governor = Governor()
+        self.on_time: Callable[[], None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
 
     def request(self, run: RunState, task: TaskState) -> dict[str, int]:
         """What the task needs to start, as whole amounts per pool."""
@@ -136,10 +144,13 @@ class Admission:
         request = self.request(run, task)
         key = (run.id, task.id)
         now = time.time()
-        wait = self.allocator.acquire(key, request, now) if request else None
+        wait = self._governed(run, request, now)
+        if wait is None and request:
+            wait = self.allocator.acquire(key, request, now)
         self._unwait(key)
         if wait is None:
             self._count_wait(key, now, None)
+            self.governor.took(run, key, request, now)
             return True
         self._count_wait(key, now, wait.pool)
         self.waiting[key] = (run, task, wait.pool)
@@ -147,6 +158,40 @@ class Admission:
         if task.waiting != wait.reason:
             self.journal.task_row(run, task, waiting=wait.reason)
         return False
+
+    def _governed(self, run: RunState, request: Mapping[str, int], now: float) -> Waiting | None:
+        """The wait a quota or another holder's reservation imposes, if any."""
+        allocator = self.allocator
+        found = self.governor.check(run, request, allocator.capacity, allocator.in_use, now)
+        if found is None:
+            return None
+        pool, block = found
+        if block.retry_at is not None:
+            self._arm(block.retry_at, now)
+        return Waiting(pool, block.reason)
+
+    def _arm(self, at: float, now: float) -> None:
+        """Offer the waiting tasks again at `at` (the earliest such time wins)."""
+        if self._timer is not None and self._timer_at <= at:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a pure caller): nothing to wake
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = loop.call_later(max(0.0, at - now) + 0.001, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self.on_time is not None:
+            self.on_time()
+
+    def run_ended(self, run: RunState, push: Callable[[RunState, TaskState], None]) -> None:
+        """A run ended: it no longer counts among its namespace's active runs."""
+        self.governor.run_ended(run)
+        self.rewake(push, {f"quota:{run.record.namespace}": 0})
 
     def hold_back(self, run: RunState, task: TaskState) -> None:
         """The task is held back for another reason (its run's limits): it waits for nothing."""
@@ -161,8 +206,11 @@ class Admission:
         for hook in self.on_free:
             hook(run, task)
         held = self.allocator.held.get(key)
+        namespace = self.governor.released(key)
         if held is not None and self.allocator.release(key):
             self.rewake(push, held)
+        if namespace is not None:
+            self.rewake(push, {f"quota:{namespace}": 0})
 
     def rewake(
         self, push: Callable[[RunState, TaskState], None], pools: Mapping[str, int] | None = None
@@ -225,9 +273,11 @@ class Admission:
         self.rewake(push)
 
     def status(self) -> dict[str, Any]:
-        """Every pool (capacity, in use, by whom) and every waiting task with its reason."""
+        """Every pool (capacity, in use, by whom, reserved now) and every waiting task with its
+        reason."""
         pools = []
         waited = self.wait_totals(time.time())
+        held_for = self.governor.reserved_now(time.time())
         for entry in self.allocator.snapshot():
             name = entry["name"]
             holders = [{**h, "amount": shown(name, h["amount"])} for h in entry["holders"]]
@@ -236,6 +286,7 @@ class Admission:
                     "name": name,
                     "capacity": shown(name, entry["capacity"]),
                     "in_use": shown(name, entry["in_use"]),
+                    "reserved": shown(name, held_for.get(name, 0)),
                     "holders": holders,
                     "waiting": len(self._by_pool.get(name, ())),
                     "waited_s": round(waited.get(name, 0.0), 3),

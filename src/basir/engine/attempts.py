@@ -22,6 +22,7 @@ from basir.engine.state import RunState, TaskState
 from basir.executors.base import TaskContext, TaskFailure
 from basir.executors.registry import ExecutorRegistry
 from basir.i18n import _
+from basir.log_context import enter_attempt, leave_attempt
 from basir.states import RunStatus, TaskStatus
 from basir.store.base import Store
 from basir.store.records import RunRecord, WorkflowVersion
@@ -85,6 +86,7 @@ class AttemptRunner:
         (`task.memory_exceeded`), not with the signal that killed it.
         """
         task.memory_exceeded = None
+        ids = enter_attempt(run.id, task.id, task.attempts)
         try:
             outputs = await self._execute(run, task)
             if task.memory_exceeded is None:
@@ -106,6 +108,8 @@ class AttemptRunner:
             return AttemptResult(TaskStatus.CANCELLED)
         except Exception as exc:  # a broken body or executor fails the task, not the engine
             return AttemptResult(TaskStatus.FAILED, error=exception_text(exc))
+        finally:
+            leave_attempt(ids)
 
     def timeout_of(self, run: RunState, task: TaskState) -> float | None:
         """The task's timeout, else the workflow default, else none."""

@@ -28,6 +28,8 @@ def task_to_dict(task: TaskRecord, *, timestamps: bool = False) -> dict[str, Any
         entry["waiting"] = task.waiting
     if task.usage:  # what its latest ended attempt used (cpu seconds, peak cpu and memory)
         entry["usage"] = task.usage
+    if task.preemptions:  # attempts stopped for a critical task (not counted in `attempts`)
+        entry["preemptions"] = task.preemptions
     if timestamps:
         entry.update(
             queued_at=iso(task.queued_at),

@@ -8,7 +8,9 @@ The engine is a few collaborators wired in its constructor, each with one job:
   (`engine.progression`, `engine.rules`), dispatches from the `ReadyQueue`
   (`scheduler.ready_queue`), arms `Timers` (`engine.timers`) and reacts to attempts' ends;
 - `AttemptRunner` (`engine.attempts`): runs one attempt's body on its executor;
-- `DeadlineWatch` (`engine.deadlines`): `deadline.at_risk` and task `deadline.missed`.
+- `DeadlineWatch` (`engine.deadlines`): `deadline.at_risk` and task `deadline.missed`;
+- `UsageWatch` (`engine.usage_watch`) and `Sweeper` (`engine.sweeper`): live usage with memory
+  limits, and the cleanup of what ended attempts leaked.
 
 This class holds the lifecycle (`start`, `stop`, the pump that dispatches and commits) and the
 public API; every control is persisted with an event naming who did it.
@@ -26,11 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from basir.config import Settings
-from basir.engine import controls, errors
+from basir.engine import controls, errors, resource_policies
 from basir.engine.admission import POOL_KIND, checked_capacity
 from basir.engine.attempts import AttemptRunner
 from basir.engine.deadlines import DeadlineWatch
 from basir.engine.flow import Flow
+from basir.engine.health import EngineHealth
 from basir.engine.journal import Journal, Metrics, exception_text, resolve
 from basir.engine.leftovers import FORGET_PROCESS, interrupted_data, stop_interrupted
 from basir.engine.params import resolve_params
@@ -55,15 +58,6 @@ from basir.store.records import RunRecord, TaskRecord, WorkflowVersion
 __all__ = ["Engine", "EngineHealth", "new_run_id"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class EngineHealth:
-    """The engine's own readiness, as `/readyz` shows it."""
-
-    pump_alive: bool
-    store_retrying: str | None = None  # the transient store error being waited out
-    fault: str | None = None  # why the engine stopped, once it has
 
 
 def new_run_id() -> str:
@@ -138,6 +132,7 @@ class Engine:
         """Start the pump; with `resume`, pick up every active run of the store."""
         for pool, override in await self.store.kv_list(POOL_KIND):
             self.flow.admission.set_capacity(pool, override["capacity"], self.flow.push_ready)
+        await resource_policies.attach(self, self._wake.set)
         if self._pump_task is None:
             self._pump_task = asyncio.create_task(self._pump(), name="basir-engine-pump")
         self.usage.start()
@@ -207,6 +202,7 @@ class Engine:
             self._observe_run(run)
             self.flow.runs.pop(run.id, None)
             self.flow.timers.cancel((run.id, "deadline"))
+            self.flow.admission.run_ended(run, self.flow.push_ready)
             for future in self._run_waiters.pop(run.id, []):
                 if not future.done():
                     future.set_result(_copy_run(run.record))
@@ -286,6 +282,7 @@ class Engine:
         )
         rows = initial_rows(record, spec, now)
         run = state_from_records(record, spec, rows)
+        resource_policies.refuse_run(self, spec.namespace, now)
         self.flow.runs[run.id] = run
         self.journal.insert_run(record, rows)
         self.journal.event("run.queued", run, data={"trigger": trigger, "by": created_by})

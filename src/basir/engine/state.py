@@ -47,6 +47,8 @@ class TaskState:
     usage: dict[str, Any] | None = None  # what the latest ended attempt used (engine.usage)
     memory_exceeded: str | None = None  # set when the sampler stopped it for its memory
     memory_limit: int | None = None  # grown by `retries.on_oom`; replaces the declared memory
+    preemptions: int = 0  # attempts stopped to let a critical task start
+    preempted_by: tuple[str, str, str] | None = None  # (run, task, reason) while being stopped
     dynamic: bool = False  # added by PATCH or foreach: its spec is stored with its row
 
     @property
@@ -130,6 +132,7 @@ ROW_FIELDS: tuple[tuple[str, str], ...] = (
     ("waiting", "waiting"),
     ("usage", "usage"),
     ("memory_limit", "memory_limit"),
+    ("preemptions", "preemptions"),
 )
 
 

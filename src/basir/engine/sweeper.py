@@ -26,6 +26,7 @@ from basir.engine.flow import Flow
 from basir.engine.journal import Journal
 from basir.engine.state import RunState, TaskState
 from basir.executors.processes import group_members, stop_leftover
+from basir.resources.allocator import Key
 from basir.resources.sweep import orphan_dirs, pid_alive, private_dirs, stale_holds
 from basir.resources.usage import scan_groups
 from basir.states import TaskStatus
@@ -89,10 +90,14 @@ class Sweeper:
     def _release_stale_holds(self) -> list[dict[str, Any]]:
         admission = self.flow.admission
         fixed = []
-        for key in stale_holds(admission.allocator.held, self._live()):
-            pools = dict(admission.allocator.held[key])
+        held: dict[Key, dict[str, int]] = {key: {} for key in admission.governor.holders()}
+        held.update(admission.allocator.held)
+        for key in stale_holds(held, self._live()):
+            pools = dict(held[key])
             admission.allocator.release(key)
-            admission.rewake(self.flow.push_ready, pools)
+            namespace = admission.governor.released(key)  # what it counted against its quota
+            quota = {} if namespace is None else {f"quota:{namespace}": 0}
+            admission.rewake(self.flow.push_ready, {**pools, **quota})
             fixed.append({"kind": "held", "run_id": key[0], "task_id": key[1], "pools": pools})
         return fixed
 

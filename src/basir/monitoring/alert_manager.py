@@ -22,6 +22,7 @@ from basir.errors import NotFoundError
 from basir.events.bus import EventBus, Subscription
 from basir.i18n import _, use_locale
 from basir.monitoring.alert_rules import (
+    ALERTING_STALLED,
     DEADLINE_MISSED,
     FIRING,
     HEALTH_ALERTED,
@@ -37,10 +38,14 @@ from basir.monitoring.alert_rules import (
     on_health,
     on_notification_event,
     on_run_event,
+    on_stall,
     route_alert_id,
+    stall_after_s,
 )
 from basir.monitoring.health_overview import RED, Facts, assess
 from basir.monitoring.notify import Notifier
+from basir.monitoring.overdue import OverdueWatch
+from basir.monitoring.rule_runner import RuleRunner
 from basir.store.base import Store
 from basir.store.records import AlertRecord, Batch, EventRecord
 
@@ -91,6 +96,7 @@ class AlertManager:
         notifier: Notifier | None = None,
         health_probe: Callable[[], Awaitable[Facts]] | None = None,
         health_interval_s: float = HEALTH_INTERVAL_S,
+        overdue: OverdueWatch | None = None,
     ):
         self.store = store
         self.bus = bus
@@ -99,7 +105,9 @@ class AlertManager:
         self.health_interval_s = health_interval_s
         self._health_task: asyncio.Task[None] | None = None
         self.clock = clock
-        self._lock = asyncio.Lock()
+        self.rule_runner: RuleRunner | None = None  # set by the app: the user rules
+        self.overdue = overdue
+        self.lock = asyncio.Lock()
         self._cursor = 0
         self._task: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None
@@ -162,10 +170,16 @@ class AlertManager:
                 log.exception("health check failed")
 
     async def check_health(self) -> list[AlertRecord]:
-        """Probe the health overview once; fire or resolve the health alerts."""
+        """Probe the health overview once; fire or resolve the health alerts.
+
+        The same watch checks that rule evaluation is not stalled and which runs are overdue
+        (the usual durations are read before taking the lock: that read may take a second).
+        """
         if self.health_probe is None:
             return []
         facts = await self.health_probe()
+        if self.overdue is not None:
+            await self.overdue.usual_p95(self.clock())
         reds: dict[str, dict[str, list[str]]] = {}
         for lang in ("en", "ar"):
             with use_locale(lang):
@@ -173,13 +187,28 @@ class AlertManager:
             for name, verdict in verdicts.items():
                 if verdict.status == RED:
                     reds.setdefault(name, {})[lang] = verdict.reasons
-        async with self._lock:
+        async with self.lock:
             existing = {
                 name: await self.store.alert_get(health_alert_id(name)) for name in HEALTH_ALERTED
             }
-            changed = on_health(reds, existing, await self.silences(), self.clock())
-            await self._record(changed)
+            now = self.clock()
+            changed = on_health(reds, existing, await self.silences(), now)
+            changed.extend(await self._watch_rules(now))
+            if self.overdue is not None:
+                changed.extend(await self.overdue.check(await self.silences(), now))
+            await self.record(changed)
         return changed
+
+    async def _watch_rules(self, now: float) -> list[AlertRecord]:
+        """The alerting watches itself: `alerting_stalled` while rule evaluation is late."""
+        runner = self.rule_runner
+        if runner is None:
+            return []
+        last = runner.last_evaluated_at
+        late_after = stall_after_s(runner.interval_s)
+        stalled = last is not None and now - last > late_after
+        existing = await self.store.alert_get(ALERTING_STALLED)
+        return on_stall(stalled, last, existing, await self.silences(), now)
 
     async def catch_up(self) -> None:
         """Handle every watched event of the log after the cursor."""
@@ -198,9 +227,9 @@ class AlertManager:
         """Apply the rules to one committed event; store and announce what changed."""
         if event.type not in WATCHED_EVENTS or (event.id and event.id <= self._cursor):
             return []
-        async with self._lock:
+        async with self.lock:
             changed = await self._evaluate(event)
-            await self._record(changed)
+            await self.record(changed)
             if event.id:
                 self._cursor = event.id
                 await self._save_cursor()
@@ -240,7 +269,8 @@ class AlertManager:
                 return f"{task.task_id}: {task.error}" if task.error else task.task_id
         return None
 
-    async def _record(self, changed: list[AlertRecord]) -> None:
+    async def record(self, changed: list[AlertRecord]) -> None:
+        """Store alert changes; announce (event, notifications) all but silenced firings."""
         now = self.clock()
         announce = []
         for alert in changed:
@@ -261,7 +291,7 @@ class AlertManager:
 
     async def acknowledge(self, alert_id_: str, by: str) -> AlertRecord:
         """Record that `by` has seen the alert (it keeps firing until resolved)."""
-        async with self._lock:
+        async with self.lock:
             alert = await self.store.alert_get(alert_id_)
             if alert is None:
                 raise alert_not_found(alert_id_)
@@ -274,7 +304,7 @@ class AlertManager:
         """Silence alerts matching `matchers` until `until`; firing ones are marked at once."""
         now = self.clock()
         found = Silence(f"s{secrets.token_hex(6)}", matchers, until, by, why, now)
-        async with self._lock:
+        async with self.lock:
             await self.store.kv_put(SILENCE_KIND, found.id, _silence_doc(found))
             for alert in await self.store.alert_list(state=FIRING, limit=MAX_FIRING_PER_WORKFLOW):
                 if alert.silenced_by is None and found.matches(alert, now):

@@ -16,6 +16,9 @@ retries, and resolves at that route's next successful delivery.
 red (the store does not answer, the engine stopped, a task has waited 15 min to start, the
 disk is 95 % full) and resolves when it is no longer red.
 
+`alerting_stalled` watches the user rules' evaluation: it fires when no pass has finished for
+three evaluation periods (at least a minute) and resolves at the next pass.
+
 `deadline_missed` fires (severity `warning`) when a run is still going at its deadline
 (`deadline.missed`, recorded once per run) and resolves when that run ends, however it ends.
 """
@@ -35,6 +38,12 @@ FIRING, RESOLVED = "firing", "resolved"
 STATES = (FIRING, RESOLVED)
 NOTIFICATION_FAILING = "notification_failing"
 HEALTH = "health"
+ALERTING_STALLED = "alerting_stalled"
+RUN_OVERDUE = "run_overdue"
+TASK_OVERDUE = "task_overdue"
+STORE_SLOW = "store_slow"
+STALL_FACTOR = 3
+MIN_STALL_S = 60.0
 HEALTH_ALERTED = ("store", "scheduler", "queues", "disk")
 RUN_ENDS = ("run.failed", "run.succeeded", "run.cancelled")
 NOTIFICATION_EVENTS = ("notification.failed", "notification.delivered")
@@ -225,6 +234,113 @@ def on_health(
     return changes
 
 
+def stall_after_s(interval_s: float) -> float:
+    """How late rule evaluation may be before `alerting_stalled` fires."""
+    return max(MIN_STALL_S, STALL_FACTOR * interval_s)
+
+
+def on_stall(
+    stalled: bool,
+    last: float | None,
+    existing: AlertRecord | None,
+    silences: list[Silence],
+    now: float,
+) -> list[AlertRecord]:
+    """Fire `alerting_stalled` when evaluation is late (`last`: its last pass); resolve after."""
+    firing = existing is not None and existing.state == FIRING
+    if stalled and not firing:
+        fired = AlertRecord(
+            id=ALERTING_STALLED,
+            rule=ALERTING_STALLED,
+            state=FIRING,
+            severity=SEVERITY_ERROR,
+            workflow=None,
+            run_id=None,
+            fired_at=now,
+            updated_at=now,
+            data={"last_evaluated_at": last},
+        )
+        fired.silenced_by = silencing(fired, silences, now)
+        return [fired]
+    if not stalled and existing is not None and firing:
+        return [dataclasses.replace(existing, state=RESOLVED, resolved_at=now, updated_at=now)]
+    return []
+
+
+def _custom_message(alert: AlertRecord) -> str:
+    texts = alert.data.get("messages")
+    text = ""
+    if isinstance(texts, dict):
+        text = str(texts.get(current_locale()) or texts.get("en") or "")
+    if alert.state == RESOLVED:
+        return _("resolved: {message}", message=text)
+    return text
+
+
+def short_duration(seconds: float) -> str:
+    """`45s`, `12m`, `3h`: the duration syntax of the specs, rounded down."""
+    if seconds < 120:
+        return f"{int(seconds)}s"
+    if seconds < 7200:
+        return f"{int(seconds // 60)}m"
+    return f"{int(seconds // 3600)}h"
+
+
+def _overdue_message(alert: AlertRecord) -> str:
+    if alert.state == RESOLVED:
+        return _(
+            "run {run_id} of workflow {workflow} has ended (it ran longer than usual)",
+            run_id=alert.run_id,
+            workflow=alert.workflow,
+        )
+    return _(
+        "run {run_id} of workflow {workflow} has been running for {elapsed}, longer than its "
+        "usual {p95} (p95 of the last week)",
+        run_id=alert.run_id,
+        workflow=alert.workflow,
+        elapsed=short_duration(float(alert.data.get("elapsed_s") or 0)),
+        p95=short_duration(float(alert.data.get("usual_p95_s") or 0)),
+    )
+
+
+def _store_slow_message(alert: AlertRecord) -> str:
+    if alert.state == RESOLVED:
+        return _("the store commits quickly again")
+    average = float(alert.data.get("average_commit_s") or 0)
+    return _(
+        "the store is slow: commits took {seconds} s on average ({count} commits)",
+        seconds=f"{average:.2f}",
+        count=int(alert.data.get("commits") or 0),
+    )
+
+
+def _task_overdue_message(alert: AlertRecord) -> str:
+    task = alert.data.get("task_id")
+    if alert.state == RESOLVED:
+        return _(
+            "task {task} of run {run_id} ({workflow}) is no longer running (it ran longer "
+            "than usual)",
+            task=task,
+            run_id=alert.run_id,
+            workflow=alert.workflow,
+        )
+    return _(
+        "task {task} of run {run_id} ({workflow}) has been running for {elapsed}, longer than "
+        "its usual {p95} (p95 of the last week)",
+        task=task,
+        run_id=alert.run_id,
+        workflow=alert.workflow,
+        elapsed=short_duration(float(alert.data.get("elapsed_s") or 0)),
+        p95=short_duration(float(alert.data.get("usual_p95_s") or 0)),
+    )
+
+
+def _stall_message(alert: AlertRecord) -> str:
+    if alert.state == RESOLVED:
+        return _("alert rules are evaluated again")
+    return _("alert rules have not been evaluated for a while: alerting is stalled")
+
+
 def _health_message(alert: AlertRecord) -> str:
     component = str(alert.data.get("component"))
     names = {
@@ -274,6 +390,16 @@ def message(alert: AlertRecord) -> str:
         return _route_message(alert)
     if alert.rule == HEALTH:
         return _health_message(alert)
+    if alert.rule == ALERTING_STALLED:
+        return _stall_message(alert)
+    if alert.rule == RUN_OVERDUE:
+        return _overdue_message(alert)
+    if alert.rule == TASK_OVERDUE:
+        return _task_overdue_message(alert)
+    if alert.rule == STORE_SLOW:
+        return _store_slow_message(alert)
+    if alert.data.get("kind") == "custom":
+        return _custom_message(alert)
     error = str(alert.data.get("error") or "")
     if alert.state == RESOLVED:
         return _(

@@ -2,8 +2,8 @@
 
 The engine calls the `observe_*` methods as things happen (`basir.engine.journal.Metrics`);
 the HTTP middleware times requests by route template (`basir.monitoring.http`); gauges of
-runs and tasks by state and the queue depth are filled at scrape time from a snapshot
-provider bound with `bind_state`.  Every name starts with `basir_` and is listed in
+runs and tasks by state, the queue depth and the resource pools are filled at scrape time
+from a snapshot provider bound with `bind_state`.  Every name starts with `basir_` and is listed in
 docs/reference/metrics.md (a test keeps the two equal).  Labels stay low-cardinality: states,
 statuses, workflow names, HTTP methods, route templates and status classes — never run ids.
 """
@@ -88,6 +88,12 @@ class Metrics:
         )
         self.retries = Counter(
             "basir_task_retries", "Failed attempts that will be retried", ["workflow"], registry=reg
+        )
+        self.preemptions = Counter(
+            "basir_preemptions",
+            "Running attempts stopped to let a critical task start",
+            ["workflow"],
+            registry=reg,
         )
         self.runs_finished = Counter(
             "basir_runs_finished",
@@ -187,6 +193,10 @@ class Metrics:
     def observe_retry(self, workflow: str = "") -> None:
         """A failed attempt of `workflow` will be retried."""
         self.retries.labels(workflow=workflow).inc()
+
+    def observe_preemption(self, workflow: str = "") -> None:
+        """An attempt of `workflow` was stopped for a critical task (and queued again)."""
+        self.preemptions.labels(workflow=workflow).inc()
 
     def observe_deadline_miss(self, workflow: str = "") -> None:
         """A run of `workflow` was still going when its deadline passed."""

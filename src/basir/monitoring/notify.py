@@ -1,4 +1,9 @@
-"""Alert notifications through HMAC-signed webhooks: routes, rate limits, retries, records.
+"""Alert notifications through HMAC-signed webhooks and apprise URLs (email, chat): routes,
+rate limits, retries, records.
+
+A route of kind `apprise` sends the alert's text in the route's language, with a subject
+line, to an apprise URL (`mailto://` email, `slack://`, `tgram://`, `json://` …) through
+`notify_apprise`; what follows about webhooks is the default kind, `webhook`.
 
 A route (stored in the kv store, kind `notify.route`) says where to POST (`url`), with which
 shared `secret`, in which language (`en` or `ar`), for which alerts (`matchers` on rule,
@@ -28,6 +33,7 @@ from typing import Any
 import httpx
 
 from basir.events.bus import EventBus
+from basir.monitoring import notify_apprise
 from basir.store.base import Store
 from basir.store.records import Batch, EventRecord
 
@@ -38,6 +44,8 @@ ATTEMPTS = 3
 FIRST_RETRY_S = 0.5
 TIMEOUT_S = 10.0
 NOTIFIED_EVENTS = ("alert.firing", "alert.resolved")
+WEBHOOK, APPRISE = "webhook", "apprise"
+KINDS = (WEBHOOK, APPRISE)
 
 
 @dataclass(slots=True)
@@ -50,6 +58,7 @@ class Route:
     lang: str = "en"
     matchers: dict[str, str] = field(default_factory=dict)
     max_per_minute: int = 30
+    kind: str = WEBHOOK  # or APPRISE: `url` is an apprise URL (mailto://, slack://, …)
 
     def wants(self, event: EventRecord) -> bool:
         """Whether this route takes the notification of `event`."""
@@ -64,6 +73,7 @@ class Route:
             "lang": self.lang,
             "matchers": self.matchers,
             "max_per_minute": self.max_per_minute,
+            "kind": self.kind,
         }
 
     @classmethod
@@ -76,6 +86,7 @@ class Route:
             lang=str(doc.get("lang", "en")),
             matchers={str(k): str(v) for k, v in dict(doc.get("matchers") or {}).items()},
             max_per_minute=int(doc.get("max_per_minute", 30)),
+            kind=str(doc.get("kind", WEBHOOK)),
         )
 
 
@@ -95,9 +106,26 @@ def body_of(event: EventRecord, lang: str) -> bytes:
         "time": event.time,
         "lang": lang,
         "text": text,
-        "alert": {k: v for k, v in data.items() if k != "message"},
+        # An alert's fields under `alert`; anything else (a scheduled report) under `data`.
+        ("alert" if event.type.startswith("alert.") else "data"): {
+            k: v for k, v in data.items() if k != "message"
+        },
     }
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def title_and_text(event: EventRecord, lang: str) -> tuple[str, str]:
+    """The subject line and text of a notification in `lang` (email, chat)."""
+    data = event.data
+    messages = data.get("message")
+    text = ""
+    if isinstance(messages, dict):
+        text = str(messages.get(lang) or messages.get("en") or "")
+    if not event.type.startswith("alert."):
+        return f"[Basir] {event.type} {data.get('schedule') or ''}".strip(), text
+    state = "FIRING" if event.type == "alert.firing" else "RESOLVED"
+    severity = str(data.get("severity") or "").upper()
+    return f"[Basir {state}] {severity} {data.get('rule')}", text
 
 
 class RateLimit:
@@ -171,7 +199,18 @@ class Notifier:
             self.bus.publish(written)
         return records
 
+    async def send_to(self, route_name: str, event: EventRecord) -> list[EventRecord]:
+        """Send `event` to one route whatever its matchers (scheduled reports); record it."""
+        routes = [route for route in await self.routes() if route.name == route_name]
+        records = [await self._send(event, route) for route in routes]
+        if records:
+            written = await self.store.write(Batch([], records))
+            self.bus.publish(written)
+        return records
+
     async def _send(self, event: EventRecord, route: Route) -> EventRecord:
+        if route.kind == APPRISE:
+            return await self._send_apprise(event, route)
         body = body_of(event, route.lang)
         if self._http is None:
             self._http = httpx.AsyncClient(timeout=TIMEOUT_S, transport=self._transport)
@@ -197,6 +236,23 @@ class Notifier:
                 await asyncio.sleep(self.first_retry_s * 2 ** (attempt - 1))
         log.warning("notification to route %s failed: %s", route.name, error)
         return self._record("notification.failed", event, route, ATTEMPTS, status or None, error)
+
+    async def _send_apprise(self, event: EventRecord, route: Route) -> EventRecord:
+        title, text = title_and_text(event, route.lang)
+        error: str | None = None
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                error = await asyncio.wait_for(
+                    notify_apprise.send(route.url, title, text), notify_apprise.APPRISE_TIMEOUT_S
+                )
+            except TimeoutError:
+                error = "apprise timed out"
+            if error is None:
+                return self._record("notification.delivered", event, route, attempt, None)
+            if attempt < ATTEMPTS:
+                await asyncio.sleep(self.first_retry_s * 2 ** (attempt - 1))
+        log.warning("notification to route %s failed: %s", route.name, error)
+        return self._record("notification.failed", event, route, ATTEMPTS, None, error)
 
     def _record(
         self,

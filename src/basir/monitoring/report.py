@@ -12,7 +12,8 @@ Definitions (docs/reference/reports.md says the same for users):
   a task's `started_at - queued_at`; retries are attempts beyond the first;
 - a run with a deadline hits it when it ended at or before `deadline_at`;
 - a failure reason is the first line of a failed task's error (of the run's own error when no
-  task failed), at most `REASON_MAX_CHARS`; the `TOP_REASONS` most frequent are listed;
+  task failed), at most `REASON_MAX_CHARS`; the `TOP_REASONS` most frequent are listed
+  (ties alphabetically);
 - foreach instances (`id[0]`, `id[1]` …) are counted through their parent task.
 """
 
@@ -23,7 +24,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from basir.store.records import RunRecord, TaskRecord
+from basir.store.records import RunFacts, RunRecord, TaskFacts, TaskRecord
 
 FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 TOP_REASONS = 3
@@ -162,8 +163,10 @@ class ReportBuilder:
         self.until = until
         self._workflows: dict[str, _WorkflowTally] = {}
 
-    def add(self, run: RunRecord, tasks: Iterable[TaskRecord]) -> None:
-        """Count one run created in the window and its task rows."""
+    def add(
+        self, run: RunRecord | RunFacts, tasks: Iterable[TaskRecord] | Iterable[TaskFacts]
+    ) -> None:
+        """Count one run created in the window and its task rows (records or report facts)."""
         if not self.since <= run.created_at < self.until:
             return
         tally = self._workflows.get(run.workflow)
@@ -186,11 +189,13 @@ class ReportBuilder:
             tally.run.reasons.update(failed_reasons or ([own] if own else []))
 
     @staticmethod
-    def _add_tasks(tally: _WorkflowTally, tasks: Iterable[TaskRecord]) -> list[str]:
+    def _add_tasks(
+        tally: _WorkflowTally, tasks: Iterable[TaskRecord] | Iterable[TaskFacts]
+    ) -> list[str]:
         failed: list[str] = []
         for task in tasks:
-            if task.parent_id is not None:
-                continue
+            if getattr(task, "parent_id", None) is not None:
+                continue  # a foreach instance: counted through its parent
             figures = tally.tasks.get(task.task_id)
             if figures is None:
                 figures = tally.tasks[task.task_id] = Tally()
@@ -219,7 +224,13 @@ class ReportBuilder:
         return PerformanceReport(self.since, self.until, generated_at, workflows)
 
 
-def _task_figures(name: str, tally: Tally) -> TaskFigures:
+def top_reasons(counter: Counter[str]) -> list[tuple[str, int]]:
+    """The `TOP_REASONS` most frequent reasons (ties in alphabetical order)."""
+    return sorted(counter.items(), key=lambda item: (-item[1], item[0]))[:TOP_REASONS]
+
+
+def task_figures(name: str, tally: Tally) -> TaskFigures:
+    """The figures of one task from its tally."""
     return TaskFigures(
         task=name,
         runs=tally.successes + tally.failures + tally.cancelled,
@@ -230,7 +241,7 @@ def _task_figures(name: str, tally: Tally) -> TaskFigures:
         retries=tally.retries,
         duration=Summary.of(tally.durations),
         queue_wait=Summary.of(tally.waits),
-        top_failures=tally.reasons.most_common(TOP_REASONS),
+        top_failures=top_reasons(tally.reasons),
     )
 
 
@@ -250,6 +261,6 @@ def _workflow_figures(name: str, tally: _WorkflowTally) -> WorkflowFigures:
         deadline_runs=tally.deadline_runs,
         deadline_hits=tally.deadline_hits,
         deadline_hit_rate=rate(tally.deadline_hits, tally.deadline_runs),
-        top_failures=run.reasons.most_common(TOP_REASONS),
-        tasks=[_task_figures(task, tally.tasks[task]) for task in sorted(tally.tasks)],
+        top_failures=top_reasons(run.reasons),
+        tasks=[task_figures(task, tally.tasks[task]) for task in sorted(tally.tasks)],
     )

@@ -1,8 +1,8 @@
 """Reading the runs of a report window from the store, a page at a time (bounded memory).
 
-Runs are listed newest first; the walk stops at the first run created before `since`, and
-each page's task rows come in one read (`Store.get_tasks_of`).  Only figures stay in memory,
-never the runs themselves.
+Runs are read in creation order from `since`, a page at a time with only the columns the
+report uses, and each page's task rows come in one read.  Only figures stay in memory, never
+the runs themselves.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from basir.errors import BasirError
 from basir.i18n import _
 from basir.monitoring.history_query import parse_time
 from basir.monitoring.report import PerformanceReport, ReportBuilder
+from basir.monitoring.report_aggregate import report_of
 from basir.spec.units import parse_duration
-from basir.store.base import MAX_RUNS_PER_READ, Store
-from basir.store.records import TaskRecord
+from basir.store.base import Store
+from basir.store.records import TaskFacts
 
 DEFAULT_WINDOW_S = 7 * 86400.0
-PAGE_RUNS = MAX_RUNS_PER_READ
+PAGE_RUNS = 2000
 
 
 def parse_moment(text: str | None, field_name: str, now: float) -> float | None:
@@ -64,29 +65,37 @@ def window(since: str | None, until: str | None, now: float | None = None) -> tu
 async def performance_report(store: Store, since: float, until: float) -> PerformanceReport:
     """The performance report of runs created in `[since, until)`.
 
-    While one page's task rows are read, the next page of runs is read too (the SQLite store
-    has two reader threads; PostgreSQL two connections).
+    A SQL store computes the figures itself (`Store.report_aggregate`: counts by GROUP BY,
+    percentiles with window functions), so no run crosses into Python.  Otherwise:
+
+    Runs come a page at a time in creation order with only the columns the report reads
+    (`Store.report_runs`), the top-level tasks of each page in one join
+    (`Store.report_tasks`); while a page is folded the next one is being read.
     """
+    aggregate = await store.report_aggregate(since, until)
+    if aggregate is not None:
+        return report_of(aggregate, since, until, time.time())
     builder = ReportBuilder(since, until)
-    page = await store.list_runs(limit=PAGE_RUNS)
-    while True:
-        inside = [run for run in page.items if since <= run.created_at < until]
-        reading = asyncio.ensure_future(store.get_tasks_of([run.id for run in inside]))
-        older = bool(page.items) and page.items[-1].created_at < since
+    after: tuple[float, str] = (since, "")
+    page = await store.report_runs(since, until, after, PAGE_RUNS)
+    while page:
+        last = (page[-1].created_at, page[-1].id)
+        reading = asyncio.ensure_future(store.report_tasks(after, last))
         following = None
-        if page.next is not None and not older:
-            following = asyncio.ensure_future(store.list_runs(limit=PAGE_RUNS, cursor=page.next))
+        if len(page) == PAGE_RUNS:
+            following = asyncio.ensure_future(store.report_runs(since, until, last, PAGE_RUNS))
         try:
             rows = await reading
         except BaseException:
             if following is not None:
                 following.cancel()
             raise
-        tasks: dict[str, list[TaskRecord]] = defaultdict(list)
+        tasks: dict[str, list[TaskFacts]] = defaultdict(list)
         for row in rows:
             tasks[row.run_id].append(row)
-        for run in inside:
-            builder.add(run, tasks[run.id])
+        for run in page:
+            builder.add(run, tasks.get(run.id, ()))
         if following is None:
-            return builder.build(time.time())
-        page = await following
+            break
+        after, page = last, await following
+    return builder.build(time.time())

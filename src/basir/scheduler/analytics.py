@@ -5,8 +5,10 @@ task's queue wait is `started_at - queued_at` of its latest attempt; a task stil
 waits `now - queued_at` so far, which is what starvation (`longest_wait_s`) shows.  Tasks are
 grouped by their run's priority class (critical 90..100, high 70..89, normal 50..69,
 low 0..49) and by queue (every task is in the one `default` queue until named queues land).
-Percentiles are nearest-rank.  `throttled_s` and `preemptions` stay 0 until rate limits and
-preemption exist: nothing is throttled or preempted today.
+Percentiles are nearest-rank.  `preemptions` sums the stored count (`tasks.preemptions`) of
+the tasks queued, started or finished in the window (a preempted task is queued again at that
+moment, so a preemption in the window is counted), by the preempted task's run class.
+`throttled_s` stays 0 until rate limits exist: nothing is throttled today.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def percentile(values: list[float], fraction: float) -> float | None:
 
 
 def _group(
-    waits: list[float], waiting: list[float], finished: int, window_s: float
+    waits: list[float], waiting: list[float], finished: int, window_s: float, preemptions: int
 ) -> dict[str, Any]:
     waits.sort()
 
@@ -56,8 +58,14 @@ def _group(
         "still_waiting": len(waiting),
         "throughput_per_min": round(finished / (window_s / 60.0), 3),
         "throttled_s": 0.0,
-        "preemptions": 0,
+        "preemptions": preemptions,
     }
+
+
+def _active_since(task: TaskRecord, since: float) -> bool:
+    """Whether the task was queued, started or finished at or after `since`."""
+    moments = (task.queued_at, task.started_at, task.finished_at)
+    return any(moment is not None and moment >= since for moment in moments)
 
 
 def analytics(
@@ -72,6 +80,7 @@ def analytics(
     waits: dict[str, list[float]] = {name: [] for name in names}
     waiting: dict[str, list[float]] = {name: [] for name in names}
     finished = dict.fromkeys(names, 0)
+    preempted = dict.fromkeys(names, 0)
     deadline_runs = deadline_met = 0
     for run in runs:
         name = priority_class(run.priority)
@@ -87,12 +96,15 @@ def analytics(
                 waiting[name].append(max(0.0, now - task.queued_at))
             if task.finished_at is not None and task.finished_at >= since:
                 finished[name] += 1
-    classes = {n: _group(waits[n], waiting[n], finished[n], window_s) for n in names}
+            if task.preemptions and _active_since(task, since):
+                preempted[name] += task.preemptions
+    classes = {n: _group(waits[n], waiting[n], finished[n], window_s, preempted[n]) for n in names}
     every = _group(
         [w for n in names for w in waits[n]],
         [w for n in names for w in waiting[n]],
         sum(finished.values()),
         window_s,
+        sum(preempted.values()),
     )
     return {
         "window_s": window_s,

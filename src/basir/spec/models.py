@@ -269,6 +269,7 @@ class Defaults(Strict):
     workdir: str | None = None
     queue: str | None = Field(None, description=PLANNED.format(n=3))
     resources: Resources | None = Field(None, description="for tasks without their own")
+    preemptible: bool = Field(False, description="for tasks that do not say it themselves")
 
 
 def _as_list(value: object) -> object:
@@ -300,6 +301,9 @@ class Task(Strict):
         None, description="from the run's start; orders the queue, at-risk and missed events"
     )
     resources: Resources | None = Field(None, description="cpu, memory and pool slots to start")
+    preemptible: bool | None = Field(
+        None, description="a critical task may stop it to start, and it runs again later"
+    )
     queue: str | None = Field(None, max_length=64, description=PLANNED.format(n=3))
     env: EnvVars = Field(default_factory=dict, max_length=256)
     workdir: str | None = Field(None, max_length=4096)

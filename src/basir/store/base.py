@@ -15,9 +15,12 @@ from basir.store.records import (
     JsonDict,
     MetricPoint,
     Page,
+    ReportAggregate,
+    RunFacts,
     RunRecord,
     ScheduleRecord,
     ScheduleUpdate,
+    TaskFacts,
     TaskRecord,
     WorkflowVersion,
 )
@@ -104,6 +107,29 @@ class RunStore(Protocol):
         """
         ...
 
+    async def report_aggregate(self, since: float, until: float) -> ReportAggregate | None:
+        """The report's figures of runs created in `[since, until)` computed by the database.
+
+        None when the store cannot aggregate (the in-memory store): the report then folds
+        `report_runs` and `report_tasks` itself.
+        """
+        ...
+
+    async def report_runs(
+        self, since: float, until: float, after: tuple[float, str] | None, limit: int
+    ) -> list[RunFacts]:
+        """Runs created in `[since, until)`, in `(created_at, id)` order after `after`.
+
+        Only the columns the performance report reads (`RunFacts`), at most `limit`.
+        """
+        ...
+
+    async def report_tasks(
+        self, after: tuple[float, str] | None, last: tuple[float, str]
+    ) -> list[TaskFacts]:
+        """Top-level tasks of the runs with `after < (created_at, id) <= last` (`TaskFacts`)."""
+        ...
+
 
 class EventStore(Protocol):
     """The persisted event log, read back for SSE replay and history."""
@@ -118,6 +144,12 @@ class EventStore(Protocol):
         types: tuple[str, ...] | None = None,
     ) -> list[EventRecord]:
         """Events with id > `after`, oldest first, filtered."""
+        ...
+
+    async def list_event_lines(
+        self, *, after: int = 0, limit: int = 100, workflow: str | None = None
+    ) -> list[tuple[int, float, str]]:
+        """Like `list_events`, as `(id, time, the CloudEvent as one JSON line)`: for exports."""
         ...
 
     async def last_event_id(self) -> int:
@@ -229,6 +261,21 @@ class ScheduleStore(Protocol):
         `ConflictError` (`NotFoundError` when it is gone) and nothing of `batch` lands either.
         This is what makes a fire durable: its run exists exactly when its clock moved.
         """
+        ...
+
+    async def update_schedules(
+        self, items: list[tuple[ScheduleUpdate, Batch | None]]
+    ) -> list[BaseException | None]:
+        """`update_schedule` for many schedules in one transaction: one commit for a tick.
+
+        Each item is all or nothing on its own: an item whose guard lost (changed since read,
+        or gone) writes nothing, its batch included, and its error is returned in its place
+        (None for an item written); the other items still land.
+        """
+        ...
+
+    async def run_statuses(self, run_ids: list[str]) -> dict[str, str]:
+        """The status of each of these runs that exists (one read per 256 ids)."""
         ...
 
 

@@ -7,9 +7,16 @@ engine's `RunStatus` / `TaskStatus` are `StrEnum`s, so they pass for these strin
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 JsonDict = dict[str, Any]
+EVENT_SOURCE = "basir/l3"
+
+
+def cloudevent_time(moment: float) -> str:
+    """An event's `time` as DESIGN §7 shows it: ISO 8601 in UTC with a `Z`."""
+    return datetime.fromtimestamp(moment, UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(slots=True)
@@ -81,6 +88,9 @@ class TaskRecord:
     usage: JsonDict | None = None
     # The memory limit (bytes) a retry grew after a stop for memory (`retries.on_oom`).
     memory_limit: int | None = None
+    # How many of its attempts were stopped to let a critical task start (each re-queued
+    # without spending a retry): `task.preempted` events say by whom.
+    preemptions: int = 0
 
 
 @dataclass(slots=True)
@@ -98,14 +108,12 @@ class EventRecord:
 
     def to_cloudevent(self) -> JsonDict:
         """The public shape of DESIGN §7: `{id, type, source, time, subject, data}`."""
-        from datetime import UTC, datetime
-
         return {
             "id": str(self.id),
             "type": self.type,
-            "source": "basir/l3",
+            "source": EVENT_SOURCE,
             "specversion": "1.0",
-            "time": datetime.fromtimestamp(self.time, UTC).isoformat().replace("+00:00", "Z"),
+            "time": cloudevent_time(self.time),
             "subject": self.subject,
             "data": self.data,
         }
@@ -249,3 +257,53 @@ class ScheduleUpdate:
     id: str
     revision: int
     fields: JsonDict
+
+
+class RunFacts(NamedTuple):
+    """What the performance report reads of a run (`Store.report_runs`)."""
+
+    id: str
+    workflow: str
+    status: str
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    deadline_at: float | None
+    error: str | None
+
+
+class TaskFacts(NamedTuple):
+    """What the performance report reads of a top-level task (`Store.report_tasks`).
+
+    `error` is set only when the task failed.
+    """
+
+    run_id: str
+    task_id: str
+    status: str
+    attempts: int
+    queued_at: float | None
+    started_at: float | None
+    finished_at: float | None
+    error: str | None
+
+
+@dataclass(slots=True)
+class ReportAggregate:
+    """The performance report's figures as a SQL store computes them (`Store.report_aggregate`).
+
+    Rows, each a plain tuple:
+    - `runs`: `(workflow, runs, in_progress, successes, failures, cancelled, deadline_runs,
+      deadline_hits)`;
+    - `run_values`: `(workflow, duration)` of ended runs;
+    - `task_values`: `(workflow, task, status, attempts, duration | None, wait | None)` of
+      their top-level tasks;
+    - `failed_tasks`: `(workflow, task, run_id, run_status, error)`;
+    - `failed_runs`: `(workflow, run_id, error)`.
+    """
+
+    runs: list[tuple[Any, ...]]
+    run_values: list[tuple[Any, ...]]
+    task_values: list[tuple[Any, ...]]
+    failed_tasks: list[tuple[Any, ...]]
+    failed_runs: list[tuple[Any, ...]]

@@ -8,10 +8,11 @@ the SQLite store take its text from the shipped catalogue without importing SQLA
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from basir.store import codec, monitoring_codec
+from basir.store import codec, monitoring_codec, schedule_codec
 from basir.store.base import MAX_RUNS_PER_READ
 from basir.store.records import (
     AlertRecord,
@@ -19,7 +20,11 @@ from basir.store.records import (
     JsonDict,
     MetricPoint,
     Page,
+    ReportAggregate,
+    RunFacts,
     RunRecord,
+    ScheduleRecord,
+    TaskFacts,
     TaskRecord,
     WorkflowVersion,
 )
@@ -63,6 +68,30 @@ class SqlReads:
         """One run, or None."""
         found = await self._select(("select_run",), {"k_id": run_id}, codec.decode_run)
         return found[0] if found else None
+
+    async def run_statuses(self, run_ids: list[str]) -> dict[str, str]:
+        """The status of each of these runs that exists (one read per 256 ids)."""
+        from basir.store.schedule_sql import run_status_params
+
+        query = ("schedule_sql.select_run_statuses",)
+        chunks = await asyncio.gather(
+            *(
+                self._select(query, params, lambda r: (str(r[0]), str(r[1])))
+                for params in run_status_params(list(dict.fromkeys(run_ids)))
+            )
+        )  # on several reader threads (connections) at once
+        return {run_id: status for rows in chunks for run_id, status in rows}
+
+    async def due_schedules(self, now: float, limit: int = 1000) -> list[ScheduleRecord]:
+        """Unpaused schedules due at `now` or holding queued fires, soonest first: two
+        indexed reads (`due_at` range, partial index on queued), never a scan."""
+        decode = schedule_codec.decode
+        params = {"now": now, "limit": limit}
+        due, queued = await asyncio.gather(
+            self._select(("schedule_sql.select_due",), params, decode),
+            self._select(("schedule_sql.select_queued",), {"limit": limit}, decode),
+        )
+        return schedule_codec.merge_due(due, queued, limit)
 
     async def get_tasks(self, run_id: str) -> list[TaskRecord]:
         """Every task row of a run, in insertion order."""
@@ -120,6 +149,16 @@ class SqlReads:
         query = ("list_events", run_id is not None, workflow is not None, n_types)
         return await self._select(query, params, codec.decode_event)
 
+    async def list_event_lines(
+        self, *, after: int = 0, limit: int = 100, workflow: str | None = None
+    ) -> list[tuple[int, float, str]]:
+        """Like `list_events`, as `(id, time, the CloudEvent as one JSON line)`: for exports."""
+        params: dict[str, Any] = {"after": after, "limit": limit}
+        if workflow is not None:
+            params["workflow"] = workflow
+        query = ("list_events", False, workflow is not None, None)
+        return await self._select(query, params, codec.event_line)
+
     async def last_event_id(self) -> int:
         """The id of the newest event, 0 when there is none."""
         found = await self._select(("last_event_id",), {}, lambda row: int(row[0]))
@@ -140,13 +179,60 @@ class SqlReads:
             lambda row: (row[0], codec.loads(row[1])),
         )
 
+    async def report_runs(
+        self, since: float, until: float, after: tuple[float, str] | None, limit: int
+    ) -> list[RunFacts]:
+        """Runs created in `[since, until)`, in `(created_at, id)` order after `after`."""
+        after_at, after_id = after if after is not None else (since, "")
+        params = {
+            "since": since,
+            "until": until,
+            "after_at": after_at,
+            "after_id": after_id,
+            "limit": limit,
+        }
+        return await self._select(("report_queries.report_runs",), params, RunFacts._make)
+
+    async def report_tasks(
+        self, after: tuple[float, str] | None, last: tuple[float, str]
+    ) -> list[TaskFacts]:
+        """Top-level tasks of the runs with `after < (created_at, id) <= last`."""
+        after_at, after_id = after if after is not None else (float("-inf"), "")
+        params = {
+            "after_at": after_at,
+            "after_id": after_id,
+            "last_at": last[0],
+            "last_id": last[1],
+        }
+        return await self._select(("report_queries.report_tasks",), params, TaskFacts._make)
+
+    async def report_aggregate(self, since: float, until: float) -> ReportAggregate | None:
+        """The report's figures of runs created in `[since, until)`, computed by the database.
+
+        Five reads, two at a time on the reader threads; only the durations and waits come
+        row by row (the percentiles need every value).
+        """
+        params = {"since": since, "until": until}
+
+        def read(name: str, *args: Any) -> Any:
+            return self._select((f"report_queries.{name}", *args), params, tuple)
+
+        found = await asyncio.gather(
+            read("count_runs"),
+            read("run_values"),
+            read("task_values"),
+            read("failed_tasks"),
+            read("failed_runs"),
+        )
+        return ReportAggregate(*found)
+
     async def metrics_query(
         self, name: str, resolution_s: int, start: float, end: float
     ) -> list[MetricPoint]:
         """Points of `name` at `resolution_s` with `start <= time <= end`, by series and time."""
         params = {"name": name, "resolution_s": resolution_s, "start": start, "end": end}
         query = ("metric_queries.select_points",)
-        return await self._select(query, params, monitoring_codec.decode_point)
+        return await self._select(query, params, monitoring_codec.point_decoder(name, resolution_s))
 
     async def metrics_names(self) -> list[str]:
         """Every metric name with at least one point, sorted."""

@@ -75,6 +75,12 @@ def _monitoring_shapes() -> Iterator[tuple[Any, ...]]:
         yield (f"metric_queries.{name}",)
     yield ("alert_queries.upsert_alert", "sqlite")
     yield ("alert_queries.select_alert",)
+    yield ("report_queries.report_runs",)
+    yield ("report_queries.report_tasks",)
+    for name in ("count_runs", "failed_tasks", "failed_runs"):
+        yield (f"report_queries.{name}",)
+    for name in ("run_values", "task_values"):
+        yield (f"report_queries.{name}",)
     for has_state, has_workflow in product(_BOOLS, _BOOLS):
         yield ("alert_queries.list_alerts", has_state, has_workflow)
 
@@ -83,7 +89,7 @@ def _schedule_shapes() -> Iterator[tuple[Any, ...]]:
     """The schedules' statements (`store.schedule_sql`), but their guarded updates' shapes."""
     for name in ("select_one", "select_due", "next_due", "ids_of_workflow", "delete_one"):
         yield (f"schedule_sql.{name}",)
-    for name in ("insert", "current_revision"):
+    for name in ("insert", "current_revision", "select_queued", "select_run_statuses"):
         yield (f"schedule_sql.{name}",)
     for has_workflow in _BOOLS:
         yield ("schedule_sql.select_all", has_workflow)

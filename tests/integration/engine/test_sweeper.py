@@ -8,13 +8,16 @@ import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
 from basir.config import Settings
 from basir.coordinator.workflows import apply_workflow
+from basir.engine import resource_policies
 from basir.engine.runtime import Engine
+from basir.engine.state import RunState
 from basir.executors.processes import start_ticks
 from basir.spec.models import WorkflowSpec
 from basir.store.base import Store
@@ -167,3 +170,22 @@ async def test_the_sweeper_removes_only_dead_owners_old_directories(swept: Engin
     assert not orphan.exists()
     assert fresh.exists() and mine.exists() and other.exists()
     assert [e["kind"] for e in await leak_events(swept)] == ["temp_dir"]
+
+
+async def test_the_sweeper_gives_back_a_leaked_quota_count(swept: Engine) -> None:
+    ghost = SimpleNamespace(
+        id="ghost", record=SimpleNamespace(namespace="default", workflow="x", status="running")
+    )
+    await resource_policies.set_quota(swept, "default", {"tasks": 1})
+    governor = swept.flow.admission.governor
+    governor.took(cast(RunState, ghost), ("ghost", "lost"), {}, time.time())  # a leak
+    with swept.bus.subscribe(lambda e: e.type == "task.started") as started:
+        run_id = await submit(swept, [{"id": "build", "uses": "noop"}])
+        await asyncio.sleep(0.2)
+        [row] = await swept.store.get_tasks(run_id)
+        assert row.waiting == "waiting for quota of namespace default: 1/1 tasks running"
+        fixed = await swept.sweeper.sweep()
+        assert fixed == [{"kind": "held", "run_id": "ghost", "task_id": "lost", "pools": {}}]
+        assert (await asyncio.wait_for(started.get(), 10)).task_id == "build"
+    assert (await asyncio.wait_for(swept.wait(run_id), 20)).status == "succeeded"
+    assert governor.holders() == []

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 
 from basir.api.app import create_app
 from basir.config import Settings
@@ -20,7 +23,7 @@ HERE = Path(__file__).parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from monitoring_helpers import Served  # noqa: E402
+from monitoring_helpers import Mailbox, Served  # noqa: E402
 
 
 @pytest.fixture
@@ -45,3 +48,21 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
         await client.aclose()
         await engine.stop(grace_s=0)
         await store.close()
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    """An SMTP server on a free port of 127.0.0.1 (aiosmtpd, its own thread)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    box = Mailbox(port)
+    # aiosmtpd logs each connection at INFO from its own thread, possibly after the test's
+    # output capture has closed ("Logging error"): only its warnings matter here.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box
+    finally:
+        controller.stop()

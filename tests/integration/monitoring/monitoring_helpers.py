@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import email
+import email.policy
+import queue
+from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -39,3 +44,32 @@ class Served:
         final = await self.client.get(f"/api/v1/runs/{started.json()['run_id']}")
         result: dict[str, Any] = final.json()
         return result
+
+
+@dataclass
+class Mailbox:
+    """What the local SMTP server received: one parsed message per delivery."""
+
+    port: int
+    got: queue.Queue[EmailMessage] = field(default_factory=queue.Queue)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        self.got.put(message)
+        return "250 OK"
+
+    async def next(self) -> EmailMessage:
+        """The next message (waiting up to 15 s for it)."""
+        for _ in range(1500):
+            try:
+                return self.got.get_nowait()
+            except queue.Empty:
+                await asyncio.sleep(0.01)
+        raise AssertionError("no email arrived")
+
+    def url(self) -> str:
+        return (
+            f"mailto://127.0.0.1:{self.port}?smtp=127.0.0.1&mode=insecure"
+            "&from=basir@example.com&to=ops@example.com"
+        )

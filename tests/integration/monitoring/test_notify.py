@@ -184,3 +184,24 @@ async def test_routes_need_admin_and_valid_input(served: Served) -> None:
     response = await served.client.post("/api/v1/notifications/routes", json=unknown)
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "body.matchers.colour"
+
+
+async def test_an_apprise_json_route_reaches_a_local_receiver(
+    served: Served, receiver: Receiver
+) -> None:
+    url = receiver.url.replace("http://", "json://")
+    route = {"name": "chat", "kind": "apprise", "url": url, "lang": "ar"}
+    created = await served.client.post("/api/v1/notifications/routes", json=route)
+    assert created.status_code == 201, created.text
+    assert created.json()["kind"] == "apprise"
+    manager = await started(served)
+    try:
+        failed = await served.run(TOGGLE_YAML, params={"code": "7"})
+        headers, raw = await asyncio.wait_for(receiver.got.get(), 15)
+        body = json.loads(raw)
+        assert "x-basir-signature" not in headers  # apprise routes are not signed
+        assert "FIRING" in body["title"] and "run_failed" in body["title"]
+        assert "فشل" in body["message"] and str(failed["run_id"]) in body["message"]
+        assert await wait_events(served, 1) == ["notification.delivered"]
+    finally:
+        await manager.stop()

@@ -6,13 +6,17 @@ import httpx
 from fastapi.routing import APIRoute
 
 from basir.api.routes import (
+    alert_rules,
     alerts,
+    dashboards,
     decisions,
     events,
     export,
     health,
     log_search,
     monitoring,
+    report_schedules,
+    resource_policies,
     resources,
     runs,
     schedules,
@@ -47,6 +51,9 @@ EXPECTED = {
     ("GET", "/api/v1/metrics"),
     ("GET", "/api/v1/metrics/query"),
     ("GET", "/api/v1/reports/performance"),
+    ("GET", "/api/v1/reports/schedules"),
+    ("POST", "/api/v1/reports/schedules"),
+    ("DELETE", "/api/v1/reports/schedules/{name}"),
     ("GET", "/api/v1/health"),
     ("GET", "/api/v1/export/{what}"),
     ("GET", "/api/v1/logs/search"),
@@ -55,8 +62,13 @@ EXPECTED = {
     ("GET", "/api/v1/alerts"),
     ("POST", "/api/v1/alerts/{alert_id}/ack"),
     ("GET", "/api/v1/alerts/silences"),
+    ("GET", "/api/v1/alerts/rules"),
+    ("POST", "/api/v1/alerts/rules"),
+    ("GET", "/api/v1/alerts/rules/{name}"),
+    ("DELETE", "/api/v1/alerts/rules/{name}"),
     ("POST", "/api/v1/alerts/silences"),
     ("GET", "/api/v1/schedules"),
+    ("GET", "/api/v1/schedules/{name}/next"),
     ("POST", "/api/v1/schedules/{name}/pause"),
     ("POST", "/api/v1/schedules/{name}/resume"),
     ("POST", "/api/v1/schedules/{name}/backfill"),
@@ -66,6 +78,19 @@ EXPECTED = {
     ("GET", "/api/v1/resources/analytics"),
     ("GET", "/api/v1/resources/recommendations"),
     ("GET", "/api/v1/resources/forecast"),
+    ("POST", "/api/v1/resources/reservations"),
+    ("GET", "/api/v1/resources/reservations"),
+    ("DELETE", "/api/v1/resources/reservations/{reservation_id}"),
+    ("GET", "/api/v1/resources/quotas"),
+    ("GET", "/api/v1/resources/quotas/{namespace}"),
+    ("PUT", "/api/v1/resources/quotas/{namespace}"),
+    ("GET", "/api/v1/dashboards"),
+    ("POST", "/api/v1/dashboards"),
+    ("POST", "/api/v1/dashboards/import"),
+    ("GET", "/api/v1/dashboards/{board_id}"),
+    ("PUT", "/api/v1/dashboards/{board_id}"),
+    ("DELETE", "/api/v1/dashboards/{board_id}"),
+    ("GET", "/api/v1/dashboards/{board_id}/export"),
 }
 
 
@@ -76,13 +101,17 @@ async def test_every_route_is_documented_under_its_full_path(client: httpx.Async
     routed = {
         (method, route.path)
         for module in (
+            alert_rules,
             alerts,
+            dashboards,
             decisions,
             events,
             export,
             health,
             log_search,
             monitoring,
+            report_schedules,
+            resource_policies,
             resources,
             runs,
             schedules,
@@ -121,3 +150,12 @@ async def test_workflow_body_is_yaml_or_json(client: httpx.AsyncClient) -> None:
     schema = (await client.get("/openapi.json")).json()
     body = schema["paths"]["/api/v1/workflows"]["post"]["requestBody"]
     assert set(body["content"]) == {"application/yaml", "application/json"}
+
+
+async def test_dashboard_bodies_are_documented(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    body = schema["paths"]["/api/v1/dashboards"]["post"]["requestBody"]
+    fields = body["content"]["application/json"]["schema"]["properties"]
+    assert {"name", "visibility", "namespace", "panels"} <= set(fields)
+    imported = schema["paths"]["/api/v1/dashboards/import"]["post"]["requestBody"]
+    assert "format" in imported["content"]["application/json"]["schema"]["properties"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -15,7 +16,8 @@ from basir.api.problems import problem_responses
 from basir.errors import BasirError
 from basir.i18n import _
 from basir.monitoring.alert_rules import MATCHABLE, Silence, message
-from basir.monitoring.notify import Route
+from basir.monitoring.notify import APPRISE, WEBHOOK, Route
+from basir.monitoring.notify_apprise import shown_url, supported
 from basir.security.auth import Permission
 from basir.spec.units import parse_duration
 from basir.store.records import AlertRecord
@@ -118,17 +120,25 @@ def silence_view(silence: Silence) -> dict[str, Any]:
     "/alerts",
     response_model=AlertList,
     responses=problem_responses(422),
-    summary="Alerts, most recently fired first (firing, resolved)",
+    summary="Alerts: pending, then most recently fired first (firing, resolved)",
 )
 async def list_alerts(
     caller: Reader,
-    state: Annotated[Literal["firing", "resolved"] | None, Query()] = None,
+    state: Annotated[Literal["firing", "pending", "resolved"] | None, Query()] = None,
     workflow: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 100,
 ) -> Response:
-    """Alerts of the built-in rules, filtered by state and workflow."""
-    found = await caller.ctx.store.alert_list(state=state, workflow=workflow, limit=limit)
-    return json_response({"items": [alert_view(a) for a in found]})
+    """Alerts of the built-in and user rules, filtered by state and workflow.
+
+    Pending alerts (a user rule's condition holds, not yet for its `for`) come first.
+    """
+    found: list[AlertRecord] = []
+    runner = caller.ctx.alerts.rule_runner
+    if state in (None, "pending") and runner is not None:
+        found = [a for a in runner.pending() if workflow is None or a.workflow == workflow]
+    if state != "pending":
+        found += await caller.ctx.store.alert_list(state=state, workflow=workflow, limit=limit)
+    return json_response({"items": [alert_view(a) for a in found[:limit]]})
 
 
 @router.post(
@@ -191,9 +201,10 @@ Admin = Annotated[Caller, Depends(allow(Permission.ADMIN))]
 
 
 class RouteView(BaseModel):
-    """A notification route (its secret never shown)."""
+    """A notification route (its secret never shown; an apprise URL as scheme and host)."""
 
     name: str
+    kind: str
     url: str
     lang: str
     matchers: dict[str, str]
@@ -207,23 +218,52 @@ class RouteList(BaseModel):
 
 
 class RoutePut(BaseModel):
-    """A webhook route for alert notifications."""
+    """A route for alert notifications: a signed webhook, or an apprise URL (email, chat)."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")
-    url: str = Field(pattern=r"^https?://", max_length=2000)
-    secret: str = Field(min_length=16, max_length=200, description="HMAC-SHA256 key")
+    kind: Literal["webhook", "apprise"] = "webhook"
+    url: str = Field(
+        pattern=r"^[a-z][a-z0-9+.-]{1,20}://",
+        max_length=2000,
+        description="webhook: http(s) URL; apprise: mailto://, slack://, tgram://, json:// …",
+    )
+    secret: str | None = Field(
+        None, min_length=16, max_length=200, description="HMAC-SHA256 key (webhooks only)"
+    )
     lang: Literal["en", "ar"] = "en"
     matchers: dict[str, str] = Field(default_factory=dict, max_length=4)
     max_per_minute: int = Field(30, ge=1, le=600)
+
+
+async def _check_target(body: RoutePut) -> None:
+    """A webhook needs an http(s) URL and a secret; an apprise URL must be one apprise knows."""
+    problems: list[dict[str, str]] = []
+    if body.kind == WEBHOOK:
+        if not body.url.startswith(("http://", "https://")):
+            problems.append({"field": "body.url", "message": _("a webhook URL is http(s)://")})
+        if body.secret is None:
+            problems.append({"field": "body.secret", "message": _("a webhook needs a secret")})
+    else:
+        if body.secret is not None:
+            problems.append(
+                {"field": "body.secret", "message": _("only webhooks are signed with a secret")}
+            )
+        if not await asyncio.to_thread(supported, body.url):  # apprise loads its plugins
+            problems.append(
+                {"field": "body.url", "message": _("apprise does not support this URL")}
+            )
+    if problems:
+        raise BasirError("request.invalid", _("this route is not valid"), details=problems)
 
 
 def route_view(route: Route) -> dict[str, Any]:
     """The public shape of a route: everything but the secret."""
     return {
         "name": route.name,
-        "url": route.url,
+        "kind": route.kind,
+        "url": shown_url(route.url) if route.kind == APPRISE else route.url,
         "lang": route.lang,
         "matchers": route.matchers,
         "max_per_minute": route.max_per_minute,
@@ -233,7 +273,7 @@ def route_view(route: Route) -> dict[str, Any]:
 @router.get(
     "/notifications/routes",
     response_model=RouteList,
-    summary="Webhook routes of alert notifications (secrets hidden)",
+    summary="Routes of alert notifications (secrets hidden)",
 )
 async def list_routes(caller: Reader) -> Response:
     """Every route, by name."""
@@ -247,7 +287,7 @@ async def list_routes(caller: Reader) -> Response:
     status_code=201,
     response_model=RouteView,
     responses=problem_responses(422),
-    summary="Create or replace a webhook route (HMAC-signed deliveries)",
+    summary="Create or replace a route: signed webhook or apprise URL (email, chat)",
 )
 async def put_route(body: RoutePut, caller: Admin) -> Response:
     """Alerts matching `matchers` are POSTed to `url`, signed with `secret`, in `lang`."""
@@ -264,8 +304,15 @@ async def put_route(body: RoutePut, caller: Admin) -> Response:
                 for name in unknown
             ],
         )
+    await _check_target(body)
     route = Route(
-        body.name, body.url, body.secret, body.lang, dict(body.matchers), body.max_per_minute
+        body.name,
+        body.url,
+        body.secret or "",
+        body.lang,
+        dict(body.matchers),
+        body.max_per_minute,
+        body.kind,
     )
     notifier = caller.ctx.alerts.notifier
     assert notifier is not None  # create_app always gives the alerting a notifier
