@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from basir.api import problems
+from basir.api.audit_middleware import AuditMiddleware
 from basir.api.cache import LIST_CACHE_TTL_S, ListCache
 from basir.api.deps import ApiContext
 from basir.api.middleware import BodyLimitMiddleware, LocaleMiddleware
@@ -46,6 +47,7 @@ from basir.monitoring.log_retention import LogSweeper
 from basir.monitoring.metrics import Metrics
 from basir.monitoring.notify import Notifier
 from basir.monitoring.snapshot import engine_state
+from basir.security.audit_recorder import AuditRecorder
 from basir.security.auth import Authenticator
 
 API_VERSION = "1"
@@ -81,6 +83,7 @@ def create_app(
             notifier=Notifier(engine.store, engine.bus),
             health_probe=lambda: gather(engine, settings.max_parallel, settings.home),
         ),
+        audit=AuditRecorder(engine.store),
     )
     if not metrics.has_state_provider:
         metrics.bind_state(engine_state(engine))
@@ -95,6 +98,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx.audit.start()  # the audit log's one writer
         sampler.start()  # the built-in metric history, while the app serves
         sweeper.start()  # task log retention
         await ctx.alerts.start()  # the built-in alert rules
@@ -104,6 +108,7 @@ def create_app(
         await sweeper.stop()
         ctx.shutdown.set()
         ctx.runs_cache.close()
+        await ctx.audit.stop()  # writes what is still queued
 
     app = FastAPI(
         title="Basir L3",
@@ -126,6 +131,7 @@ def create_app(
         DashboardContext(engine, settings, shutdown=ctx.shutdown, alerts=ctx.alerts, auth=ctx.auth),
     )
     # Added innermost first: the locale is set before the body limit may answer 413.
+    app.add_middleware(AuditMiddleware, recorder=ctx.audit)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(LocaleMiddleware)
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)

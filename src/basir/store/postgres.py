@@ -23,8 +23,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from basir.store import (
-    audit_queries,
     alert_queries,
+    audit_queries,
     codec,
     guards,
     metric_queries,
@@ -33,6 +33,8 @@ from basir.store import (
     schedule_codec,
     schedule_sql,
 )
+from basir.store.audit_records import GENESIS, AuditEntry, entry_params, seal
+from basir.store.audit_sql import AuditReads
 from basir.store.base import ConflictError, StoreError, describe
 from basir.store.records import (
     AlertRecord,
@@ -49,8 +51,6 @@ from basir.store.records import (
     TaskUpdate,
     WorkflowVersion,
 )
-from basir.store.audit_records import GENESIS, AuditEntry, entry_params, seal
-from basir.store.audit_sql import AuditReads
 from basir.store.schema import ensure_schema
 from basir.store.sql_reads import Query, SqlReads
 from basir.store.tables import events

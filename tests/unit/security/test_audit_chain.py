@@ -70,7 +70,9 @@ def tampered(entry: AuditEntry, name: str) -> AuditEntry:
 
 
 @given(n=st.integers(1, 12), data=st.data())
-def test_changing_any_field_of_any_entry_breaks_the_chain_there(n: int, data: st.DataObject) -> None:
+def test_changing_any_field_of_any_entry_breaks_the_chain_there(
+    n: int, data: st.DataObject
+) -> None:
     log = seal(entries(n), 0, GENESIS)
     at = data.draw(st.integers(0, n - 1))
     log[at] = tampered(log[at], data.draw(FIELDS))
