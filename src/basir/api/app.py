@@ -21,6 +21,7 @@ from basir.api.middleware import BodyLimitMiddleware, LocaleMiddleware
 from basir.api.query import refuse_unknown_query
 from basir.api.routes import (
     alerts,
+    audit,
     decisions,
     events,
     export,
@@ -123,7 +124,7 @@ def create_app(
     problems.install(app)
     # The most requested routes first: matching walks the routers in order.
     modules = (runs, events, tasks, workflows, decisions, schedules, resources, health)
-    for module in (*modules, resource_policies, monitoring, alerts, export, log_search):
+    for module in (*modules, resource_policies, monitoring, alerts, audit, export, log_search):
         app.include_router(module.router, dependencies=[Depends(refuse_unknown_query)])
     # The web UI at `/`, after the API so `/api/v1` routes match first; same shutdown signal.
     mount_dashboard(

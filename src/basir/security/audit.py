@@ -8,10 +8,22 @@ any field of a stored entry, removing one or swapping two breaks the chain at th
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from basir.store.audit_records import GENESIS, AuditEntry, canonical, entry_hash, seal
+from basir.store.base import AuditStore
 
-__all__ = ["GENESIS", "AuditEntry", "Verifier", "canonical", "entry_hash", "seal", "verify"]
+__all__ = [
+    "GENESIS",
+    "AuditEntry",
+    "Verifier",
+    "canonical",
+    "entry_hash",
+    "seal",
+    "verify",
+    "verify_log",
+]
+VERIFY_PAGE = 5000
 
 
 class Verifier:
@@ -48,3 +60,19 @@ def verify(entries: Iterable[AuditEntry]) -> int | None:
     """The index of the first entry whose link is broken in a whole log (oldest first), or
     None when every entry is numbered, chained and hashed as sealed."""
     return Verifier().feed(entries)
+
+
+async def verify_log(store: AuditStore, page_size: int = VERIFY_PAGE) -> dict[str, Any]:
+    """Walk a store's whole log oldest first, a page at a time: `{ok, entries,
+    first_broken_id}` (`entries` counts every entry read), as `GET /audit/verify` shows it."""
+    walker = Verifier()
+    after, total = 0, 0
+    while True:
+        page = await store.audit_list(after_id=after, limit=page_size)
+        total += len(page)
+        walker.feed(page)
+        if len(page) < page_size:
+            break
+        after = page[-1].id
+    broken = walker.broken
+    return {"ok": broken is None, "entries": total, "first_broken_id": broken and broken.id}
