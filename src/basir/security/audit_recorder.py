@@ -75,6 +75,8 @@ class AuditRecorder:
         self._pending.append(entry)
         self._idle.clear()
         self._wake.set()
+        if self._task is None and not self._stopping:
+            self.start()  # an app served without its lifespan (tests) still writes
 
     def start(self) -> None:
         """Start the writer task (once)."""
