@@ -7,6 +7,7 @@ from fastapi.routing import APIRoute
 
 from basir.api.routes import (
     alerts,
+    audit,
     decisions,
     events,
     export,
@@ -57,6 +58,8 @@ EXPECTED = {
     ("POST", "/api/v1/alerts/{alert_id}/ack"),
     ("GET", "/api/v1/alerts/silences"),
     ("POST", "/api/v1/alerts/silences"),
+    ("GET", "/api/v1/audit"),
+    ("GET", "/api/v1/audit/verify"),
     ("GET", "/api/v1/schedules"),
     ("GET", "/api/v1/schedules/{name}/next"),
     ("POST", "/api/v1/schedules/{name}/pause"),
@@ -82,6 +85,7 @@ async def test_every_route_is_documented_under_its_full_path(client: httpx.Async
         (method, route.path)
         for module in (
             alerts,
+            audit,
             decisions,
             events,
             export,
