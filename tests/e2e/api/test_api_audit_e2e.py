@@ -4,6 +4,7 @@ verified, tampering with the SQLite file found, and the log exported."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import sqlite3
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyarrow.parquet as pq
 
 HERE = Path(__file__).parent
 if str(HERE) not in sys.path:
@@ -102,6 +104,13 @@ def test_mutations_are_recorded_verified_and_tampering_is_found(server_factory: 
         assert exported.status_code == 200
         lines = [json.loads(line) for line in exported.text.splitlines()]
         assert lines == oldest
+        as_csv = admin.get("/api/v1/export/audit", params={"format": "csv"}).text.splitlines()
+        assert as_csv[0].split(",")[:3] == ["id", "time", "timestamp"] and len(as_csv) == 5
+        parquet = admin.get("/api/v1/export/audit", params={"format": "parquet"})
+        table = pq.read_table(io.BytesIO(parquet.content)).to_pylist()
+        assert [row["hash"] for row in table] == [e["hash"] for e in oldest]
+        recent = admin.get("/api/v1/export/audit", params={"since": oldest[2]["timestamp"]})
+        assert [json.loads(line)["id"] for line in recent.text.splitlines()] == [3, 4]
         assert viewer.get("/api/v1/export/audit").status_code == 403
         assert admin.get("/api/v1/export/audit", params={"workflow": "x"}).status_code == 422
 
