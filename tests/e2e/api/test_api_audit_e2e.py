@@ -116,6 +116,9 @@ def test_mutations_are_recorded_verified_and_tampering_is_found(server_factory: 
 
     verified = server.cli("audit", "verify", "--server", server.url)
     assert verified.returncode == 0, verified.stderr
+    assert "4" in verified.stdout
+    remote = server.cli("audit", "list", "--json", "--actor", "viewer", "--server", server.url)
+    assert [e["id"] for e in json.loads(remote.stdout)["items"]] == [3]
 
     with sqlite3.connect(server.home / "basir.db") as db:
         db.execute("UPDATE audit_log SET status = 200 WHERE id = 3")
@@ -140,3 +143,19 @@ def test_mutations_are_recorded_verified_and_tampering_is_found(server_factory: 
         check=True,
     )
     assert [e["id"] for e in json.loads(listed.stdout)["items"]] == [2, 1]
+
+
+def test_entries_still_queued_at_shutdown_are_written(server_factory: Any) -> None:
+    server: Server = server_factory().start()
+    with server.client() as admin:
+        for _ in range(20):
+            applied = admin.post(
+                "/api/v1/workflows", content=SPEC, headers={"Content-Type": "application/yaml"}
+            )
+            assert applied.status_code in (200, 201)
+    assert server.terminate() == 0
+    env = {k: v for k, v in server.env.items() if k != "BASIR_SERVER"}
+    verified = subprocess.run(
+        [BASIR, "audit", "verify", "--json"], check=True, env=env, capture_output=True, text=True
+    )
+    assert json.loads(verified.stdout) == {"ok": True, "entries": 20, "first_broken_id": None}
