@@ -53,7 +53,9 @@ def test_the_verifier_walks_a_log_page_by_page() -> None:
     assert walker.broken is not None and walker.broken.id == 8
 
 
-FIELDS = st.sampled_from(["time", "actor", "action", "target", "status", "detail", "id"])
+FIELDS = st.sampled_from(
+    ["time", "actor", "action", "target", "status", "detail", "id", "prev_hash", "hash"]
+)
 
 
 def tampered(entry: AuditEntry, name: str) -> AuditEntry:
@@ -65,6 +67,8 @@ def tampered(entry: AuditEntry, name: str) -> AuditEntry:
         "status": 299,
         "detail": {"x": 1},
         "id": entry.id + 100,
+        "prev_hash": "f" * 64,
+        "hash": "e" * 64,
     }
     return dataclasses.replace(entry, **{name: changes[name]})
 
