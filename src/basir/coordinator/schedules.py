@@ -17,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from basir.coordinator.backfill import Backfiller, run_queued_event
 from basir.coordinator.workflows import spec_hash
@@ -38,6 +39,7 @@ from basir.store.records import (
     RunRecord,
     ScheduleRecord,
     ScheduleUpdate,
+    TaskRecord,
 )
 
 if TYPE_CHECKING:
@@ -53,6 +55,7 @@ SPEC_CACHE_SIZE = 1000  # parsed workflow versions kept between fires
 RESYNC_HORIZON_S = 7 * 86_400.0  # fires recomputed with current tzdata: the next week's
 RESYNC_EVERY_S = 86_400.0
 RESYNC_MAX = 100_000
+_TERMINAL = frozenset(str(status) for status in RUN_TERMINAL)  # as the store returns them
 
 
 def schedule_records(spec: WorkflowSpec, now: float) -> list[ScheduleRecord]:
@@ -106,6 +109,40 @@ def _event(kind: str, record: ScheduleRecord, now: float, **data: Any) -> EventR
         time=now,
         data={k: v for k, v in payload.items() if v is not None},
         run_id=data.get("run_id"),
+        workflow=record.workflow,
+    )
+
+
+class _RunKit(NamedTuple):
+    """The engine's functions a fire uses, imported on first use (not by a CLI that only
+    lists schedules) and then kept: a tick of a thousand fires imports nothing."""
+
+    resolve_params: Callable[..., dict[str, Any]]
+    refuse_run: Callable[[Engine, str, float], None]
+    new_run_id: Callable[[], str]
+    initial_rows: Callable[[RunRecord, WorkflowSpec, float], list[TaskRecord]]
+    spec_model: type[WorkflowSpec]
+
+
+@functools.cache
+def _run_kit() -> _RunKit:
+    from basir.engine.params import resolve_params
+    from basir.engine.resource_policies import refuse_run
+    from basir.engine.runtime import new_run_id
+    from basir.engine.state import initial_rows
+    from basir.spec.models import WorkflowSpec
+
+    return _RunKit(resolve_params, refuse_run, new_run_id, initial_rows, WorkflowSpec)
+
+
+def _fired_event(record: ScheduleRecord, now: float, at: str, run_id: str) -> EventRecord:
+    """`schedule.fired` (as `_event` makes it, without its generic filtering: once per fire)."""
+    return EventRecord(
+        type="schedule.fired",
+        subject=f"schedules/{record.id}",
+        time=now,
+        data={"schedule": record.id, "workflow": record.workflow, "at": at, "run_id": run_id},
+        run_id=run_id,
         workflow=record.workflow,
     )
 
@@ -225,7 +262,7 @@ class Scheduler:
         fired: list[list[str]] = []
         for record in due:
             status = statuses.get(record.last_run_id or "")
-            active = status is not None and RunStatus(status) not in RUN_TERMINAL
+            active = status is not None and status not in _TERMINAL
             decided = plan(record, now, active, bool((backfilling or {}).get(record.id)))
             if not decided.changed and decided.next_fire_at == record.next_fire_at:
                 continue
@@ -279,9 +316,10 @@ class Scheduler:
                     _event("schedule.skipped", record, now, at=at, reason=reason, error=str(error))
                 )
                 continue
-            run_ids.append(insert.run.id)
+            run_id = insert.run.id
+            run_ids.append(run_id)
             batch.changes.append(insert)
-            batch.events.append(_event("schedule.fired", record, now, at=at, run_id=insert.run.id))
+            batch.events.append(_fired_event(record, now, at, run_id))
             batch.events.append(run_queued_event(insert.run, now))
         return batch, run_ids
 
@@ -299,12 +337,7 @@ class Scheduler:
     async def _new_run(
         self, record: ScheduleRecord, now: float, run_id: str | None = None
     ) -> RunInsert:
-        from basir.engine.params import resolve_params
-        from basir.engine.resource_policies import refuse_run
-        from basir.engine.runtime import new_run_id
-        from basir.engine.state import initial_rows
-        from basir.spec.models import WorkflowSpec
-
+        kit = _run_kit()
         options = record.options  # a one-off (`run_at`) carries its request's choices
         version = await self._version((record.workflow, options.get("version")))
         key = (version.name, version.version)
@@ -312,19 +345,19 @@ class Scheduler:
         if spec is None:  # versions are immutable: parse each once
             if len(self._specs) >= SPEC_CACHE_SIZE:
                 self._specs.clear()
-            spec = self._specs[key] = WorkflowSpec.model_validate(version.spec)
-        refuse_run(self.engine, spec.namespace, now)  # a `refuse` quota skips the fire
+            spec = self._specs[key] = kit.spec_model.model_validate(version.spec)
+        kit.refuse_run(self.engine, spec.namespace, now)  # a `refuse` quota skips the fire
         deadline = options.get("deadline", spec.deadline)
         given = options.get("params")
         if given is None:  # the version's defaults: resolved once per tick, not per fire
             defaults = self._defaults.get(key)
             if defaults is None:
-                defaults = self._defaults[key] = resolve_params(spec, None)
+                defaults = self._defaults[key] = kit.resolve_params(spec, None)
             params = copy.deepcopy(defaults) if defaults else {}
         else:
-            params = resolve_params(spec, given)
+            params = kit.resolve_params(spec, given)
         run = RunRecord(
-            id=run_id or new_run_id(),
+            id=run_id or kit.new_run_id(),
             workflow=version.name,
             version=version.version,
             status=RunStatus.QUEUED,
@@ -338,4 +371,4 @@ class Scheduler:
             created_by=options.get("by", f"schedule:{record.id}"),
             namespace=spec.namespace,
         )
-        return RunInsert(run=run, tasks=initial_rows(run, spec, now))
+        return RunInsert(run=run, tasks=kit.initial_rows(run, spec, now))

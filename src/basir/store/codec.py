@@ -12,6 +12,7 @@ import binascii
 import dataclasses
 import json
 import operator
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -67,12 +68,25 @@ _task_attrs = operator.attrgetter(*TASK_COLUMNS)
 # One encoder for every payload: `json.dumps` with options builds a new one per call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _decode = json.JSONDecoder().decode
+# ... and `JSONEncoder.encode` still builds its C encoder on every call: build it once (no
+# circular-reference markers: payloads are decoded JSON or built from plain values).
+_C_ENCODE = (
+    None
+    if c_make_encoder is None
+    else c_make_encoder(
+        None, _ENCODER.default, encode_basestring, None, ":", ",", False, False, True
+    )
+)
 
 
 def dumps(value: Any) -> str:
     """Compact JSON text; non-ASCII (Arabic) kept as it is."""
     if isinstance(value, dict) and not value:  # most outputs, params and event data
         return "{}"
+    if isinstance(value, list) and not value:  # a schedule's queue, mostly
+        return "[]"
+    if _C_ENCODE is not None:
+        return "".join(_C_ENCODE(value, 0))
     return _ENCODER.encode(value)
 
 
@@ -91,6 +105,16 @@ def page_of(found: list[RunRecord], limit: int) -> Page:
 
 def _loads_or_none(text: str | None) -> Any:
     return None if text is None else loads(text)
+
+
+_run_attrs = operator.attrgetter(*RUN_COLUMNS)
+
+
+def run_values(run: RunRecord) -> tuple[Any, ...]:
+    """Column values of a run in `RUN_COLUMNS` order, JSON encoded."""
+    values = list(_run_attrs(run))
+    values[_PARAMS] = dumps(run.params)
+    return tuple(values)
 
 
 def run_row(run: RunRecord) -> dict[str, Any]:

@@ -40,11 +40,13 @@ from basir.store.sqlite_sql import (
     statement,
     status_params,
     update_rows_sqlite,
+    update_schedules_sqlite,
 )
 
 # Rows one multi-row statement writes at most (see `insert_rows_sqlite`).
 MAX_ROWS_PER_STATEMENT = 256
 
+_RUN_ID = codec.RUN_COLUMNS.index("id")
 _TASK_RUN_ID = codec.TASK_INSERT_COLUMNS.index("run_id")
 _TASK_ID = codec.TASK_INSERT_COLUMNS.index("task_id")
 
@@ -103,8 +105,7 @@ def _apply_changes(conn: sqlite3.Connection, changes: list[Change], precise: boo
 
 
 def _insert_runs(conn: sqlite3.Connection, changes: list[RunInsert], precise: bool) -> None:
-    run_sql = statement("insert_run").text
-    run_rows = [codec.run_row(c.run) for c in changes]
+    run_rows = [codec.run_values(c.run) for c in changes]
     task_rows = [
         codec.task_values(
             t if t.run_id == c.run.id else dataclasses.replace(t, run_id=c.run.id), seq
@@ -113,17 +114,18 @@ def _insert_runs(conn: sqlite3.Connection, changes: list[RunInsert], precise: bo
         for seq, t in enumerate(c.tasks)
     ]
     if not precise:
-        try:
-            conn.executemany(run_sql, run_rows)  # one row per new run: a handful at most
+        try:  # multi-row statements: a tick's thousand fired runs are a few of them
+            _insert_rows(conn, "run", run_rows)
             _insert_rows(conn, "task", task_rows)
         except sqlite3.IntegrityError as exc:
             raise Mismatch from exc
         return
+    run_sql = insert_rows_sqlite("run", 1)
     for row in run_rows:
         try:
             conn.execute(run_sql, row)
         except sqlite3.IntegrityError as exc:
-            raise guards.duplicate("run", row["id"]) from exc
+            raise guards.duplicate("run", row[_RUN_ID]) from exc
     _insert_tasks_one_by_one(conn, task_rows)
 
 
@@ -322,16 +324,15 @@ def update_schedules(
     savepoints, so a refused item is undone alone."""
     conn.execute("SAVEPOINT schedules")
     outcome: list[BaseException | None] = [None] * len(items)
-    shapes: dict[tuple[str, ...], list[tuple[int, dict[str, Any]]]] = {}
+    shapes: dict[tuple[str, ...], list[tuple[int, tuple[Any, ...]]]] = {}
     for index, (change, _batch) in enumerate(items):
-        fields, params = schedule_codec.update_params(change)
-        shapes.setdefault(fields, []).append((index, params))
+        fields, row = schedule_codec.update_row(change)
+        shapes.setdefault(fields, []).append((index, row))
     for fields, group in shapes.items():
-        sql = statement("schedule_sql.guarded_update", fields)
         conn.execute("SAVEPOINT shape")
-        if conn.executemany(sql.text, [sql.params(p) for _i, p in group]).rowcount != len(group):
+        if _update_schedule_rows(conn, fields, [row for _index, row in group]) != len(group):
             conn.execute("ROLLBACK TO shape")
-            for index, _params in group:
+            for index, _row in group:
                 try:
                     update_schedule(conn, items[index][0], None, False)
                 except (ConflictError, NotFoundError) as error:
@@ -353,6 +354,17 @@ def update_schedules(
             conn.execute("RELEASE item")
     conn.execute("RELEASE schedules")
     return outcome
+
+
+def _update_schedule_rows(
+    conn: sqlite3.Connection, fields: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> int:
+    """Guarded writes of one shape in a few multi-row statements; how many guards held."""
+    updated = 0
+    for start, size in _chunks(len(rows)):
+        flat = list(chain.from_iterable(rows[start : start + size]))
+        updated += conn.execute(update_schedules_sqlite(fields, size), flat).rowcount
+    return updated
 
 
 def add_schedule(conn: sqlite3.Connection, record: ScheduleRecord) -> None:
