@@ -12,8 +12,8 @@ import binascii
 import dataclasses
 import json
 import operator
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from collections.abc import Mapping, Sequence
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from basir.states import RUN_ACTIVE, RunStatus
@@ -133,6 +133,23 @@ def task_values(task: TaskRecord, seq: int) -> tuple[Any, ...]:
     values[_HELD] = bool(task.held)
     values.append(seq)
     return tuple(values)
+
+
+# A new task as a new run creates it: its keys, status and time, every other column at its
+# default (`sqlite_sql.insert_fresh_tasks_sqlite` writes those defaults as literals).
+FRESH_TASK_COLUMNS: tuple[str, ...] = ("run_id", "task_id", "status", "updated_at", "seq")
+_rest_of_fresh = operator.itemgetter(
+    *(i for i, name in enumerate(TASK_COLUMNS) if name not in FRESH_TASK_COLUMNS)
+)
+_FRESH_DEFAULTS = _rest_of_fresh(_task_attrs(TaskRecord("", "", "")))
+
+
+def fresh_task_values(task: TaskRecord, seq: int) -> tuple[Any, ...] | None:
+    """`FRESH_TASK_COLUMNS` of a task whose other columns all hold their defaults; None for
+    any other task (it needs every column: `task_values`)."""
+    if _rest_of_fresh(_task_attrs(task)) != _FRESH_DEFAULTS:
+        return None
+    return (task.run_id, task.task_id, task.status, task.updated_at, seq)
 
 
 def task_row(task: TaskRecord, seq: int) -> dict[str, Any]:

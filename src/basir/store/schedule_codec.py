@@ -29,13 +29,21 @@ def row(record: ScheduleRecord) -> dict[str, Any]:
     return values
 
 
+_OPTIONS = SCHEDULE_COLUMNS.index("options")
+_QUEUED = SCHEDULE_COLUMNS.index("queued")
+_PAUSED = SCHEDULE_COLUMNS.index("paused")
+
+
 def decode(values: Sequence[Any]) -> ScheduleRecord:
-    """A schedule from a row in `SCHEDULE_COLUMNS` order."""
-    found = dict(zip(SCHEDULE_COLUMNS, values, strict=True))
-    for name in _JSON:
-        found[name] = codec.loads(found[name])
-    found["paused"] = bool(found["paused"])
-    return ScheduleRecord(**found)
+    """A schedule from a row in `SCHEDULE_COLUMNS` order (a tick decodes every due one)."""
+    if len(values) != len(SCHEDULE_COLUMNS):
+        raise ValueError(f"a schedule row has {len(SCHEDULE_COLUMNS)} columns, not {len(values)}")
+    found = list(values)
+    found[_OPTIONS] = codec.loads(found[_OPTIONS])
+    queued = found[_QUEUED]
+    found[_QUEUED] = [] if queued == "[]" else codec.loads(queued)
+    found[_PAUSED] = bool(found[_PAUSED])
+    return ScheduleRecord(*found)
 
 
 def update_values(change: ScheduleUpdate) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from basir.store.records import (
     WorkflowVersion,
 )
 from basir.store.sqlite_sql import (
+    insert_fresh_tasks_sqlite,
     insert_rows_sqlite,
     key_params,
     statement,
@@ -106,20 +107,29 @@ def _apply_changes(conn: sqlite3.Connection, changes: list[Change], precise: boo
 
 def _insert_runs(conn: sqlite3.Connection, changes: list[RunInsert], precise: bool) -> None:
     run_rows = [codec.run_values(c.run) for c in changes]
-    task_rows = [
-        codec.task_values(
-            t if t.run_id == c.run.id else dataclasses.replace(t, run_id=c.run.id), seq
-        )
+    tasks = [
+        (t if t.run_id == c.run.id else dataclasses.replace(t, run_id=c.run.id), seq)
         for c in changes
         for seq, t in enumerate(c.tasks)
     ]
     if not precise:
-        try:  # multi-row statements: a tick's thousand fired runs are a few of them
+        # Multi-row statements: a tick's thousand fired runs are a few of them; new pending
+        # tasks (most of them) in the narrow form.
+        fresh, task_rows = [], []
+        for task, seq in tasks:
+            row = codec.fresh_task_values(task, seq)
+            if row is not None:
+                fresh.append(row)
+            else:
+                task_rows.append(codec.task_values(task, seq))
+        try:
             _insert_rows(conn, "run", run_rows)
+            _insert_rows(conn, "fresh_task", fresh)
             _insert_rows(conn, "task", task_rows)
         except sqlite3.IntegrityError as exc:
             raise Mismatch from exc
         return
+    task_rows = [codec.task_values(task, seq) for task, seq in tasks]
     run_sql = insert_rows_sqlite("run", 1)
     for row in run_rows:
         try:
@@ -176,11 +186,19 @@ def _chunks(count: int) -> Iterator[tuple[int, int]]:
 
 
 def _insert_rows(conn: sqlite3.Connection, kind: str, rows: list[tuple[Any, ...]]) -> int:
-    """Insert rows in a few multi-row statements; the rowid of the last row inserted."""
+    """Insert rows in a few multi-row statements; the rowid of the last row inserted.
+
+    `kind`: `run`, `task`, `event` (every column) or `fresh_task` (`codec.fresh_task_values`).
+    """
     last = 0
     for start, size in _chunks(len(rows)):
         flat = list(chain.from_iterable(rows[start : start + size]))
-        last = conn.execute(insert_rows_sqlite(kind, size), flat).lastrowid or 0
+        sql = (
+            insert_fresh_tasks_sqlite(size)
+            if kind == "fresh_task"
+            else insert_rows_sqlite(kind, size)
+        )
+        last = conn.execute(sql, flat).lastrowid or 0
     return last
 
 
