@@ -105,3 +105,18 @@ def merge_due(
     merged = due + [record for record in queued if record.id not in seen]
     merged.sort(key=lambda r: (r.due_at is None, r.due_at or 0.0))
     return merged[:limit]
+
+
+RUN_STATUS_CHUNK = 256  # ids per statement: one shape, padded (see `run_status_params`;
+# `schedule_sql.select_run_statuses` is the statement)
+
+
+def run_status_params(run_ids: list[str]) -> list[dict[str, str]]:
+    """Parameters of `select_run_statuses` for `run_ids`, one dict per chunk (the last padded
+    with its own first id, so every call has the one shape the catalogue holds)."""
+    chunks: list[dict[str, str]] = []
+    for start in range(0, len(run_ids), RUN_STATUS_CHUNK):
+        part = run_ids[start : start + RUN_STATUS_CHUNK]
+        part = part + [part[0]] * (RUN_STATUS_CHUNK - len(part))
+        chunks.append({f"r{i}": run_id for i, run_id in enumerate(part)})
+    return chunks
