@@ -280,10 +280,11 @@ class Scheduler:
                 await self._version(wanted)  # read once per tick, not once per fire
         items: list[tuple[ScheduleUpdate, Batch | None]] = []
         fired: list[list[str]] = []
+        backfilling = backfilling or {}
         for record in due:
             status = statuses.get(record.last_run_id or "")
             active = status is not None and status not in _TERMINAL
-            decided = plan(record, now, active, bool((backfilling or {}).get(record.id)))
+            decided = plan(record, now, active, bool(backfilling.get(record.id)))
             if not decided.changed and decided.next_fire_at == record.next_fire_at:
                 continue
             batch, run_ids = await self._batch(record, decided, now)

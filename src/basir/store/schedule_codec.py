@@ -101,6 +101,8 @@ def merge_due(
 ) -> list[ScheduleRecord]:
     """The due schedules and those holding queued fires, once each, soonest due first, at
     most `limit` (a tick reads both sets by index and takes them together)."""
+    if not queued:  # the usual tick: `due` comes soonest first from its index already
+        return due[:limit]
     seen = {record.id for record in due}
     merged = due + [record for record in queued if record.id not in seen]
     merged.sort(key=lambda r: (r.due_at is None, r.due_at or 0.0))

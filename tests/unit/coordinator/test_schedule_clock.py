@@ -204,3 +204,16 @@ async def test_one_tick_on_sqlite_fires_many_and_a_pause_mid_tick_holds(
     finally:
         await engine.stop(0.0)
         await store.close()
+
+
+def test_run_ids_of_a_tick_have_the_engines_shape_and_never_repeat() -> None:
+    from basir.coordinator.schedules import _RunIds
+    from basir.engine.runtime import new_run_id
+
+    make = _RunIds()
+    ids = [make() for _ in range(3 * _RunIds.POOL + 7)]  # past several pool refills
+    assert len(set(ids)) == len(ids)
+    shape = new_run_id()
+    for run_id in ids:
+        assert len(run_id) == len(shape) and int(run_id, 16) >= 0
+        assert abs(int(run_id[:11], 16) - int(shape[:11], 16)) < 60_000  # ms, as the engine's
