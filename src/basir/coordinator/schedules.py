@@ -142,16 +142,16 @@ class _RunIds:
     POOL = 256
 
     def __init__(self) -> None:
-        self._pool = b""
+        self._pool = ""  # hex digits, 10 (40 bits) per id
         self._at = 0
 
     def __call__(self) -> str:
         """The next run id."""
-        if self._at >= len(self._pool):
-            self._pool, self._at = secrets.token_bytes(5 * self.POOL), 0
-        bits = self._pool[self._at : self._at + 5]
-        self._at += 5
-        return f"{int(time.time() * 1000):011x}{bits.hex()}"
+        at = self._at
+        if at >= len(self._pool):
+            self._pool, at = secrets.token_hex(5 * self.POOL), 0
+        self._at = at + 10
+        return f"{int(time.time() * 1000):011x}{self._pool[at : at + 10]}"
 
 
 def _fired_event(record: ScheduleRecord, now: float, at: str, run_id: str) -> EventRecord:

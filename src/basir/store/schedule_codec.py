@@ -111,6 +111,7 @@ def merge_due(
 
 RUN_STATUS_CHUNK = 256  # ids per statement: one shape, padded (see `run_status_params`;
 # `schedule_sql.select_run_statuses` is the statement)
+_RUN_STATUS_NAMES = tuple(f"r{i}" for i in range(RUN_STATUS_CHUNK))
 
 
 def run_status_params(run_ids: list[str]) -> list[dict[str, str]]:
@@ -120,5 +121,5 @@ def run_status_params(run_ids: list[str]) -> list[dict[str, str]]:
     for start in range(0, len(run_ids), RUN_STATUS_CHUNK):
         part = run_ids[start : start + RUN_STATUS_CHUNK]
         part = part + [part[0]] * (RUN_STATUS_CHUNK - len(part))
-        chunks.append({f"r{i}": run_id for i, run_id in enumerate(part)})
+        chunks.append(dict(zip(_RUN_STATUS_NAMES, part, strict=True)))
     return chunks
