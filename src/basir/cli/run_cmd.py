@@ -52,7 +52,9 @@ async def _workflow_for(store: Store, target: str, config: Settings) -> Workflow
             fail(_("no such file: {path}", path=target))
         pools = await configured_pools(store, config.pools)
         try:
-            spec = load_workflow_file(path, template_dirs=config.template_dirs, pools=pools)
+            spec = load_workflow_file(
+                path, template_dirs=config.template_dirs, pools=pools, queues=config.queues
+            )
         except SpecError as error:
             report_spec_error(error, target)
         version, _created = await apply_workflow(store, spec, created_by="cli")

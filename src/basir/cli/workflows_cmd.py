@@ -58,7 +58,9 @@ async def _apply(files: list[Path]) -> None:
         pools = await configured_pools(store, config.pools)
         for path in files:
             try:
-                spec = load_workflow_file(path, template_dirs=config.template_dirs, pools=pools)
+                spec = load_workflow_file(
+                    path, template_dirs=config.template_dirs, pools=pools, queues=config.queues
+                )
             except SpecError as error:
                 report_spec_error(error, str(path))
             version, created = await apply_workflow(store, spec, created_by="cli")

@@ -9,22 +9,33 @@ allocator's (`resources.allocator`).
 
 A task's request is its own `resources:`, else its file template's, else `defaults.resources`;
 a task without any needs nothing and is never held back here.
+
+Throttling (`scheduler.throttle`) is admitted here too, before resources and together with
+them: a task's queue slot (`queue:`, else `defaults.queue`), its concurrency-key slot and a
+rate token of its queue are taken only in the same step as its resources — all or none — and
+the slots are given back with them.  A task held back by a rate limit is offered again when
+the next token is there (a timer per queue).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from basir.config import MAX_POOL_SLOTS
+from basir.config import MAX_POOL_SLOTS, Settings
 from basir.engine.journal import Journal
+from basir.engine.rendering import Renderer
 from basir.engine.state import RunState, TaskState
+from basir.engine.timers import Timers
 from basir.errors import BasirError, NotFoundError
 from basir.i18n import _
 from basir.resources.allocator import Allocator, Key
+from basir.resources.capacity import pool_capacities
 from basir.resources.fitting import CPU, MEMORY, MILLI, request_of, to_amount
+from basir.scheduler.throttle import MAX_KEY_CHARS, Need, Throttle
 from basir.spec.models import Resources
 from basir.spec.templates import TemplateResolver
 from basir.spec.units import parse_size
@@ -91,15 +102,60 @@ async def configured_pools(store: KeyValueStore, custom: Mapping[str, float]) ->
     return pools
 
 
+Push = Callable[[RunState, TaskState], None]
+
+
 class Admission:
-    """The engine's allocator plus the tasks waiting for it."""
+    """The engine's allocator and throttle, plus the tasks waiting for them."""
 
     def __init__(self, capacity: Mapping[str, int], journal: Journal, templates: TemplateResolver):
         self.allocator = Allocator(capacity)
+        self.throttle = Throttle({})
         self.journal = journal
         self.templates = templates
-        self.waiting: dict[Key, tuple[RunState, TaskState, str]] = {}  # + the pool
-        self._by_pool: dict[str, set[Key]] = {}  # who waits for each pool
+        self.waiting: dict[Key, tuple[RunState, TaskState, str]] = {}  # + the pool or wait id
+        self._by_pool: dict[str, set[Key]] = {}  # who waits for each pool (or wait id)
+        self._renderer: Renderer | None = None
+        self._push: Push | None = None
+        self._timers: Timers | None = None  # wakes those held back by a rate limit
+        self.throttled_s: dict[Key, float] = {}  # time an attempt waited on throttling
+
+    @classmethod
+    def of(
+        cls, settings: Settings, journal: Journal, renderer: Renderer, push: Push, timers: Timers
+    ) -> Admission:
+        """The admission of an engine: its pools, its queues, its renderer for keys, and the
+        engine's ready queue (`push`) and timers, to offer rate-limited tasks again."""
+        admission = cls(pool_capacities(settings.pools), journal, renderer.templates)
+        admission.throttle = Throttle(settings.queues, time.time())
+        admission._renderer = renderer
+        admission._push = push
+        admission._timers = timers
+        return admission
+
+    def need(self, run: RunState, task: TaskState) -> Need:
+        """The queue and concurrency key the task starts under (the key rendered now)."""
+        spec = task.spec
+        queue = spec.queue or run.spec.defaults.queue
+        key_spec = spec.concurrency_key
+        if key_spec is None:
+            return Need(queue) if queue is not None else Need()
+        key = self.render(key_spec.key, run, task)
+        return Need(queue, key, key_spec.limit)
+
+    def render(self, text: str, run: RunState, task: TaskState | None) -> str:
+        """A concurrency key's value: its expression rendered, at most `MAX_KEY_CHARS`."""
+        if self._renderer is None:
+            raise RuntimeError("admission is not bound to a renderer")
+        value = self._renderer.text(text, run, task)
+        if len(value) > MAX_KEY_CHARS:
+            message = _(
+                "the concurrency key is {count} characters long; at most {limit}",
+                count=len(value),
+                limit=MAX_KEY_CHARS,
+            )
+            raise BasirError("run.invalid_key", message)
+        return value
 
     def request(self, run: RunState, task: TaskState) -> dict[str, int]:
         """What the task needs to start, as whole amounts per pool."""
@@ -116,35 +172,70 @@ class Admission:
         return request_of(resources)
 
     def admit(self, run: RunState, task: TaskState) -> bool:
-        """Take what the task needs and return True, or record why it waits and return False."""
-        request = self.request(run, task)
+        """Take what the task needs and return True, or record why it waits and return False.
+
+        Its throttling limits are checked first, taking nothing; then its resources are taken
+        (all or none); only then its queue and key slots and a rate token.
+        """
         key = (run.id, task.id)
-        wait = self.allocator.acquire(key, request, time.time()) if request else None
+        now = time.time()
+        need = self.need(run, task)
+        blocked = self.throttle.check(key, need, now)
         self._unwait(key)
-        if wait is None:
-            return True
-        self.waiting[key] = (run, task, wait.pool)
-        self._by_pool.setdefault(wait.pool, set()).add(key)
-        if task.waiting != wait.reason:
-            self.journal.task_row(run, task, waiting=wait.reason)
-        return False
+        if blocked is not None:
+            self.allocator.forget(key)  # no resource reservation while throttled
+            if blocked.retry_after_s is not None:
+                self._wake_after(blocked.on, blocked.retry_after_s, run, task)
+            self._wait(run, task, blocked.on, blocked.reason)
+            return False
+        request = self.request(run, task)
+        wait = self.allocator.acquire(key, request, now) if request else None
+        if wait is not None:
+            self.throttle.forget(key)
+            self._wait(run, task, wait.pool, wait.reason)
+            return False
+        throttled = self.throttle.take(key, need, now)
+        if throttled > 0:
+            self.throttled_s[key] = throttled
+        return True
+
+    def _wait(self, run: RunState, task: TaskState, on: str, reason: str) -> None:
+        key = (run.id, task.id)
+        self.waiting[key] = (run, task, on)
+        self._by_pool.setdefault(on, set()).add(key)
+        if task.waiting != reason:
+            self.journal.task_row(run, task, waiting=reason)
+
+    def _wake_after(self, on: str, delay_s: float, run: RunState, task: TaskState) -> None:
+        """Offer the tasks waiting on `on` (a rate limit) again once a token is there."""
+        timers = self._timers
+        if timers is not None and not timers.armed(("", on)):
+            timers.arm(("", on), delay_s, run, task, functools.partial(self._rate_ready, on))
+
+    def _rate_ready(self, on: str) -> None:
+        if self._push is not None:
+            self.rewake(self._push, [on])
+            self.journal.wake()
 
     def hold_back(self, run: RunState, task: TaskState) -> None:
         """The task is held back for another reason (its run's limits): it waits for nothing."""
         self.allocator.forget((run.id, task.id))
+        self.throttle.forget((run.id, task.id))
 
     def free(
         self, run: RunState, task: TaskState, push: Callable[[RunState, TaskState], None]
     ) -> None:
         """Release what the task's attempt held; offer again those waiting for those pools."""
         key = (run.id, task.id)
+        self.throttled_s.pop(key, None)
+        freed: list[str] = self.throttle.release(key)
         held = self.allocator.held.get(key)
         if held is not None and self.allocator.release(key):
-            self.rewake(push, held)
+            freed.extend(held)
+        if freed:
+            self.rewake(push, freed)
 
-    def rewake(
-        self, push: Callable[[RunState, TaskState], None], pools: Mapping[str, int] | None = None
-    ) -> None:
+    def rewake(self, push: Push, pools: Iterable[str] | None = None) -> None:
         """Put the tasks waiting for `pools` (all when None) back into the ready queue.
 
         Only those: a task waits for the first pool it is short of, and nothing else freed can
@@ -162,6 +253,7 @@ class Admission:
             run, task = entry
             if task.status != TaskStatus.QUEUED or task.held:
                 self.allocator.forget(key)
+                self.throttle.forget(key)
                 continue
             push(run, task)
 
@@ -208,6 +300,15 @@ class Admission:
                 "reserved": (run.id, task.id) == reserved,
             }
             for run, task, pool in self.waiting.values()
-            if task.status == TaskStatus.QUEUED
+            if task.status == TaskStatus.QUEUED and ":" not in pool  # a pool, not a limit
         ]
         return {"pools": pools, "waiting": waiting}
+
+    def queues_status(self) -> dict[str, Any]:
+        """Every queue (limit, in use, by whom), keys in use, tasks held back by throttling."""
+        waiting = [
+            {"run_id": run.id, "task_id": task.id, "on": on, "reason": task.waiting}
+            for run, task, on in self.waiting.values()
+            if task.status == TaskStatus.QUEUED and ":" in on
+        ]
+        return {**self.throttle.snapshot(), "waiting": waiting}

@@ -29,7 +29,6 @@ from basir.engine.rules import Gate, after_failure
 from basir.engine.state import RunState, TaskState
 from basir.engine.timers import Timers, retry_key
 from basir.i18n import _
-from basir.resources.capacity import pool_capacities
 from basir.scheduler.deadlines import task_deadline_at
 from basir.scheduler.ready_queue import ReadyQueue
 from basir.states import RUN_TERMINAL, TASK_TRANSITIONS, RunStatus, TaskStatus
@@ -61,7 +60,7 @@ class Flow:
         self.runs: dict[str, RunState] = {}
         self.attempts: dict[tuple[str, str], asyncio.Task[None]] = {}
         self.slots_used = 0
-        self.admission = Admission(pool_capacities(settings.pools), journal, renderer.templates)
+        self.admission = Admission.of(settings, journal, renderer, self.push_ready, self.timers)
         self.closing = False
         self._on_fault = on_fault
         self._random = random.Random()

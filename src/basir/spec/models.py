@@ -143,6 +143,26 @@ class Resources(Strict):
     )
 
 
+def _as_concurrency_key(value: object) -> object:
+    return {"key": value} if isinstance(value, str) else value
+
+
+class ConcurrencyKey(Strict):
+    """At most `limit` holders of each value of `key` at once (runs, or tasks).
+
+    `key` is an expression evaluated with the run's params (`"${{ params.branch }}"`); runs
+    (or tasks) whose values differ never wait for each other.
+    """
+
+    key: str = Field(min_length=1, max_length=1024)
+    limit: int = Field(1, ge=1, le=100_000)
+
+
+ConcurrencyKeySpec = Annotated[ConcurrencyKey, BeforeValidator(_as_concurrency_key)]
+QUEUE_DOC = "named queue (BASIR_QUEUES) whose running-task and rate limits the task obeys"
+KEY_DOC = 'a key with a limit per value: "${{ params.branch }}" or {key: ..., limit: 2}'
+
+
 class Cache(Strict):
     """Content-addressed caching of a task's outputs (roadmap 10; refused until then)."""
 
@@ -256,7 +276,7 @@ class Defaults(Strict):
     timeout: Duration | None = None
     env: EnvVars = Field(default_factory=dict, max_length=256)
     workdir: str | None = None
-    queue: str | None = Field(None, description=PLANNED.format(n=3))
+    queue: str | None = Field(None, pattern=NAME_PATTERN, description=QUEUE_DOC)
     resources: Resources | None = Field(None, description="for tasks without their own")
 
 
@@ -289,7 +309,8 @@ class Task(Strict):
         None, description="from the run's start; orders the queue, at-risk and missed events"
     )
     resources: Resources | None = Field(None, description="cpu, memory and pool slots to start")
-    queue: str | None = Field(None, max_length=64, description=PLANNED.format(n=3))
+    queue: str | None = Field(None, pattern=NAME_PATTERN, description=QUEUE_DOC)
+    concurrency_key: ConcurrencyKeySpec | None = Field(None, description=KEY_DOC)
     env: EnvVars = Field(default_factory=dict, max_length=256)
     workdir: str | None = Field(None, max_length=4096)
     cache: Cache | None = Field(None, description=PLANNED.format(n=10))
@@ -330,6 +351,10 @@ class WorkflowSpec(Strict):
     priority: Priority = 50
     deadline: Duration | None = None
     concurrency: int | None = Field(None, ge=1, le=100_000)
+    concurrency_key: ConcurrencyKeySpec | None = Field(None, description=KEY_DOC)
+    max_active_runs: int | None = Field(
+        None, ge=1, le=100_000, description="runs active at once; later ones stay queued"
+    )
     on: Triggers | None = None
     defaults: Defaults = Field(default_factory=Defaults)
     env: EnvVars = Field(default_factory=dict, max_length=256)
