@@ -22,6 +22,7 @@ PATCH /runs).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
@@ -30,7 +31,7 @@ from basir.spec.cron import cron_problem, timezone_problem
 from basir.spec.errors import FieldPath, IssueCode, SpecIssue
 from basir.spec.loader import LoadedDocument
 from basir.spec.model_errors import suggest
-from basir.spec.models import BODY_KEYS
+from basir.spec.models import BODY_KEYS, NAME_PATTERN
 
 BUILTIN_POOLS = ("cpu", "memory")
 PLANNED_TASK_KEYS = ("cache",)
@@ -210,7 +211,7 @@ def queue_issues(doc: LoadedDocument, queues: Collection[str]) -> list[SpecIssue
     places.extend((("tasks", index, "queue"), task.get("queue")) for index, task in _tasks(doc))
     issues: list[SpecIssue] = []
     for path, name in places:
-        if isinstance(name, str) and name not in queues:
+        if isinstance(name, str) and re.fullmatch(NAME_PATTERN, name) and name not in queues:
             message = _(
                 "queue {queue} does not exist; queues: {queues} (queues are set with BASIR_QUEUES)",
                 queue=name,

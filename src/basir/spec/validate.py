@@ -121,7 +121,7 @@ def expression_issues(
     known = {"params": set(params) if isinstance(params, dict) else set(), "tasks": set(graph)}
     issues: list[SpecIssue] = []
     top = Scope(WORKFLOW_ROOTS, {"params": known["params"]})
-    for key in ("env", "defaults"):
+    for key in ("env", "defaults", "concurrency_key"):
         issues.extend(check_value(doc, (key,), doc.get((key,)), top))
     upstream = Upstream(graph) if acyclic else None
     for index, task in _tasks(doc):
