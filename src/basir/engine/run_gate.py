@@ -78,14 +78,13 @@ class RunGate:
         """True while the run is queued behind its workflow's limits."""
         return run in self.waiting.get(run.record.workflow, ())
 
-    def refuse_while_waiting(self, run: RunState, action: str) -> None:
-        """Pause and similar controls need an admitted run: 409 `run.waiting` otherwise."""
+    def refuse_pause(self, run: RunState) -> None:
+        """Only an admitted run can be paused: 409 `run.waiting` while it waits its turn."""
         if self.is_waiting(run):
             message = _(
-                "run {run_id} is queued behind its workflow's run limits; it cannot be {action}"
-                " before it starts (cancel it instead)",
+                "run {run_id} is queued behind its workflow's run limits and cannot be paused"
+                " before it starts; cancel it instead",
                 run_id=run.id,
-                action=action,
             )
             raise ConflictError("run.waiting", message)
 

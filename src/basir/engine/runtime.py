@@ -388,7 +388,7 @@ class Engine:
     async def pause_run(self, run_id: str, *, by: str | None = None) -> RunRecord:
         """No new task of the run starts; running ones finish."""
         run = await self._live(run_id)
-        self.gate.refuse_while_waiting(run, _("paused"))
+        self.gate.refuse_pause(run)
         if run.record.status != RunStatus.PAUSED:
             self.journal.run_to(run, RunStatus.PAUSED, data={"by": by})
             await self._flush()
