@@ -118,7 +118,8 @@ class Admission:
         self._renderer: Renderer | None = None
         self._push: Push | None = None
         self._timers: Timers | None = None  # wakes those held back by a rate limit
-        self.throttled_s: dict[Key, float] = {}  # time an attempt waited on throttling
+        # What an admitted attempt started under: its queue, seconds held back by throttling.
+        self.throttled_s: dict[Key, tuple[str | None, float]] = {}
 
     @classmethod
     def of(
@@ -195,9 +196,22 @@ class Admission:
             self._wait(run, task, wait.pool, wait.reason)
             return False
         throttled = self.throttle.take(key, need, now)
-        if throttled > 0:
-            self.throttled_s[key] = throttled
+        if need.queue is not None or throttled > 0:
+            self.throttled_s[key] = (need.queue, throttled)
         return True
+
+    def started(self, run: RunState, task: TaskState) -> dict[str, Any]:
+        """The row fields of an attempt admitted just now: its queue and time throttled.
+
+        Empty when neither is set now nor was for an earlier attempt (no needless write).
+        """
+        queue, throttled = self.throttled_s.pop((run.id, task.id), (None, 0.0))
+        fields: dict[str, Any] = {}
+        if queue != task.queue:
+            fields["queue"] = queue
+        if throttled > 0 or task.throttled_s is not None:
+            fields["throttled_s"] = round(throttled, 6) if throttled > 0 else None
+        return fields
 
     def _wait(self, run: RunState, task: TaskState, on: str, reason: str) -> None:
         key = (run.id, task.id)

@@ -262,6 +262,7 @@ class Flow:
         forget = FORGET_PROCESS if task.attempt_pgid is not None else {}
         if task.waiting is not None:
             forget = {**forget, "waiting": None}
+        forget = {**forget, **self.admission.started(run, task)}  # queue, time throttled
         self.journal.task_to(
             run,
             task,

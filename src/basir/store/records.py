@@ -77,6 +77,10 @@ class TaskRecord:
     attempt_proc_start: int | None = None
     # Why a queued task waits for resources: "waiting for cpu: 2/2 in use by run X task Y".
     waiting: str | None = None
+    # The named queue the latest attempt started in (None: no queue), and how long it was held
+    # back by queue, concurrency-key and rate limits before it started (scheduler analytics).
+    queue: str | None = None
+    throttled_s: float | None = None
 
 
 @dataclass(slots=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # The Alembic revision these tables correspond to (the head of `migrations/versions`).
-SCHEMA_REVISION = "0005"
+SCHEMA_REVISION = "0006"
 
 # SQLite only makes `INTEGER PRIMARY KEY` an alias of the rowid; PostgreSQL wants 64 bits.
 EventId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -96,6 +96,9 @@ tasks = sa.Table(
     sa.Column("attempt_proc_start", sa.BigInteger(), nullable=True),
     # Added by revision 0005: why a queued task waits for resources.
     sa.Column("waiting", sa.Text(), nullable=True),
+    # Added by revision 0006: the latest attempt's queue and its time held back by throttling.
+    sa.Column("queue", sa.String(), nullable=True),
+    sa.Column("throttled_s", sa.Float(), nullable=True),
 )
 
 events = sa.Table(

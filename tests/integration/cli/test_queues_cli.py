@@ -54,7 +54,9 @@ def test_run_obeys_queues_and_keys(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_run_refuses_a_queue_that_does_not_exist(cli: Cli, tmp_path: Path) -> None:
-    path = write(tmp_path / "lost.yaml", "name: lost\ntasks:\n  - {id: a, run: 'true', queue: bilds}\n")
+    path = write(
+        tmp_path / "lost.yaml", "name: lost\ntasks:\n  - {id: a, run: 'true', queue: bilds}\n"
+    )
     done = cli("run", str(path), env=QUEUES)
     assert done.returncode == 2
     assert done.stderr.startswith(f"{path}:3:26: tasks[0].queue: queue bilds does not exist")

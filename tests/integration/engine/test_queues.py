@@ -220,3 +220,20 @@ async def test_a_crash_gives_the_slots_back(store: Store, tmp_path: Path) -> Non
         assert_released(second)
     finally:
         await second.stop(grace_s=0)
+
+
+async def test_analytics_show_queues_and_time_throttled(queued: Engine) -> None:
+    from basir.coordinator.analytics import scheduler_analytics
+
+    tasks = [{"id": f"w{i}", "python": WINDOW, "args": [0.1], "queue": "builds"} for i in range(3)]
+    run_id = await submit(queued, tasks)
+    assert (await queued.wait(run_id)).status == "succeeded"
+    rows = await rows_of(queued, run_id)
+    assert {row.queue for row in rows.values()} == {"builds"}
+    throttled = sorted(row.throttled_s or 0.0 for row in rows.values())
+    assert throttled[0] == 0.0 and throttled[2] >= 0.15  # the last waited for two others
+    stats = await scheduler_analytics(queued.store, 3600.0)
+    builds = stats["queues"]["builds"]
+    assert builds["tasks"] == 3
+    assert builds["throttled_s"] == pytest.approx(sum(throttled), abs=0.01)
+    assert stats["classes"]["normal"]["throttled_s"] == builds["throttled_s"]

@@ -67,7 +67,9 @@ def test_rate_limit_waits_for_the_next_token() -> None:
     per_s=st.sampled_from([1.0, 60.0]),
     gaps=st.lists(st.floats(0.0, 2.0), min_size=1, max_size=60),
 )
-def test_a_bucket_never_allows_more_than_its_rate(rate: int, per_s: float, gaps: list[float]) -> None:
+def test_a_bucket_never_allows_more_than_its_rate(
+    rate: int, per_s: float, gaps: list[float]
+) -> None:
     """Over any window of length `per_s`, starts ≤ rate + rate (burst plus refill)."""
     bucket = TokenBucket(rate, per_s, 0.0)
     now, starts = 0.0, []

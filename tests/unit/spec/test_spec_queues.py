@@ -76,7 +76,7 @@ def test_bad_limits_and_keys_are_refused() -> None:
 
 def test_a_workflow_key_cannot_read_tasks() -> None:
     text = "name: w\nconcurrency_key: '${{ tasks.a.status }}'\ntasks:\n  - {id: a, run: x}\n"
-    (code, message), = issues(text)
+    ((code, message),) = issues(text)
     assert code == "spec.unknown_reference"
     assert "unknown name tasks" in message
 
