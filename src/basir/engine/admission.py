@@ -134,6 +134,11 @@ class Admission:
         admission._timers = timers
         return admission
 
+    @property
+    def queues(self) -> list[str]:
+        """The configured queue names: what a task's `queue:` may name."""
+        return sorted(self.throttle.queues)
+
     def need(self, run: RunState, task: TaskState) -> Need:
         """The queue and concurrency key the task starts under (the key rendered now)."""
         spec = task.spec

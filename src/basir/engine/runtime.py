@@ -429,8 +429,9 @@ class Engine:
     ) -> RunRecord:
         """Add tasks to a live run: still acyclic, `needs` only on known tasks, ids new."""
         run = await self._live(run_id)
-        capacity = self.flow.admission.allocator.capacity
-        controls.add(self.flow, run, parse_added_tasks(run.tasks, tasks, capacity), by)
+        admission = self.flow.admission
+        added = parse_added_tasks(run.tasks, tasks, admission.allocator.capacity, admission.queues)
+        controls.add(self.flow, run, added, by)
         await self._flush()
         return _copy_run(run.record)
 

@@ -1,4 +1,4 @@
-"""Queues, concurrency keys and rate limits on tasks: limits hold, waits say why, slots come back."""
+"""Queues, concurrency keys and rate limits on tasks: limits hold, waits say why, slots return."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`max_active_runs` and a workflow's `concurrency_key`: runs over a limit stay queued until a turn."""
+"""`max_active_runs` and a workflow `concurrency_key`: runs over a limit stay queued for a turn."""
 
 from __future__ import annotations
 
