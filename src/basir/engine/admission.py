@@ -197,7 +197,6 @@ class Admission:
         request = self.request(run, task)
         wait = self.allocator.acquire(key, request, now) if request else None
         if wait is not None:
-            self.throttle.forget(key)
             self._wait(run, task, wait.pool, wait.reason)
             return False
         throttled = self.throttle.take(key, need, now)

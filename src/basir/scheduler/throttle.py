@@ -91,7 +91,8 @@ class Throttle:
             for name, limit in self.queues.items()
             if limit.rate is not None
         }
-        self._since: dict[Key, float] = {}  # when a waiting task was first held back here
+        self._since: dict[Key, float] = {}  # since when a task is held back here, now
+        self._spent: dict[Key, float] = {}  # seconds it was held back here before that
 
     def check(self, key: Key, need: Need, now: float) -> Blocked | None:
         """None when every limit of `need` allows one more start now; else the first that does
@@ -102,7 +103,10 @@ class Throttle:
         if key in self.held or not need:
             return None
         blocked = self._blocked(need, now)
-        if blocked is None:
+        if blocked is None:  # a span held back here ends (it may wait for resources next)
+            since = self._since.pop(key, None)
+            if since is not None:
+                self._spent[key] = self._spent.get(key, 0.0) + max(0.0, now - since)
             return None
         self._since.setdefault(key, now)
         return blocked
@@ -155,10 +159,11 @@ class Throttle:
 
     def take(self, key: Key, need: Need, now: float) -> float:
         """Take every limit of `need` for `key` (the caller checked first); returns the seconds
-        `key` was held back by these limits (0 if never)."""
+        `key` was held back by these limits since it last started (0 if never)."""
         since = self._since.pop(key, None)
+        spent = self._spent.pop(key, 0.0) + (0.0 if since is None else max(0.0, now - since))
         if not need or key in self.held:
-            return 0.0 if since is None else max(0.0, now - since)
+            return spent
         self.held[key] = need
         if need.queue is not None:
             self._queue_holders.setdefault(need.queue, {})[key] = None
@@ -167,11 +172,11 @@ class Throttle:
                 bucket.take(now)
         if need.key is not None:
             self._key_holders.setdefault(need.key, {})[key] = None
-        return 0.0 if since is None else max(0.0, now - since)
+        return spent
 
     def release(self, key: Key) -> list[str]:
         """Give back the slots `key` holds; returns the wait ids that may now admit someone."""
-        self._since.pop(key, None)
+        self.forget(key)
         need = self.held.pop(key, None)
         if need is None:
             return []
@@ -187,6 +192,7 @@ class Throttle:
     def forget(self, key: Key) -> None:
         """`key` no longer waits (cancelled, paused, held back by its run): drop its wait."""
         self._since.pop(key, None)
+        self._spent.pop(key, None)
 
     def snapshot(self) -> dict[str, Any]:
         """Every queue (limit, in use, holders) and every key in use, sorted by name."""

@@ -28,7 +28,7 @@ def test_queue_slots_are_all_or_nothing_with_the_key() -> None:
     assert blocked is not None and blocked.on == "key:main"
     assert limits.release(("r", "a")) == ["queue:builds", "key:main"]
     assert limits.check(("r", "b"), Need("builds", "dev"), 2.0) is None
-    assert limits.take(("r", "b"), Need("builds", "dev"), 3.0) == 2.0  # throttled 1.0 → 3.0
+    assert limits.take(("r", "b"), Need("builds", "dev"), 3.0) == 1.0  # held back 1.0 → 2.0
     assert limits.release(("r", "missing")) == []
 
 
@@ -116,3 +116,14 @@ def test_run_limits_cap_active_runs_and_keys_per_workflow() -> None:
     assert limits.check("k3", RunNeed("ci", key="dev")) is None
     assert limits.check("k4", RunNeed("cd", key="main")) is None  # keys count per workflow
     assert limits.active("ci") == 2
+
+
+def test_time_throttled_adds_up_across_waits_and_excludes_other_waits() -> None:
+    limits = throttle(builds="1")
+    limits.take(("r", "holder"), Need("builds"), 0.0)
+    assert limits.check(("r", "t"), Need("builds"), 1.0) is not None  # held back from 1.0
+    limits.release(("r", "holder"))
+    assert limits.check(("r", "t"), Need("builds"), 4.0) is None  # 3 s; then waits for cpu
+    assert limits.take(("r", "t"), Need("builds"), 10.0) == 3.0  # the cpu wait is not counted
+    limits.release(("r", "t"))
+    assert limits.take(("r", "t"), Need("builds"), 11.0) == 0.0  # a new attempt starts at 0
