@@ -26,6 +26,7 @@ from basir.api.routes import (
     health,
     log_search,
     monitoring,
+    queues,
     resources,
     runs,
     schedules,
@@ -108,7 +109,7 @@ def create_app(
     problems.install(app)
     # The most requested routes first: matching walks the routers in order.
     modules = (runs, events, tasks, workflows, decisions, schedules, resources, health)
-    for module in (*modules, monitoring, alerts, export, log_search):
+    for module in (*modules, queues, monitoring, alerts, export, log_search):
         app.include_router(module.router, dependencies=[Depends(refuse_unknown_query)])
     # The web UI at `/`, after the API so `/api/v1` routes match first; same shutdown signal.
     mount_dashboard(app, DashboardContext(engine, settings, shutdown=ctx.shutdown))

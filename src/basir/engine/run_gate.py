@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from basir.engine.flow import Flow
 from basir.engine.state import RunState
@@ -31,6 +32,7 @@ class RunGate:
         self.flow = flow
         self.limits = RunLimits()
         self.waiting: dict[str, list[RunState]] = {}  # by workflow, in arrival order
+        self.reasons: dict[str, str] = {}  # why each waiting run waits, by run id
 
     def need(self, run: RunState) -> RunNeed:
         """The run's limits; its key rendered with its params (a bad key raises here)."""
@@ -48,6 +50,7 @@ class RunGate:
             self.limits.take(run.id, need)
             return True
         self.waiting.setdefault(need.workflow, []).append(run)
+        self.reasons[run.id] = reason
         self.flow.journal.event("run.waiting", run, data={"reason": reason})
         return False
 
@@ -102,6 +105,7 @@ class RunGate:
         queue = self.waiting.get(workflow)
         if queue is not None and run in queue:
             queue.remove(run)
+        self.reasons.pop(run.id, None)
         if self.limits.release(run.id) is None or not self.waiting.get(workflow):
             return
         waiting = sorted(self.waiting.pop(workflow), key=_turn)
@@ -115,6 +119,7 @@ class RunGate:
                 continue
             if self.limits.check(candidate.id, need) is None:
                 self.limits.take(candidate.id, need)
+                self.reasons.pop(candidate.id, None)
                 self.start(candidate)
             else:
                 self.waiting.setdefault(workflow, []).append(candidate)
@@ -125,6 +130,16 @@ class RunGate:
             self.flow.journal.run_to(run, RunStatus.RUNNING, started_at=time.time())
         self.flow.evaluate_ready(run)
         self.flow.settle(run)
+
+    def status(self) -> dict[str, Any]:
+        """Queues (limit, in use, by whom), task keys in use, tasks held back by throttling,
+        and the runs queued behind their workflow's run limits, with why."""
+        runs = [
+            {"run_id": run.id, "workflow": workflow, "reason": self.reasons.get(run.id)}
+            for workflow, queued in sorted(self.waiting.items())
+            for run in queued
+        ]
+        return {**self.flow.admission.queues_status(), "runs_waiting": runs}
 
 
 def _turn(run: RunState) -> tuple[int, float]:

@@ -44,6 +44,14 @@ def test_keys_and_queues_through_a_real_server(server_factory: Any) -> None:
         events = client.get("/api/v1/events/history", params={"run": main2}).json()["items"]
         reason = next(e["data"]["reason"] for e in events if e["type"] == "run.waiting")
         assert reason == f"waiting for concurrency key main: 1/1 in use by run {main1}"
+        shown = client.get("/api/v1/queues").json()
+        builds = next(q for q in shown["queues"] if q["name"] == "builds")
+        assert (builds["limit"], builds["in_use"]) == ("1", 1)
+        assert builds["holders"] == [{"run_id": main1, "task_id": "build"}]
+        assert [(w["run_id"], w["on"]) for w in shown["waiting"]] == [(dev, "queue:builds")]
+        assert shown["runs_waiting"] == [
+            {"run_id": main2, "workflow": "branches", "reason": reason}
+        ]
         client.post(f"/api/v1/runs/{main1}/cancel")
         wait_status(client, main1, {"cancelled"})
         until(lambda: statuses(client, [main2])[0] == "running")

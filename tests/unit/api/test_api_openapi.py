@@ -13,6 +13,7 @@ from basir.api.routes import (
     health,
     log_search,
     monitoring,
+    queues,
     resources,
     runs,
     schedules,
@@ -61,6 +62,7 @@ EXPECTED = {
     ("POST", "/api/v1/schedules/{name}/resume"),
     ("POST", "/api/v1/schedules/{name}/backfill"),
     ("GET", "/api/v1/scheduler/analytics"),
+    ("GET", "/api/v1/queues"),
     ("GET", "/api/v1/resources"),
     ("PUT", "/api/v1/resources/pools/{name}"),
 }
@@ -80,6 +82,7 @@ async def test_every_route_is_documented_under_its_full_path(client: httpx.Async
             health,
             log_search,
             monitoring,
+            queues,
             resources,
             runs,
             schedules,
