@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from basir.config import MAX_POOL_SLOTS, Settings
+from basir.config import MAX_POOL_SLOTS, QueueLimit, Settings
 from basir.engine.journal import Journal
 from basir.engine.rendering import Renderer
 from basir.engine.state import RunState, TaskState
@@ -233,6 +233,13 @@ class Admission:
     def _rate_ready(self, on: str) -> None:
         if self._push is not None:
             self.rewake(self._push, [on])
+            self.journal.wake()
+
+    def set_queue(self, name: str, limit: QueueLimit) -> None:
+        """Set or add a queue's limit now; the tasks waiting for it are offered again."""
+        self.throttle.set_queue(name, limit, time.time())
+        if self._push is not None:
+            self.rewake(self._push, [f"queue:{name}", f"rate:{name}"])
             self.journal.wake()
 
     def hold_back(self, run: RunState, task: TaskState) -> None:

@@ -34,6 +34,7 @@ from basir.engine.flow import Flow
 from basir.engine.journal import Journal, Metrics, exception_text, resolve
 from basir.engine.leftovers import FORGET_PROCESS, interrupted_data, stop_interrupted
 from basir.engine.params import resolve_params
+from basir.engine.queue_limits import load_overrides
 from basir.engine.rendering import Renderer
 from basir.engine.run_gate import RunGate
 from basir.engine.state import RunState, TaskState, initial_rows, state_from_records, task_record
@@ -132,6 +133,7 @@ class Engine:
         """Start the pump; with `resume`, pick up every active run of the store."""
         for pool, override in await self.store.kv_list(POOL_KIND):
             self.flow.admission.set_capacity(pool, override["capacity"], self.flow.push_ready)
+        await load_overrides(self.store, self.flow.admission)  # queue limits set at run time
         if self._pump_task is None:
             self._pump_task = asyncio.create_task(self._pump(), name="basir-engine-pump")
         if resume:

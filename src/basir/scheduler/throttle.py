@@ -111,6 +111,18 @@ class Throttle:
         self._since.setdefault(key, now)
         return blocked
 
+    def set_queue(self, name: str, limit: QueueLimit, now: float) -> None:
+        """Set or add a queue's limit; lowering it never takes back a slot already held.
+
+        A changed rate starts from a full bucket; an unchanged one keeps its tokens.
+        """
+        old = self.queues.get(name)
+        self.queues[name] = limit
+        if limit.rate is None:
+            self._buckets.pop(name, None)
+        elif old is None or (old.rate, old.per_s) != (limit.rate, limit.per_s):
+            self._buckets[name] = TokenBucket(limit.rate, limit.per_s, now)
+
     def _blocked(self, need: Need, now: float) -> Blocked | None:
         if need.queue is not None:
             limit = self.queues.get(need.queue)

@@ -52,6 +52,17 @@ def test_keys_and_queues_through_a_real_server(server_factory: Any) -> None:
         assert shown["runs_waiting"] == [
             {"run_id": main2, "workflow": "branches", "reason": reason}
         ]
+        # A second `builds` slot, set at run time: dev's task starts beside main1's.
+        raised = client.put("/api/v1/queues/builds", json={"limit": 2})
+        assert raised.status_code == 200, raised.text
+        assert (raised.json()["limit"], raised.json()["in_use"]) == ("2", 1)
+        until(
+            lambda: (
+                client.get(f"/api/v1/runs/{dev}").json()["tasks"]["build"]["status"] == "running"
+            )
+        )
+        bad = client.put("/api/v1/queues/builds", json={"limit": "fast"})
+        assert (bad.status_code, bad.json()["code"]) == (422, "queues.invalid_limit")
         client.post(f"/api/v1/runs/{main1}/cancel")
         wait_status(client, main1, {"cancelled"})
         until(lambda: statuses(client, [main2])[0] == "running")
@@ -64,4 +75,10 @@ def test_keys_and_queues_through_a_real_server(server_factory: Any) -> None:
         )
         assert refused.status_code == 422
         assert refused.json()["errors"][0]["code"] == "spec.unknown_queue"
+        added = client.put("/api/v1/queues/nightly", json={"limit": "@60/m"})
+        assert added.status_code == 200, added.text
+        accepted = client.post(
+            "/api/v1/workflows", content=lost, headers={"Content-Type": "application/yaml"}
+        )
+        assert accepted.status_code == 201, accepted.text
     assert server.terminate() == 0

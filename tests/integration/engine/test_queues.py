@@ -14,6 +14,7 @@ import resource_funcs
 from basir.config import Settings
 from basir.coordinator.workflows import apply_workflow
 from basir.engine.runtime import Engine
+from basir.errors import BasirError
 from basir.spec.models import WorkflowSpec
 from basir.store.base import Store
 
@@ -237,3 +238,28 @@ async def test_analytics_show_queues_and_time_throttled(queued: Engine) -> None:
     assert builds["tasks"] == 3
     assert builds["throttled_s"] == pytest.approx(sum(throttled), abs=0.01)
     assert stats["classes"]["normal"]["throttled_s"] == builds["throttled_s"]
+
+
+async def test_a_limit_set_at_run_time_starts_waiters_and_outlives_a_restart(
+    queued: Engine, tmp_path: Path
+) -> None:
+    from basir.engine.queue_limits import set_queue_limit
+
+    tasks = [{"id": f"t{i}", "python": GATE, "args": ["s"], "queue": "builds"} for i in range(2)]
+    with queued.bus.subscribe(lambda e: e.type == "task.started") as started:
+        run_id = await submit(queued, tasks)
+        await asyncio.wait_for(started.get(), 10)
+        shown = await set_queue_limit(queued.store, queued.flow.admission, "builds", "2")
+        assert (shown["limit"], shown["in_use"]) == ("2", 1)
+        await asyncio.wait_for(started.get(), 10)  # the waiting one starts at once
+    open_gate("s")
+    assert (await queued.wait(run_id)).status == "succeeded"
+    with pytest.raises(BasirError) as refused:
+        await set_queue_limit(queued.store, queued.flow.admission, "builds", "0")
+    assert refused.value.code == "queues.invalid_limit"
+    again = Engine(queued.store, Settings(home=tmp_path / "again", queues="builds=1"))
+    await again.start(resume=False)
+    try:
+        assert again.flow.admission.throttle.queues["builds"].slots == 2
+    finally:
+        await again.stop(grace_s=0)

@@ -63,6 +63,7 @@ EXPECTED = {
     ("POST", "/api/v1/schedules/{name}/backfill"),
     ("GET", "/api/v1/scheduler/analytics"),
     ("GET", "/api/v1/queues"),
+    ("PUT", "/api/v1/queues/{name}"),
     ("GET", "/api/v1/resources"),
     ("PUT", "/api/v1/resources/pools/{name}"),
 }

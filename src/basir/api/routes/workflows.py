@@ -136,7 +136,12 @@ async def apply(request: Request, caller: Operator) -> Response:
     settings = caller.ctx.settings
     pools = caller.ctx.engine.pool_settings()  # with capacities changed at run time
     spec, document, digest = await asyncio.to_thread(
-        _prepare, text, media_type, settings.template_dirs, pools, list(settings.queues)
+        _prepare,
+        text,
+        media_type,
+        settings.template_dirs,
+        pools,
+        caller.ctx.engine.flow.admission.queues,
     )
     version, created = await caller.ctx.store.put_workflow(
         spec.name, spec.namespace, document, digest, caller.user
