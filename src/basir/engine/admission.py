@@ -13,8 +13,11 @@ a task without any needs nothing and is never held back here.
 Throttling (`scheduler.throttle`) is admitted here too, before resources and together with
 them: a task's queue slot (`queue:`, else `defaults.queue`), its concurrency-key slot and a
 rate token of its queue are taken only in the same step as its resources — all or none — and
-the slots are given back with them.  A task held back by a rate limit is offered again when
-the next token is there (a timer per queue).
+the slots are given back with them.  Tasks held back by one of these limits wait in that
+limit's line, in queue order (`scheduler.wait_lines`): a freed slot offers the first of the
+line again, not all of them, and if that one still cannot start (it now waits for another
+limit, or was cancelled) the next is offered, so a free slot is never left unused while
+someone waits for it.  A rate-limited line is offered again as tokens come (a timer).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from basir.config import MAX_POOL_SLOTS, QueueLimit, Settings
 from basir.engine.journal import Journal
@@ -35,7 +38,9 @@ from basir.i18n import _
 from basir.resources.allocator import Allocator, Key
 from basir.resources.capacity import pool_capacities
 from basir.resources.fitting import CPU, MEMORY, MILLI, request_of, to_amount
+from basir.scheduler.ready_queue import ReadyQueue
 from basir.scheduler.throttle import MAX_KEY_CHARS, Need, Throttle
+from basir.scheduler.wait_lines import WaitLines
 from basir.spec.models import Resources
 from basir.spec.templates import TemplateResolver
 from basir.spec.units import parse_size
@@ -105,6 +110,16 @@ async def configured_pools(store: KeyValueStore, custom: Mapping[str, float]) ->
 Push = Callable[[RunState, TaskState], None]
 
 
+class EngineFlow(Protocol):
+    """What admission uses of the engine's flow: its ready queue and timers."""
+
+    ready: ReadyQueue
+    timers: Timers
+
+    def push_ready(self, run: RunState, task: TaskState) -> None:
+        """Put a queued task back in the ready queue."""
+
+
 class Admission:
     """The engine's allocator and throttle, plus the tasks waiting for them."""
 
@@ -116,22 +131,23 @@ class Admission:
         self.waiting: dict[Key, tuple[RunState, TaskState, str]] = {}  # + the pool or wait id
         self._by_pool: dict[str, set[Key]] = {}  # who waits for each pool (or wait id)
         self._renderer: Renderer | None = None
-        self._push: Push | None = None
-        self._timers: Timers | None = None  # wakes those held back by a rate limit
+        self._flow: EngineFlow | None = None
+        self._lines = WaitLines()  # tasks held back by a throttling limit, per wait id
+        self._woken: dict[Key, tuple[str, TaskState]] = {}  # offered again for a freed limit
+        self._keys: dict[Key, str] = {}  # a waiting task's rendered key, until it starts
         # What an admitted attempt started under: its queue, seconds held back by throttling.
         self.throttled_s: dict[Key, tuple[str | None, float]] = {}
 
     @classmethod
     def of(
-        cls, settings: Settings, journal: Journal, renderer: Renderer, push: Push, timers: Timers
+        cls, settings: Settings, journal: Journal, renderer: Renderer, flow: EngineFlow
     ) -> Admission:
         """The admission of an engine: its pools, its queues, its renderer for keys, and the
-        engine's ready queue (`push`) and timers, to offer rate-limited tasks again."""
+        engine's flow (ready queue, timers), to offer held-back tasks again."""
         admission = cls(pool_capacities(settings.pools), journal, renderer.templates)
         admission.throttle = Throttle(settings.queues, time.time())
         admission._renderer = renderer
-        admission._push = push
-        admission._timers = timers
+        admission._flow = flow
         return admission
 
     @property
@@ -146,8 +162,10 @@ class Admission:
         key_spec = spec.concurrency_key
         if key_spec is None:
             return Need(queue) if queue is not None else Need()
-        key = self.render(key_spec.key, run, task)
-        return Need(queue, key, key_spec.limit)
+        value = self._keys.get((run.id, task.id))
+        if value is None:  # rendered once while the task waits: its inputs do not change
+            value = self._keys[(run.id, task.id)] = self.render(key_spec.key, run, task)
+        return Need(queue, value, key_spec.limit)
 
     def render(self, text: str, run: RunState, task: TaskState | None) -> str:
         """A concurrency key's value: its expression rendered, at most `MAX_KEY_CHARS`."""
@@ -185,6 +203,7 @@ class Admission:
         """
         key = (run.id, task.id)
         now = time.time()
+        woken = self._woken.pop(key, None)
         need = self.need(run, task)
         blocked = self.throttle.check(key, need, now)
         self._unwait(key)
@@ -192,12 +211,12 @@ class Admission:
             self.allocator.forget(key)  # no resource reservation while throttled
             if blocked.retry_after_s is not None:
                 self._wake_after(blocked.on, blocked.retry_after_s, run, task)
-            self._wait(run, task, blocked.on, blocked.reason)
+            self._wait(run, task, blocked.on, blocked.reason, woken)
             return False
         request = self.request(run, task)
         wait = self.allocator.acquire(key, request, now) if request else None
         if wait is not None:
-            self._wait(run, task, wait.pool, wait.reason)
+            self._wait(run, task, wait.pool, wait.reason, woken)
             return False
         throttled = self.throttle.take(key, need, now)
         if need.queue is not None or throttled > 0:
@@ -209,6 +228,7 @@ class Admission:
 
         Empty when neither is set now nor was for an earlier attempt (no needless write).
         """
+        self._keys.pop((run.id, task.id), None)
         queue, throttled = self.throttled_s.pop((run.id, task.id), (None, 0.0))
         fields: dict[str, Any] = {}
         if queue != task.queue:
@@ -217,35 +237,87 @@ class Admission:
             fields["throttled_s"] = round(throttled, 6) if throttled > 0 else None
         return fields
 
-    def _wait(self, run: RunState, task: TaskState, on: str, reason: str) -> None:
+    def _wait(
+        self,
+        run: RunState,
+        task: TaskState,
+        on: str,
+        reason: str,
+        woken: tuple[str, TaskState] | None = None,
+    ) -> None:
         key = (run.id, task.id)
         self.waiting[key] = (run, task, on)
-        self._by_pool.setdefault(on, set()).add(key)
+        if ":" in on:  # a throttling limit: its line, in queue order
+            ready = self._flow.ready if self._flow is not None else None
+            self._lines.add(on, ready.last_key if ready is not None else None, key)
+        else:
+            self._by_pool.setdefault(on, set()).add(key)
+        if woken is not None and woken[0] != on:
+            self._offer(woken[0])  # offered a freed limit it did not take: the next one is
         if task.waiting != reason:
             self.journal.task_row(run, task, waiting=reason)
 
-    def _wake_after(self, on: str, delay_s: float, run: RunState, task: TaskState) -> None:
-        """Offer the tasks waiting on `on` (a rate limit) again once a token is there."""
-        timers = self._timers
-        if timers is not None and not timers.armed(("", on)):
-            timers.arm(("", on), delay_s, run, task, functools.partial(self._rate_ready, on))
+    def _offer(self, on: str, count: int = 1) -> int:
+        """Put the first `count` tasks of the line of `on` back in the ready queue."""
+        offered = 0
+        while offered < count and self._flow is not None:
+            key = self._lines.pop(on, functools.partial(self._waits_on, on))
+            if key is None:
+                break
+            run, task, _on = self.waiting[key]
+            self._unwait(key)
+            if task.status != TaskStatus.QUEUED or task.held:
+                self.allocator.forget(key)
+                self.throttle.forget(key)
+                self._keys.pop(key, None)
+                continue
+            self._woken[key] = (on, task)
+            self._flow.push_ready(run, task)
+            offered += 1
+        return offered
 
-    def _rate_ready(self, on: str) -> None:
-        if self._push is not None:
-            self.rewake(self._push, [on])
+    def _waits_on(self, on: str, key: Key) -> bool:
+        entry = self.waiting.get(key)
+        return entry is not None and entry[2] == on
+
+    def settle(self) -> None:
+        """After a dispatch: a task offered a freed limit but gone meanwhile (cancelled, held)
+        hands it on to the next of the line."""
+        for key, (on, task) in list(self._woken.items()):
+            if task.status != TaskStatus.QUEUED or task.held:
+                del self._woken[key]
+                self._offer(on)
+
+    def _wake_after(self, on: str, delay_s: float, run: RunState, task: TaskState) -> None:
+        """Offer the line of `on` (a rate limit) again once a token is there."""
+        flow = self._flow
+        if flow is not None and not flow.timers.armed(("", on)):
+            action = functools.partial(self._rate_ready, on, run, task)
+            flow.timers.arm(("", on), delay_s, run, task, action)
+
+    def _rate_ready(self, on: str, run: RunState, task: TaskState) -> None:
+        """Offer as many as there are tokens; while some still wait, come back per token."""
+        queue = on.partition(":")[2]
+        if self._offer(on, max(1, self.throttle.tokens(queue, time.time()))):
+            self._wake_after(on, self.throttle.token_s(queue), run, task)
             self.journal.wake()
 
     def set_queue(self, name: str, limit: QueueLimit) -> None:
         """Set or add a queue's limit now; the tasks waiting for it are offered again."""
         self.throttle.set_queue(name, limit, time.time())
-        if self._push is not None:
-            self.rewake(self._push, [f"queue:{name}", f"rate:{name}"])
-            self.journal.wake()
+        for on in (f"queue:{name}", f"rate:{name}"):
+            self._offer(on, len(self.waiting))
+        self.journal.wake()
 
     def hold_back(self, run: RunState, task: TaskState) -> None:
         """The task is held back for another reason (its run's limits): it waits for nothing."""
-        self.allocator.forget((run.id, task.id))
-        self.throttle.forget((run.id, task.id))
+        key = (run.id, task.id)
+        self.allocator.forget(key)
+        self.throttle.forget(key)
+        self._keys.pop(key, None)
+        woken = self._woken.pop(key, None)
+        if woken is not None:
+            self._offer(woken[0])
 
     def free(
         self, run: RunState, task: TaskState, push: Callable[[RunState, TaskState], None]
@@ -253,6 +325,7 @@ class Admission:
         """Release what the task's attempt held; offer again those waiting for those pools."""
         key = (run.id, task.id)
         self.throttled_s.pop(key, None)
+        self._keys.pop(key, None)
         freed: list[str] = self.throttle.release(key)
         held = self.allocator.held.get(key)
         if held is not None and self.allocator.release(key):
@@ -265,12 +338,18 @@ class Admission:
 
         Only those: a task waits for the first pool it is short of, and nothing else freed can
         make it fit, so a release costs the waiters of its pools, not all 10,000 waiting.
-        They are offered again in queue order (each keeps its order key).
+        They are offered again in queue order (each keeps its order key).  For a throttling
+        limit (`queue:`, `key:`), only the first of its line is offered (`_offer`).
         """
         if pools is None:
             keys = list(self.waiting)
         else:
-            keys = [key for pool in pools for key in self._by_pool.get(pool, ())]
+            keys = []
+            for pool in pools:
+                if ":" in pool:
+                    self._offer(pool)
+                else:
+                    keys.extend(self._by_pool.get(pool, ()))
         for key in keys:
             entry = self._unwait(key)
             if entry is None:
@@ -287,7 +366,7 @@ class Admission:
         if entry is None:
             return None
         run, task, pool = entry
-        waiters = self._by_pool.get(pool)
+        waiters = self._by_pool.get(pool) if ":" not in pool else None
         if waiters is not None:
             waiters.discard(key)
             if not waiters:

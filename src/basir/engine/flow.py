@@ -60,7 +60,7 @@ class Flow:
         self.runs: dict[str, RunState] = {}
         self.attempts: dict[tuple[str, str], asyncio.Task[None]] = {}
         self.slots_used = 0
-        self.admission = Admission.of(settings, journal, renderer, self.push_ready, self.timers)
+        self.admission = Admission.of(settings, journal, renderer, self)
         self.closing = False
         self._on_fault = on_fault
         self._random = random.Random()
@@ -249,6 +249,7 @@ class Flow:
             except Exception as exc:
                 self.admission.free(run, task, self.push_ready)
                 self.engine_error(run, task, exc)
+        self.admission.settle()  # a freed queue or key slot never stays unused while one waits
 
     def _start_attempt(self, run: RunState, task: TaskState) -> None:
         """Record a new attempt as running; it begins once that is committed (`begin`)."""

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from basir.config import QueueLimit
+from basir.config import MAX_QUEUE_RATE, QueueLimit
 from basir.i18n import _
 
 Key = tuple[str, str]
@@ -110,6 +110,19 @@ class Throttle:
             return None
         self._since.setdefault(key, now)
         return blocked
+
+    def tokens(self, queue: str, now: float) -> int:
+        """Whole rate tokens of `queue` there now (a large number when it has no rate)."""
+        bucket = self._buckets.get(queue)
+        if bucket is None:
+            return MAX_QUEUE_RATE
+        bucket.wait_s(now)
+        return int(bucket.tokens)
+
+    def token_s(self, queue: str) -> float:
+        """Seconds between two tokens of `queue` (0 when it has no rate)."""
+        bucket = self._buckets.get(queue)
+        return 0.0 if bucket is None else bucket.per_token_s
 
     def set_queue(self, name: str, limit: QueueLimit, now: float) -> None:
         """Set or add a queue's limit; lowering it never takes back a slot already held.
