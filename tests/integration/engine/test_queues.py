@@ -263,3 +263,48 @@ async def test_a_limit_set_at_run_time_starts_waiters_and_outlives_a_restart(
         assert again.flow.admission.throttle.queues["builds"].slots == 2
     finally:
         await again.stop(grace_s=0)
+
+
+async def test_a_freed_slot_goes_in_queue_order_and_is_handed_on(queued: Engine) -> None:
+    tasks = [
+        {"id": "holder", "python": GATE, "args": ["h"], "queue": "builds", "priority": 100},
+        {"id": "key_holder", "python": GATE, "args": ["k"], "concurrency_key": "K",
+         "priority": 100},
+        # First in order, but its key is taken: it must hand the builds slot on, not sit on it.
+        {"id": "keyed", "python": WINDOW, "args": [0], "queue": "builds", "concurrency_key": "K",
+         "priority": "high"},
+        {"id": "low", "python": WINDOW, "args": [0], "queue": "builds", "priority": "low"},
+        {"id": "normal", "python": WINDOW, "args": [0], "queue": "builds"},
+    ]  # fmt: skip
+    with queued.bus.subscribe(lambda e: e.type == "task.started") as started:
+        run_id = await submit(queued, tasks)
+        first = {(await asyncio.wait_for(started.get(), 10)).task_id for _ in range(2)}
+        assert first == {"holder", "key_holder"}
+        open_gate("h")
+        order = [(await asyncio.wait_for(started.get(), 10)).task_id for _ in range(2)]
+        assert order == ["normal", "low"]  # keyed waits for K; the others by priority
+        rows = await rows_of(queued, run_id)
+        assert rows["keyed"].status == "queued"
+        assert rows["keyed"].waiting is not None and "concurrency key K" in rows["keyed"].waiting
+        open_gate("k")
+        assert (await asyncio.wait_for(started.get(), 10)).task_id == "keyed"
+    assert (await queued.wait(run_id)).status == "succeeded"
+    assert_released(queued)
+
+
+async def test_a_cancelled_waiter_does_not_strand_the_slot(queued: Engine) -> None:
+    with queued.bus.subscribe(lambda e: e.type == "task.started") as started:
+        holder = await submit(
+            queued, [{"id": "h", "python": GATE, "args": ["x"], "queue": "builds"}]
+        )
+        await asyncio.wait_for(started.get(), 10)
+        doomed = await submit(
+            queued, [{"id": "d", "uses": "noop", "queue": "builds", "priority": "critical"}]
+        )
+        later = await submit(queued, [{"id": "l", "uses": "noop", "queue": "builds"}])
+        await queued.cancel_run(doomed)
+        open_gate("x")
+        assert (await queued.wait(later)).status == "succeeded"
+    assert (await queued.wait(holder)).status == "succeeded"
+    assert (await queued.wait(doomed)).status == "cancelled"
+    assert_released(queued)

@@ -127,3 +127,19 @@ def test_time_throttled_adds_up_across_waits_and_excludes_other_waits() -> None:
     assert limits.take(("r", "t"), Need("builds"), 10.0) == 3.0  # the cpu wait is not counted
     limits.release(("r", "t"))
     assert limits.take(("r", "t"), Need("builds"), 11.0) == 0.0  # a new attempt starts at 0
+
+
+def test_wait_lines_keep_queue_order_and_skip_stale_entries() -> None:
+    from basir.scheduler.wait_lines import WaitLines
+
+    lines = WaitLines()
+    lines.add("queue:q", (1, 0.0, 5.0, 2), ("r", "late"))
+    lines.add("queue:q", (0, 0.0, 9.0, 1), ("r", "first"))
+    lines.add("queue:q", None, ("r", "outside"))  # no order key: last
+    lines.add("queue:q", (1, 0.0, 1.0, 3), ("r", "gone"))
+    gone = {("r", "gone")}
+    assert lines.pop("queue:q", lambda key: key not in gone) == ("r", "first")
+    assert lines.pop("queue:q", lambda key: key not in gone) == ("r", "late")  # gone skipped
+    assert lines.pop("queue:q", lambda key: True) == ("r", "outside")
+    assert lines.pop("queue:q", lambda key: True) is None
+    assert len(lines) == 0 and lines.pop("key:k", lambda key: True) is None
