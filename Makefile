@@ -94,6 +94,7 @@ bench: env ## engine workloads W1-W4, the API and the command line (see docs/per
 	@$(BIN)/python bench/cli_bench.py
 	@$(BIN)/python bench/monitoring_bench.py
 	@$(BIN)/python bench/schedules_bench.py
+	@$(BIN)/python bench/queues_bench.py
 
 i18n-extract: env ## collect messages into basir.pot and merge them into the Arabic catalog
 	@$(BIN)/python scripts/i18n.py extract
