@@ -41,6 +41,7 @@ from basir.resources.fitting import CPU, MEMORY, MILLI, request_of, to_amount
 from basir.scheduler.ready_queue import ReadyQueue
 from basir.scheduler.throttle import MAX_KEY_CHARS, Need, Throttle
 from basir.scheduler.wait_lines import WaitLines
+from basir.spec.expr_ast import ExpressionError
 from basir.spec.models import Resources
 from basir.spec.templates import TemplateResolver
 from basir.spec.units import parse_size
@@ -171,7 +172,13 @@ class Admission:
         """A concurrency key's value: its expression rendered, at most `MAX_KEY_CHARS`."""
         if self._renderer is None:
             raise RuntimeError("admission is not bound to a renderer")
-        value = self._renderer.text(text, run, task)
+        try:
+            value = self._renderer.text(text, run, task)
+        except ExpressionError as exc:
+            message = _(
+                "the concurrency key {key} cannot be rendered: {error}", key=text, error=exc
+            )
+            raise BasirError("run.invalid_key", message) from exc
         if len(value) > MAX_KEY_CHARS:
             message = _(
                 "the concurrency key is {count} characters long; at most {limit}",

@@ -151,3 +151,12 @@ async def test_a_restart_counts_active_runs_before_queued_ones(
         assert [(await second.wait(r)).status for r in runs] == ["succeeded", "succeeded"]
     finally:
         await second.stop(grace_s=0)
+
+
+async def test_a_key_that_cannot_be_rendered_refuses_the_run(engine: Engine) -> None:
+    version = await workflow(engine, concurrency_key="${{ params.branch }}")
+    with pytest.raises(BasirError) as refused:
+        await engine.submit(version, params={"branch": "x" * 300})
+    assert refused.value.code == "run.invalid_key"
+    assert "at most 256" in refused.value.message
+    assert (await engine.store.list_runs()).items == []  # nothing was kept
