@@ -4,7 +4,8 @@
     python bench/queues_bench.py --tasks 1000    # a quicker look
 
 One engine on the embedded SQLite store in a temporary directory runs one run of N `noop`
-foreach instances per workload: `free` (no limits), `queue` (all in a 64-slot queue), `keys`
+foreach instances per workload: `free` (no limits), `capped` (the run's `concurrency: 64`, the
+baseline of the next one), `queue` (all in a 64-slot queue), `keys`
 (a 64-slot queue and 100 concurrency-key values, one holder each) and `rate` (a queue limited
 to 2,000 starts a second).  Reported: wall time, tasks per second, and for `rate` the achieved
 start rate (it must not exceed the limit by more than the bucket's burst).  JSON in
@@ -31,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 RATE_PER_S = 2000
 WORKLOADS: dict[str, dict[str, Any]] = {
     "free": {},
+    "capped": {},  # the run's own `concurrency: 64`: the baseline of `queue`
     "queue": {"queue": "wide"},
     "keys": {"queue": "wide", "concurrency_key": "k${{ item % 100 }}"},
     "rate": {"queue": "paced"},
@@ -45,7 +47,9 @@ async def one(name: str, extra: dict[str, Any], tasks: int, home: Path) -> dict[
     await engine.start(resume=False)
     try:
         task = {"id": "t", "uses": "noop", "foreach": list(range(tasks)), **extra}
-        document = {"name": f"bench-{name}", "tasks": [task]}
+        document: dict[str, Any] = {"name": f"bench-{name}", "tasks": [task]}
+        if name == "capped":
+            document["concurrency"] = 64
         version, _ = await apply_workflow(store, WorkflowSpec.model_validate(document))
         began = time.perf_counter()
         run = await engine.submit(version)
