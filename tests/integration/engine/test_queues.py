@@ -308,3 +308,52 @@ async def test_a_cancelled_waiter_does_not_strand_the_slot(queued: Engine) -> No
     assert (await queued.wait(holder)).status == "succeeded"
     assert (await queued.wait(doomed)).status == "cancelled"
     assert_released(queued)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_random_mixes_of_limits_never_overrun_and_always_finish(
+    queued: Engine, seed: int
+) -> None:
+    """Tasks under random queues, keys and pools: every limit holds at every instant, and the
+    run ends (no freed slot is ever left idle while a task waits for it)."""
+    import random
+
+    rng = random.Random(seed)
+    limits = {"queue:builds": 1, "queue:wide": 4, "key:a": 1, "key:b": 2, "pool:gradle": 1}
+    tasks, under = [], {}
+    for index in range(40):
+        task: dict[str, Any] = {
+            "id": f"t{index}",
+            "python": WINDOW,
+            "args": [rng.choice([0, 0.005, 0.02])],
+            "priority": rng.randint(0, 100),
+        }
+        held = []
+        queue = rng.choice([None, "builds", "wide", "wide"])
+        if queue:
+            task["queue"] = queue
+            held.append(f"queue:{queue}")
+        key = rng.choice([None, "a", "b"])
+        if key:
+            task["concurrency_key"] = {"key": key, "limit": limits[f"key:{key}"]}
+            held.append(f"key:{key}")
+        if rng.random() < 0.3:
+            task["resources"] = {"pools": {"gradle": 1}}
+            held.append("pool:gradle")
+        tasks.append(task)
+        under[task["id"]] = held
+    run_id = await submit(queued, tasks)
+    final = await asyncio.wait_for(queued.wait(run_id), 60)
+    assert final.status == "succeeded"
+    rows = await rows_of(queued, run_id)
+    moments = sorted(
+        (rows[t].outputs[edge], 1 if edge == "start" else -1, t)
+        for t in under
+        for edge in ("start", "end")
+    )
+    in_use = dict.fromkeys(limits, 0)
+    for _time, step, task_id in sorted(moments, key=lambda m: (m[0], m[1])):
+        for limit in under[task_id]:
+            in_use[limit] += step
+            assert in_use[limit] <= limits[limit], (limit, task_id)
+    assert_released(queued)
