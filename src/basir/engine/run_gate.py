@@ -126,8 +126,12 @@ class RunGate:
 
     def start(self, run: RunState) -> None:
         """An admitted queued run starts: its first tasks are decided."""
+        now = time.time()
         if run.record.status == RunStatus.QUEUED:
-            self.flow.journal.run_to(run, RunStatus.RUNNING, started_at=time.time())
+            self.flow.journal.run_to(run, RunStatus.RUNNING, started_at=now)
+        for task in run.tasks.values():  # holds set while it waited (after a restart too)
+            if task.held and task.hold_until is not None:
+                self.flow.arm_release(run, task, task.hold_until - now)
         self.flow.evaluate_ready(run)
         self.flow.settle(run)
 
