@@ -51,6 +51,12 @@ def test_run_obeys_queues_and_keys(cli: Cli, tmp_path: Path) -> None:
     assert mains[0][1] <= mains[1][0]  # same key value: one after the other
     dev = spans(result, ["k[1]"])[0]
     assert dev[0] < mains[0][1]  # the other value ran meanwhile
+    stats = cli("schedules", "stats", "--json", env=QUEUES)
+    assert stats.returncode == 0, stats.stderr
+    queues = json.loads(stats.stdout)["queues"]
+    assert (queues["builds"]["tasks"], queues["wide"]["tasks"]) == (3, 3)
+    assert queues["builds"]["throttled_s"] >= 0.3  # two builds waited for the one slot
+    assert queues["wide"]["throttled_s"] >= 0.15  # the second main waited for its key
 
 
 def test_run_refuses_a_queue_that_does_not_exist(cli: Cli, tmp_path: Path) -> None:
