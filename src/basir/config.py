@@ -56,9 +56,14 @@ class QueueLimit(BaseModel):
         """The limit as written in `BASIR_QUEUES`: `2`, `2@10/s`, `@60/m`."""
         text = "" if self.slots is None else str(self.slots)
         if self.rate is not None:
-            unit = next((u for u, s in RATE_UNITS_S.items() if s == self.per_s), "s")
-            text += f"@{self.rate}/{unit}"
+            text += f"@{describe_rate(self.rate, self.per_s)}"
         return text
+
+
+def describe_rate(count: int, per_s: float) -> str:
+    """A rate as written in settings and specs: `10/s`, `60/m`."""
+    unit = next((u for u, s in RATE_UNITS_S.items() if s == per_s), "s")
+    return f"{count}/{unit}"
 
 
 def parse_queue_limit(text: str) -> QueueLimit:

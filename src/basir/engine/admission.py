@@ -166,7 +166,7 @@ class Admission:
         value = self._keys.get((run.id, task.id))
         if value is None:  # rendered once while the task waits: its inputs do not change
             value = self._keys[(run.id, task.id)] = self.render(key_spec.key, run, task)
-        return Need(queue, value, key_spec.limit)
+        return Need(queue, value, key_spec.holders, key_spec.per_value_rate)
 
     def render(self, text: str, run: RunState, task: TaskState | None) -> str:
         """A concurrency key's value: its expression rendered, at most `MAX_KEY_CHARS`."""
@@ -304,9 +304,8 @@ class Admission:
 
     def _rate_ready(self, on: str, run: RunState, task: TaskState) -> None:
         """Offer as many as there are tokens; while some still wait, come back per token."""
-        queue = on.partition(":")[2]
-        if self._offer(on, max(1, self.throttle.tokens(queue, time.time()))):
-            self._wake_after(on, self.throttle.token_s(queue), run, task)
+        if self._offer(on, max(1, self.throttle.tokens(on, time.time()))):
+            self._wake_after(on, self.throttle.token_s(on), run, task)
             self.journal.wake()
 
     def set_queue(self, name: str, limit: QueueLimit) -> None:

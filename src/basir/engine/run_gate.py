@@ -41,7 +41,7 @@ class RunGate:
         if key_spec is None:
             return RunNeed(run.record.workflow, spec.max_active_runs)
         key = self.flow.admission.render(key_spec.key, run, None)
-        return RunNeed(run.record.workflow, spec.max_active_runs, key, key_spec.limit)
+        return RunNeed(run.record.workflow, spec.max_active_runs, key, key_spec.holders or 1)
 
     def enter(self, run: RunState, need: RunNeed) -> bool:
         """Count a queued run as active and return True, or keep it waiting and return False."""

@@ -19,11 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from basir.config import MAX_QUEUE_RATE, QueueLimit
+from basir.config import MAX_QUEUE_RATE, QueueLimit, describe_rate
 from basir.i18n import _
 
 Key = tuple[str, str]
 MAX_KEY_CHARS = 256
+MAX_KEY_BUCKETS = 10_000  # beyond this, full (idle) per-value buckets are dropped
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +33,8 @@ class Need:
 
     queue: str | None = None
     key: str | None = None
-    key_limit: int = 1
+    key_limit: int | None = 1  # None: no cap on holders of the key value
+    key_rate: tuple[int, float] | None = None  # starts per seconds, per key value
 
     def __bool__(self) -> bool:
         return self.queue is not None or self.key is not None
@@ -91,6 +93,7 @@ class Throttle:
             for name, limit in self.queues.items()
             if limit.rate is not None
         }
+        self._key_buckets: dict[str, tuple[tuple[int, float], TokenBucket]] = {}
         self._since: dict[Key, float] = {}  # since when a task is held back here, now
         self._spent: dict[Key, float] = {}  # seconds it was held back here before that
 
@@ -111,18 +114,39 @@ class Throttle:
         self._since.setdefault(key, now)
         return blocked
 
-    def tokens(self, queue: str, now: float) -> int:
-        """Whole rate tokens of `queue` there now (a large number when it has no rate)."""
-        bucket = self._buckets.get(queue)
+    def _bucket_of(self, on: str) -> TokenBucket | None:
+        kind, _sep, name = on.partition(":")
+        if kind == "rate":
+            return self._buckets.get(name)
+        entry = self._key_buckets.get(name) if kind == "krate" else None
+        return entry[1] if entry is not None else None
+
+    def tokens(self, on: str, now: float) -> int:
+        """Whole tokens of the rate limit `on` (`rate:Q`, `krate:K`) now (many when none)."""
+        bucket = self._bucket_of(on)
         if bucket is None:
             return MAX_QUEUE_RATE
         bucket.wait_s(now)
         return int(bucket.tokens)
 
-    def token_s(self, queue: str) -> float:
-        """Seconds between two tokens of `queue` (0 when it has no rate)."""
-        bucket = self._buckets.get(queue)
+    def token_s(self, on: str) -> float:
+        """Seconds between two tokens of the rate limit `on` (0 when there is none)."""
+        bucket = self._bucket_of(on)
         return 0.0 if bucket is None else bucket.per_token_s
+
+    def _key_bucket(self, key: str, rate: tuple[int, float], now: float) -> TokenBucket:
+        entry = self._key_buckets.get(key)
+        if entry is None or entry[0] != rate:
+            if len(self._key_buckets) >= MAX_KEY_BUCKETS:
+                self._prune(now)
+            entry = self._key_buckets[key] = (rate, TokenBucket(rate[0], rate[1], now))
+        return entry[1]
+
+    def _prune(self, now: float) -> None:
+        """Drop the per-value buckets that are full again: a new one would be the same."""
+        for key, (_rate, bucket) in list(self._key_buckets.items()):
+            if bucket.wait_s(now) == 0.0 and bucket.tokens >= bucket.capacity:
+                del self._key_buckets[key]
 
     def set_queue(self, name: str, limit: QueueLimit, now: float) -> None:
         """Set or add a queue's limit; lowering it never takes back a slot already held.
@@ -160,7 +184,7 @@ class Throttle:
                 return Blocked(f"queue:{need.queue}", reason)
         if need.key is not None:
             holders = self._key_holders.get(need.key, {})
-            if len(holders) >= need.key_limit:
+            if need.key_limit is not None and len(holders) >= need.key_limit:
                 reason = _(
                     "waiting for concurrency key {key}: {used}/{total} in use by {holders}",
                     key=need.key,
@@ -177,9 +201,18 @@ class Throttle:
                 reason = _(
                     "rate limited on queue {queue}: at most {rate}",
                     queue=queue,
-                    rate=self.queues[queue].describe().partition("@")[2],
+                    rate=describe_rate(self.queues[queue].rate or 1, self.queues[queue].per_s),
                 )
                 return Blocked(f"rate:{queue}", reason, wait)
+        if need.key is not None and need.key_rate is not None:
+            wait = self._key_bucket(need.key, need.key_rate, now).wait_s(now)
+            if wait > 0:
+                reason = _(
+                    "rate limited on concurrency key {key}: at most {rate}",
+                    key=need.key,
+                    rate=describe_rate(*need.key_rate),
+                )
+                return Blocked(f"krate:{need.key}", reason, wait)
         return None
 
     def take(self, key: Key, need: Need, now: float) -> float:
@@ -197,6 +230,8 @@ class Throttle:
                 bucket.take(now)
         if need.key is not None:
             self._key_holders.setdefault(need.key, {})[key] = None
+            if need.key_rate is not None:
+                self._key_bucket(need.key, need.key_rate, now).take(now)
         return spent
 
     def release(self, key: Key) -> list[str]:

@@ -357,3 +357,22 @@ async def test_random_mixes_of_limits_never_overrun_and_always_finish(
             in_use[limit] += step
             assert in_use[limit] <= limits[limit], (limit, task_id)
     assert_released(queued)
+
+
+async def test_a_key_rate_spaces_starts_per_value(queued: Engine) -> None:
+    task = {
+        "id": "call",
+        "python": WINDOW,
+        "args": [0],
+        "foreach": ["a", "a", "a", "a", "b", "b"],
+        "concurrency_key": {"key": "${{ item }}", "rate": "2/s"},
+    }
+    run_id = await submit(queued, [task])
+    assert (await queued.wait(run_id)).status == "succeeded"
+    rows = await rows_of(queued, run_id)
+    a_starts = sorted(rows[f"call[{i}]"].outputs["start"] for i in range(4))
+    b_starts = sorted(rows[f"call[{i}]"].outputs["start"] for i in (4, 5))
+    # A burst of 2 per value, then one every 0.5 s: a's 4th start ≥ 1 s after its 1st.
+    assert a_starts[3] - a_starts[0] >= 0.9
+    assert b_starts[1] - b_starts[0] < 0.3  # b's own bucket: not held back by a
+    assert_released(queued)

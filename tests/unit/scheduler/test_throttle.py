@@ -143,3 +143,19 @@ def test_wait_lines_keep_queue_order_and_skip_stale_entries() -> None:
     assert lines.pop("queue:q", lambda key: True) == ("r", "outside")
     assert lines.pop("queue:q", lambda key: True) is None
     assert len(lines) == 0 and lines.pop("key:k", lambda key: True) is None
+
+
+def test_a_key_rate_limits_each_value_apart() -> None:
+    limits = throttle()
+    paced = Need(None, "api", None, (2, 1.0))  # no cap on holders, 2 starts a second
+    for index in range(2):
+        assert limits.check(("r", f"a{index}"), paced, 0.0) is None
+        limits.take(("r", f"a{index}"), paced, 0.0)
+    blocked = limits.check(("r", "a2"), paced, 0.0)
+    assert blocked is not None and blocked.on == "krate:api"
+    assert blocked.reason == "rate limited on concurrency key api: at most 2/s"
+    assert blocked.retry_after_s == pytest.approx(0.5)
+    other = Need(None, "web", None, (2, 1.0))
+    assert limits.check(("r", "w"), other, 0.0) is None  # another value has its own bucket
+    assert limits.tokens("krate:api", 0.25) == 0 and limits.token_s("krate:api") == 0.5
+    assert limits.check(("r", "a2"), paced, 0.5) is None

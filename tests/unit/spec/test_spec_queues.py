@@ -30,7 +30,7 @@ def test_queues_keys_and_run_caps_are_accepted() -> None:
     spec = load_workflow(text, "w.yaml", queues=QUEUES)
     assert spec.max_active_runs == 3
     assert spec.concurrency_key is not None
-    assert (spec.concurrency_key.key, spec.concurrency_key.limit) == ("${{ params.branch }}", 1)
+    assert (spec.concurrency_key.key, spec.concurrency_key.holders) == ("${{ params.branch }}", 1)
     assert spec.defaults.queue == "builds"
     first = spec.tasks[0]
     assert first.queue == "l2-api" and first.concurrency_key is not None
@@ -100,3 +100,21 @@ def test_unknown_queue_message_is_translated() -> None:
     with use_locale("ar"):
         found = issues("name: w\ntasks:\n  - {id: a, run: x, queue: nope}\n")
     assert any("\u0600" <= ch <= "\u06ff" for ch in found[0][1]), found
+
+
+def test_a_task_key_may_have_a_rate_a_workflow_key_may_not() -> None:
+    text = (
+        "name: w\ntasks:\n  - {id: a, run: x, concurrency_key: {key: api, rate: 10/s}}\n"
+        "  - {id: b, run: x, concurrency_key: {key: api, rate: 60/m, limit: 3}}\n"
+    )
+    spec = load_workflow(text, "w.yaml")
+    first, second = (task.concurrency_key for task in spec.tasks)
+    assert first is not None and second is not None
+    assert (first.holders, first.per_value_rate) == (None, (10, 1.0))  # a rate alone: no cap
+    assert (second.holders, second.per_value_rate) == (3, (60, 60.0))
+    refused = issues(
+        "name: w\nconcurrency_key: {key: k, rate: 1/s}\ntasks:\n  - {id: a, run: x}\n"
+        "  - {id: b, run: x, concurrency_key: {key: k, rate: 0/s}}\n"
+    )
+    assert [code for code, _m in refused] == ["spec.invalid_value", "spec.invalid_value"]
+    assert "rate is for a task's concurrency_key" in refused[0][1]
