@@ -19,7 +19,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 PYTEST_WORKERS ?= 2
 CHROMIUM := /usr/bin/chromium
-APT_PACKAGES := chromium fonts-noto-core fonts-dejavu-core nodejs npm
+FONT_PACKAGES := fonts-noto-core fonts-dejavu-core
 PG_HOST := 127.0.0.1
 
 .PHONY: help env deps-machine postgres assets run test lint format bench \
@@ -39,7 +39,7 @@ env: ## create/refresh .venv from uv.lock with the machine's python3.11 (idempot
 	@# Bytecode compiled now, not by each command: where PYTHONDONTWRITEBYTECODE=1 is set (CI,
 	@# containers) Python still reads .pyc files but never writes them. The project itself is
 	@# installed editable, so its src/ is compiled too.
-	@$(UV) sync --frozen --quiet --compile-bytecode --python "$(PYTHON_SYS)"
+	@$(UV) sync --frozen --all-extras --quiet --compile-bytecode --python "$(PYTHON_SYS)"
 	@$(BIN)/python -m compileall -q -j 0 src
 	@$(MAKE) assets
 
@@ -52,12 +52,19 @@ assets: ## install the dashboard's pinned front-end packages (only once package-
 	fi
 
 deps-machine: postgres ## apt packages for browser tests (chromium, fonts, npm) and a running PostgreSQL
-	@if [ ! -x $(CHROMIUM) ] || ! command -v npm >/dev/null 2>&1; then \
+	@# Only what is missing: a machine with Node.js from elsewhere (whose nodejs ships npm)
+	@# must not be asked for Debian's npm, which conflicts with it.
+	@missing=""; \
+	[ -x $(CHROMIUM) ] || missing="$$missing chromium"; \
+	for pkg in $(FONT_PACKAGES); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update && apt-get install -y $(APT_PACKAGES); \
+	    apt-get update && apt-get install -y $$missing; \
 	  else \
-	    echo "hint: $(CHROMIUM) or npm is missing; as root run: apt-get update && apt-get install -y $(APT_PACKAGES)" >&2; \
-	    	  fi; \
+	    echo "hint: missing$$missing; as root run: apt-get update && apt-get install -y$$missing" >&2; \
+	  fi; \
 	fi
 
 postgres: ## start the local PostgreSQL cluster when nothing answers on 127.0.0.1
@@ -95,6 +102,10 @@ bench: env ## engine workloads W1-W4, the API and the command line (see docs/per
 	@$(BIN)/python bench/monitoring_bench.py
 	@$(BIN)/python bench/schedules_bench.py
 	@$(BIN)/python bench/queues_bench.py
+	@$(BIN)/python bench/export_bench.py
+	@$(BIN)/python bench/policies_bench.py
+	@$(BIN)/python bench/scheduling_bench.py
+	@$(BIN)/python bench/dashboard_bench.py
 
 i18n-extract: env ## collect messages into basir.pot and merge them into the Arabic catalog
 	@$(BIN)/python scripts/i18n.py extract

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -34,3 +35,20 @@ def mark_start() -> float:
     now = time.time()
     MARKS.append(now)
     return now
+
+
+async def stamp() -> float:
+    """Scheduling latency: record when the body runs (on the event loop, no thread hop)."""
+    now = time.perf_counter()
+    MARKS.append(now)
+    return now
+
+
+GATE: asyncio.Event | None = None
+
+
+async def gate() -> int:
+    """Scheduling latency: hold a slot until the benchmark opens the gate."""
+    assert GATE is not None
+    await GATE.wait()
+    return 1

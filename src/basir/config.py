@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -180,6 +180,20 @@ class Settings(BaseSettings):
     def _queues(cls, value: object) -> object:
         return parse_queues(value)
 
+    task_log_retention_days: float = Field(
+        30.0, ge=0, le=36500, description="days the task logs of finished runs are kept; 0: ever"
+    )
+    task_logs_max_bytes: int = Field(
+        10 * 1024**3, ge=0, description="cap on all task logs; oldest finished runs go first"
+    )
+    otel_traces: bool = Field(
+        False, description="export runs as OpenTelemetry traces (the otel extra; OTEL_* env)"
+    )
+    otel_logs: bool = Field(False, description="send log records to OpenTelemetry too")
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", description="server logs: JSON lines, console lines, or auto (JSON off a terminal)"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     task_env_allow: str = Field(
         "", description="extra server variables tasks may see, e.g. 'HTTP_PROXY,CI'"
     )

@@ -20,6 +20,7 @@ from basir.api.middleware import BodyLimitMiddleware, LocaleMiddleware
 from basir.api.query import refuse_unknown_query
 from basir.api.routes import (
     alerts,
+    dashboards,
     decisions,
     events,
     export,
@@ -27,6 +28,7 @@ from basir.api.routes import (
     log_search,
     monitoring,
     queues,
+    resource_policies,
     resources,
     runs,
     schedules,
@@ -42,6 +44,7 @@ from basir.monitoring.alert_manager import AlertManager
 from basir.monitoring.health_probe import gather
 from basir.monitoring.history import HistorySampler
 from basir.monitoring.http import HttpMetricsMiddleware
+from basir.monitoring.log_retention import LogSweeper
 from basir.monitoring.metrics import Metrics
 from basir.monitoring.notify import Notifier
 from basir.monitoring.snapshot import engine_state
@@ -85,14 +88,22 @@ def create_app(
         metrics.bind_state(engine_state(engine))
 
     sampler = HistorySampler(metrics, engine.store, interval_s=settings.metrics_interval_s)
+    sweeper = LogSweeper(
+        engine.store,
+        settings.logs_dir,
+        keep_s=settings.task_log_retention_days * 86400,
+        max_bytes=settings.task_logs_max_bytes,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sampler.start()  # the built-in metric history, while the app serves
+        sweeper.start()  # task log retention
         await ctx.alerts.start()  # the built-in alert rules
         yield
         await ctx.alerts.stop()
         await sampler.stop()
+        await sweeper.stop()
         ctx.shutdown.set()
         ctx.runs_cache.close()
 
@@ -109,10 +120,29 @@ def create_app(
     problems.install(app)
     # The most requested routes first: matching walks the routers in order.
     modules = (runs, events, tasks, workflows, decisions, schedules, resources, health)
-    for module in (*modules, queues, monitoring, alerts, export, log_search):
+    for module in (
+        *modules,
+        queues,
+        resource_policies,
+        monitoring,
+        alerts,
+        export,
+        log_search,
+        dashboards,
+    ):
         app.include_router(module.router, dependencies=[Depends(refuse_unknown_query)])
     # The web UI at `/`, after the API so `/api/v1` routes match first; same shutdown signal.
-    mount_dashboard(app, DashboardContext(engine, settings, shutdown=ctx.shutdown))
+    mount_dashboard(
+        app,
+        DashboardContext(
+            engine,
+            settings,
+            shutdown=ctx.shutdown,
+            alerts=ctx.alerts,
+            auth=ctx.auth,
+            metrics=metrics,
+        ),
+    )
     # Added innermost first: the locale is set before the body limit may answer 413.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(LocaleMiddleware)

@@ -40,6 +40,7 @@ STATUS_BY_CODE = {
     "request.unsupported_media_type": 415,
     "request.malformed": 400,
     "request.invalid_cursor": 400,
+    "quota.exceeded": 429,
 }
 CODE_BY_STATUS = {
     400: "request.malformed",

@@ -107,6 +107,14 @@ class RunProgress:
             # Plain text straight to the stream: rich's print costs ~0.5 ms a line, which is
             # seconds for a 10,000-task run, and an error text is not markup.
             self.stream.write(line + "\n")
+        elif self.live is None and getattr(event, "type", None) == "task.preempted":
+            line = _(
+                "task {task_id} preempted by run {run_id} task {by}; queued again",
+                task_id=task_id,
+                run_id=data.get("by_run_id"),
+                by=data.get("by_task_id"),
+            )
+            self.stream.write(line + "\n")
 
     def _count(self, task_id: str, before: str | None, after: str) -> None:
         """Keep the counts true when one task moves `before` → `after` (a retry leaves FINAL)."""

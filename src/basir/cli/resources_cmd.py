@@ -1,4 +1,4 @@
-"""`basir resources status | pool set NAME CAPACITY`.
+"""`basir resources status | pool set NAME CAPACITY` (reserve, quota: `resource_policies_cmd`).
 
 With `--server URL`, the live view of that server's engine: every pool with its capacity, what
 is in use and by whom, and the tasks waiting with their reasons.  Without it, the embedded
@@ -25,11 +25,19 @@ from basir.i18n import _
 async def _local_status() -> dict[str, Any]:
     from basir.engine.admission import configured_pools, shown
     from basir.resources.capacity import pool_capacities
+    from basir.resources.policy_store import reserved_now
 
     async with opened_store(settings()) as store:
         capacity = pool_capacities(await configured_pools(store, settings().pools))
+        reserved = await reserved_now(store)
     pools: list[dict[str, Any]] = [
-        {"name": name, "capacity": shown(name, amount), "in_use": None, "holders": []}
+        {
+            "name": name,
+            "capacity": shown(name, amount),
+            "in_use": None,
+            "reserved": shown(name, reserved.get(name, 0)),
+            "holders": [],
+        }
         for name, amount in sorted(capacity.items())
     ]
     return {"pools": pools, "waiting": []}
@@ -70,7 +78,7 @@ def _print_status(data: dict[str, Any], json_out: bool) -> None:
     waiting_on: dict[str, int] = {}
     for item in data["waiting"]:
         waiting_on[item["pool"]] = waiting_on.get(item["pool"], 0) + 1
-    table = Table(_("pool"), _("capacity"), _("in use"), _("held by"), _("waiting"))
+    table = Table(_("pool"), _("capacity"), _("in use"), _("reserved"), _("held by"), _("waiting"))
     for pool in data["pools"]:
         name = pool["name"]
         holders = ", ".join(f"{h['run_id']}/{h['task_id']}" for h in pool["holders"][:3])
@@ -80,6 +88,7 @@ def _print_status(data: dict[str, Any], json_out: bool) -> None:
             name,
             _amount(name, pool["capacity"]),
             _amount(name, pool["in_use"]),
+            _amount(name, pool.get("reserved")),
             holders,
             str(waiting_on.get(name, 0)),
         )
@@ -130,4 +139,7 @@ def register(app: typer.Typer) -> None:
         out_console.print(_("pool {pool}: capacity {capacity}", pool=name, capacity=shown_capacity))
 
     group.add_typer(pool, name="pool")
+    from basir.cli import resource_policies_cmd
+
+    resource_policies_cmd.register(group)  # reserve, reservations, unreserve, quota
     app.add_typer(group, name="resources")

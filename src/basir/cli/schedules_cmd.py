@@ -1,7 +1,7 @@
-"""`basir schedules list | next NAME [-n N] | pause NAME | resume NAME | backfill NAME`.
+"""`basir schedules list | next NAME [-n N] | pause NAME | resume NAME | backfill NAME | stats`.
 
-On the embedded store (BASIR_HOME) by default; `list`, `pause`, `resume` and `backfill` also
-against a server with `--server URL`.  NAME is a workflow name (all its schedules) or a schedule id
+On the embedded store (BASIR_HOME) by default; every subcommand also against a server with
+`--server URL`.  NAME is a workflow name (all its schedules) or a schedule id
 (`<workflow>:<position>`) from `list`.  A pause is stored: a server running on the same store,
 or started later, does not fire the schedule until it is resumed.
 """
@@ -61,13 +61,11 @@ async def _local_pause(name: str, paused: bool) -> list[dict[str, Any]]:
 
 
 @run_async
-async def _local_next(name: str, count: int) -> list[tuple[str, list[str]]]:
-    from basir.coordinator.schedule_controls import find_schedules, upcoming
-    from basir.scheduler.cron import iso_in_zone
+async def _local_next(name: str, count: int) -> list[dict[str, Any]]:
+    from basir.coordinator.schedule_controls import next_fires_view
 
     async with opened_store(settings()) as store:
-        records = await find_schedules(store, name)
-    return [(r.id, [iso_in_zone(t, r.timezone) for t in upcoming(r, count)]) for r in records]
+        return await next_fires_view(store, name, count)
 
 
 @run_async
@@ -174,20 +172,26 @@ def register(app: typer.Typer) -> None:
                 items = client.request("GET", "/api/v1/schedules")["items"]
         _print(items, json_out)
 
-    @group.command("next", help=_("The next fire times of a schedule (embedded store)."))
+    @group.command("next", help=_("The next fire times of a schedule, in its time zone."))
     def next_cmd(
         name: NameArgument,
         count: Annotated[int, typer.Option("-n", min=1, max=1000, help=_("how many"))] = 5,
+        server: ServerOption = None,
+        token: TokenOption = None,
         json_out: JsonOption = False,
     ) -> None:
-        found = _local_next(name, count)
+        if server is None:
+            found = _local_next(name, count)
+        else:
+            with connected(server, token) as client:
+                path = f"/api/v1/schedules/{name}/next"
+                found = client.request("GET", path, params={"n": count})["items"]
         if json_out:
-            data = {"items": [{"id": sid, "next": times} for sid, times in found]}
-            sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+            sys.stdout.write(json.dumps({"items": found}, ensure_ascii=False, indent=2) + "\n")
             return
-        for schedule_id, times in found:
-            out_console.print(f"[bold]{schedule_id}[/]")
-            for moment in times:
+        for item in found:
+            out_console.print(f"[bold]{item['id']}[/]")
+            for moment in item["next"]:
                 out_console.print(f"  {moment}")
 
     @group.command("pause", help=_("Pause schedules: no server fires them until resumed."))

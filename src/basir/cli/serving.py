@@ -20,13 +20,17 @@ import sys
 from collections.abc import Callable, Collection, Generator
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
 from basir.cli.common import event_loop_factory, freeze_long_lived
 from basir.config import Settings
 from basir.i18n import _
+
+if TYPE_CHECKING:
+    from basir.events.bus import EventBus
+    from basir.monitoring.tracing import TraceExport
 
 HTTP_DRAIN_TIMEOUT_S = 5
 log = logging.getLogger("basir.server")
@@ -127,6 +131,10 @@ async def serve(config: Settings, examples: Path | None = None, *, port: int | N
     from basir.security.tokens import ensure_admin
     from basir.store.factory import open_store
 
+    if config.otel_traces:  # refused before anything starts
+        from basir.monitoring.tracing import check_otel_available
+
+        check_otel_available()
     config.home.mkdir(parents=True, exist_ok=True)
     store = open_store(config.db_url)
     await store.open()
@@ -146,6 +154,7 @@ async def serve(config: Settings, examples: Path | None = None, *, port: int | N
         if not callbacks.signed:
             log.warning("BASIR_CALLBACK_SECRET is not set: decision callbacks are sent unsigned")
         await callbacks.start()
+        traces = _start_tracing(config, engine.bus)
         freeze_long_lived()
         try:
             app = create_app(engine, config, metrics=metrics)
@@ -155,6 +164,7 @@ async def serve(config: Settings, examples: Path | None = None, *, port: int | N
                 host=config.host,
                 port=config.port if port is None else port,
                 log_level="warning",
+                log_config=None,  # uvicorn's records go through our handler (basir.logconfig)
                 access_log=False,
                 lifespan="on",
                 timeout_graceful_shutdown=HTTP_DRAIN_TIMEOUT_S,
@@ -172,9 +182,23 @@ async def serve(config: Settings, examples: Path | None = None, *, port: int | N
             # Deliveries in flight stay open in the store and are resent on the next start.
             await callbacks.stop()
             await clock.stop()
+            if traces is not None:
+                await traces.stop()
             await engine.stop(config.shutdown_grace_s)
     finally:
         await store.close()
+
+
+def _start_tracing(config: Settings, bus: EventBus) -> TraceExport | None:
+    """OpenTelemetry export of runs as traces, when `BASIR_OTEL_TRACES` asks for it."""
+    if not config.otel_traces:
+        return None
+    from basir.monitoring.tracing import TraceExport, otlp_tracer
+
+    tracer, provider = otlp_tracer(config.otel_logs)
+    export = TraceExport(bus, tracer, flush=provider.shutdown)
+    export.start()
+    return export
 
 
 def _secret(config: Settings) -> str | None:
@@ -184,6 +208,8 @@ def _secret(config: Settings) -> str | None:
 
 def run_server(config: Settings, examples: Path | None = None, *, port: int | None = None) -> None:
     """Blocking entry point: serve on uvloop when available."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from basir.logconfig import configure_logging
+
+    configure_logging(config.log_format, config.log_level)
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         runner.run(serve(config, examples, port=port))

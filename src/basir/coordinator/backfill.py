@@ -2,11 +2,16 @@
 
 `request_backfill` stores one request per schedule (kv kind `backfill`): the logical fire
 times of the window (at most `MAX_BACKFILL_FIRES`) and `max_active`.  Each tick of the
-schedule clock (`Backfiller.step`) starts the next fires while fewer than `max_active` of the
-request's runs are active — a budget of its own, so a backfill never holds up live fires and
-live runs never hold up a backfill.  A backfilled run's id is derived from its schedule and
-logical time, so creating it twice (a crash, two servers) is a refused duplicate: each fire
-runs once.  Every started fire is a `schedule.backfilled` event naming its logical time.
+schedule clock (`Backfiller.step`) starts the next fires within the request's budget
+(`scheduler.schedules.backfill_budget`): with `overlap: allow`, while fewer than `max_active`
+of the request's runs are active — a budget of its own, apart from live fires; otherwise the
+overlap rule holds across live and backfill runs (never two runs of the schedule at once) and
+live fires go first (a backfill run starts only while the schedule is idle and no live fire
+is due; a live fire due while a backfill run runs waits for it instead of being skipped).
+A paused schedule starts no backfill run either.  A backfilled run's id is derived from its
+schedule and logical time, so creating it twice (a crash, two servers) is a refused
+duplicate: each fire runs once.  Every started fire is a `schedule.backfilled` event naming
+its logical time.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from basir.coordinator.schedule_controls import find_schedules
 from basir.errors import BasirError
 from basir.i18n import _
 from basir.scheduler.cron import iso_in_zone
-from basir.scheduler.schedules import backfill_run_id, window_fires
+from basir.scheduler.schedules import backfill_budget, backfill_run_id, window_fires
 from basir.states import RUN_TERMINAL
 from basir.store.base import ConflictError
 from basir.store.records import Batch, EventRecord, RunInsert, RunRecord, ScheduleRecord
@@ -80,7 +85,12 @@ async def request_backfill(
 
 
 class Backfiller:
-    """Starts the fires of stored backfill requests within their budgets."""
+    """Starts the fires of stored backfill requests within their budgets.
+
+    A tick first `survey`s the open requests (which schedules have a backfill run running,
+    so live fires hold back for them: `scheduler.schedules.plan`), fires the live schedules,
+    then `step`s the requests: live fires always go first.
+    """
 
     def __init__(
         self,
@@ -91,32 +101,62 @@ class Backfiller:
         self.store = store
         self._new_run = new_run
         self._start_run = start_run
+        # Per open request: its fires' run statuses, read by the last `survey`.
+        self._open: list[tuple[str, dict[str, Any], dict[str, str]]] = []
 
-    async def step(self, now: float) -> list[str]:
-        """One pass over the open requests; returns the ids of the runs started."""
+    async def survey(self) -> dict[str, int]:
+        """Read the open requests and their runs; returns the running backfill runs per
+        schedule (one kv read and one run-status read per 256 fires, whatever the count)."""
+        docs = [(k, d) for k, d in await self.store.kv_list(KIND, limit=1000) if not d.get("done")]
+        wanted = [backfill_run_id(d["schedule"], t) for _k, d in docs for t in d["fires"]]
+        statuses = await self.store.run_statuses(wanted) if wanted else {}
+        self._open = []
+        active: dict[str, int] = {}
+        for key, doc in docs:
+            mine = {t: statuses[i] for t in doc["fires"]
+                    if (i := backfill_run_id(doc["schedule"], t)) in statuses}  # fmt: skip
+            self._open.append((key, doc, {repr(t): v for t, v in mine.items()}))
+            running = sum(status not in RUN_TERMINAL for status in mine.values())
+            active[doc["schedule"]] = active.get(doc["schedule"], 0) + running
+        return active
+
+    async def step(self, now: float, active: dict[str, int] | None = None) -> list[str]:
+        """Start what the open requests' budgets allow; returns the ids of the runs started.
+
+        `active` is `survey`'s answer for this tick (surveyed here when not given).
+        """
+        if active is None:
+            active = await self.survey()
         started: list[str] = []
-        for key, doc in await self.store.kv_list(KIND, limit=1000):
-            if not doc.get("done"):
-                started.extend(await self._advance(key, doc, now))
+        for key, doc, statuses in self._open:
+            started.extend(await self._advance(key, doc, statuses, active, now))
+        self._open = []
         return started
 
-    async def _advance(self, key: str, doc: dict[str, Any], now: float) -> list[str]:
+    async def _advance(
+        self,
+        key: str,
+        doc: dict[str, Any],
+        statuses: dict[str, str],
+        active: dict[str, int],
+        now: float,
+    ) -> list[str]:
         record = await self.store.get_schedule(doc["schedule"])
         if record is None:  # the schedule left its workflow: nothing more to backfill
-            await self.store.kv_put(KIND, key, {**doc, "done": True})
+            await self.store.kv_delete(KIND, key)
             return []
-        active, pending = 0, []
-        for logical in doc["fires"]:
-            run = await self.store.get_run(backfill_run_id(record.id, logical))
-            if run is None:
-                pending.append(logical)
-            elif run.status not in RUN_TERMINAL:
-                active += 1
-        if not pending and active == 0:
-            await self.store.kv_put(KIND, key, {**doc, "done": True})
+        pending = [t for t in doc["fires"] if repr(t) not in statuses]
+        running = sum(status not in RUN_TERMINAL for status in statuses.values())
+        if not pending and running == 0:  # finished: removed, so open requests stay few
+            await self.store.kv_delete(KIND, key)
             return []
+        live = await self._live_active(record)
+        budget = backfill_budget(
+            record, now, int(doc["max_active"]),
+            request_active=running, schedule_active=active.get(record.id, 0), live_active=live,
+        )  # fmt: skip
         started: list[str] = []
-        for logical in pending[: max(0, int(doc["max_active"]) - active)]:
+        for logical in pending[:budget]:
             run_id = backfill_run_id(record.id, logical)
             insert = await self._new_run(record, now, run_id)
             insert.run.trigger = "backfill"
@@ -133,9 +173,17 @@ class Backfiller:
                 await self.store.write(Batch([insert], [event, run_queued_event(insert.run, now)]))
             except ConflictError:  # already created (another server, or before a crash)
                 continue
+            active[record.id] = active.get(record.id, 0) + 1  # later requests see it
             await self._start_run(run_id)
             started.append(run_id)
         return started
+
+    async def _live_active(self, record: ScheduleRecord) -> bool:
+        if record.last_run_id is None:
+            return False
+        found = await self.store.run_statuses([record.last_run_id])
+        status = found.get(record.last_run_id)
+        return status is not None and status not in RUN_TERMINAL
 
 
 def run_queued_event(run: RunRecord, now: float) -> EventRecord:

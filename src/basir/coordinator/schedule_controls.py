@@ -98,6 +98,28 @@ def upcoming(record: ScheduleRecord, count: int) -> list[float]:
     return fires
 
 
+MAX_UPCOMING = 1000
+
+
+async def next_fires_view(store: Store, name: str, count: int) -> list[dict[str, Any]]:
+    """`[{"id", "timezone", "next": [ISO 8601 in the schedule's zone, ...]}]` for NAME: what
+    `basir schedules next` prints and `GET /api/v1/schedules/{name}/next` answers."""
+    if not 1 <= count <= MAX_UPCOMING:
+        raise BasirError(
+            "schedule.invalid_count",
+            _("the number of fires must be from 1 to {most}, not {count}",
+              most=MAX_UPCOMING, count=count),
+        )  # fmt: skip
+    return [
+        {
+            "id": record.id,
+            "timezone": record.timezone,
+            "next": [iso_in_zone(t, record.timezone) for t in upcoming(record, count)],
+        }
+        for record in await find_schedules(store, name)
+    ]
+
+
 def schedule_view(record: ScheduleRecord) -> dict[str, Any]:
     """The public shape of a schedule; times in ISO 8601 with the schedule's own offset."""
     zone = record.timezone

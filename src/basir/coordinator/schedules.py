@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import time
 from collections.abc import Callable
@@ -81,6 +82,22 @@ def schedule_records(spec: WorkflowSpec, now: float) -> list[ScheduleRecord]:
     return records
 
 
+def _clock_fields(decided: Plan, run_ids: list[str], now: float) -> dict[str, Any]:
+    """The schedule columns a tick writes: the moved clock, the queue, the last fire."""
+    fields: dict[str, Any] = {
+        "next_fire_at": decided.next_fire_at,
+        "due_at": decided.due_at,
+        "queued": decided.queued,
+        "updated_at": now,
+    }
+    if decided.fire or decided.skipped:
+        fields["paused_at"] = None
+    if run_ids:
+        fields["last_run_id"] = run_ids[-1]
+        fields["last_fire_at"] = decided.fire[-1]
+    return fields
+
+
 def _event(kind: str, record: ScheduleRecord, now: float, **data: Any) -> EventRecord:
     payload = {"schedule": record.id, "workflow": record.workflow, **data}
     return EventRecord(
@@ -108,6 +125,7 @@ class Scheduler:
         self._resynced_at = 0.0
         # Workflow versions read during one tick (the latest may change between ticks).
         self._versions: dict[tuple[str, int | None], WorkflowVersion] = {}
+        self._defaults: dict[tuple[str, int], dict[str, Any]] = {}  # params, per version
         self.backfiller = Backfiller(store, self._new_run, engine.resume)
 
     def wake(self) -> None:
@@ -177,51 +195,55 @@ class Scheduler:
                 await asyncio.wait_for(self._wake.wait(), delay)
 
     async def tick(self, now: float | None = None) -> list[str]:
-        """Fire every due schedule once; returns the ids of the runs started."""
+        """Fire every due schedule once; returns the ids of the runs started.
+
+        The whole tick is a handful of store calls whatever the number due: one indexed read
+        of the due schedules, one of their previous runs' statuses, one per workflow version
+        fired, and ONE transaction that moves every clock together with the runs and events
+        of its fire (`update_schedules`: each schedule's part all or nothing on its own).
+        """
         now = self.clock() if now is None else now
-        started: list[str] = []
-        # Schedules are independent: firing them together lets the store commit their
-        # transactions as one group (SQLite group commit) instead of one fsync each.
         self._versions.clear()
+        self._defaults.clear()
+        backfilling = await self.backfiller.survey()  # live fires wait for these, below
         due = await self.store.due_schedules(now)
-        fired = await asyncio.gather(*(self._fire_one(r, now) for r in due))
-        for run_ids in fired:
-            started.extend(run_ids)
-        started.extend(await self.backfiller.step(now))
+        started = await self._fire_all(due, now, backfilling) if due else []
+        started.extend(await self.backfiller.step(now, backfilling))  # live ones went first
         return started
 
-    async def _fire_one(self, record: ScheduleRecord, now: float) -> list[str]:
-        try:
-            return await self._fire(record, now)
-        except (ConflictError, StoreNotFound):  # changed or removed since read (paused,
-            return []  # applied, another server)
-
-    async def _previous_active(self, record: ScheduleRecord) -> bool:
-        if record.last_run_id is None:
-            return False
-        run = await self.store.get_run(record.last_run_id)
-        return run is not None and run.status not in RUN_TERMINAL
-
-    async def _fire(self, record: ScheduleRecord, now: float) -> list[str]:
-        decided = plan(record, now, await self._previous_active(record))
-        if not decided.changed and decided.next_fire_at == record.next_fire_at:
-            return []
-        batch, run_ids = await self._batch(record, decided, now)
-        fields: dict[str, Any] = {
-            "next_fire_at": decided.next_fire_at,
-            "due_at": decided.due_at,
-            "queued": decided.queued,
-            "updated_at": now,
-        }
-        if decided.fire or decided.skipped:
-            fields["paused_at"] = None
-        if run_ids:
-            fields["last_run_id"] = run_ids[-1]
-            fields["last_fire_at"] = decided.fire[-1]
-        await self.store.update_schedule(ScheduleUpdate(record.id, record.revision, fields), batch)
-        for run_id in run_ids:
+    async def _fire_all(
+        self, due: list[ScheduleRecord], now: float, backfilling: dict[str, int] | None = None
+    ) -> list[str]:
+        """Plan the fires of `due` and write them all in one store call (one transaction;
+        each schedule's part all or nothing on its own), then hand the runs to the engine."""
+        last_runs = [r.last_run_id for r in due if r.last_run_id is not None]
+        statuses = await self.store.run_statuses(last_runs) if last_runs else {}
+        for wanted in dict.fromkeys((r.workflow, r.options.get("version")) for r in due):
+            with contextlib.suppress(BasirError):  # a missing one: its fires say so, below
+                await self._version(wanted)  # read once per tick, not once per fire
+        items: list[tuple[ScheduleUpdate, Batch | None]] = []
+        fired: list[list[str]] = []
+        for record in due:
+            status = statuses.get(record.last_run_id or "")
+            active = status is not None and RunStatus(status) not in RUN_TERMINAL
+            decided = plan(record, now, active, bool((backfilling or {}).get(record.id)))
+            if not decided.changed and decided.next_fire_at == record.next_fire_at:
+                continue
+            batch, run_ids = await self._batch(record, decided, now)
+            fields = _clock_fields(decided, run_ids, now)
+            items.append((ScheduleUpdate(record.id, record.revision, fields), batch))
+            fired.append(run_ids)
+        lost = await self.store.update_schedules(items) if items else []
+        started: list[str] = []
+        for (change, _batch), run_ids, error in zip(items, fired, lost, strict=True):
+            if error is None:
+                started.extend(run_ids)
+            elif not isinstance(error, ConflictError | StoreNotFound):
+                log.error("firing schedule %s failed: %s", change.id, error)
+            # else: changed or removed since read (paused, applied, another server)
+        for run_id in started:
             await self.engine.resume(run_id)
-        return run_ids
+        return started
 
     async def _batch(
         self, record: ScheduleRecord, decided: Plan, now: float
@@ -241,16 +263,18 @@ class Scheduler:
                     more_at_least=decided.more_skipped,
                 )
             )
+        # Waiting for its own previous run (`overlap: queue`), or for a backfill run.
+        why = "overlap" if record.options.get("overlap", "skip") == "queue" else "backfill"
         for logical in decided.newly_queued:
             at = iso_in_zone(logical, zone)
-            batch.events.append(_event("schedule.queued", record, now, at=at))
+            batch.events.append(_event("schedule.queued", record, now, at=at, reason=why))
         run_ids: list[str] = []
         for logical in decided.fire:
             at = iso_in_zone(logical, zone)
             try:
                 insert = await self._new_run(record, now)
-            except BasirError as error:  # e.g. a required parameter without a default
-                reason = "invalid"
+            except BasirError as error:  # a required parameter without a default, a quota
+                reason = "quota" if error.code == "quota.exceeded" else "invalid"
                 batch.events.append(
                     _event("schedule.skipped", record, now, at=at, reason=reason, error=str(error))
                 )
@@ -261,37 +285,50 @@ class Scheduler:
             batch.events.append(run_queued_event(insert.run, now))
         return batch, run_ids
 
+    async def _version(self, wanted: tuple[str, int | None]) -> WorkflowVersion:
+        """A workflow version, read once per tick; `workflow.not_found` when there is none."""
+        version = self._versions.get(wanted)
+        if version is None:
+            version = await self.store.get_workflow(*wanted)
+            if version is None:
+                message = _("no workflow named {name}", name=wanted[0])
+                raise NotFoundError("workflow.not_found", message)
+            self._versions[wanted] = version
+        return version
+
     async def _new_run(
         self, record: ScheduleRecord, now: float, run_id: str | None = None
     ) -> RunInsert:
         from basir.engine.params import resolve_params
+        from basir.engine.resource_policies import refuse_run
         from basir.engine.runtime import new_run_id
         from basir.engine.state import initial_rows
         from basir.spec.models import WorkflowSpec
 
         options = record.options  # a one-off (`run_at`) carries its request's choices
-        wanted = (record.workflow, options.get("version"))
-        version = self._versions.get(wanted)
-        if version is None:
-            version = await self.store.get_workflow(*wanted)
-            if version is not None:
-                self._versions[wanted] = version
-        if version is None:
-            message = _("no workflow named {name}", name=record.workflow)
-            raise NotFoundError("workflow.not_found", message)
+        version = await self._version((record.workflow, options.get("version")))
         key = (version.name, version.version)
         spec = self._specs.get(key)
         if spec is None:  # versions are immutable: parse each once
             if len(self._specs) >= SPEC_CACHE_SIZE:
                 self._specs.clear()
             spec = self._specs[key] = WorkflowSpec.model_validate(version.spec)
+        refuse_run(self.engine, spec.namespace, now)  # a `refuse` quota skips the fire
         deadline = options.get("deadline", spec.deadline)
+        given = options.get("params")
+        if given is None:  # the version's defaults: resolved once per tick, not per fire
+            defaults = self._defaults.get(key)
+            if defaults is None:
+                defaults = self._defaults[key] = resolve_params(spec, None)
+            params = copy.deepcopy(defaults) if defaults else {}
+        else:
+            params = resolve_params(spec, given)
         run = RunRecord(
             id=run_id or new_run_id(),
             workflow=version.name,
             version=version.version,
             status=RunStatus.QUEUED,
-            params=resolve_params(spec, options.get("params")),
+            params=params,
             priority=options.get("priority", spec.priority),
             deadline_at=now + deadline if deadline is not None else None,
             concurrency=spec.concurrency,

@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from basir.dashboard import assets, live, pages_auth, pages_overview, pages_runs, pages_workflows
+from basir.dashboard import (
+    assets,
+    live,
+    pages_admin,
+    pages_alerts,
+    pages_audit,
+    pages_auth,
+    pages_boards,
+    pages_overview,
+    pages_reports,
+    pages_resources,
+    pages_runs,
+    pages_scheduler,
+    pages_workflows,
+)
 from basir.dashboard.context import DashboardContext
 from basir.dashboard.web import LoginRequiredError, login_required_response
 
@@ -16,5 +30,14 @@ def mount(app: FastAPI, context: DashboardContext) -> None:
     app.state.dashboard = context
     app.add_exception_handler(LoginRequiredError, login_required_response)
     app.include_router(assets.router(context.assets_dir))
-    for module in (pages_auth, pages_overview, pages_workflows, pages_runs, live):
+    pages = (
+        pages_scheduler,
+        pages_resources,
+        pages_alerts,
+        pages_reports,
+        pages_audit,
+        pages_admin,
+        pages_boards,
+    )
+    for module in (pages_auth, pages_overview, pages_workflows, pages_runs, *pages, live):
         app.include_router(module.router)

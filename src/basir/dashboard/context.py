@@ -8,6 +8,9 @@ from pathlib import Path
 
 from basir.config import Settings
 from basir.engine.runtime import Engine
+from basir.monitoring.alert_manager import AlertManager
+from basir.monitoring.metrics import Metrics
+from basir.security.auth import Authenticator
 from basir.store.base import Store
 
 
@@ -21,6 +24,12 @@ class DashboardContext:
     shutdown: asyncio.Event = field(default_factory=asyncio.Event)
     # Where the pinned front-end packages are (None: not installed; pages still render).
     assets_dir: Path | None = None
+    # The API's alerting (acknowledge, silence) and authenticator (forget a revoked token at
+    # once); None when the dashboard is mounted without them (the alerts page says so).
+    alerts: AlertManager | None = None
+    auth: Authenticator | None = None
+    # The server's metrics (the live streams count in `basir_sse_clients`), when served.
+    metrics: Metrics | None = None
 
     @property
     def store(self) -> Store:

@@ -21,7 +21,11 @@ def _needs(spec: Mapping[str, Any] | None) -> list[str]:
 
 
 def graph_of(workflow_spec: Mapping[str, Any], tasks: Iterable[TaskRecord]) -> dict[str, Any]:
-    """`{nodes: [{id, status, label}], edges: [[from, to], ...]}` for one run."""
+    """`{nodes: [{id, status, label, parent?}], edges: [[from, to], ...]}` for one run.
+
+    A `foreach` instance names its `parent`, so the browser can collapse the instances of a
+    big fan-out into one group node (expanded on demand).
+    """
     declared = {
         str(t.get("id")): t for t in workflow_spec.get("tasks") or () if isinstance(t, Mapping)
     }
@@ -30,10 +34,10 @@ def graph_of(workflow_spec: Mapping[str, Any], tasks: Iterable[TaskRecord]) -> d
     nodes = []
     edges: list[list[str]] = []
     for task in rows:
-        nodes.append(
-            {"id": task.task_id, "status": str(task.status), "label": state_label(task.status)}
-        )
+        node = {"id": task.task_id, "status": str(task.status), "label": state_label(task.status)}
+        nodes.append(node)
         if task.parent_id is not None and task.parent_id in present:
+            node["parent"] = task.parent_id
             edges.append([task.parent_id, task.task_id])
             continue
         for need in _needs(task.spec or declared.get(task.task_id)):

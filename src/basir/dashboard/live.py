@@ -14,11 +14,13 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import APIRouter, Query, Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from basir.dashboard.context import DashboardContext
 from basir.dashboard.web import SessionDep, dashboard_of, with_headers
 from basir.events.bus import Subscription
+from basir.events.frames import shared
+from basir.events.sse import EventStreamResponse, counted
 from basir.store.records import EventRecord
 
 router = APIRouter(include_in_schema=False)
@@ -37,8 +39,9 @@ def accept_for(run: str | None) -> Callable[[EventRecord], bool]:
     return accept
 
 
+@shared
 def frame(event: EventRecord) -> bytes:
-    """One SSE frame for an event: `run` or `task` with a small JSON payload."""
+    """One SSE frame for an event: `run` or `task` with a small JSON payload (encoded once)."""
     kind, _sep, state = event.type.partition(".")
     if kind == "task":
         data = {"run": event.run_id, "task": event.task_id, "status": state}
@@ -46,19 +49,6 @@ def frame(event: EventRecord) -> bytes:
         data = {"run": event.run_id, "status": state}
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return f"id: {event.id}\nevent: {kind}\ndata: {text}\n\n".encode()
-
-
-async def _next(subscription: Subscription, stop: asyncio.Event) -> EventRecord | None:
-    """The next event; None on a keep-alive timeout or shutdown."""
-    getter = asyncio.ensure_future(subscription.get())
-    stopper = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({getter, stopper}, timeout=KEEPALIVE_S, return_when="FIRST_COMPLETED")
-    finally:
-        stopper.cancel()
-        if not getter.done():
-            getter.cancel()
-    return None if getter.cancelled() or not getter.done() else getter.result()
 
 
 async def missed(ctx: DashboardContext, run: str | None, since: int | None) -> bool:
@@ -75,26 +65,31 @@ async def stream(
     reconnect: bool,
     stale: Callable[[], Awaitable[bool]],
 ) -> AsyncIterator[bytes]:
-    """Frames until the server shuts down or the browser goes away (then closed quietly).
+    """Frames until shutdown, the browser going away, or the subscription being dropped.
 
     Subscribed first, then checked: a change committed between rendering the page and
     opening the stream is seen either by `stale` (then one `sync`) or by the subscription.
+    A browser too slow for its queue is dropped from the bus: the stream ends, the browser
+    reconnects with `Last-Event-ID` and gets one `sync`.  Queued events go out as one chunk,
+    at most one per `batch_window` (which grows with the number of subscribers).
     """
+    stop = asyncio.ensure_future(ctx.shutdown.wait())
+    stop.add_done_callback(lambda _: subscription.close())
     try:
         yield f"retry: {RECONNECT_MS}\n: live\n\n".encode()
         if reconnect or await stale():
             last = await ctx.store.last_event_id()
             yield f"id: {last}\nevent: sync\ndata: {{}}\n\n".encode()
-        while not ctx.shutdown.is_set():
-            if subscription.lagged:
-                subscription.lagged = False
-                while subscription.get_nowait() is not None:
-                    pass
-                last = await ctx.store.last_event_id()
-                yield f"id: {last}\nevent: sync\ndata: {{}}\n\n".encode()
-            event = await _next(subscription, ctx.shutdown)
-            yield frame(event) if event is not None else b": keep-alive\n\n"
+        while not subscription.closed:
+            await subscription.wait(KEEPALIVE_S)
+            chunk = b"".join(frame(event) for event in subscription.drain())
+            if chunk and not subscription.dropped:
+                yield chunk
+                await asyncio.sleep(ctx.engine.bus.batch_window())
+            elif not subscription.closed:
+                yield b": keep-alive\n\n"
     finally:
+        stop.cancel()
         subscription.close()
 
 
@@ -107,11 +102,8 @@ async def live(
 ) -> Response:
     """The page's change stream (one per page; the htmx SSE extension opens it)."""
     ctx = dashboard_of(request)
-    subscription = ctx.engine.bus.subscribe(accept_for(run))
+    subscription = ctx.engine.bus.subscribe(accept_for(run), droppable=True)
     reconnect = request.headers.get("last-event-id") is not None
-    response = StreamingResponse(
-        stream(ctx, subscription, reconnect, lambda: missed(ctx, run, since)),
-        media_type="text/event-stream",
-        headers={"X-Accel-Buffering": "no"},
-    )
-    return with_headers(response)
+    frames = stream(ctx, subscription, reconnect, lambda: missed(ctx, run, since))
+    gauge = ctx.metrics.sse_clients if ctx.metrics is not None else None
+    return with_headers(EventStreamResponse(counted(frames, gauge)))

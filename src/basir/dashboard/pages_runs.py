@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from basir.dashboard import graph, logs
+from basir.dashboard import graph, logs, timeline
 from basir.dashboard.web import (
     SessionDep,
     can_operate,
@@ -18,12 +20,14 @@ from basir.dashboard.web import (
     error_page,
     forbidden_page,
     render,
+    render_off_loop,
     with_headers,
 )
 from basir.errors import BasirError
-from basir.i18n import _
+from basir.i18n import _, current_locale
 from basir.spec.models import NAME_PATTERN
 from basir.states import RUN_ACTIVE, RunStatus
+from basir.store.records import EventRecord
 
 router = APIRouter(include_in_schema=False)
 
@@ -33,8 +37,13 @@ TASK_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}(\[\d{1,9}\])?$"
 RunId = Annotated[str, Path(pattern=RUN_ID_PATTERN)]
 TaskId = Annotated[str, Path(pattern=TASK_ID_PATTERN)]
 PAGE_SIZE = 25
+TASKS_PAGE_SIZE = 100
+BIG_RUN_TASKS = 200
+LOG_LIVE_STATES = frozenset({"queued", "running", "retrying"})
 MAX_CURSOR_CHARS = 512
 CONTROLS = ("pause", "resume", "cancel", "retry")
+EVENTS_PAGE = 1000
+MAX_TIMELINE_EVENTS = 20_000
 
 
 def run_filters(query: Any) -> dict[str, str | None]:
@@ -87,7 +96,19 @@ async def _run_values(request: Request, run_id: str) -> dict[str, Any] | None:
     if run is None:
         return None
     tasks = await ctx.store.get_tasks(run_id)
-    return {"run": run, "tasks": tasks, "active": run.status in RUN_ACTIVE, "since": since}
+    pages = max(1, -(-len(tasks) // TASKS_PAGE_SIZE))
+    text = request.query_params.get("tpage", "0")
+    page = min(int(text), pages - 1) if text.isdigit() and len(text) <= 6 else 0
+    return {
+        "run": run,
+        "tasks": tasks[page * TASKS_PAGE_SIZE : (page + 1) * TASKS_PAGE_SIZE],
+        "task_count": len(tasks),
+        "tpage": page,
+        "tpages": pages,
+        "active": run.status in RUN_ACTIVE,
+        "poll_s": poll_seconds(len(tasks)),
+        "since": since,
+    }
 
 
 @router.get("/runs/{run_id}")
@@ -101,7 +122,24 @@ async def run_page(request: Request, session: SessionDep, run_id: RunId) -> Resp
         return error_page(request, session, _("no run with id {run_id}", run_id=run_id), 404)
     part = request.query_params.get("part")
     template = {"head": "run_head.html", "tasks": "run_tasks.html"}.get(part or "", "run.html")
-    return render(request, template, values, session=session)
+    return await render_off_loop(
+        request, template, values, session=session, status_code=_poll_status(part, values)
+    )
+
+
+def poll_seconds(size: int) -> int:
+    """How often an active run's tasks table and timeline are re-read: 2 s, 10 s for big runs
+    (a 1,000-task timeline costs the server tens of milliseconds per read)."""
+    return 2 if size <= BIG_RUN_TASKS else 10
+
+
+def _poll_status(part: str | None, values: dict[str, Any]) -> int:
+    """200, or 286 for a fragment of a finished run: htmx then stops polling it.
+
+    A busy run's task events never leave a quiet gap for the fragments' debounced triggers,
+    so while a run is active its tasks table and timeline are also re-read (`poll_seconds`).
+    """
+    return 286 if part in ("tasks", "timeline") and not values["active"] else 200
 
 
 @router.get("/runs/{run_id}/graph")
@@ -113,8 +151,47 @@ async def run_graph(request: Request, session: SessionDep, run_id: RunId) -> Res
         return with_headers(JSONResponse({"nodes": [], "edges": []}, 404))
     workflow = await ctx.store.get_workflow(run.workflow, run.version)
     spec = workflow.spec if workflow is not None else {}
-    data = graph.graph_of(spec, await ctx.store.get_tasks(run_id))
-    return with_headers(JSONResponse(data))
+    tasks = await ctx.store.get_tasks(run_id)
+    # Beside the loop: a 1,000-task graph is tens of milliseconds of Python.
+    body = await asyncio.to_thread(lambda: JSONResponse(graph.graph_of(spec, tasks)))
+    return with_headers(body)
+
+
+async def _run_events(request: Request, run_id: str) -> list[EventRecord]:
+    """The run's events, oldest first, page by page, at most `MAX_TIMELINE_EVENTS`."""
+    store = dashboard_of(request).store
+    events: list[EventRecord] = []
+    after = 0
+    while len(events) < MAX_TIMELINE_EVENTS:
+        page = await store.list_events(after=after, limit=EVENTS_PAGE, run_id=run_id)
+        events.extend(page)
+        if len(page) < EVENTS_PAGE:
+            break
+        after = page[-1].id
+    return events
+
+
+@router.get("/runs/{run_id}/timeline")
+async def run_timeline(request: Request, session: SessionDep, run_id: RunId) -> Response:
+    """The Gantt timeline of the run's attempts, as a fragment (refreshed live)."""
+    run = await dashboard_of(request).store.get_run(run_id)
+    if run is None:
+        return error_page(request, session, _("no run with id {run_id}", run_id=run_id), 404)
+    bars = timeline.attempts(await _run_events(request, run_id))
+    rtl = current_locale() == "ar"
+    chart = timeline.layout(bars, time.time(), rtl=rtl)
+    values = {
+        "run": run,
+        "chart": chart,
+        "width": timeline.WIDTH,
+        "label_w": timeline.LABEL_W,
+        "active": run.status in RUN_ACTIVE,
+        "poll_s": poll_seconds(len(bars)),
+    }
+    status_code = _poll_status("timeline", values)
+    return await render_off_loop(
+        request, "run_timeline.html", values, session=session, status_code=status_code
+    )
 
 
 @router.get("/runs/{run_id}/tasks/{task_id}/log")
@@ -124,13 +201,19 @@ async def task_log(
     """The end of one task's log, as a fragment."""
     ctx = dashboard_of(request)
     tasks = await ctx.store.get_tasks(run_id)
-    if not any(task.task_id == task_id for task in tasks):
+    task = next((task for task in tasks if task.task_id == task_id), None)
+    if task is None:
         return error_page(request, session, _("no task {task_id}", task_id=task_id), 404)
     path = logs.log_file(ctx.settings.logs_dir, run_id, task_id)
     text, cut = await logs.tail(path) if path is not None else ("", False)
-    values = {"run_id": run_id, "task_id": task_id, "text": text, "cut": cut}
-    template = "task_log.html" if request.headers.get("hx-request") else "task_log_page.html"
-    return render(request, template, values, session=session)
+    live = task.status in LOG_LIVE_STATES
+    values = {"run_id": run_id, "task_id": task_id, "text": text, "cut": cut, "live": live}
+    if not request.headers.get("hx-request"):
+        return render(request, "task_log_page.html", values, session=session)
+    # While the task runs the fragment polls its log; 286 tells htmx to stop polling.
+    return render(
+        request, "task_log.html", values, session=session, status_code=200 if live else 286
+    )
 
 
 @router.post("/runs/{run_id}/{action}")

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Path, Request
 from starlette.responses import RedirectResponse, Response
 
-from basir.dashboard import forms
+from basir.dashboard import forms, spec_view
 from basir.dashboard.context import DashboardContext
 from basir.dashboard.web import (
     SessionDep,
@@ -84,13 +84,44 @@ async def _workflow_page(
     values = {
         "workflow": workflow,
         "fmt": fmt,
-        "spec_text": spec_text(workflow, fmt),
+        "spec_html": spec_view.highlighted(spec_text(workflow, fmt), fmt),
+        **await _diff_values(request, workflow, [v.version for v in versions]),
         "fields": forms.param_fields(declared, posted, errors),
         "general_errors": general or [],
         "runs": recent.items,
         "versions": versions,
     }
     return render(request, "workflow.html", values, session=session, status_code=status_code)
+
+
+def _version_param(request: Request, key: str, known: list[int]) -> int | None:
+    text = request.query_params.get(key, "")
+    return int(text) if text.isdigit() and len(text) <= 9 and int(text) in known else None
+
+
+async def _diff_values(
+    request: Request, workflow: WorkflowVersion, known: list[int]
+) -> dict[str, Any]:
+    """The version diff: `?from=&to=` (default: the previous version to the latest)."""
+    if len(known) < 2:
+        return {"diff": None, "diff_from": None, "diff_to": None, "known": known}
+    ordered = sorted(known)
+    new = _version_param(request, "to", known) or ordered[-1]
+    old = _version_param(request, "from", known)
+    if old is None:
+        older = [v for v in ordered if v < new]
+        old = older[-1] if older else ordered[0]
+    store = dashboard_of(request).store
+    before, after = await asyncio.gather(
+        store.get_workflow(workflow.name, old), store.get_workflow(workflow.name, new)
+    )
+    lines: list[spec_view.DiffLine] = []
+    cut = False
+    if before is not None and after is not None:
+        lines, cut = spec_view.diff(
+            spec_text(before, "yaml"), spec_text(after, "yaml"), f"v{old}", f"v{new}"
+        )
+    return {"diff": lines, "diff_cut": cut, "diff_from": old, "diff_to": new, "known": ordered}
 
 
 @router.get("/workflows/{name}")

@@ -7,14 +7,17 @@ security headers: a CSP without inline script, no framing, nosniff, no referrer.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel import Locale
 from babel.dates import format_datetime
-from babel.numbers import format_decimal
+from babel.numbers import NumberPattern
 from fastapi import Depends, Request
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -31,6 +34,7 @@ from basir.dashboard.sessions import (
 )
 from basir.i18n import _, current_locale, negotiate, ngettext, set_locale, state_label
 from basir.i18n.catalog import SUPPORTED_LOCALES
+from basir.monitoring import report_render
 from basir.security.auth import Permission, permissions_of
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -60,7 +64,14 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.globals.update(
-        _=_, ngettext=ngettext, state_label=state_label, when=format_when, number=format_number
+        _=_,
+        ngettext=ngettext,
+        state_label=state_label,
+        when=format_when,
+        when_in=format_in_zone,
+        number=format_number,
+        secs=report_render.seconds,
+        percent=report_render.percent,
     )
     env.filters["localised"] = localised
     return env
@@ -70,15 +81,46 @@ def format_when(timestamp: float | None) -> Markup:
     """A `<time>` in the page's language (Babel), kept left-to-right inside Arabic text."""
     if timestamp is None:
         return Markup("—")
+    return _when(timestamp, current_locale())
+
+
+@functools.lru_cache(maxsize=4096)
+def _when(timestamp: float, lang: str) -> Markup:
+    """Remembered: a live list re-renders the same times again and again."""
     moment = datetime.fromtimestamp(timestamp, UTC)
-    text = format_datetime(moment, "yyyy-MM-dd HH:mm:ss", locale=current_locale()) + " UTC"
+    text = format_datetime(moment, "yyyy-MM-dd HH:mm:ss", locale=_decimal(lang)[0]) + " UTC"
     iso = moment.isoformat().replace("+00:00", "Z")
     return Markup('<time datetime="{}" dir="ltr">{}</time>').format(iso, text)
 
 
+def format_in_zone(timestamp: float | None, zone: str) -> Markup:
+    """A `<time>` in a given IANA time zone (a schedule's own), with its UTC offset."""
+    if timestamp is None:
+        return Markup("—")
+    try:
+        tz: tzinfo = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = UTC
+    moment = datetime.fromtimestamp(timestamp, tz)
+    text = format_datetime(moment, "yyyy-MM-dd HH:mm xxx", locale=current_locale())
+    return Markup('<time datetime="{}" dir="ltr">{}</time>').format(moment.isoformat(), text)
+
+
+@functools.cache
+def _decimal(lang: str) -> tuple[Locale, NumberPattern]:
+    locale = Locale.parse(lang)
+    return locale, locale.decimal_formats[None]
+
+
 def format_number(value: float) -> str:
-    """A number in the page's language (Babel)."""
-    return format_decimal(value, locale=current_locale())
+    """A number in the page's language (Babel's decimal pattern, parsed once per language).
+
+    The same text as `babel.numbers.format_decimal`, three times cheaper: a big page formats
+    hundreds of numbers.
+    """
+    locale, pattern = _decimal(current_locale())
+    text: str = pattern.apply(value, locale, numbering_system="latn")
+    return text
 
 
 def localised(value: object) -> str:
@@ -146,6 +188,7 @@ def render(
         "session": session,
         "user": session.principal.user if session else None,
         "can_operate": session is not None and can_operate(session),
+        "can_admin": session is not None and can_admin(session),
         "csrf": session.csrf if session else values.get("csrf"),
         "path": request.url.path,
         "assets": dashboard_of(request).assets_dir is not None,
@@ -154,9 +197,32 @@ def render(
     return with_headers(HTMLResponse(html, status_code))  # type: ignore[return-value]
 
 
+async def render_off_loop(
+    request: Request,
+    template: str,
+    values: Mapping[str, Any],
+    *,
+    session: Session | None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """`render` in a worker thread: the big pages (a 1,000-task run, its timeline) are
+    rendered beside the event loop, which keeps serving the engine, writers and streams.
+
+    The thread gets a copy of the request's context, so the page's language is the same.
+    """
+    return await asyncio.to_thread(
+        render, request, template, values, session=session, status_code=status_code
+    )
+
+
 def can_operate(session: Session) -> bool:
     """Whether the user may start and control runs (RBAC: operator or admin)."""
     return Permission.OPERATE in permissions_of(session.principal)
+
+
+def can_admin(session: Session) -> bool:
+    """Whether the user may see the audit trail and manage users and tokens (admin)."""
+    return Permission.ADMIN in permissions_of(session.principal)
 
 
 class LoginRequiredError(Exception):
@@ -198,9 +264,9 @@ def error_page(request: Request, session: Session | None, message: str, status: 
     return render(request, "error.html", {"message": message}, session=session, status_code=status)
 
 
-def forbidden_page(request: Request, session: Session) -> Response:
+def forbidden_page(request: Request, session: Session, permission: str = "operate") -> Response:
     """403: the user's roles do not allow this action."""
-    message = _("your token does not grant the '{permission}' permission", permission="operate")
+    message = _("your token does not grant the '{permission}' permission", permission=permission)
     return error_page(request, session, message, 403)
 
 

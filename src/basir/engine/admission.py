@@ -22,6 +22,7 @@ someone waits for it.  A rate-limited line is offered again as tokens come (a ti
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -29,16 +30,17 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from basir.config import MAX_POOL_SLOTS, QueueLimit, Settings
+from basir.engine.governor import Governor
 from basir.engine.journal import Journal
 from basir.engine.rendering import Renderer
 from basir.engine.state import RunState, TaskState
 from basir.engine.timers import Timers
 from basir.errors import BasirError, NotFoundError
 from basir.i18n import _
-from basir.resources.allocator import Allocator, Key
+from basir.resources.allocator import Allocator, Key, Waiting
 from basir.resources.capacity import pool_capacities
 from basir.resources.fitting import CPU, MEMORY, MILLI, request_of, to_amount
-from basir.scheduler.ready_queue import ReadyQueue
+from basir.scheduler.fair_share import FairReadyQueue
 from basir.scheduler.throttle import MAX_KEY_CHARS, Need, Throttle
 from basir.scheduler.wait_lines import WaitLines
 from basir.spec.expr_ast import ExpressionError
@@ -109,12 +111,23 @@ async def configured_pools(store: KeyValueStore, custom: Mapping[str, float]) ->
 
 
 Push = Callable[[RunState, TaskState], None]
+LIMIT_PREFIXES = (
+    "queue:",
+    "key:",
+    "rate:",
+    "krate:",
+)  # wait ids of throttling limits (not `quota:NS`)
+
+
+def is_limit(on: str) -> bool:
+    """Whether a wait id is a throttling limit's line rather than a pool (or a quota)."""
+    return on.startswith(LIMIT_PREFIXES)
 
 
 class EngineFlow(Protocol):
     """What admission uses of the engine's flow: its ready queue and timers."""
 
-    ready: ReadyQueue
+    ready: FairReadyQueue
     timers: Timers
 
     def push_ready(self, run: RunState, task: TaskState) -> None:
@@ -138,6 +151,12 @@ class Admission:
         self._keys: dict[Key, str] = {}  # a waiting task's rendered key, until it starts
         # What an admitted attempt started under: its queue, seconds held back by throttling.
         self.throttled_s: dict[Key, tuple[str | None, float]] = {}
+        # Reservations and namespace quotas (`engine.governor`); a wait they cause that ends
+        # at a known time (a window closing, the hourly run rate) calls `on_time` then.
+        self.governor = Governor()
+        self.on_time: Callable[[], None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
 
     @classmethod
     def of(
@@ -221,14 +240,29 @@ class Admission:
             self._wait(run, task, blocked.on, blocked.reason, woken)
             return False
         request = self.request(run, task)
-        wait = self.allocator.acquire(key, request, now) if request else None
+        wait = self._governed(run, request, now)
+        if wait is None and request:
+            wait = self.allocator.acquire(key, request, now)
         if wait is not None:
             self._wait(run, task, wait.pool, wait.reason, woken)
             return False
+        self.governor.took(run, key, request, now)
         throttled = self.throttle.take(key, need, now)
         if need.queue is not None or throttled > 0:
             self.throttled_s[key] = (need.queue, throttled)
         return True
+
+    def limited(self, run: RunState, task: TaskState) -> bool:
+        """Whether a queue, key or rate limit holds the task back now: preemption frees none
+        of them, so it stops nobody for such a task (`engine.preemption`)."""
+        key = (run.id, task.id)
+        entry = self.waiting.get(key)
+        if entry is not None:
+            return is_limit(entry[2])
+        try:
+            return self.throttle.check(key, self.need(run, task), time.time()) is not None
+        except (BasirError, LookupError):  # an unknown queue or a bad key: fails when popped
+            return True
 
     def started(self, run: RunState, task: TaskState) -> dict[str, Any]:
         """The row fields of an attempt admitted just now: its queue and time throttled.
@@ -254,7 +288,7 @@ class Admission:
     ) -> None:
         key = (run.id, task.id)
         self.waiting[key] = (run, task, on)
-        if ":" in on:  # a throttling limit: its line, in queue order
+        if is_limit(on):  # a throttling limit: its line, in queue order
             ready = self._flow.ready if self._flow is not None else None
             self._lines.add(on, ready.last_key if ready is not None else None, key)
         else:
@@ -315,6 +349,40 @@ class Admission:
             self._offer(on, len(self.waiting))
         self.journal.wake()
 
+    def _governed(self, run: RunState, request: Mapping[str, int], now: float) -> Waiting | None:
+        """The wait a quota or another holder's reservation imposes, if any."""
+        allocator = self.allocator
+        found = self.governor.check(run, request, allocator.capacity, allocator.in_use, now)
+        if found is None:
+            return None
+        pool, block = found
+        if block.retry_at is not None:
+            self._arm(block.retry_at, now)
+        return Waiting(pool, block.reason)
+
+    def _arm(self, at: float, now: float) -> None:
+        """Offer the waiting tasks again at `at` (the earliest such time wins)."""
+        if self._timer is not None and self._timer_at <= at:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a pure caller): nothing to wake
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = loop.call_later(max(0.0, at - now) + 0.001, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self.on_time is not None:
+            self.on_time()
+
+    def run_ended(self, run: RunState, push: Callable[[RunState, TaskState], None]) -> None:
+        """A run ended: it no longer counts among its namespace's active runs."""
+        self.governor.run_ended(run)
+        self.rewake(push, {f"quota:{run.record.namespace}": 0})
+
     def hold_back(self, run: RunState, task: TaskState) -> None:
         """The task is held back for another reason (its run's limits): it waits for nothing."""
         key = (run.id, task.id)
@@ -334,8 +402,11 @@ class Admission:
         self._keys.pop(key, None)
         freed: list[str] = self.throttle.release(key)
         held = self.allocator.held.get(key)
+        namespace = self.governor.released(key)
         if held is not None and self.allocator.release(key):
             freed.extend(held)
+        if namespace is not None:
+            freed.append(f"quota:{namespace}")
         if freed:
             self.rewake(push, freed)
 
@@ -352,7 +423,7 @@ class Admission:
         else:
             keys = []
             for pool in pools:
-                if ":" in pool:
+                if is_limit(pool):
                     self._offer(pool)
                 else:
                     keys.extend(self._by_pool.get(pool, ()))
@@ -372,7 +443,7 @@ class Admission:
         if entry is None:
             return None
         run, task, pool = entry
-        waiters = self._by_pool.get(pool) if ":" not in pool else None
+        waiters = self._by_pool.get(pool) if not is_limit(pool) else None
         if waiters is not None:
             waiters.discard(key)
             if not waiters:
@@ -387,8 +458,10 @@ class Admission:
         self.rewake(push)
 
     def status(self) -> dict[str, Any]:
-        """Every pool (capacity, in use, by whom) and every waiting task with its reason."""
+        """Every pool (capacity, in use, by whom, reserved now) and every waiting task with its
+        reason."""
         pools = []
+        held_for = self.governor.reserved_now(time.time())
         for entry in self.allocator.snapshot():
             name = entry["name"]
             holders = [{**h, "amount": shown(name, h["amount"])} for h in entry["holders"]]
@@ -397,6 +470,7 @@ class Admission:
                     "name": name,
                     "capacity": shown(name, entry["capacity"]),
                     "in_use": shown(name, entry["in_use"]),
+                    "reserved": shown(name, held_for.get(name, 0)),
                     "holders": holders,
                 }
             )
@@ -410,7 +484,7 @@ class Admission:
                 "reserved": (run.id, task.id) == reserved,
             }
             for run, task, pool in self.waiting.values()
-            if task.status == TaskStatus.QUEUED and ":" not in pool  # a pool, not a limit
+            if task.status == TaskStatus.QUEUED and not is_limit(pool)  # a pool, not a limit
         ]
         return {"pools": pools, "waiting": waiting}
 
@@ -419,6 +493,6 @@ class Admission:
         waiting = [
             {"run_id": run.id, "task_id": task.id, "on": on, "reason": task.waiting}
             for run, task, on in self.waiting.values()
-            if task.status == TaskStatus.QUEUED and ":" in on
+            if task.status == TaskStatus.QUEUED and is_limit(on)
         ]
         return {**self.throttle.snapshot(), "waiting": waiting}

@@ -22,6 +22,7 @@ from basir.engine.state import RunState, TaskState
 from basir.executors.base import TaskContext, TaskFailure
 from basir.executors.registry import ExecutorRegistry
 from basir.i18n import _
+from basir.log_context import enter_attempt, leave_attempt
 from basir.states import RunStatus, TaskStatus
 from basir.store.base import Store
 from basir.store.records import RunRecord, WorkflowVersion
@@ -80,6 +81,7 @@ class AttemptRunner:
 
     async def run(self, run: RunState, task: TaskState) -> AttemptResult:
         """Run the body; a failure, timeout or broken executor becomes a failed result."""
+        ids = enter_attempt(run.id, task.id, task.attempts)
         try:
             return AttemptResult(TaskStatus.SUCCEEDED, await self._execute(run, task))
         except TaskFailure as failure:
@@ -96,6 +98,8 @@ class AttemptRunner:
             return AttemptResult(TaskStatus.CANCELLED)
         except Exception as exc:  # a broken body or executor fails the task, not the engine
             return AttemptResult(TaskStatus.FAILED, error=exception_text(exc))
+        finally:
+            leave_attempt(ids)
 
     def timeout_of(self, run: RunState, task: TaskState) -> float | None:
         """The task's timeout, else the workflow default, else none."""

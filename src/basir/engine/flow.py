@@ -19,24 +19,23 @@ from collections.abc import Callable
 from typing import Any
 
 from basir.config import Settings
-from basir.engine import progression
+from basir.engine import fanout, progression
 from basir.engine.admission import Admission
 from basir.engine.attempts import AttemptResult, AttemptRunner
 from basir.engine.journal import Journal, Metrics, exception_text
 from basir.engine.leftovers import FORGET_PROCESS
+from basir.engine.preemption import STOP_REASON, Preempter
 from basir.engine.rendering import Renderer
 from basir.engine.rules import Gate, after_failure
 from basir.engine.state import RunState, TaskState
 from basir.engine.timers import Timers, retry_key
+from basir.engine.watchdog import Watchdog
 from basir.i18n import _
 from basir.scheduler.deadlines import task_deadline_at
-from basir.scheduler.ready_queue import ReadyQueue
+from basir.scheduler.fair_share import FairReadyQueue
 from basir.states import RUN_TERMINAL, TASK_TRANSITIONS, RunStatus, TaskStatus
-from basir.store.records import TaskRecord
 
 log = logging.getLogger(__name__)
-
-MAX_FOREACH_ITEMS = 10_000
 
 
 class Flow:
@@ -53,7 +52,7 @@ class Flow:
         self.settings = settings
         self.journal = journal
         self.renderer = renderer
-        self.ready = ReadyQueue()
+        self.ready = FairReadyQueue()  # queue order, with fair share between namespaces
         self.timers = Timers(self.guarded)
         self.runner = runner
         self.metrics: Metrics | None = None
@@ -61,6 +60,8 @@ class Flow:
         self.attempts: dict[tuple[str, str], asyncio.Task[None]] = {}
         self.slots_used = 0
         self.admission = Admission.of(settings, journal, renderer, self)
+        self.preemption = Preempter(self)
+        self.watchdog = Watchdog(self)
         self.closing = False
         self._on_fault = on_fault
         self._random = random.Random()
@@ -88,7 +89,7 @@ class Flow:
         if verdict is not Gate.RUN:
             self.finish_task(run, task, progression.GATE_STATUS[verdict])
         elif task.spec.foreach is not None and task.parent is None:
-            self._expand(run, task)
+            fanout.expand(self, run, task)
         else:
             self.queue(run, task)
 
@@ -98,64 +99,7 @@ class Flow:
         self.journal.queued(run, task)
         self.push_ready(run, task)
 
-    def _expand(self, run: RunState, parent: TaskState) -> None:
-        """Fan a `foreach` task out into one instance per item (reusing earlier instances)."""
-        now = time.time()
-        journal = self.journal
-        if parent.instances:  # a retried run: re-queue the instances that did not succeed
-            journal.task_to(run, parent, TaskStatus.QUEUED, queued_at=now)
-            journal.task_to(run, parent, TaskStatus.RUNNING, started_at=now)
-            for instance_id in parent.instances:
-                instance = run.tasks[instance_id]
-                if instance.status == TaskStatus.PENDING:
-                    self.queue(run, instance)
-            self._settle_parent(run, parent)
-            return
-        try:
-            items = self.renderer.foreach_items(parent.spec.foreach, run, parent)
-        except Exception as exc:
-            self.finish_task(run, parent, TaskStatus.FAILED, error=exception_text(exc))
-            return
-        if len(items) > MAX_FOREACH_ITEMS:
-            message = _(
-                "foreach produced {count} items; the limit is {limit}",
-                count=len(items),
-                limit=MAX_FOREACH_ITEMS,
-            )
-            self.finish_task(run, parent, TaskStatus.FAILED, error=message)
-            return
-        journal.task_to(run, parent, TaskStatus.QUEUED, queued_at=now)
-        journal.task_to(
-            run, parent, TaskStatus.RUNNING, started_at=now, data={"instances": len(items)}
-        )
-        instance_spec = parent.spec.model_copy(update={"foreach": None})
-        for index, item in enumerate(items):
-            instance = TaskState(
-                id=f"{parent.id}[{index}]",
-                spec=instance_spec,
-                status=TaskStatus.PENDING,
-                seq=run.next_seq,
-                parent=parent.id,
-                index=index,
-                item=item,
-            )
-            run.add(instance)
-            parent.instances.append(instance.id)
-            journal.insert_row(
-                TaskRecord(
-                    run_id=run.id,
-                    task_id=instance.id,
-                    status=TaskStatus.PENDING,
-                    updated_at=now,
-                    parent_id=parent.id,
-                    item_index=index,
-                    item=item,
-                )
-            )
-            self.queue(run, instance)
-        self._settle_parent(run, parent)
-
-    def _settle_parent(self, run: RunState, parent: TaskState) -> None:
+    def settle_parent(self, run: RunState, parent: TaskState) -> None:
         """End a foreach parent once all its instances have ended."""
         outcome = progression.parent_outcome(parent, run.tasks)
         if outcome is not None:
@@ -181,7 +125,7 @@ class Flow:
                 ended_run, ended = self._ended.popleft()
                 released = progression.count_down(ended, ended_run.tasks)
                 if released.parent is not None:
-                    self._settle_parent(ended_run, released.parent)
+                    self.settle_parent(ended_run, released.parent)
                 for dependent in released.unblocked:
                     if dependent.status == TaskStatus.PENDING:
                         self.evaluate(ended_run, dependent)
@@ -215,6 +159,7 @@ class Flow:
                 run.record.deadline_at, run.record.started_at, task.spec.deadline
             ),
             queued_at=task.queued_at or 0.0,
+            namespace=run.record.namespace,
         )
 
     def unpark(self, run: RunState) -> None:
@@ -241,15 +186,18 @@ class Flow:
             if blocked:
                 self.admission.hold_back(run, task)
                 run.parked.append(task.id)
+                self.preemption.for_run_limit(run, task)
                 continue
             try:
                 if not self.admission.admit(run, task):
+                    self.preemption.for_resources(run, task)
                     continue  # waits for resources; offered again when some are freed
                 self._start_attempt(run, task)
             except Exception as exc:
                 self.admission.free(run, task, self.push_ready)
                 self.engine_error(run, task, exc)
         self.admission.settle()  # a freed queue or key slot never stays unused while one waits
+        self.preemption.for_slot()
 
     def _start_attempt(self, run: RunState, task: TaskState) -> None:
         """Record a new attempt as running; it begins once that is committed (`begin`)."""
@@ -269,6 +217,7 @@ class Flow:
             task,
             TaskStatus.RUNNING,
             "task.started",
+            {"attempt": task.attempts + 1},
             attempts=task.attempts + 1,
             attempt_id=uuid.uuid4().hex,
             started_at=now,
@@ -279,6 +228,7 @@ class Flow:
         task.stop_reason = None
         run.running += 1
         self.slots_used += 1
+        self.ready.served(run.record.namespace)
         self.journal.launch(run, task)
 
     def launch_all(self, launch: list[tuple[RunState, TaskState]]) -> None:
@@ -301,6 +251,7 @@ class Flow:
         attempt = asyncio.create_task(self._attempt(run, task), name=f"{run.id}/{task.id}")
         self.attempts[(run.id, task.id)] = attempt
         attempt.add_done_callback(functools.partial(self._reap, run, task))
+        self.watchdog.arm(run, task, attempt)
 
     def _reap(self, run: RunState, task: TaskState, attempt: asyncio.Task[None]) -> None:
         """Account for an attempt cancelled before its first step (its body never ran).
@@ -318,11 +269,17 @@ class Flow:
     async def _attempt(self, run: RunState, task: TaskState) -> None:
         """Run one attempt of a task and record how it ended."""
         started = time.perf_counter()
+        key, me = (run.id, task.id), asyncio.current_task()
         try:
             result = await self.runner.run(run, task)
         finally:
-            self.attempts.pop((run.id, task.id), None)
-            self._free(run, task)
+            mine = self.attempts.get(key) is me  # else the engine's timer ended it (`abandon`)
+            if mine:
+                del self.attempts[key]
+                self.watchdog.disarm(run, task)
+                self._free(run, task)
+        if not mine:
+            return
         try:
             if self.metrics is not None:
                 self.metrics.observe_task(
@@ -332,10 +289,24 @@ class Flow:
             log.exception("metrics failed")
         self._settle_attempt(run, task, result)
 
+    def abandon(self, run: RunState, task: TaskState, result: AttemptResult) -> None:
+        """End an attempt without waiting for its coroutine (stuck past its timeout).
+
+        Its slot and resources are given back now and its end is recorded as `result`; the
+        coroutine, cancelled once more, is left to finish on its own and then changes nothing.
+        """
+        attempt = self.attempts.pop((run.id, task.id), None)
+        if attempt is None:
+            return
+        attempt.cancel()
+        self._free(run, task)
+        self._settle_attempt(run, task, result)
+
     def _free(self, run: RunState, task: TaskState) -> None:
         """An attempt is over, however it ended: give back its slot and its resources."""
         run.running -= 1
         self.slots_used -= 1
+        self.preemption.ended(run, task)
         self.admission.free(run, task, self.push_ready)
 
     def _settle_attempt(self, run: RunState, task: TaskState, result: AttemptResult) -> None:
@@ -352,6 +323,9 @@ class Flow:
         reason, task.stop_reason = task.stop_reason, None
         self.unpark(run)
         outcome = result.outcome
+        if reason == STOP_REASON and outcome != TaskStatus.SUCCEEDED:
+            self.preemption.requeue(run, task)  # stopped for a critical task: no retry spent
+            return
         if outcome == TaskStatus.CANCELLED and reason in {"shutdown", "pause"}:
             # Interrupted on purpose: queued again without spending a retry.
             self.journal.task_to(

@@ -26,6 +26,8 @@ def task_to_dict(task: TaskRecord, *, timestamps: bool = False) -> dict[str, Any
         entry["error"] = task.error
     if task.waiting and task.status == "queued":  # why it has not started: cpu, memory, a pool
         entry["waiting"] = task.waiting
+    if task.preemptions:  # attempts stopped for a critical task (not counted in `attempts`)
+        entry["preemptions"] = task.preemptions
     if timestamps:
         entry.update(
             queued_at=iso(task.queued_at),

@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from basir.config import Settings
-from basir.engine import controls, errors
+from basir.engine import controls, errors, resource_policies
 from basir.engine.admission import POOL_KIND, checked_capacity
 from basir.engine.attempts import AttemptRunner
 from basir.engine.deadlines import DeadlineWatch
 from basir.engine.flow import Flow
 from basir.engine.journal import Journal, Metrics, exception_text, resolve
-from basir.engine.leftovers import FORGET_PROCESS, interrupted_data, stop_interrupted
+from basir.engine.leftovers import requeue_resumed, stop_interrupted
 from basir.engine.params import resolve_params
 from basir.engine.queue_limits import load_overrides
 from basir.engine.rendering import Renderer
@@ -44,7 +44,7 @@ from basir.executors.registry import ExecutorRegistry, default_registry
 from basir.i18n import _
 from basir.spec.models import WorkflowSpec
 from basir.spec.patch import parse_added_tasks
-from basir.states import RUN_TERMINAL, RunStatus, TaskStatus
+from basir.states import RUN_TERMINAL, RunStatus
 from basir.store.base import Store
 from basir.store.records import RunRecord, TaskRecord, WorkflowVersion
 
@@ -134,6 +134,7 @@ class Engine:
         for pool, override in await self.store.kv_list(POOL_KIND):
             self.flow.admission.set_capacity(pool, override["capacity"], self.flow.push_ready)
         await load_overrides(self.store, self.flow.admission)  # queue limits set at run time
+        await resource_policies.attach(self, self._wake.set)
         if self._pump_task is None:
             self._pump_task = asyncio.create_task(self._pump(), name="basir-engine-pump")
         if resume:
@@ -202,6 +203,7 @@ class Engine:
             self.flow.runs.pop(run.id, None)
             self.flow.timers.cancel((run.id, "deadline"))
             self.gate.leave(run)
+            self.flow.admission.run_ended(run, self.flow.push_ready)
             for future in self._run_waiters.pop(run.id, []):
                 if not future.done():
                     future.set_result(_copy_run(run.record))
@@ -282,6 +284,7 @@ class Engine:
         rows = initial_rows(record, spec, now)
         run = state_from_records(record, spec, rows)
         need = self.gate.need(run)  # a bad concurrency key is refused before anything is kept
+        resource_policies.refuse_run(self, spec.namespace, now)
         self.flow.runs[run.id] = run
         self.journal.insert_run(record, rows)
         self.journal.event("run.queued", run, data={"trigger": trigger, "by": created_by})
@@ -319,24 +322,7 @@ class Engine:
         elif not self.gate.resumed(run, self.deadlines.watch):
             await self._flush()
             return _copy_run(run.record)
-        for task in list(run.tasks.values()):
-            if task.status == TaskStatus.RUNNING:
-                self.journal.task_to(
-                    run,
-                    task,
-                    TaskStatus.QUEUED,
-                    "task.interrupted",
-                    queued_at=now,
-                    data=interrupted_data(task, stopped),
-                    **FORGET_PROCESS,
-                )
-                flow.push_ready(run, task)
-            elif task.status == TaskStatus.QUEUED and not task.instances:
-                flow.push_ready(run, task)
-            elif task.status == TaskStatus.RETRYING:
-                flow.arm_retry(run, task, max(0.0, (task.next_attempt_at or now) - now))
-            if task.held and task.hold_until is not None:
-                flow.arm_release(run, task, task.hold_until - now)
+        requeue_resumed(flow, run, stopped, now)
         flow.evaluate_ready(run)
         flow.arm_deadline(run)
         self.deadlines.watch(run)

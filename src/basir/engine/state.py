@@ -46,6 +46,8 @@ class TaskState:
     waiting: str | None = None  # why a queued task waits for resources (engine.admission)
     queue: str | None = None  # the named queue its latest attempt started in
     throttled_s: float | None = None  # how long that attempt was held back by throttling
+    preemptions: int = 0  # attempts stopped to let a critical task start
+    preempted_by: tuple[str, str, str] | None = None  # (run, task, reason) while being stopped
     dynamic: bool = False  # added by PATCH or foreach: its spec is stored with its row
 
     @property
@@ -129,6 +131,7 @@ ROW_FIELDS: tuple[tuple[str, str], ...] = (
     ("waiting", "waiting"),
     ("queue", "queue"),
     ("throttled_s", "throttled_s"),
+    ("preemptions", "preemptions"),
 )
 
 

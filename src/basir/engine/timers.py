@@ -1,9 +1,10 @@
-"""Timers of the engine: retry backoff, hold release, run deadlines — one handle per key.
+"""Timers of the engine: retry backoff, hold release, attempt timeouts, run deadlines.
 
-Keys are `(run_id, name)`: `retry:<task>` for a retry, `hold:<task>` for a release,
-`deadline` for the run (prefixed, so a task named `deadline` cannot collide with it).  A
-timer's action runs through `guard`, so an error in it fails that run (`engine.error`)
-instead of disappearing into the event loop's exception handler.
+One handle per key.  Keys are `(run_id, name)`: `retry:<task>` for a retry, `hold:<task>` for
+a release, `timeout:<task>` for a running attempt's timeout (`engine.watchdog`), `deadline`
+for the run (prefixed, so a task named `deadline` cannot collide with them).  A timer's action
+runs through `guard`, so an error in it fails that run (`engine.error`) instead of
+disappearing into the event loop's exception handler.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 The engine calls the `observe_*` methods as things happen (`basir.engine.journal.Metrics`);
 the HTTP middleware times requests by route template (`basir.monitoring.http`); gauges of
-runs and tasks by state and the queue depth are filled at scrape time from a snapshot
-provider bound with `bind_state`.  Every name starts with `basir_` and is listed in
+runs and tasks by state, the queue depth and the resource pools are filled at scrape time
+from a snapshot provider bound with `bind_state`.  Every name starts with `basir_` and is listed in
 docs/reference/metrics.md (a test keeps the two equal).  Labels stay low-cardinality: states,
 statuses, workflow names, HTTP methods, route templates and status classes — never run ids.
 """
@@ -30,6 +30,8 @@ class StateSnapshot:
     runs: Mapping[str, int] = field(default_factory=dict)
     tasks: Mapping[str, int] = field(default_factory=dict)
     queue_depth: int | None = None
+    # Resource pools: name -> (capacity, in use), cpu in cores, memory in bytes, else slots.
+    pools: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
 
 StateProvider = Callable[[], Awaitable[StateSnapshot]]
@@ -72,6 +74,12 @@ class Metrics:
         self.retries = Counter(
             "basir_task_retries", "Failed attempts that will be retried", ["workflow"], registry=reg
         )
+        self.preemptions = Counter(
+            "basir_preemptions",
+            "Running attempts stopped to let a critical task start",
+            ["workflow"],
+            registry=reg,
+        )
         self.runs_finished = Counter(
             "basir_runs_finished",
             "Runs that reached a final state, by workflow and status",
@@ -104,6 +112,12 @@ class Metrics:
             registry=reg,
         )
         self.sse_clients = Gauge("basir_sse_clients", "Open event-stream connections", registry=reg)
+        self.pool_capacity = Gauge(
+            "basir_pool_capacity", "Capacity of a resource pool", ["pool"], registry=reg
+        )
+        self.pool_in_use = Gauge(
+            "basir_pool_in_use", "Amount of a resource pool held by tasks", ["pool"], registry=reg
+        )
         self._provider: StateProvider | None = None
         self._known_run_states: set[str] = set()
         self._known_task_states: set[str] = set()
@@ -124,6 +138,10 @@ class Metrics:
     def observe_retry(self, workflow: str = "") -> None:
         """A failed attempt of `workflow` will be retried."""
         self.retries.labels(workflow=workflow).inc()
+
+    def observe_preemption(self, workflow: str = "") -> None:
+        """An attempt of `workflow` was stopped for a critical task (and queued again)."""
+        self.preemptions.labels(workflow=workflow).inc()
 
     def observe_deadline_miss(self, workflow: str = "") -> None:
         """A run of `workflow` was still going when its deadline passed."""
@@ -167,6 +185,9 @@ class Metrics:
         self._set_states(self.tasks, self._known_task_states, snapshot.tasks)
         if snapshot.queue_depth is not None:
             self.queue_depth.set(snapshot.queue_depth)
+        for pool, (capacity, in_use) in snapshot.pools.items():
+            self.pool_capacity.labels(pool=pool).set(capacity)
+            self.pool_in_use.labels(pool=pool).set(in_use)
 
     @staticmethod
     def _set_states(gauge: Gauge, known: set[str], counts: Mapping[str, int]) -> None:

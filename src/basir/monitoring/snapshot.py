@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 from basir.engine.runtime import Engine
 from basir.engine.state import RunState
@@ -24,11 +25,18 @@ def count_states(runs: Iterable[RunState], ready: int) -> StateSnapshot:
     return StateSnapshot(runs=dict(run_states), tasks=dict(task_states), queue_depth=ready)
 
 
+def pool_amounts(pools: Iterable[dict[str, Any]]) -> dict[str, tuple[float, float]]:
+    """Each pool's (capacity, in use) from `Engine.resources_status()["pools"]`."""
+    return {str(p["name"]): (float(p["capacity"]), float(p["in_use"])) for p in pools}
+
+
 def engine_state(engine: Engine) -> StateProvider:
     """A snapshot provider reading `engine`'s active runs and ready queue."""
 
     async def provide() -> StateSnapshot:
-        return count_states(list(engine.flow.runs.values()), len(engine.flow.ready))
+        snapshot = count_states(list(engine.flow.runs.values()), len(engine.flow.ready))
+        snapshot.pools = pool_amounts(engine.resources_status()["pools"])
+        return snapshot
 
     return provide
 

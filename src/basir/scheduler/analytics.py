@@ -7,7 +7,9 @@ grouped by their run's priority class (critical 90..100, high 70..89, normal 50.
 low 0..49) and by the named queue its latest attempt started in (`default`: no queue).
 Percentiles are nearest-rank.  `throttled_s` is the time the tasks that started in the window
 were held back by queue slots, concurrency keys and rate limits (`tasks.throttled_s`, part of
-their queue wait).  `preemptions` stays 0 until preemption exists.
+their queue wait).  `preemptions` sums the stored count (`tasks.preemptions`) of the tasks
+queued, started or finished in the window (a preempted task is queued again at that moment, so
+a preemption in the window is counted), by the preempted task's run class and queue.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ def _group(
     finished: int,
     window_s: float,
     throttled: float = 0.0,
+    preemptions: int = 0,
 ) -> dict[str, Any]:
     waits.sort()
 
@@ -61,8 +64,14 @@ def _group(
         "still_waiting": len(waiting),
         "throughput_per_min": round(finished / (window_s / 60.0), 3),
         "throttled_s": round(throttled, 3),
-        "preemptions": 0,
+        "preemptions": preemptions,
     }
+
+
+def _active_since(task: TaskRecord, since: float) -> bool:
+    """Whether the task was queued, started or finished at or after `since`."""
+    moments = (task.queued_at, task.started_at, task.finished_at)
+    return any(moment is not None and moment >= since for moment in moments)
 
 
 def analytics(
@@ -78,6 +87,7 @@ def analytics(
     waiting: dict[str, list[float]] = {name: [] for name in names}
     finished = dict.fromkeys(names, 0)
     throttled = dict.fromkeys(names, 0.0)
+    preempted = dict.fromkeys(names, 0)
     queues = _Queues()
     deadline_runs = deadline_met = 0
     for run in runs:
@@ -95,8 +105,13 @@ def analytics(
                 waiting[name].append(max(0.0, now - task.queued_at))
             if task.finished_at is not None and task.finished_at >= since:
                 finished[name] += 1
+            if task.preemptions and _active_since(task, since):
+                preempted[name] += task.preemptions
             queues.add(task, since, now)
-    classes = {n: _group(waits[n], waiting[n], finished[n], window_s, throttled[n]) for n in names}
+    classes = {
+        n: _group(waits[n], waiting[n], finished[n], window_s, throttled[n], preempted[n])
+        for n in names
+    }
     return {
         "window_s": window_s,
         "classes": classes,
@@ -117,6 +132,7 @@ class _Queues:
         self.waiting: dict[str, list[float]] = {DEFAULT_QUEUE: []}
         self.finished: dict[str, int] = {DEFAULT_QUEUE: 0}
         self.throttled: dict[str, float] = {DEFAULT_QUEUE: 0.0}
+        self.preempted: dict[str, int] = {DEFAULT_QUEUE: 0}
 
     def add(self, task: TaskRecord, since: float, now: float) -> None:
         """Count one task with a `queued_at` in its queue's group."""
@@ -124,6 +140,7 @@ class _Queues:
         if name not in self.waits:
             self.waits[name], self.waiting[name] = [], []
             self.finished[name], self.throttled[name] = 0, 0.0
+            self.preempted[name] = 0
         queued_at = task.queued_at or 0.0
         if task.started_at is not None and task.started_at >= since:
             self.waits[name].append(max(0.0, task.started_at - queued_at))
@@ -132,12 +149,21 @@ class _Queues:
             self.waiting[name].append(max(0.0, now - queued_at))
         if task.finished_at is not None and task.finished_at >= since:
             self.finished[name] += 1
+        if task.preemptions and _active_since(task, since):
+            self.preempted[name] += task.preemptions
 
     def groups(self, window_s: float) -> dict[str, dict[str, Any]]:
         """Each queue's group, `default` first, then by name."""
         names = [DEFAULT_QUEUE, *sorted(n for n in self.waits if n != DEFAULT_QUEUE)]
         return {
-            n: _group(self.waits[n], self.waiting[n], self.finished[n], window_s, self.throttled[n])
+            n: _group(
+                self.waits[n],
+                self.waiting[n],
+                self.finished[n],
+                window_s,
+                self.throttled[n],
+                self.preempted[n],
+            )
             for n in names
         }
 

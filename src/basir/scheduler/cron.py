@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from basir.spec.cron import cron_fields
@@ -27,6 +28,7 @@ from basir.spec.cron import cron_fields
 # Wall times walked at most per answer: a cron with no fire in reach (e.g. 30 February) ends.
 MAX_WALK_STEPS = 200_000
 FOLD_LOOKBACK = timedelta(hours=2)
+NEXT_FIRE_CACHE = 65_536  # (rule, instant) answers kept: a few MB at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,7 @@ def _walls(rule: CronRule, start: datetime) -> Iterator[datetime]:
             return
 
 
+@lru_cache(maxsize=NEXT_FIRE_CACHE)
 def next_fire(rule: CronRule, after: float) -> float | None:
     """The first fire strictly after the instant `after`, or None when there is none."""
     zone = ZoneInfo(rule.timezone)
@@ -115,6 +118,7 @@ def next_fires(rule: CronRule, after: float, count: int, until: float | None = N
     return fires
 
 
+@lru_cache(maxsize=4096)  # a tick's fires share their instants: format each once
 def iso_in_zone(instant: float, timezone: str) -> str:
     """ISO 8601 with the zone's own offset: 02:00 in Asia/Riyadh is `…T02:00:00+03:00`."""
     return datetime.fromtimestamp(instant, ZoneInfo(timezone)).isoformat()

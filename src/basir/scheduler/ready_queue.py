@@ -53,6 +53,13 @@ class ReadyQueue:
         self.last_key, run_id, task_id = heapq.heappop(self._heap)
         return run_id, task_id
 
+    def peek(self) -> tuple[str, str] | None:
+        """The `(run_id, task_id)` that `pop` would return, left in place (None: empty)."""
+        if not self._heap:
+            return None
+        _key, run_id, task_id = self._heap[0]
+        return run_id, task_id
+
     def __bool__(self) -> bool:
         return bool(self._heap)
 

@@ -135,21 +135,30 @@ def _catchup(record: ScheduleRecord, due: list[float], now: float, plan: Plan) -
     return running
 
 
-def plan(record: ScheduleRecord, now: float, previous_active: bool) -> Plan:
-    """Decide one tick of one schedule (see the module's docstring)."""
+def plan(
+    record: ScheduleRecord, now: float, previous_active: bool, backfill_active: bool = False
+) -> Plan:
+    """Decide one tick of one schedule (see the module's docstring).
+
+    `backfill_active`: a backfill run of this schedule is running.  It counts for the
+    overlap rule like a live run, but a live fire never loses to it: a fire that only a
+    backfill run is in the way of waits in the queue (`overlap: skip` too) and starts
+    when that run ends — backfills never starve live fires.
+    """
     result = Plan(queued=list(record.queued))
     overlap = record.options.get("overlap", "skip")
-    busy = previous_active
+    busy = previous_active or backfill_active
     if result.queued and not busy:
         result.fire.append(result.queued.pop(0))
         busy = True
     due, more, clock = _due_fires(record, now)
     result.more_skipped = more
     for logical in _catchup(record, due, now, result):
+        held = overlap == "queue" or (backfill_active and not previous_active and not result.fire)
         if not busy or overlap == "allow":
             result.fire.append(logical)
             busy = True
-        elif overlap == "queue" and len(result.queued) < MAX_QUEUED:
+        elif held and len(result.queued) < MAX_QUEUED:
             result.queued.append(logical)
             result.newly_queued.append(logical)
         else:
@@ -157,6 +166,34 @@ def plan(record: ScheduleRecord, now: float, previous_active: bool) -> Plan:
     result.next_fire_at, result.due_at = clock
     result.skipped.sort()
     return result
+
+
+def backfill_budget(
+    record: ScheduleRecord,
+    now: float,
+    max_active: int,
+    *,
+    request_active: int,
+    schedule_active: int,
+    live_active: bool,
+) -> int:
+    """How many more runs a backfill request may start now.
+
+    `request_active`: this request's runs still running; `schedule_active`: every backfill
+    run of the schedule (all requests); `live_active`: the schedule's live run.  A paused
+    schedule starts nothing.  With `overlap: allow` the request's own `max_active` is the
+    budget.  Otherwise a backfill run, like any run of the schedule, never runs beside
+    another one, and live fires go first: nothing starts while a live run is running, a
+    live fire is due, or live fires wait in the queue.
+    """
+    if record.paused:
+        return 0
+    if record.options.get("overlap", "skip") == "allow":
+        return max(0, max_active - request_active)
+    due = record.due_at is not None and record.due_at <= now
+    if live_active or schedule_active or due or record.queued:
+        return 0
+    return 1
 
 
 def window_fires(record: ScheduleRecord, start: float, end: float, limit: int) -> list[float]:

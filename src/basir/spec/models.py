@@ -296,6 +296,7 @@ class Defaults(Strict):
     workdir: str | None = None
     queue: str | None = Field(None, pattern=NAME_PATTERN, description=QUEUE_DOC)
     resources: Resources | None = Field(None, description="for tasks without their own")
+    preemptible: bool = Field(False, description="for tasks that do not say it themselves")
 
 
 def _as_list(value: object) -> object:
@@ -327,6 +328,9 @@ class Task(Strict):
         None, description="from the run's start; orders the queue, at-risk and missed events"
     )
     resources: Resources | None = Field(None, description="cpu, memory and pool slots to start")
+    preemptible: bool | None = Field(
+        None, description="a critical task may stop it to start, and it runs again later"
+    )
     queue: str | None = Field(None, pattern=NAME_PATTERN, description=QUEUE_DOC)
     concurrency_key: ConcurrencyKeySpec | None = Field(None, description=KEY_DOC)
     env: EnvVars = Field(default_factory=dict, max_length=256)

@@ -120,6 +120,12 @@ class EventStore(Protocol):
         """Events with id > `after`, oldest first, filtered."""
         ...
 
+    async def list_event_lines(
+        self, *, after: int = 0, limit: int = 100, workflow: str | None = None
+    ) -> list[tuple[int, float, str]]:
+        """Like `list_events`, as `(id, time, the CloudEvent as one JSON line)`: for exports."""
+        ...
+
     async def last_event_id(self) -> int:
         """The id of the newest event, 0 when there is none."""
         ...
@@ -229,6 +235,21 @@ class ScheduleStore(Protocol):
         `ConflictError` (`NotFoundError` when it is gone) and nothing of `batch` lands either.
         This is what makes a fire durable: its run exists exactly when its clock moved.
         """
+        ...
+
+    async def update_schedules(
+        self, items: list[tuple[ScheduleUpdate, Batch | None]]
+    ) -> list[BaseException | None]:
+        """`update_schedule` for many schedules in one transaction: one commit for a tick.
+
+        Each item is all or nothing on its own: an item whose guard lost (changed since read,
+        or gone) writes nothing, its batch included, and its error is returned in its place
+        (None for an item written); the other items still land.
+        """
+        ...
+
+    async def run_statuses(self, run_ids: list[str]) -> dict[str, str]:
+        """The status of each of these runs that exists (one read per 256 ids)."""
         ...
 
 

@@ -16,7 +16,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from basir.states import RUN_ACTIVE, RunStatus
-from basir.store.records import EventRecord, Page, RunRecord, TaskRecord, WorkflowVersion
+from basir.store.records import (
+    EVENT_SOURCE,
+    EventRecord,
+    Page,
+    RunRecord,
+    TaskRecord,
+    WorkflowVersion,
+    cloudevent_time,
+)
 
 RUN_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RunRecord))
 TASK_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TaskRecord))
@@ -179,6 +187,27 @@ def decode_event(row: Sequence[Any]) -> EventRecord:
         task_id=task_id,
         id=id_,
     )
+
+
+def event_line(row: Sequence[Any]) -> tuple[int, float, str]:
+    """An event row as `(id, time, its CloudEvent as one line of JSON)`, for exports.
+
+    The stored `data` text goes into the line as it is: decoding it only to encode it again
+    would cost more than the rest of the row.
+    """
+    id_, time, type_, subject, _run_id, _workflow, _task_id, data = row
+    head = _ENCODER.encode(
+        {
+            "id": str(id_),
+            "type": type_,
+            "source": EVENT_SOURCE,
+            "specversion": "1.0",
+            "time": cloudevent_time(time),
+            "subject": subject,
+        }
+    )
+    body = data if isinstance(data, str) else dumps(data)
+    return id_, time, f'{head[:-1]},"data":{body}}}'
 
 
 def decode_workflow(row: Sequence[Any]) -> WorkflowVersion:

@@ -212,6 +212,10 @@ class MemoryStore:
         """One run, or None."""
         return copy.deepcopy(self._runs.get(run_id))
 
+    async def run_statuses(self, run_ids: list[str]) -> dict[str, str]:
+        """The status of each of these runs that exists."""
+        return {i: str(self._runs[i].status) for i in run_ids if i in self._runs}
+
     async def get_tasks(self, run_id: str) -> list[TaskRecord]:
         """Every task row of a run, in insertion order."""
         return copy.deepcopy(list(self._tasks.get(run_id, {}).values()))
@@ -276,6 +280,13 @@ class MemoryStore:
             ):
                 found.append(event)
         return copy.deepcopy(found)
+
+    async def list_event_lines(
+        self, *, after: int = 0, limit: int = 100, workflow: str | None = None
+    ) -> list[tuple[int, float, str]]:
+        """Like `list_events`, as `(id, time, the CloudEvent as one JSON line)`: for exports."""
+        events = await self.list_events(after=after, limit=limit, workflow=workflow)
+        return [(e.id, e.time, codec.dumps(e.to_cloudevent())) for e in events]
 
     async def last_event_id(self) -> int:
         """The id of the newest event, 0 when there is none."""
@@ -429,3 +440,17 @@ class MemoryStore:
         events = await self.write(batch) if batch else []
         schedule_codec.apply_update_in_memory(record, change.fields)
         return events
+
+    async def update_schedules(
+        self, items: list[tuple[ScheduleUpdate, Batch | None]]
+    ) -> list[BaseException | None]:
+        """`update_schedule` for each item; a lost or refused item changes nothing."""
+        outcome: list[BaseException | None] = []
+        for change, batch in items:
+            try:
+                await self.update_schedule(change, batch)
+            except Exception as error:
+                outcome.append(error)
+            else:
+                outcome.append(None)
+        return outcome

@@ -12,6 +12,7 @@ Correct rather than fast for now: no group commit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -157,7 +158,12 @@ class PostgresStore(SqlReads):
         if isinstance(query, tuple):
             name, *args = query
             module, _dot, builder = name.rpartition(".")
-            source = {"": queries, "metric_queries": metric_queries, "alert_queries": alert_queries}
+            source = {
+                "": queries,
+                "metric_queries": metric_queries,
+                "alert_queries": alert_queries,
+                "schedule_sql": schedule_sql,
+            }
             stmt = getattr(source[module], builder)(*args)
         async with self._connect() as conn:
             rows = (await conn.execute(stmt, params)).all()
@@ -253,8 +259,9 @@ class PostgresStore(SqlReads):
             for (schedule_id,) in found.all():
                 if schedule_id not in wanted:
                     await conn.execute(schedule_sql.delete_one(), {"id": schedule_id})
-            for entry in entries:
-                await conn.execute(schedule_sql.upsert("postgresql"), schedule_codec.row(entry))
+            if entries:  # one executemany for all of them
+                rows = [schedule_codec.row(entry) for entry in entries]
+                await conn.execute(schedule_sql.upsert("postgresql"), rows)
 
     async def add_schedule(self, record: ScheduleRecord) -> None:
         """Insert one schedule; `ConflictError` when the id exists."""
@@ -276,11 +283,6 @@ class PostgresStore(SqlReads):
         found = await self._select(stmt, {"id": schedule_id}, schedule_codec.decode)
         return found[0] if found else None
 
-    async def due_schedules(self, now: float, limit: int = 1000) -> list[ScheduleRecord]:
-        """Unpaused schedules due at `now` or holding queued fires, soonest first."""
-        params = {"now": now, "limit": limit}
-        return await self._select(schedule_sql.select_due(), params, schedule_codec.decode)
-
     async def next_due_at(self) -> float | None:
         """The soonest `due_at` of an unpaused schedule."""
         found = await self._select(schedule_sql.next_due(), {}, lambda row: row[0])
@@ -301,6 +303,53 @@ class PostgresStore(SqlReads):
             for item in batch.changes:
                 await _apply(conn, item)
             return await _insert_events(conn, batch.events)
+
+    async def update_schedules(
+        self, items: list[tuple[ScheduleUpdate, Batch | None]]
+    ) -> list[BaseException | None]:
+        """Many guarded schedule writes and their batches in one transaction.
+
+        Optimistic: all of it under one savepoint (a lost guard just writes nothing and skips
+        its batch).  Should a row be refused, that savepoint is rolled back and the items are
+        replayed each under its own, so a refused item is undone alone.
+        """
+        async with self._transaction() as conn:
+            try:
+                async with conn.begin_nested():
+                    return await self._guarded_items(conn, items, alone=False)
+            except Exception:  # a refused row: find it, item by item
+                return await self._guarded_items(conn, items, alone=True)
+
+    async def _guarded_items(
+        self,
+        conn: AsyncConnection,
+        items: list[tuple[ScheduleUpdate, Batch | None]],
+        alone: bool,
+    ) -> list[BaseException | None]:
+        outcome: list[BaseException | None] = []
+        for change, batch in items:
+            fields, params = schedule_codec.update_params(change)
+            try:
+                async with conn.begin_nested() if alone else contextlib.nullcontext():
+                    result = await conn.execute(schedule_sql.guarded_update(fields), params)
+                    if result.rowcount != 1:
+                        found = await conn.scalar(
+                            schedule_sql.current_revision(), {"k_id": change.id}
+                        )
+                        revision = None if found is None else int(found)
+                        outcome.append(schedule_codec.lost(change, revision))
+                        continue
+                    for item in batch.changes if batch else []:
+                        await _apply(conn, item)
+                    if batch:
+                        await _insert_events(conn, batch.events)
+            except Exception as error:
+                if not alone:
+                    raise
+                outcome.append(error)  # this item only; the others still commit
+            else:
+                outcome.append(None)
+        return outcome
 
 
 # --- one batch ----------------------------------------------------------------------------

@@ -7,9 +7,16 @@ engine's `RunStatus` / `TaskStatus` are `StrEnum`s, so they pass for these strin
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 JsonDict = dict[str, Any]
+EVENT_SOURCE = "basir/l3"
+
+
+def cloudevent_time(moment: float) -> str:
+    """An event's `time` as DESIGN §7 shows it: ISO 8601 in UTC with a `Z`."""
+    return datetime.fromtimestamp(moment, UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(slots=True)
@@ -77,6 +84,9 @@ class TaskRecord:
     attempt_proc_start: int | None = None
     # Why a queued task waits for resources: "waiting for cpu: 2/2 in use by run X task Y".
     waiting: str | None = None
+    # How many of its attempts were stopped to let a critical task start (each re-queued
+    # without spending a retry): `task.preempted` events say by whom.
+    preemptions: int = 0
     # The named queue the latest attempt started in (None: no queue), and how long it was held
     # back by queue, concurrency-key and rate limits before it started (scheduler analytics).
     queue: str | None = None
@@ -98,14 +108,12 @@ class EventRecord:
 
     def to_cloudevent(self) -> JsonDict:
         """The public shape of DESIGN §7: `{id, type, source, time, subject, data}`."""
-        from datetime import UTC, datetime
-
         return {
             "id": str(self.id),
             "type": self.type,
-            "source": "basir/l3",
+            "source": EVENT_SOURCE,
             "specversion": "1.0",
-            "time": datetime.fromtimestamp(self.time, UTC).isoformat().replace("+00:00", "Z"),
+            "time": cloudevent_time(self.time),
             "subject": self.subject,
             "data": self.data,
         }

@@ -71,3 +71,14 @@ def apply_update_in_memory(record: ScheduleRecord, fields: Mapping[str, Any]) ->
     for name, value in fields.items():
         setattr(record, name, list(value) if name == "queued" else value)
     record.revision += 1
+
+
+def merge_due(
+    due: list[ScheduleRecord], queued: list[ScheduleRecord], limit: int
+) -> list[ScheduleRecord]:
+    """The due schedules and those holding queued fires, once each, soonest due first, at
+    most `limit` (a tick reads both sets by index and takes them together)."""
+    seen = {record.id for record in due}
+    merged = due + [record for record in queued if record.id not in seen]
+    merged.sort(key=lambda r: (r.due_at is None, r.due_at or 0.0))
+    return merged[:limit]

@@ -92,16 +92,55 @@ def select_one() -> sa.Select[Any]:
     return sa.select(*_columns()).where(schedules.c.id == _bind("id"))
 
 
+# A fire waiting in a schedule's queue (`overlap: queue`); a literal, not a parameter, so
+# the planner matches it to the partial index `ix_schedules_queued` (tables.py).
+HAS_QUEUED = "queued != '[]'"
+
+
 @lru_cache(maxsize=1)
 def select_due() -> sa.Select[Any]:
-    """Unpaused schedules whose fire is due, or that hold queued fires; soonest first."""
-    due = sa.or_(schedules.c.due_at <= _bind("now"), schedules.c.queued != "[]")
+    """Unpaused schedules whose fire is due, soonest first: a range search of the `due_at`
+    index, so it reads the due rows and no others."""
     return (
         sa.select(*_columns())
-        .where(schedules.c.paused == sa.false(), due)
+        .where(schedules.c.due_at <= _bind("now"), schedules.c.paused == sa.false())
         .order_by(schedules.c.due_at)
         .limit(_bind("limit"))
     )
+
+
+@lru_cache(maxsize=1)
+def select_queued() -> sa.Select[Any]:
+    """Unpaused schedules holding queued fires (`overlap: queue`), through a partial index."""
+    return (
+        sa.select(*_columns())
+        .where(sa.text(HAS_QUEUED), schedules.c.paused == sa.false())
+        .order_by(schedules.c.id)
+        .limit(_bind("limit"))
+    )
+
+
+@lru_cache(maxsize=1)
+def select_run_statuses() -> sa.Select[Any]:
+    """`(id, status)` of up to `RUN_STATUS_CHUNK` runs (`r0`, `r1`, ... parameters)."""
+    from basir.store.tables import runs
+
+    wanted = [_bind(f"r{i}") for i in range(RUN_STATUS_CHUNK)]
+    return sa.select(runs.c.id, runs.c.status).where(runs.c.id.in_(wanted))
+
+
+RUN_STATUS_CHUNK = 256  # ids per statement: one shape, padded (see `run_status_params`)
+
+
+def run_status_params(run_ids: list[str]) -> list[dict[str, str]]:
+    """Parameters of `select_run_statuses` for `run_ids`, one dict per chunk (the last padded
+    with its own first id, so every call has the one shape the catalogue holds)."""
+    chunks: list[dict[str, str]] = []
+    for start in range(0, len(run_ids), RUN_STATUS_CHUNK):
+        part = run_ids[start : start + RUN_STATUS_CHUNK]
+        part = part + [part[0]] * (RUN_STATUS_CHUNK - len(part))
+        chunks.append({f"r{i}": run_id for i, run_id in enumerate(part)})
+    return chunks
 
 
 @lru_cache(maxsize=1)

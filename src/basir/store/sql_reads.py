@@ -8,10 +8,11 @@ the SQLite store take its text from the shipped catalogue without importing SQLA
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from basir.store import codec, monitoring_codec
+from basir.store import codec, monitoring_codec, schedule_codec
 from basir.store.base import MAX_RUNS_PER_READ
 from basir.store.records import (
     AlertRecord,
@@ -20,6 +21,7 @@ from basir.store.records import (
     MetricPoint,
     Page,
     RunRecord,
+    ScheduleRecord,
     TaskRecord,
     WorkflowVersion,
 )
@@ -63,6 +65,30 @@ class SqlReads:
         """One run, or None."""
         found = await self._select(("select_run",), {"k_id": run_id}, codec.decode_run)
         return found[0] if found else None
+
+    async def run_statuses(self, run_ids: list[str]) -> dict[str, str]:
+        """The status of each of these runs that exists (one read per 256 ids)."""
+        from basir.store.schedule_sql import run_status_params
+
+        query = ("schedule_sql.select_run_statuses",)
+        chunks = await asyncio.gather(
+            *(
+                self._select(query, params, lambda r: (str(r[0]), str(r[1])))
+                for params in run_status_params(list(dict.fromkeys(run_ids)))
+            )
+        )  # on several reader threads (connections) at once
+        return {run_id: status for rows in chunks for run_id, status in rows}
+
+    async def due_schedules(self, now: float, limit: int = 1000) -> list[ScheduleRecord]:
+        """Unpaused schedules due at `now` or holding queued fires, soonest first: two
+        indexed reads (`due_at` range, partial index on queued), never a scan."""
+        decode = schedule_codec.decode
+        params = {"now": now, "limit": limit}
+        due, queued = await asyncio.gather(
+            self._select(("schedule_sql.select_due",), params, decode),
+            self._select(("schedule_sql.select_queued",), {"limit": limit}, decode),
+        )
+        return schedule_codec.merge_due(due, queued, limit)
 
     async def get_tasks(self, run_id: str) -> list[TaskRecord]:
         """Every task row of a run, in insertion order."""
@@ -119,6 +145,16 @@ class SqlReads:
         n_types = None if types is None else len(types)
         query = ("list_events", run_id is not None, workflow is not None, n_types)
         return await self._select(query, params, codec.decode_event)
+
+    async def list_event_lines(
+        self, *, after: int = 0, limit: int = 100, workflow: str | None = None
+    ) -> list[tuple[int, float, str]]:
+        """Like `list_events`, as `(id, time, the CloudEvent as one JSON line)`: for exports."""
+        params: dict[str, Any] = {"after": after, "limit": limit}
+        if workflow is not None:
+            params["workflow"] = workflow
+        query = ("list_events", False, workflow is not None, None)
+        return await self._select(query, params, codec.event_line)
 
     async def last_event_id(self) -> int:
         """The id of the newest event, 0 when there is none."""

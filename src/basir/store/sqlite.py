@@ -307,11 +307,6 @@ class SqliteStore(SqlReads):
         )
         return found[0] if found else None
 
-    async def due_schedules(self, now: float, limit: int = 1000) -> list[ScheduleRecord]:
-        """Unpaused schedules due at `now` or holding queued fires, soonest first."""
-        params = {"now": now, "limit": limit}
-        return await self._select(("schedule_sql.select_due",), params, schedule_codec.decode)
-
     async def next_due_at(self) -> float | None:
         """The soonest `due_at` of an unpaused schedule."""
         found = await self._select(("schedule_sql.next_due",), {}, lambda row: row[0])
@@ -325,3 +320,14 @@ class SqliteStore(SqlReads):
             lambda conn, precise: sqlite_apply.update_schedule(conn, change, batch, precise)
         )
         return events
+
+    async def update_schedules(
+        self, items: list[tuple[ScheduleUpdate, Batch | None]]
+    ) -> list[BaseException | None]:
+        """Many guarded schedule writes and their batches in one writer job (one commit)."""
+        if not items:
+            return []
+        lost: list[BaseException | None] = await self._submit(
+            lambda conn, _precise: sqlite_apply.update_schedules(conn, items)
+        )
+        return lost

@@ -19,7 +19,7 @@ from itertools import chain, groupby
 from typing import Any
 
 from basir.store import codec, guards, schedule_codec
-from basir.store.base import ConflictError
+from basir.store.base import ConflictError, NotFoundError
 from basir.store.records import (
     Batch,
     Change,
@@ -106,7 +106,9 @@ def _insert_runs(conn: sqlite3.Connection, changes: list[RunInsert], precise: bo
     run_sql = statement("insert_run").text
     run_rows = [codec.run_row(c.run) for c in changes]
     task_rows = [
-        codec.task_values(dataclasses.replace(t, run_id=c.run.id), seq)
+        codec.task_values(
+            t if t.run_id == c.run.id else dataclasses.replace(t, run_id=c.run.id), seq
+        )
         for c in changes
         for seq, t in enumerate(c.tasks)
     ]
@@ -293,8 +295,7 @@ def sync_schedules(conn: sqlite3.Connection, workflow: str, entries: list[Schedu
         if found not in wanted:
             conn.execute(delete, {"id": found})
     upsert = statement("schedule_sql.upsert", "sqlite")
-    for entry in entries:
-        conn.execute(upsert.text, upsert.params(schedule_codec.row(entry)))
+    conn.executemany(upsert.text, [upsert.params(schedule_codec.row(e)) for e in entries])
 
 
 def update_schedule(
@@ -308,6 +309,50 @@ def update_schedule(
         found = conn.execute(current.text, current.params({"k_id": change.id})).fetchone()
         raise schedule_codec.lost(change, None if found is None else int(found[0]))
     return apply_batch(conn, batch, precise) if batch else []
+
+
+def update_schedules(
+    conn: sqlite3.Connection, items: list[tuple[ScheduleUpdate, Batch | None]]
+) -> list[BaseException | None]:
+    """Guarded schedule writes, then the batches of those that won, merged by statement shape
+    (`apply_batches`): a tick's thousand fires cost a few statements.  The guarded writes of
+    one shape go in one executemany; if any of them lost (fewer rows than items), that shape
+    is replayed item by item to tell which.  A lost guard skips its item (its error returned
+    in its place); should the merged batches fail, they are replayed item by item under
+    savepoints, so a refused item is undone alone."""
+    conn.execute("SAVEPOINT schedules")
+    outcome: list[BaseException | None] = [None] * len(items)
+    shapes: dict[tuple[str, ...], list[tuple[int, dict[str, Any]]]] = {}
+    for index, (change, _batch) in enumerate(items):
+        fields, params = schedule_codec.update_params(change)
+        shapes.setdefault(fields, []).append((index, params))
+    for fields, group in shapes.items():
+        sql = statement("schedule_sql.guarded_update", fields)
+        conn.execute("SAVEPOINT shape")
+        if conn.executemany(sql.text, [sql.params(p) for _i, p in group]).rowcount != len(group):
+            conn.execute("ROLLBACK TO shape")
+            for index, _params in group:
+                try:
+                    update_schedule(conn, items[index][0], None, False)
+                except (ConflictError, NotFoundError) as error:
+                    outcome[index] = error
+        conn.execute("RELEASE shape")
+    won = [index for index in range(len(items)) if outcome[index] is None]
+    try:
+        apply_batches(conn, [batch for i in won if (batch := items[i][1])])
+    except Exception:  # replay one by one: only the item at fault fails
+        conn.execute("ROLLBACK TO schedules")
+        for index in won:
+            change, batch = items[index]
+            conn.execute("SAVEPOINT item")
+            try:
+                update_schedule(conn, change, batch, True)
+            except Exception as error:
+                conn.execute("ROLLBACK TO item")
+                outcome[index] = error
+            conn.execute("RELEASE item")
+    conn.execute("RELEASE schedules")
+    return outcome
 
 
 def add_schedule(conn: sqlite3.Connection, record: ScheduleRecord) -> None:

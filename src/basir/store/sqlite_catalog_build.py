@@ -83,7 +83,7 @@ def _schedule_shapes() -> Iterator[tuple[Any, ...]]:
     """The schedules' statements (`store.schedule_sql`), but their guarded updates' shapes."""
     for name in ("select_one", "select_due", "next_due", "ids_of_workflow", "delete_one"):
         yield (f"schedule_sql.{name}",)
-    for name in ("insert", "current_revision"):
+    for name in ("insert", "current_revision", "select_queued", "select_run_statuses"):
         yield (f"schedule_sql.{name}",)
     for has_workflow in _BOOLS:
         yield ("schedule_sql.select_all", has_workflow)

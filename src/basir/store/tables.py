@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # The Alembic revision these tables correspond to (the head of `migrations/versions`).
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0008"
 
 # SQLite only makes `INTEGER PRIMARY KEY` an alias of the rowid; PostgreSQL wants 64 bits.
 EventId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -96,7 +96,9 @@ tasks = sa.Table(
     sa.Column("attempt_proc_start", sa.BigInteger(), nullable=True),
     # Added by revision 0005: why a queued task waits for resources.
     sa.Column("waiting", sa.Text(), nullable=True),
-    # Added by revision 0006: the latest attempt's queue and its time held back by throttling.
+    # Added by revision 0006: attempts stopped by preemption (re-queued, no retry spent).
+    sa.Column("preemptions", sa.Integer(), nullable=False, server_default="0"),
+    # Added by revision 0008: the latest attempt's queue and its time held back by throttling.
     sa.Column("queue", sa.String(), nullable=True),
     sa.Column("throttled_s", sa.Float(), nullable=True),
 )
@@ -190,4 +192,11 @@ schedules = sa.Table(
     sa.Index(None, "workflow", "position"),
     # A tick reads only the schedules that are due: `WHERE due_at <= :now`.
     sa.Index(None, "due_at"),
+    # ... and the ones holding queued fires (`schedule_sql.HAS_QUEUED`, matched literally).
+    sa.Index(
+        "ix_schedules_queued",
+        "id",
+        sqlite_where=sa.text("queued != '[]'"),
+        postgresql_where=sa.text("queued != '[]'"),
+    ),
 )

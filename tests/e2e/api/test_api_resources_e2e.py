@@ -62,5 +62,5 @@ def test_pools_through_a_real_server(server_factory: Any) -> None:
     with server.client(ADMIN_TOKEN) as client:
         pools = client.get("/api/v1/resources").json()["pools"]
         assert {p["name"]: p for p in pools}["gradle"] == {
-            "name": "gradle", "capacity": 2, "in_use": 0, "holders": []
+            "name": "gradle", "capacity": 2, "in_use": 0, "reserved": 0, "holders": []
         }  # fmt: skip

@@ -55,7 +55,7 @@ def dash_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         assert server.terminate() == 0
     # Pages closing their live streams (every navigation does) must not log errors.
     assert "Traceback" not in server.output()
-    assert "ERROR" not in server.output()
+    assert '"level": "error"' not in server.output()
 
 
 @pytest.fixture

@@ -78,6 +78,9 @@ def test_a_run_started_from_the_form_turns_green_live(context: BrowserContext) -
     expect(page.locator("#dag g.node[data-status=succeeded]")).to_have_count(4)
     expect(page.locator("#run-status")).to_contain_text("succeeded")
     expect(page.locator("#tasks tr[data-task=ship]")).to_contain_text("succeeded")
+    # The timeline grew live too: one finished bar per task, the last one ship's.
+    expect(page.locator("#timeline g.attempt.s-succeeded")).to_have_count(4)
+    expect(page.locator('#timeline g.attempt[data-task="ship"]')).to_have_count(1)
     assert page.evaluate("window.basirNoReload") is True, "the page reloaded itself"
 
     page.click("#tasks tr[data-task=build] a")
@@ -127,6 +130,7 @@ def _screens(page: Page, run_id: str) -> None:
             expect(page.locator("#throughput canvas")).to_have_count(1)
         if name == "run":
             expect(page.locator("#dag g.node[data-status=succeeded]")).to_have_count(4)
+            expect(page.locator("#timeline g.attempt")).to_have_count(4)
         shot(page, name)
 
 

@@ -93,6 +93,15 @@ def test_server_fires_every_second_and_a_cli_pause_holds(
         assert remote["items"][0]["paused"] is True
         nxt = cli("schedules", "next", "tick", "-n", "3", "--json")
         assert len(json.loads(nxt.stdout)["items"][0]["next"]) == 3
+        # The same from the server: the same schedule, the same fires, in its own zone.
+        far = cli("schedules", "next", "tick:0", "-n", "3", "--json", "--server", url,
+                  "--token", TOKEN)  # fmt: skip
+        assert far.returncode == 0, far.stderr
+        [remote_next] = json.loads(far.stdout)["items"]
+        assert remote_next["id"] == "tick:0" and len(remote_next["next"]) == 3
+        assert all(t.endswith("+03:00") for t in remote_next["next"])
+        gone = cli("schedules", "next", "nope", "--server", url, "--token", TOKEN)
+        assert gone.returncode == 2
         assert cli("schedules", "pause", "nope").returncode == 2
 
         # Paused from another process: the server fires nothing (time has to pass to show it).
@@ -128,6 +137,24 @@ def test_server_fires_every_second_and_a_cli_pause_holds(
         assert stats.returncode == 0, stats.stderr
         assert json.loads(stats.stdout)["queues"]["default"]["tasks"] >= 5
         assert cli("schedules", "stats", "--window", "0s").returncode == 2
+
+        # Every subcommand against the server too (`--server URL --token T`).
+        remote = ("--server", url, "--token", TOKEN, "--json")
+        far_list = cli("schedules", "list", *remote)
+        assert far_list.returncode == 0, far_list.stderr
+        assert [i["id"] for i in json.loads(far_list.stdout)["items"]] == ["tick:0"]
+        far_pause = cli("schedules", "pause", "tick", *remote)
+        assert json.loads(far_pause.stdout)["items"][0]["paused"] is True
+        local = json.loads(cli("schedules", "list", "--json").stdout)["items"][0]
+        assert local["paused"] is True  # stored: the embedded view sees the server's pause
+        far_resume = cli("schedules", "resume", "tick:0", *remote)
+        assert json.loads(far_resume.stdout)["items"][0]["paused"] is False
+        far_stats = cli("schedules", "stats", "--window", "10m", *remote)
+        assert far_stats.returncode == 0, far_stats.stderr
+        assert json.loads(far_stats.stdout)["queues"]["default"]["tasks"] >= 5
+        backwards = cli("schedules", "backfill", "tick", "--from", window[1], "--to", window[0],
+                        *remote)  # fmt: skip
+        assert backwards.returncode == 2
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)

@@ -41,3 +41,11 @@ async def track(seconds: float) -> int:
     finally:
         RUNNING["now"] -= 1
     return RUNNING["peak"]
+
+
+def log_line(message: str) -> str:
+    """Log `message` at WARNING through the stdlib (what a task body's library would do)."""
+    import logging
+
+    logging.getLogger("task.body").warning(message)
+    return message

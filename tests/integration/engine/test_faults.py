@@ -291,6 +291,9 @@ class BrokenLatency:
     def observe_retry(self, workflow: str) -> None:
         """Accept."""
 
+    def observe_preemption(self, workflow: str) -> None:
+        """Accept."""
+
     def observe_deadline_miss(self, workflow: str) -> None:
         """Accept."""
 

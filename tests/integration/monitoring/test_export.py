@@ -7,6 +7,7 @@ import io
 import json
 import time
 
+import pytest
 from monitoring_helpers import Served
 
 HELLO_YAML = """\
@@ -60,3 +61,42 @@ async def test_export_round_trip_equals_the_api(served: Served) -> None:
     assert later.text == ""
     bad = await served.client.get("/api/v1/export/secrets")
     assert bad.status_code == 422
+
+
+async def test_parquet_export_reads_back_as_the_api_records(served: Served) -> None:
+    import pyarrow.parquet as pq
+
+    await served.run(HELLO_YAML)
+    await served.run(BROKEN_YAML)
+    exported = await served.client.get("/api/v1/export/runs", params={"format": "parquet"})
+    assert exported.status_code == 200
+    assert exported.headers["content-type"] == "application/vnd.apache.parquet"
+    table = pq.read_table(io.BytesIO(exported.content))
+    listed = (await served.client.get("/api/v1/runs", params={"limit": 200})).json()["items"]
+    assert table.to_pylist() == listed
+    events = await served.client.get("/api/v1/export/events", params={"format": "parquet"})
+    rows = pq.read_table(io.BytesIO(events.content)).to_pylist()
+    history = (await served.client.get("/api/v1/events/history", params={"limit": 1000})).json()
+    assert [{**row, "data": json.loads(row["data"])} for row in rows] == history["items"]
+    empty = await served.client.get(
+        "/api/v1/export/tasks", params={"format": "parquet", "since": str(time.time() + 5)}
+    )
+    assert pq.read_table(io.BytesIO(empty.content)).num_rows == 0
+
+
+async def test_parquet_without_pyarrow_is_refused_with_a_code(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else real(name, *a)
+    )
+    refused = await served.client.get(
+        "/api/v1/export/runs", params={"format": "parquet"}, headers={"Accept-Language": "ar"}
+    )
+    assert refused.status_code == 422
+    body = refused.json()
+    assert body["code"] == "export.parquet_unavailable"
+    assert "pyarrow" in body["detail"] and "basir[parquet]" in body["detail"]

@@ -5,6 +5,8 @@ Like `test_contract.py`, every test runs against MemoryStore, SqliteStore and Po
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from contract_data import event, insert_run, make_run
 
@@ -44,6 +46,27 @@ async def test_events_order_filters_and_after(store: Store) -> None:
     assert await store.list_events(after=5) == []
     assert await store.last_event_id() == 5
     assert every[3].to_cloudevent()["time"] == "1970-01-01T00:00:02.250000Z"
+
+
+async def test_event_lines_are_the_cloudevents_as_json(store: Store) -> None:
+    await insert_run(store)
+    await store.write(
+        Batch(
+            [],
+            [
+                event("task.queued", "r1/a", workflow="ci", task_id="a", data={"msg": "مرحبا"}),
+                event("run.started", workflow="ci", time=2.25),
+                event("task.queued", "r2/a", run_id="r2", workflow="app"),
+            ],
+        )
+    )
+    lines = await store.list_event_lines(after=1, limit=2)
+    events = await store.list_events(after=1, limit=2)
+    assert [(i, t) for i, t, _line in lines] == [(e.id, e.time) for e in events]
+    assert [json.loads(line) for _i, _t, line in lines] == [e.to_cloudevent() for e in events]
+    assert all("\n" not in line for _i, _t, line in lines)
+    only_ci = await store.list_event_lines(workflow="ci")
+    assert [i for i, _t, _line in only_ci] == [e.id for e in await store.list_events(workflow="ci")]
 
 
 async def test_empty_store_and_empty_batch(store: Store) -> None:

@@ -119,3 +119,36 @@ async def test_a_one_off_is_added_and_survives_sync(store: Store) -> None:
         await store.add_schedule(once)
     await store.sync_schedules("ci", [])  # the workflow's on.schedule emptied
     assert [s.id for s in await store.list_schedules("ci")] == ["ci:at:abc"]
+
+
+async def test_a_tick_writes_many_fires_each_with_its_clock_or_nothing(store: Store) -> None:
+    await store.sync_schedules("ci", [entry(position=p) for p in range(3)])
+    await store.write(Batch([RunInsert(make_run("taken"), make_tasks("taken", "a"))], []))
+
+    def fire(position: int, run_id: str, revision: int = 0) -> tuple[ScheduleUpdate, Batch]:
+        fields = {"next_fire_at": 2000.0, "due_at": 2000.0, "last_run_id": run_id}
+        batch = Batch(
+            [RunInsert(make_run(run_id, trigger="schedule"), make_tasks(run_id, "a"))],
+            [event("schedule.fired", run_id=run_id)],
+        )
+        return ScheduleUpdate(f"ci:{position}", revision, fields), batch
+
+    # ci:1 was read at a revision it no longer has; ci:2's run id is taken.
+    await store.update_schedule(ScheduleUpdate("ci:1", 0, {"paused": True}))
+    outcome = await store.update_schedules([fire(0, "r0"), fire(1, "r1"), fire(2, "taken")])
+    assert outcome[0] is None
+    assert isinstance(outcome[1], ConflictError) and outcome[2] is not None
+    clocks = {s.id: (s.next_fire_at, s.last_run_id) for s in await store.list_schedules("ci")}
+    assert clocks == {"ci:0": (2000.0, "r0"), "ci:1": (1000.0, None), "ci:2": (1000.0, None)}
+    assert await store.get_run("r0") is not None and await store.get_run("r1") is None
+    assert [e.run_id for e in await store.list_events()] == ["r0"]
+    assert await store.update_schedules([]) == []
+
+
+async def test_run_statuses_reads_many_runs_at_once(store: Store) -> None:
+    ids = [f"r{i}" for i in range(300)]  # more than one statement's worth
+    inserts = [RunInsert(make_run(i, status="running"), make_tasks(i, "a")) for i in ids[:260]]
+    await store.write(Batch(list(inserts), []))
+    found = await store.run_statuses([*ids, "r0"])
+    assert found == {i: "running" for i in ids[:260]}
+    assert await store.run_statuses([]) == {}

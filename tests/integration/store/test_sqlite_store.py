@@ -219,3 +219,24 @@ async def test_checkpoints_run_off_the_writer_and_reach_the_database_file(
             break
         await asyncio.sleep(0.05)
     assert rows_in_main_file() == N_TASKS
+
+
+async def test_a_tick_reads_schedules_through_indexes_never_a_scan(tmp_path: Path) -> None:
+    """EXPLAIN QUERY PLAN of the tick's reads: a range search of `due_at`, the partial index
+    of queued fires, runs by primary key (a scan of a million schedules would cost seconds)."""
+    from basir.store.sqlite_sql import statement
+
+    store = SqliteStore(f"sqlite:///{tmp_path / 'basir.db'}")
+    await store.open()
+    await store.close()
+    conn = sqlite3.connect(tmp_path / "basir.db")
+    params = {"now": 1.0, "limit": 10, **{f"r{i}": "x" for i in range(256)}}
+    plans = {}
+    for name in ("select_due", "select_queued", "select_run_statuses"):
+        sql = statement(f"schedule_sql.{name}")
+        rows = conn.execute(f"EXPLAIN QUERY PLAN {sql.text}", sql.params(params)).fetchall()
+        plans[name] = " ".join(row[-1] for row in rows)
+    conn.close()
+    assert "SEARCH schedules USING INDEX ix_schedules_due_at (due_at<?)" in plans["select_due"]
+    assert "USING INDEX ix_schedules_queued" in plans["select_queued"]
+    assert plans["select_run_statuses"].startswith("SEARCH runs USING")

@@ -107,7 +107,7 @@ async def test_a_lagging_subscriber_catches_up_from_the_store(
     engine: Engine,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(bus_module, "SUBSCRIBER_QUEUE_SIZE", 2)
+    monkeypatch.setattr(bus_module, "STREAM_QUEUE_SIZE", 2)
     events = [
         EventRecord(type="test.tick", subject="t", time=time.time(), data={"n": n})
         for n in range(6)
@@ -115,8 +115,11 @@ async def test_a_lagging_subscriber_catches_up_from_the_store(
     async with AsgiStream(app, "/api/v1/events?type=test.tick", auth) as stream:
         await _until_live(stream)
         written = await store.write(Batch(events=events))
-        engine.bus.publish(written)  # overflows the queue of 2
+        before = engine.bus.subscriber_count
+        engine.bus.publish(written)  # overflows the queue of 2: the stream is dropped
+        assert engine.bus.subscriber_count == before - 1
         received = [(await stream.next_event())["data"]["data"]["n"] for _ in range(6)]
+        assert engine.bus.subscriber_count == before  # subscribed again, caught up
     assert received == list(range(6))
 
 

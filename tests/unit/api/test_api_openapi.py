@@ -7,6 +7,7 @@ from fastapi.routing import APIRoute
 
 from basir.api.routes import (
     alerts,
+    dashboards,
     decisions,
     events,
     export,
@@ -14,6 +15,7 @@ from basir.api.routes import (
     log_search,
     monitoring,
     queues,
+    resource_policies,
     resources,
     runs,
     schedules,
@@ -58,6 +60,7 @@ EXPECTED = {
     ("GET", "/api/v1/alerts/silences"),
     ("POST", "/api/v1/alerts/silences"),
     ("GET", "/api/v1/schedules"),
+    ("GET", "/api/v1/schedules/{name}/next"),
     ("POST", "/api/v1/schedules/{name}/pause"),
     ("POST", "/api/v1/schedules/{name}/resume"),
     ("POST", "/api/v1/schedules/{name}/backfill"),
@@ -66,6 +69,19 @@ EXPECTED = {
     ("PUT", "/api/v1/queues/{name}"),
     ("GET", "/api/v1/resources"),
     ("PUT", "/api/v1/resources/pools/{name}"),
+    ("POST", "/api/v1/resources/reservations"),
+    ("GET", "/api/v1/resources/reservations"),
+    ("DELETE", "/api/v1/resources/reservations/{reservation_id}"),
+    ("GET", "/api/v1/resources/quotas"),
+    ("GET", "/api/v1/resources/quotas/{namespace}"),
+    ("PUT", "/api/v1/resources/quotas/{namespace}"),
+    ("GET", "/api/v1/dashboards"),
+    ("POST", "/api/v1/dashboards"),
+    ("POST", "/api/v1/dashboards/import"),
+    ("GET", "/api/v1/dashboards/{board_id}"),
+    ("PUT", "/api/v1/dashboards/{board_id}"),
+    ("DELETE", "/api/v1/dashboards/{board_id}"),
+    ("GET", "/api/v1/dashboards/{board_id}/export"),
 }
 
 
@@ -77,6 +93,7 @@ async def test_every_route_is_documented_under_its_full_path(client: httpx.Async
         (method, route.path)
         for module in (
             alerts,
+            dashboards,
             decisions,
             events,
             export,
@@ -84,6 +101,7 @@ async def test_every_route_is_documented_under_its_full_path(client: httpx.Async
             log_search,
             monitoring,
             queues,
+            resource_policies,
             resources,
             runs,
             schedules,
@@ -122,3 +140,12 @@ async def test_workflow_body_is_yaml_or_json(client: httpx.AsyncClient) -> None:
     schema = (await client.get("/openapi.json")).json()
     body = schema["paths"]["/api/v1/workflows"]["post"]["requestBody"]
     assert set(body["content"]) == {"application/yaml", "application/json"}
+
+
+async def test_dashboard_bodies_are_documented(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    body = schema["paths"]["/api/v1/dashboards"]["post"]["requestBody"]
+    fields = body["content"]["application/json"]["schema"]["properties"]
+    assert {"name", "visibility", "namespace", "panels"} <= set(fields)
+    imported = schema["paths"]["/api/v1/dashboards/import"]["post"]["requestBody"]
+    assert "format" in imported["content"]["application/json"]["schema"]["properties"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from datetime import UTC, datetime
 
@@ -49,6 +50,24 @@ async def test_list_pause_resume(client: httpx.AsyncClient) -> None:
     assert_problem(
         await client.post("/api/v1/schedules/riyadh:7/resume"), 404, "schedule.not_found"
     )
+
+
+async def test_next_fires_in_the_schedules_own_zone(client: httpx.AsyncClient) -> None:
+    await client.post(
+        "/api/v1/workflows", content=SPEC, headers={"Content-Type": "application/yaml"}
+    )
+    answer = await client.get("/api/v1/schedules/riyadh:0/next", params={"n": 3})
+    assert answer.status_code == 200
+    [item] = answer.json()["items"]
+    assert (item["id"], item["timezone"]) == ("riyadh:0", "Asia/Riyadh")
+    assert len(item["next"]) == 3 and all(t.endswith("T02:00:00+03:00") for t in item["next"])
+    days = [datetime.fromisoformat(t) for t in item["next"]]
+    assert [(b - a).days for a, b in itertools.pairwise(days)] == [1, 1]
+    both = (await client.get("/api/v1/schedules/riyadh/next")).json()["items"]
+    assert [(i["id"], len(i["next"])) for i in both] == [("riyadh:0", 5), ("riyadh:1", 5)]
+    assert_problem(await client.get("/api/v1/schedules/nope/next"), 404, "schedule.not_found")
+    too_many = await client.get("/api/v1/schedules/riyadh/next", params={"n": 1001})
+    assert too_many.status_code == 422
 
 
 async def test_backfill_is_stored_and_bad_windows_refused(client: httpx.AsyncClient) -> None:

@@ -62,3 +62,18 @@ def test_a_terminal_frame_shows_active_and_troubled_tasks_only() -> None:
     assert "busy" in frame and "bad" in frame
     assert "ok " not in frame
     assert "2/3" in frame
+
+
+def test_plain_output_says_who_preempted_a_task() -> None:
+    progress, out = _progress()
+    progress.handle(_event("a", "running"))
+    preempted = _event("a", "queued")
+    preempted.type = "task.preempted"
+    preempted.data.update(by_run_id="r9", by_task_id="fix")
+    progress.handle(preempted)
+    progress.close()
+    assert out.getvalue().splitlines() == [
+        "task a running",
+        "task a preempted by run r9 task fix; queued again",
+    ]
+    assert progress.active == {"a": "queued"}

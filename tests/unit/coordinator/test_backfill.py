@@ -10,6 +10,7 @@ import pytest
 
 from basir.config import Settings
 from basir.coordinator.backfill import request_backfill
+from basir.coordinator.schedule_controls import set_paused
 from basir.coordinator.schedules import Scheduler
 from basir.coordinator.workflows import apply_workflow
 from basir.engine.runtime import Engine
@@ -21,7 +22,14 @@ from basir.store.memory import MemoryStore
 SPEC = """\
 name: hourly
 on:
-  schedule: [{cron: "0 * * * *", timezone: Asia/Riyadh}]
+  schedule: [{cron: "0 * * * *", timezone: Asia/Riyadh, overlap: allow}]
+tasks:
+  - {id: a, uses: sleep, with: {seconds: 30}}
+"""
+GUARDED = """\
+name: guarded
+on:
+  schedule: [{cron: "* * * * *", overlap: skip}]
 tasks:
   - {id: a, uses: sleep, with: {seconds: 30}}
 """
@@ -68,8 +76,56 @@ async def test_backfill_runs_each_fire_once_within_its_budget(
     for run_id in second:
         await engine.cancel_run(run_id)
     assert await clock.backfiller.step(time.time()) == []
-    [(_key, doc)] = await store.kv_list("backfill")
-    assert doc["done"] is True
+    # Finished: the request is gone (open ones stay few however many were made).
+    assert await store.kv_list("backfill") == []
+
+
+async def test_overlap_skip_holds_across_live_and_backfill_runs_and_live_goes_first(
+    setup: tuple[MemoryStore, Engine],
+) -> None:
+    store, engine = setup
+    await apply_workflow(store, load_workflow(GUARDED, "guarded.yaml"))
+    live = await store.get_schedule("guarded:0")
+    assert live is not None and live.due_at is not None
+    due = live.due_at
+    await request_backfill(store, "guarded", "2026-01-01T00:00Z", "2026-01-01T00:02Z", max_active=3)
+    clock = Scheduler(store, engine)
+    [first] = await clock.backfiller.step(due - 1)  # overlap: skip: one at a time
+    assert await clock.backfiller.step(due - 0.5) == []
+
+    # The live fire comes due while the backfill run runs: it waits, it is not skipped.
+    assert await clock.tick(due + 0.5) == []
+    held = await store.get_schedule("guarded:0")
+    assert held is not None and held.queued == [live.next_fire_at]
+    events = await store.list_events(workflow="guarded", limit=100)
+    queued = [e.data.get("reason") for e in events if e.type == "schedule.queued"]
+    assert queued == ["backfill"] and "schedule.skipped" not in {e.type for e in events}
+
+    await engine.cancel_run(first)
+    await engine.wait(first)
+    [fired] = await clock.tick(due + 1)  # the live fire first; no backfill run beside it
+    run = await store.get_run(fired)
+    assert run is not None and run.trigger == "schedule"
+    assert await clock.backfiller.step(due + 1.5) == []
+    await engine.cancel_run(fired)
+    await engine.wait(fired)
+    [second] = await clock.backfiller.step(due + 2)
+    assert second != first
+    await engine.cancel_run(second)
+
+
+async def test_a_paused_schedule_starts_no_backfill_run(
+    setup: tuple[MemoryStore, Engine],
+) -> None:
+    store, engine = setup
+    await request_backfill(store, "hourly", "2026-01-01T00:00", "2026-01-01T01:00")
+    await set_paused(store, "hourly", True)
+    clock = Scheduler(store, engine)
+    assert await clock.backfiller.step(time.time()) == []
+    await set_paused(store, "hourly", False)
+    started = await clock.backfiller.step(time.time())
+    assert len(started) == 1
+    await engine.cancel_run(started[0])
 
 
 async def test_a_second_backfiller_does_not_double(
@@ -82,10 +138,10 @@ async def test_a_second_backfiller_does_not_double(
     # The second read no runs yet (as if it raced): its insert is a refused duplicate.
     assert len(started) == 1
 
-    async def nothing_yet(run_id: str) -> None:
-        return None
+    async def no_statuses(run_ids: list[str]) -> dict[str, str]:
+        return {}
 
-    monkeypatch.setattr(store, "get_run", nothing_yet)  # as if it read before the first wrote
+    monkeypatch.setattr(store, "run_statuses", no_statuses)  # as if it read before the write
     assert await second.backfiller.step(time.time()) == []
     monkeypatch.undo()
     assert len((await store.list_runs()).items) == 1

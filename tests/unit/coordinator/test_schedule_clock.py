@@ -14,9 +14,8 @@ from basir.coordinator.workflows import apply_workflow
 from basir.engine.runtime import Engine
 from basir.errors import NotFoundError
 from basir.spec import load_workflow
-from basir.store.base import ConflictError
 from basir.store.memory import MemoryStore
-from basir.store.records import Batch, EventRecord, ScheduleUpdate
+from basir.store.records import Batch, EventRecord, ScheduleUpdate, WorkflowVersion
 
 T0 = 1_800_000_000.0
 SPEC = """\
@@ -72,16 +71,18 @@ async def test_crash_between_fire_and_commit_neither_loses_nor_doubles(
     setup: tuple[MemoryStore, Engine], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store, engine = setup
-    real = store.update_schedule
+    real = store.update_schedules
 
-    async def crash(change: ScheduleUpdate, batch: Batch | None = None) -> list[EventRecord]:
+    async def crash(
+        items: list[tuple[ScheduleUpdate, Batch | None]],
+    ) -> list[BaseException | None]:
         raise OSError("power cut before the commit")
 
-    monkeypatch.setattr(store, "update_schedule", crash)
+    monkeypatch.setattr(store, "update_schedules", crash)
     with pytest.raises(OSError):
         await Scheduler(store, engine).tick(T0 + 1)
     assert (await store.list_runs()).items == []  # nothing half-written
-    monkeypatch.setattr(store, "update_schedule", real)
+    monkeypatch.setattr(store, "update_schedules", real)
     # "Restart": a fresh clock fires the fire exactly once.
     restarted = Scheduler(store, engine)
     [run_id] = await restarted.tick(T0 + 2)
@@ -94,9 +95,9 @@ async def test_two_clocks_on_one_store_fire_once(setup: tuple[MemoryStore, Engin
     first, second = Scheduler(store, engine), Scheduler(store, engine)
     stale = await store.due_schedules(T0 + 1)
     assert len(await first.tick(T0 + 1)) == 1
-    # The second read the schedule before the first wrote it: its write loses the race.
-    with pytest.raises(ConflictError):
-        await second._fire(stale[0], T0 + 1)
+    # The second read the schedule before the first wrote it: its write loses the race,
+    # and nothing of its fire lands.
+    assert await second._fire_all(stale, T0 + 1) == []
     assert await second.tick(T0 + 1) == []  # a tick re-reads: nothing left to fire
     assert len((await store.list_runs()).items) == 1
 
@@ -160,5 +161,46 @@ async def test_a_schedule_removed_mid_tick_is_skipped(setup: tuple[MemoryStore, 
     clock = Scheduler(store, engine)
     [stale] = await store.due_schedules(T0 + 1)
     await store.sync_schedules("nightly", [])  # re-applied without on.schedule meanwhile
-    assert await clock._fire_one(stale, T0 + 1) == []
+    assert await clock._fire_all([stale], T0 + 1) == []
     assert (await store.list_runs()).items == []
+
+
+async def test_one_tick_on_sqlite_fires_many_and_a_pause_mid_tick_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sixty schedules due at once are fired in one tick on the embedded store; the one paused
+    between the tick's read and its write fires nothing, and the others are not held back."""
+    from basir.store.sqlite import SqliteStore
+
+    store = SqliteStore(f"sqlite:///{tmp_path / 'basir.db'}")
+    await store.open()
+    engine = Engine(store, Settings(home=tmp_path, shutdown_grace_s=0.0), workdir=tmp_path)
+    await engine.start()
+    entries = ", ".join('{cron: "* * * * *"}' for _ in range(60))
+    wide = f"name: wide\non:\n  schedule: [{entries}]\ntasks:\n  - {{id: a, uses: noop}}\n"
+    await apply_workflow(store, load_workflow(wide, "wide.yaml"))
+    due_at = (await store.list_schedules())[0].due_at
+    assert due_at is not None
+    real = store.get_workflow
+
+    async def pause_meanwhile(name: str, version: int | None = None) -> WorkflowVersion | None:
+        await set_paused(store, "wide:7", True, "alice")  # another process, say
+        return await real(name, version)
+
+    monkeypatch.setattr(store, "get_workflow", pause_meanwhile)  # read after the due ones
+    try:
+        clock = Scheduler(store, engine)
+        started = await clock.tick(due_at + 0.5)
+        assert len(started) == 59 and len(set(started)) == 59
+        by_schedule = {r.id: r for r in await store.list_schedules("wide")}
+        assert by_schedule["wide:7"].last_run_id is None and by_schedule["wide:7"].paused
+        assert by_schedule["wide:7"].due_at == due_at  # its clock did not move
+        assert {by_schedule[f"wide:{i}"].last_run_id for i in range(60) if i != 7} == set(started)
+        fired = [e for e in await store.list_events(limit=1000) if e.type == "schedule.fired"]
+        assert len(fired) == 59 and "wide:7" not in {e.data["schedule"] for e in fired}
+        for run_id in started:
+            assert (await engine.wait(run_id)).status == "succeeded"
+        assert await clock.tick(due_at + 1) == []  # nothing fires twice
+    finally:
+        await engine.stop(0.0)
+        await store.close()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from fastapi import FastAPI
 
 from basir.dashboard.context import DashboardContext
 from basir.dashboard.live import accept_for, missed, stream
 from basir.engine.runtime import Engine
+from basir.events import bus as bus_module
 from basir.store.records import EventRecord
 
 
@@ -65,4 +67,31 @@ async def test_a_stale_page_or_a_reconnect_gets_one_sync(engine: Engine, app: Fa
         assert (await anext(source)).startswith(b"retry: ")
         assert b"event: sync" in await anext(source)
         await source.aclose()
+    assert engine.bus.subscriber_count == before
+
+
+async def test_a_page_too_slow_is_dropped_then_syncs_on_reconnect(
+    engine: Engine, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bus_module, "STREAM_QUEUE_SIZE", 2)
+    ctx: DashboardContext = app.state.dashboard
+    before = engine.bus.subscriber_count
+
+    async def fresh() -> bool:
+        return False
+
+    subscription = engine.bus.subscribe(accept_for(None), droppable=True)
+    source = stream(ctx, subscription, False, fresh)
+    assert (await anext(source)).startswith(b"retry: ")
+    # The page does not read while five changes arrive: its queue of two overflows.
+    engine.bus.publish(
+        [EventRecord("run.running", "s", 1.0, run_id=f"r{n}", id=n) for n in range(1, 6)]
+    )
+    assert subscription.dropped and engine.bus.subscriber_count == before
+    rest = [chunk async for chunk in source]  # the stream ends: the browser reconnects
+    assert not any(b"event: run" in chunk for chunk in rest)
+    again = stream(ctx, engine.bus.subscribe(droppable=True), True, fresh)
+    assert (await anext(again)).startswith(b"retry: ")
+    assert b"event: sync" in await anext(again)
+    await again.aclose()
     assert engine.bus.subscriber_count == before

@@ -62,6 +62,8 @@ def test_graph_edges_follow_needs_and_foreach_parents() -> None:
     assert drawn["edges"] == [["a", "b"], ["b", "b[0]"], ["b", "c"], ["c", "d"]]
     labels = {n["id"]: n["label"] for n in drawn["nodes"]}
     assert labels["a"] != "succeeded"  # translated
+    parents = {n["id"]: n.get("parent") for n in drawn["nodes"]}
+    assert parents == {"a": None, "b": None, "b[0]": "b", "c": None, "d": None}
 
 
 def test_count_finished_counts_only_the_window() -> None:

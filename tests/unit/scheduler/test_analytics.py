@@ -86,3 +86,18 @@ def test_named_queues_and_time_throttled() -> None:
     assert (queues["default"]["tasks"], queues["default"]["throttled_s"]) == (1, 1.5)
     assert result["classes"]["normal"]["throttled_s"] == 9.5
     assert result["classes"]["high"]["throttled_s"] == 0.0
+
+
+def test_preemptions_of_tasks_active_in_the_window_by_class() -> None:
+    runs = [run("lo", 20), run("mid", 50)]
+    preempted = task("lo", "a", NOW - 60, NOW - 30)
+    preempted.preemptions = 2
+    twice_long_ago = task("lo", "b", NOW - 9000, NOW - 8000)
+    twice_long_ago.preemptions = 5  # all of it before the window
+    still_queued = task("mid", "a", NOW - 10, None, status="queued")
+    still_queued.preemptions = 1
+    found = analytics(runs, {"lo": [preempted, twice_long_ago], "mid": [still_queued]}, NOW, 3600.0)
+    assert found["classes"]["low"]["preemptions"] == 2
+    assert found["classes"]["normal"]["preemptions"] == 1
+    assert found["classes"]["critical"]["preemptions"] == 0
+    assert found["queues"]["default"]["preemptions"] == 3

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from basir.scheduler.schedules import MISFIRE_GRACE_S, jitter_s, next_clock, plan
+from basir.scheduler.schedules import (
+    MISFIRE_GRACE_S,
+    backfill_budget,
+    jitter_s,
+    next_clock,
+    plan,
+)
 from basir.store.records import ScheduleRecord
 
 T0 = 1_800_000_000.0  # a whole minute, UTC
@@ -99,3 +105,40 @@ def test_a_long_downtime_is_bounded_work() -> None:
     assert len(decided.skipped) < 1001 and decided.more_skipped >= 1000
     assert decided.fire == [] or decided.fire[0] <= T0 + 86_400
     assert decided.next_fire_at is not None and decided.next_fire_at > T0 + 86_400
+
+
+def test_a_live_fire_waits_for_a_backfill_run_instead_of_being_skipped() -> None:
+    decided = plan(record(overlap="skip"), T0 + 1, previous_active=False, backfill_active=True)
+    assert decided.fire == [] and decided.skipped == []
+    assert decided.queued == [T0] and decided.newly_queued == [T0]
+    # Its own live run still running: `skip` skips, as always.
+    busy = plan(record(overlap="skip"), T0 + 1, previous_active=True, backfill_active=True)
+    assert busy.queued == [] and busy.skipped == [(T0, "overlap")]
+    # `allow` runs beside a backfill run.
+    assert plan(record(overlap="allow"), T0 + 1, False, backfill_active=True).fire == [T0]
+
+
+def test_the_waiting_live_fire_starts_once_the_backfill_run_ended() -> None:
+    held = record(overlap="skip")
+    held.queued = [T0]
+    held.next_fire_at, held.due_at = T0 + 60, T0 + 60
+    assert plan(held, T0 + 5, False, backfill_active=True).fire == []
+    decided = plan(held, T0 + 5, False, backfill_active=False)
+    assert decided.fire == [T0] and decided.queued == []
+
+
+def test_backfill_budget_own_with_allow_one_when_idle_otherwise() -> None:
+    idle = record(overlap="skip")
+    idle.next_fire_at, idle.due_at = T0 + 60, T0 + 60
+    kw = {"request_active": 0, "schedule_active": 0, "live_active": False}
+    assert backfill_budget(idle, T0, 5, **kw) == 1
+    assert backfill_budget(idle, T0, 5, **{**kw, "live_active": True}) == 0
+    assert backfill_budget(idle, T0, 5, **{**kw, "schedule_active": 1}) == 0
+    assert backfill_budget(idle, T0 + 61, 5, **kw) == 0  # a live fire is due: it goes first
+    idle.queued = [T0]
+    assert backfill_budget(idle, T0, 5, **kw) == 0  # live fires wait in the queue
+    free = record(overlap="allow")
+    assert backfill_budget(free, T0 + 600, 5, **{**kw, "live_active": True}) == 5
+    assert backfill_budget(free, T0, 5, **{**kw, "request_active": 3, "schedule_active": 4}) == 2
+    free.paused = True
+    assert backfill_budget(free, T0, 5, **kw) == 0

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query
-from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.responses import Response
 
 from basir.api.deps import ApiContext, Reader, json_response
@@ -24,6 +23,8 @@ from basir.api.query import query_model
 from basir.api.schemas import EVENT_TYPES_PATTERN, EventPage, EventQuery
 from basir.errors import BasirError
 from basir.events.bus import Subscription
+from basir.events.frames import shared
+from basir.events.sse import EventStreamResponse, counted
 from basir.i18n import _
 from basir.spec.models import NAME_PATTERN
 from basir.store.records import EventRecord
@@ -33,6 +34,7 @@ router = APIRouter(prefix="/api/v1", tags=["events"], responses=problem_response
 REPLAY_PAGE = 500
 MAX_TYPES = 32
 RECONNECT_MS = 1000
+KEEPALIVE_S = 15.0
 RunFilter = Annotated[str | None, Query(alias="run", max_length=128)]
 WorkflowFilter = Annotated[str | None, Query(pattern=NAME_PATTERN)]
 TypeFilter = Annotated[
@@ -75,9 +77,15 @@ def _filter(
     return accept
 
 
-def _sse(event: EventRecord) -> ServerSentEvent:
+@shared
+def _sse(event: EventRecord) -> bytes:
+    """One event as SSE bytes (`data:` the CloudEvent, `id:` its log id), encoded once."""
     data = json.dumps(event.to_cloudevent(), ensure_ascii=False, separators=(",", ":"))
-    return ServerSentEvent(raw_data=data, id=str(event.id))
+    return f"data: {data}\nid: {event.id}\n\n".encode()
+
+
+LIVE_MARKER = f": live\nretry: {RECONNECT_MS}\n\n".encode()
+KEEPALIVE = b": ping\n\n"
 
 
 class _Stream:
@@ -86,21 +94,25 @@ class _Stream:
     def __init__(
         self,
         ctx: ApiContext,
-        subscription: Subscription,
         last: int,
         run: str | None,
         workflow: str | None,
         types: tuple[str, ...] | None,
     ) -> None:
         self.ctx = ctx
-        self.subscription = subscription
         self.last = last
         self.run = run
         self.workflow = workflow
         self.types = types
+        self.subscription = self.subscribe()
 
-    async def replay(self) -> AsyncIterator[EventRecord]:
-        """Persisted events after `last`, oldest first, page by page."""
+    def subscribe(self) -> Subscription:
+        """A droppable subscription with this client's filter."""
+        accept = _filter(self.run, self.workflow, self.types)
+        return self.ctx.engine.bus.subscribe(accept, droppable=True)
+
+    async def replay(self) -> AsyncIterator[bytes]:
+        """Persisted events after `last`, oldest first, a page of frames per chunk."""
         while True:
             page = await self.ctx.store.list_events(
                 after=self.last,
@@ -109,42 +121,59 @@ class _Stream:
                 workflow=self.workflow,
                 types=self.types,
             )
-            for event in page:
-                self.last = event.id
-                yield event
+            if page:
+                self.last = page[-1].id
+                yield b"".join(_sse(event) for event in page)
             if len(page) < REPLAY_PAGE:
                 return
 
-    async def catch_up(self) -> AsyncIterator[EventRecord]:
-        """After the subscription overflowed: replay from the store what it dropped."""
-        self.subscription.lagged = False
-        if self.last == 0:
-            # Nothing sent yet: the oldest queued event bounds what was dropped.
-            first = self.subscription.get_nowait()
-            if first is None:
-                return
-            self.last = first.id - 1
-        async for event in self.replay():
-            yield event
+    async def catch_up(self) -> AsyncIterator[bytes]:
+        """After the subscription was dropped (too far behind): subscribe again, then replay.
 
-    async def next_live(self, stop: asyncio.Task[bool]) -> EventRecord | None:
-        """The next live event not yet sent, or None when the server shuts down."""
-        while True:
-            event = self.subscription.get_nowait()
-            if event is None:
-                getter = asyncio.ensure_future(self.subscription.get())
-                try:
-                    await asyncio.wait({getter, stop}, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    # Shutdown, or the client went away while we waited: drop the getter.
-                    if not getter.done():
-                        getter.cancel()
-                if getter.cancelled():
-                    return None
-                event = getter.result()
+        Subscribed first, so nothing committed during the replay is missed; events the new
+        subscription repeats are skipped by id.
+        """
+        dropped = self.subscription
+        self.subscription = self.subscribe()
+        if self.last == 0:
+            # Nothing sent yet: everything from the stream's start is owed.
+            self.last = max(0, dropped.first_id - 1) if dropped.first_id else 0
+        async for chunk in self.replay():
+            yield chunk
+
+    def live(self) -> bytes:
+        """The frames of the queued events not yet sent, as one chunk."""
+        frames = []
+        for event in self.subscription.drain():
             if event.id > self.last:
                 self.last = event.id
-                return event
+                frames.append(_sse(event))
+        return b"".join(frames)
+
+    async def frames(self, replay: bool) -> AsyncIterator[bytes]:
+        """Replay (when asked), the `live` marker, then live frames until shutdown."""
+        shutdown = self.ctx.shutdown
+        stop = asyncio.ensure_future(shutdown.wait())
+        stop.add_done_callback(lambda _: self.subscription.close())
+        try:
+            if replay:
+                async for chunk in self.replay():
+                    yield chunk
+            yield LIVE_MARKER
+            while not shutdown.is_set():
+                if self.subscription.dropped:
+                    async for chunk in self.catch_up():
+                        yield chunk
+                await self.subscription.wait(KEEPALIVE_S)
+                chunk = self.live()
+                if chunk:
+                    yield chunk
+                    await asyncio.sleep(self.ctx.engine.bus.batch_window())
+                elif not self.subscription.closed:
+                    yield KEEPALIVE
+        finally:
+            stop.cancel()
+            self.subscription.close()
 
 
 async def _start_id(
@@ -158,7 +187,7 @@ async def _start_id(
 
 @router.get(
     "/events",
-    response_class=EventSourceResponse,
+    response_class=EventStreamResponse,
     responses=problem_responses(400, 422),
     summary="Live stream of events (SSE); `Last-Event-ID` or `since` replays the log first",
 )
@@ -168,31 +197,16 @@ async def stream_events(
     workflow: WorkflowFilter = None,
     type_: TypeFilter = None,
     start: Annotated[int | None, Depends(_start_id)] = None,
-) -> AsyncIterator[ServerSentEvent]:
-    """Every committed event matching the filters; reconnects resume after the last id seen."""
-    types = _types(type_)
-    subscription = caller.ctx.engine.bus.subscribe(_filter(run, workflow, types))
-    caller.ctx.metrics.sse_clients.inc()
-    stop = asyncio.ensure_future(caller.ctx.shutdown.wait())
-    try:
-        # Live only (no start id): everything from the subscription on is new, nothing to skip.
-        stream = _Stream(caller.ctx, subscription, start or 0, run, workflow, types)
-        if start is not None:
-            async for old in stream.replay():
-                yield _sse(old)
-        yield ServerSentEvent(comment="live", retry=RECONNECT_MS)
-        while True:
-            if subscription.lagged:
-                async for missed in stream.catch_up():
-                    yield _sse(missed)
-            live = await stream.next_live(stop)
-            if live is None:
-                return
-            yield _sse(live)
-    finally:
-        stop.cancel()
-        subscription.close()
-        caller.ctx.metrics.sse_clients.dec()
+) -> Response:
+    """Every committed event matching the filters; reconnects resume after the last id seen.
+
+    Subscribed before the replay, so nothing falls between; live events already replayed
+    are skipped by id.  A client too slow for its queue is dropped from the bus and catches
+    up from the store.
+    """
+    stream = _Stream(caller.ctx, start or 0, run, workflow, _types(type_))
+    frames = counted(stream.frames(start is not None), caller.ctx.metrics.sse_clients)
+    return EventStreamResponse(frames)
 
 
 _parse_event_query, _EVENT_QUERY_DOC = query_model(EventQuery)

@@ -19,6 +19,7 @@ from starlette.responses import StreamingResponse
 
 from basir.api import views
 from basir.api.deps import Reader
+from basir.api.export_parquet import as_parquet, check_parquet_available
 from basir.api.problems import problem_responses
 from basir.monitoring.report_source import parse_moment
 from basir.store.base import MAX_RUNS_PER_READ, Store
@@ -26,7 +27,7 @@ from basir.store.records import RunRecord, TaskRecord
 
 router = APIRouter(prefix="/api/v1", tags=["export"], responses=problem_responses(401, 403))
 
-EVENTS_PAGE = 1000
+EVENTS_PAGE = 5000
 RUN_COLUMNS = tuple(views.run_summary(RunRecord("", "", 0, "")).keys())
 TASK_COLUMNS = (
     "run_id",
@@ -40,7 +41,11 @@ TASK_COLUMNS = (
     "finished_at",
 )
 EVENT_COLUMNS = ("id", "type", "source", "specversion", "time", "subject", "data")
-MEDIA = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
+MEDIA = {
+    "jsonl": "application/x-ndjson",
+    "csv": "text/csv; charset=utf-8",
+    "parquet": "application/vnd.apache.parquet",
+}
 
 
 def task_row(task: TaskRecord) -> dict[str, Any]:
@@ -71,73 +76,101 @@ async def _runs_in(
         cursor = page.next
 
 
+Rows = list[dict[str, Any]]
+# One encoder for every row: `json.dumps` with options builds a new encoder per call.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 async def run_rows(
     store: Store, since: float, until: float, workflow: str | None
-) -> AsyncIterator[dict[str, Any]]:
-    """Runs as `GET /runs` lists them."""
+) -> AsyncIterator[Rows]:
+    """Pages of runs as `GET /runs` lists them."""
     async for runs in _runs_in(store, since, until, workflow):
-        for run in runs:
-            yield views.run_summary(run)
+        yield [views.run_summary(run) for run in runs]
 
 
 async def task_rows(
     store: Store, since: float, until: float, workflow: str | None
-) -> AsyncIterator[dict[str, Any]]:
-    """The tasks of the runs created in the window."""
+) -> AsyncIterator[Rows]:
+    """Pages of the tasks of the runs created in the window."""
     async for runs in _runs_in(store, since, until, workflow):
-        for task in await store.get_tasks_of([run.id for run in runs]):
-            yield task_row(task)
+        yield [task_row(task) for task in await store.get_tasks_of([run.id for run in runs])]
 
 
 async def event_rows(
     store: Store, since: float, until: float, workflow: str | None
-) -> AsyncIterator[dict[str, Any]]:
-    """Events in the window, oldest first, as `GET /events/history` returns them."""
+) -> AsyncIterator[Rows]:
+    """Pages of events in the window, oldest first, as `GET /events/history` returns them."""
     after = 0
     while True:
         events = await store.list_events(after=after, limit=EVENTS_PAGE, workflow=workflow)
-        for event in events:
-            if event.time >= until:
-                return
-            if event.time >= since:
-                yield event.to_cloudevent()
-        if len(events) < EVENTS_PAGE:
+        page = [event.to_cloudevent() for event in events if since <= event.time < until]
+        if page:
+            yield page
+        if len(events) < EVENTS_PAGE or events[-1].time >= until:
             return
         after = events[-1].id
 
 
-SOURCES: dict[str, tuple[Callable[..., AsyncIterator[dict[str, Any]]], tuple[str, ...]]] = {
+async def event_jsonl(
+    store: Store, since: float, until: float, workflow: str | None
+) -> AsyncIterator[bytes]:
+    """Events in the window as JSON Lines, a page per chunk, each line made by the store."""
+    after = 0
+    while True:
+        lines = await store.list_event_lines(after=after, limit=EVENTS_PAGE, workflow=workflow)
+        chunk = "".join([line + "\n" for _id, moment, line in lines if since <= moment < until])
+        if chunk:
+            yield chunk.encode()
+        if len(lines) < EVENTS_PAGE or lines[-1][1] >= until:
+            return
+        after = lines[-1][0]
+
+
+SOURCES: dict[str, tuple[Callable[..., AsyncIterator[Rows]], tuple[str, ...]]] = {
     "runs": (run_rows, RUN_COLUMNS),
     "tasks": (task_rows, TASK_COLUMNS),
     "events": (event_rows, EVENT_COLUMNS),
 }
 
 
-async def as_jsonl(rows: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
-    """One JSON object per line."""
-    async for row in rows:
-        yield (json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+async def as_jsonl(pages: AsyncIterator[Rows]) -> AsyncIterator[bytes]:
+    """One JSON object per line; one chunk per page (a send per row would cost more than it)."""
+    async for page in pages:
+        yield "".join([_ENCODE(row) + "\n" for row in page]).encode()
 
 
-async def as_csv(
-    rows: AsyncIterator[dict[str, Any]], columns: tuple[str, ...]
-) -> AsyncIterator[bytes]:
-    """A header, then one line per row; nested values as JSON text."""
+def _cell(value: Any) -> Any:
+    return _ENCODE(value) if isinstance(value, dict | list) else value
+
+
+async def as_csv(pages: AsyncIterator[Rows], columns: tuple[str, ...]) -> AsyncIterator[bytes]:
+    """A header, then one line per row; nested values as JSON text; one chunk per page."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, columns, lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
-    async for row in rows:
-        writer.writerow(
-            {
-                k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v
-                for k, v in row.items()
-            }
-        )
-        if buffer.tell() > 64 * 1024:
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    async for page in pages:
+        writer.writerows([[_cell(row.get(column)) for column in columns] for row in page])
+        yield buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue().encode()
+
+
+def _body(
+    store: Store, what: str, format_: str, window: tuple[float, float], workflow: str | None
+) -> AsyncIterator[bytes]:
+    """The streamed file of one export."""
+    if what == "events" and format_ == "jsonl":
+        return event_jsonl(store, *window, workflow)
+    source, columns = SOURCES[what]
+    rows = source(store, *window, workflow)
+    if format_ == "csv":
+        return as_csv(rows, columns)
+    if format_ == "parquet":
+        return as_parquet(rows, columns)
+    return as_jsonl(rows)
 
 
 @router.get(
@@ -149,16 +182,19 @@ async def as_csv(
             "content": {
                 "application/x-ndjson": {"schema": {"type": "string"}},
                 "text/csv": {"schema": {"type": "string"}},
+                "application/vnd.apache.parquet": {
+                    "schema": {"type": "string", "format": "binary"}
+                },
             },
             "description": "The records, streamed",
         },
     },
-    summary="Export runs, tasks or events as JSON Lines or CSV, streamed",
+    summary="Export runs, tasks or events as JSON Lines, CSV or Parquet, streamed",
 )
 async def export(
     caller: Reader,
     what: Annotated[Literal["runs", "tasks", "events"], Path()],
-    format_: Annotated[Literal["jsonl", "csv"], Query(alias="format")] = "jsonl",
+    format_: Annotated[Literal["jsonl", "csv", "parquet"], Query(alias="format")] = "jsonl",
     since: Annotated[
         str | None, Query(description="ISO 8601, epoch seconds or a duration ago; default all")
     ] = None,
@@ -171,9 +207,9 @@ async def export(
     now = time.time()
     start = parse_moment(since, "since", now) or 0.0
     end = parse_moment(until, "until", now) or now + 1
-    source, columns = SOURCES[what]
-    rows = source(caller.ctx.store, start, end, workflow)
-    body = as_jsonl(rows) if format_ == "jsonl" else as_csv(rows, columns)
+    if format_ == "parquet":
+        check_parquet_available()
+    body = _body(caller.ctx.store, what, format_, (start, end), workflow)
     filename = f"basir-{what}.{format_}"
     return StreamingResponse(
         body,

@@ -13,7 +13,12 @@ from basir.api.deps import Operator, Reader, json_response
 from basir.api.problems import problem_responses
 from basir.api.schemas import ScheduleList
 from basir.coordinator.backfill import request_backfill
-from basir.coordinator.schedule_controls import schedule_view, set_paused
+from basir.coordinator.schedule_controls import (
+    MAX_UPCOMING,
+    next_fires_view,
+    schedule_view,
+    set_paused,
+)
 from basir.scheduler.analytics import parse_window
 
 router = APIRouter(prefix="/api/v1", tags=["schedules"], responses=problem_responses(401, 403))
@@ -31,6 +36,28 @@ async def list_schedules(caller: Reader) -> Response:
     with the schedule's own offset)."""
     records = await caller.ctx.store.list_schedules()
     return json_response({"items": [schedule_view(r) for r in records]})
+
+
+class NextFires(BaseModel):
+    """The next fire times of each schedule NAME means, in the schedule's own zone."""
+
+    items: list[dict[str, Any]]
+
+
+@router.get(
+    "/schedules/{name}/next",
+    response_model=NextFires,
+    responses=problem_responses(400, 404, 422),
+    summary="The next fire times of a workflow's schedules (or of one schedule by id)",
+)
+async def next_fires(
+    name: ScheduleName,
+    caller: Reader,
+    n: Annotated[int, Query(ge=1, le=MAX_UPCOMING, description="how many fires")] = 5,
+) -> Response:
+    """`{"items": [{id, timezone, next: [...]}]}`: ISO 8601 with the schedule's own offset,
+    jitter and the schedule's window included (what `basir schedules next` prints)."""
+    return json_response({"items": await next_fires_view(caller.ctx.store, name, n)})
 
 
 @router.post(

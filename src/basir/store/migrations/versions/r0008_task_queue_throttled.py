@@ -1,8 +1,8 @@
 """The queue a task's latest attempt started in and its time held back: `tasks.queue`,
 `tasks.throttled_s`.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-01
 
 Set by the engine when an attempt starts (`engine.admission`): the named queue (`queue:`, else
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | None = None
 depends_on: str | None = None
 

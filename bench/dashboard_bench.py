@@ -1,0 +1,470 @@
+"""Dashboard benchmarks against a real `basir server` process (issue 12).
+
+    python bench/dashboard_bench.py            # all four, a table, JSON in bench/results/
+    python bench/dashboard_bench.py --clients 100 --seconds 5   # a quicker look
+
+(a) pages: the runs page with 10,000 runs stored and the run page of a 1,000-task run (its
+    HTML, its graph JSON and its timeline fragment), sequential requests, p50/p95 (target:
+    the 1,000-task run page ≤ 200 ms).
+(b) live-update latency: a run's committed task event (its `time`) → the DAG node of the open
+    run page in headless chromium changing state (a MutationObserver notes the moment),
+    p50/p95/p99 (target p99 ≤ 50 ms).
+(c) fan-out: N SSE clients on `/api/v1/events` while runs commit events at a steady rate:
+    share of events delivered to every client, lag (event time → read) p50/p99 on probe
+    clients that parse every event (the others only count frames), server RSS before/after
+    (target: every event delivered, lag p99 ≤ 100 ms).
+
+Bounded: each part stops after its own time budget; the server is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import platform
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from api_bench import TOKEN, ServerProcess, epoch, percentile
+
+HERE = Path(__file__).resolve().parent
+CHROMIUM = "/usr/bin/chromium"
+TARGETS = {"run_page_p95_ms": 200.0, "live_p99_ms": 50.0, "fanout_lag_p99_ms": 100.0}
+SEED = "name: bench-seed\ntasks:\n  - {id: only, uses: noop}\n"
+FAN = """name: bench-fan
+tasks:
+  - id: list
+    run: echo "items=[$(seq -s, 0 998)]" >> "$BASIR_OUTPUT"
+  - id: work
+    needs: [list]
+    foreach: ${{ tasks.list.outputs.items }}
+    uses: noop
+"""
+CHAIN = """name: bench-chain
+tasks:
+""" + "".join(
+    f"  - {{id: s{n:02}, uses: sleep, with: {{seconds: {0.05 if n else 2}}}"
+    f"{f', needs: [s{n - 1:02}]' if n else ''}}}\n"
+    for n in range(40)
+)
+LOAD = "name: bench-load\ntasks:\n" + "".join(f"  - {{id: t{n}, uses: noop}}\n" for n in range(10))
+
+
+def seed_runs(home: Path, total: int) -> None:
+    """Write `total` finished runs straight into the server's store (before it starts)."""
+    from basir.config import Settings
+    from basir.coordinator.workflows import apply_workflow
+    from basir.spec.validate import load_workflow
+    from basir.store.factory import open_store
+    from basir.store.records import Batch, RunInsert, RunRecord, TaskRecord
+
+    async def write() -> None:
+        store = open_store(Settings(home=home).db_url)
+        await store.open()
+        try:
+            workflow = await apply_workflow(store, load_workflow(SEED), "bench")
+            version = getattr(workflow, "version", 1)
+            now = time.time() - total
+            for start in range(0, total, 500):
+                changes: list[Any] = []
+                for n in range(start, min(total, start + 500)):
+                    run = RunRecord(
+                        f"seed{n:06}", "bench-seed", version, "succeeded",
+                        created_at=now + n, finished_at=now + n + 0.01,
+                    )  # fmt: skip
+                    changes.append(RunInsert(run, [TaskRecord(run.id, "only", "succeeded")]))
+                await store.write(Batch(changes=changes))
+        finally:
+            await store.close()
+
+    asyncio.run(write())
+
+
+def session(url: str) -> httpx.Client:
+    """A dashboard session of admin (logged in through the form)."""
+    client = httpx.Client(base_url=url, timeout=30)
+    page = client.get("/login")
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    answer = client.post("/login", data={"csrf": csrf, "user": "admin", "token": TOKEN})
+    if answer.status_code != 303:
+        raise RuntimeError(f"login failed: {answer.status_code}")
+    return client
+
+
+def api(url: str) -> httpx.Client:
+    """The REST API as admin."""
+    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
+
+
+def start(client: httpx.Client, text: str, name: str, wait: bool = True) -> str:
+    """Apply a workflow (once) and start a run; wait for its end when asked."""
+    client.post("/api/v1/workflows", content=text, headers={"Content-Type": "application/yaml"})
+    run_id: str = client.post(f"/api/v1/workflows/{name}/runs", json={}).json()["run_id"]
+    deadline = time.monotonic() + 120
+    while wait and time.monotonic() < deadline:
+        if client.get(f"/api/v1/runs/{run_id}").json()["status"] in {"succeeded", "failed"}:
+            break
+        time.sleep(0.2)
+    return run_id
+
+
+def timed(client: httpx.Client, path: str, count: int, **headers: str) -> dict[str, float]:
+    """p50/p95/max of `count` sequential GETs (after 3 warm-ups), in ms."""
+    for _ in range(3):
+        client.get(path, headers=headers).raise_for_status()
+    samples = []
+    size = 0
+    for _ in range(count):
+        began = time.perf_counter()
+        response = client.get(path, headers=headers)
+        samples.append((time.perf_counter() - began) * 1000)
+        response.raise_for_status()
+        size = len(response.content)
+    return {"p50_ms": percentile(samples, 50), "p95_ms": percentile(samples, 95),
+            "max_ms": max(samples), "bytes": size}  # fmt: skip
+
+
+def bench_pages(url: str, count: int) -> dict[str, Any]:
+    """(a) the runs page over 10,000 runs and a 1,000-task run's page, graph and timeline."""
+    with api(url) as client:
+        big = start(client, FAN, "bench-fan")
+    browser = session(url)
+    try:
+        return {
+            "big_run_tasks": len(browser.get(f"/runs/{big}/graph").json()["nodes"]),
+            "runs_page": timed(browser, "/runs", count),
+            "runs_table": timed(browser, "/runs?part=table", count),
+            "run_page": timed(browser, f"/runs/{big}", count),
+            "run_graph": timed(browser, f"/runs/{big}/graph", count),
+            "run_timeline": timed(browser, f"/runs/{big}/timeline", count, **{"HX-Request": "1"}),
+        }
+    finally:
+        browser.close()
+
+
+OBSERVER = """() => {
+  window.benchSeen = [];
+  window.benchSince = Date.now();
+  window.benchMsgs = [];
+  const box = document.getElementById('dag');
+  box.addEventListener('htmx:sseMessage', e => window.benchMsgs.push([e.detail.data, Date.now()]));
+  new MutationObserver(records => {
+    const at = Date.now();
+    for (const r of records) {
+      const g = r.target;
+      if (r.attributeName === 'data-status' && g.getAttribute) {
+        window.benchSeen.push([g.getAttribute('data-task'), g.getAttribute('data-status'), at]);
+      }
+    }
+  }).observe(box, {attributes: true, subtree: true, attributeFilter: ['data-status']});
+}"""
+
+
+def bench_live(url: str) -> dict[str, Any]:
+    """(b) commit → DOM: a 40-step chain watched in chromium."""
+    from playwright.sync_api import sync_playwright
+
+    with api(url) as client:
+        client.post("/api/v1/workflows", content=CHAIN,
+                    headers={"Content-Type": "application/yaml"})  # fmt: skip
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+            )
+            try:
+                page = browser.new_page(base_url=url)
+                page.goto("/login")
+                page.fill("#user", "admin")
+                page.fill("#token", TOKEN)
+                page.click("#login-submit")
+                page.wait_for_selector("#logout")
+                run_id = client.post("/api/v1/workflows/bench-chain/runs", json={}).json()["run_id"]
+                page.goto(f"/runs/{run_id}")
+                page.wait_for_selector("#dag g.node")
+                page.evaluate(OBSERVER)
+                page.wait_for_selector('#dag g.node[data-task="s39"][data-status="succeeded"]',
+                                       timeout=60_000)  # fmt: skip
+                seen = page.evaluate("window.benchSeen")
+                since = page.evaluate("window.benchSince")
+                if os.environ.get("BENCH_DEBUG"):
+                    print(json.dumps(page.evaluate("window.benchMsgs")[:12]))
+                    print(json.dumps(seen[:12]))
+            finally:
+                browser.close()
+        events = client.get("/api/v1/events/history",
+                            params={"run": run_id, "limit": 1000}).json()["items"]  # fmt: skip
+    committed = {}
+    for event in events:
+        if event["type"] in ("task.started", "task.succeeded"):
+            key = (event["subject"].rsplit("/", 1)[-1], event["type"].split(".")[1])
+            committed[key] = epoch(event["time"])
+    first: dict[tuple[str, str], float] = {}
+    for task, status, at in seen:
+        first.setdefault((task, status), at)  # later ones are label refreshes
+    lags = [
+        at - committed[key] * 1000
+        for key, at in first.items()
+        if key in committed and committed[key] * 1000 > since  # committed while watched
+    ]
+    if not lags:
+        raise RuntimeError("no change was seen in the page")
+    return {"live_changes": len(lags), "live_p50_ms": percentile(lags, 50),
+            "live_p95_ms": percentile(lags, 95), "live_p99_ms": percentile(lags, 99)}  # fmt: skip
+
+
+async def _client(url: str, probe: bool, stop: asyncio.Event, out: dict[str, Any]) -> None:
+    """One SSE client on a raw socket: counts frames; a probe also times each event."""
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        f"GET /api/v1/events HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n"
+        "Accept: text/event-stream\r\n\r\n".encode()
+    )
+    await writer.drain()
+    frames = 0
+    lags: list[float] = []
+    tail = b""
+    try:
+        while not stop.is_set():
+            try:
+                chunk = await asyncio.wait_for(reader.read(1 << 16), 0.5)
+            except TimeoutError:
+                continue
+            if not chunk:
+                break
+            if b": live" in chunk:
+                out["live"] += 1
+            frames += chunk.count(b"\nid: ")
+            if probe:
+                now = time.time()
+                data = tail + chunk
+                lines = data.split(b"\n")
+                tail = lines.pop()
+                for line in lines:
+                    if line.startswith(b"data: {"):
+                        lags.append((now - epoch(json.loads(line[6:])["time"])) * 1000)
+    finally:
+        writer.close()
+        out["frames"].append(frames)
+        out["lags"].extend(lags)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, in MB (from /proc)."""
+    total = 0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for one in pids:
+        for line in Path(f"/proc/{one}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+def bench_runs_under_load(url: str, pid: int, seconds: int, runs_per_s: float) -> dict[str, Any]:
+    """(d) the runs page (10,000 runs) by 50 wrk connections while runs start (readers vs
+    the writer): page req/s and p99, and each `POST /runs` timed from another process."""
+    import shutil
+    import subprocess
+
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return {"skipped": "wrk is missing (apt-get install wrk)"}
+    browser = session(url)
+    cookie = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+    browser.close()
+    cpu_before = cpu_s(pid)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        posts = pool.submit(load_runs, url, runs_per_s, seconds)
+        command = [wrk, "-t2", "-c50", f"-d{seconds}s", "--latency", "-H", f"Cookie: {cookie}",
+                   f"{url}/runs"]  # fmt: skip
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        times = posts.result()
+    cpu = cpu_s(pid) - cpu_before
+    rps = float(output.split("Requests/sec:")[1].split()[0])
+    p99 = output.split(" 99%")[1].split()[0]
+    errors = output.split("Non-2xx or 3xx responses:")[1].split()[0] if "Non-2xx" in output else "0"
+    requests = int(output.split(" requests in ")[0].split()[-1])
+    return {"page_rps": rps, "page_p99": p99, "page_errors": int(errors),
+            "server_cpu_ms_per_request": cpu * 1000 / max(1, requests + len(times)),
+            "post_p50_ms": percentile(times, 50), "post_p99_ms": percentile(times, 99),
+            "posts": len(times)}  # fmt: skip
+
+
+def load_runs(url: str, runs_per_s: float, seconds: float) -> list[float]:
+    """Start runs of `bench-load` at a steady rate for `seconds`; each POST's time in ms."""
+    posts: list[float] = []
+    with api(url) as client:
+        if client.get("/api/v1/workflows/bench-load").status_code == 404:
+            client.post("/api/v1/workflows", content=LOAD,
+                        headers={"Content-Type": "application/yaml"})  # fmt: skip
+        began = time.monotonic()
+        n = 0
+        while time.monotonic() - began < seconds:
+            time.sleep(max(0.0, began + n / runs_per_s - time.monotonic()))
+            sent = time.perf_counter()
+            client.post("/api/v1/workflows/bench-load/runs", json={}).raise_for_status()
+            posts.append((time.perf_counter() - sent) * 1000)
+            n += 1
+    return posts
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_fanout(url: str, pid: int, clients: int, seconds: float, runs_per_s: float) -> dict:
+    """(c) N clients while runs of 10 no-op tasks start at a steady rate (another process)."""
+    before = rss_mb(pid)
+    out: dict[str, Any] = {"frames": [], "lags": [], "live": 0}
+
+    async def main() -> dict[str, Any]:
+        stop = asyncio.Event()
+        tasks = [asyncio.ensure_future(_client(url, n < 10, stop, out)) for n in range(clients)]
+        deadline = time.monotonic() + 60
+        while out["live"] < clients and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        cpu_before = cpu_s(pid)
+        # The writer in its own process: this one is busy reading the streams.
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            loader = asyncio.get_running_loop().run_in_executor(
+                pool, load_runs, url, runs_per_s, seconds
+            )
+            posts = await loader
+        peak = rss_mb(pid)
+        await asyncio.sleep(3)  # let the last runs finish and their events arrive
+        cpu = cpu_s(pid) - cpu_before
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return {"connected": out["live"], "rss_peak_mb": peak, "posts": posts, "cpu": cpu}
+
+    result = asyncio.run(main())
+    frames = out["frames"]
+    expected = max(frames) if frames else 0
+    complete = sum(1 for f in frames if f == expected)
+    return {
+        "clients": clients,
+        "connected": result["connected"],
+        "runs_started": len(result["posts"]),
+        "post_runs_p50_ms": percentile(result["posts"], 50) if result["posts"] else float("nan"),
+        "post_runs_p99_ms": percentile(result["posts"], 99) if result["posts"] else float("nan"),
+        "events_per_s": expected / seconds if seconds else 0.0,
+        "events_max": expected,
+        "clients_with_every_event": complete,
+        "delivered_share": (sum(frames) / (expected * len(frames))) if expected else 0.0,
+        "fanout_lag_p50_ms": percentile(out["lags"], 50) if out["lags"] else float("nan"),
+        "fanout_lag_p99_ms": percentile(out["lags"], 99) if out["lags"] else float("nan"),
+        "server_cpu_s": result["cpu"],
+        "server_cpu_us_per_delivery": result["cpu"] * 1e6 / max(1, sum(frames)),
+        "rss_before_mb": before,
+        "rss_peak_mb": result["rss_peak_mb"],
+    }
+
+
+def print_table(result: dict[str, Any]) -> None:
+    """A human-readable summary."""
+    pages = result.get("pages", {})
+    rows: list[tuple[str, str, str]] = []
+    for key, name, target in (
+        ("runs_page", f"runs page ({result['runs_stored']:,} runs)", ""),
+        ("runs_table", "  its live table fragment", ""),
+        ("run_page", f"run page ({pages.get('big_run_tasks', 0):,} tasks)", "≤ 200 ms"),
+        ("run_graph", "  its graph JSON", ""),
+        ("run_timeline", "  its timeline fragment", ""),
+    ):
+        if key in pages:
+            p = pages[key]
+            rows.append((name, f"{p['p50_ms']:.1f} / {p['p95_ms']:.1f} ms ({p['bytes']:,} B)",
+                         target))  # fmt: skip
+    if "live_p50_ms" in result:
+        rows.append(("commit → DOM p50 / p95 / p99",
+                     f"{result['live_p50_ms']:.1f} / {result['live_p95_ms']:.1f} / "
+                     f"{result['live_p99_ms']:.1f} ms", "p99 ≤ 50 ms"))  # fmt: skip
+    readers = result.get("readers")
+    if readers and "page_rps" in readers:
+        rows += [
+            ("runs page, 50 connections, 20 runs/s", f"{readers['page_rps']:.0f} req/s, p99 "
+             f"{readers['page_p99']}, {readers['page_errors']} errors", ""),
+            ("  POST /runs meanwhile p50 / p99", f"{readers['post_p50_ms']:.1f} / "
+             f"{readers['post_p99_ms']:.1f} ms", "p99 ≤ 50 ms"),
+            ("  server CPU per request", f"{readers['server_cpu_ms_per_request']:.2f} ms", ""),
+        ]  # fmt: skip
+    fan = result.get("fanout")
+    if fan:
+        rows += [
+            (f"{fan['clients']} SSE clients, {fan['events_per_s']:.0f} events/s",
+             f"{fan['clients_with_every_event']}/{fan['clients']} got every event", "all"),
+            ("  share delivered", f"{fan['delivered_share'] * 100:.1f} %", "100 %"),
+            ("  lag p50 / p99", f"{fan['fanout_lag_p50_ms']:.1f} / "
+             f"{fan['fanout_lag_p99_ms']:.1f} ms", "p99 ≤ 100 ms"),
+            ("  POST /runs meanwhile p50 / p99", f"{fan['post_runs_p50_ms']:.1f} / "
+             f"{fan['post_runs_p99_ms']:.1f} ms", ""),
+            ("  server CPU per event delivered", f"{fan['server_cpu_us_per_delivery']:.1f} µs "
+             f"({fan['server_cpu_s']:.1f} s in all)", ""),
+            ("  server RSS before / peak", f"{fan['rss_before_mb']:.0f} / "
+             f"{fan['rss_peak_mb']:.0f} MB", ""),
+        ]  # fmt: skip
+    width = max(len(r[0]) for r in rows) + 2
+    print(f"{'measure':<{width}}{'p50 / p95 (size)':<44}target")
+    for name, value, target in rows:
+        print(f"{name:<{width}}{value:<44}{target}")
+
+
+def main() -> int:
+    """Run the benchmarks (each bounded) and write the JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stored", type=int, default=10_000, help="runs stored for (a)")
+    parser.add_argument("--requests", type=int, default=30, help="GETs per page for (a)")
+    parser.add_argument("--clients", type=int, default=500, help="SSE clients for (c)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="load time for (c)")
+    parser.add_argument(
+        "--runs-per-s",
+        type=float,
+        default=30.0,
+        help="runs of 10 tasks started per second in (c) (~32 events each)",
+    )
+    parser.add_argument("--skip-browser", action="store_true", help="skip (b)")
+    parser.add_argument("--json", type=Path, default=HERE / "results" / "dashboard_bench.json")
+    args = parser.parse_args()
+    result: dict[str, Any] = {"runs_stored": args.stored}
+    with tempfile.TemporaryDirectory(prefix="basir-dash-bench-") as tmp:
+        home = Path(tmp)
+        seed_runs(home, args.stored)
+        server = ServerProcess(home)
+        try:
+            result["pages"] = bench_pages(server.url, args.requests)
+            if not args.skip_browser and Path(CHROMIUM).exists():
+                result.update(bench_live(server.url))
+            with api(server.url) as client:
+                client.post("/api/v1/workflows", content=LOAD,
+                            headers={"Content-Type": "application/yaml"})  # fmt: skip
+            result["readers"] = bench_runs_under_load(server.url, server.process.pid, 10, 20.0)
+            result["fanout"] = bench_fanout(
+                server.url, server.process.pid, args.clients, args.seconds, args.runs_per_s
+            )
+        finally:
+            server.stop()
+    result["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
+                         "platform": platform.platform(), "load": os.getloadavg()}  # fmt: skip
+    print_table(result)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

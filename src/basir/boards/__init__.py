@@ -1,0 +1,1 @@
+"""Custom dashboards: named sets of metric panels, private to a user or shared in a namespace."""
