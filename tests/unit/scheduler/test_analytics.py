@@ -101,3 +101,18 @@ def test_preemptions_of_tasks_active_in_the_window_by_class() -> None:
     assert found["classes"]["normal"]["preemptions"] == 1
     assert found["classes"]["critical"]["preemptions"] == 0
     assert found["queues"]["default"]["preemptions"] == 3
+
+
+def test_preemptions_and_time_throttled_per_named_queue() -> None:
+    runs = [run("r", 20)]
+    rows = [
+        TaskRecord("r", "a", "succeeded", queued_at=NOW - 30, started_at=NOW - 20,
+                   finished_at=NOW - 10, queue="builds", throttled_s=4.0, preemptions=2),
+        TaskRecord("r", "b", "queued", queued_at=NOW - 5, preemptions=1),
+    ]  # fmt: skip
+    result = analytics(runs, {"r": rows}, NOW, 60.0)
+    builds, default = result["queues"]["builds"], result["queues"]["default"]
+    assert (builds["preemptions"], builds["throttled_s"]) == (2, 4.0)
+    assert (default["preemptions"], default["throttled_s"]) == (1, 0.0)
+    low = result["classes"]["low"]
+    assert (low["preemptions"], low["throttled_s"]) == (3, 4.0)
