@@ -111,12 +111,8 @@ async def configured_pools(store: KeyValueStore, custom: Mapping[str, float]) ->
 
 
 Push = Callable[[RunState, TaskState], None]
-LIMIT_PREFIXES = (
-    "queue:",
-    "key:",
-    "rate:",
-    "krate:",
-)  # wait ids of throttling limits (not `quota:NS`)
+# Wait ids of throttling limits, each with its line (a quota's `quota:NS` is a pool-like wait).
+LIMIT_PREFIXES = ("queue:", "key:", "rate:", "krate:")
 
 
 def is_limit(on: str) -> bool:

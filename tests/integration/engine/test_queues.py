@@ -376,3 +376,34 @@ async def test_a_key_rate_spaces_starts_per_value(queued: Engine) -> None:
     assert a_starts[3] - a_starts[0] >= 0.9
     assert b_starts[1] - b_starts[0] < 0.3  # b's own bucket: not held back by a
     assert_released(queued)
+
+
+async def test_a_namespace_quota_and_a_queue_hold_together_and_give_back(
+    queued: Engine,
+) -> None:
+    # The quota (one task at a time in `team`) is a wait of its own, not a queue's line: a task
+    # it holds back takes no `wide` slot, and each end offers the next one again.
+    from basir.engine import resource_policies
+
+    await resource_policies.set_quota(queued, "team", {"tasks": 1})
+    tasks = [{"id": f"t{i}", "python": WINDOW, "args": [0.05], "queue": "wide"} for i in range(4)]
+    seen: list[tuple[int, set[str]]] = []
+    shown: list[tuple[set[str], int]] = []  # pools of waiting tasks; tasks held back by limits
+    with queued.bus.subscribe(lambda e: e.type == "task.started") as started:
+        run_id = await submit(queued, tasks, namespace="team")
+        for _ in range(4):
+            await asyncio.wait_for(started.get(), 10)
+            queues = queued.flow.admission.queues_status()["queues"]
+            wide = next(q for q in queues if q["name"] == "wide")
+            waits = {on for _r, _t, on in queued.flow.admission.waiting.values()}
+            seen.append((wide["in_use"], waits))
+            pools = {w["pool"] for w in queued.resources_status()["waiting"]}
+            shown.append((pools, len(queued.flow.admission.queues_status()["waiting"])))
+    assert (await asyncio.wait_for(queued.wait(run_id), 10)).status == "succeeded"
+    assert all(in_use <= 1 for in_use, _waits in seen)  # the held-back ones took no slot
+    assert seen[0][1] == {"quota:team"}  # they wait for the quota, not in the queue's line
+    assert shown[0] == ({"quota:team"}, 0)  # shown as GET /resources shows quota waits
+    rows = await rows_of(queued, run_id)
+    assert disjoint(spans(rows, [f"t{i}" for i in range(4)]))
+    assert {rows[f"t{i}"].queue for i in range(4)} == {"wide"}
+    assert_released(queued)
