@@ -30,6 +30,7 @@ from basir.api.routes import (
     health,
     log_search,
     monitoring,
+    queues,
     report_schedules,
     resource_policies,
     resources,
@@ -151,7 +152,7 @@ def create_app(
         log_search,
         dashboards,
     )
-    for module in (*modules, resource_policies, *faces):
+    for module in (*modules, queues, resource_policies, *faces):
         app.include_router(module.router, dependencies=[Depends(refuse_unknown_query)])
     # The web UI at `/`, after the API so `/api/v1` routes match first; same shutdown signal.
     mount_dashboard(

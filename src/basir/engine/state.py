@@ -44,6 +44,8 @@ class TaskState:
     attempt_pgid: int | None = None  # the latest attempt's process group, once recorded
     attempt_proc_start: int | None = None  # its leader's start time, clock ticks since boot
     waiting: str | None = None  # why a queued task waits for resources (engine.admission)
+    queue: str | None = None  # the named queue its latest attempt started in
+    throttled_s: float | None = None  # how long that attempt was held back by throttling
     preemptions: int = 0  # attempts stopped to let a critical task start
     preempted_by: tuple[str, str, str] | None = None  # (run, task, reason) while being stopped
     dynamic: bool = False  # added by PATCH or foreach: its spec is stored with its row
@@ -127,6 +129,8 @@ ROW_FIELDS: tuple[tuple[str, str], ...] = (
     ("attempt_pgid", "attempt_pgid"),
     ("attempt_proc_start", "attempt_proc_start"),
     ("waiting", "waiting"),
+    ("queue", "queue"),
+    ("throttled_s", "throttled_s"),
     ("preemptions", "preemptions"),
 )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # The Alembic revision these tables correspond to (the head of `migrations/versions`).
-SCHEMA_REVISION = "0008"
+SCHEMA_REVISION = "0009"
 
 # SQLite only makes `INTEGER PRIMARY KEY` an alias of the rowid; PostgreSQL wants 64 bits.
 EventId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -98,6 +98,9 @@ tasks = sa.Table(
     sa.Column("waiting", sa.Text(), nullable=True),
     # Added by revision 0006: attempts stopped by preemption (re-queued, no retry spent).
     sa.Column("preemptions", sa.Integer(), nullable=False, server_default="0"),
+    # Added by revision 0008: the latest attempt's queue and its time held back by throttling.
+    sa.Column("queue", sa.String(), nullable=True),
+    sa.Column("throttled_s", sa.Float(), nullable=True),
 )
 
 events = sa.Table(
