@@ -102,7 +102,9 @@ bench: env ## engine workloads W1-W4, the API and the command line (see docs/per
 	@$(BIN)/python bench/monitoring_bench.py
 	@$(BIN)/python bench/schedules_bench.py
 	@$(BIN)/python bench/resources_bench.py
+	@$(BIN)/python bench/queues_bench.py
 	@$(BIN)/python bench/export_bench.py
+	@$(BIN)/python bench/audit_bench.py
 	@$(BIN)/python bench/policies_bench.py
 	@$(BIN)/python bench/scheduling_bench.py
 	@$(BIN)/python bench/dashboard_bench.py

@@ -45,6 +45,16 @@ ZONES = ("UTC", "Asia/Riyadh", "Europe/Berlin", "America/New_York")
 
 
 class _StubEngine:
+    """The engine as a tick sees it: a governor (no quota: a fire is never refused) and
+    `resume`; starting the runs is the engine's cost, not measured."""
+
+    def __init__(self) -> None:
+        from types import SimpleNamespace
+
+        from basir.engine.governor import Governor
+
+        self.flow = SimpleNamespace(admission=SimpleNamespace(governor=Governor()), runs={})
+
     async def resume(self, run_id: str) -> None:
         """Runs are created by the tick; starting them is the engine's cost, not measured."""
 

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from basir.i18n import _
@@ -31,6 +31,99 @@ def parse_pools(value: object) -> object:
             raise ValueError(message)
         pools[name] = int(capacity)
     return pools
+
+
+RATE_UNITS_S = {"s": 1.0, "m": 60.0, "h": 3600.0}
+MAX_QUEUE_RATE = 1_000_000
+QUEUE_ENTRY = re.compile(r"^(?P<slots>\d+)?(?:@(?P<count>\d+)/(?P<unit>[smh]))?$")
+
+
+class QueueLimit(BaseModel):
+    """One named queue's limits: tasks running at once, and starts per time unit.
+
+    `slots` None: no cap on running tasks; `rate` None: no rate limit.  A rate is a token
+    bucket holding `rate` tokens, refilled at `rate` per `per_s` seconds: a burst of `rate`
+    starts, then one every `per_s / rate` seconds.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    slots: int | None = Field(None, ge=1, le=MAX_POOL_SLOTS)
+    rate: int | None = Field(None, ge=1, le=MAX_QUEUE_RATE)
+    per_s: float = Field(1.0, gt=0)
+
+    def describe(self) -> str:
+        """The limit as written in `BASIR_QUEUES`: `2`, `2@10/s`, `@60/m`."""
+        text = "" if self.slots is None else str(self.slots)
+        if self.rate is not None:
+            text += f"@{describe_rate(self.rate, self.per_s)}"
+        return text
+
+
+def describe_rate(count: int, per_s: float) -> str:
+    """A rate as written in settings and specs: `10/s`, `60/m`."""
+    unit = next((u for u, s in RATE_UNITS_S.items() if s == per_s), "s")
+    return f"{count}/{unit}"
+
+
+def parse_queue_limit(text: str) -> QueueLimit:
+    """`2`, `2@10/s`, `@60/m` → a `QueueLimit`; ValueError naming the text otherwise."""
+    match = QUEUE_ENTRY.match(text.strip())
+    if match is None or not text.strip():
+        raise ValueError(text)
+    slots, count, unit = match.group("slots"), match.group("count"), match.group("unit")
+    return QueueLimit(
+        slots=None if slots is None else int(slots),
+        rate=None if count is None else int(count),
+        per_s=RATE_UNITS_S[unit] if unit else 1.0,
+    )
+
+
+def parse_queues(value: object) -> object:
+    """`BASIR_QUEUES="builds=1,l2-api=4@10/s"` → `{name: QueueLimit}`; a mapping passes through.
+
+    An entry is `name=SLOTS`, `name=SLOTS@COUNT/UNIT` or `name=@COUNT/UNIT` (UNIT `s`, `m`,
+    `h`); in a mapping a value may also be a number of slots or such a text.  Anything else is
+    an error when the settings are built, naming the bad entry.
+    """
+    if isinstance(value, str):
+        entries = [e.strip() for e in value.split(",") if e.strip()]
+        pairs: list[tuple[str, object]] = []
+        for entry in entries:
+            name, sep, limit = (piece.strip() for piece in entry.partition("="))
+            if not sep:
+                raise ValueError(_queue_message(entry))
+            pairs.append((name, limit))
+    elif isinstance(value, dict):
+        pairs = list(value.items())
+    else:
+        return value
+    queues: dict[str, object] = {}
+    for name, given in pairs:
+        entry = f"{name}={given}"
+        if not isinstance(name, str) or not POOL_NAME.match(name):
+            raise ValueError(_queue_message(entry))
+        text = str(given) if isinstance(given, int) and not isinstance(given, bool) else given
+        if isinstance(text, str):
+            try:
+                parsed = parse_queue_limit(text)
+            except ValueError:
+                raise ValueError(_queue_message(entry)) from None
+            if parsed.slots is None and parsed.rate is None:
+                raise ValueError(_queue_message(entry))
+            queues[name] = parsed
+        else:
+            queues[name] = given
+    return queues
+
+
+def _queue_message(entry: str) -> str:
+    return _(
+        "{entry} is not name=slots[@count/unit] (e.g. builds=1, l2-api=4@10/s, mail=@60/m;"
+        " slots and count 1..{limit}, unit s, m or h)",
+        entry=entry,
+        limit=MAX_POOL_SLOTS,
+    )
 
 
 class Settings(BaseSettings):
@@ -92,6 +185,15 @@ class Settings(BaseSettings):
                     )
                 )
         return value
+
+    queues: Annotated[dict[str, QueueLimit], NoDecode] = Field(
+        default_factory=dict, description="named queues: builds=1,l2-api=4@10/s,mail=@60/m"
+    )
+
+    @field_validator("queues", mode="before")
+    @classmethod
+    def _queues(cls, value: object) -> object:
+        return parse_queues(value)
 
     task_log_retention_days: float = Field(
         30.0, ge=0, le=36500, description="days the task logs of finished runs are kept; 0: ever"

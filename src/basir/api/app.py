@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from basir.api import problems
+from basir.api.audit_middleware import AuditMiddleware
 from basir.api.cache import LIST_CACHE_TTL_S, ListCache
 from basir.api.deps import ApiContext
 from basir.api.middleware import BodyLimitMiddleware, LocaleMiddleware
@@ -21,6 +22,7 @@ from basir.api.query import refuse_unknown_query
 from basir.api.routes import (
     alert_rules,
     alerts,
+    audit,
     dashboards,
     decisions,
     events,
@@ -28,6 +30,7 @@ from basir.api.routes import (
     health,
     log_search,
     monitoring,
+    queues,
     report_schedules,
     resource_policies,
     resources,
@@ -52,6 +55,7 @@ from basir.monitoring.overdue import OverdueWatch
 from basir.monitoring.report_schedules import ReportScheduler
 from basir.monitoring.rule_setup import make_rule_runner
 from basir.monitoring.snapshot import engine_state
+from basir.security.audit_recorder import AuditRecorder
 from basir.security.auth import Authenticator
 
 API_VERSION = "1"
@@ -88,6 +92,7 @@ def create_app(
             health_probe=lambda: gather(engine, settings.max_parallel, settings.home),
             overdue=OverdueWatch(engine.store),
         ),
+        audit=AuditRecorder(engine.store),
     )
     if not metrics.has_state_provider:
         metrics.bind_state(engine_state(engine))
@@ -108,6 +113,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx.audit.start()  # the audit log's one writer
         sampler.start()  # the built-in metric history, while the app serves
         sweeper.start()  # task log retention
         await ctx.alerts.start()  # the built-in alert rules
@@ -121,6 +127,7 @@ def create_app(
         await sweeper.stop()
         ctx.shutdown.set()
         ctx.runs_cache.close()
+        await ctx.audit.stop()  # writes what is still queued
 
     app = FastAPI(
         title="Basir L3",
@@ -135,8 +142,17 @@ def create_app(
     problems.install(app)
     # The most requested routes first: matching walks the routers in order.
     modules = (runs, events, tasks, workflows, decisions, schedules, resources, health)
-    faces = (monitoring, report_schedules, alert_rules, alerts, export, log_search, dashboards)
-    for module in (*modules, resource_policies, *faces):
+    faces = (
+        monitoring,
+        report_schedules,
+        alert_rules,
+        alerts,
+        audit,
+        export,
+        log_search,
+        dashboards,
+    )
+    for module in (*modules, queues, resource_policies, *faces):
         app.include_router(module.router, dependencies=[Depends(refuse_unknown_query)])
     # The web UI at `/`, after the API so `/api/v1` routes match first; same shutdown signal.
     mount_dashboard(
@@ -151,6 +167,7 @@ def create_app(
         ),
     )
     # Added innermost first: the locale is set before the body limit may answer 413.
+    app.add_middleware(AuditMiddleware, recorder=ctx.audit)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(LocaleMiddleware)
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)

@@ -18,6 +18,7 @@ from basir.engine.runtime import Engine
 from basir.monitoring.alert_manager import AlertManager
 from basir.monitoring.metrics import Metrics
 from basir.monitoring.report_schedules import ReportScheduler
+from basir.security.audit_recorder import AuditRecorder, mark_caller
 from basir.security.auth import Authenticator, Permission, require
 from basir.security.tokens import Principal
 from basir.store.base import Store
@@ -34,6 +35,7 @@ class ApiContext:
     runs_cache: ListCache
     decisions: Decisions
     alerts: AlertManager
+    audit: AuditRecorder
     # Set when the server begins shutting down: endless streams (SSE, log follow) end.
     shutdown: asyncio.Event = field(default_factory=asyncio.Event)
     # Scheduled performance reports (set by `create_app`).
@@ -79,6 +81,7 @@ def allow(permission: Permission) -> Callable[[Request], Awaitable[Caller]]:
     async def dependency(request: Request) -> Caller:
         ctx: ApiContext = request.app.state.basir
         principal = await ctx.auth.authenticate(request.headers.get("authorization"))
+        mark_caller(request.scope, principal)  # the audit log's actor, refused or not
         require(principal, permission)
         return Caller(ctx, principal)
 

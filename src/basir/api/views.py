@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from basir.store.audit_records import AuditEntry
 from basir.store.records import RunRecord, TaskRecord, WorkflowVersion
 
 
@@ -70,4 +71,21 @@ def task_state(task: TaskRecord) -> dict[str, Any]:
         "attempts": task.attempts,
         "held": task.held,
         "hold_until": iso(task.hold_until),
+    }
+
+
+def audit_entry(entry: AuditEntry) -> dict[str, Any]:
+    """An audit log entry: its fields, its time both as ISO 8601 and as the hashed epoch
+    seconds (`timestamp`), and its two hashes, so an exported log can be verified offline."""
+    return {
+        "id": entry.id,
+        "time": iso(entry.time),
+        "timestamp": entry.time,
+        "actor": entry.actor,
+        "action": entry.action,
+        "target": entry.target,
+        "status": entry.status,
+        "detail": entry.detail,
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
     }

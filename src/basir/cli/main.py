@@ -107,12 +107,20 @@ def build_app(only: str | None = None) -> typer.Typer:
 def _register_optional(app: typer.Typer) -> None:
     """Command groups owned by the server side (issue 3)."""
     try:
-        from basir.cli import alerts_cmd, resources_cmd, runs_cmd, schedules_cmd, server_cmd
+        from basir.cli import (
+            alerts_cmd,
+            audit_cmd,
+            resources_cmd,
+            runs_cmd,
+            schedules_cmd,
+            server_cmd,
+        )
     except ImportError:  # pragma: no cover - only while those modules are being written
         return
     server_cmd.register(app)
     runs_cmd.register(app)
     alerts_cmd.register(app)
+    audit_cmd.register(app)
     schedules_cmd.register(app)
     resources_cmd.register(app)
 

@@ -25,7 +25,7 @@ def _print(data: Any) -> None:
 
 
 async def _capacity() -> dict[str, int]:
-    from basir.engine.admission import configured_pools
+    from basir.engine.pool_config import configured_pools
     from basir.resources.capacity import pool_capacities
 
     async with opened_store(settings()) as store:

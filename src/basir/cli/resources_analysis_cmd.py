@@ -29,7 +29,7 @@ DAY_S, WEEK_S = 86400.0, 7 * 86400.0
 
 @run_async
 async def _local(kind: str, window: str | None, scale: float | None) -> dict[str, Any]:
-    from basir.engine.admission import configured_pools, shown
+    from basir.engine.pool_config import configured_pools, shown
     from basir.monitoring import resource_report as report
     from basir.resources.capacity import pool_capacities
 

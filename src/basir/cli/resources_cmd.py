@@ -24,7 +24,7 @@ from basir.i18n import _
 
 @run_async
 async def _local_status() -> dict[str, Any]:
-    from basir.engine.admission import configured_pools, shown
+    from basir.engine.pool_config import configured_pools, shown
     from basir.resources.capacity import pool_capacities
     from basir.resources.policy_store import reserved_now
 
@@ -46,7 +46,7 @@ async def _local_status() -> dict[str, Any]:
 
 @run_async
 async def _local_set(name: str, value: str) -> dict[str, Any]:
-    from basir.engine.admission import POOL_KIND, checked_capacity, shown
+    from basir.engine.pool_config import POOL_KIND, checked_capacity, shown
     from basir.resources.capacity import pool_capacities
     from basir.resources.fitting import to_amount
 

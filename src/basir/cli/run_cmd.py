@@ -42,7 +42,8 @@ def parse_params(pairs: list[str]) -> dict[str, str]:
 
 async def _workflow_for(store: Store, target: str, config: Settings) -> WorkflowVersion:
     from basir.coordinator.workflows import apply_workflow
-    from basir.engine.admission import configured_pools
+    from basir.engine.pool_config import configured_pools
+    from basir.engine.queue_limits import configured_queues
     from basir.spec.errors import SpecError
     from basir.spec.validate import load_workflow_file
 
@@ -51,8 +52,11 @@ async def _workflow_for(store: Store, target: str, config: Settings) -> Workflow
         if not path.exists():
             fail(_("no such file: {path}", path=target))
         pools = await configured_pools(store, config.pools, config.home)
+        queues = await configured_queues(store, config.queues)
         try:
-            spec = load_workflow_file(path, template_dirs=config.template_dirs, pools=pools)
+            spec = load_workflow_file(
+                path, template_dirs=config.template_dirs, pools=pools, queues=queues
+            )
         except SpecError as error:
             report_spec_error(error, target)
         version, _created = await apply_workflow(store, spec, created_by="cli")

@@ -17,7 +17,7 @@ import gc
 import logging
 import signal
 import sys
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Collection, Generator
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -91,11 +91,16 @@ def _banner(host: str, port: int, token: str | None) -> None:
 
 
 async def apply_examples(
-    store: Any, folder: Path, template_dirs: list[Path], pools: dict[str, int] | None = None
+    store: Any,
+    folder: Path,
+    template_dirs: list[Path],
+    pools: dict[str, int] | None = None,
+    queues: Collection[str] = (),
 ) -> int:
     """Apply every `*.yaml` of `folder`; report bad ones on stderr; returns how many applied.
 
-    Pools named by tasks are checked against `pools` (the configured ones), as on any apply.
+    Pools and queues named by tasks are checked against `pools` and `queues` (the configured
+    ones), as on any apply.
     """
     from basir.coordinator.workflows import apply_workflow
     from basir.spec.errors import SpecError
@@ -104,7 +109,9 @@ async def apply_examples(
     applied = 0
     for path in sorted(folder.glob("*.yaml")):
         try:
-            spec = load_workflow_file(path, template_dirs=template_dirs, pools=pools or {})
+            spec = load_workflow_file(
+                path, template_dirs=template_dirs, pools=pools or {}, queues=queues
+            )
         except SpecError as error:
             sys.stderr.write(error.format() + "\n")
             continue
@@ -134,7 +141,9 @@ async def serve(config: Settings, examples: Path | None = None, *, port: int | N
     try:
         token = await ensure_admin(store, config.admin_token)
         if examples is not None:
-            count = await apply_examples(store, examples, config.template_dirs, config.pools)
+            count = await apply_examples(
+                store, examples, config.template_dirs, config.pools, config.queues
+            )
             sys.stderr.write(_("applied {count} example workflows", count=count) + "\n")
         metrics = Metrics()
         engine = Engine(store, config, metrics=metrics)

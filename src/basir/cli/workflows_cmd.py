@@ -49,16 +49,20 @@ def _table(rows: list[WorkflowVersion]) -> Table:
 @run_async
 async def _apply(files: list[Path]) -> None:
     from basir.coordinator.workflows import apply_workflow
-    from basir.engine.admission import configured_pools
+    from basir.engine.pool_config import configured_pools
+    from basir.engine.queue_limits import configured_queues
     from basir.spec.errors import SpecError
     from basir.spec.validate import load_workflow_file
 
     config = settings()
     async with opened_store(config) as store:
         pools = await configured_pools(store, config.pools, config.home)
+        queues = await configured_queues(store, config.queues)
         for path in files:
             try:
-                spec = load_workflow_file(path, template_dirs=config.template_dirs, pools=pools)
+                spec = load_workflow_file(
+                    path, template_dirs=config.template_dirs, pools=pools, queues=queues
+                )
             except SpecError as error:
                 report_spec_error(error, str(path))
             version, created = await apply_workflow(store, spec, created_by="cli")

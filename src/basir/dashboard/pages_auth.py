@@ -23,6 +23,7 @@ from basir.dashboard.web import (
 from basir.i18n import _
 from basir.i18n.catalog import SUPPORTED_LOCALES
 from basir.security import tokens
+from basir.security.audit_recorder import mark_caller
 
 router = APIRouter(include_in_schema=False)
 MAX_FIELD_CHARS = 512
@@ -79,6 +80,7 @@ async def login(request: Request) -> Response:
         principal = await tokens.lookup(ctx.store, token)
     if principal is None or not same(principal.user, user):
         return _login_page(request, _("unknown user name or token"), user)
+    mark_caller(request.scope, principal)  # the audit log names who logged in
     session_id = await sessions.open_session(ctx.store, principal, token)
     response = _redirect(request, "/")
     response.set_cookie(

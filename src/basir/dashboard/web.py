@@ -35,6 +35,7 @@ from basir.dashboard.sessions import (
 from basir.i18n import _, current_locale, negotiate, ngettext, set_locale, state_label
 from basir.i18n.catalog import SUPPORTED_LOCALES
 from basir.monitoring import report_render
+from basir.security.audit_recorder import mark_caller
 from basir.security.auth import Permission, permissions_of
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -233,6 +234,8 @@ async def current_session(request: Request) -> Session:
     """The request's session, or `LoginRequiredError`; also sets the page's language."""
     ctx = dashboard_of(request)
     session = await load_session(ctx.store, request.cookies.get(SESSION_COOKIE))
+    if session is not None:
+        mark_caller(request.scope, session.principal)  # the audit log's actor
     # The API's rule for every read: a principal without `read` sees nothing.
     if session is None or Permission.READ not in permissions_of(session.principal):
         page_language(request)

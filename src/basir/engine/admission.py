@@ -9,106 +9,85 @@ allocator's (`resources.allocator`).
 
 A task's request is its own `resources:`, else its file template's, else `defaults.resources`;
 a task without any needs nothing and is never held back here.
+
+Throttling (`scheduler.throttle`) is admitted here too, before resources and together with
+them: a task's queue slot (`queue:`, else `defaults.queue`), its concurrency-key slot and a
+rate token of its queue are taken only in the same step as its resources — all or none — and
+the slots are given back with them.  Tasks held back by one of these limits wait in that
+limit's line, in queue order (`scheduler.wait_lines`): a freed slot offers the first of the
+line again, not all of them, and if that one still cannot start (it now waits for another
+limit, or was cancelled) the next is offered, so a free slot is never left unused while
+someone waits for it.  A rate-limited line is offered again as tokens come (a timer).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
 
-from basir.config import MAX_POOL_SLOTS
+from basir.config import QueueLimit, Settings
 from basir.engine.governor import Governor
 from basir.engine.journal import Journal
+from basir.engine.pool_config import shown
+from basir.engine.rendering import Renderer
 from basir.engine.state import RunState, TaskState
-from basir.errors import BasirError, NotFoundError
+from basir.engine.timers import Timers
+from basir.errors import BasirError
 from basir.i18n import _
 from basir.resources.allocator import Allocator, Key, Waiting
-from basir.resources.capacity import disk_free_bytes
-from basir.resources.fitting import CPU, DISK, MEMORY, MILLI, SIZED, request_of, to_amount
+from basir.resources.capacity import pool_capacities
+from basir.resources.fitting import MEMORY, request_of, to_amount
+from basir.scheduler.fair_share import FairReadyQueue
+from basir.scheduler.throttle import MAX_KEY_CHARS, Need, Throttle
+from basir.scheduler.wait_lines import WaitLines
+from basir.spec.expr_ast import ExpressionError
 from basir.spec.models import Resources
 from basir.spec.templates import TemplateResolver
-from basir.spec.units import parse_size
 from basir.states import TaskStatus
-from basir.store.base import KeyValueStore
 
 log = logging.getLogger(__name__)
 
-POOL_KIND = "resource_pool"  # store kv: capacity overrides set through the API, by pool name
+Push = Callable[[RunState, TaskState], None]
+# Wait ids of throttling limits, each with its line (a quota's `quota:NS` is a pool-like wait).
+LIMIT_PREFIXES = ("queue:", "key:", "rate:", "krate:")
 
 
-def shown(pool: str, amount: int) -> float | int:
-    """An amount in the unit people use: cores (may be fractional) for cpu, else as is."""
-    return amount / MILLI if pool == CPU else amount
+def is_limit(on: str) -> bool:
+    """Whether a wait id is a throttling limit's line rather than a pool (or a quota)."""
+    return on.startswith(LIMIT_PREFIXES)
 
 
-def checked_capacity(pool: str, value: object, known: Mapping[str, int]) -> float:
-    """A new capacity for an existing pool, as stored: cores for cpu, bytes for memory, slots.
+class EngineFlow(Protocol):
+    """What admission uses of the engine's flow: its ready queue and timers."""
 
-    Memory may be written as a size (`"16Gi"`).  A pool that does not exist is
-    `resources.pool_not_found` (new pools come from `BASIR_POOLS`); a capacity that is not a
-    positive amount (whole for slots) is `resources.invalid_capacity`.
-    """
-    if pool not in known:
-        message = _(
-            "pool {pool} does not exist; pools: {pools} (custom pools are set with BASIR_POOLS)",
-            pool=pool,
-            pools=", ".join(sorted(known)),
-        )
-        raise NotFoundError("resources.pool_not_found", message)
-    amount: float | None = None
-    try:
-        if pool in SIZED:
-            amount = float(parse_size(value))
-        elif isinstance(value, int | float | str) and not isinstance(value, bool):
-            amount = float(value)
-    except ValueError:
-        amount = None
-    whole = pool == CPU or (amount is not None and amount.is_integer())
-    if (
-        amount is None
-        or not whole
-        or not 0 < amount <= (1 << 50 if pool in SIZED else MAX_POOL_SLOTS)
-    ):
-        message = _(
-            "{value} is not a capacity for pool {pool}: give cores for cpu (0.5), a size for"
-            " memory (16Gi), a whole number of slots otherwise",
-            value=value,
-            pool=pool,
-        )
-        raise BasirError("resources.invalid_capacity", message)
-    return amount if pool == CPU else int(amount)
+    ready: FairReadyQueue
+    timers: Timers
 
-
-async def configured_pools(
-    store: KeyValueStore, custom: Mapping[str, float], data_dir: Path | None = None
-) -> dict[str, float]:
-    """The custom pools (`BASIR_POOLS`) with the capacity overrides kept in the store on top.
-
-    What an embedded `basir run` or `workflows apply` checks requests against, as the engine
-    that will run them does (cores for cpu, bytes for memory and disk, slots); with
-    `data_dir`, `disk` is its free space unless configured.
-    """
-    pools = dict(custom)
-    if data_dir is not None and DISK not in pools:
-        pools[DISK] = disk_free_bytes(data_dir)
-    for name, override in await store.kv_list(POOL_KIND):
-        pools[name] = override["capacity"]
-    return pools
+    def push_ready(self, run: RunState, task: TaskState) -> None:
+        """Put a queued task back in the ready queue."""
 
 
 class Admission:
-    """The engine's allocator plus the tasks waiting for it."""
+    """The engine's allocator and throttle, plus the tasks waiting for them."""
 
     def __init__(self, capacity: Mapping[str, int], journal: Journal, templates: TemplateResolver):
         self.allocator = Allocator(capacity)
+        self.throttle = Throttle({})
         self.journal = journal
         self.templates = templates
-        self.waiting: dict[Key, tuple[RunState, TaskState, str]] = {}  # + the pool
-        self._by_pool: dict[str, set[Key]] = {}  # who waits for each pool
+        self.waiting: dict[Key, tuple[RunState, TaskState, str]] = {}  # + the pool or wait id
+        self._by_pool: dict[str, set[Key]] = {}  # who waits for each pool (or wait id)
+        self._renderer: Renderer | None = None
+        self._flow: EngineFlow | None = None
+        self._lines = WaitLines()  # tasks held back by a throttling limit, per wait id
+        self._woken: dict[Key, tuple[str, TaskState]] = {}  # offered again for a freed limit
+        self._keys: dict[Key, str] = {}  # a waiting task's rendered key, until it starts
+        # What an admitted attempt started under: its queue, seconds held back by throttling.
+        self.throttled_s: dict[Key, tuple[str | None, float]] = {}
         # Seconds tasks have waited, per pool (the bottleneck analysis reads it, as the metric
         # `basir_pool_wait_seconds`); each waiter's wait is counted up to `_counted[key]`.
         self.wait_s: dict[str, float] = {}
@@ -121,6 +100,56 @@ class Admission:
         self.on_time: Callable[[], None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
+
+    @classmethod
+    def of(
+        cls, settings: Settings, journal: Journal, renderer: Renderer, flow: EngineFlow
+    ) -> Admission:
+        """The admission of an engine: its pools, its queues, its renderer for keys, and the
+        engine's flow (ready queue, timers), to offer held-back tasks again."""
+        capacity = pool_capacities(settings.pools, data_dir=settings.home)
+        admission = cls(capacity, journal, renderer.templates)
+        admission.throttle = Throttle(settings.queues, time.time())
+        admission._renderer = renderer
+        admission._flow = flow
+        return admission
+
+    @property
+    def queues(self) -> list[str]:
+        """The configured queue names: what a task's `queue:` may name."""
+        return sorted(self.throttle.queues)
+
+    def need(self, run: RunState, task: TaskState) -> Need:
+        """The queue and concurrency key the task starts under (the key rendered now)."""
+        spec = task.spec
+        queue = spec.queue or run.spec.defaults.queue
+        key_spec = spec.concurrency_key
+        if key_spec is None:
+            return Need(queue) if queue is not None else Need()
+        value = self._keys.get((run.id, task.id))
+        if value is None:  # rendered once while the task waits: its inputs do not change
+            value = self._keys[(run.id, task.id)] = self.render(key_spec.key, run, task)
+        return Need(queue, value, key_spec.holders, key_spec.per_value_rate)
+
+    def render(self, text: str, run: RunState, task: TaskState | None) -> str:
+        """A concurrency key's value: its expression rendered, at most `MAX_KEY_CHARS`."""
+        if self._renderer is None:
+            raise RuntimeError("admission is not bound to a renderer")
+        try:
+            value = self._renderer.text(text, run, task)
+        except ExpressionError as exc:
+            message = _(
+                "the concurrency key {key} cannot be rendered: {error}", key=text, error=exc
+            )
+            raise BasirError("run.invalid_key", message) from exc
+        if len(value) > MAX_KEY_CHARS:
+            message = _(
+                "the concurrency key is {count} characters long; at most {limit}",
+                count=len(value),
+                limit=MAX_KEY_CHARS,
+            )
+            raise BasirError("run.invalid_key", message)
+        return value
 
     def request(self, run: RunState, task: TaskState) -> dict[str, int]:
         """What the task needs to start, as whole amounts per pool."""
@@ -140,24 +169,135 @@ class Admission:
         return request
 
     def admit(self, run: RunState, task: TaskState) -> bool:
-        """Take what the task needs and return True, or record why it waits and return False."""
-        request = self.request(run, task)
+        """Take what the task needs and return True, or record why it waits and return False.
+
+        Its throttling limits are checked first, taking nothing; then its resources are taken
+        (all or none); only then its queue and key slots and a rate token.
+        """
         key = (run.id, task.id)
         now = time.time()
+        woken = self._woken.pop(key, None)
+        need = self.need(run, task)
+        blocked = self.throttle.check(key, need, now)
+        self._unwait(key)
+        if blocked is not None:
+            self.allocator.forget(key)  # no resource reservation while throttled
+            self._count_wait(key, now, None)  # waits for a limit, not a pool
+            if blocked.retry_after_s is not None:
+                self._wake_after(blocked.on, blocked.retry_after_s, run, task)
+            self._wait(run, task, blocked.on, blocked.reason, woken)
+            return False
+        request = self.request(run, task)
         wait = self._governed(run, request, now)
         if wait is None and request:
             wait = self.allocator.acquire(key, request, now)
-        self._unwait(key)
-        if wait is None:
-            self._count_wait(key, now, None)
-            self.governor.took(run, key, request, now)
+        if wait is not None:
+            self._count_wait(key, now, wait.pool)
+            self._wait(run, task, wait.pool, wait.reason, woken)
+            return False
+        self._count_wait(key, now, None)
+        self.governor.took(run, key, request, now)
+        throttled = self.throttle.take(key, need, now)
+        if need.queue is not None or throttled > 0:
+            self.throttled_s[key] = (need.queue, throttled)
+        return True
+
+    def limited(self, run: RunState, task: TaskState) -> bool:
+        """Whether a queue, key or rate limit holds the task back now: preemption frees none
+        of them, so it stops nobody for such a task (`engine.preemption`)."""
+        key = (run.id, task.id)
+        entry = self.waiting.get(key)
+        if entry is not None:
+            return is_limit(entry[2])
+        try:
+            return self.throttle.check(key, self.need(run, task), time.time()) is not None
+        except (BasirError, LookupError):  # an unknown queue or a bad key: fails when popped
             return True
-        self._count_wait(key, now, wait.pool)
-        self.waiting[key] = (run, task, wait.pool)
-        self._by_pool.setdefault(wait.pool, set()).add(key)
-        if task.waiting != wait.reason:
-            self.journal.task_row(run, task, waiting=wait.reason)
-        return False
+
+    def started(self, run: RunState, task: TaskState) -> dict[str, Any]:
+        """The row fields of an attempt admitted just now: its queue and time throttled.
+
+        Empty when neither is set now nor was for an earlier attempt (no needless write).
+        """
+        self._keys.pop((run.id, task.id), None)
+        queue, throttled = self.throttled_s.pop((run.id, task.id), (None, 0.0))
+        fields: dict[str, Any] = {}
+        if queue != task.queue:
+            fields["queue"] = queue
+        if throttled > 0 or task.throttled_s is not None:
+            fields["throttled_s"] = round(throttled, 6) if throttled > 0 else None
+        return fields
+
+    def _wait(
+        self,
+        run: RunState,
+        task: TaskState,
+        on: str,
+        reason: str,
+        woken: tuple[str, TaskState] | None = None,
+    ) -> None:
+        key = (run.id, task.id)
+        self.waiting[key] = (run, task, on)
+        if is_limit(on):  # a throttling limit: its line, in queue order
+            ready = self._flow.ready if self._flow is not None else None
+            self._lines.add(on, ready.last_key if ready is not None else None, key)
+        else:
+            self._by_pool.setdefault(on, set()).add(key)
+        if woken is not None and woken[0] != on:
+            self._offer(woken[0])  # offered a freed limit it did not take: the next one is
+        if task.waiting != reason:
+            self.journal.task_row(run, task, waiting=reason)
+
+    def _offer(self, on: str, count: int = 1) -> int:
+        """Put the first `count` tasks of the line of `on` back in the ready queue."""
+        offered = 0
+        while offered < count and self._flow is not None:
+            key = self._lines.pop(on, functools.partial(self._waits_on, on))
+            if key is None:
+                break
+            run, task, _on = self.waiting[key]
+            self._unwait(key)
+            if task.status != TaskStatus.QUEUED or task.held:
+                self.allocator.forget(key)
+                self.throttle.forget(key)
+                self._keys.pop(key, None)
+                continue
+            self._woken[key] = (on, task)
+            self._flow.push_ready(run, task)
+            offered += 1
+        return offered
+
+    def _waits_on(self, on: str, key: Key) -> bool:
+        entry = self.waiting.get(key)
+        return entry is not None and entry[2] == on
+
+    def settle(self) -> None:
+        """After a dispatch: a task offered a freed limit but gone meanwhile (cancelled, held)
+        hands it on to the next of the line."""
+        for key, (on, task) in list(self._woken.items()):
+            if task.status != TaskStatus.QUEUED or task.held:
+                del self._woken[key]
+                self._offer(on)
+
+    def _wake_after(self, on: str, delay_s: float, run: RunState, task: TaskState) -> None:
+        """Offer the line of `on` (a rate limit) again once a token is there."""
+        flow = self._flow
+        if flow is not None and not flow.timers.armed(("", on)):
+            action = functools.partial(self._rate_ready, on, run, task)
+            flow.timers.arm(("", on), delay_s, run, task, action)
+
+    def _rate_ready(self, on: str, run: RunState, task: TaskState) -> None:
+        """Offer as many as there are tokens; while some still wait, come back per token."""
+        if self._offer(on, max(1, self.throttle.tokens(on, time.time()))):
+            self._wake_after(on, self.throttle.token_s(on), run, task)
+            self.journal.wake()
+
+    def set_queue(self, name: str, limit: QueueLimit) -> None:
+        """Set or add a queue's limit now; the tasks waiting for it are offered again."""
+        self.throttle.set_queue(name, limit, time.time())
+        for on in (f"queue:{name}", f"rate:{name}"):
+            self._offer(on, len(self.waiting))
+        self.journal.wake()
 
     def _governed(self, run: RunState, request: Mapping[str, int], now: float) -> Waiting | None:
         """The wait a quota or another holder's reservation imposes, if any."""
@@ -195,8 +335,14 @@ class Admission:
 
     def hold_back(self, run: RunState, task: TaskState) -> None:
         """The task is held back for another reason (its run's limits): it waits for nothing."""
-        self.allocator.forget((run.id, task.id))
-        self._count_wait((run.id, task.id), time.time(), None)
+        key = (run.id, task.id)
+        self.allocator.forget(key)
+        self.throttle.forget(key)
+        self._count_wait(key, time.time(), None)
+        self._keys.pop(key, None)
+        woken = self._woken.pop(key, None)
+        if woken is not None:
+            self._offer(woken[0])
 
     def free(
         self, run: RunState, task: TaskState, push: Callable[[RunState, TaskState], None]
@@ -205,26 +351,35 @@ class Admission:
         key = (run.id, task.id)
         for hook in self.on_free:
             hook(run, task)
+        self.throttled_s.pop(key, None)
+        self._keys.pop(key, None)
+        freed: list[str] = self.throttle.release(key)
         held = self.allocator.held.get(key)
         namespace = self.governor.released(key)
         if held is not None and self.allocator.release(key):
-            self.rewake(push, held)
+            freed.extend(held)
         if namespace is not None:
-            self.rewake(push, {f"quota:{namespace}": 0})
+            freed.append(f"quota:{namespace}")
+        if freed:
+            self.rewake(push, freed)
 
-    def rewake(
-        self, push: Callable[[RunState, TaskState], None], pools: Mapping[str, int] | None = None
-    ) -> None:
+    def rewake(self, push: Push, pools: Iterable[str] | None = None) -> None:
         """Put the tasks waiting for `pools` (all when None) back into the ready queue.
 
         Only those: a task waits for the first pool it is short of, and nothing else freed can
         make it fit, so a release costs the waiters of its pools, not all 10,000 waiting.
-        They are offered again in queue order (each keeps its order key).
+        They are offered again in queue order (each keeps its order key).  For a throttling
+        limit (`queue:`, `key:`), only the first of its line is offered (`_offer`).
         """
         if pools is None:
             keys = list(self.waiting)
         else:
-            keys = [key for pool in pools for key in self._by_pool.get(pool, ())]
+            keys = []
+            for pool in pools:
+                if is_limit(pool):
+                    self._offer(pool)
+                else:
+                    keys.extend(self._by_pool.get(pool, ()))
         for key in keys:
             entry = self._unwait(key)
             if entry is None:
@@ -233,6 +388,7 @@ class Admission:
             if task.status != TaskStatus.QUEUED or task.held:
                 self.allocator.forget(key)
                 self._count_wait(key, time.time(), None)
+                self.throttle.forget(key)
                 continue
             push(run, task)
 
@@ -241,7 +397,7 @@ class Admission:
         if entry is None:
             return None
         run, task, pool = entry
-        waiters = self._by_pool.get(pool)
+        waiters = self._by_pool.get(pool) if not is_limit(pool) else None
         if waiters is not None:
             waiters.discard(key)
             if not waiters:
@@ -302,6 +458,15 @@ class Admission:
                 "reserved": (run.id, task.id) == reserved,
             }
             for run, task, pool in self.waiting.values()
-            if task.status == TaskStatus.QUEUED
+            if task.status == TaskStatus.QUEUED and not is_limit(pool)  # a pool, not a limit
         ]
         return {"pools": pools, "waiting": waiting}
+
+    def queues_status(self) -> dict[str, Any]:
+        """Every queue (limit, in use, by whom), keys in use, tasks held back by throttling."""
+        waiting = [
+            {"run_id": run.id, "task_id": task.id, "on": on, "reason": task.waiting}
+            for run, task, on in self.waiting.values()
+            if task.status == TaskStatus.QUEUED and is_limit(on)
+        ]
+        return {**self.throttle.snapshot(), "waiting": waiting}

@@ -31,7 +31,6 @@ from basir.engine.state import RunState, TaskState
 from basir.engine.timers import Timers, retry_key
 from basir.engine.watchdog import Watchdog
 from basir.i18n import _
-from basir.resources.capacity import pool_capacities
 from basir.scheduler.deadlines import task_deadline_at
 from basir.scheduler.fair_share import FairReadyQueue
 from basir.states import RUN_TERMINAL, TASK_TRANSITIONS, RunStatus, TaskStatus
@@ -60,8 +59,7 @@ class Flow:
         self.runs: dict[str, RunState] = {}
         self.attempts: dict[tuple[str, str], asyncio.Task[None]] = {}
         self.slots_used = 0
-        capacity = pool_capacities(settings.pools, data_dir=settings.home)
-        self.admission = Admission(capacity, journal, renderer.templates)
+        self.admission = Admission.of(settings, journal, renderer, self)
         self.preemption = Preempter(self)
         self.watchdog = Watchdog(self)
         self.closing = False
@@ -198,6 +196,7 @@ class Flow:
             except Exception as exc:
                 self.admission.free(run, task, self.push_ready)
                 self.engine_error(run, task, exc)
+        self.admission.settle()  # a freed queue or key slot never stays unused while one waits
         self.preemption.for_slot()
 
     def _start_attempt(self, run: RunState, task: TaskState) -> None:
@@ -212,6 +211,7 @@ class Flow:
         forget = FORGET_PROCESS if task.attempt_pgid is not None else {}
         if task.waiting is not None:
             forget = {**forget, "waiting": None}
+        forget = {**forget, **self.admission.started(run, task)}  # queue, time throttled
         self.journal.task_to(
             run,
             task,

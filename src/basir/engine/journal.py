@@ -99,6 +99,10 @@ class Journal:
         self._dropped_events: set[int] = set()
         self.store_retrying: str | None = None  # the transient store error being waited out
 
+    def wake(self) -> None:
+        """Wake the engine's pump: something outside a commit (a timer) made work ready."""
+        self._wake()
+
     # ---------------------------------------------------------------- recording
 
     def event(

@@ -9,11 +9,14 @@ once (DESIGN §2.7).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from basir.engine.state import RunState, TaskState
 from basir.executors.processes import stop_leftovers
 from basir.states import TaskStatus
+
+if TYPE_CHECKING:
+    from basir.engine.flow import Flow
 
 # Task fields that clear the record of an attempt's process (it is stopped, or not this one's).
 FORGET_PROCESS: dict[str, Any] = {"attempt_pgid": None, "attempt_proc_start": None}
@@ -41,3 +44,27 @@ def interrupted_data(task: TaskState, stopped: set[str]) -> dict[str, Any]:
     if task.attempt_pgid is not None:
         data["pgid"] = task.attempt_pgid
     return data
+
+
+def requeue_resumed(flow: Flow, run: RunState, stopped: set[str], now: float) -> None:
+    """Put a resumed run's tasks back on their way: interrupted attempts queued again (after
+    `stop_interrupted`), queued tasks back in the ready queue, retries and timed holds armed
+    for what is left of their waits."""
+    for task in list(run.tasks.values()):
+        if task.status == TaskStatus.RUNNING:
+            flow.journal.task_to(
+                run,
+                task,
+                TaskStatus.QUEUED,
+                "task.interrupted",
+                queued_at=now,
+                data=interrupted_data(task, stopped),
+                **FORGET_PROCESS,
+            )
+            flow.push_ready(run, task)
+        elif task.status == TaskStatus.QUEUED and not task.instances:
+            flow.push_ready(run, task)
+        elif task.status == TaskStatus.RETRYING:
+            flow.arm_retry(run, task, max(0.0, (task.next_attempt_at or now) - now))
+        if task.held and task.hold_until is not None:
+            flow.arm_release(run, task, task.hold_until - now)

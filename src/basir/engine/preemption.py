@@ -1,15 +1,17 @@
 """Preemption in the engine: a critical task that cannot start stops lower preemptible ones.
 
-Three things can keep a ready task from starting: the engine's slots (`max_parallel`), its
-run's `concurrency`, and resources (`engine.admission`).  For each, when the task is critical,
-the running attempts are offered to the pure choice (`scheduler.preemption.choose_victims`)
-with what each holds of that limit, counted as a pool (`SLOTS`, `RUN_SLOTS`, or the resource
-pools themselves).  A victim is stopped through the same path as a cancel or a task pause (its
-asyncio task is cancelled, the executor SIGTERMs its process group, waits its grace, then
-SIGKILLs it); when its attempt ends the flow calls `requeue`, which queues it again without
-spending a retry, counts it on the task (`preemptions`) and records `task.preempted` naming
-who preempted it.  A critical task whose victims are still stopping never asks again, so one
-shortage stops no more than it needs.
+Three things can keep a ready task from starting that preemption can free: the engine's
+slots (`max_parallel`), its run's `concurrency`, and resources (`engine.admission`).  For
+each, when the task is critical, the running attempts are offered to the pure choice
+(`scheduler.preemption.choose_victims`) with what each holds of that limit, counted as a pool
+(`SLOTS`, `RUN_SLOTS`, or the resource pools themselves).  A task held back by a named queue,
+a concurrency key or a rate limit waits in that limit's line instead: no victim is stopped for
+it (stopping a holder would only hand the slot around).  A victim is stopped through the same
+path as a cancel or a task pause (its asyncio task is cancelled, the executor SIGTERMs its
+process group, waits its grace, then SIGKILLs it); when its attempt ends the flow calls
+`requeue`, which queues it again without spending a retry, counts it on the task
+(`preemptions`) and records `task.preempted` naming who preempted it.  A critical task whose
+victims are still stopping never asks again, so one shortage stops no more than it needs.
 """
 
 from __future__ import annotations
@@ -73,8 +75,8 @@ class Preempter:
         limit = run.record.concurrency
         if run.record.status != RunStatus.RUNNING or (limit is not None and run.running >= limit):
             return  # its own run holds it back first: `for_run_limit` when it is popped
-        if not may_preempt(priority_of(run, task)):
-            return
+        if not may_preempt(priority_of(run, task)) or flow.admission.limited(run, task):
+            return  # not critical, or a queue/key/rate limit holds it back: no slot helps
         # A slot and its resources together: stopping a task for a slot whose freed resources
         # would still not let the critical task start would stop it for nothing.
         allocator = flow.admission.allocator
@@ -100,6 +102,8 @@ class Preempter:
     def for_resources(self, run: RunState, task: TaskState) -> None:
         """The task's resources do not fit: stop lower tasks holding what it is short of."""
         admission = self.flow.admission
+        if admission.limited(run, task):
+            return  # it waits for a queue, key or rate limit, which preemption never frees
         allocator = admission.allocator
         request = admission.request(run, task)
         held = allocator.held

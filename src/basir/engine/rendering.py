@@ -11,6 +11,7 @@ task process gets (`executors.environment`), never the server's own secrets.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,12 @@ class Renderer:
             expression_context(run, task, self.process_env),
             files_root=self.workdir_of(run, task),
         )
+
+    def text(self, value: str, run: RunState, task: TaskState | None = None) -> str:
+        """A string with its `${{ }}` expressions rendered, as text (concurrency keys)."""
+        context = expression_context(run, task, self.process_env)
+        rendered = expressions.render(value, context, files_root=self.base_workdir)
+        return rendered if isinstance(rendered, str) else json.dumps(rendered, sort_keys=True)
 
     def body(self, run: RunState, task: TaskState) -> tuple[str, dict[str, Any]]:
         """The executor kind and the fully rendered body of a task's next attempt."""

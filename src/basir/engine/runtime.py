@@ -29,15 +29,17 @@ from typing import Any
 
 from basir.config import Settings
 from basir.engine import controls, errors, resource_policies
-from basir.engine.admission import POOL_KIND, checked_capacity
 from basir.engine.attempts import AttemptRunner
 from basir.engine.deadlines import DeadlineWatch
 from basir.engine.flow import Flow
 from basir.engine.health import EngineHealth
 from basir.engine.journal import Journal, Metrics, exception_text, resolve
-from basir.engine.leftovers import FORGET_PROCESS, interrupted_data, stop_interrupted
+from basir.engine.leftovers import requeue_resumed, stop_interrupted
 from basir.engine.params import resolve_params
+from basir.engine.pool_config import POOL_KIND, checked_capacity
+from basir.engine.queue_limits import load_overrides
 from basir.engine.rendering import Renderer
+from basir.engine.run_gate import RunGate
 from basir.engine.state import RunState, TaskState, initial_rows, state_from_records, task_record
 from basir.engine.sweeper import Sweeper
 from basir.engine.usage_watch import UsageWatch
@@ -47,11 +49,7 @@ from basir.executors.registry import ExecutorRegistry, default_registry
 from basir.i18n import _
 from basir.spec.models import WorkflowSpec
 from basir.spec.patch import parse_added_tasks
-from basir.states import (
-    RUN_TERMINAL,
-    RunStatus,
-    TaskStatus,
-)
+from basir.states import RUN_TERMINAL, RunStatus
 from basir.store.base import Store
 from basir.store.records import RunRecord, TaskRecord, WorkflowVersion
 
@@ -95,6 +93,7 @@ class Engine:
         self.deadlines = DeadlineWatch(store, self.flow)
         self.usage = UsageWatch(self.flow, self.journal, store, settings)  # + memory limits
         self.sweeper = Sweeper(self.flow, self.journal, settings)  # what ended tasks leaked
+        self.gate = RunGate(self.flow)  # max_active_runs, workflow concurrency keys
         self.metrics = metrics
         self._run_waiters: dict[str, list[asyncio.Future[RunRecord]]] = {}
         self._pump_task: asyncio.Task[None] | None = None
@@ -132,13 +131,16 @@ class Engine:
         """Start the pump; with `resume`, pick up every active run of the store."""
         for pool, override in await self.store.kv_list(POOL_KIND):
             self.flow.admission.set_capacity(pool, override["capacity"], self.flow.push_ready)
+        await load_overrides(self.store, self.flow.admission)  # queue limits set at run time
         await resource_policies.attach(self, self._wake.set)
         if self._pump_task is None:
             self._pump_task = asyncio.create_task(self._pump(), name="basir-engine-pump")
         self.usage.start()
         self.sweeper.start()
         if resume:
-            for record in await self.store.active_runs():
+            # Runs that were already active are counted before any queued one is admitted.
+            runs = sorted(await self.store.active_runs(), key=lambda r: r.status == "queued")
+            for record in runs:
                 if record.id not in self.flow.runs:
                     await self.resume(record.id)
 
@@ -202,6 +204,7 @@ class Engine:
             self._observe_run(run)
             self.flow.runs.pop(run.id, None)
             self.flow.timers.cancel((run.id, "deadline"))
+            self.gate.leave(run)
             self.flow.admission.run_ended(run, self.flow.push_ready)
             for future in self._run_waiters.pop(run.id, []):
                 if not future.done():
@@ -282,12 +285,13 @@ class Engine:
         )
         rows = initial_rows(record, spec, now)
         run = state_from_records(record, spec, rows)
+        need = self.gate.need(run)  # a bad concurrency key is refused before anything is kept
         resource_policies.refuse_run(self, spec.namespace, now)
         self.flow.runs[run.id] = run
         self.journal.insert_run(record, rows)
         self.journal.event("run.queued", run, data={"trigger": trigger, "by": created_by})
-        self.journal.run_to(run, RunStatus.RUNNING, started_at=now)
-        self.flow.evaluate_ready(run)
+        if self.gate.enter(run, need):
+            self.gate.start(run)
         self.flow.arm_deadline(run)
         self.deadlines.watch(run)
         await self._flush()
@@ -315,26 +319,12 @@ class Engine:
             return _copy_run(flow.runs[run_id].record)
         flow.runs[run.id] = run
         now = time.time()
-        if run.record.status == RunStatus.QUEUED:
-            self.journal.run_to(run, RunStatus.RUNNING, started_at=now)
-        for task in list(run.tasks.values()):
-            if task.status == TaskStatus.RUNNING:
-                self.journal.task_to(
-                    run,
-                    task,
-                    TaskStatus.QUEUED,
-                    "task.interrupted",
-                    queued_at=now,
-                    data=interrupted_data(task, stopped),
-                    **FORGET_PROCESS,
-                )
-                flow.push_ready(run, task)
-            elif task.status == TaskStatus.QUEUED and not task.instances:
-                flow.push_ready(run, task)
-            elif task.status == TaskStatus.RETRYING:
-                flow.arm_retry(run, task, max(0.0, (task.next_attempt_at or now) - now))
-            if task.held and task.hold_until is not None:
-                flow.arm_release(run, task, task.hold_until - now)
+        if run.record.status != RunStatus.QUEUED:
+            self.gate.adopt(run)
+        elif not self.gate.resumed(run, self.deadlines.watch):
+            await self._flush()
+            return _copy_run(run.record)
+        requeue_resumed(flow, run, stopped, now)
         flow.evaluate_ready(run)
         flow.arm_deadline(run)
         self.deadlines.watch(run)
@@ -388,6 +378,7 @@ class Engine:
     async def pause_run(self, run_id: str, *, by: str | None = None) -> RunRecord:
         """No new task of the run starts; running ones finish."""
         run = await self._live(run_id)
+        self.gate.refuse_pause(run)
         if run.record.status != RunStatus.PAUSED:
             self.journal.run_to(run, RunStatus.PAUSED, data={"by": by})
             await self._flush()
@@ -417,6 +408,7 @@ class Engine:
                 )
             raise errors.run_not_finished(run_id, record.status)
         run = await self._load(record)
+        self.gate.retry(run)  # within max_active_runs and the workflow's concurrency key
         self.flow.runs[run.id] = run
         controls.retry(self.flow, run, by)
         await self._flush()
@@ -427,8 +419,9 @@ class Engine:
     ) -> RunRecord:
         """Add tasks to a live run: still acyclic, `needs` only on known tasks, ids new."""
         run = await self._live(run_id)
-        capacity = self.flow.admission.allocator.capacity
-        controls.add(self.flow, run, parse_added_tasks(run.tasks, tasks, capacity), by)
+        admission = self.flow.admission
+        added = parse_added_tasks(run.tasks, tasks, admission.allocator.capacity, admission.queues)
+        controls.add(self.flow, run, added, by)
         await self._flush()
         return _copy_run(run.record)
 

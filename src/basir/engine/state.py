@@ -44,6 +44,8 @@ class TaskState:
     attempt_pgid: int | None = None  # the latest attempt's process group, once recorded
     attempt_proc_start: int | None = None  # its leader's start time, clock ticks since boot
     waiting: str | None = None  # why a queued task waits for resources (engine.admission)
+    queue: str | None = None  # the named queue its latest attempt started in
+    throttled_s: float | None = None  # how long that attempt was held back by throttling
     usage: dict[str, Any] | None = None  # what the latest ended attempt used (engine.usage)
     memory_exceeded: str | None = None  # set when the sampler stopped it for its memory
     memory_limit: int | None = None  # grown by `retries.on_oom`; replaces the declared memory
@@ -130,6 +132,8 @@ ROW_FIELDS: tuple[tuple[str, str], ...] = (
     ("attempt_pgid", "attempt_pgid"),
     ("attempt_proc_start", "attempt_proc_start"),
     ("waiting", "waiting"),
+    ("queue", "queue"),
+    ("throttled_s", "throttled_s"),
     ("usage", "usage"),
     ("memory_limit", "memory_limit"),
     ("preemptions", "preemptions"),

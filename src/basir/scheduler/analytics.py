@@ -4,11 +4,12 @@ Computed from store records, so the runs of `basir run` count as much as the ser
 task's queue wait is `started_at - queued_at` of its latest attempt; a task still queued
 waits `now - queued_at` so far, which is what starvation (`longest_wait_s`) shows.  Tasks are
 grouped by their run's priority class (critical 90..100, high 70..89, normal 50..69,
-low 0..49) and by queue (every task is in the one `default` queue until named queues land).
-Percentiles are nearest-rank.  `preemptions` sums the stored count (`tasks.preemptions`) of
-the tasks queued, started or finished in the window (a preempted task is queued again at that
-moment, so a preemption in the window is counted), by the preempted task's run class.
-`throttled_s` stays 0 until rate limits exist: nothing is throttled today.
+low 0..49) and by the named queue its latest attempt started in (`default`: no queue).
+Percentiles are nearest-rank.  `throttled_s` is the time the tasks that started in the window
+were held back by queue slots, concurrency keys and rate limits (`tasks.throttled_s`, part of
+their queue wait).  `preemptions` sums the stored count (`tasks.preemptions`) of the tasks
+queued, started or finished in the window (a preempted task is queued again at that moment, so
+a preemption in the window is counted), by the preempted task's run class and queue.
 """
 
 from __future__ import annotations
@@ -42,7 +43,12 @@ def percentile(values: list[float], fraction: float) -> float | None:
 
 
 def _group(
-    waits: list[float], waiting: list[float], finished: int, window_s: float, preemptions: int
+    waits: list[float],
+    waiting: list[float],
+    finished: int,
+    window_s: float,
+    throttled: float = 0.0,
+    preemptions: int = 0,
 ) -> dict[str, Any]:
     waits.sort()
 
@@ -57,7 +63,7 @@ def _group(
         "longest_wait_s": rounded(max([*waits, *waiting], default=None)),
         "still_waiting": len(waiting),
         "throughput_per_min": round(finished / (window_s / 60.0), 3),
-        "throttled_s": 0.0,
+        "throttled_s": round(throttled, 3),
         "preemptions": preemptions,
     }
 
@@ -80,7 +86,9 @@ def analytics(
     waits: dict[str, list[float]] = {name: [] for name in names}
     waiting: dict[str, list[float]] = {name: [] for name in names}
     finished = dict.fromkeys(names, 0)
+    throttled = dict.fromkeys(names, 0.0)
     preempted = dict.fromkeys(names, 0)
+    queues = _Queues()
     deadline_runs = deadline_met = 0
     for run in runs:
         name = priority_class(run.priority)
@@ -92,30 +100,72 @@ def analytics(
                 continue
             if task.started_at is not None and task.started_at >= since:
                 waits[name].append(max(0.0, task.started_at - task.queued_at))
+                throttled[name] += task.throttled_s or 0.0
             elif task.started_at is None and task.status == "queued":
                 waiting[name].append(max(0.0, now - task.queued_at))
             if task.finished_at is not None and task.finished_at >= since:
                 finished[name] += 1
             if task.preemptions and _active_since(task, since):
                 preempted[name] += task.preemptions
-    classes = {n: _group(waits[n], waiting[n], finished[n], window_s, preempted[n]) for n in names}
-    every = _group(
-        [w for n in names for w in waits[n]],
-        [w for n in names for w in waiting[n]],
-        sum(finished.values()),
-        window_s,
-        sum(preempted.values()),
-    )
+            queues.add(task, since, now)
+    classes = {
+        n: _group(waits[n], waiting[n], finished[n], window_s, throttled[n], preempted[n])
+        for n in names
+    }
     return {
         "window_s": window_s,
         "classes": classes,
-        "queues": {DEFAULT_QUEUE: every},
+        "queues": queues.groups(window_s),
         "deadlines": {
             "runs": deadline_runs,
             "met": deadline_met,
             "hit_rate": round(deadline_met / deadline_runs, 4) if deadline_runs else None,
         },
     }
+
+
+class _Queues:
+    """The same figures per named queue (`default`: tasks in no queue)."""
+
+    def __init__(self) -> None:
+        self.waits: dict[str, list[float]] = {DEFAULT_QUEUE: []}
+        self.waiting: dict[str, list[float]] = {DEFAULT_QUEUE: []}
+        self.finished: dict[str, int] = {DEFAULT_QUEUE: 0}
+        self.throttled: dict[str, float] = {DEFAULT_QUEUE: 0.0}
+        self.preempted: dict[str, int] = {DEFAULT_QUEUE: 0}
+
+    def add(self, task: TaskRecord, since: float, now: float) -> None:
+        """Count one task with a `queued_at` in its queue's group."""
+        name = task.queue or DEFAULT_QUEUE
+        if name not in self.waits:
+            self.waits[name], self.waiting[name] = [], []
+            self.finished[name], self.throttled[name] = 0, 0.0
+            self.preempted[name] = 0
+        queued_at = task.queued_at or 0.0
+        if task.started_at is not None and task.started_at >= since:
+            self.waits[name].append(max(0.0, task.started_at - queued_at))
+            self.throttled[name] += task.throttled_s or 0.0
+        elif task.started_at is None and task.status == "queued":
+            self.waiting[name].append(max(0.0, now - queued_at))
+        if task.finished_at is not None and task.finished_at >= since:
+            self.finished[name] += 1
+        if task.preemptions and _active_since(task, since):
+            self.preempted[name] += task.preemptions
+
+    def groups(self, window_s: float) -> dict[str, dict[str, Any]]:
+        """Each queue's group, `default` first, then by name."""
+        names = [DEFAULT_QUEUE, *sorted(n for n in self.waits if n != DEFAULT_QUEUE)]
+        return {
+            n: _group(
+                self.waits[n],
+                self.waiting[n],
+                self.finished[n],
+                window_s,
+                self.throttled[n],
+                self.preempted[n],
+            )
+            for n in names
+        }
 
 
 MAX_WINDOW_S = 30 * 86_400.0

@@ -58,13 +58,14 @@ Entry = tuple[OrderKey, int, str, str]  # order key, priority, run id, task id
 class FairReadyQueue:
     """Queued tasks per namespace, popped by queue order and fair share (see the module doc)."""
 
-    __slots__ = ("_aging", "_heaps", "_seq", "share")
+    __slots__ = ("_aging", "_heaps", "_seq", "last_key", "share")
 
     def __init__(self, aging_s_per_point: float = AGING_S_PER_POINT) -> None:
         self._heaps: dict[str, list[Entry]] = {}
         self._seq = 0
         self._aging = aging_s_per_point
         self.share = FairShare()
+        self.last_key: OrderKey | None = None  # of the entry popped last (throttling lines)
 
     def push(
         self,
@@ -106,7 +107,7 @@ class FairReadyQueue:
         """The `(run_id, task_id)` that goes next."""
         namespace = self._next_namespace()
         heap = self._heaps[namespace]
-        _key, _level, run_id, task_id = heapq.heappop(heap)
+        self.last_key, _level, run_id, task_id = heapq.heappop(heap)
         if not heap:
             del self._heaps[namespace]
         return run_id, task_id

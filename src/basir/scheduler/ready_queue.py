@@ -19,12 +19,13 @@ class ReadyQueue:
     are O(log n) heap operations however long tasks wait.
     """
 
-    __slots__ = ("_aging", "_heap", "_seq")
+    __slots__ = ("_aging", "_heap", "_seq", "last_key")
 
     def __init__(self, aging_s_per_point: float = AGING_S_PER_POINT) -> None:
         self._heap: list[tuple[OrderKey, str, str]] = []
         self._seq = 0
         self._aging = aging_s_per_point
+        self.last_key: OrderKey | None = None  # of the entry popped last (throttling lines)
 
     def push(
         self,
@@ -49,7 +50,7 @@ class ReadyQueue:
 
     def pop(self) -> tuple[str, str]:
         """The `(run_id, task_id)` that comes first."""
-        _key, run_id, task_id = heapq.heappop(self._heap)
+        self.last_key, run_id, task_id = heapq.heappop(self._heap)
         return run_id, task_id
 
     def peek(self) -> tuple[str, str] | None:

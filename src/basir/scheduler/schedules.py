@@ -26,14 +26,28 @@ MAX_MISSED_WALK = 1000
 MAX_QUEUED = 100
 
 
+RULES_KEPT = 10_000  # distinct rules kept built (cron, zone, DST policy): a few MB at most
+_rules: dict[tuple[str, str, str, str], CronRule] = {}
+
+
 def rule_of(options: dict[str, Any]) -> CronRule:
-    """The cron rule of a schedule entry (its canonical JSON)."""
-    return CronRule(
-        cron=options["cron"],
-        timezone=options.get("timezone", "UTC"),
-        gap=options.get("dst_gap", "shift"),
-        fold=options.get("dst_fold", "once"),
+    """The cron rule of a schedule entry (its canonical JSON).
+
+    Rules are kept once built: a tick asks for one per due schedule and per fire walked,
+    and schedules share few rules (building a frozen dataclass costs more than finding it).
+    """
+    key = (
+        options["cron"],
+        options.get("timezone", "UTC"),
+        options.get("dst_gap", "shift"),
+        options.get("dst_fold", "once"),
     )
+    rule = _rules.get(key)
+    if rule is None:
+        if len(_rules) >= RULES_KEPT:
+            _rules.clear()
+        rule = _rules[key] = CronRule(*key)
+    return rule
 
 
 def jitter_s(schedule_id: str, logical: float, jitter: float) -> float:

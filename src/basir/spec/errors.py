@@ -55,6 +55,7 @@ class IssueCode(StrEnum):
     TIMEZONE_INVALID = "spec.timezone_invalid"
     UNKNOWN_POOL = "spec.unknown_pool"
     RESOURCE_TOO_LARGE = "spec.resource_too_large"
+    UNKNOWN_QUEUE = "spec.unknown_queue"
 
 
 def format_path(path: Sequence[str | int]) -> str:

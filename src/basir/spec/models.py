@@ -154,6 +154,44 @@ class Resources(Strict):
     )
 
 
+def _as_concurrency_key(value: object) -> object:
+    return {"key": value} if isinstance(value, str) else value
+
+
+class ConcurrencyKey(Strict):
+    """At most `limit` holders of each value of `key` at once (runs, or tasks), and on a task
+    at most `rate` starts per value (`10/s`, `60/m`, `100/h`: a token bucket per value).
+
+    `key` is an expression evaluated with the run's params (`"${{ params.branch }}"`); runs
+    (or tasks) whose values differ never wait for each other.  `limit` defaults to 1, or to no
+    cap on holders when only a `rate` is given.
+    """
+
+    key: str = Field(min_length=1, max_length=1024)
+    limit: int | None = Field(None, ge=1, le=100_000)
+    rate: str | None = Field(None, pattern=r"^[1-9][0-9]{0,5}/[smh]$", description="10/s")
+
+    @property
+    def holders(self) -> int | None:
+        """Most holders of one value at once (None: no cap)."""
+        if self.limit is not None:
+            return self.limit
+        return None if self.rate is not None else 1
+
+    @property
+    def per_value_rate(self) -> tuple[int, float] | None:
+        """`rate` as (starts, per seconds), None when not set."""
+        if self.rate is None:
+            return None
+        count, _sep, unit = self.rate.partition("/")
+        return int(count), {"s": 1.0, "m": 60.0, "h": 3600.0}[unit]
+
+
+ConcurrencyKeySpec = Annotated[ConcurrencyKey, BeforeValidator(_as_concurrency_key)]
+QUEUE_DOC = "named queue (BASIR_QUEUES) whose running-task and rate limits the task obeys"
+KEY_DOC = 'a key with limits per value: "${{ params.branch }}" or {key, limit: 2, rate: 10/s}'
+
+
 class Cache(Strict):
     """Content-addressed caching of a task's outputs (roadmap 10; refused until then)."""
 
@@ -267,7 +305,7 @@ class Defaults(Strict):
     timeout: Duration | None = None
     env: EnvVars = Field(default_factory=dict, max_length=256)
     workdir: str | None = None
-    queue: str | None = Field(None, description=PLANNED.format(n=3))
+    queue: str | None = Field(None, pattern=NAME_PATTERN, description=QUEUE_DOC)
     resources: Resources | None = Field(None, description="for tasks without their own")
     preemptible: bool = Field(False, description="for tasks that do not say it themselves")
 
@@ -304,7 +342,8 @@ class Task(Strict):
     preemptible: bool | None = Field(
         None, description="a critical task may stop it to start, and it runs again later"
     )
-    queue: str | None = Field(None, max_length=64, description=PLANNED.format(n=3))
+    queue: str | None = Field(None, pattern=NAME_PATTERN, description=QUEUE_DOC)
+    concurrency_key: ConcurrencyKeySpec | None = Field(None, description=KEY_DOC)
     env: EnvVars = Field(default_factory=dict, max_length=256)
     workdir: str | None = Field(None, max_length=4096)
     cache: Cache | None = Field(None, description=PLANNED.format(n=10))
@@ -345,10 +384,22 @@ class WorkflowSpec(Strict):
     priority: Priority = 50
     deadline: Duration | None = None
     concurrency: int | None = Field(None, ge=1, le=100_000)
+    concurrency_key: ConcurrencyKeySpec | None = Field(None, description=KEY_DOC)
+    max_active_runs: int | None = Field(
+        None, ge=1, le=100_000, description="runs active at once; later ones stay queued"
+    )
     on: Triggers | None = None
     defaults: Defaults = Field(default_factory=Defaults)
     env: EnvVars = Field(default_factory=dict, max_length=256)
     tasks: list[Task] = Field(min_length=1, max_length=MAX_TASKS)
+
+    @field_validator("concurrency_key")
+    @classmethod
+    def _runs_have_no_rate(cls, value: ConcurrencyKey | None) -> ConcurrencyKey | None:
+        if value is not None and value.rate is not None:
+            message = _("rate is for a task's concurrency_key; a workflow's limits its runs only")
+            raise SpecValueError(IssueCode.INVALID_VALUE, message, at=("rate",))
+        return value
 
     @field_validator("params")
     @classmethod

@@ -129,12 +129,33 @@ def resource_problems(parsed: Sequence[Task], capacity: Mapping[str, int]) -> li
     return problems
 
 
+def queue_problems(raw: Sequence[Any], queues: Collection[str]) -> list[Problem]:
+    """Each task's `queue` (a raw item's, so the index is the request's) is one of `queues`:
+    `spec.unknown_queue` otherwise."""
+    problems: list[Problem] = []
+    for index, item in enumerate(raw):
+        queue = item.get("queue") if isinstance(item, Mapping) else None
+        if isinstance(queue, str) and queue not in queues:
+            message = _(
+                "queue {queue} does not exist; queues: {queues} (queues are set with BASIR_QUEUES)",
+                queue=queue,
+                queues=", ".join(sorted(queues)) or "-",
+            )
+            field = format_path(("tasks", index, "queue"))
+            problems.append({"field": field, "message": message, "code": "spec.unknown_queue"})
+    return problems
+
+
 def parse_added_tasks(
-    existing: Collection[str], raw: Sequence[Any], capacity: Mapping[str, int] | None = None
+    existing: Collection[str],
+    raw: Sequence[Any],
+    capacity: Mapping[str, int] | None = None,
+    queues: Collection[str] | None = None,
 ) -> list[Task]:
     """The tasks to add to a run whose task ids are `existing`, every check passed.
 
-    With `capacity` (the engine's pools), each task's `resources` must be able to fit.
+    With `capacity` (the engine's pools), each task's `resources` must be able to fit; with
+    `queues` (the configured queue names), each `queue` must be one of them.
     Raises `BasirError` `run.invalid_patch` listing every problem at once.
     """
     problems: list[Problem] = []
@@ -149,6 +170,8 @@ def parse_added_tasks(
     problems.extend(graph_problems(existing, parsed))
     if capacity is not None:
         problems.extend(resource_problems(parsed, capacity))
+    if queues is not None:
+        problems.extend(queue_problems(raw, queues))
     if problems:
         raise BasirError(
             "run.invalid_patch", _("the tasks cannot be added to the run"), details=problems

@@ -1,12 +1,13 @@
 """Fields the spec reads but Basir does not act on yet: checked, then refused (invariant 7).
 
 Nothing accepted is ignored.  A field whose feature has not landed — `on.git` (roadmap 9),
-`queue` (3), `cache` (10) — is refused with the stable code `spec.unsupported` at its
+`cache` (10) — is refused with the stable code `spec.unsupported` at its
 `file:line:col`, saying so.  `resources` (of a task, of `defaults`) is admitted by the engine;
 when a workflow is applied or run, every request is checked against the pools it would wait
 for: a pool that does not exist (`spec.unknown_pool`; `cpu` and `memory` always exist) or an
 amount above a pool's capacity (`spec.resource_too_large`) is an error then, never a task
-that waits for ever.  `on.schedule` runs
+that waits for ever.  So is a `queue:` (of a task, of `defaults`) that is not one of the
+configured queues (`BASIR_QUEUES`): `spec.unknown_queue`.  `on.schedule` runs
 in `basir server`; its crons (`spec.cron_invalid`) and time zones (`spec.timezone_invalid`)
 are checked here, at their `file:line:col`.
 
@@ -21,7 +22,8 @@ PATCH /runs).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import re
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 from basir.i18n import _
@@ -29,10 +31,10 @@ from basir.spec.cron import cron_problem, timezone_problem
 from basir.spec.errors import FieldPath, IssueCode, SpecIssue
 from basir.spec.loader import LoadedDocument
 from basir.spec.model_errors import suggest
-from basir.spec.models import BODY_KEYS
+from basir.spec.models import BODY_KEYS, NAME_PATTERN
 
 BUILTIN_POOLS = ("cpu", "memory", "disk")
-PLANNED_TASK_KEYS = ("queue", "cache")
+PLANNED_TASK_KEYS = ("cache",)
 # Keys read by some bodies only; `uses:` passes `shell` on to a file template's `run:`.
 _BODY_ONLY_KEYS = {"shell": ("run", "uses"), "isolate": ("python",), "with": ("uses", "workflow")}
 
@@ -40,15 +42,12 @@ _BODY_ONLY_KEYS = {"shell": ("run", "uses"), "isolate": ("python",), "with": ("u
 # Each message is built when asked for, so it is in the locale active at that moment.
 _MESSAGES: dict[str, Callable[[], str]] = {
     "git": lambda: _("git triggers are not run yet (roadmap 9): remove on.git"),
-    "queue": lambda: _(
-        "queues are not built yet (roadmap 3): remove queue; every task shares one queue"
-    ),
     "cache": lambda: _("task caching is not built yet (roadmap 10): remove cache"),
 }
 
 
 def unsupported_message(key: str) -> str:
-    """The localised "not supported yet" message of a planned field (`git`, `queue`, `cache`)."""
+    """The localised "not supported yet" message of a planned field (`git`, `cache`)."""
     return _MESSAGES[key]()
 
 
@@ -203,21 +202,44 @@ def pool_issues(doc: LoadedDocument, pools: Mapping[str, float]) -> list[SpecIss
     return issues
 
 
-def planned_issues(
-    doc: LoadedDocument, pools: Mapping[str, float] | None = None
-) -> list[SpecIssue]:
-    """Every planned field the document sets, refused; resource requests checked.
+def queue_issues(doc: LoadedDocument, queues: Collection[str]) -> list[SpecIssue]:
+    """Every `queue:` (of `defaults`, of each task) names a configured queue.
 
-    `pools` (the configured custom pools) is given when a workflow is applied or run; a file
-    validated on its own (`basir validate`) does not know the server's pools or machine.
+    A task in a queue that does not exist would wait for ever: `spec.unknown_queue`.
+    """
+    places: list[tuple[FieldPath, object]] = [
+        (("defaults", "queue"), doc.get(("defaults", "queue")))
+    ]
+    places.extend((("tasks", index, "queue"), task.get("queue")) for index, task in _tasks(doc))
+    issues: list[SpecIssue] = []
+    for path, name in places:
+        if isinstance(name, str) and re.fullmatch(NAME_PATTERN, name) and name not in queues:
+            message = _(
+                "queue {queue} does not exist; queues: {queues} (queues are set with BASIR_QUEUES)",
+                queue=name,
+                queues=", ".join(sorted(queues)) or "-",
+            ) + suggest(name, list(queues))
+            issues.append(doc.issue(IssueCode.UNKNOWN_QUEUE, message, path))
+    return issues
+
+
+def planned_issues(
+    doc: LoadedDocument,
+    pools: Mapping[str, float] | None = None,
+    queues: Collection[str] | None = None,
+) -> list[SpecIssue]:
+    """Every planned field the document sets, refused; resource requests and queues checked.
+
+    `pools` (the configured custom pools) and `queues` (the configured queue names) are given
+    when a workflow is applied or run; a file validated on its own (`basir validate`) does not
+    know the server's pools, queues or machine.
     """
     issues = schedule_issues(doc)
     if doc.get(("on", "git")) is not None:
         git = unsupported_message("git")
         issues.append(doc.issue(IssueCode.UNSUPPORTED, git, ("on", "git")))
-    if doc.get(("defaults", "queue")) is not None:
-        queue = unsupported_message("queue")
-        issues.append(doc.issue(IssueCode.UNSUPPORTED, queue, ("defaults", "queue")))
+    if queues is not None:
+        issues.extend(queue_issues(doc, queues))
     any_resources = doc.get(("defaults", "resources")) is not None
     for index, task in _tasks(doc):
         any_resources = any_resources or "resources" in task

@@ -20,9 +20,9 @@ searched first.  A template file looks like this:
       timeout: 30m                 # optional: env, shell, timeout, retries, workdir,
                                    # priority, resources, args, isolate
 
-`task:` may not set `id`, `needs`, `if`, `when`, `foreach`, `continue_on_error`, `uses` or
-`with`: those belong to the workflow's task.  `queue` and `cache` are refused
-(`spec.unsupported`) until their features land, as they are in workflows (`spec.planned`).
+`task:` may not set `id`, `needs`, `if`, `when`, `foreach`, `continue_on_error`, `uses`,
+`with`, `queue` or `concurrency_key`: those belong to the workflow's task.  `cache` is refused
+(`spec.unsupported`) until its feature lands, as it is in workflows (`spec.planned`).
 Expressions in a template may use `inputs`, `run`, `env`, `secrets`, `signals`, `item` and
 `index` (not `params` or `tasks`: a template does not know the workflow it is used in); every
 `inputs.x` must be declared.
@@ -56,7 +56,10 @@ from basir.spec.values import check_value as check_input
 LIBRARY_DIR = Path(basir.library.__file__).parent
 TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json")
 MAX_TEMPLATE_FILES = 10_000
-_TASK_ONLY_KEYS = ("id", "needs", "if", "when", "foreach", "continue_on_error", "uses", "with")
+_TASK_ONLY_KEYS = (
+    *("id", "needs", "if", "when", "foreach", "continue_on_error", "uses", "with"),
+    *("queue", "concurrency_key"),
+)
 
 
 class TemplateOutput(Strict):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +121,7 @@ def expression_issues(
     known = {"params": set(params) if isinstance(params, dict) else set(), "tasks": set(graph)}
     issues: list[SpecIssue] = []
     top = Scope(WORKFLOW_ROOTS, {"params": known["params"]})
-    for key in ("env", "defaults"):
+    for key in ("env", "defaults", "concurrency_key"):
         issues.extend(check_value(doc, (key,), doc.get((key,)), top))
     upstream = Upstream(graph) if acyclic else None
     for index, task in _tasks(doc):
@@ -151,11 +151,15 @@ def template_issues(doc: LoadedDocument, resolver: TemplateResolver) -> list[Spe
 
 
 def validate_document(
-    doc: LoadedDocument, resolver: TemplateResolver, pools: Mapping[str, float] | None = None
+    doc: LoadedDocument,
+    resolver: TemplateResolver,
+    pools: Mapping[str, float] | None = None,
+    queues: Collection[str] | None = None,
 ) -> WorkflowSpec:
     """The `WorkflowSpec` of a parsed document; SpecError listing every problem otherwise.
 
-    `pools` (configured custom pools) makes every pool a task asks for be checked too.
+    `pools` (configured custom pools) makes every pool a task asks for be checked too;
+    `queues` (configured queue names) every `queue:`.
     """
     tasks = doc.get(("tasks",))
     if isinstance(tasks, list) and len(tasks) > MAX_TASKS:
@@ -172,7 +176,7 @@ def validate_document(
     issues.extend(found)
     issues.extend(expression_issues(doc, graph, acyclic))
     issues.extend(template_issues(doc, resolver))
-    issues.extend(planned_issues(doc, pools))
+    issues.extend(planned_issues(doc, pools, queues))
     if issues or spec is None:
         raise SpecError(finish_issues(issues), doc.filename)
     return spec
@@ -186,16 +190,18 @@ def load_workflow(
     template_dirs: Sequence[Path] = (),
     resolver: TemplateResolver | None = None,
     pools: Mapping[str, float] | None = None,
+    queues: Collection[str] | None = None,
 ) -> WorkflowSpec:
     """Parse and fully validate a workflow (YAML, or JSON by content type or `.json` name).
 
     `template_dirs` are extra template folders (the CLI passes `Settings().template_dirs`, from
     `BASIR_TEMPLATE_PATH`); a ready `resolver` may be passed instead.  `pools` are the
-    configured custom pools (`Settings().pools`), given where a workflow is applied or run.
+    configured custom pools (`Settings().pools`) and `queues` the configured queue names
+    (`Settings().queues`), given where a workflow is applied or run.
     Raises `SpecError` with every issue found, each located as `file:line:col`.
     """
     doc = parse_document(text, filename, content_type=content_type)
-    return validate_document(doc, resolver or TemplateResolver(template_dirs), pools)
+    return validate_document(doc, resolver or TemplateResolver(template_dirs), pools, queues)
 
 
 def load_workflow_file(
@@ -204,6 +210,7 @@ def load_workflow_file(
     template_dirs: Sequence[Path] = (),
     resolver: TemplateResolver | None = None,
     pools: Mapping[str, float] | None = None,
+    queues: Collection[str] | None = None,
 ) -> WorkflowSpec:
     """`load_workflow` on a file; an unreadable or oversized file is a `SpecError` too."""
     path = Path(path)
@@ -222,5 +229,5 @@ def load_workflow_file(
         message = _("cannot read the file: {error}", error=exc.strerror or str(exc))
         raise SpecError([SpecIssue(IssueCode.UNREADABLE, message)], str(path)) from exc
     return load_workflow(
-        data, str(path), template_dirs=template_dirs, resolver=resolver, pools=pools
+        data, str(path), template_dirs=template_dirs, resolver=resolver, pools=pools, queues=queues
     )

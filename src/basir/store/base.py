@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from basir.store.audit_records import AuditEntry
 from basir.store.records import (
     AlertRecord,
     Batch,
@@ -219,6 +220,29 @@ class AlertStore(Protocol):
         ...
 
 
+class AuditStore(Protocol):
+    """The hash-chained audit log (`store.audit_records`): appended to, never changed."""
+
+    async def audit_append(self, entries: list[AuditEntry]) -> list[AuditEntry]:
+        """Number and chain `entries` after the newest entry and insert them, in ONE
+        transaction (so two appends never chain to the same entry); return them sealed."""
+        ...
+
+    async def audit_list(
+        self,
+        *,
+        before_id: int | None = None,
+        after_id: int | None = None,
+        limit: int = 100,
+        actor: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[AuditEntry]:
+        """Entries with `since <= time < until`, by `actor`: oldest first after `after_id`,
+        else newest first (below `before_id`).  Give at most one of the two ids."""
+        ...
+
+
 class ScheduleStore(Protocol):
     """The `on.schedule` entries of every workflow, and the clock of each."""
 
@@ -287,6 +311,7 @@ class Store(
     ScheduleStore,
     MetricStore,
     AlertStore,
+    AuditStore,
     Protocol,
 ):
     """Everything the services need from persistence.  Open before use, close after."""

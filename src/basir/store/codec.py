@@ -13,6 +13,7 @@ import dataclasses
 import json
 import operator
 from collections.abc import Mapping, Sequence
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from basir.states import RUN_ACTIVE, RunStatus
@@ -68,12 +69,25 @@ _task_attrs = operator.attrgetter(*TASK_COLUMNS)
 # One encoder for every payload: `json.dumps` with options builds a new one per call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _decode = json.JSONDecoder().decode
+# ... and `JSONEncoder.encode` still builds its C encoder on every call: build it once (no
+# circular-reference markers: payloads are decoded JSON or built from plain values).
+_C_ENCODE = (
+    None
+    if c_make_encoder is None
+    else c_make_encoder(
+        None, _ENCODER.default, encode_basestring, None, ":", ",", False, False, True
+    )
+)
 
 
 def dumps(value: Any) -> str:
     """Compact JSON text; non-ASCII (Arabic) kept as it is."""
     if isinstance(value, dict) and not value:  # most outputs, params and event data
         return "{}"
+    if isinstance(value, list) and not value:  # a schedule's queue, mostly
+        return "[]"
+    if _C_ENCODE is not None:
+        return "".join(_C_ENCODE(value, 0))
     return _ENCODER.encode(value)
 
 
@@ -94,6 +108,16 @@ def _loads_or_none(text: str | None) -> Any:
     return None if text is None else loads(text)
 
 
+_run_attrs = operator.attrgetter(*RUN_COLUMNS)
+
+
+def run_values(run: RunRecord) -> tuple[Any, ...]:
+    """Column values of a run in `RUN_COLUMNS` order, JSON encoded."""
+    values = list(_run_attrs(run))
+    values[_PARAMS] = dumps(run.params)
+    return tuple(values)
+
+
 def run_row(run: RunRecord) -> dict[str, Any]:
     """Column values of a run, JSON encoded."""
     row = {name: getattr(run, name) for name in RUN_COLUMNS}
@@ -111,6 +135,23 @@ def task_values(task: TaskRecord, seq: int) -> tuple[Any, ...]:
     values[_USAGE] = None if task.usage is None else dumps(task.usage)
     values.append(seq)
     return tuple(values)
+
+
+# A new task as a new run creates it: its keys, status and time, every other column at its
+# default (`sqlite_sql.insert_fresh_tasks_sqlite` writes those defaults as literals).
+FRESH_TASK_COLUMNS: tuple[str, ...] = ("run_id", "task_id", "status", "updated_at", "seq")
+_rest_of_fresh = operator.itemgetter(
+    *(i for i, name in enumerate(TASK_COLUMNS) if name not in FRESH_TASK_COLUMNS)
+)
+_FRESH_DEFAULTS = _rest_of_fresh(_task_attrs(TaskRecord("", "", "")))
+
+
+def fresh_task_values(task: TaskRecord, seq: int) -> tuple[Any, ...] | None:
+    """`FRESH_TASK_COLUMNS` of a task whose other columns all hold their defaults; None for
+    any other task (it needs every column: `task_values`)."""
+    if _rest_of_fresh(_task_attrs(task)) != _FRESH_DEFAULTS:
+        return None
+    return (task.run_id, task.task_id, task.status, task.updated_at, seq)
 
 
 def task_row(task: TaskRecord, seq: int) -> dict[str, Any]:

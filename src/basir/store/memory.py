@@ -15,6 +15,8 @@ import time
 from typing import Any
 
 from basir.store import codec, guards, schedule_codec
+from basir.store.audit_memory import MemoryAudit
+from basir.store.audit_records import AuditEntry
 from basir.store.base import MAX_RUNS_PER_READ, ConflictError, StoreError
 from basir.store.memory_reports import MemoryReportReads
 from basir.store.records import (
@@ -119,7 +121,7 @@ class _Stage:
         tasks[task.task_id] = dataclasses.replace(task, **_decoded("task", change.fields))
 
 
-class MemoryStore(MemoryReportReads):
+class MemoryStore(MemoryReportReads, MemoryAudit):
     """The store interface in memory: nothing survives the process."""
 
     def __init__(self, url: str = "memory://") -> None:
@@ -135,6 +137,7 @@ class MemoryStore(MemoryReportReads):
         self._points: dict[tuple[str, int, str, float], float] = {}
         self._alerts: dict[str, AlertRecord] = {}
         self._schedules: dict[str, ScheduleRecord] = {}
+        self._audit: list[AuditEntry] = []
         self._closed = False
 
     # --- lifecycle -----------------------------------------------------------------------

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from basir.store import (
     alert_queries,
+    audit_queries,
     codec,
     guards,
     metric_queries,
@@ -33,6 +34,8 @@ from basir.store import (
     schedule_codec,
     schedule_sql,
 )
+from basir.store.audit_records import GENESIS, AuditEntry, entry_params, seal
+from basir.store.audit_sql import AuditReads
 from basir.store.base import ConflictError, StoreError, describe
 from basir.store.records import (
     AlertRecord,
@@ -76,7 +79,7 @@ def _pgcode(exc: DBAPIError) -> str | None:
     return getattr(exc.orig, "pgcode", None)
 
 
-class PostgresStore(SqlReads):
+class PostgresStore(AuditReads, SqlReads):
     """The store on a PostgreSQL database, shared by any number of servers."""
 
     def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
@@ -164,6 +167,7 @@ class PostgresStore(SqlReads):
                 "metric_queries": metric_queries,
                 "alert_queries": alert_queries,
                 "report_queries": report_queries,
+                "audit_queries": audit_queries,
                 "schedule_sql": schedule_sql,
             }
             stmt = getattr(source[module], builder)(*args)
@@ -234,6 +238,18 @@ class PostgresStore(SqlReads):
             await conn.execute(
                 alert_queries.upsert_alert("postgresql"), monitoring_codec.alert_params(alert)
             )
+
+    async def audit_append(self, entries: list[AuditEntry]) -> list[AuditEntry]:
+        """Chain and insert `entries` in one transaction holding the table's write lock, so
+        concurrent appends (from any process) chain one after the other."""
+        if not entries:
+            return []
+        async with self._transaction() as conn:
+            await conn.execute(sa.text("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE"))
+            row = (await conn.execute(audit_queries.last_entry())).first()
+            sealed = seal(entries, int(row[0]) if row else 0, str(row[1]) if row else GENESIS)
+            await conn.execute(audit_queries.insert_entry(), [entry_params(e) for e in sealed])
+        return sealed
 
     async def metrics_prune(self, before: dict[int, float]) -> int:
         """Delete points older than `before[resolution_s]`; return how many went."""

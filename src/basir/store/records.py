@@ -91,6 +91,10 @@ class TaskRecord:
     # How many of its attempts were stopped to let a critical task start (each re-queued
     # without spending a retry): `task.preempted` events say by whom.
     preemptions: int = 0
+    # The named queue the latest attempt started in (None: no queue), and how long it was held
+    # back by queue, concurrency-key and rate limits before it started (scheduler analytics).
+    queue: str | None = None
+    throttled_s: float | None = None
 
 
 @dataclass(slots=True)

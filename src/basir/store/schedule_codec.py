@@ -29,13 +29,21 @@ def row(record: ScheduleRecord) -> dict[str, Any]:
     return values
 
 
+_OPTIONS = SCHEDULE_COLUMNS.index("options")
+_QUEUED = SCHEDULE_COLUMNS.index("queued")
+_PAUSED = SCHEDULE_COLUMNS.index("paused")
+
+
 def decode(values: Sequence[Any]) -> ScheduleRecord:
-    """A schedule from a row in `SCHEDULE_COLUMNS` order."""
-    found = dict(zip(SCHEDULE_COLUMNS, values, strict=True))
-    for name in _JSON:
-        found[name] = codec.loads(found[name])
-    found["paused"] = bool(found["paused"])
-    return ScheduleRecord(**found)
+    """A schedule from a row in `SCHEDULE_COLUMNS` order (a tick decodes every due one)."""
+    if len(values) != len(SCHEDULE_COLUMNS):
+        raise ValueError(f"a schedule row has {len(SCHEDULE_COLUMNS)} columns, not {len(values)}")
+    found = list(values)
+    found[_OPTIONS] = codec.loads(found[_OPTIONS])
+    queued = found[_QUEUED]
+    found[_QUEUED] = [] if queued == "[]" else codec.loads(queued)
+    found[_PAUSED] = bool(found[_PAUSED])
+    return ScheduleRecord(*found)
 
 
 def update_values(change: ScheduleUpdate) -> dict[str, Any]:
@@ -47,6 +55,21 @@ def update_values(change: ScheduleUpdate) -> dict[str, Any]:
     if "queued" in values:
         values["queued"] = codec.dumps(values["queued"])
     return {f"v_{name}": value for name, value in values.items()}
+
+
+def update_row(change: ScheduleUpdate) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    """The sorted field names of a guarded schedule write and its positional parameters:
+    the id, the revision read, then the encoded values in field order (a tick's thousand
+    writes go through this, so it skips the dicts of `update_params`)."""
+    given = change.fields
+    if not given.keys() <= UPDATABLE:
+        raise ValueError(f"schedule fields not updatable: {sorted(set(given) - UPDATABLE)}")
+    fields = tuple(sorted(given))
+    values = [given[name] for name in fields]
+    if "queued" in given:
+        at = fields.index("queued")
+        values[at] = codec.dumps(values[at])
+    return fields, (change.id, change.revision, *values)
 
 
 def lost(change: ScheduleUpdate, revision: int | None) -> Exception:
@@ -78,7 +101,25 @@ def merge_due(
 ) -> list[ScheduleRecord]:
     """The due schedules and those holding queued fires, once each, soonest due first, at
     most `limit` (a tick reads both sets by index and takes them together)."""
+    if not queued:  # the usual tick: `due` comes soonest first from its index already
+        return due[:limit]
     seen = {record.id for record in due}
     merged = due + [record for record in queued if record.id not in seen]
     merged.sort(key=lambda r: (r.due_at is None, r.due_at or 0.0))
     return merged[:limit]
+
+
+RUN_STATUS_CHUNK = 256  # ids per statement: one shape, padded (see `run_status_params`;
+# `schedule_sql.select_run_statuses` is the statement)
+_RUN_STATUS_NAMES = tuple(f"r{i}" for i in range(RUN_STATUS_CHUNK))
+
+
+def run_status_params(run_ids: list[str]) -> list[dict[str, str]]:
+    """Parameters of `select_run_statuses` for `run_ids`, one dict per chunk (the last padded
+    with its own first id, so every call has the one shape the catalogue holds)."""
+    chunks: list[dict[str, str]] = []
+    for start in range(0, len(run_ids), RUN_STATUS_CHUNK):
+        part = run_ids[start : start + RUN_STATUS_CHUNK]
+        part = part + [part[0]] * (RUN_STATUS_CHUNK - len(part))
+        chunks.append(dict(zip(_RUN_STATUS_NAMES, part, strict=True)))
+    return chunks

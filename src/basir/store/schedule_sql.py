@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
-from basir.store.schedule_codec import DEFINITION_COLUMNS, SCHEDULE_COLUMNS
+from basir.store.schedule_codec import DEFINITION_COLUMNS, RUN_STATUS_CHUNK, SCHEDULE_COLUMNS
 from basir.store.tables import schedules
 
 
@@ -127,20 +127,6 @@ def select_run_statuses() -> sa.Select[Any]:
 
     wanted = [_bind(f"r{i}") for i in range(RUN_STATUS_CHUNK)]
     return sa.select(runs.c.id, runs.c.status).where(runs.c.id.in_(wanted))
-
-
-RUN_STATUS_CHUNK = 256  # ids per statement: one shape, padded (see `run_status_params`)
-
-
-def run_status_params(run_ids: list[str]) -> list[dict[str, str]]:
-    """Parameters of `select_run_statuses` for `run_ids`, one dict per chunk (the last padded
-    with its own first id, so every call has the one shape the catalogue holds)."""
-    chunks: list[dict[str, str]] = []
-    for start in range(0, len(run_ids), RUN_STATUS_CHUNK):
-        part = run_ids[start : start + RUN_STATUS_CHUNK]
-        part = part + [part[0]] * (RUN_STATUS_CHUNK - len(part))
-        chunks.append({f"r{i}": run_id for i, run_id in enumerate(part)})
-    return chunks
 
 
 @lru_cache(maxsize=1)

@@ -71,13 +71,11 @@ class SqlReads:
 
     async def run_statuses(self, run_ids: list[str]) -> dict[str, str]:
         """The status of each of these runs that exists (one read per 256 ids)."""
-        from basir.store.schedule_sql import run_status_params
-
         query = ("schedule_sql.select_run_statuses",)
         chunks = await asyncio.gather(
             *(
                 self._select(query, params, lambda r: (str(r[0]), str(r[1])))
-                for params in run_status_params(list(dict.fromkeys(run_ids)))
+                for params in schedule_codec.run_status_params(list(dict.fromkeys(run_ids)))
             )
         )  # on several reader threads (connections) at once
         return {run_id: status for rows in chunks for run_id, status in rows}

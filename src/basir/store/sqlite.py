@@ -18,7 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from basir.store import monitoring_codec, schedule_codec, sqlite_apply
+from basir.store import audit_sql, monitoring_codec, schedule_codec, sqlite_apply
+from basir.store.audit_records import AuditEntry
 from basir.store.base import StoreError
 from basir.store.records import (
     AlertRecord,
@@ -102,7 +103,7 @@ def _wrap(exc: sqlite3.Error) -> StoreError:
     return StoreError(f"sqlite: {exc}")
 
 
-class SqliteStore(SqlReads):
+class SqliteStore(audit_sql.AuditReads, SqlReads):
     """The embedded store on one SQLite file: one writer thread, a pool of reader threads."""
 
     def __init__(self, url: str, *, readers: int = DEFAULT_READERS) -> None:
@@ -274,6 +275,17 @@ class SqliteStore(SqlReads):
         sql = statement("alert_queries.upsert_alert", "sqlite")
         params = sql.params(monitoring_codec.alert_params(alert))
         await self._submit(lambda conn, _precise: conn.execute(sql.text, params))
+
+    # --- audit log -----------------------------------------------------------------------
+
+    async def audit_append(self, entries: list[AuditEntry]) -> list[AuditEntry]:
+        """Chain and insert `entries` on the writer thread (one transaction, one chain)."""
+        if not entries:
+            return []
+        sealed: list[AuditEntry] = await self._submit(
+            lambda conn, _precise: audit_sql.append_sqlite(conn, entries)
+        )
+        return sealed
 
     async def kv_delete(self, kind: str, key: str) -> bool:
         """Remove a document; False when there was none."""

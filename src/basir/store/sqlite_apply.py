@@ -35,16 +35,19 @@ from basir.store.records import (
     WorkflowVersion,
 )
 from basir.store.sqlite_sql import (
+    insert_fresh_tasks_sqlite,
     insert_rows_sqlite,
     key_params,
     statement,
     status_params,
     update_rows_sqlite,
+    update_schedules_sqlite,
 )
 
 # Rows one multi-row statement writes at most (see `insert_rows_sqlite`).
 MAX_ROWS_PER_STATEMENT = 256
 
+_RUN_ID = codec.RUN_COLUMNS.index("id")
 _TASK_RUN_ID = codec.TASK_INSERT_COLUMNS.index("run_id")
 _TASK_ID = codec.TASK_INSERT_COLUMNS.index("task_id")
 
@@ -103,27 +106,36 @@ def _apply_changes(conn: sqlite3.Connection, changes: list[Change], precise: boo
 
 
 def _insert_runs(conn: sqlite3.Connection, changes: list[RunInsert], precise: bool) -> None:
-    run_sql = statement("insert_run").text
-    run_rows = [codec.run_row(c.run) for c in changes]
-    task_rows = [
-        codec.task_values(
-            t if t.run_id == c.run.id else dataclasses.replace(t, run_id=c.run.id), seq
-        )
+    run_rows = [codec.run_values(c.run) for c in changes]
+    tasks = [
+        (t if t.run_id == c.run.id else dataclasses.replace(t, run_id=c.run.id), seq)
         for c in changes
         for seq, t in enumerate(c.tasks)
     ]
     if not precise:
+        # Multi-row statements: a tick's thousand fired runs are a few of them; new pending
+        # tasks (most of them) in the narrow form.
+        fresh, task_rows = [], []
+        for task, seq in tasks:
+            row = codec.fresh_task_values(task, seq)
+            if row is not None:
+                fresh.append(row)
+            else:
+                task_rows.append(codec.task_values(task, seq))
         try:
-            conn.executemany(run_sql, run_rows)  # one row per new run: a handful at most
+            _insert_rows(conn, "run", run_rows)
+            _insert_rows(conn, "fresh_task", fresh)
             _insert_rows(conn, "task", task_rows)
         except sqlite3.IntegrityError as exc:
             raise Mismatch from exc
         return
+    task_rows = [codec.task_values(task, seq) for task, seq in tasks]
+    run_sql = insert_rows_sqlite("run", 1)
     for row in run_rows:
         try:
             conn.execute(run_sql, row)
         except sqlite3.IntegrityError as exc:
-            raise guards.duplicate("run", row["id"]) from exc
+            raise guards.duplicate("run", row[_RUN_ID]) from exc
     _insert_tasks_one_by_one(conn, task_rows)
 
 
@@ -174,11 +186,19 @@ def _chunks(count: int) -> Iterator[tuple[int, int]]:
 
 
 def _insert_rows(conn: sqlite3.Connection, kind: str, rows: list[tuple[Any, ...]]) -> int:
-    """Insert rows in a few multi-row statements; the rowid of the last row inserted."""
+    """Insert rows in a few multi-row statements; the rowid of the last row inserted.
+
+    `kind`: `run`, `task`, `event` (every column) or `fresh_task` (`codec.fresh_task_values`).
+    """
     last = 0
     for start, size in _chunks(len(rows)):
         flat = list(chain.from_iterable(rows[start : start + size]))
-        last = conn.execute(insert_rows_sqlite(kind, size), flat).lastrowid or 0
+        sql = (
+            insert_fresh_tasks_sqlite(size)
+            if kind == "fresh_task"
+            else insert_rows_sqlite(kind, size)
+        )
+        last = conn.execute(sql, flat).lastrowid or 0
     return last
 
 
@@ -322,16 +342,15 @@ def update_schedules(
     savepoints, so a refused item is undone alone."""
     conn.execute("SAVEPOINT schedules")
     outcome: list[BaseException | None] = [None] * len(items)
-    shapes: dict[tuple[str, ...], list[tuple[int, dict[str, Any]]]] = {}
+    shapes: dict[tuple[str, ...], list[tuple[int, tuple[Any, ...]]]] = {}
     for index, (change, _batch) in enumerate(items):
-        fields, params = schedule_codec.update_params(change)
-        shapes.setdefault(fields, []).append((index, params))
+        fields, row = schedule_codec.update_row(change)
+        shapes.setdefault(fields, []).append((index, row))
     for fields, group in shapes.items():
-        sql = statement("schedule_sql.guarded_update", fields)
         conn.execute("SAVEPOINT shape")
-        if conn.executemany(sql.text, [sql.params(p) for _i, p in group]).rowcount != len(group):
+        if _update_schedule_rows(conn, fields, [row for _index, row in group]) != len(group):
             conn.execute("ROLLBACK TO shape")
-            for index, _params in group:
+            for index, _row in group:
                 try:
                     update_schedule(conn, items[index][0], None, False)
                 except (ConflictError, NotFoundError) as error:
@@ -353,6 +372,17 @@ def update_schedules(
             conn.execute("RELEASE item")
     conn.execute("RELEASE schedules")
     return outcome
+
+
+def _update_schedule_rows(
+    conn: sqlite3.Connection, fields: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> int:
+    """Guarded writes of one shape in a few multi-row statements; how many guards held."""
+    updated = 0
+    for start, size in _chunks(len(rows)):
+        flat = list(chain.from_iterable(rows[start : start + size]))
+        updated += conn.execute(update_schedules_sqlite(fields, size), flat).rowcount
+    return updated
 
 
 def add_schedule(conn: sqlite3.Connection, record: ScheduleRecord) -> None:

@@ -83,6 +83,10 @@ def _monitoring_shapes() -> Iterator[tuple[Any, ...]]:
         yield (f"report_queries.{name}",)
     for has_state, has_workflow in product(_BOOLS, _BOOLS):
         yield ("alert_queries.list_alerts", has_state, has_workflow)
+    yield ("audit_queries.insert_entry",)
+    yield ("audit_queries.last_entry",)
+    for direction, *flags in product((None, "after", "before"), _BOOLS, _BOOLS, _BOOLS):
+        yield ("audit_queries.list_entries", direction, *flags)
 
 
 def _schedule_shapes() -> Iterator[tuple[Any, ...]]:

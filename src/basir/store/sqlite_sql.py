@@ -26,7 +26,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from basir.store.codec import EVENT_INSERT_COLUMNS, TASK_INSERT_COLUMNS
+from basir.store.codec import (
+    EVENT_INSERT_COLUMNS,
+    FRESH_TASK_COLUMNS,
+    RUN_COLUMNS,
+    TASK_INSERT_COLUMNS,
+)
 from basir.store.records import RunUpdate, TaskUpdate
 
 HERE = Path(__file__).resolve().parent
@@ -143,7 +148,11 @@ def status_params(statuses: tuple[str, ...] | None) -> dict[str, str]:
 # with one named parameter per cell, and SQLite's VALUES table (`UPDATE … FROM`) takes no
 # column aliases, its columns are `column1`, `column2`, ….
 
-_BULK_TABLES = {"task": ("tasks", TASK_INSERT_COLUMNS), "event": ("events", EVENT_INSERT_COLUMNS)}
+_BULK_TABLES = {
+    "run": ("runs", RUN_COLUMNS),
+    "task": ("tasks", TASK_INSERT_COLUMNS),
+    "event": ("events", EVENT_INSERT_COLUMNS),
+}
 _BULK_KEYS = {"run": ("runs", ("id",)), "task": ("tasks", ("run_id", "task_id"))}
 
 
@@ -154,12 +163,26 @@ def _values_rows(width: int, rows: int) -> str:
 
 @lru_cache(maxsize=32)
 def insert_rows_sqlite(kind: str, rows: int) -> str:
-    """`INSERT INTO <tasks|events> (…) VALUES (?, …), …` for `rows` rows.
+    """`INSERT INTO <runs|tasks|events> (…) VALUES (?, …), …` for `rows` rows.
 
-    Parameters, row after row: `codec.task_values` / `codec.event_values`.
+    Parameters, row after row: `codec.run_values` / `codec.task_values` / `codec.event_values`.
     """
     table, columns = _BULK_TABLES[kind]
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {_values_rows(len(columns), rows)}"
+
+
+# The other columns of a fresh task (`codec.fresh_task_values`): what `codec.task_values`
+# writes for a `TaskRecord`'s defaults.  Columns left out stay NULL, the default of the rest.
+_FRESH_LITERALS = {"attempts": "0", "outputs": "'{}'", "held": "0", "preemptions": "0"}
+
+
+@lru_cache(maxsize=32)
+def insert_fresh_tasks_sqlite(rows: int) -> str:
+    """`INSERT INTO tasks (…) VALUES (?, …, 0, '{}', 0, 0), …` for `rows` new tasks: five
+    parameters a row instead of every column (a tick inserts a thousand such rows)."""
+    names = (*FRESH_TASK_COLUMNS, *_FRESH_LITERALS)
+    row = "(" + ", ".join(["?"] * len(FRESH_TASK_COLUMNS) + list(_FRESH_LITERALS.values())) + ")"
+    return f"INSERT INTO tasks ({', '.join(names)}) VALUES {', '.join([row] * rows)}"
 
 
 @lru_cache(maxsize=512)
@@ -184,4 +207,21 @@ def update_rows_sqlite(kind: str, fields: tuple[str, ...], n_from: int | None, r
     return (
         f"UPDATE {table} SET {sets} FROM (VALUES {_values_rows(width, rows)}) AS v "
         f"WHERE {' AND '.join(where)}"
+    )
+
+
+@lru_cache(maxsize=256)
+def update_schedules_sqlite(fields: tuple[str, ...], rows: int) -> str:
+    """`UPDATE schedules SET … FROM (VALUES …) AS v WHERE id and revision match`, bumping the
+    revision: the guarded writes of a tick (`schedule_sql.guarded_update`) for `rows`
+    schedules in one statement.
+
+    Parameters of each row: the schedule's id, the revision it was read at, then the new
+    values in `fields` order.  The changed-row count tells how many guards held.
+    """
+    sets = ", ".join(f"{field} = v.column{index + 3}" for index, field in enumerate(fields))
+    return (
+        f"UPDATE schedules SET {sets}, revision = schedules.revision + 1 "
+        f"FROM (VALUES {_values_rows(len(fields) + 2, rows)}) AS v "
+        "WHERE schedules.id = v.column1 AND schedules.revision = v.column2"
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # The Alembic revision these tables correspond to (the head of `migrations/versions`).
-SCHEMA_REVISION = "0008"
+SCHEMA_REVISION = "0010"
 
 # SQLite only makes `INTEGER PRIMARY KEY` an alias of the rowid; PostgreSQL wants 64 bits.
 EventId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -98,7 +98,10 @@ tasks = sa.Table(
     sa.Column("waiting", sa.Text(), nullable=True),
     # Added by revision 0006: attempts stopped by preemption (re-queued, no retry spent).
     sa.Column("preemptions", sa.Integer(), nullable=False, server_default="0"),
-    # Added by revision 0008: what the latest attempt used (JSON), once it has ended, and the
+    # Added by revision 0009: the latest attempt's queue and its time held back by throttling.
+    sa.Column("queue", sa.String(), nullable=True),
+    sa.Column("throttled_s", sa.Float(), nullable=True),
+    # Added by revision 0010: what the latest attempt used (JSON), once it has ended, and the
     # memory limit a retry grew (`retries.on_oom`).
     sa.Column("usage", sa.Text(), nullable=True),
     sa.Column("memory_limit", sa.BigInteger(), nullable=True),
@@ -200,4 +203,23 @@ schedules = sa.Table(
         sqlite_where=sa.text("queued != '[]'"),
         postgresql_where=sa.text("queued != '[]'"),
     ),
+)
+
+# The hash-chained audit log (`store.audit_records`): ids are consecutive from 1 and given by
+# the store under its write lock, so they are not left to a sequence.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", EventId, primary_key=True, autoincrement=False),
+    sa.Column("time", sa.Float(), nullable=False),
+    sa.Column("actor", sa.String(), nullable=True),
+    sa.Column("action", sa.String(), nullable=False),
+    sa.Column("target", sa.Text(), nullable=False),
+    sa.Column("status", sa.Integer(), nullable=False),
+    sa.Column("detail", sa.Text(), nullable=False),
+    sa.Column("prev_hash", sa.String(), nullable=False),
+    sa.Column("hash", sa.String(), nullable=False),
+    # Listings by actor and by time, newest first.
+    sa.Index(None, "actor", "id"),
+    sa.Index(None, "time"),
 )

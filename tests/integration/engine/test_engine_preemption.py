@@ -219,3 +219,62 @@ async def test_one_victim_frees_both_the_slot_and_the_pool(one_slot: Engine) -> 
     assert event.data["reason"] == "slots"
     assert await events_of(one_slot, idle, "task.preempted") == []
     await one_slot.cancel_run(idle)
+
+
+@pytest.fixture
+async def builds_queue(store: Store, tmp_path: Path) -> AsyncIterator[Engine]:
+    """An engine with a `builds` queue of one and a `gpu` pool of one (slots set per test)."""
+    settings = Settings(
+        home=tmp_path / "home",
+        shutdown_grace_s=0.0,
+        max_parallel=1,
+        queues="builds=1",
+        pools={"gpu": 1},
+    )
+    engine = Engine(store, settings, workdir=tmp_path, bus=EventBus())
+    await engine.start(resume=False)
+    yield engine
+    await engine.stop(grace_s=0)
+
+
+@pytest.mark.parametrize("slots", [1, 4])  # every slot taken too, or slots to spare
+async def test_a_critical_task_waiting_for_its_queue_stops_nobody(
+    builds_queue: Engine, slots: int
+) -> None:
+    builds_queue.settings.max_parallel = slots
+    gpu = {"pools": {"gpu": 1}}  # short of it too: what preemption could free
+    bulk = victim("bulk", preemptible=True, queue="builds", resources=gpu)
+    low_run = await started(builds_queue, "bulk", lambda: submit(builds_queue, "bulk", [bulk]))
+    fix = {"id": "fix", "uses": "noop", "priority": "critical", "queue": "builds", "resources": gpu}
+    urgent = await submit(builds_queue, "urgent", [fix])
+    if slots > 1:  # popped and held back in the queue's line (with one slot it stays at the head)
+        async with asyncio.timeout(WAIT_S):
+            while (urgent, "fix") not in builds_queue.flow.admission.waiting:
+                await asyncio.sleep(0.02)
+        assert builds_queue.flow.admission.waiting[(urgent, "fix")][2] == "queue:builds"
+    await asyncio.sleep(0.5)  # time enough to have stopped it, had it been a victim
+    assert await events_of(builds_queue, low_run, "task.preempted") == []
+    assert builds_queue.flow.preemption.stopping == {}
+    (bulk,) = await builds_queue.store.get_tasks(low_run)
+    assert (bulk.status, bulk.preemptions) == ("running", 0)
+    await builds_queue.cancel_run(low_run)  # the queue slot frees: the critical task goes
+    assert (await asyncio.wait_for(builds_queue.wait(urgent), WAIT_S)).status == "succeeded"
+    (done,) = await builds_queue.store.get_tasks(urgent)
+    assert done.queue == "builds"
+
+
+async def test_a_critical_task_with_its_queue_free_still_preempts_for_a_slot(
+    builds_queue: Engine,
+) -> None:
+    low_run = await started(
+        builds_queue,
+        "bulk",
+        lambda: submit(builds_queue, "bulk", [victim("bulk", preemptible=True)]),
+    )
+    fix = {"id": "fix", "uses": "noop", "priority": "critical", "queue": "builds"}
+    urgent = await submit(builds_queue, "urgent", [fix])
+    assert (await asyncio.wait_for(builds_queue.wait(urgent), WAIT_S)).status == "succeeded"
+    assert (await asyncio.wait_for(builds_queue.wait(low_run), WAIT_S)).status == "succeeded"
+    (event,) = await events_of(builds_queue, low_run, "task.preempted")
+    assert (event.data["reason"], event.data["by_task_id"]) == ("slots", "fix")
+    assert builds_queue.flow.admission.throttle.held == {}

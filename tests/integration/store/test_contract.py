@@ -386,3 +386,28 @@ async def test_waiting_reason_is_recorded_and_cleared(store: Store) -> None:
     assert (a.status, a.waiting, b.waiting) == ("queued", reason, None)
     await store.write(Batch([move("r1", "a", "running", "queued", waiting=None)]))
     assert (await store.get_tasks("r1"))[0].waiting is None
+
+
+async def test_many_new_runs_in_one_batch_round_trip_and_a_duplicate_is_named(
+    store: Store,
+) -> None:
+    # 300 runs: several multi-row statements in the SQLite writer; new pending tasks go in
+    # its narrow form (defaults as literals), a task with other columns set in the wide one.
+    n = 300
+    runs = [
+        make_run(f"m{i:03d}", trigger="schedule", created_by=f"schedule:w:{i}") for i in range(n)
+    ]
+    fresh = [TaskRecord(r.id, "a", "pending", updated_at=2.5) for r in runs]
+    full = TaskRecord(runs[7].id, "b", "pending", attempts=1, outputs={"x": 1}, preemptions=2)
+    inserts = [RunInsert(r, [t]) for r, t in zip(runs, fresh, strict=True)]
+    inserts[7] = RunInsert(runs[7], [fresh[7], full])
+    await store.write(Batch(list(inserts)))
+    for index in (0, 7, 255, 256, n - 1):
+        assert await store.get_run(runs[index].id) == runs[index]
+    assert await store.get_tasks(runs[0].id) == [fresh[0]]
+    assert await store.get_tasks(runs[7].id) == [fresh[7], full]
+    assert await store.get_tasks(runs[n - 1].id) == [fresh[n - 1]]
+    again = [RunInsert(make_run("m999"), []), RunInsert(make_run("m123"), [])]
+    with pytest.raises(ConflictError, match="run m123 already exists"):
+        await store.write(Batch(again))
+    assert await store.get_run("m999") is None

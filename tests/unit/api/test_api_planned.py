@@ -51,8 +51,6 @@ async def test_unknown_pool_is_named_and_nothing_is_stored(client: httpx.AsyncCl
     ("snippet", "field"),
     [
         ("on: {git: {events: [push]}}\n", "on.git"),
-        ("defaults: {queue: big}\n", "defaults.queue"),
-        ("tasks:\n  - {id: a, run: x, queue: big}\n", "tasks[0].queue"),
         ("tasks:\n  - {id: a, run: x, cache: {key: k}}\n", "tasks[0].cache"),
     ],
 )
@@ -100,12 +98,18 @@ async def test_patch_refuses_planned_task_fields(client: httpx.AsyncClient, star
         await client.patch(f"/api/v1/runs/{run_id}", json=body), 422, "run.invalid_tasks"
     )
     assert [(e["field"], e.get("code")) for e in problem["errors"]] == [
-        ("body.tasks[0].queue", "spec.unsupported"),
         ("body.tasks[0].cache", "spec.unsupported"),
         ("body.tasks[1].isolate", "spec.invalid_value"),
-    ]
+    ]  # a queue is no longer planned: it is checked against the configured ones (below)
     shown = (await client.get(f"/api/v1/runs/{run_id}")).json()
     assert "extra" not in shown["tasks"] and "more" not in shown["tasks"]
+    body = {"tasks": [{"id": "queued", "uses": "noop", "queue": "nightly"}]}
+    problem = assert_problem(
+        await client.patch(f"/api/v1/runs/{run_id}", json=body), 422, "run.invalid_patch"
+    )
+    assert [(e["field"], e.get("code")) for e in problem["errors"]] == [
+        ("tasks[0].queue", "spec.unknown_queue")
+    ]
     await client.post(f"/api/v1/runs/{run_id}/cancel")
 
 

@@ -204,3 +204,48 @@ async def test_one_tick_on_sqlite_fires_many_and_a_pause_mid_tick_holds(
     finally:
         await engine.stop(0.0)
         await store.close()
+
+
+def test_run_ids_of_a_tick_have_the_engines_shape_and_never_repeat() -> None:
+    from basir.coordinator.schedules import _RunIds
+    from basir.engine.runtime import new_run_id
+
+    make = _RunIds()
+    ids = [make() for _ in range(3 * _RunIds.POOL + 7)]  # past several pool refills
+    assert len(set(ids)) == len(ids)
+    shape = new_run_id()
+    for run_id in ids:
+        assert len(run_id) == len(shape) and int(run_id, 16) >= 0
+        assert abs(int(run_id[:11], 16) - int(shape[:11], 16)) < 60_000  # ms, as the engine's
+
+
+async def test_the_collector_is_held_only_while_a_tick_writes(
+    setup: tuple[MemoryStore, Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    store, engine = setup
+    real = store.update_schedules
+    seen: list[bool] = []
+
+    async def watched(
+        items: list[tuple[ScheduleUpdate, Batch | None]],
+    ) -> list[BaseException | None]:
+        seen.append(gc.isenabled())
+        if len(seen) == 1:
+            raise OSError("power cut before the commit")
+        return await real(items)
+
+    monkeypatch.setattr(store, "update_schedules", watched)
+    assert gc.isenabled()
+    with pytest.raises(OSError):
+        await Scheduler(store, engine).tick(T0 + 1)
+    assert gc.isenabled()  # back on after a failed write
+    [_run_id] = await Scheduler(store, engine).tick(T0 + 2)
+    assert seen == [False, False] and gc.isenabled()
+    gc.disable()  # held by someone else: a tick leaves it so
+    try:
+        await Scheduler(store, engine).tick(T0 + 200)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

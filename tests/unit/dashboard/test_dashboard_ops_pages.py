@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from dashboard_helpers import Browser, csrf_of
+from fastapi import FastAPI
 
 from basir.config import Settings
 from basir.coordinator.workflows import apply_workflow
@@ -207,7 +208,9 @@ async def test_reports_for_a_window_with_exports(browser: Browser, engine: Engin
     assert 'data-workflow="demo"' not in (await client.get("/reports?since=1h&until=2h")).text
 
 
-async def test_audit_shows_who_did_what_to_admins_only(browser: Browser, engine: Engine) -> None:
+async def test_audit_shows_who_did_what_to_admins_only(
+    browser: Browser, engine: Engine, app: FastAPI
+) -> None:
     operator = await browser("operator")
     page = await operator.get("/workflows/demo")
     started = await operator.post("/workflows/demo/runs", data={"csrf": csrf_of(page.text)})
@@ -217,11 +220,19 @@ async def test_audit_shows_who_did_what_to_admins_only(browser: Browser, engine:
     assert (await operator.get("/audit")).status_code == 403
     admin = await browser("admin")
     assert 'href="/audit"' in (await admin.get("/")).text
+    await app.state.basir.audit.drained()
     audit = await admin.get("/audit")
     assert audit.status_code == 200
-    row = audit.text.split(f'href="/runs/{run_id}"')[0].rsplit("<tr", 1)[1]
-    assert 'data-type="run.queued"' in row and ">operator<" in row and "started a run" in row
-    assert (await admin.get("/audit?before=1")).status_code == 200
+    row = audit.text.split('data-action="POST /workflows/{name}/runs"')[1].split("</tr>")[0]
+    assert ">operator<" in row and "started a run" in row and ">demo<" in row
+    assert 'data-status="303"' in audit.text.split('data-action="POST /workflows/{name}')[1]
+    login = audit.text.split('data-action="POST /login"')[1].split("</tr>")[0]
+    assert ">admin<" in login and "logged in" in login
+    first = int(audit.text.split('data-entry="')[1].split('"')[0])
+    assert first >= 3  # two logins and a run, at least; newest first
+    older = await admin.get(f"/audit?before={first}")
+    assert older.status_code == 200 and f'data-entry="{first}"' not in older.text
+    assert f'data-entry="{first - 1}"' in older.text
 
 
 async def test_admin_creates_users_issues_and_revokes_tokens(

@@ -66,6 +66,28 @@ def test_bad_windows(text: str) -> None:
     assert parse_window("15m") == 900.0
 
 
+def test_named_queues_and_time_throttled() -> None:
+    runs = [run("r", 50)]
+    rows = [
+        TaskRecord("r", "a", "succeeded", queued_at=NOW - 30, started_at=NOW - 20,
+                   finished_at=NOW - 10, queue="builds", throttled_s=8.0),
+        TaskRecord("r", "b", "succeeded", queued_at=NOW - 30, started_at=NOW - 29,
+                   finished_at=NOW - 28, queue="builds"),
+        TaskRecord("r", "c", "queued", queued_at=NOW - 5, queue="l2-api"),
+        TaskRecord("r", "d", "succeeded", queued_at=NOW - 30, started_at=NOW - 28,
+                   finished_at=NOW - 27, throttled_s=1.5),
+    ]  # fmt: skip
+    result = analytics(runs, {"r": rows}, NOW, 60.0)
+    queues = result["queues"]
+    assert list(queues) == ["default", "builds", "l2-api"]
+    assert (queues["builds"]["tasks"], queues["builds"]["throttled_s"]) == (2, 8.0)
+    assert queues["builds"]["wait_p99_s"] == 10.0
+    assert (queues["l2-api"]["still_waiting"], queues["l2-api"]["longest_wait_s"]) == (1, 5.0)
+    assert (queues["default"]["tasks"], queues["default"]["throttled_s"]) == (1, 1.5)
+    assert result["classes"]["normal"]["throttled_s"] == 9.5
+    assert result["classes"]["high"]["throttled_s"] == 0.0
+
+
 def test_preemptions_of_tasks_active_in_the_window_by_class() -> None:
     runs = [run("lo", 20), run("mid", 50)]
     preempted = task("lo", "a", NOW - 60, NOW - 30)
@@ -79,3 +101,18 @@ def test_preemptions_of_tasks_active_in_the_window_by_class() -> None:
     assert found["classes"]["normal"]["preemptions"] == 1
     assert found["classes"]["critical"]["preemptions"] == 0
     assert found["queues"]["default"]["preemptions"] == 3
+
+
+def test_preemptions_and_time_throttled_per_named_queue() -> None:
+    runs = [run("r", 20)]
+    rows = [
+        TaskRecord("r", "a", "succeeded", queued_at=NOW - 30, started_at=NOW - 20,
+                   finished_at=NOW - 10, queue="builds", throttled_s=4.0, preemptions=2),
+        TaskRecord("r", "b", "queued", queued_at=NOW - 5, preemptions=1),
+    ]  # fmt: skip
+    result = analytics(runs, {"r": rows}, NOW, 60.0)
+    builds, default = result["queues"]["builds"], result["queues"]["default"]
+    assert (builds["preemptions"], builds["throttled_s"]) == (2, 4.0)
+    assert (default["preemptions"], default["throttled_s"]) == (1, 0.0)
+    low = result["classes"]["low"]
+    assert (low["preemptions"], low["throttled_s"]) == (3, 4.0)

@@ -57,10 +57,7 @@ def test_design_example_is_refused_field_by_field() -> None:
 
 @pytest.mark.parametrize(
     ("field", "line"),
-    [
-        ("    queue: builds\n", "tasks[0].queue"),
-        ("    cache: {key: k}\n", "tasks[0].cache"),
-    ],
+    [("    cache: {key: k}\n", "tasks[0].cache")],
 )
 def test_each_planned_task_field_is_refused(field: str, line: str) -> None:
     found = issues("name: w\ntasks:\n  - id: a\n    run: 'true'\n" + field)
@@ -68,11 +65,11 @@ def test_each_planned_task_field_is_refused(field: str, line: str) -> None:
     assert f"w.yaml:5:5: {line}: " in found[0][1]
 
 
-def test_defaults_queue_and_git_are_refused() -> None:
+def test_git_is_refused_and_a_queue_is_not_planned() -> None:
     text = (
         "name: w\non: {git: {events: [push]}}\ndefaults: {queue: q}\ntasks:\n  - {id: a, run: x}\n"
     )
-    assert codes_at(text) == [("spec.unsupported", 2, 6), ("spec.unsupported", 3, 12)]
+    assert codes_at(text) == [("spec.unsupported", 2, 6)]
 
 
 def test_empty_triggers_and_task_priority_are_accepted() -> None:
@@ -195,7 +192,7 @@ def test_requests_above_capacity_are_refused_at_their_place() -> None:
     assert spec.defaults.resources is not None and spec.defaults.resources.memory == 1 << 30
 
 
-def test_templates_may_set_resources_but_not_queue(tmp_path: Path) -> None:
+def test_templates_may_set_resources_but_not_a_queue(tmp_path: Path) -> None:
     (tmp_path / "ci").mkdir()
     (tmp_path / "ci" / "heavy.yaml").write_text(
         "task:\n  run: make\n  resources: {cpu: 8}\n  queue: big\n", encoding="utf-8"
@@ -203,7 +200,7 @@ def test_templates_may_set_resources_but_not_queue(tmp_path: Path) -> None:
     text = "name: w\ntasks:\n  - {id: a, uses: ci/heavy}\n"
     found = issues(text, resolver=TemplateResolver([tmp_path]))
     assert [(code, line) for code, _m, line, _c in found] == [("spec.bad_template", 3)]
-    assert "heavy.yaml:4:3: task.queue: queues are not built yet" in found[0][1]
+    assert "heavy.yaml:4:3: task.queue: queue cannot be set in a template" in found[0][1]
 
 
 def test_library_templates_set_no_planned_fields() -> None:
@@ -216,7 +213,7 @@ def test_library_templates_set_no_planned_fields() -> None:
 
 def test_messages_are_translated() -> None:
     with use_locale("ar"):
-        found = issues("name: w\ntasks:\n  - {id: a, run: x, queue: q}\n")
+        found = issues("name: w\ntasks:\n  - {id: a, run: x, cache: {key: k}}\n")
     assert any("\u0600" <= ch <= "\u06ff" for ch in found[0][1]), found
 
 

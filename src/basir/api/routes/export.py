@@ -1,4 +1,4 @@
-"""`/api/v1/export/{what}`: runs, tasks and events streamed as JSON Lines or CSV.
+"""`/api/v1/export/{what}`: runs, tasks, events and audit entries streamed as JSON Lines or CSV.
 
 Pages are read from the store one after another and written out as they come, so a year of
 history never sits in memory.  Rows have the API's own shapes (a run as `GET /runs` lists it,
@@ -21,7 +21,11 @@ from basir.api import views
 from basir.api.deps import Reader
 from basir.api.export_parquet import as_parquet, check_parquet_available
 from basir.api.problems import problem_responses
+from basir.errors import BasirError
+from basir.i18n import _
 from basir.monitoring.report_source import parse_moment
+from basir.security.auth import Permission, require
+from basir.store.audit_records import AuditEntry
 from basir.store.base import MAX_RUNS_PER_READ, Store
 from basir.store.records import RunRecord, TaskRecord
 
@@ -41,6 +45,7 @@ TASK_COLUMNS = (
     "finished_at",
 )
 EVENT_COLUMNS = ("id", "type", "source", "specversion", "time", "subject", "data")
+AUDIT_COLUMNS = tuple(views.audit_entry(AuditEntry(0.0, None, "")).keys())
 MEDIA = {
     "jsonl": "application/x-ndjson",
     "csv": "text/csv; charset=utf-8",
@@ -127,10 +132,25 @@ async def event_jsonl(
         after = lines[-1][0]
 
 
+async def audit_rows(
+    store: Store, since: float, until: float, _workflow: str | None
+) -> AsyncIterator[Rows]:
+    """Pages of audit entries in the window, oldest first, as `GET /audit` lists them."""
+    after = 0
+    while True:
+        page = await store.audit_list(after_id=after, limit=EVENTS_PAGE, since=since, until=until)
+        if page:
+            yield [views.audit_entry(entry) for entry in page]
+        if len(page) < EVENTS_PAGE:
+            return
+        after = page[-1].id
+
+
 SOURCES: dict[str, tuple[Callable[..., AsyncIterator[Rows]], tuple[str, ...]]] = {
     "runs": (run_rows, RUN_COLUMNS),
     "tasks": (task_rows, TASK_COLUMNS),
     "events": (event_rows, EVENT_COLUMNS),
+    "audit": (audit_rows, AUDIT_COLUMNS),
 }
 
 
@@ -189,11 +209,11 @@ def _body(
             "description": "The records, streamed",
         },
     },
-    summary="Export runs, tasks or events as JSON Lines, CSV or Parquet, streamed",
+    summary="Export runs, tasks, events or audit entries as JSON Lines, CSV or Parquet",
 )
 async def export(
     caller: Reader,
-    what: Annotated[Literal["runs", "tasks", "events"], Path()],
+    what: Annotated[Literal["runs", "tasks", "events", "audit"], Path()],
     format_: Annotated[Literal["jsonl", "csv", "parquet"], Query(alias="format")] = "jsonl",
     since: Annotated[
         str | None, Query(description="ISO 8601, epoch seconds or a duration ago; default all")
@@ -203,7 +223,16 @@ async def export(
     ] = None,
     workflow: Annotated[str | None, Query(max_length=200)] = None,
 ) -> StreamingResponse:
-    """Runs (by creation), their tasks, or events (by time) in `[since, until)`, streamed."""
+    """Runs (by creation), their tasks, events or audit entries (by time) in `[since, until)`,
+    streamed.  The audit log is for admins only and has no workflow."""
+    if what == "audit":
+        require(caller.principal, Permission.ADMIN)
+        if workflow is not None:
+            raise BasirError(
+                "request.invalid",
+                _("the audit log cannot be filtered by workflow"),
+                details=[{"field": "query.workflow", "message": _("not allowed with audit")}],
+            )
     now = time.time()
     start = parse_moment(since, "since", now) or 0.0
     end = parse_moment(until, "until", now) or now + 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path as PathType
 from typing import Annotated, Any
 
@@ -85,7 +85,11 @@ def _spec_error(error: SpecError) -> BasirError:
 
 
 def _prepare(
-    text: str, media_type: str, template_dirs: list[PathType], pools: Mapping[str, float]
+    text: str,
+    media_type: str,
+    template_dirs: list[PathType],
+    pools: Mapping[str, float],
+    queues: Collection[str],
 ) -> tuple[WorkflowSpec, dict[str, Any], str]:
     """The validated spec, its stored form and hash (what `apply_workflow` stores); CPU only."""
     from basir.coordinator.workflows import canonical_spec, spec_hash
@@ -98,6 +102,7 @@ def _prepare(
             content_type=media_type,
             template_dirs=template_dirs,
             pools=pools,
+            queues=queues,
         )
     except SpecError as error:
         raise _spec_error(error) from error
@@ -131,7 +136,12 @@ async def apply(request: Request, caller: Operator) -> Response:
     settings = caller.ctx.settings
     pools = caller.ctx.engine.pool_settings()  # with capacities changed at run time
     spec, document, digest = await asyncio.to_thread(
-        _prepare, text, media_type, settings.template_dirs, pools
+        _prepare,
+        text,
+        media_type,
+        settings.template_dirs,
+        pools,
+        caller.ctx.engine.flow.admission.queues,
     )
     version, created = await caller.ctx.store.put_workflow(
         spec.name, spec.namespace, document, digest, caller.user

@@ -1,7 +1,7 @@
 """What a task's latest attempt used: `tasks.usage` (JSON); a grown memory limit.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-01
 
 Written by the engine's usage sampler when an attempt ends: cpu seconds, peak cpu cores, peak
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -1,0 +1,80 @@
+"""Pool configuration: capacities as people write them and the pools a process checks against.
+
+Shared by the engine (`engine.admission`, the capacity API) and the command line, which checks
+requests against the same pools without running an engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from basir.config import MAX_POOL_SLOTS
+from basir.errors import BasirError, NotFoundError
+from basir.i18n import _
+from basir.resources.capacity import disk_free_bytes
+from basir.resources.fitting import CPU, DISK, MILLI, SIZED
+from basir.spec.units import parse_size
+from basir.store.base import KeyValueStore
+
+POOL_KIND = "resource_pool"  # store kv: capacity overrides set through the API, by pool name
+
+
+def shown(pool: str, amount: int) -> float | int:
+    """An amount in the unit people use: cores (may be fractional) for cpu, else as is."""
+    return amount / MILLI if pool == CPU else amount
+
+
+def checked_capacity(pool: str, value: object, known: Mapping[str, int]) -> float:
+    """A new capacity for an existing pool, as stored: cores for cpu, bytes for memory, slots.
+
+    Memory may be written as a size (`"16Gi"`).  A pool that does not exist is
+    `resources.pool_not_found` (new pools come from `BASIR_POOLS`); a capacity that is not a
+    positive amount (whole for slots) is `resources.invalid_capacity`.
+    """
+    if pool not in known:
+        message = _(
+            "pool {pool} does not exist; pools: {pools} (custom pools are set with BASIR_POOLS)",
+            pool=pool,
+            pools=", ".join(sorted(known)),
+        )
+        raise NotFoundError("resources.pool_not_found", message)
+    amount: float | None = None
+    try:
+        if pool in SIZED:
+            amount = float(parse_size(value))
+        elif isinstance(value, int | float | str) and not isinstance(value, bool):
+            amount = float(value)
+    except ValueError:
+        amount = None
+    whole = pool == CPU or (amount is not None and amount.is_integer())
+    if (
+        amount is None
+        or not whole
+        or not 0 < amount <= (1 << 50 if pool in SIZED else MAX_POOL_SLOTS)
+    ):
+        message = _(
+            "{value} is not a capacity for pool {pool}: give cores for cpu (0.5), a size for"
+            " memory (16Gi), a whole number of slots otherwise",
+            value=value,
+            pool=pool,
+        )
+        raise BasirError("resources.invalid_capacity", message)
+    return amount if pool == CPU else int(amount)
+
+
+async def configured_pools(
+    store: KeyValueStore, custom: Mapping[str, float], data_dir: Path | None = None
+) -> dict[str, float]:
+    """The custom pools (`BASIR_POOLS`) with the capacity overrides kept in the store on top.
+
+    What an embedded `basir run` or `workflows apply` checks requests against, as the engine
+    that will run them does (cores for cpu, bytes for memory and disk, slots); with
+    `data_dir`, `disk` is its free space unless configured.
+    """
+    pools = dict(custom)
+    if data_dir is not None and DISK not in pools:
+        pools[DISK] = disk_free_bytes(data_dir)
+    for name, override in await store.kv_list(POOL_KIND):
+        pools[name] = override["capacity"]
+    return pools
