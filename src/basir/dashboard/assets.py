@@ -21,7 +21,16 @@ VENDOR_FILES = {
     "uPlot.iife.min.js": "uplot/dist/uPlot.iife.min.js",
     "uPlot.min.css": "uplot/dist/uPlot.min.css",
 }
-OWN_FILES = ("app.css", "app.js", "dag.js", "chart.js", "pools.js", "boards.css", "boards.js")
+OWN_FILES = (
+    "app.css",
+    "app.js",
+    "dag.js",
+    "live_chart.js",
+    "chart.js",
+    "pools.js",
+    "boards.css",
+    "boards.js",
+)
 STATIC_MAX_AGE_S = 3600
 _MEDIA = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 

@@ -3,25 +3,19 @@
 (function () {
   "use strict";
   var box = document.getElementById("throughput");
-  if (!box || !window.uPlot) {
+  if (!box || !window.uPlot || !window.basirLiveChart) {
     return;
   }
-  var plot = null;
-  var timer = null;
 
-  function width() {
-    return Math.max(280, box.clientWidth);
-  }
-
-  function draw(data) {
+  function draw(data, plot) {
     var columns = [data.time, data.succeeded, data.failed];
     if (plot) {
       plot.setData(columns);
-      return;
+      return plot;
     }
     var rtl = document.documentElement.dir === "rtl";
-    plot = new window.uPlot({
-      width: width(),
+    return new window.uPlot({
+      width: window.basirChartWidth(box),
       height: 220,
       tzDate: function (ts) { return window.uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
       scales: { x: { time: true, dir: rtl ? -1 : 1 } },
@@ -37,20 +31,5 @@
     }, columns, box);
   }
 
-  function load() {
-    timer = null;
-    fetch(box.getAttribute("data-url"), { credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (data) { if (data) { draw(data); } });
-  }
-
-  box.addEventListener("htmx:sseMessage", function () {
-    if (timer === null) {
-      timer = window.setTimeout(load, 1000);
-    }
-  });
-  window.addEventListener("resize", function () {
-    if (plot) { plot.setSize({ width: width(), height: 220 }); }
-  });
-  load();
+  window.basirLiveChart(box, draw, 1000);
 })();

@@ -3,27 +3,21 @@
 (function () {
   "use strict";
   var box = document.getElementById("pool-chart");
-  if (!box || !window.uPlot) {
+  if (!box || !window.uPlot || !window.basirLiveChart) {
     return;
   }
   var COLOURS = ["#1d5fbf", "#1b6e2e", "#a15c00", "#7a2fa0", "#a61b1b", "#00707a"];
-  var plot = null;
   var shown = "";
-  var timer = null;
   var range = { start: 0, end: 0 };
 
-  function width() {
-    return Math.max(280, box.clientWidth);
-  }
-
-  function draw(data) {
+  function draw(data, plot) {
     range.start = data.start;
     range.end = data.end;
     var columns = [data.time].concat(data.values);
     var key = data.pools.join(",");
     if (plot && key === shown) {
       plot.setData(columns);
-      return;
+      return plot;
     }
     if (plot) {
       plot.destroy();
@@ -34,8 +28,8 @@
     data.pools.forEach(function (name, i) {
       series.push({ label: name, stroke: COLOURS[i % COLOURS.length], width: 2 });
     });
-    plot = new window.uPlot({
-      width: width(),
+    return new window.uPlot({
+      width: window.basirChartWidth(box),
       height: 220,
       tzDate: function (ts) { return window.uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
       scales: {
@@ -50,20 +44,5 @@
     }, columns, box);
   }
 
-  function load() {
-    timer = null;
-    fetch(box.getAttribute("data-url"), { credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (data) { if (data) { draw(data); } });
-  }
-
-  box.addEventListener("htmx:sseMessage", function () {
-    if (timer === null) {
-      timer = window.setTimeout(load, 5000);
-    }
-  });
-  window.addEventListener("resize", function () {
-    if (plot) { plot.setSize({ width: width(), height: 220 }); }
-  });
-  load();
+  window.basirLiveChart(box, draw, 5000);
 })();
