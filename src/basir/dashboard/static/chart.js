@@ -20,8 +20,8 @@
       tzDate: function (ts) { return window.uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
       scales: { x: { time: true, dir: rtl ? -1 : 1 } },
       axes: [
-        { label: box.getAttribute("data-label-time"), side: 2 },
-        { label: box.getAttribute("data-label-runs"), side: rtl ? 1 : 3 }
+        { label: box.getAttribute("data-label-time"), side: 2, values: window.basirTimeTicks },
+        { label: box.getAttribute("data-label-runs"), side: rtl ? 1 : 3, values: window.basirNumberTicks }
       ],
       series: [
         { label: box.getAttribute("data-label-time") },

@@ -7,7 +7,19 @@
     return Math.max(280, box.clientWidth);
   }
 
+  // Axis ticks in the page's language (Arabic digits and clock on an Arabic page), in UTC
+  // like the axis label says.
+  var lang = document.documentElement.lang || "en";
+  var numbers = new Intl.NumberFormat(lang, { maximumFractionDigits: 2 });
+  var clock = new Intl.DateTimeFormat(lang, { timeZone: "UTC", hour: "2-digit", minute: "2-digit" });
+
   window.basirChartWidth = width;
+  window.basirTimeTicks = function (u, ticks) {
+    return ticks.map(function (t) { return clock.format(new Date(t * 1e3)); });
+  };
+  window.basirNumberTicks = function (u, ticks) {
+    return ticks.map(function (t) { return numbers.format(t); });
+  };
   window.basirLiveChart = function (box, draw, delayMs) {
     var plot = null;
     var timer = null;

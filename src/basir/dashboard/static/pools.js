@@ -37,8 +37,8 @@
         y: { range: [0, 100] }
       },
       axes: [
-        { label: box.getAttribute("data-label-time"), side: 2 },
-        { label: box.getAttribute("data-label-use"), side: rtl ? 1 : 3 }
+        { label: box.getAttribute("data-label-time"), side: 2, values: window.basirTimeTicks },
+        { label: box.getAttribute("data-label-use"), side: rtl ? 1 : 3, values: window.basirNumberTicks }
       ],
       series: series
     }, columns, box);
