@@ -127,9 +127,14 @@ def _register_optional(app: typer.Typer) -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    from basir.cli.startup import before_exit, collect_less_while_starting
+    from basir.cli.startup import (
+        before_exit,
+        collect_less_while_starting,
+        skip_pydantic_plugin_scan,
+    )
 
     collect_less_while_starting()  # before the commands import what they need
+    skip_pydantic_plugin_scan()
     _lang_from_argv()
     command = command_in(sys.argv[1:])
     try:

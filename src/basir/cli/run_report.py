@@ -19,9 +19,9 @@ SPEC_SUFFIXES = {".yaml", ".yml", ".json"}
 
 def finish_run(result: dict[str, Any], json_out: bool, junit: Path | None) -> int:
     """Report a finished run (JSON on stdout or a summary on stderr, JUnit file); exit code."""
-    from basir.cli.junit import write_junit
-
     if junit is not None:
+        from basir.cli.junit import write_junit
+
         write_junit(junit, result)
     if json_out:
         sys.stdout.write(json.dumps(public_result(result), ensure_ascii=False) + "\n")

@@ -19,6 +19,11 @@ SpawnHook = Callable[[int, int | None], Awaitable[None]]
 DEFAULT_OUTPUT_CAP_BYTES = 10 * 1024 * 1024
 DEFAULT_OUTPUTS_CAP_BYTES = 1024 * 1024
 
+# Isolated python calls (`executors.isolation`): how child processes start and how many idle
+# ones are kept.  Here, so choosing them does not import multiprocessing for every command.
+DEFAULT_START_METHOD = "forkserver"
+DEFAULT_MAX_IDLE_PROCESSES = 4
+
 
 class TaskFailure(Exception):  # noqa: N818 - the name is the public contract
     """A task attempt failed; `message` is shown to the user, `outputs` are kept if any.

@@ -29,13 +29,16 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from multiprocessing.context import BaseContext
 
-from basir.executors.base import TaskContext, TaskFailure
+from basir.executors.base import (
+    DEFAULT_MAX_IDLE_PROCESSES,
+    DEFAULT_START_METHOD,
+    TaskContext,
+    TaskFailure,
+)
 from basir.executors.child import ChildResult, call_in_child, child_start
 from basir.executors.processes import start_ticks
 from basir.i18n import _
 
-DEFAULT_START_METHOD = "forkserver"
-DEFAULT_MAX_IDLE_PROCESSES = 4
 PROCESS_START_TIMEOUT_S = 60.0
 
 

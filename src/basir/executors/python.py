@@ -28,18 +28,23 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from basir.executors.base import CURRENT_TASK, JsonDict, TaskContext, TaskFailure
-from basir.executors.child import ChildResult, describe, is_async, resolve, to_json
-from basir.executors.isolation import (
+from basir.executors.base import (
+    CURRENT_TASK,
     DEFAULT_MAX_IDLE_PROCESSES,
     DEFAULT_START_METHOD,
-    ProcessRunner,
+    JsonDict,
+    TaskContext,
+    TaskFailure,
 )
+from basir.executors.child import ChildResult, describe, is_async, resolve, to_json
 from basir.executors.logs import append_text, attempt_header
 from basir.executors.threads import ThreadRunner
 from basir.i18n import _
+
+if TYPE_CHECKING:  # multiprocessing is imported only when a task asks for isolation
+    from basir.executors.isolation import ProcessRunner
 
 DEFAULT_MAX_THREADS = 1024
 # Threads for imports, failure logs and starting isolated processes (not for task bodies).
@@ -139,6 +144,8 @@ class PythonExecutor:
 
     async def _execute_isolated(self, ref: str, args: object, ctx: TaskContext) -> JsonDict:
         if self._processes is None:
+            from basir.executors.isolation import ProcessRunner
+
             self._processes = ProcessRunner(
                 self._pool(), max_idle=self._max_idle_processes, start_method=self._start_method
             )

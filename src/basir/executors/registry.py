@@ -11,10 +11,9 @@ import inspect
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from basir.executors.base import Executor
+from basir.executors.base import DEFAULT_MAX_IDLE_PROCESSES, Executor
 from basir.executors.builtin import BuiltinExecutor
 from basir.executors.http import DEFAULT_TIMEOUT_S, HttpExecutor
-from basir.executors.isolation import DEFAULT_MAX_IDLE_PROCESSES
 from basir.executors.python import DEFAULT_MAX_THREADS, PythonExecutor
 from basir.executors.shell import KILL_GRACE_S, ShellExecutor
 from basir.i18n import _

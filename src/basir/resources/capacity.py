@@ -2,7 +2,8 @@
 
 `cpu` defaults to the cores the process may run on (`os.sched_getaffinity`), lowered by the
 cgroup v2 quota (`cpu.max`) when one is set; `memory` to the cgroup's `memory.max`, else the
-machine's total memory (psutil); `disk` to the free space of the data dir's file system
+machine's total memory (`os.sysconf`: psutil's figure without its import cost); `disk` to
+the free space of the data dir's file system
 (counted like memory: what tasks declare, not what they write).  A custom pool from settings
 (`BASIR_POOLS`) named `cpu`, `memory` or `disk` overrides the detected value.
 """
@@ -14,8 +15,6 @@ import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-
-import psutil
 
 from basir.resources.fitting import CPU, DISK, MEMORY, MILLI, to_amount
 
@@ -59,7 +58,7 @@ def cpu_millicores(cgroup: Path | None = None) -> int:
 
 def memory_bytes(cgroup: Path | None = None) -> int:
     """Memory this process may use: cgroup `memory.max` when set, else the machine's total."""
-    total = int(psutil.virtual_memory().total)
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     limit = _read((cgroup or _cgroup_dir(CGROUP_ROOT)) / "memory.max")
     if limit and limit.isdigit():
         return min(total, int(limit))
