@@ -12,7 +12,6 @@ and bugs, so in a healthy engine it finds nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import shutil
 import tempfile
@@ -26,6 +25,7 @@ from basir.engine.flow import Flow
 from basir.engine.journal import Journal
 from basir.engine.state import RunState, TaskState
 from basir.executors.processes import group_members, stop_leftover
+from basir.periodic import Periodic
 from basir.resources.allocator import Key
 from basir.resources.sweep import orphan_dirs, pid_alive, private_dirs, stale_holds
 from basir.resources.usage import scan_groups
@@ -51,7 +51,13 @@ class Sweeper:
         self.interval_s = settings.sweep_interval_s
         self.temp_root = temp_root
         self.ended: deque[Ended] = deque(maxlen=MAX_ENDED_GROUPS)  # recently ended attempts
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic(
+            self.sweep,
+            self.interval_s,
+            name="basir-sweeper",
+            log=log,
+            failure="cleanup sweep failed",
+        )
         flow.admission.on_free.append(self.attempt_ended)
 
     def attempt_ended(self, run: RunState, task: TaskState) -> None:
@@ -147,23 +153,10 @@ class Sweeper:
                 fixed.append({"kind": "temp_dir", "path": str(path)})
         return fixed
 
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                await self.sweep()
-            except Exception:  # a failed pass is skipped; the next one tries again
-                log.exception("cleanup sweep failed")
-
     def start(self) -> None:
         """Sweep every `interval_s` in the background until `stop` (0: never)."""
-        if self._task is None and self.interval_s > 0:
-            self._task = asyncio.create_task(self._loop(), name="basir-sweeper")
+        self._periodic.start()
 
     async def stop(self) -> None:
         """Stop sweeping."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._periodic.stop()

@@ -25,7 +25,6 @@ memory.  What follows is applied here:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import math
@@ -39,6 +38,7 @@ from basir.engine.journal import Journal
 from basir.engine.state import RunState, TaskState
 from basir.executors.processes import is_leftover, signal_group
 from basir.i18n import _
+from basir.periodic import Periodic
 from basir.resources.fitting import MEMORY, show_amount
 from basir.resources.usage import (
     TaskUsage,
@@ -84,7 +84,9 @@ class UsageWatch:
         self._last_history = -math.inf
         self._ended: list[tuple[str, str, str, TaskUsage, float]] = []  # not yet in the history
         self._last_prune = -math.inf
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic(
+            self.sample, self.interval_s, name="basir-usage", log=log, failure="usage sample failed"
+        )
         flow.admission.on_free.append(self.finish)
 
     def running(self) -> list[tuple[RunState, TaskState]]:
@@ -206,26 +208,13 @@ class UsageWatch:
             self._last_prune = now
             await self.store.metrics_prune({res: now - kept for res, kept in RETENTION_S.items()})
 
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                await self.sample()
-            except Exception:  # a failed pass is skipped; the next one tries again
-                log.exception("usage sample failed")
-
     def start(self) -> None:
         """Sample every `interval_s` in the background until `stop` (0: never)."""
-        if self._task is None and self.interval_s > 0:
-            self._task = asyncio.create_task(self._loop(), name="basir-usage")
+        self._periodic.start()
 
     async def stop(self) -> None:
         """Stop sampling."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._periodic.stop()
 
 
 def _labels(run_id: str, task_id: str, workflow: str) -> str:

@@ -12,8 +12,6 @@ are kept): a bucket per series per sample would multiply the size for little use
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import math
@@ -24,6 +22,7 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry
 
 from basir.monitoring.metrics import Metrics
+from basir.periodic import Periodic
 from basir.store.base import MetricStore
 from basir.store.records import MetricPoint
 
@@ -101,7 +100,13 @@ class HistorySampler:
         self.interval_s = interval_s
         self.clock = clock
         self._last_prune = -math.inf
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic(
+            self.sample,
+            self.interval_s,
+            name="basir-metric-history",
+            log=log,
+            failure="metric history sample failed",
+        )
 
     async def sample(self) -> int:
         """Take one sample now and write it (and prune when due); return the points written."""
@@ -114,23 +119,10 @@ class HistorySampler:
             await self.store.metrics_prune(prune_cutoffs(now))
         return len(points)
 
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                await self.sample()
-            except Exception:  # a failed sample is skipped; the next one tries again
-                log.exception("metric history sample failed")
-
     def start(self) -> None:
-        """Sample every `interval_s` in the background until `stop`."""
-        if self._task is None and self.interval_s > 0:
-            self._task = asyncio.create_task(self._loop(), name="basir-metric-history")
+        """Sample every `interval_s` in the background until `stop` (0: never)."""
+        self._periodic.start()
 
     async def stop(self) -> None:
         """Stop sampling."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._periodic.stop()

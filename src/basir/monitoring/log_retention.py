@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from basir.periodic import Periodic
 from basir.store.base import Store
 
 log = logging.getLogger("basir.logs")
@@ -104,7 +105,14 @@ class LogSweeper:
     ) -> None:
         self.store, self.logs_dir = store, logs_dir
         self.keep_s, self.max_bytes, self.every_s = keep_s, max_bytes, every_s
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic(
+            self.sweep,
+            every_s,
+            name="basir-log-retention",
+            log=log,
+            failure="task log retention failed",
+            first_now=True,
+        )
 
     async def sweep(self) -> list[str]:
         """Remove what the retention says now; the run ids whose logs were removed."""
@@ -120,23 +128,10 @@ class LogSweeper:
             log.info("removed the task logs of %d runs (%d bytes)", len(gone), freed)
         return gone
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except Exception:  # a failed sweep is logged and tried again later
-                log.exception("task log retention failed")
-            await asyncio.sleep(self.every_s)
-
     def start(self) -> None:
         """Sweep now and every `every_s` until `stop`."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="basir-log-retention")
+        self._periodic.start()
 
     async def stop(self) -> None:
         """Stop sweeping."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._periodic.stop()
