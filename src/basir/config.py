@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from basir.i18n import _
 
@@ -126,10 +127,37 @@ def _queue_message(entry: str) -> str:
     )
 
 
-class Settings(BaseSettings):
-    """Process-wide settings.  Build one explicitly and pass it down; nothing reads it globally."""
+ENV_PREFIX = "basir_"
 
-    model_config = SettingsConfigDict(env_prefix="BASIR_", extra="ignore")
+
+def environment_values(names: Iterable[str]) -> dict[str, str]:
+    """The `BASIR_<NAME>` variables of this process for the given field names, as given.
+
+    Names match without regard to case, as shells and service managers spell them both ways;
+    values stay text for the model to validate (no JSON decoding: the parsers below read the
+    compact forms such as `gradle=2,gpu=1`).
+    """
+    wanted = set(names)
+    found: dict[str, str] = {}
+    for key, value in os.environ.items():
+        lowered = key.lower()
+        if lowered.startswith(ENV_PREFIX) and lowered[len(ENV_PREFIX) :] in wanted:
+            found[lowered[len(ENV_PREFIX) :]] = value
+    return found
+
+
+class Settings(BaseModel):
+    """Process-wide settings.  Build one explicitly and pass it down; nothing reads it globally.
+
+    Values come from the keyword arguments, then the `BASIR_*` environment, then the defaults.
+    A plain model reading the environment itself: the command line starts faster without
+    pydantic-settings, and nothing here needs its other sources.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**{**environment_values(type(self).model_fields), **values})
 
     home: Path = Field(default_factory=lambda: Path.home() / ".basir")
     db: str | None = Field(None, description="store URL; default sqlite:///$BASIR_HOME/basir.db")
@@ -163,7 +191,7 @@ class Settings(BaseSettings):
     alert_eval_interval_s: float = Field(
         15.0, gt=0, le=3600, description="how often the alert rules are evaluated"
     )
-    pools: Annotated[dict[str, int], NoDecode] = Field(
+    pools: dict[str, int] = Field(
         default_factory=dict, description="custom resource pools: gradle=2,gpu=1"
     )
 
@@ -186,7 +214,7 @@ class Settings(BaseSettings):
                 )
         return value
 
-    queues: Annotated[dict[str, QueueLimit], NoDecode] = Field(
+    queues: dict[str, QueueLimit] = Field(
         default_factory=dict, description="named queues: builds=1,l2-api=4@10/s,mail=@60/m"
     )
 
