@@ -26,10 +26,12 @@ from basir.monitoring.alert_rules import (
     DEADLINE_MISSED,
     FIRING,
     HEALTH_ALERTED,
+    LOST_AT_RESUME,
     NOTIFICATION_EVENTS,
     RESOLVED,
     RUN_FAILED,
     WATCHED_EVENTS,
+    WORKER_LOST,
     Silence,
     alert_id,
     health_alert_id,
@@ -39,6 +41,7 @@ from basir.monitoring.alert_rules import (
     on_notification_event,
     on_run_event,
     on_stall,
+    on_worker_lost_event,
     route_alert_id,
     stall_after_s,
 )
@@ -227,6 +230,10 @@ class AlertManager:
         """Apply the rules to one committed event; store and announce what changed."""
         if event.type not in WATCHED_EVENTS or (event.id and event.id <= self._cursor):
             return []
+        if event.type == "task.interrupted" and event.data.get("reason") != LOST_AT_RESUME:
+            # A shutdown or pause of thousands of tasks: pass them without a store write each.
+            self._cursor = max(self._cursor, event.id or 0)
+            return []
         async with self.lock:
             changed = await self._evaluate(event)
             await self.record(changed)
@@ -242,6 +249,9 @@ class AlertManager:
             return on_notification_event(event, existing_route, await self.silences(), self.clock())
         if event.run_id is None:
             return []
+        if event.type == "task.interrupted":
+            lost = await self.store.alert_get(alert_id(WORKER_LOST, event.run_id))
+            return on_worker_lost_event(event, lost, await self.silences(), self.clock())
         existing = await self.store.alert_get(alert_id(RUN_FAILED, event.run_id))
         firing: list[AlertRecord] = []
         error = None
@@ -254,9 +264,11 @@ class AlertManager:
         silences = await self.silences()
         now = self.clock()
         deadline = await self.store.alert_get(alert_id(DEADLINE_MISSED, event.run_id))
+        lost = await self.store.alert_get(alert_id(WORKER_LOST, event.run_id))
         return [
             *on_run_event(event, existing, firing, error, silences, now),
             *on_deadline_event(event, deadline, silences, now),
+            *on_worker_lost_event(event, lost, silences, now),
         ]
 
     async def _failure_of(self, run_id: str) -> str | None:

@@ -21,6 +21,11 @@ three evaluation periods (at least a minute) and resolves at the next pass.
 
 `deadline_missed` fires (severity `warning`) when a run is still going at its deadline
 (`deadline.missed`, recorded once per run) and resolves when that run ends, however it ends.
+
+`worker_lost` fires (severity `warning`) when tasks of a run were found running at resume:
+the process that ran them died without finishing them (a crash, `kill -9`, a lost machine),
+and they were queued again (`task.interrupted` with reason `interrupted`).  Once per run,
+naming the first task found; it resolves when that run ends.
 """
 
 from __future__ import annotations
@@ -42,12 +47,14 @@ ALERTING_STALLED = "alerting_stalled"
 RUN_OVERDUE = "run_overdue"
 TASK_OVERDUE = "task_overdue"
 STORE_SLOW = "store_slow"
+WORKER_LOST = "worker_lost"
+LOST_AT_RESUME = "interrupted"  # `task.interrupted` reason of an attempt found running at resume
 STALL_FACTOR = 3
 MIN_STALL_S = 60.0
 HEALTH_ALERTED = ("store", "scheduler", "queues", "disk")
 RUN_ENDS = ("run.failed", "run.succeeded", "run.cancelled")
 NOTIFICATION_EVENTS = ("notification.failed", "notification.delivered")
-WATCHED_EVENTS = (*RUN_ENDS, "deadline.missed", *NOTIFICATION_EVENTS)
+WATCHED_EVENTS = (*RUN_ENDS, "deadline.missed", "task.interrupted", *NOTIFICATION_EVENTS)
 SEVERITY_ERROR = "error"
 SEVERITY_WARNING = "warning"
 MATCHABLE = ("rule", "workflow", "run_id", "severity")
@@ -151,6 +158,37 @@ def on_deadline_event(
         fired.silenced_by = silencing(fired, silences, now)
         return [fired]
     if event.type in RUN_ENDS and existing is not None and existing.state == FIRING:
+        return [
+            dataclasses.replace(existing, state=RESOLVED, resolved_at=event.time, updated_at=now)
+        ]
+    return []
+
+
+def on_worker_lost_event(
+    event: EventRecord, existing: AlertRecord | None, silences: list[Silence], now: float
+) -> list[AlertRecord]:
+    """The worker-lost alert that `event` fires or resolves (`existing`: this run's, if any)."""
+    run_id, workflow = event.run_id, event.workflow
+    if run_id is None or workflow is None:
+        return []
+    firing = existing is not None and existing.state == FIRING
+    if event.type == "task.interrupted":
+        if event.data.get("reason") != LOST_AT_RESUME or firing:
+            return []  # a shutdown or a pause stops work on purpose; once per run
+        fired = AlertRecord(
+            id=alert_id(WORKER_LOST, run_id),
+            rule=WORKER_LOST,
+            state=FIRING,
+            severity=SEVERITY_WARNING,
+            workflow=workflow,
+            run_id=run_id,
+            fired_at=event.time,
+            updated_at=now,
+            data={"task": event.task_id or "", "event_id": event.id},
+        )
+        fired.silenced_by = silencing(fired, silences, now)
+        return [fired]
+    if event.type in RUN_ENDS and existing is not None and firing:
         return [
             dataclasses.replace(existing, state=RESOLVED, resolved_at=event.time, updated_at=now)
         ]
@@ -382,10 +420,28 @@ def _deadline_message(alert: AlertRecord) -> str:
     )
 
 
+def _worker_lost_message(alert: AlertRecord) -> str:
+    if alert.state == RESOLVED:
+        return _(
+            "run {run_id} of workflow {workflow} has ended (it had lost its worker)",
+            run_id=alert.run_id,
+            workflow=alert.workflow,
+        )
+    return _(
+        "run {run_id} of workflow {workflow} lost the worker running task {task} (a crash or"
+        " a kill); its interrupted tasks were queued again",
+        run_id=alert.run_id,
+        workflow=alert.workflow,
+        task=alert.data.get("task") or "-",
+    )
+
+
 def message(alert: AlertRecord) -> str:
     """What the alert says, in the current language."""
     if alert.rule == DEADLINE_MISSED:
         return _deadline_message(alert)
+    if alert.rule == WORKER_LOST:
+        return _worker_lost_message(alert)
     if alert.rule == NOTIFICATION_FAILING:
         return _route_message(alert)
     if alert.rule == HEALTH:

@@ -28,6 +28,7 @@ from basir.monitoring.alert_rules import (
     RUN_OVERDUE,
     STORE_SLOW,
     TASK_OVERDUE,
+    WORKER_LOST,
 )
 from basir.spec.pydantic_messages import pydantic_message
 from basir.spec.units import parse_duration
@@ -51,6 +52,7 @@ BUILT_IN = (
     RUN_OVERDUE,
     STORE_SLOW,
     TASK_OVERDUE,
+    WORKER_LOST,
 )
 OPS = {
     ">": lambda a, b: a > b,

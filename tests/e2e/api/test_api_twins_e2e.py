@@ -1,4 +1,8 @@
-"""`kill -9` of `basir server` mid-task, then a restart: never two live attempts of a task."""
+"""`kill -9` of `basir server` mid-task, then a restart: never two live attempts of a task.
+
+The restarted server also raises the built-in `worker_lost` alert for each run whose task was
+found running, resolved once the run has ended.
+"""
 
 from __future__ import annotations
 
@@ -54,6 +58,7 @@ tasks:
         history = client.get(
             "/api/v1/events/history", params={"type": "task.interrupted", "limit": 1000}
         ).json()["items"]
+        lost = _worker_lost_alerts(client, RUNS)
     assert [final["status"] for final in finals] == ["succeeded"] * RUNS
     for run_id in run_ids:
         mine = [line.split()[1:3] for line in _lines(marks) if line.startswith(run_id)]
@@ -63,6 +68,21 @@ tasks:
     assert sorted(stopped) == sorted(run_ids)
     for run_id, data in stopped.items():
         assert data["killed_leftover"] is True and data["pgid"] == pgids[run_id]
+    # The built-in alert said so, once per run, and resolved when the run ended.
+    assert sorted(lost) == sorted(run_ids)
+    assert all("ended (it had lost its worker)" in a["message"] for a in lost.values())
+
+
+def _worker_lost_alerts(client: Any, count: int) -> dict[str, dict[str, Any]]:
+    """The built-in `worker_lost` alerts, once `count` of them are resolved (runs ended)."""
+    deadline = time.monotonic() + 30
+    while True:
+        items = client.get("/api/v1/alerts", params={"limit": 100}).json()["items"]
+        lost = {a["run_id"]: a for a in items if a["rule"] == "worker_lost"}
+        if sum(a["state"] == "resolved" for a in lost.values()) >= count:
+            return lost
+        assert time.monotonic() < deadline, items
+        time.sleep(0.1)
 
 
 def _lines(path: Path) -> list[str]:

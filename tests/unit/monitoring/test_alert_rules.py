@@ -16,6 +16,7 @@ from basir.monitoring.alert_rules import (
     on_health,
     on_notification_event,
     on_run_event,
+    on_worker_lost_event,
 )
 from basir.store.records import AlertRecord, EventRecord
 
@@ -101,6 +102,28 @@ def test_a_missed_deadline_fires_a_warning_until_the_run_ends() -> None:
     assert "missed its deadline" in message(fired)
     silence = Silence("s1", {"rule": "deadline_missed"}, NOW + 60, "a", "b", NOW)
     assert on_deadline_event(missed, None, [silence], NOW)[0].silenced_by == "s1"
+
+
+def test_a_worker_lost_at_resume_fires_once_per_run_until_the_run_ends() -> None:
+    def interrupted(reason: str, task: str = "build") -> EventRecord:
+        return dataclasses.replace(ev("task.interrupted"), task_id=task, data={"reason": reason})
+
+    assert on_worker_lost_event(interrupted("shutdown"), None, [], NOW) == []
+    assert on_worker_lost_event(interrupted("pause"), None, [], NOW) == []
+    (fired,) = on_worker_lost_event(interrupted("interrupted"), None, [], NOW + 1)
+    assert (fired.id, fired.severity, fired.state) == ("worker_lost.r1", "warning", FIRING)
+    assert fired.data["task"] == "build" and fired.fired_at == NOW
+    assert on_worker_lost_event(interrupted("interrupted", "test"), fired, [], NOW) == []
+    with use_locale("en"):
+        assert "lost the worker running task build" in message(fired)
+    assert "build" in messages(fired)["ar"] and "r1" in messages(fired)["ar"]
+    assert on_worker_lost_event(ev("run.started"), fired, [], NOW) == []
+    for end in ("run.succeeded", "run.failed", "run.cancelled"):
+        (resolved,) = on_worker_lost_event(ev(end), fired, [], NOW + 3)
+        assert resolved.state == RESOLVED and resolved.resolved_at == NOW
+    silence = Silence("s1", {"rule": "worker_lost"}, NOW + 60, "a", "b", NOW)
+    lost = on_worker_lost_event(interrupted("interrupted"), None, [silence], NOW)
+    assert lost[0].silenced_by == "s1"
 
 
 def test_a_failing_route_is_an_alert_of_its_own() -> None:
