@@ -93,6 +93,40 @@ def test_logs_tail_and_follow(cli: CliRunner, live_server: LiveServer) -> None:
     assert tail.output == "bye\n"
 
 
+def test_a_task_log_streams_as_server_sent_events_and_resumes(live_server: LiveServer) -> None:
+    run_id = _start(live_server, TALK)
+    url = f"/api/v1/runs/{run_id}/tasks/say/logs/stream"
+    with http(live_server) as client, client.stream("GET", url, timeout=30) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = _sse_events("".join(response.iter_text()))
+    assert [kind for _, kind, _ in events] == ["log", "log", "end"]
+    lines = "\n".join(data for _, kind, data in events if kind == "log").split("\n")
+    assert lines[0].startswith("--- attempt 1 (") and lines[1:] == ["hello", "bye"]
+    end_id, _, end_data = events[-1]
+    assert json.loads(end_data) == {"status": "succeeded", "offset": int(end_id)}
+    # Reconnecting after the first event resumes at its byte: only the rest comes again.
+    with http(live_server) as client:
+        again = _sse_events(client.get(url, headers={"Last-Event-ID": events[0][0]}).text)
+        assert [(kind, data) for _, kind, data in again] == [
+            ("log", "bye"),
+            ("end", end_data),
+        ]
+        assert client.get(url, headers={"Last-Event-ID": "-1"}).status_code == 422
+        assert client.get(f"/api/v1/runs/{run_id}/tasks/ghost/logs/stream").status_code == 404
+
+
+def _sse_events(body: str) -> list[tuple[str, str, str]]:
+    """(id, event, data) of each event of a text/event-stream body."""
+    found = []
+    for block in filter(None, body.split("\n\n")):
+        fields: dict[str, list[str]] = {}
+        for line in block.split("\n"):
+            name, _, value = line.partition(": ")
+            fields.setdefault(name, []).append(value)
+        found.append((fields["id"][0], fields["event"][0], "\n".join(fields["data"])))
+    return found
+
+
 def test_follow_run_until_the_end(live_server: LiveServer) -> None:
     run_id = _start(live_server, FAIL)
     with ApiClient(live_server.url, live_server.token) as api:

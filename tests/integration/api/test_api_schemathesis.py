@@ -131,6 +131,11 @@ def test_real_objects_conform() -> None:
             {"path_parameters": {"run_id": run_id, "task_id": "greet"}},
         ),
         (
+            "/api/v1/runs/{run_id}/tasks/{task_id}/logs/stream",
+            "GET",
+            {"path_parameters": {"run_id": run_id, "task_id": "greet"}},
+        ),
+        (
             "/api/v1/runs/{run_id}/tasks/{task_id}/pause",
             "POST",
             {"path_parameters": {"run_id": run_id, "task_id": "nap"}, "body": {}},

@@ -46,6 +46,7 @@ EXPECTED = {
     ("POST", "/api/v1/runs/{run_id}/tasks/{task_id}/pause"),
     ("POST", "/api/v1/runs/{run_id}/tasks/{task_id}/resume"),
     ("GET", "/api/v1/runs/{run_id}/tasks/{task_id}/logs"),
+    ("GET", "/api/v1/runs/{run_id}/tasks/{task_id}/logs/stream"),
     ("GET", "/api/v1/events"),
     ("GET", "/api/v1/events/history"),
     ("POST", "/api/v1/decisions"),

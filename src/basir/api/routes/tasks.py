@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Header, Path, Query
 from starlette.responses import Response, StreamingResponse
 
 from basir.api import logs, views
 from basir.api.deps import ApiContext, Operator, Reader, json_response
+from basir.api.log_frames import LineFramer, end_frame
 from basir.api.problems import problem_responses
 from basir.api.routes.runs import RunId
 from basir.api.schemas import TaskPause, TaskState
 from basir.engine.errors import run_not_found, task_not_found
+from basir.events.sse import EventStreamResponse
 from basir.states import TASK_TERMINAL
 from basir.store.records import EventRecord, TaskRecord
 
@@ -22,6 +25,15 @@ router = APIRouter(prefix="/api/v1", tags=["runs"], responses=problem_responses(
 
 TASK_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}(\[\d{1,9}\])?$"
 TaskId = Annotated[str, Path(pattern=TASK_ID_PATTERN)]
+LOG_EVENT_SCHEMA = {  # one Server-Sent Event of a log stream
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["log", "end"]},
+        "id": {"type": "string", "pattern": "^[0-9]+$"},
+        "data": {"type": "string"},
+    },
+    "required": ["event", "id", "data"],
+}
 
 
 async def _task(ctx: ApiContext, run_id: str, task_id: str) -> TaskRecord:
@@ -119,3 +131,60 @@ async def task_logs(
                 yield chunk
 
     return StreamingResponse(stream(), media_type="text/plain; charset=utf-8", headers=headers)
+
+
+@router.get(
+    "/runs/{run_id}/tasks/{task_id}/logs/stream",
+    response_class=EventStreamResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {"schema": LOG_EVENT_SCHEMA}},
+            "description": "`log` events of whole lines (id: byte offset after them), then `end`",
+        },
+        **problem_responses(404, 422),
+    },
+    summary="A task's log live over Server-Sent Events, resumable with Last-Event-ID",
+)
+async def task_log_stream(
+    run_id: RunId,
+    task_id: TaskId,
+    caller: Reader,
+    tail: Annotated[int | None, Query(ge=0, le=logs.MAX_TAIL_LINES)] = None,
+    last_event_id: Annotated[int | None, Header(ge=0, le=2**62)] = None,
+) -> Response:
+    """`log` events as lines are written, an `end` event with the task's final status.
+
+    Each event's id is the log's byte offset after its lines: reconnecting with
+    `Last-Event-ID` resumes exactly there (it wins over `tail`).
+    """
+    task = await _task(caller.ctx, run_id, task_id)
+    path = logs.log_path(caller.ctx.settings.logs_dir, run_id, task_id)
+    if path is None:
+        raise task_not_found(run_id, task_id)
+    offset = last_event_id if last_event_id is not None else await logs.start_offset(path, tail)
+    final = [task.status]
+
+    def accept(event: EventRecord) -> bool:
+        return event.run_id == run_id and event.task_id == task_id
+
+    async def finished() -> bool:
+        final[0] = (await _task(caller.ctx, run_id, task_id)).status
+        return final[0] in TASK_TERMINAL
+
+    async def frames() -> AsyncIterator[bytes]:
+        framer = LineFramer(offset)
+        with contextlib.ExitStack() as stack:
+            if task.status in TASK_TERMINAL:
+                chunks = logs.read_from(path, offset)
+            else:
+                wake = stack.enter_context(caller.ctx.engine.bus.subscribe(accept))
+                chunks = logs.follow(path, offset, finished, wake, caller.ctx.shutdown)
+            async for chunk in chunks:
+                if frame := framer.feed(chunk):
+                    yield frame
+        if frame := framer.flush():
+            yield frame
+        if final[0] in TASK_TERMINAL:
+            yield end_frame(final[0], framer.offset)
+
+    return EventStreamResponse(frames())
