@@ -464,9 +464,21 @@ class Admission:
 
     def queues_status(self) -> dict[str, Any]:
         """Every queue (limit, in use, by whom), keys in use, tasks held back by throttling."""
-        waiting = [
-            {"run_id": run.id, "task_id": task.id, "on": on, "reason": task.waiting}
+        now = time.time()
+        held = [
+            ((run.id, task.id), on, task.waiting)
             for run, task, on in self.waiting.values()
             if task.status == TaskStatus.QUEUED and is_limit(on)
         ]
-        return {**self.throttle.snapshot(), "waiting": waiting}
+        waiting = [
+            {
+                "run_id": key[0],
+                "task_id": key[1],
+                "on": on,
+                "reason": reason,
+                "waited_s": round(self.throttle.waited_s(key, now), 3),
+            }
+            for key, on, reason in held
+        ]
+        snapshot = self.throttle.snapshot(now, ((key, on) for key, on, _reason in held))
+        return {**snapshot, "waiting": waiting}

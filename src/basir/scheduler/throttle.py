@@ -15,7 +15,7 @@ engine files the tasks it holds back and wakes them when that limit frees.  Time
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -254,19 +254,35 @@ class Throttle:
         self._since.pop(key, None)
         self._spent.pop(key, None)
 
-    def snapshot(self) -> dict[str, Any]:
-        """Every queue (limit, in use, holders) and every key in use, sorted by name."""
+    def waited_s(self, key: Key, now: float) -> float:
+        """Seconds `key` has been held back by these limits so far (0 when it is not)."""
+        since = self._since.get(key)
+        return self._spent.get(key, 0.0) + (0.0 if since is None else max(0.0, now - since))
+
+    def snapshot(self, now: float = 0.0, waiting: Iterable[tuple[Key, str]] = ()) -> dict[str, Any]:
+        """Every queue (limit, in use, holders, how many wait for it and the longest wait)
+        and every key in use, sorted by name.  `waiting`: the held-back tasks with their wait
+        ids; a task waits for a queue when its slots or its rate hold it back."""
+        waits: dict[str, list[float]] = {}
+        for key, on in waiting:
+            kind, _sep, name = on.partition(":")
+            if kind in ("queue", "rate"):
+                waits.setdefault(name, []).append(self.waited_s(key, now))
         queues = []
         for name in sorted(self.queues):
             limit = self.queues[name]
             holders = self._queue_holders.get(name, {})
+            waited = waits.get(name, [])
             queues.append(
                 {
                     "name": name,
                     "limit": limit.describe(),
                     "slots": limit.slots,
+                    "rate": None if limit.rate is None else describe_rate(limit.rate, limit.per_s),
                     "in_use": len(holders),
                     "holders": [{"run_id": r, "task_id": t} for r, t in holders],
+                    "waiting": len(waited),
+                    "longest_wait_s": round(max(waited), 3) if waited else None,
                 }
             )
         keys = [
