@@ -42,7 +42,7 @@ from basir.resources.allocator import Allocator, Key, Waiting
 from basir.resources.capacity import pool_capacities
 from basir.resources.fitting import MEMORY, request_of, to_amount
 from basir.scheduler.fair_share import FairReadyQueue
-from basir.scheduler.throttle import MAX_KEY_CHARS, Need, Throttle
+from basir.scheduler.throttle import MAX_KEY_CHARS, Need, Shortage, Throttle
 from basir.scheduler.wait_lines import WaitLines
 from basir.spec.expr_ast import ExpressionError
 from basir.spec.models import Resources
@@ -202,17 +202,13 @@ class Admission:
             self.throttled_s[key] = (need.queue, throttled)
         return True
 
-    def limited(self, run: RunState, task: TaskState) -> bool:
-        """Whether a queue, key or rate limit holds the task back now: preemption frees none
-        of them, so it stops nobody for such a task (`engine.preemption`)."""
-        key = (run.id, task.id)
-        entry = self.waiting.get(key)
-        if entry is not None:
-            return is_limit(entry[2])
+    def shortage(self, run: RunState, task: TaskState) -> Shortage | None:
+        """The queue and key slots the task lacks now, for preemption (`engine.preemption`);
+        None when no queue, key or rate limit holds it back."""
         try:
-            return self.throttle.check(key, self.need(run, task), time.time()) is not None
+            return self.throttle.shortage((run.id, task.id), self.need(run, task), time.time())
         except (BasirError, LookupError):  # an unknown queue or a bad key: fails when popped
-            return True
+            return Shortage("", {}, {}, {}, stuck=True)
 
     def started(self, run: RunState, task: TaskState) -> dict[str, Any]:
         """The row fields of an attempt admitted just now: its queue and time throttled.

@@ -49,6 +49,21 @@ class Blocked:
     retry_after_s: float | None = None  # rate limits only: when the next token is there
 
 
+@dataclass(frozen=True, slots=True)
+class Shortage:
+    """What a start lacks of queue and key slots now, as pools for preemption.
+
+    Pools `queue:NAME` and `key:VALUE`, one unit per holder; `stuck`: a rate limit holds the
+    start back too (its tokens are spent: no stop brings one back).
+    """
+
+    on: str  # the first limit that holds it back (`queue:NAME`, `key:VALUE`, `rate:NAME`)
+    request: dict[str, int]
+    capacity: dict[str, int]
+    in_use: dict[str, int]
+    stuck: bool = False
+
+
 class UnknownQueueError(LookupError):
     """A task names a queue that is not configured: it could never start."""
 
@@ -113,6 +128,43 @@ class Throttle:
             return None
         self._since.setdefault(key, now)
         return blocked
+
+    def shortage(self, key: Key, need: Need, now: float) -> Shortage | None:
+        """None when every limit of `need` allows a start now (or `key` holds them already);
+        else the queue and key slots it lacks, for preemption.  Takes and records nothing."""
+        if key in self.held or not need:
+            return None
+        blocked = self._blocked(need, now)
+        if blocked is None:
+            return None
+        request: dict[str, int] = {}
+        capacity: dict[str, int] = {}
+        in_use: dict[str, int] = {}
+        limit = self.queues.get(need.queue) if need.queue is not None else None
+        if limit is not None and limit.slots is not None:
+            pool = f"queue:{need.queue}"
+            request[pool], capacity[pool] = 1, limit.slots
+            in_use[pool] = len(self._queue_holders.get(need.queue or "", {}))
+        if need.key is not None and need.key_limit is not None:
+            pool = f"key:{need.key}"
+            request[pool], capacity[pool] = 1, need.key_limit
+            in_use[pool] = len(self._key_holders.get(need.key, {}))
+        bucket = self._buckets.get(need.queue) if need.queue is not None else None
+        entry = self._key_buckets.get(need.key) if need.key is not None else None
+        stuck = (bucket is not None and bucket.wait_s(now) > 0) or (
+            entry is not None and entry[0] == need.key_rate and entry[1].wait_s(now) > 0
+        )
+        return Shortage(blocked.on, request, capacity, in_use, stuck)
+
+    def holds(self, key: Key) -> dict[str, int]:
+        """The queue and key slots `key` holds, as `shortage` names them."""
+        need = self.held.get(key)
+        if need is None:
+            return {}
+        held = {f"queue:{need.queue}": 1} if need.queue is not None else {}
+        if need.key is not None:
+            held[f"key:{need.key}"] = 1
+        return held
 
     def _bucket_of(self, on: str) -> TokenBucket | None:
         kind, _sep, name = on.partition(":")
