@@ -20,6 +20,7 @@ victims are still stopping never asks again, so one shortage stops no more than 
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -132,8 +133,9 @@ class Preempter:
         if not may_preempt(priority_of(run, task)):
             return
         short = admission.shortage(run, task)
-        if short is not None and short.stuck:
-            return  # a rate limit holds it back: no stop brings a token back
+        if short is not None and short.stuck:  # a rate limit holds it back: no stop brings a
+            self._recheck_after(run, task, short)  # token back; look again once one is there
+            return
         limits = short or NO_SHORTAGE
         throttle = admission.throttle
         allocator = admission.allocator
@@ -148,6 +150,22 @@ class Preempter:
             holds=lambda key: {**throttle.holds(key), **held.get(key, {})},
             choose=choose_victims if short is None else choose_limit_victims,
         )
+
+    def _recheck_after(self, run: RunState, task: TaskState, short: Shortage) -> None:
+        """Held back by a full queue (or key) and a spent rate at once, the critical task waits
+        in the queue's line, where no token would wake it: offer that line again when the
+        token is there, so it may then preempt for the slot."""
+        flow = self.flow
+        timer = (run.id, f"recheck:{short.on}")
+        rate_line = not short.on.startswith(("queue:", "key:"))  # a rate's line has its timer
+        if rate_line or short.retry_after_s is None or flow.timers.armed(timer):
+            return
+        action = functools.partial(self._recheck, short.on)
+        flow.timers.arm(timer, short.retry_after_s, run, task, action)
+
+    def _recheck(self, on: str) -> None:
+        self.flow.admission.rewake(self.flow.push_ready, [on])  # the first of its line
+        self.flow.journal.wake()
 
     def _make_room(
         self,

@@ -62,6 +62,7 @@ class Shortage:
     capacity: dict[str, int]
     in_use: dict[str, int]
     stuck: bool = False
+    retry_after_s: float | None = None  # stuck on a rate: when its next token is there
 
 
 class UnknownQueueError(LookupError):
@@ -151,10 +152,11 @@ class Throttle:
             in_use[pool] = len(self._key_holders.get(need.key, {}))
         bucket = self._buckets.get(need.queue) if need.queue is not None else None
         entry = self._key_buckets.get(need.key) if need.key is not None else None
-        stuck = (bucket is not None and bucket.wait_s(now) > 0) or (
-            entry is not None and entry[0] == need.key_rate and entry[1].wait_s(now) > 0
-        )
-        return Shortage(blocked.on, request, capacity, in_use, stuck)
+        waits = [bucket.wait_s(now)] if bucket is not None else []
+        if entry is not None and entry[0] == need.key_rate:
+            waits.append(entry[1].wait_s(now))
+        wait = max(waits, default=0.0)
+        return Shortage(blocked.on, request, capacity, in_use, wait > 0, wait or None)
 
     def holds(self, key: Key) -> dict[str, int]:
         """The queue and key slots `key` holds, as `shortage` names them."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from basir.config import Settings
+from basir.config import QueueLimit, Settings
 from basir.coordinator.workflows import apply_workflow
 from basir.engine.report import run_to_dict
 from basir.engine.runtime import Engine
@@ -281,6 +281,34 @@ async def test_a_critical_task_held_back_by_a_rate_stops_nobody(
         assert await events_of(engine, low_run, "task.preempted") == []
         await engine.cancel_run(low_run)
         await engine.cancel_run(urgent)
+    finally:
+        await engine.stop(grace_s=0)
+
+
+async def test_a_full_queue_with_a_spent_rate_preempts_once_the_token_is_back(
+    store: Store, tmp_path: Path
+) -> None:
+    # One slot and one token per 5 s: `bulk` takes both; `fix` finds the queue full and no
+    # token.  Nobody is stopped then (no stop brings the token back); when the token is back,
+    # `fix` is offered again and preempts `bulk` for the slot.
+    queues = {"api": QueueLimit(slots=1, rate=1, per_s=5.0)}
+    settings = Settings(home=tmp_path / "home", shutdown_grace_s=0.0, max_parallel=4, queues=queues)
+    engine = Engine(store, settings, workdir=tmp_path, bus=EventBus())
+    await engine.start(resume=False)
+    try:
+        bulk = victim("bulk", preemptible=True, queue="api")
+        low_run = await started(engine, "bulk", lambda: submit(engine, "bulk", [bulk]))
+        fix = {"id": "fix", "uses": "noop", "priority": "critical", "queue": "api"}
+        urgent = await submit(engine, "urgent", [fix])
+        async with asyncio.timeout(WAIT_S):
+            while (urgent, "fix") not in engine.flow.admission.waiting:
+                await asyncio.sleep(0.02)
+        assert engine.flow.admission.waiting[(urgent, "fix")][2] == "queue:api"
+        assert engine.flow.preemption.stopping == {}  # the token is spent: nobody stopped yet
+        assert (await asyncio.wait_for(engine.wait(urgent), WAIT_S)).status == "succeeded"
+        assert (await asyncio.wait_for(engine.wait(low_run), WAIT_S)).status == "succeeded"
+        (event,) = await events_of(engine, low_run, "task.preempted")
+        assert (event.data["by_task_id"], event.data["reason"]) == ("fix", "queue")
     finally:
         await engine.stop(grace_s=0)
 

@@ -171,6 +171,7 @@ def test_a_rate_limit_is_stuck_no_stop_brings_a_token_back() -> None:
     throttle.take(("r", "a"), Need("api"), 0.0)
     short = throttle.shortage(("r", "b"), Need("api"), 1.0)
     assert short is not None and short.stuck  # full, and the token is spent too
+    assert short.on == "queue:api" and short.retry_after_s == 59.0  # when the token is back
     throttle.release(("r", "a"))
     rate_only = throttle.shortage(("r", "b"), Need("api"), 1.0)
     assert rate_only is not None and rate_only.stuck and rate_only.on == "rate:api"
