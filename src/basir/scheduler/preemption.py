@@ -13,8 +13,8 @@ are pools here alike (`engine.preemption` names them), so one function decides a
 
 A named queue's slots and a concurrency key value's slots are pools too (`queue:NAME`,
 `key:VALUE`, one unit per holder), chosen by `choose_limit_victims`: there a victim may hold
-the queue, the key or both, so within a class the one that frees most of what is still short
-goes first (the fewest victims), then the youngest.  A rate limit is no pool: its tokens are
+the queue, the key or both, so within a class the one holding some of the most pools still
+short goes first (the fewest victims), then the youngest.  A rate limit is no pool: its tokens are
 spent, and no stop brings one back.
 """
 
