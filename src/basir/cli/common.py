@@ -80,8 +80,14 @@ def settings(**overrides: Any) -> Settings:
 
 
 def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
-    """Print a localised error to stderr and exit with `code`."""
-    err_console.print(f"[bold red]{_('error')}:[/] {message}", soft_wrap=True)
+    """Print a localised error to stderr and exit with `code`.
+
+    The message is plain text: brackets in it (`slots[@count/unit]`) are printed, not read as
+    markup.
+    """
+    from rich.markup import escape
+
+    err_console.print(f"[bold red]{_('error')}:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -110,6 +110,7 @@ def _register_optional(app: typer.Typer) -> None:
         from basir.cli import (
             alerts_cmd,
             audit_cmd,
+            queues_cmd,
             resources_cmd,
             runs_cmd,
             schedules_cmd,
@@ -123,6 +124,7 @@ def _register_optional(app: typer.Typer) -> None:
     audit_cmd.register(app)
     schedules_cmd.register(app)
     resources_cmd.register(app)
+    queues_cmd.register(app)
 
 
 def main() -> None:

@@ -42,7 +42,7 @@ from basir.resources.allocator import Allocator, Key, Waiting
 from basir.resources.capacity import pool_capacities
 from basir.resources.fitting import MEMORY, request_of, to_amount
 from basir.scheduler.fair_share import FairReadyQueue
-from basir.scheduler.throttle import MAX_KEY_CHARS, Need, Throttle
+from basir.scheduler.throttle import MAX_KEY_CHARS, Need, Shortage, Throttle
 from basir.scheduler.wait_lines import WaitLines
 from basir.spec.expr_ast import ExpressionError
 from basir.spec.models import Resources
@@ -202,17 +202,13 @@ class Admission:
             self.throttled_s[key] = (need.queue, throttled)
         return True
 
-    def limited(self, run: RunState, task: TaskState) -> bool:
-        """Whether a queue, key or rate limit holds the task back now: preemption frees none
-        of them, so it stops nobody for such a task (`engine.preemption`)."""
-        key = (run.id, task.id)
-        entry = self.waiting.get(key)
-        if entry is not None:
-            return is_limit(entry[2])
+    def shortage(self, run: RunState, task: TaskState) -> Shortage | None:
+        """The queue and key slots the task lacks now, for preemption (`engine.preemption`);
+        None when no queue, key or rate limit holds it back."""
         try:
-            return self.throttle.check(key, self.need(run, task), time.time()) is not None
+            return self.throttle.shortage((run.id, task.id), self.need(run, task), time.time())
         except (BasirError, LookupError):  # an unknown queue or a bad key: fails when popped
-            return True
+            return Shortage("", {}, {}, {}, stuck=True)
 
     def started(self, run: RunState, task: TaskState) -> dict[str, Any]:
         """The row fields of an attempt admitted just now: its queue and time throttled.
@@ -464,9 +460,21 @@ class Admission:
 
     def queues_status(self) -> dict[str, Any]:
         """Every queue (limit, in use, by whom), keys in use, tasks held back by throttling."""
-        waiting = [
-            {"run_id": run.id, "task_id": task.id, "on": on, "reason": task.waiting}
+        now = time.time()
+        held = [
+            ((run.id, task.id), on, task.waiting)
             for run, task, on in self.waiting.values()
             if task.status == TaskStatus.QUEUED and is_limit(on)
         ]
-        return {**self.throttle.snapshot(), "waiting": waiting}
+        waiting = [
+            {
+                "run_id": key[0],
+                "task_id": key[1],
+                "on": on,
+                "reason": reason,
+                "waited_s": round(self.throttle.waited_s(key, now), 3),
+            }
+            for key, on, reason in held
+        ]
+        snapshot = self.throttle.snapshot(now, ((key, on) for key, on, _reason in held))
+        return {**snapshot, "waiting": waiting}

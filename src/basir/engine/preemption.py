@@ -1,21 +1,26 @@
 """Preemption in the engine: a critical task that cannot start stops lower preemptible ones.
 
-Three things can keep a ready task from starting that preemption can free: the engine's
-slots (`max_parallel`), its run's `concurrency`, and resources (`engine.admission`).  For
-each, when the task is critical, the running attempts are offered to the pure choice
-(`scheduler.preemption.choose_victims`) with what each holds of that limit, counted as a pool
-(`SLOTS`, `RUN_SLOTS`, or the resource pools themselves).  A task held back by a named queue,
-a concurrency key or a rate limit waits in that limit's line instead: no victim is stopped for
-it (stopping a holder would only hand the slot around).  A victim is stopped through the same
-path as a cancel or a task pause (its asyncio task is cancelled, the executor SIGTERMs its
-process group, waits its grace, then SIGKILLs it); when its attempt ends the flow calls
-`requeue`, which queues it again without spending a retry, counts it on the task
+Five things can keep a ready task from starting that preemption can free: the engine's slots
+(`max_parallel`), its run's `concurrency`, resources (`engine.admission`), a named queue's
+slots and a concurrency key value's slots.  For each, when the task is critical, the running
+attempts are offered to the pure choice (`scheduler.preemption.choose_victims`, or
+`choose_limit_victims` when a queue or key is short) with what each holds of that limit,
+counted as a pool (`SLOTS`, `RUN_SLOTS`, the resource pools, `queue:NAME`, `key:VALUE`).  What
+a task lacks is decided together: a critical task short of a queue slot and a cpu stops only
+tasks whose ends give it both, never one for a slot it still could not use.  A rate limit is
+never freed (its tokens are spent): a critical task it holds back stops nobody and waits for
+its token in the rate's line.  A victim is stopped through the same path as a cancel or a task
+pause (its asyncio task is cancelled, the executor SIGTERMs its process group, waits its grace,
+then SIGKILLs it); when its attempt ends its queue and key slots are given back, the first of
+those lines (the critical task, first in the queue order) is offered them, and the flow calls
+`requeue`, which queues the victim again without spending a retry, counts it on the task
 (`preemptions`) and records `task.preempted` naming who preempted it.  A critical task whose
 victims are still stopping never asks again, so one shortage stops no more than it needs.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -23,7 +28,14 @@ from typing import TYPE_CHECKING
 
 from basir.engine.state import RunState, TaskState
 from basir.scheduler.ordering import task_priority
-from basir.scheduler.preemption import Candidate, Key, choose_victims, may_preempt
+from basir.scheduler.preemption import (
+    Candidate,
+    Key,
+    choose_limit_victims,
+    choose_victims,
+    may_preempt,
+)
+from basir.scheduler.throttle import Shortage
 from basir.states import RunStatus, TaskStatus
 
 if TYPE_CHECKING:
@@ -37,6 +49,15 @@ STOP_REASON = "preempt"
 MAX_REMEMBERED = 10_000  # fruitless searches kept (cleared past it; they are only a shortcut)
 
 Holds = Callable[[Key], Mapping[str, int]]
+Choose = Callable[..., list[Key] | None]
+NO_SHORTAGE = Shortage("", {}, {}, {})
+
+
+def limit_reason(short: Shortage | None, otherwise: str) -> str:
+    """The `reason` of a preemption: `queue` or `key` when that limit holds the task back."""
+    if short is None:
+        return otherwise
+    return "key" if short.on.startswith("key:") else "queue"
 
 
 def preemptible(run: RunState, task: TaskState) -> bool:
@@ -75,20 +96,26 @@ class Preempter:
         limit = run.record.concurrency
         if run.record.status != RunStatus.RUNNING or (limit is not None and run.running >= limit):
             return  # its own run holds it back first: `for_run_limit` when it is popped
-        if not may_preempt(priority_of(run, task)) or flow.admission.limited(run, task):
-            return  # not critical, or a queue/key/rate limit holds it back: no slot helps
-        # A slot and its resources together: stopping a task for a slot whose freed resources
-        # would still not let the critical task start would stop it for nothing.
+        if not may_preempt(priority_of(run, task)):
+            return
+        short = flow.admission.shortage(run, task)
+        if short is not None and short.stuck:
+            return  # a rate limit holds it back: no stop brings a token back
+        # A slot, its queue and key slots and its resources together: stopping a task for a
+        # slot the critical task could still not use would stop it for nothing.
+        limits = short or NO_SHORTAGE
+        throttle = flow.admission.throttle
         allocator = flow.admission.allocator
         held = allocator.held
         self._make_room(
             run,
             task,
-            "slots",
-            {SLOTS: 1, **flow.admission.request(run, task)},
-            {SLOTS: flow.settings.max_parallel, **allocator.capacity},
-            {SLOTS: flow.slots_used, **allocator.in_use},
-            holds=lambda key: {SLOTS: 1, **held.get(key, {})},
+            limit_reason(short, "slots"),
+            {SLOTS: 1, **limits.request, **flow.admission.request(run, task)},
+            {SLOTS: flow.settings.max_parallel, **limits.capacity, **allocator.capacity},
+            {SLOTS: flow.slots_used, **limits.in_use, **allocator.in_use},
+            holds=lambda key: {SLOTS: 1, **throttle.holds(key), **held.get(key, {})},
+            choose=choose_victims if short is None else choose_limit_victims,
         )
 
     def for_run_limit(self, run: RunState, task: TaskState) -> None:
@@ -100,22 +127,45 @@ class Preempter:
         self._make_room(run, task, "concurrency", {RUN_SLOTS: 1}, *counts, only_run=run.id)
 
     def for_resources(self, run: RunState, task: TaskState) -> None:
-        """The task's resources do not fit: stop lower tasks holding what it is short of."""
+        """The task was not admitted: its queue or key is full, or its resources do not fit.
+        Stop lower tasks holding what it is short of, its resources counted with its limits."""
         admission = self.flow.admission
-        if admission.limited(run, task):
-            return  # it waits for a queue, key or rate limit, which preemption never frees
+        if not may_preempt(priority_of(run, task)):
+            return
+        short = admission.shortage(run, task)
+        if short is not None and short.stuck:  # a rate limit holds it back: no stop brings a
+            self._recheck_after(run, task, short)  # token back; look again once one is there
+            return
+        limits = short or NO_SHORTAGE
+        throttle = admission.throttle
         allocator = admission.allocator
-        request = admission.request(run, task)
         held = allocator.held
         self._make_room(
             run,
             task,
-            "resources",
-            request,
-            allocator.capacity,
-            allocator.in_use,
-            holds=lambda key: held.get(key, {}),
+            limit_reason(short, "resources"),
+            {**limits.request, **admission.request(run, task)},
+            {**limits.capacity, **allocator.capacity},
+            {**limits.in_use, **allocator.in_use},
+            holds=lambda key: {**throttle.holds(key), **held.get(key, {})},
+            choose=choose_victims if short is None else choose_limit_victims,
         )
+
+    def _recheck_after(self, run: RunState, task: TaskState, short: Shortage) -> None:
+        """Held back by a full queue (or key) and a spent rate at once, the critical task waits
+        in the queue's line, where no token would wake it: offer that line again when the
+        token is there, so it may then preempt for the slot."""
+        flow = self.flow
+        timer = (run.id, f"recheck:{short.on}")
+        rate_line = not short.on.startswith(("queue:", "key:"))  # a rate's line has its timer
+        if rate_line or short.retry_after_s is None or flow.timers.armed(timer):
+            return
+        action = functools.partial(self._recheck, short.on)
+        flow.timers.arm(timer, short.retry_after_s, run, task, action)
+
+    def _recheck(self, on: str) -> None:
+        self.flow.admission.rewake(self.flow.push_ready, [on])  # the first of its line
+        self.flow.journal.wake()
 
     def _make_room(
         self,
@@ -128,6 +178,7 @@ class Preempter:
         *,
         only_run: str | None = None,
         holds: Holds | None = None,
+        choose: Choose = choose_victims,
     ) -> None:
         priority = priority_of(run, task)
         beneficiary = (run.id, task.id)
@@ -155,7 +206,7 @@ class Preempter:
                     held,
                 )
             )
-        victims = choose_victims(priority, request, capacity, in_use, candidates)
+        victims = choose(priority, request, capacity, in_use, candidates)
         if not victims:
             if len(self._fruitless) > MAX_REMEMBERED:
                 self._fruitless.clear()

@@ -10,6 +10,12 @@ dropped again.  When even every candidate together would not make it fit, nobody
 
 Needs are amounts per pool: the engine's slots, a run's concurrency and every resource pool
 are pools here alike (`engine.preemption` names them), so one function decides all three.
+
+A named queue's slots and a concurrency key value's slots are pools too (`queue:NAME`,
+`key:VALUE`, one unit per holder), chosen by `choose_limit_victims`: there a victim may hold
+the queue, the key or both, so within a class the one holding some of the most pools still
+short goes first (the fewest victims), then the youngest.  A rate limit is no pool: its tokens are
+spent, and no stop brings one back.
 """
 
 from __future__ import annotations
@@ -115,6 +121,58 @@ def choose_victims(
         return None
     # A greedy pick may be made redundant by a later, bigger one: drop such picks, trying the
     # least preferred first so the preferred victims stay when either would do.
+    for candidate in reversed(list(chosen)):
+        rest = [c for c in chosen if c is not candidate]
+        if _covers(rest, short):
+            chosen = rest
+    return [c.key for c in chosen]
+
+
+def _coverage(candidate: Candidate, left: Mapping[str, int]) -> int:
+    """How many of the pools still short the candidate holds some of (units differ by pool)."""
+    return sum(1 for pool, need in left.items() if need > 0 and candidate.holds.get(pool, 0) > 0)
+
+
+def choose_limit_victims(
+    priority: int,
+    request: Mapping[str, int],
+    capacity: Mapping[str, int],
+    in_use: Mapping[str, int],
+    candidates: Sequence[Candidate],
+) -> list[Key] | None:
+    """`choose_victims` for a task held back by a queue or a concurrency key (and what else it
+    is short of): the lowest class first; within a class the candidate that holds some of the most
+    pools still short (so a holder of both the queue and the key beats two holders of one each),
+    then the youngest.  The same answers otherwise: `[]`, None, never a redundant victim.
+    """
+    if not may_preempt(priority):
+        return None
+    short = shortfall(request, capacity, in_use)
+    if short is None:
+        return None
+    if not short:
+        return []
+    rank = class_rank(priority)
+    eligible = [
+        c
+        for c in candidates
+        if c.preemptible and class_rank(c.priority) < rank and _coverage(c, short) > 0
+    ]
+    chosen: list[Candidate] = []
+    left = dict(short)
+    while any(need > 0 for need in left.values()):
+        eligible = [c for c in eligible if _coverage(c, left) > 0]
+        if not eligible:
+            break
+        best = min(
+            eligible, key=lambda c: (class_rank(c.priority), -_coverage(c, left), -c.started_at)
+        )
+        eligible.remove(best)
+        chosen.append(best)
+        for pool in left:
+            left[pool] -= best.holds.get(pool, 0)
+    if not _covers(chosen, short):
+        return None
     for candidate in reversed(list(chosen)):
         rest = [c for c in chosen if c is not candidate]
         if _covers(rest, short):

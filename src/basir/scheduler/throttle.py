@@ -15,7 +15,7 @@ engine files the tasks it holds back and wakes them when that limit frees.  Time
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +47,22 @@ class Blocked:
     on: str
     reason: str
     retry_after_s: float | None = None  # rate limits only: when the next token is there
+
+
+@dataclass(frozen=True, slots=True)
+class Shortage:
+    """What a start lacks of queue and key slots now, as pools for preemption.
+
+    Pools `queue:NAME` and `key:VALUE`, one unit per holder; `stuck`: a rate limit holds the
+    start back too (its tokens are spent: no stop brings one back).
+    """
+
+    on: str  # the first limit that holds it back (`queue:NAME`, `key:VALUE`, `rate:NAME`)
+    request: dict[str, int]
+    capacity: dict[str, int]
+    in_use: dict[str, int]
+    stuck: bool = False
+    retry_after_s: float | None = None  # stuck on a rate: when its next token is there
 
 
 class UnknownQueueError(LookupError):
@@ -113,6 +129,44 @@ class Throttle:
             return None
         self._since.setdefault(key, now)
         return blocked
+
+    def shortage(self, key: Key, need: Need, now: float) -> Shortage | None:
+        """None when every limit of `need` allows a start now (or `key` holds them already);
+        else the queue and key slots it lacks, for preemption.  Takes and records nothing."""
+        if key in self.held or not need:
+            return None
+        blocked = self._blocked(need, now)
+        if blocked is None:
+            return None
+        request: dict[str, int] = {}
+        capacity: dict[str, int] = {}
+        in_use: dict[str, int] = {}
+        limit = self.queues.get(need.queue) if need.queue is not None else None
+        if limit is not None and limit.slots is not None:
+            pool = f"queue:{need.queue}"
+            request[pool], capacity[pool] = 1, limit.slots
+            in_use[pool] = len(self._queue_holders.get(need.queue or "", {}))
+        if need.key is not None and need.key_limit is not None:
+            pool = f"key:{need.key}"
+            request[pool], capacity[pool] = 1, need.key_limit
+            in_use[pool] = len(self._key_holders.get(need.key, {}))
+        bucket = self._buckets.get(need.queue) if need.queue is not None else None
+        entry = self._key_buckets.get(need.key) if need.key is not None else None
+        waits = [bucket.wait_s(now)] if bucket is not None else []
+        if entry is not None and entry[0] == need.key_rate:
+            waits.append(entry[1].wait_s(now))
+        wait = max(waits, default=0.0)
+        return Shortage(blocked.on, request, capacity, in_use, wait > 0, wait or None)
+
+    def holds(self, key: Key) -> dict[str, int]:
+        """The queue and key slots `key` holds, as `shortage` names them."""
+        need = self.held.get(key)
+        if need is None:
+            return {}
+        held = {f"queue:{need.queue}": 1} if need.queue is not None else {}
+        if need.key is not None:
+            held[f"key:{need.key}"] = 1
+        return held
 
     def _bucket_of(self, on: str) -> TokenBucket | None:
         kind, _sep, name = on.partition(":")
@@ -254,19 +308,35 @@ class Throttle:
         self._since.pop(key, None)
         self._spent.pop(key, None)
 
-    def snapshot(self) -> dict[str, Any]:
-        """Every queue (limit, in use, holders) and every key in use, sorted by name."""
+    def waited_s(self, key: Key, now: float) -> float:
+        """Seconds `key` has been held back by these limits so far (0 when it is not)."""
+        since = self._since.get(key)
+        return self._spent.get(key, 0.0) + (0.0 if since is None else max(0.0, now - since))
+
+    def snapshot(self, now: float = 0.0, waiting: Iterable[tuple[Key, str]] = ()) -> dict[str, Any]:
+        """Every queue (limit, in use, holders, how many wait for it and the longest wait)
+        and every key in use, sorted by name.  `waiting`: the held-back tasks with their wait
+        ids; a task waits for a queue when its slots or its rate hold it back."""
+        waits: dict[str, list[float]] = {}
+        for key, on in waiting:
+            kind, _sep, name = on.partition(":")
+            if kind in ("queue", "rate"):
+                waits.setdefault(name, []).append(self.waited_s(key, now))
         queues = []
         for name in sorted(self.queues):
             limit = self.queues[name]
             holders = self._queue_holders.get(name, {})
+            waited = waits.get(name, [])
             queues.append(
                 {
                     "name": name,
                     "limit": limit.describe(),
                     "slots": limit.slots,
+                    "rate": None if limit.rate is None else describe_rate(limit.rate, limit.per_s),
                     "in_use": len(holders),
                     "holders": [{"run_id": r, "task_id": t} for r, t in holders],
+                    "waiting": len(waited),
+                    "longest_wait_s": round(max(waited), 3) if waited else None,
                 }
             )
         keys = [

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from basir.config import Settings
+from basir.config import QueueLimit, Settings
 from basir.coordinator.workflows import apply_workflow
 from basir.engine.report import run_to_dict
 from basir.engine.runtime import Engine
@@ -238,29 +238,79 @@ async def builds_queue(store: Store, tmp_path: Path) -> AsyncIterator[Engine]:
 
 
 @pytest.mark.parametrize("slots", [1, 4])  # every slot taken too, or slots to spare
-async def test_a_critical_task_waiting_for_its_queue_stops_nobody(
+async def test_a_critical_task_waiting_for_its_queue_preempts_the_queues_holder(
     builds_queue: Engine, slots: int
 ) -> None:
     builds_queue.settings.max_parallel = slots
-    gpu = {"pools": {"gpu": 1}}  # short of it too: what preemption could free
+    gpu = {"pools": {"gpu": 1}}  # short of it too: the victim frees both together
     bulk = victim("bulk", preemptible=True, queue="builds", resources=gpu)
     low_run = await started(builds_queue, "bulk", lambda: submit(builds_queue, "bulk", [bulk]))
     fix = {"id": "fix", "uses": "noop", "priority": "critical", "queue": "builds", "resources": gpu}
     urgent = await submit(builds_queue, "urgent", [fix])
-    if slots > 1:  # popped and held back in the queue's line (with one slot it stays at the head)
-        async with asyncio.timeout(WAIT_S):
-            while (urgent, "fix") not in builds_queue.flow.admission.waiting:
-                await asyncio.sleep(0.02)
-        assert builds_queue.flow.admission.waiting[(urgent, "fix")][2] == "queue:builds"
-    await asyncio.sleep(0.5)  # time enough to have stopped it, had it been a victim
-    assert await events_of(builds_queue, low_run, "task.preempted") == []
-    assert builds_queue.flow.preemption.stopping == {}
-    (bulk,) = await builds_queue.store.get_tasks(low_run)
-    assert (bulk.status, bulk.preemptions) == ("running", 0)
-    await builds_queue.cancel_run(low_run)  # the queue slot frees: the critical task goes
     assert (await asyncio.wait_for(builds_queue.wait(urgent), WAIT_S)).status == "succeeded"
+    assert (await asyncio.wait_for(builds_queue.wait(low_run), WAIT_S)).status == "succeeded"
+    (event,) = await events_of(builds_queue, low_run, "task.preempted")
+    expected = (urgent, "fix", "queue")
+    assert (event.data["by_run_id"], event.data["by_task_id"], event.data["reason"]) == expected
+    (stopped,) = await builds_queue.store.get_tasks(low_run)
+    assert (stopped.attempts, stopped.preemptions) == (1, 1)  # no retry spent
     (done,) = await builds_queue.store.get_tasks(urgent)
     assert done.queue == "builds"
+    assert builds_queue.flow.admission.throttle.held == {}
+
+
+async def test_a_critical_task_held_back_by_a_rate_stops_nobody(
+    store: Store, tmp_path: Path
+) -> None:
+    settings = Settings(
+        home=tmp_path / "home", shutdown_grace_s=0.0, max_parallel=4, queues="api=@1/m"
+    )
+    engine = Engine(store, settings, workdir=tmp_path, bus=EventBus())
+    await engine.start(resume=False)
+    try:
+        bulk = victim("bulk", preemptible=True, queue="api")  # takes the minute's one token
+        low_run = await started(engine, "bulk", lambda: submit(engine, "bulk", [bulk]))
+        fix = {"id": "fix", "uses": "noop", "priority": "critical", "queue": "api"}
+        urgent = await submit(engine, "urgent", [fix])
+        async with asyncio.timeout(WAIT_S):  # the decision is taken as it is set aside
+            while (urgent, "fix") not in engine.flow.admission.waiting:
+                await asyncio.sleep(0.02)
+        assert engine.flow.admission.waiting[(urgent, "fix")][2] == "rate:api"
+        assert engine.flow.preemption.stopping == {}
+        assert engine.flow.runs[low_run].tasks["bulk"].stop_reason is None
+        assert await events_of(engine, low_run, "task.preempted") == []
+        await engine.cancel_run(low_run)
+        await engine.cancel_run(urgent)
+    finally:
+        await engine.stop(grace_s=0)
+
+
+async def test_a_full_queue_with_a_spent_rate_preempts_once_the_token_is_back(
+    store: Store, tmp_path: Path
+) -> None:
+    # One slot and one token per 5 s: `bulk` takes both; `fix` finds the queue full and no
+    # token.  Nobody is stopped then (no stop brings the token back); when the token is back,
+    # `fix` is offered again and preempts `bulk` for the slot.
+    queues = {"api": QueueLimit(slots=1, rate=1, per_s=5.0)}
+    settings = Settings(home=tmp_path / "home", shutdown_grace_s=0.0, max_parallel=4, queues=queues)
+    engine = Engine(store, settings, workdir=tmp_path, bus=EventBus())
+    await engine.start(resume=False)
+    try:
+        bulk = victim("bulk", preemptible=True, queue="api")
+        low_run = await started(engine, "bulk", lambda: submit(engine, "bulk", [bulk]))
+        fix = {"id": "fix", "uses": "noop", "priority": "critical", "queue": "api"}
+        urgent = await submit(engine, "urgent", [fix])
+        async with asyncio.timeout(WAIT_S):
+            while (urgent, "fix") not in engine.flow.admission.waiting:
+                await asyncio.sleep(0.02)
+        assert engine.flow.admission.waiting[(urgent, "fix")][2] == "queue:api"
+        assert engine.flow.preemption.stopping == {}  # the token is spent: nobody stopped yet
+        assert (await asyncio.wait_for(engine.wait(urgent), WAIT_S)).status == "succeeded"
+        assert (await asyncio.wait_for(engine.wait(low_run), WAIT_S)).status == "succeeded"
+        (event,) = await events_of(engine, low_run, "task.preempted")
+        assert (event.data["by_task_id"], event.data["reason"]) == ("fix", "queue")
+    finally:
+        await engine.stop(grace_s=0)
 
 
 async def test_a_critical_task_with_its_queue_free_still_preempts_for_a_slot(
