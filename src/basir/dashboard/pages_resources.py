@@ -1,19 +1,52 @@
-"""The resources page: pools (capacity, in use, by whom) and the tasks waiting for them."""
+"""The resources page: pools (capacity, in use, by whom), the tasks waiting for them, the
+reservations on a timeline, the namespace quotas with their use, recommendations and the
+forecast of when each pool saturates.
+
+It reads what the API's resource routes read, through the same service functions, and shows
+every reader what the API shows every reader; the controls follow the API's roles: operators
+delete reservations, administrators set quotas.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
+from babel.dates import format_datetime, format_timedelta
 from babel.numbers import format_decimal
-from fastapi import APIRouter, Request
-from starlette.responses import JSONResponse, Response
+from fastapi import APIRouter, Path, Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from basir.dashboard import pool_chart
-from basir.dashboard.web import SessionDep, dashboard_of, render, with_headers
+from basir.dashboard import pool_chart, resource_plans
+from basir.dashboard.context import DashboardContext
+from basir.dashboard.sessions import Session
+from basir.dashboard.web import (
+    SessionDep,
+    can_admin,
+    can_operate,
+    csrf_ok,
+    csrf_page,
+    dashboard_of,
+    error_page,
+    forbidden_page,
+    render,
+    with_headers,
+)
+from basir.engine import resource_policies
+from basir.errors import BasirError
 from basir.i18n import _, current_locale
+from basir.monitoring import resource_report
+from basir.resources import policy_store
 
 router = APIRouter(include_in_schema=False)
+
+ReservationId = Annotated[str, Path(pattern=r"^rsv-[0-9a-f]{12}$")]
+ADVICE_WINDOW_S = 86400.0  # as the API's recommendations by default
+FORECAST_WINDOW_S = 7 * 86400.0  # as the API's forecast by default
+QUOTA_FIELDS = ("namespace", "tasks", "cpu", "memory", "runs", "runs_per_hour", "policy", "weight")
 
 MEMORY_POOL = "memory"
 _UNITS = ((1024.0**3, "GiB"), (1024.0**2, "MiB"), (1024.0, "KiB"))
@@ -55,24 +88,154 @@ def pool_rows(pools: list[dict[str, Any]]) -> list[PoolRow]:
     return rows
 
 
-@router.get("/resources")
-async def resources_page(request: Request, session: SessionDep) -> Response:
-    """Pools with capacity and use, and the waiting tasks with their reasons.
+def span_text(seconds: float | None) -> str:
+    """A duration in words in the page's language (Babel): `2 hours`, `ساعتان`."""
+    if seconds is None:
+        return "—"
+    return format_timedelta(timedelta(seconds=seconds), threshold=1.5, locale=current_locale())
 
-    `?part=live` is the fragment the page refreshes when tasks change; `?part=chart` the
-    chart's data (JSON): each pool's use in percent per minute of the last hour, from the
-    metric history (the chart is on the page only when the history has pool series).
-    """
-    ctx = dashboard_of(request)
-    if request.query_params.get("part") == "chart":
-        return with_headers(JSONResponse(await pool_chart.load(ctx.store)))
+
+def tick_text(moment: float) -> str:
+    """A time on the timeline: weekday, hour and minute in UTC, in the page's language."""
+    at = datetime.fromtimestamp(moment, UTC)
+    text: str = format_datetime(at, "EEE HH:mm", locale=current_locale())
+    return text
+
+
+HELPERS = {"amount": amount_text, "span": span_text, "tick": tick_text}
+
+
+async def _quotas(ctx: DashboardContext) -> list[resource_plans.QuotaRow]:
+    """Every namespace quota beside what the namespace holds now (the API's `GET quotas/{ns}`)."""
+    rows = []
+    for quota in await resource_policies.list_quotas(ctx.engine):
+        shown = await resource_policies.get_quota(ctx.engine, str(quota["namespace"]))
+        rows.append(resource_plans.quota_row(shown))
+    return rows
+
+
+async def _live(ctx: DashboardContext) -> dict[str, Any]:
+    """What changes as tasks start and end: pools and waiting tasks."""
     status = ctx.engine.resources_status()
+    return {"pools": pool_rows(status["pools"]), "waiting": status["waiting"]}
+
+
+async def _quota_use(ctx: DashboardContext) -> dict[str, Any]:
+    """Quotas and their use, which also change as tasks start and end."""
+    return {"quotas": await _quotas(ctx)}
+
+
+async def _reservations(ctx: DashboardContext) -> dict[str, Any]:
+    """The reservations' timeline of the coming two days."""
+    found = await policy_store.reservations(ctx.store)
+    return {"timeline": resource_plans.timeline(found, time.time())}
+
+
+async def _plans(ctx: DashboardContext) -> dict[str, Any]:
+    """Recommendations (last day) and forecast (from the last week), as the API computes them."""
+    capacities = {p["name"]: p["capacity"] for p in ctx.engine.resources_status()["pools"]}
+    now = time.time()
+    advice = await resource_report.advise(ctx.store, capacities, ADVICE_WINDOW_S, now)
+    forecast = await resource_report.forecast(ctx.store, capacities, FORECAST_WINDOW_S, now)
+    return {
+        "advice": advice["items"],
+        "advice_window": ADVICE_WINDOW_S,
+        "forecast_window": FORECAST_WINDOW_S,
+        "forecast": resource_plans.forecast_rows(forecast["pools"]),
+    }
+
+
+PARTS = {
+    "live": ("resources_live.html", _live),
+    "quotas": ("resources_quotas.html", _quota_use),
+    "reservations": ("resources_reservations.html", _reservations),
+    "plans": ("resources_plans.html", _plans),
+}
+
+
+async def _page(
+    request: Request,
+    session: Session,
+    *,
+    form: Mapping[str, Any] | None = None,
+    errors: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    ctx = dashboard_of(request)
     values = {
         "since": await ctx.store.last_event_id(),
-        "pools": pool_rows(status["pools"]),
-        "waiting": status["waiting"],
+        **HELPERS,
+        **await _live(ctx),
+        **await _quota_use(ctx),
+        **await _reservations(ctx),
+        **await _plans(ctx),
         "chart": await pool_chart.has_history(ctx.store),
+        "form": {k: str((form or {}).get(k) or "") for k in QUOTA_FIELDS},
+        "errors": errors or {},
     }
-    live = request.query_params.get("part") == "live"
-    template = "resources_live.html" if live else "resources.html"
-    return render(request, template, values, session=session)
+    return render(request, "resources.html", values, session=session, status_code=status)
+
+
+@router.get("/resources")
+async def resources_page(request: Request, session: SessionDep) -> Response:
+    """Pools, waiting tasks, quotas, reservations, recommendations and the forecast.
+
+    `?part=live` is the fragment the page refreshes when tasks change (pools, waiting tasks,
+    quota use); `?part=reservations` and `?part=plans` the timeline and the advice, refreshed
+    by the clock; `?part=chart` the chart's data (JSON): each pool's use in percent per minute
+    of the last hour, from the metric history (the chart is on the page only when the history
+    has pool series).
+    """
+    ctx = dashboard_of(request)
+    part = request.query_params.get("part")
+    if part == "chart":
+        return with_headers(JSONResponse(await pool_chart.load(ctx.store)))
+    if part in PARTS:
+        template, load = PARTS[part]
+        return render(request, template, {**HELPERS, **await load(ctx)}, session=session)
+    return await _page(request, session)
+
+
+async def _checked(request: Request, session: Session, admin: bool) -> tuple[Any, Response | None]:
+    """The posted form, or the page refusing it (CSRF, then the role the API asks for)."""
+    form = await request.form()
+    if not csrf_ok(session, form.get("csrf")):
+        return form, csrf_page(request, session)
+    if admin and not can_admin(session):
+        return form, forbidden_page(request, session, "admin")
+    if not admin and not can_operate(session):
+        return form, forbidden_page(request, session)
+    return form, None
+
+
+@router.post("/resources/reservations/{reservation_id}/delete")
+async def delete_reservation(
+    request: Request, session: SessionDep, reservation_id: ReservationId
+) -> Response:
+    """Delete a reservation (operators, as `DELETE /api/v1/resources/reservations/{id}`)."""
+    _form, refused = await _checked(request, session, admin=False)
+    if refused is not None:
+        return refused
+    try:
+        await resource_policies.delete_reservation(dashboard_of(request).engine, reservation_id)
+    except BasirError as error:
+        return error_page(request, session, error.message, 404)
+    return with_headers(RedirectResponse("/resources#reservations", status_code=303))
+
+
+@router.post("/resources/quotas")
+async def set_quota(request: Request, session: SessionDep) -> Response:
+    """Set a namespace's quota (administrators, as `PUT /api/v1/resources/quotas/{ns}`);
+    errors are shown beside the fields, or above them when the quota's check refuses it."""
+    form, refused = await _checked(request, session, admin=True)
+    if refused is not None:
+        return refused
+    namespace, body, errors = resource_plans.quota_form(form)
+    if not errors:
+        try:
+            await resource_policies.set_quota(dashboard_of(request).engine, namespace, body)
+        except BasirError as error:
+            errors["quota"] = error.message
+    if errors:
+        return await _page(request, session, form=form, errors=errors, status=422)
+    return with_headers(RedirectResponse("/resources#quotas", status_code=303))
