@@ -40,6 +40,7 @@ from basir.errors import BasirError
 from basir.i18n import _, current_locale
 from basir.monitoring import resource_report
 from basir.resources import policy_store
+from basir.resources.fitting import SIZED
 
 router = APIRouter(include_in_schema=False)
 
@@ -48,7 +49,6 @@ ADVICE_WINDOW_S = 86400.0  # as the API's recommendations by default
 FORECAST_WINDOW_S = 7 * 86400.0  # as the API's forecast by default
 QUOTA_FIELDS = ("namespace", "tasks", "cpu", "memory", "runs", "runs_per_hour", "policy", "weight")
 
-MEMORY_POOL = "memory"
 _UNITS = ((1024.0**3, "GiB"), (1024.0**2, "MiB"), (1024.0, "KiB"))
 
 
@@ -64,10 +64,10 @@ class PoolRow:
 
 
 def amount_text(pool: str, amount: float) -> str:
-    """An amount of a pool for people: binary sizes for memory, else the number (cores for cpu,
-    slots for the others)."""
+    """An amount of a pool for people: binary sizes for memory and disk (and a quota's memory),
+    else the number (cores for cpu, slots for the others)."""
     locale = current_locale()
-    if pool == MEMORY_POOL:
+    if pool in SIZED:
         for size, unit in _UNITS:
             if amount >= size:
                 return f"{format_decimal(round(amount / size, 1), locale=locale)} {unit}"

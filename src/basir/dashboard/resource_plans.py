@@ -22,6 +22,8 @@ from basir.resources.windows import Reservation, next_start, window_at, windows_
 HOUR_S = 3600.0
 TIMELINE_S = 48 * HOUR_S
 TICK_S = 6 * HOUR_S
+LABEL_EVERY_S = 12 * HOUR_S  # a weekday and time every 12 h fits even in Arabic
+LAST_LABEL_AT = 80  # percent: a label further along would run off the track
 MAX_BARS_PER_LANE = 24
 PERCENT = 100
 QUOTA_LIMITS = ("tasks", "cpu", "memory", "runs", "runs_per_hour")
@@ -53,12 +55,13 @@ class Lane:
 
 @dataclass(frozen=True, slots=True)
 class Timeline:
-    """The reservations from `start` to `end`: lanes, ticks `(percent, time)`, now in percent."""
+    """The reservations from `start` to `end`: lanes, now in percent, and ticks
+    `(percent, time, labelled)`: a line every `TICK_S`, a label on those at 00:00 and 12:00 UTC."""
 
     start: float
     end: float
     now_at: int
-    ticks: list[tuple[int, float]]
+    ticks: list[tuple[int, float, bool]]
     lanes: list[Lane]
 
 
@@ -102,7 +105,8 @@ def timeline(reservations: Sequence[Reservation], now: float) -> Timeline:
     ticks = []
     moment = first_tick
     while moment < end:
-        ticks.append((round(percent_at(moment, start, end)), moment))
+        at = round(percent_at(moment, start, end))
+        ticks.append((at, moment, moment % LABEL_EVERY_S == 0 and at <= LAST_LABEL_AT))
         moment += TICK_S
     return Timeline(start, end, round(percent_at(now, start, end)), ticks, lanes)
 

@@ -68,8 +68,10 @@ def test_the_timeline_shows_windows_of_the_next_two_days() -> None:
     assert (old.active, old.next, old.bars) == (False, None, [])
     assert mobile.active and mobile.until == NOW + HOUR
     assert [(b.at, b.width, b.active) for b in mobile.bars] == [(0, 4, True)]
-    assert shown.now_at == 1 and all(0 <= at < PERCENT for at, _t in shown.ticks)
-    assert [t % (6 * HOUR) for _at, t in shown.ticks] == [0.0] * len(shown.ticks)
+    assert shown.now_at == 1 and all(0 <= at < PERCENT for at, _t, _l in shown.ticks)
+    assert [t % (6 * HOUR) for _at, t, _l in shown.ticks] == [0.0] * len(shown.ticks)
+    labelled = [(at, t) for at, t, shown_label in shown.ticks if shown_label]
+    assert labelled and all(t % (12 * HOUR) == 0 and at <= 80 for at, t in labelled)
 
 
 def test_every_placement_class_exists_in_the_stylesheet() -> None:
