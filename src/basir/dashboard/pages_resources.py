@@ -159,8 +159,10 @@ async def _page(
     *,
     form: Mapping[str, Any] | None = None,
     errors: Mapping[str, str] | None = None,
+    reserve: Mapping[str, Any] | None = None,
     status: int = 200,
 ) -> Response:
+    """The whole page; after a refused form, that form again with its values and errors."""
     ctx = dashboard_of(request)
     values = {
         "since": await ctx.store.last_event_id(),
@@ -171,7 +173,10 @@ async def _page(
         **await _plans(ctx),
         "chart": await pool_chart.has_history(ctx.store),
         "form": {k: str((form or {}).get(k) or "") for k in QUOTA_FIELDS},
-        "errors": errors or {},
+        "errors": (errors or {}) if reserve is None else {},
+        "rsv": {k: str((reserve or {}).get(k) or "") for k in resource_plans.RESERVATION_FIELDS},
+        "rsv_errors": (errors or {}) if reserve is not None else {},
+        "pool_names": sorted(p["name"] for p in ctx.engine.resources_status()["pools"]),
     }
     return render(request, "resources.html", values, session=session, status_code=status)
 
@@ -206,6 +211,25 @@ async def _checked(request: Request, session: Session, admin: bool) -> tuple[Any
     if not admin and not can_operate(session):
         return form, forbidden_page(request, session)
     return form, None
+
+
+@router.post("/resources/reservations")
+async def create_reservation(request: Request, session: SessionDep) -> Response:
+    """Reserve an amount of a pool (operators, as `POST /api/v1/resources/reservations`);
+    errors beside the fields, or above them when the reservation's check refuses it."""
+    form, refused = await _checked(request, session, admin=False)
+    if refused is not None:
+        return refused
+    given, errors = resource_plans.reservation_form(form)
+    if not errors:
+        engine = dashboard_of(request).engine
+        try:
+            await resource_policies.add_reservation(engine, given, session.principal.user)
+        except BasirError as error:
+            errors["reservation"] = error.message
+    if errors:
+        return await _page(request, session, errors=errors, reserve=form, status=422)
+    return with_headers(RedirectResponse("/resources#reservations", status_code=303))
 
 
 @router.post("/resources/reservations/{reservation_id}/delete")

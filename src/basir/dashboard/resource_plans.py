@@ -17,6 +17,7 @@ from typing import Any
 
 from basir.i18n import _
 from basir.resources.fitting import CPU, MILLI
+from basir.resources.reservations import ReservationInput
 from basir.resources.windows import Reservation, next_start, window_at, windows_between
 
 HOUR_S = 3600.0
@@ -209,3 +210,49 @@ def quota_form(form: Mapping[str, Any]) -> tuple[str, dict[str, Any], dict[str, 
         else:
             errors[name] = _("a whole number, such as 4")
     return namespace, body, errors
+
+
+RESERVATION_FIELDS = (
+    "pool", "amount", "holder_kind", "holder", "from", "to", "cron", "duration", "timezone",
+)  # fmt: skip
+LOCAL_MINUTE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")
+MAX_CRON_CHARS = 200
+PLAIN_NUMBER = re.compile(r"^\d{1,12}(\.\d{1,6})?$")
+
+
+def _instant_text(text: str) -> str:
+    """A `datetime-local` value (no offset) is read as UTC, as the form says."""
+    return f"{text}+00:00" if LOCAL_MINUTE.match(text) else text
+
+
+def reservation_form(form: Mapping[str, Any]) -> tuple[ReservationInput, dict[str, str]]:
+    """The reservation of a posted form, and errors by field.
+
+    Only the form's own shape is checked here (names, lengths); the times, cron, zone, amount
+    and over-commitment are checked by the same service as the API's.
+    """
+    values = {name: str(form.get(name) or "").strip() for name in RESERVATION_FIELDS}
+    errors: dict[str, str] = {}
+    for name in ("pool", "holder"):
+        if not QUOTA_NAME.match(values[name]):
+            errors[name] = _("lower-case letters, digits, '.', '_' or '-', such as mobile")
+    for name, text in values.items():
+        if len(text) > (MAX_CRON_CHARS if name == "cron" else MAX_FIELD_CHARS + 32):
+            errors[name] = _("at most {n} characters", n=MAX_FIELD_CHARS + 32)
+    if not values["amount"]:
+        errors["amount"] = _("give an amount: cores for cpu, a size for memory, slots otherwise")
+    text = values["amount"]
+    amount: float | str = float(text) if PLAIN_NUMBER.match(text) else text  # else a size
+    workflow = values["holder_kind"] == "workflow"
+    given = ReservationInput(
+        pool=values["pool"],
+        amount=amount,
+        namespace=None if workflow else values["holder"],
+        workflow=values["holder"] if workflow else None,
+        start=_instant_text(values["from"]) if values["from"] else None,
+        end=_instant_text(values["to"]) if values["to"] else None,
+        cron=values["cron"] or None,
+        duration=values["duration"] or None,
+        timezone=values["timezone"] or "UTC",
+    )
+    return given, errors

@@ -192,6 +192,26 @@ def test_an_admin_deletes_a_reservation_and_sets_a_quota_a_viewer_cannot(
     ids = [r["id"] for r in client.get("/api/v1/resources/reservations").json()]
     assert nightly not in ids
 
+    start = time.time() + 3600
+    start -= start % 3600
+    page.click("#reserve-toggle")
+    page.select_option("#rsv-pool", "gpu")
+    page.select_option("#rsv-holder_kind", "workflow")
+    page.fill("#rsv-holder", "dash-gpu")
+    page.fill("#rsv-amount", "1")
+    page.fill("#rsv-from", datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%dT%H:%M"))
+    page.fill("#rsv-to", datetime.fromtimestamp(start + 7200, UTC).strftime("%Y-%m-%dT%H:%M"))
+    page.click("#reserve-submit")
+    row = page.locator("#reservations tr", has_text="dash-gpu")
+    expect(row.locator(".tl-bar")).to_have_count(1)
+    listed = client.get("/api/v1/resources/reservations").json()
+    made = [r for r in listed if r.get("workflow") == "dash-gpu"]
+    assert [(r["amount"], r["created_by"], r["from"][:16]) for r in made] == [
+        (1, "admin", datetime.fromtimestamp(start, UTC).isoformat()[:16])
+    ]
+    expect(row).to_have_attribute("data-reservation", made[0]["id"])
+
+    page.click("#quota-toggle")
     page.fill("#quota-namespace", "ml")
     page.fill("#quota-tasks", "two")
     page.click("#quota-submit")

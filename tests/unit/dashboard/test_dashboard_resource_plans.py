@@ -20,6 +20,7 @@ from basir.dashboard.resource_plans import (
     placed,
     quota_form,
     quota_row,
+    reservation_form,
     timeline,
 )
 from basir.engine import resource_policies
@@ -104,6 +105,33 @@ def test_the_quota_form_reads_whole_numbers_cores_and_sizes() -> None:
     )
     _ns, _body, errors = quota_form({"namespace": "Not Valid", "tasks": "four", "cpu": "x"})
     assert set(errors) == {"namespace", "tasks", "cpu"}
+
+
+def test_the_reservation_form_reads_utc_times_and_a_holder() -> None:
+    given, errors = reservation_form(
+        {"pool": "gpu", "amount": "2", "holder_kind": "workflow", "holder": "release",
+         "from": "2026-12-02T02:00", "to": "2026-12-02T04:00"}
+    )  # fmt: skip
+    assert errors == {}
+    assert (given.pool, given.amount, given.workflow, given.namespace) == (
+        "gpu",
+        2.0,
+        "release",
+        None,
+    )
+    assert (given.start, given.end) == ("2026-12-02T02:00+00:00", "2026-12-02T04:00+00:00")
+    nightly, _errors = reservation_form(
+        {"pool": "memory", "amount": "4Gi", "holder": "mobile", "cron": "0 2 * * *",
+         "duration": "2h", "timezone": "Asia/Riyadh"}
+    )  # fmt: skip
+    assert (nightly.amount, nightly.namespace, nightly.cron, nightly.start) == (
+        "4Gi",
+        "mobile",
+        "0 2 * * *",
+        None,
+    )
+    _given, errors = reservation_form({"pool": "GPU!", "holder": "", "amount": ""})
+    assert set(errors) == {"pool", "holder", "amount"}
 
 
 def test_the_forecast_lists_the_soonest_to_fill_first() -> None:
@@ -205,3 +233,25 @@ async def test_recommendations_and_forecast_from_the_history_in_arabic(
     arabic = await browser("viewer", **{"Accept-Language": "ar"})
     part = (await arabic.get("/resources?part=plans")).text
     assert "التوقعات" in part and "gradle" in part and "raise pool" not in part
+
+
+async def test_operators_reserve_from_the_page_with_the_api_checks(
+    browser: Browser, engine: Engine
+) -> None:
+    operator = await browser("operator")
+    page = (await operator.get("/resources")).text
+    assert 'id="reserve-form"' in page and '<option value="gradle"' in page
+    form = {"pool": "gradle", "amount": "3", "holder_kind": "namespace", "holder": "mobile",
+            "cron": "0 2 * * *", "duration": "2h", "timezone": "Asia/Riyadh"}  # fmt: skip
+    done = await _post(operator, "/resources/reservations", **form)
+    assert done.status_code == 303
+    [made] = await resource_policies.list_reservations(engine)
+    assert (made["pool"], made["amount"], made["namespace"]) == ("gradle", 3, "mobile")
+    assert (made["cron"], made["duration_s"], made["created_by"]) == ("0 2 * * *", 7200, "operator")
+    over = await _post(operator, "/resources/reservations", **{**form, "amount": "2"})
+    assert over.status_code == 422 and 'id="reservation-error"' in over.text
+    assert 'id="rsv-amount" name="amount" type="text" value="2"' in over.text
+    viewer = await browser("viewer")
+    assert 'id="reserve-form"' not in (await viewer.get("/resources")).text
+    refused = await _post(viewer, "/resources/reservations", **form)
+    assert refused.status_code == 403
