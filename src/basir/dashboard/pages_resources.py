@@ -47,6 +47,7 @@ router = APIRouter(include_in_schema=False)
 ReservationId = Annotated[str, Path(pattern=r"^rsv-[0-9a-f]{12}$")]
 ADVICE_WINDOW_S = 86400.0  # as the API's recommendations by default
 FORECAST_WINDOW_S = 7 * 86400.0  # as the API's forecast by default
+PLANS_TTL_S = 60.0  # the history is sampled every few seconds; advice this old is fresh enough
 QUOTA_FIELDS = ("namespace", "tasks", "cpu", "memory", "runs", "runs_per_hour", "policy", "weight")
 
 _UNITS = ((1024.0**3, "GiB"), (1024.0**2, "MiB"), (1024.0, "KiB"))
@@ -131,7 +132,7 @@ async def _reservations(ctx: DashboardContext) -> dict[str, Any]:
     return {"timeline": resource_plans.timeline(found, time.time())}
 
 
-async def _plans(ctx: DashboardContext) -> dict[str, Any]:
+async def _compute_plans(ctx: DashboardContext) -> dict[str, Any]:
     """Recommendations (last day) and forecast (from the last week), as the API computes them."""
     capacities = {p["name"]: p["capacity"] for p in ctx.engine.resources_status()["pools"]}
     now = time.time()
@@ -143,6 +144,26 @@ async def _plans(ctx: DashboardContext) -> dict[str, Any]:
         "forecast_window": FORECAST_WINDOW_S,
         "forecast": resource_plans.forecast_rows(forecast["pools"]),
     }
+
+
+def _fresh_plans(ctx: DashboardContext, now: float) -> dict[str, Any] | None:
+    """The advice and forecast in the page's language computed less than `PLANS_TTL_S` ago."""
+    hit = ctx.views.get(f"resources.plans.{current_locale()}")
+    return hit[1] if hit is not None and now - hit[0] < PLANS_TTL_S else None
+
+
+async def _plans(ctx: DashboardContext) -> dict[str, Any]:
+    """The advice and forecast, computed at most once a `PLANS_TTL_S` per language for all
+    viewers: a week of history takes a second or more to read and fit."""
+    found = _fresh_plans(ctx, time.time())
+    if found is not None:
+        return found
+    async with ctx.views_lock:
+        found = _fresh_plans(ctx, time.time())  # another viewer may have just computed them
+        if found is None:
+            found = await _compute_plans(ctx)
+            ctx.views[f"resources.plans.{current_locale()}"] = (time.time(), found)
+    return found
 
 
 PARTS = {
@@ -170,7 +191,7 @@ async def _page(
         **await _live(ctx),
         **await _quota_use(ctx),
         **await _reservations(ctx),
-        **await _plans(ctx),
+        **(_fresh_plans(ctx, time.time()) or {"plans_pending": True}),
         "chart": await pool_chart.has_history(ctx.store),
         "form": {k: str((form or {}).get(k) or "") for k in QUOTA_FIELDS},
         "errors": (errors or {}) if reserve is None else {},
@@ -185,11 +206,12 @@ async def _page(
 async def resources_page(request: Request, session: SessionDep) -> Response:
     """Pools, waiting tasks, quotas, reservations, recommendations and the forecast.
 
-    `?part=live` is the fragment the page refreshes when tasks change (pools, waiting tasks,
-    quota use); `?part=reservations` and `?part=plans` the timeline and the advice, refreshed
-    by the clock; `?part=chart` the chart's data (JSON): each pool's use in percent per minute
-    of the last hour, from the metric history (the chart is on the page only when the history
-    has pool series).
+    `?part=live` and `?part=quotas` are the fragments the page refreshes when tasks change
+    (pools, waiting tasks; quota use); `?part=reservations` and `?part=plans` the timeline and
+    the advice, refreshed by the clock (the page fetches the advice once shown, unless it is
+    already computed); `?part=chart` the chart's data (JSON): each pool's use in percent per
+    minute of the last hour, from the metric history (the chart is on the page only when the
+    history has pool series).
     """
     ctx = dashboard_of(request)
     part = request.query_params.get("part")

@@ -225,9 +225,14 @@ async def test_recommendations_and_forecast_from_the_history_in_arabic(
         ]
     await store.metrics_write(points)
     viewer = await browser("viewer")
-    page = (await viewer.get("/resources")).text
+    first = (await viewer.get("/resources")).text
+    assert 'hx-trigger="load, ' in first and 'data-kind="raise_pool"' not in first
+    part = (await viewer.get("/resources?part=plans")).text
+    assert part.lstrip().startswith('<div id="plans-live"')
+    page = (await viewer.get("/resources")).text  # computed a moment ago: on the page at once
     advice = html.escape("raise pool gradle from 4 to 5: tasks waited 30 min for it")
     assert 'data-kind="raise_pool"' in page and advice in page
+    assert 'hx-trigger="load, ' not in page
     row = page.split('<tr data-pool="gradle">')[-1].split("</tr>")[0]
     assert "around" in row and "<time" in row
     arabic = await browser("viewer", **{"Accept-Language": "ar"})
