@@ -108,11 +108,7 @@ HELPERS = {"amount": amount_text, "span": span_text, "tick": tick_text}
 
 async def _quotas(ctx: DashboardContext) -> list[resource_plans.QuotaRow]:
     """Every namespace quota beside what the namespace holds now (the API's `GET quotas/{ns}`)."""
-    rows = []
-    for quota in await resource_policies.list_quotas(ctx.engine):
-        shown = await resource_policies.get_quota(ctx.engine, str(quota["namespace"]))
-        rows.append(resource_plans.quota_row(shown))
-    return rows
+    return [resource_plans.quota_row(q) for q in await resource_policies.quotas_in_use(ctx.engine)]
 
 
 async def _live(ctx: DashboardContext) -> dict[str, Any]:

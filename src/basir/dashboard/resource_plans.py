@@ -52,6 +52,7 @@ class Lane:
     until: float | None
     next: float | None
     bars: list[Bar] = field(default_factory=list)
+    more: bool = False  # more windows in view than `MAX_BARS_PER_LANE` (the first are shown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +97,9 @@ def timeline(reservations: Sequence[Reservation], now: float) -> Timeline:
             until=current[1] if current is not None else None,
             next=next_start(reservation, now),
         )
-        for lo, hi in windows_between(reservation, start, end, MAX_BARS_PER_LANE)[
-            :MAX_BARS_PER_LANE
-        ]:
+        found = windows_between(reservation, start, end, MAX_BARS_PER_LANE)
+        lane.more = len(found) > MAX_BARS_PER_LANE
+        for lo, hi in found[:MAX_BARS_PER_LANE]:
             at, width = placed(lo, hi, start, end)
             lane.bars.append(Bar(lo, hi, at, width, lo <= now < hi))
         lanes.append(lane)

@@ -14,6 +14,7 @@ from dashboard_helpers import Browser, csrf_of
 from basir.config import Settings
 from basir.dashboard.assets import STATIC_DIR
 from basir.dashboard.resource_plans import (
+    MAX_BARS_PER_LANE,
     PERCENT,
     TIMELINE_S,
     forecast_rows,
@@ -73,6 +74,16 @@ def test_the_timeline_shows_windows_of_the_next_two_days() -> None:
     assert [t % (6 * HOUR) for _at, t, _l in shown.ticks] == [0.0] * len(shown.ticks)
     labelled = [(at, t) for at, t, shown_label in shown.ticks if shown_label]
     assert labelled and all(t % (12 * HOUR) == 0 and at <= 80 for at, t in labelled)
+
+
+def test_a_lane_shows_its_first_windows_and_says_there_are_more() -> None:
+    hourly = Reservation(
+        "rsv-000000000004", "gradle", 1, "namespace", "ci",
+        cron="0 * * * *", duration_s=HOUR / 2, timezone="UTC",
+    )  # fmt: skip
+    [lane] = timeline([hourly], NOW).lanes
+    assert len(lane.bars) == MAX_BARS_PER_LANE and lane.more
+    assert lane.bars[0].start == NOW - 1800 and not lane.bars[0].active  # [start, end)
 
 
 def test_every_placement_class_exists_in_the_stylesheet() -> None:
