@@ -28,6 +28,7 @@ OWN_FILES = (
     "live_chart.js",
     "chart.js",
     "pools.js",
+    "resources.css",
     "boards.css",
     "boards.js",
 )

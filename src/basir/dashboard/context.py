@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from basir.config import Settings
 from basir.engine.runtime import Engine
@@ -30,6 +31,10 @@ class DashboardContext:
     auth: Authenticator | None = None
     # The server's metrics (the live streams count in `basir_sse_clients`), when served.
     metrics: Metrics | None = None
+    # Costly views shared by every viewer (the resources page's advice and forecast read a
+    # week of history): key -> (when computed, values); the lock computes each once at a time.
+    views: dict[str, tuple[float, Any]] = field(default_factory=dict)
+    views_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def store(self) -> Store:

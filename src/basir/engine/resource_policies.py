@@ -119,18 +119,30 @@ async def set_quota(engine: Engine, namespace: str, body: dict[str, Any]) -> dic
     return quota.shown()
 
 
-async def get_quota(engine: Engine, namespace: str) -> dict[str, Any]:
-    """A namespace's quota with what it uses now."""
-    quota = await policy_store.get_quota(engine.store, namespace)
-    usage = engine.flow.admission.governor.usage(namespace, time.time())
-    in_use = {
+def _in_use(engine: Engine, namespace: str, now: float) -> dict[str, Any]:
+    """What a namespace holds now: tasks, cpu (cores), memory (bytes), active runs, runs
+    started in the past hour."""
+    usage = engine.flow.admission.governor.usage(namespace, now)
+    return {
         "tasks": usage.tasks,
         "cpu": usage.cpu / 1000,
         "memory": usage.memory,
         "runs": usage.runs,
         "runs_past_hour": len(usage.starts),
     }
-    return {**quota.shown(), "in_use": in_use}
+
+
+async def get_quota(engine: Engine, namespace: str) -> dict[str, Any]:
+    """A namespace's quota with what it uses now."""
+    quota = await policy_store.get_quota(engine.store, namespace)
+    return {**quota.shown(), "in_use": _in_use(engine, namespace, time.time())}
+
+
+async def quotas_in_use(engine: Engine) -> list[dict[str, Any]]:
+    """Every namespace quota with what it uses now (one read of the store for all)."""
+    now = time.time()
+    found = await policy_store.quotas(engine.store)
+    return [{**q.shown(), "in_use": _in_use(engine, q.namespace, now)} for q in found]
 
 
 async def list_quotas(engine: Engine) -> list[dict[str, Any]]:

@@ -83,8 +83,11 @@ async def _by_label(
 ) -> dict[str, list[Point]]:
     """Points of `name` in the window, by the value of one label (series summed per time)."""
     grouped: dict[str, dict[float, float]] = {}
+    keys: dict[str, str] = {}  # a week holds ~10,000 points per series but few label sets
     for point in await store.metrics_query(name, resolution_for(end - start), start, end):
-        key = json.loads(point.labels).get(label, "")
+        key = keys.get(point.labels)
+        if key is None:
+            key = keys[point.labels] = str(json.loads(point.labels).get(label, ""))
         series = grouped.setdefault(key, {})
         series[point.time] = series.get(point.time, 0.0) + point.value
     return {key: sorted(series.items()) for key, series in grouped.items()}

@@ -115,7 +115,6 @@ def test_resources_show_holders_and_a_waiting_task_that_leaves_live(
     expect(waiting).to_contain_text("waiting for gradle: 1/1 in use by run")
     expect(page.locator("#pool-chart canvas")).to_have_count(1)
     expect(page.locator("#pool-chart")).to_contain_text("gradle")
-    shot(page, "resources")
     client.post(f"/api/v1/runs/{run_id}/cancel")
     wait_status(client, run_id, {"cancelled"})
     expect(page.locator("#waiting")).to_have_count(0)
@@ -253,7 +252,8 @@ def test_every_page_in_arabic(context: BrowserContext) -> None:
             assert ARABIC.search(page.locator(f"#menu a[href='{path}']").inner_text()), path
             if path == "/reports":
                 page.goto("/reports?since=1h")
-            shot(page, path.strip("/"))
+            if path != "/resources":  # shot with every section by its own suite
+                shot(page, path.strip("/"))
         page.goto("/scheduler")
         expect(page.locator("#schedules")).to_contain_text("+03:00")
     finally:
