@@ -1,0 +1,160 @@
+"""Kernel memory limits on real processes (`BASIR_MEMORY_LIMIT=rlimit` on this machine).
+
+A shell task and an isolated python task over their declared `memory` fail with reason `oom`
+(`RLIMIT_AS` makes their allocation fail); within it they run; a retry grows the limit; a
+task's `memory_limit: sampler` leaves it to the sampler.  The cgroup path is tested against a
+stand-in directory (`tests/unit/executors/test_memory_limit.py`): this machine has no
+delegated cgroup v2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from basir.config import Settings
+from basir.coordinator.workflows import apply_workflow
+from basir.engine.report import run_to_dict
+from basir.engine.runtime import Engine
+from basir.spec.models import WorkflowSpec
+from basir.store.base import Store
+from basir.store.records import EventRecord
+
+PY = sys.executable
+HOG = f"{PY} -c 'b = bytearray(300 << 20); import time; time.sleep(60)'"
+SMALL = f"{PY} -c 'b = bytearray(20 << 20)'"
+EXCEEDED = "resource.memory_exceeded"
+
+
+@pytest.fixture
+async def limited(store: Store, tmp_path: Path) -> AsyncIterator[Engine]:
+    """An engine limiting memory by `RLIMIT_AS`, with the sampler as backstop."""
+    settings = Settings(
+        home=tmp_path / "home",
+        shutdown_grace_s=0.0,
+        usage_interval_s=0.1,
+        metrics_interval_s=0,
+        memory_limit="rlimit",
+    )
+    engine = Engine(store, settings, workdir=tmp_path)
+    assert engine.memory.mode == "rlimit"
+    await engine.start(resume=False)
+    yield engine
+    await engine.stop(grace_s=0)
+
+
+async def run(
+    engine: Engine, tasks: list[dict[str, Any]]
+) -> tuple[dict[str, Any], list[EventRecord]]:
+    """Run a one-off workflow to its end; its result and its `memory_exceeded` events."""
+    spec = WorkflowSpec.model_validate({"name": "limits", "tasks": tasks})
+    version, _ = await apply_workflow(engine.store, spec)
+    with engine.bus.subscribe(lambda e: e.type == EXCEEDED) as exceeded:
+        run_id = (await engine.submit(version)).id
+        final = await asyncio.wait_for(engine.wait(run_id), 60)
+        events = exceeded.drain()
+    return run_to_dict(final, await engine.store.get_tasks(run_id)), events
+
+
+async def test_a_shell_task_over_its_memory_fails_with_reason_oom(limited: Engine) -> None:
+    task = {"id": "hog", "run": HOG, "resources": {"memory": "64Mi"}, "timeout": "50s"}
+    result, [event] = await run(limited, [task])
+    hog = result["tasks"]["hog"]
+    assert hog["status"] == "failed"
+    assert hog["error"].startswith("stopped: out of memory at its limit of 64Mi (RLIMIT_AS) (oom)")
+    assert "MemoryError" in hog["error"]  # the process's own last words, under the reason
+    assert event.data["reason"] == "oom"
+    assert event.data["enforced_by"] == "rlimit"
+    assert event.data["limit_bytes"] == 64 << 20
+    assert limited.usage.stopped_for_memory == 0  # the kernel refused, not the sampler
+
+
+async def test_an_isolated_python_task_over_its_memory_fails_with_reason_oom(
+    limited: Engine,
+) -> None:
+    task = {
+        "id": "hog",
+        "python": "resource_funcs:hog",
+        "args": [300],
+        "isolate": True,
+        "resources": {"memory": "64Mi"},
+    }
+    result, [event] = await run(limited, [task])
+    hog = result["tasks"]["hog"]
+    assert hog["status"] == "failed"
+    assert hog["error"].startswith("stopped: out of memory at its limit of 64Mi (RLIMIT_AS) (oom)")
+    assert (event.data["reason"], event.data["enforced_by"]) == ("oom", "rlimit")
+
+
+async def test_tasks_within_their_memory_run(limited: Engine) -> None:
+    tasks = [
+        {"id": "shell", "run": SMALL, "resources": {"memory": "256Mi"}},
+        {
+            "id": "py",
+            "python": "resource_funcs:hog",
+            "args": [20],
+            "isolate": True,
+            "resources": {"memory": "128Mi"},
+        },
+        {
+            "id": "again",
+            "needs": ["py"],
+            "python": "resource_funcs:hog",
+            "args": [20],
+            "isolate": True,
+            "resources": {"memory": "128Mi"},
+        },
+    ]
+    result, events = await run(limited, tasks)
+    assert result["status"] == "succeeded", result
+    assert result["tasks"]["py"]["outputs"] == {"bytes": 20 << 20}
+    assert events == []
+
+
+async def test_a_failure_that_is_not_memory_keeps_its_own_error(limited: Engine) -> None:
+    task = {
+        "id": "bad",
+        "run": "echo 'some other failure'; exit 3",
+        "resources": {"memory": "64Mi"},
+    }
+    result, events = await run(limited, [task])
+    assert result["tasks"]["bad"]["error"].startswith("exited with code 3")
+    assert events == []
+
+
+# About 100 MiB for a moment: over a 64Mi address space, within 256Mi.
+GROWER = f"{PY} -c 'b = bytearray(100 << 20)'"
+
+
+async def test_a_retry_after_oom_gets_a_grown_limit(limited: Engine) -> None:
+    task = {
+        "id": "grow",
+        "run": GROWER,
+        "resources": {"memory": "64Mi"},
+        "retries": {"max": 2, "delay": "10ms", "on_oom": {"grow": 4, "max": "256Mi"}},
+    }
+    result, [event] = await run(limited, [task])
+    assert result["status"] == "succeeded"
+    assert event.data["limit_bytes"] == 64 << 20
+    assert event.data["next_limit_bytes"] == 256 << 20
+    [row] = await limited.store.get_tasks(result["run_id"])
+    assert (row.attempts, row.memory_limit) == (2, 256 << 20)
+
+
+async def test_a_task_may_leave_its_limit_to_the_sampler(limited: Engine) -> None:
+    task = {
+        "id": "jvm",
+        "run": HOG,
+        "resources": {"memory": "64Mi", "memory_limit": "sampler"},
+        "timeout": "50s",
+    }
+    result, [event] = await run(limited, [task])
+    assert "more than its limit of 64Mi (oom)" in result["tasks"]["jvm"]["error"]
+    assert event.data["enforced_by"] == "sampler"
+    assert event.data["memory_bytes"] > 64 << 20  # it did get its 300 MiB: no RLIMIT_AS
+    assert limited.usage.stopped_for_memory == 1
