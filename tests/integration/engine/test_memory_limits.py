@@ -10,6 +10,7 @@ delegated cgroup v2.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -158,3 +159,34 @@ async def test_a_task_may_leave_its_limit_to_the_sampler(limited: Engine) -> Non
     assert event.data["enforced_by"] == "sampler"
     assert event.data["memory_bytes"] > 64 << 20  # it did get its 300 MiB: no RLIMIT_AS
     assert limited.usage.stopped_for_memory == 1
+
+
+async def test_with_a_delegated_cgroup_an_oom_kill_fails_the_task_with_reason_oom(
+    limited: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from basir.executors.memory import AttemptMemory, CgroupTree
+
+    class StandInTree(CgroupTree):
+        @staticmethod
+        def _rmdir(path: Path) -> None:
+            shutil.rmtree(path)
+
+    root = tmp_path / "delegated"
+    root.mkdir()
+    monkeypatch.setattr(AttemptMemory, "tree_type", StandInTree)
+    limited.memory.mode, limited.memory.cgroup_root = "cgroup", str(root)
+    # The kernel's part, played by the task: an oom kill counted in its cgroup, then SIGKILL.
+    cgroup = f"{root}/basir-{os.getpid()}-$BASIR_ATTEMPT_ID"
+    script = (
+        f"cat {cgroup}/memory.max > {tmp_path}/max;"
+        f" echo 'oom_kill 1' > {cgroup}/memory.events; kill -9 $$"
+    )
+    task = {"id": "hog", "run": script, "resources": {"memory": "64Mi"}}
+    result, [event] = await run(limited, [task])
+    error = result["tasks"]["hog"]["error"]
+    assert error.startswith("stopped: out of memory at its limit of 64Mi (cgroup memory.max) (oom)")
+    assert (event.data["reason"], event.data["enforced_by"]) == ("oom", "cgroup")
+    assert (tmp_path / "max").read_text() == f"{64 << 20}\n"
+    assert list(root.iterdir()) == []  # its cgroup went with it
