@@ -190,3 +190,26 @@ async def test_with_a_delegated_cgroup_an_oom_kill_fails_the_task_with_reason_oo
     assert (event.data["reason"], event.data["enforced_by"]) == ("oom", "cgroup")
     assert (tmp_path / "max").read_text() == f"{64 << 20}\n"
     assert list(root.iterdir()) == []  # its cgroup went with it
+
+
+async def test_a_mode_impossible_here_stops_the_start(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from basir.engine import memory_limits
+    from basir.errors import BasirError
+
+    monkeypatch.setattr(memory_limits, "cgroup_root", lambda: None)  # no delegated cgroup v2
+    settings = Settings(home=tmp_path / "home", memory_limit="cgroup")
+    with pytest.raises(BasirError) as refused:
+        Engine(store, settings, workdir=tmp_path)
+    assert refused.value.code == "config.memory_limit_unavailable"
+    auto = Engine(store, Settings(home=tmp_path / "home"), workdir=tmp_path)
+    assert auto.memory.mode == "rlimit"  # auto falls back, never to nothing
+
+
+def test_memory_limit_without_memory_is_refused() -> None:
+    from pydantic import ValidationError
+
+    task = {"id": "a", "run": "true", "resources": {"cpu": 1, "memory_limit": "sampler"}}
+    with pytest.raises(ValidationError, match="memory_limit needs memory"):
+        WorkflowSpec.model_validate({"name": "w", "tasks": [task]})
