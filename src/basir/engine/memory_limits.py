@@ -14,6 +14,7 @@ and grows the next attempt's limit when its retry policy says `on_oom`.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from basir.engine.journal import Journal
 from basir.engine.state import RunState, TaskState
 from basir.errors import BasirError
 from basir.executors.memory import (
+    AttemptMemory,
     MemoryLimit,
     Mode,
     cgroup_root,
@@ -58,6 +60,13 @@ class MemoryLimits:
         self.journal = journal
         self.mode, root = engine_mode(settings.memory_limit)
         self.cgroup_root = str(root) if root is not None else None
+
+    def sweep(self) -> list[str]:
+        """Remove the attempt cgroups left by engines that died (blocking: off the loop)."""
+        if self.cgroup_root is None:
+            return []
+        tree = AttemptMemory.tree_type(Path(self.cgroup_root))
+        return [str(path) for path in tree.sweep(os.getpid())]
 
     def for_attempt(self, run: RunState, task: TaskState) -> MemoryLimit | None:
         """The limit of the attempt starting now: what it holds of `memory`, enforced how."""

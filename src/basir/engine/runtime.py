@@ -97,6 +97,7 @@ class Engine:
         self.usage = UsageWatch(self.flow, self.journal, store, settings, self.memory)
         runner.peak_rss = self.usage.peak_rss
         self.sweeper = Sweeper(self.flow, self.journal, settings)  # what ended tasks leaked
+        self.sweeper.stale_cgroups = self.memory.sweep
         self.gate = RunGate(self.flow)  # max_active_runs, workflow concurrency keys
         self.metrics = metrics
         self._run_waiters: dict[str, list[asyncio.Future[RunRecord]]] = {}

@@ -218,6 +218,25 @@ class CgroupTree:
                 self._kill_all(path)
             time.sleep(REMOVE_POLL_S)
 
+    def sweep(self, own_pid: int) -> list[Path]:
+        """Remove the attempt cgroups of engines that are gone (`basir-<pid>-…`, pid dead).
+
+        What an engine that crashed left behind; its processes, if any survive, are killed
+        (the next start stops an interrupted attempt's group anyway).  Returns what went.
+        """
+        removed: list[Path] = []
+        try:
+            children = sorted(self.root.iterdir())
+        except OSError:
+            return removed
+        for child in children:
+            owner = _owner_pid(child.name)
+            if owner is None or owner == own_pid or os.path.exists(f"/proc/{owner}"):
+                continue
+            if child.is_dir() and self.remove(child):
+                removed.append(child)
+        return removed
+
     @staticmethod
     def _kill_all(path: Path) -> None:
         """SIGKILL every process left in the cgroup (a process that escaped its group)."""
@@ -232,6 +251,13 @@ class CgroupTree:
     @staticmethod
     def _rmdir(path: Path) -> None:
         os.rmdir(path)
+
+
+def _owner_pid(name: str) -> int | None:
+    """The engine pid in an attempt cgroup's name `basir-<pid>-<attempt>`, else None."""
+    prefix, _sep, rest = name.partition("-")
+    pid, _sep, attempt = rest.partition("-")
+    return int(pid) if prefix == "basir" and pid.isdigit() and attempt else None
 
 
 class AttemptMemory:

@@ -4,6 +4,7 @@ directory (the kernel's files are the edge: what is written, what is read back),
 
 from __future__ import annotations
 
+import os
 import resource
 import shutil
 import subprocess
@@ -228,3 +229,14 @@ async def test_a_shell_task_without_an_oom_kill_keeps_its_own_failure(
 
 def test_mode_names_are_the_settings() -> None:
     assert mem.SETTINGS == ("auto", "cgroup", "rlimit", "sampler")
+
+
+def test_the_cgroups_of_dead_engines_are_swept(stand_in: Path) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # its pid is free now: an engine that died
+    tree = StandInTree(stand_in)
+    left = tree.create(f"basir-{dead.pid}-a1", 64 * MIB)
+    mine = tree.create(f"basir-{os.getpid()}-a2", 64 * MIB)
+    other = tree.create("someone-else", 64 * MIB)
+    assert tree.sweep(os.getpid()) == [left]
+    assert not left.exists() and mine.exists() and other.exists()
