@@ -107,9 +107,10 @@ class ProcessRunner:
         """Call `ref(args)` in a child; raise TaskFailure when the child dies on the way.
 
         The child's process group and start time go to `ctx.on_spawn` before the call is sent.
-        With a hard memory limit (`ctx.memory_limit`) the process is limited before the call
-        and not reused after it (the limit stays with it); a process the kernel killed for
-        that limit fails the call with reason `oom`.
+        With a hard memory limit (`ctx.memory_limit`) the process is limited before the call;
+        after it, it is reused only if its address-space limit could be given back (it is set
+        as the soft limit for that; a cgroup is never left), else it is stopped.  A
+        process the kernel killed for that limit fails the call with reason `oom`.
         """
         memory = AttemptMemory(ctx.memory_limit, ctx.limit_name)
         worker, future = await self._send(ref, args, ctx, memory)
@@ -127,7 +128,7 @@ class ProcessRunner:
             raise TaskFailure(_("the task's process crashed")) from None
         finally:
             self._busy.discard(worker)
-            if outcome == "ok" and not memory.hard:
+            if outcome == "ok" and memory.restore(worker.pid):
                 self._release(worker)
             elif outcome == "crashed":
                 worker.retire()  # already dead: its pid may belong to someone else by now
@@ -169,10 +170,13 @@ class ProcessRunner:
         """Set the call's memory limit on the process; fail the call when that is impossible.
 
         An address-space limit counts on top of what the warm process already maps (its
-        interpreter and imports), which the call did not ask for.
+        interpreter and imports), which the call did not ask for; it is the soft limit only,
+        so the process can be reused after the call (a task that raises its own soft limit
+        on purpose is left to the sampler).
         """
         try:
-            memory.apply(worker.pid, headroom_bytes=address_space_bytes(worker.pid))
+            headroom = address_space_bytes(worker.pid)
+            memory.apply(worker.pid, headroom_bytes=headroom, soft_only=True)
         except OSError as exc:
             error = exc.strerror or str(exc)
             raise TaskFailure(_("cannot set the memory limit: {error}", error=error)) from exc

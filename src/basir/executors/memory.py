@@ -270,17 +270,20 @@ class AttemptMemory:
         self.name = name
         self.cgroup: Path | None = None
         self._tree: CgroupTree | None = None
+        self._saved: tuple[int, int] | None = None  # the address-space limit before `apply`
 
     @property
     def hard(self) -> bool:
         """Whether a kernel limit is (to be) set for this attempt."""
         return self.limit is not None and self.limit.hard
 
-    def apply(self, pid: int, *, headroom_bytes: int = 0) -> None:
+    def apply(self, pid: int, *, headroom_bytes: int = 0, soft_only: bool = False) -> None:
         """Limit process `pid` (waiting, its body not started); raises OSError when impossible.
 
         `headroom_bytes` is added to an address-space limit: what a reused process already
-        maps, which its new call did not ask for.
+        maps, which its new call did not ask for.  `soft_only` sets only the soft
+        address-space limit, so that `restore` can lift it again without privileges (a
+        reused process); the hard limit stays as it was.
         """
         limit = self.limit
         if limit is None or not limit.hard:
@@ -294,7 +297,28 @@ class AttemptMemory:
         import resource
 
         cap = limit.limit_bytes + headroom_bytes
-        resource.prlimit(pid, resource.RLIMIT_AS, (cap, cap))
+        _soft, hard = resource.prlimit(pid, resource.RLIMIT_AS)
+        if soft_only:
+            cap = cap if hard == resource.RLIM_INFINITY else min(cap, hard)
+            self._saved = resource.prlimit(pid, resource.RLIMIT_AS, (cap, hard))
+        else:
+            self._saved = resource.prlimit(pid, resource.RLIMIT_AS, (cap, cap))
+
+    def restore(self, pid: int) -> bool:
+        """Give a reusable process back its limit from before `apply`; False when it cannot
+        be (a cgroup is never left; raising a hard limit needs CAP_SYS_RESOURCE, a soft one
+        up to the hard one does not)."""
+        if not self.hard:
+            return True
+        if self._saved is None:
+            return False
+        import resource
+
+        try:
+            resource.prlimit(pid, resource.RLIMIT_AS, self._saved)
+        except (OSError, ValueError):
+            return False
+        return True
 
     def out_of_memory(self, exit_code: int | None, output: str = "") -> bool:
         """Whether the attempt ended because it reached its limit.
