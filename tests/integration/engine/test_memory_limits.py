@@ -180,16 +180,25 @@ async def test_with_a_delegated_cgroup_an_oom_kill_fails_the_task_with_reason_oo
     # The kernel's part, played by the task: an oom kill counted in its cgroup, then SIGKILL.
     cgroup = f"{root}/basir-{os.getpid()}-$BASIR_ATTEMPT_ID"
     script = (
-        f"cat {cgroup}/memory.max > {tmp_path}/max;"
+        f"cat {cgroup}/memory.max >> {tmp_path}/max;"
         f" echo 'oom_kill 1' > {cgroup}/memory.events; kill -9 $$"
     )
-    task = {"id": "hog", "run": script, "resources": {"memory": "64Mi"}}
-    result, [event] = await run(limited, [task])
+    task = {
+        "id": "hog",
+        "run": script,
+        "resources": {"memory": "64Mi"},
+        "retries": {"max": 1, "delay": "10ms", "on_oom": {"grow": 2, "max": "1Gi"}},
+    }
+    result, [first, second] = await run(limited, [task])
     error = result["tasks"]["hog"]["error"]
-    assert error.startswith("stopped: out of memory at its limit of 64Mi (cgroup memory.max) (oom)")
-    assert (event.data["reason"], event.data["enforced_by"]) == ("oom", "cgroup")
-    assert (tmp_path / "max").read_text() == f"{64 << 20}\n"
-    assert list(root.iterdir()) == []  # its cgroup went with it
+    assert error.startswith(
+        "stopped: out of memory at its limit of 128Mi (cgroup memory.max) (oom)"
+    )
+    assert (first.data["reason"], first.data["enforced_by"]) == ("oom", "cgroup")
+    assert (first.data["limit_bytes"], first.data["next_limit_bytes"]) == (64 << 20, 128 << 20)
+    assert second.data["limit_bytes"] == 128 << 20  # the retry ran in a grown cgroup
+    assert (tmp_path / "max").read_text() == f"{64 << 20}\n{128 << 20}\n"
+    assert list(root.iterdir()) == []  # each cgroup went with its attempt
 
 
 async def test_a_mode_impossible_here_stops_the_start(
