@@ -222,3 +222,18 @@ def test_memory_limit_without_memory_is_refused() -> None:
     task = {"id": "a", "run": "true", "resources": {"cpu": 1, "memory_limit": "sampler"}}
     with pytest.raises(ValidationError, match="memory_limit needs memory"):
         WorkflowSpec.model_validate({"name": "w", "tasks": [task]})
+
+
+# Three processes of 50 MiB each: every one within a 100Mi address space, together over it.
+TRIO = " & ".join([f"{PY} -c 'b = bytearray(50 << 20); import time; time.sleep(60)'"] * 3)
+
+
+async def test_the_sampler_backstops_a_group_that_is_over_its_limit_together(
+    limited: Engine,
+) -> None:
+    task = {"id": "trio", "run": TRIO + " & wait", "resources": {"memory": "100Mi"}}
+    result, [event] = await run(limited, [task])
+    assert "more than its limit of 100Mi (oom)" in result["tasks"]["trio"]["error"]
+    assert event.data["enforced_by"] == "sampler"
+    assert event.data["memory_bytes"] > 100 << 20
+    assert limited.usage.stopped_for_memory == 1
