@@ -46,6 +46,7 @@ OOM_MARKERS = (
     "java.lang.OutOfMemoryError",
     "Out of memory",
 )
+SERVER_LEAF = "basir-server"  # where `delegate` moves the server process
 REMOVE_WAIT_S = 2.0
 REMOVE_POLL_S = 0.02
 
@@ -107,14 +108,50 @@ def cgroup_usable(directory: Path) -> bool:
 def cgroup_root(
     mountinfo_path: str = PROC_MOUNTINFO, cgroup_path: str = PROC_CGROUP
 ) -> Path | None:
-    """This process's delegated cgroup v2 directory when per-task `memory.max` is possible."""
+    """This process's delegated cgroup v2 directory when per-task `memory.max` is possible.
+
+    Where the memory controller is available but not yet enabled for children, and this
+    process is alone in its cgroup (a systemd service with `Delegate=yes`, a container with its
+    own cgroup namespace), it is enabled (`delegate`).
+    """
     try:
         mountinfo = Path(mountinfo_path).read_text()
         cgroup = Path(cgroup_path).read_text()
     except OSError:
         return None
     found = own_cgroup2(mountinfo, cgroup)
-    return found if found is not None and cgroup_usable(found) else None
+    if found is None:
+        return None
+    if found.name == SERVER_LEAF and cgroup_usable(found.parent):
+        return found.parent  # moved there by an earlier `delegate`
+    if cgroup_usable(found):
+        return found
+    return delegate(found, os.getpid())
+
+
+def delegate(directory: Path, pid: int) -> Path | None:
+    """Enable `memory` for the children of our own cgroup `directory`; it then or None.
+
+    A cgroup with processes cannot enable controllers for its children ("no internal
+    processes"), so this process moves first into a leaf child, `SERVER_LEAF`; attempts' cgroups
+    are its siblings.  Done only when `pid` is the only process in `directory` (others are not
+    ours to move) and `memory` is available there.
+    """
+    try:
+        controllers = (directory / "cgroup.controllers").read_text().split()
+        procs = (directory / "cgroup.procs").read_text().split()
+    except OSError:
+        return None
+    if "memory" not in controllers or procs != [str(pid)] or not os.access(directory, os.W_OK):
+        return None
+    try:
+        leaf = directory / SERVER_LEAF
+        leaf.mkdir(exist_ok=True)
+        (leaf / "cgroup.procs").write_text(f"{pid}\n")
+        (directory / "cgroup.subtree_control").write_text("+memory\n")
+    except OSError:
+        return None
+    return directory
 
 
 def rlimit_available() -> bool:

@@ -240,3 +240,39 @@ def test_the_cgroups_of_dead_engines_are_swept(stand_in: Path) -> None:
     other = tree.create("someone-else", 64 * MIB)
     assert tree.sweep(os.getpid()) == [left]
     assert not left.exists() and mine.exists() and other.exists()
+
+
+def test_a_lone_process_moves_to_a_leaf_to_enable_memory_for_children(tmp_path: Path) -> None:
+    from basir.executors.memory import SERVER_LEAF, delegate
+
+    own = fake_cgroup(tmp_path / "service", "cpu memory pids", "")  # Delegate=yes, nothing on
+    (own / "cgroup.procs").write_text("4242\n")
+    assert delegate(own, 4242) == own
+    assert (own / SERVER_LEAF / "cgroup.procs").read_text() == "4242\n"
+    assert (own / "cgroup.subtree_control").read_text() == "+memory\n"
+
+
+def test_a_cgroup_shared_with_other_processes_is_left_alone(tmp_path: Path) -> None:
+    from basir.executors.memory import SERVER_LEAF, delegate
+
+    own = fake_cgroup(tmp_path / "session", "memory", "")
+    (own / "cgroup.procs").write_text("4242\n77\n")  # the shell that started us, say
+    assert delegate(own, 4242) is None
+    assert not (own / SERVER_LEAF).exists()
+    assert (own / "cgroup.subtree_control").read_text() == "\n"
+    bare = fake_cgroup(tmp_path / "bare", "hugetlb", "")
+    (bare / "cgroup.procs").write_text("4242\n")
+    assert delegate(bare, 4242) is None  # no memory controller to enable
+
+
+def test_after_the_move_the_parent_is_the_root(tmp_path: Path) -> None:
+    from basir.executors.memory import SERVER_LEAF
+
+    mount = tmp_path / "cg"
+    fake_cgroup(mount / "svc", "memory", "memory")
+    fake_cgroup(mount / "svc" / SERVER_LEAF, "memory", "")
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text(f"35 25 0:30 / {mount} rw - cgroup2 cgroup2 rw\n")
+    cgroup = tmp_path / "cgroup"
+    cgroup.write_text(f"0::/svc/{SERVER_LEAF}\n")
+    assert cgroup_root(str(mountinfo), str(cgroup)) == mount / "svc"  # never nested deeper
