@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -16,9 +17,9 @@ from basir.errors import BasirError
 from basir.resources import policy_store
 from basir.resources.reservations import ReservationInput
 from basir.store.base import Store
-from conftest import StoreFactory
 
 Documents = list[tuple[str, dict[str, Any]]]
+StoreFactory = Callable[[], Awaitable[Store]]  # the `make_store` fixture
 
 
 async def test_a_checked_write_sees_the_stored_documents_and_lands(store: Store) -> None:
