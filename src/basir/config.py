@@ -179,6 +179,11 @@ class Settings(BaseModel):
     usage_interval_s: float = Field(
         1.0, ge=0, le=60, description="task usage sample period (memory limits); 0 turns it off"
     )
+    memory_limit: Literal["auto", "cgroup", "rlimit", "sampler"] = Field(
+        "auto",
+        description="how a task's memory is limited: cgroup v2 memory.max, RLIMIT_AS, or only"
+        " the usage sampler; auto: cgroup when a delegated cgroup v2 is usable, else rlimit",
+    )
     sweep_interval_s: float = Field(
         60.0,
         ge=0,

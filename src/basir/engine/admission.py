@@ -151,8 +151,8 @@ class Admission:
             raise BasirError("run.invalid_key", message)
         return value
 
-    def request(self, run: RunState, task: TaskState) -> dict[str, int]:
-        """What the task needs to start, as whole amounts per pool."""
+    def resources_of(self, run: RunState, task: TaskState) -> Resources | None:
+        """The task's `resources:`: its own, else its template's, else the workflow default."""
         spec = task.spec
         resources: Resources | None = spec.resources
         if resources is None and spec.uses is not None:
@@ -163,7 +163,11 @@ class Admission:
             resources = body.resources if body is not None else None
         if resources is None:
             resources = run.spec.defaults.resources
-        request = request_of(resources)
+        return resources
+
+    def request(self, run: RunState, task: TaskState) -> dict[str, int]:
+        """What the task needs to start, as whole amounts per pool."""
+        request = request_of(self.resources_of(run, task))
         if task.memory_limit is not None and MEMORY in request:  # grown by `retries.on_oom`
             request[MEMORY] = task.memory_limit
         return request

@@ -13,7 +13,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from basir.config import Settings
 from basir.engine.journal import Journal, exception_text
@@ -26,6 +26,10 @@ from basir.log_context import enter_attempt, leave_attempt
 from basir.states import RunStatus, TaskStatus
 from basir.store.base import Store
 from basir.store.records import RunRecord, WorkflowVersion
+
+if TYPE_CHECKING:
+    from basir.engine.memory_limits import MemoryLimits
+    from basir.executors.memory import MemoryLimit
 
 # A child run is at most this many levels below its top-level run (DESIGN §2 invariant 6).
 MAX_WORKFLOW_DEPTH = 10
@@ -78,23 +82,35 @@ class AttemptRunner:
         self.journal = journal
         self._flush = flush  # waits until everything recorded so far is committed
         self._logs_root = str(settings.logs_dir)
+        # Set by the engine once its flow exists: each attempt's memory limit, stops for it.
+        self.memory: MemoryLimits | None = None
+        self.peak_rss: Callable[[RunState, TaskState], int | None] = lambda _run, _task: None
 
     async def run(self, run: RunState, task: TaskState) -> AttemptResult:
         """Run the body; a failure, timeout or broken executor becomes a failed result.
 
         An attempt the usage sampler stopped for its memory fails with that reason
-        (`task.memory_exceeded`), not with the signal that killed it.
+        (`task.memory_exceeded`), not with the signal that killed it; so does one the kernel
+        stopped at its limit (a `TaskFailure` with reason `oom`).
         """
         task.memory_exceeded = None
         ids = enter_attempt(run.id, task.id, task.attempts)
+        limit = self.memory.for_attempt(run, task) if self.memory is not None else None
         try:
-            outputs = await self._execute(run, task)
+            outputs = await self._execute(run, task, limit)
             if task.memory_exceeded is None:
                 return AttemptResult(TaskStatus.SUCCEEDED, outputs)
             return AttemptResult(TaskStatus.FAILED, outputs, task.memory_exceeded)
         except TaskFailure as failure:
             if task.memory_exceeded is not None:
                 return AttemptResult(TaskStatus.FAILED, failure.outputs, task.memory_exceeded)
+            if failure.reason == "oom" and limit is not None and self.memory is not None:
+                error = self.memory.message(limit)
+                if failure.detail:
+                    error = f"{error}\n{failure.detail}"
+                used = self.peak_rss(run, task)
+                self.memory.stopped(run, task, limit.limit_bytes, used, limit.mode)
+                return AttemptResult(TaskStatus.FAILED, failure.outputs, error)
             error = failure.message
             if failure.detail:
                 error = f"{failure.message}\n{failure.detail}"
@@ -115,7 +131,9 @@ class AttemptRunner:
         """The task's timeout, else the workflow default, else none."""
         return task.spec.timeout if task.spec.timeout is not None else run.spec.defaults.timeout
 
-    async def _execute(self, run: RunState, task: TaskState) -> dict[str, Any]:
+    async def _execute(
+        self, run: RunState, task: TaskState, limit: MemoryLimit | None = None
+    ) -> dict[str, Any]:
         kind, body = self.renderer.body(run, task)
         if kind == "workflow":
             return await self._run_child(run, task, body)
@@ -132,6 +150,7 @@ class AttemptRunner:
             base_env=self.renderer.process_env,
             output_cap_bytes=self.settings.output_cap_bytes,
             on_spawn=functools.partial(self._record_spawn, run, task),
+            memory_limit=limit,
         )
         timeout = self.timeout_of(run, task)
         if timeout is None:

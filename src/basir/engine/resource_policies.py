@@ -90,7 +90,9 @@ async def add_reservation(
 ) -> dict[str, Any]:
     """Store a checked reservation (refused when its pool would be over-committed); apply it."""
     governor = engine.flow.admission.governor
-    async with governor.writing:  # two requests never both pass the over-commitment check
+    # The over-commitment check is serialised by the store, across processes; the lock keeps
+    # this engine's reloads in order.
+    async with governor.writing:
         now = time.time()
         capacity = engine.flow.admission.allocator.capacity
         made = await policy_store.add_reservation(engine.store, given, capacity, now=now, by=by)

@@ -35,6 +35,7 @@ from basir.engine.flow import Flow
 from basir.engine.health import EngineHealth
 from basir.engine.journal import Journal, Metrics, exception_text, resolve
 from basir.engine.leftovers import requeue_resumed, stop_interrupted
+from basir.engine.memory_limits import MemoryLimits
 from basir.engine.params import resolve_params
 from basir.engine.pool_config import POOL_KIND, checked_capacity
 from basir.engine.queue_limits import load_overrides
@@ -91,8 +92,12 @@ class Engine:
         )
         self.flow = Flow(settings, self.journal, self.renderer, runner, self._stop_on_fault)
         self.deadlines = DeadlineWatch(store, self.flow)
-        self.usage = UsageWatch(self.flow, self.journal, store, settings)  # + memory limits
+        self.memory = MemoryLimits(settings, self.flow, self.journal)  # mode, per-attempt limit
+        runner.memory = self.memory
+        self.usage = UsageWatch(self.flow, self.journal, store, settings, self.memory)
+        runner.peak_rss = self.usage.peak_rss
         self.sweeper = Sweeper(self.flow, self.journal, settings)  # what ended tasks leaked
+        self.sweeper.stale_cgroups = self.memory.sweep
         self.gate = RunGate(self.flow)  # max_active_runs, workflow concurrency keys
         self.metrics = metrics
         self._run_waiters: dict[str, list[asyncio.Future[RunRecord]]] = {}

@@ -4,7 +4,8 @@ Every `sweep_interval_s` (60 s by default; 0 turns it off) it looks for the leak
 `resources.sweep` and fixes each, recording one `resource.leak_fixed` event per fix with
 `kind` = `held` (pool amounts without a live attempt, released and the waiting tasks offered
 again), `processes` (an ended attempt's group still running, stopped: SIGTERM, then SIGKILL)
-or `temp_dir` (a dead owner's private directory, removed).  The normal paths already release
+, `temp_dir` (a dead owner's private directory, removed) or `cgroup` (the attempt cgroup of an
+engine that died, removed: `engine.memory_limits`).  The normal paths already release
 everything when an attempt ends, is cancelled or times out; the sweeper is the net for crashes
 and bugs, so in a healthy engine it finds nothing.
 """
@@ -17,6 +18,7 @@ import shutil
 import tempfile
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,8 @@ class Sweeper:
         self.interval_s = settings.sweep_interval_s
         self.temp_root = temp_root
         self.ended: deque[Ended] = deque(maxlen=MAX_ENDED_GROUPS)  # recently ended attempts
+        # Removes dead engines' attempt cgroups, returning their paths (set by the engine).
+        self.stale_cgroups: Callable[[], list[str]] | None = None
         self._periodic = Periodic(
             self.sweep,
             self.interval_s,
@@ -80,6 +84,9 @@ class Sweeper:
         fixed = self._release_stale_holds()
         fixed += await self._stop_ended_groups(now)
         fixed += await asyncio.to_thread(self._remove_orphan_dirs, now)
+        if self.stale_cgroups is not None:
+            gone = await asyncio.to_thread(self.stale_cgroups)
+            fixed += [{"kind": "cgroup", "path": path} for path in gone]
         for item in fixed:
             self.journal.system_event(LEAK_EVENT, "resources", item)
         return fixed

@@ -9,10 +9,11 @@ memory.  What follows is applied here:
   `memory` is stopped at once (SIGKILL to the whole group, after checking the group is still
   that attempt's), a `resource.memory_exceeded` event is recorded with `reason: oom`, and the
   attempt fails with its own error ("used 600Mi, more than its memory limit of 512Mi") instead
-  of a bare signal; retries apply as for any failure.  This machine-independent path is used
-  because cgroup v2 delegation (`memory.max` per task) is not available where Basir usually
-  runs (no writable cgroup v2 hierarchy); a limit is therefore checked once per interval, so a
-  task may overshoot it briefly between two samples.
+  of a bare signal; retries apply as for any failure (`engine.memory_limits`).  This is the
+  backstop: the kernel limits each attempt too (cgroup v2 `memory.max` or `RLIMIT_AS`,
+  `executors.memory`) unless `BASIR_MEMORY_LIMIT=sampler` or the task's
+  `resources.memory_limit: sampler`; alone, the sampler checks once per interval, so a task
+  may overshoot its limit briefly between two samples.
 - **History.** Every `metrics_interval_s` the momentary values of every sampled task are
   written in one store batch as `basir_task_cpu_cores` and `basir_task_memory_bytes` (labels
   `run_id`, `task_id`, `workflow`), raw and per minute, at most `MAX_TASK_SERIES` tasks a
@@ -35,6 +36,7 @@ from typing import Any
 from basir.config import Settings
 from basir.engine.flow import Flow
 from basir.engine.journal import Journal
+from basir.engine.memory_limits import MemoryLimits
 from basir.engine.state import RunState, TaskState
 from basir.executors.processes import is_leftover, signal_group
 from basir.i18n import _
@@ -43,7 +45,6 @@ from basir.resources.fitting import MEMORY, show_amount
 from basir.resources.usage import (
     TaskUsage,
     advance,
-    grown_limit,
     over_limit,
     scan_groups,
     summary,
@@ -73,10 +74,12 @@ class UsageWatch:
         journal: Journal,
         store: MetricStore,
         settings: Settings,
+        limits: MemoryLimits,
     ) -> None:
         self.flow = flow
         self.journal = journal
         self.store = store
+        self.limits = limits
         self.interval_s = settings.usage_interval_s
         self.history_every_s = settings.metrics_interval_s
         self.tasks: dict[Key, TaskUsage] = {}
@@ -146,18 +149,12 @@ class UsageWatch:
         )
         signal_group(pgid, signal.SIGKILL)
         self.stopped_for_memory += 1
-        data: dict[str, Any] = {
-            "reason": "oom",
-            "memory_bytes": usage.rss_bytes,
-            "limit_bytes": limit,
-        }
-        policy = task.spec.retries or run.spec.defaults.retries
-        if policy is not None and policy.on_oom is not None:
-            capacity = self.flow.admission.allocator.capacity.get(MEMORY, limit)
-            grown = grown_limit(limit, policy.on_oom.grow, policy.on_oom.max, capacity)
-            self.journal.task_row(run, task, memory_limit=grown)
-            data["next_limit_bytes"] = grown
-        self.journal.event("resource.memory_exceeded", run, task, data)
+        self.limits.stopped(run, task, limit, usage.rss_bytes, "sampler")
+
+    def peak_rss(self, run: RunState, task: TaskState) -> int | None:
+        """The largest resident memory sampled of the task's running attempt, if any."""
+        usage = self.tasks.get((run.id, task.id))
+        return usage.peak_rss_bytes if usage is not None and usage.samples else None
 
     def finish(self, run: RunState, task: TaskState) -> None:
         """An attempt ended: keep its peaks and totals in its row, forget its live figures."""

@@ -7,11 +7,14 @@ its work (kill a process group, close a connection) before re-raising.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+from basir.executors.memory import MemoryLimit
 
 JsonDict = dict[str, Any]
 # `on_spawn(pgid, start_ticks)`: records an attempt's process before its body starts.
@@ -29,7 +32,8 @@ class TaskFailure(Exception):  # noqa: N818 - the name is the public contract
     """A task attempt failed; `message` is shown to the user, `outputs` are kept if any.
 
     `detail` is optional supporting text (the last lines of a process's output, a response
-    body), shown under the message.
+    body), shown under the message.  `reason` is `oom` when the attempt ended because it
+    reached its memory limit (`executors.memory`); the engine then fails it with that reason.
     """
 
     def __init__(
@@ -39,12 +43,14 @@ class TaskFailure(Exception):  # noqa: N818 - the name is the public contract
         outputs: JsonDict | None = None,
         exit_code: int | None = None,
         detail: str | None = None,
+        reason: str | None = None,
     ):
         super().__init__(message)
         self.message = message
         self.outputs = outputs or {}
         self.exit_code = exit_code
         self.detail = detail
+        self.reason = reason
 
 
 @dataclass(slots=True)
@@ -67,6 +73,13 @@ class TaskContext:
     # Awaited by an executor that starts a process, after the start and before the body runs,
     # with its process group and start time (`executors.processes`); the engine stores both.
     on_spawn: SpawnHook | None = None
+    # The attempt's memory limit and how it is enforced (None: no `memory` declared).
+    memory_limit: MemoryLimit | None = None
+
+    @property
+    def limit_name(self) -> str:
+        """A name for the attempt's own cgroup: unique per attempt and per engine process."""
+        return f"basir-{os.getpid()}-{self.attempt_id or self.run_id + '-' + self.task_id}"
 
     @property
     def idempotency_key(self) -> str:

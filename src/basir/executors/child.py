@@ -82,12 +82,14 @@ class ChildResult:
     """What an isolated call sends back: outputs JSON, or a failure summary and traceback.
 
     A function that raised `TaskFailure` has its own message as `error` and may have outputs.
+    `memory_error` is set when the call failed with `MemoryError` (an allocation refused).
     """
 
     outputs_json: str | None = None
     error: str | None = None
     traceback: str | None = None
     bad_result: str | None = None
+    memory_error: bool = False
 
 
 def call_in_child(ref: str, args: object, ctx: TaskContext) -> ChildResult:
@@ -117,7 +119,11 @@ def call_in_child(ref: str, args: object, ctx: TaskContext) -> ChildResult:
             error=exc.message, traceback=traceback.format_exc(), outputs_json=failure_outputs
         )
     except BaseException as exc:  # SystemExit too: the parent must get an answer
-        return ChildResult(error=describe(exc), traceback=traceback.format_exc())
+        return ChildResult(
+            error=describe(exc),
+            traceback=traceback.format_exc(),
+            memory_error=isinstance(exc, MemoryError),
+        )
     finally:
         CURRENT_TASK.reset(token)
         os.environ.clear()

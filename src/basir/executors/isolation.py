@@ -36,6 +36,7 @@ from basir.executors.base import (
     TaskFailure,
 )
 from basir.executors.child import ChildResult, call_in_child, child_start
+from basir.executors.memory import AttemptMemory, address_space_bytes
 from basir.executors.processes import start_ticks
 from basir.i18n import _
 
@@ -106,8 +107,13 @@ class ProcessRunner:
         """Call `ref(args)` in a child; raise TaskFailure when the child dies on the way.
 
         The child's process group and start time go to `ctx.on_spawn` before the call is sent.
+        With a hard memory limit (`ctx.memory_limit`) the process is limited before the call;
+        after it, it is reused only if its address-space limit could be given back (it is set
+        as the soft limit for that; a cgroup is never left), else it is stopped.  A
+        process the kernel killed for that limit fails the call with reason `oom`.
         """
-        worker, future = await self._send(ref, args, ctx)
+        memory = AttemptMemory(ctx.memory_limit, ctx.limit_name)
+        worker, future = await self._send(ref, args, ctx, memory)
         self._busy.add(worker)
         outcome = "cancelled"
         try:
@@ -116,37 +122,64 @@ class ProcessRunner:
             return result
         except BrokenProcessPool:
             outcome = "crashed"
+            if memory.out_of_memory(None):
+                message = _("the task's process was killed for its memory")
+                raise TaskFailure(message, reason="oom") from None
             raise TaskFailure(_("the task's process crashed")) from None
         finally:
             self._busy.discard(worker)
-            if outcome == "ok":
+            if outcome == "ok" and memory.restore(worker.pid):
                 self._release(worker)
             elif outcome == "crashed":
                 worker.retire()  # already dead: its pid may belong to someone else by now
             else:
-                # Cancelled or timed out: whatever the child still runs must stop now.
+                # Cancelled, timed out or limited: whatever the child still runs must stop now.
                 worker.kill()
+            if memory.cgroup is not None:
+                await asyncio.to_thread(memory.close)
 
     async def _send(
-        self, ref: str, args: object, ctx: TaskContext
+        self, ref: str, args: object, ctx: TaskContext, memory: AttemptMemory
     ) -> tuple[_Worker, concurrent.futures.Future[ChildResult]]:
-        """Pick a process, record it through `ctx.on_spawn`, then send it the call."""
+        """Pick a process, record it through `ctx.on_spawn`, limit it, then send it the call."""
         while True:
             worker, fresh = await self._acquire()
             try:
                 if ctx.on_spawn is not None:
                     await ctx.on_spawn(worker.pid, worker.start_ticks)
+                self._limit(worker, memory)
                 # The hook holds the engine: it stays on this side (and cannot be pickled).
                 call = replace(ctx, on_spawn=None)
                 return worker, worker.pool.submit(call_in_child, ref, args, call)
             except BrokenProcessPool:
                 worker.retire()
+                memory.close()  # its process is gone: a new one gets a new cgroup
                 if fresh:
                     raise TaskFailure(_("the task's process crashed")) from None
                 # An idle process that died since its last call must not be blamed on this task.
             except BaseException:
-                self._release(worker)  # the call never reached it: still a healthy process
+                if not memory.hard:
+                    self._release(worker)  # the call never reached it: still a healthy process
+                    raise
+                worker.kill()  # it may carry a limit meant for this call only
+                await asyncio.to_thread(memory.close)
                 raise
+
+    @staticmethod
+    def _limit(worker: _Worker, memory: AttemptMemory) -> None:
+        """Set the call's memory limit on the process; fail the call when that is impossible.
+
+        An address-space limit counts on top of what the warm process already maps (its
+        interpreter and imports), which the call did not ask for; it is the soft limit only,
+        so the process can be reused after the call (a task that raises its own soft limit
+        on purpose is left to the sampler).
+        """
+        try:
+            headroom = address_space_bytes(worker.pid)
+            memory.apply(worker.pid, headroom_bytes=headroom, soft_only=True)
+        except OSError as exc:
+            error = exc.strerror or str(exc)
+            raise TaskFailure(_("cannot set the memory limit: {error}", error=error)) from exc
 
     async def _acquire(self) -> tuple[_Worker, bool]:
         """A live idle process, or a new one (then True)."""

@@ -154,7 +154,10 @@ class PythonExecutor:
             await self._log_traceback(ctx, result.traceback)
         if result.error is not None:
             outputs = json.loads(result.outputs_json) if result.outputs_json else {}
-            raise TaskFailure(result.error, outputs=outputs)
+            # A refused allocation under an address-space limit is the limit reached.
+            limit = ctx.memory_limit
+            oom = result.memory_error and limit is not None and limit.mode == "rlimit"
+            raise TaskFailure(result.error, outputs=outputs, reason="oom" if oom else None)
         if result.bad_result is not None or result.outputs_json is None:
             raise TaskFailure(_not_json_message(result.bad_result or ""))
         return self._checked(result.outputs_json, ctx)

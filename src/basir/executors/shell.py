@@ -33,6 +33,7 @@ from pathlib import Path
 from basir.executors.base import JsonDict, TaskContext, TaskFailure
 from basir.executors.environment import task_process_env
 from basir.executors.logs import CappedLog, attempt_header
+from basir.executors.memory import AttemptMemory
 from basir.executors.outputs import OutputsError, read_outputs
 from basir.executors.processes import GO_BYTE, gated_argv, start_ticks
 from basir.i18n import _
@@ -72,19 +73,25 @@ class ShellExecutor:
             if isinstance(expr_env, dict):
                 extra.update({str(key): str(value) for key, value in expr_env.items()})
             env = task_process_env(ctx.base_env, ctx.env, ctx.basir_env(), extra)
-            code, log = await self._run(argv, ctx, env)
-            return _finish(code, log, outputs_path, ctx)
+            memory = AttemptMemory(ctx.memory_limit, ctx.limit_name)
+            try:
+                code, log = await self._run(argv, ctx, env, memory)
+                oom = memory.out_of_memory(code, log.tail())
+            finally:
+                if memory.cgroup is not None:
+                    await asyncio.to_thread(memory.close)
+            return _finish(code, log, outputs_path, ctx, oom=oom)
         finally:
             shutil.rmtree(out_dir, ignore_errors=True)
 
     async def _run(
-        self, argv: list[str], ctx: TaskContext, env: dict[str, str]
+        self, argv: list[str], ctx: TaskContext, env: dict[str, str], memory: AttemptMemory
     ) -> tuple[int, CappedLog]:
         ctx.workdir.mkdir(parents=True, exist_ok=True)
         log = CappedLog(ctx.log_path, ctx.output_cap_bytes, attempt_header(ctx))
         read_fd, write_fd = os.pipe()
         try:
-            proc = await self._start(argv, ctx, env, write_fd, log)
+            proc = await self._start(argv, ctx, env, write_fd, log, memory)
         except BaseException:
             os.close(read_fd)
             log.close()
@@ -106,9 +113,16 @@ class ShellExecutor:
         return code, log
 
     async def _start(
-        self, argv: list[str], ctx: TaskContext, env: dict[str, str], out_fd: int, log: CappedLog
+        self,
+        argv: list[str],
+        ctx: TaskContext,
+        env: dict[str, str],
+        out_fd: int,
+        log: CappedLog,
+        memory: AttemptMemory,
     ) -> asyncio.subprocess.Process:
-        """Start the shell at its gate, record it through `ctx.on_spawn`, then release it."""
+        """Start the shell at its gate, record it through `ctx.on_spawn`, limit its memory,
+        then release it."""
         go_read, go_write = os.pipe()
         spawn = asyncio.ensure_future(_spawn_gated(argv, ctx, env, go_read, out_fd))
         try:
@@ -133,7 +147,7 @@ class ShellExecutor:
         finally:
             os.close(go_read)  # only after the spawn has finished with it
         try:
-            await _release(proc, ctx, go_write)
+            await _release(proc, ctx, go_write, memory)
         except BaseException:
             # The body never ran: whatever waits at the gate goes (end of file alone would do).
             with contextlib.suppress(BaseException):
@@ -189,14 +203,22 @@ def _check_runnable(program: str, env: dict[str, str]) -> None:
         raise OSError(code, os.strerror(code), program)
 
 
-async def _release(proc: asyncio.subprocess.Process, ctx: TaskContext, go_write: int) -> None:
-    """Record the waiting process (its group and start time), then let it run the body.
+async def _release(
+    proc: asyncio.subprocess.Process, ctx: TaskContext, go_write: int, memory: AttemptMemory
+) -> None:
+    """Record the waiting process (its group and start time), limit its memory (its body has
+    allocated nothing yet), then let it run the body.
 
     The process leads its own session, so its pid is its process group id.
     """
     try:
         if ctx.on_spawn is not None:
             await ctx.on_spawn(proc.pid, start_ticks(proc.pid))
+        try:
+            memory.apply(proc.pid)
+        except OSError as exc:  # never run the body without the limit it was given
+            error = exc.strerror or str(exc)
+            raise TaskFailure(_("cannot set the memory limit: {error}", error=error)) from exc
         with contextlib.suppress(BrokenPipeError):  # killed meanwhile: its exit status tells
             os.write(go_write, GO_BYTE)
     finally:
@@ -260,7 +282,9 @@ def _signal_group(pgid: int, signum: signal.Signals) -> bool:
     return True
 
 
-def _finish(code: int, log: CappedLog, outputs_path: Path, ctx: TaskContext) -> JsonDict:
+def _finish(
+    code: int, log: CappedLog, outputs_path: Path, ctx: TaskContext, *, oom: bool = False
+) -> JsonDict:
     if code == 0:
         try:
             return dict(read_outputs(outputs_path, ctx.outputs_cap_bytes))
@@ -277,4 +301,5 @@ def _finish(code: int, log: CappedLog, outputs_path: Path, ctx: TaskContext) -> 
         message = _("killed by signal {signal}", signal=name)
     else:
         message = _("exited with code {code}", code=code)
-    raise TaskFailure(message, exit_code=code, outputs=outputs, detail=log.tail())
+    reason = "oom" if oom else None
+    raise TaskFailure(message, exit_code=code, outputs=outputs, detail=log.tail(), reason=reason)

@@ -56,18 +56,30 @@ async def add_reservation(
     now: float,
     by: str | None,
 ) -> Reservation:
-    """Check `given`, refuse it if its pool would be over-committed, store it and return it."""
-    existing = await reservations(store)
-    if len(existing) >= MAX_RESERVATIONS:
-        raise BasirError(
-            "reservation.too_many",
-            _("at most {limit} reservations; delete old ones first", limit=MAX_RESERVATIONS),
-            kind="limit",
-        )
+    """Check `given`, refuse it if its pool would be over-committed, store it and return it.
+
+    The decisive check runs inside the store's write transaction, serialised across every
+    process sharing the store (`kv_put_checked`): two servers on one database never both
+    accept reservations that together exceed a pool.  A first check outside it refuses the
+    obvious cases early and warms the cron-window cache, so the one inside is quick.
+    """
     made = checked(given, capacity, id=f"rsv-{uuid.uuid4().hex[:12]}", now=now, by=by)
+
+    def refuse(documents: list[tuple[str, dict[str, Any]]]) -> None:
+        existing = [Reservation(**doc) for _key, doc in documents]
+        if len(existing) >= MAX_RESERVATIONS:
+            raise BasirError(
+                "reservation.too_many",
+                _("at most {limit} reservations; delete old ones first", limit=MAX_RESERVATIONS),
+                kind="limit",
+            )
+        refuse_overcommit(made, existing, capacity, now)
+
     # Walking a year of cron windows takes a while the first time: off the event loop.
-    await asyncio.to_thread(refuse_overcommit, made, existing, capacity, now)
-    await store.kv_put(RESERVATION_KIND, made.id, dataclasses.asdict(made))
+    await asyncio.to_thread(refuse, await store.kv_list(RESERVATION_KIND, MAX_RESERVATIONS + 1))
+    await store.kv_put_checked(
+        RESERVATION_KIND, made.id, dataclasses.asdict(made), refuse, limit=MAX_RESERVATIONS + 1
+    )
     return made
 
 

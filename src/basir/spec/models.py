@@ -152,6 +152,18 @@ class Resources(Strict):
     pools: dict[str, Annotated[int, Field(ge=1, le=1_000_000)]] = Field(
         default_factory=dict, max_length=32
     )
+    memory_limit: Literal["auto", "sampler"] | None = Field(
+        None,
+        description="sampler: no kernel limit (RLIMIT_AS, cgroup), only the usage sampler's"
+        " check of resident memory (for runtimes that reserve address space, the JVM, Dart)",
+    )
+
+    @model_validator(mode="after")
+    def _limit_needs_memory(self) -> Resources:
+        if self.memory_limit is not None and self.memory is None:
+            message = _("memory_limit needs memory: it says how that memory is limited")
+            raise SpecValueError(IssueCode.INVALID_VALUE, message, at=("memory_limit",))
+        return self
 
 
 def _as_concurrency_key(value: object) -> object:

@@ -6,6 +6,7 @@ PostgreSQL) passes the same contract suite in `tests/integration/store/`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from basir.store.audit_records import AuditEntry
@@ -26,6 +27,8 @@ from basir.store.records import (
     WorkflowVersion,
 )
 
+# `kv_put_checked`'s check: given the stored documents of a kind, raise to refuse the write.
+KvCheck = Callable[[list[tuple[str, JsonDict]]], None]
 # Most run ids one `get_tasks_of` call takes (bound parameters stay well under every limit).
 MAX_RUNS_PER_READ = 500
 
@@ -177,6 +180,25 @@ class KeyValueStore(Protocol):
 
     async def kv_delete(self, kind: str, key: str) -> bool:
         """Remove a document; False when there was none."""
+        ...
+
+    async def kv_put_checked(
+        self,
+        kind: str,
+        key: str,
+        value: JsonDict,
+        check: KvCheck,
+        *,
+        limit: int = 1000,
+    ) -> None:
+        """Store a document only if `check` accepts the documents of `kind` stored now.
+
+        Reading them, `check` and the write are one write transaction, serialised per `kind`
+        across every process sharing the store (PostgreSQL: an advisory lock; SQLite: its
+        single writer; memory: no await between them), so two checks never both pass on the
+        same picture.  `check` is called with at most `limit` documents (by key) and raises to
+        refuse; nothing is written then.
+        """
         ...
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from basir.store import codec, guards, schedule_codec
 from basir.store.audit_memory import MemoryAudit
 from basir.store.audit_records import AuditEntry
-from basir.store.base import MAX_RUNS_PER_READ, ConflictError, StoreError
+from basir.store.base import MAX_RUNS_PER_READ, ConflictError, KvCheck, StoreError
 from basir.store.memory_reports import MemoryReportReads
 from basir.store.records import (
     AlertRecord,
@@ -307,6 +307,20 @@ class MemoryStore(MemoryReportReads, MemoryAudit):
             return False
         self._kv[(kind, key)] = (codec.dumps(value), time.time())
         return True
+
+    async def kv_put_checked(
+        self,
+        kind: str,
+        key: str,
+        value: JsonDict,
+        check: KvCheck,
+        *,
+        limit: int = 1000,
+    ) -> None:
+        """Store a document if `check` accepts those of `kind`: no await in between."""
+        self._check_open()
+        check(await self.kv_list(kind, limit))  # kv_list never yields to the loop
+        self._kv[(kind, key)] = (codec.dumps(value), time.time())
 
     async def kv_get(self, kind: str, key: str) -> JsonDict | None:
         """A document, or None."""

@@ -36,7 +36,7 @@ from basir.store import (
 )
 from basir.store.audit_records import GENESIS, AuditEntry, entry_params, seal
 from basir.store.audit_sql import AuditReads
-from basir.store.base import ConflictError, StoreError, describe
+from basir.store.base import ConflictError, KvCheck, StoreError, describe
 from basir.store.records import (
     AlertRecord,
     Batch,
@@ -62,6 +62,7 @@ T = TypeVar("T")
 SCHEMA_LOCK_KEY = 0x6261736972_0001
 EVENTS_LOCK_KEY = 0x6261736972_0002
 WORKFLOW_LOCK_PREFIX = "basir.workflow:"
+KV_LOCK_PREFIX = "basir.kv:"  # `kv_put_checked`: one lock per kind of document
 
 UNIQUE_VIOLATION = "23505"
 FOREIGN_KEY_VIOLATION = "23503"
@@ -221,6 +222,29 @@ class PostgresStore(AuditReads, SqlReads):
         async with self._transaction() as conn:
             result = await conn.execute(queries.kv_put("postgresql", only_if_absent), params)
         return bool(result.rowcount == 1)
+
+    async def kv_put_checked(
+        self,
+        kind: str,
+        key: str,
+        value: JsonDict,
+        check: KvCheck,
+        *,
+        limit: int = 1000,
+    ) -> None:
+        """Store a document if `check` accepts those of `kind`, under the kind's advisory lock.
+
+        The transaction-scoped lock serialises every checked write of `kind` from every process
+        on this database; it is released by the commit (or the rollback of a refusal).
+        """
+        params = {"kind": kind, "key": key, "value": codec.dumps(value), "updated_at": time.time()}
+        async with self._transaction() as conn:
+            lock = sa.func.hashtextextended(KV_LOCK_PREFIX + kind, 0)
+            await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock)))
+            rows = (await conn.execute(queries.kv_list(), {"kind": kind, "limit": limit})).all()
+            # The check may take a while (a year of cron windows): off the event loop.
+            await asyncio.to_thread(check, [(row[0], codec.loads(row[1])) for row in rows])
+            await conn.execute(queries.kv_put("postgresql", False), params)
 
     # --- metric history ------------------------------------------------------------------
 

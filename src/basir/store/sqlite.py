@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from basir.store import audit_sql, monitoring_codec, schedule_codec, sqlite_apply
 from basir.store.audit_records import AuditEntry
-from basir.store.base import StoreError
+from basir.store.base import KvCheck, StoreError
 from basir.store.records import (
     AlertRecord,
     Batch,
@@ -243,6 +243,21 @@ class SqliteStore(audit_sql.AuditReads, SqlReads):
             lambda conn, _precise: sqlite_apply.kv_put(conn, kind, key, value, only_if_absent)
         )
         return stored
+
+    async def kv_put_checked(
+        self,
+        kind: str,
+        key: str,
+        value: JsonDict,
+        check: KvCheck,
+        *,
+        limit: int = 1000,
+    ) -> None:
+        """Store a document if `check` accepts those of `kind`: read, check and write in one
+        transaction of the single writer (which other processes' writers wait for)."""
+        await self._submit(
+            lambda conn, _precise: sqlite_apply.kv_put_checked(conn, kind, key, value, check, limit)
+        )
 
     # --- metric history ------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from itertools import chain, groupby
 from typing import Any
 
 from basir.store import codec, guards, schedule_codec
-from basir.store.base import ConflictError, NotFoundError
+from basir.store.base import ConflictError, KvCheck, NotFoundError
 from basir.store.records import (
     Batch,
     Change,
@@ -298,6 +298,22 @@ def kv_put(
     sql = statement("kv_put", "sqlite", only_if_absent)
     params = {"kind": kind, "key": key, "value": codec.dumps(value), "updated_at": time.time()}
     return conn.execute(sql.text, sql.params(params)).rowcount == 1
+
+
+def kv_put_checked(
+    conn: sqlite3.Connection,
+    kind: str,
+    key: str,
+    value: JsonDict,
+    check: KvCheck,
+    limit: int,
+) -> None:
+    """Read the documents of `kind`, let `check` refuse (it raises), then write one; all in
+    the writer's transaction (`BEGIN IMMEDIATE`: one writer per database file)."""
+    sql = statement("kv_list")
+    rows = conn.execute(sql.text, sql.params({"kind": kind, "limit": limit})).fetchall()
+    check([(str(row[0]), codec.loads(row[1])) for row in rows])
+    kv_put(conn, kind, key, value, False)
 
 
 def kv_delete(conn: sqlite3.Connection, kind: str, key: str) -> bool:

@@ -1,5 +1,5 @@
-"""A real server: a task over its memory is stopped with its reason; a cancelled task that
-started children leaves no process and no temp dir; usage shows beside the task."""
+"""A real server: a task over its memory is stopped (RLIMIT_AS) with its reason; a cancelled
+task that started children leaves no process and no temp dir; usage shows beside the task."""
 
 from __future__ import annotations
 
@@ -42,16 +42,16 @@ def leftovers(attempt_id: str) -> list[int]:
 def test_memory_limit_and_cleanup_through_a_real_server(
     server_factory: Any, tmp_path: Path
 ) -> None:
-    server = server_factory(BASIR_USAGE_INTERVAL_S="0.2").start()
+    server = server_factory(BASIR_USAGE_INTERVAL_S="0.2", BASIR_MEMORY_LIMIT="rlimit").start()
     with server.client(ADMIN_TOKEN) as client:
         run_id = apply_and_start(client, HOG)["run_id"]
         wait_status(client, run_id, {"failed"}, timeout_s=30)
         hog = client.get(f"/api/v1/runs/{run_id}").json()["tasks"]["hog"]
-        assert hog["error"].endswith("more than its limit of 48Mi (oom)")
-        assert hog["usage"]["peak_memory_bytes"] > 48 << 20
+        assert hog["error"].startswith("stopped: out of memory at its limit of 48Mi (RLIMIT_AS)")
+        assert "MemoryError" in hog["error"]  # the 200 MiB were refused, never held
         events = client.get("/api/v1/events/history", params={"run": run_id}).json()["items"]
         [exceeded] = [e for e in events if e["type"] == "resource.memory_exceeded"]
-        assert exceeded["data"]["reason"] == "oom"
+        assert (exceeded["data"]["reason"], exceeded["data"]["enforced_by"]) == ("oom", "rlimit")
 
         marker = tmp_path / "tmpdir.txt"
         spawner = f"""\

@@ -22,3 +22,9 @@ async def gate(name: str, fail: bool = False) -> str:
     if fail:
         raise RuntimeError("failed on purpose")
     return name
+
+
+def hog(mib: int) -> dict[str, int]:
+    """Allocate and touch `mib` MiB (an isolated task over or within its memory limit)."""
+    block = bytearray(mib << 20)
+    return {"bytes": len(block)}

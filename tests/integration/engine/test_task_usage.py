@@ -29,9 +29,14 @@ BURN = f"{PY} -c 'import time\nend = time.time() + 1.5\nwhile time.time() < end:
 
 @pytest.fixture
 async def sampled(store: Store, tmp_path: Path) -> AsyncIterator[Engine]:
-    """An engine sampling usage every 0.1 s and writing history at every pass."""
+    """An engine sampling usage every 0.1 s and writing history at every pass; the sampler
+    alone limits memory (the kernel's limits: `test_memory_limits`)."""
     settings = Settings(
-        home=tmp_path / "home", shutdown_grace_s=0.0, usage_interval_s=0.1, metrics_interval_s=0.1
+        home=tmp_path / "home",
+        shutdown_grace_s=0.0,
+        usage_interval_s=0.1,
+        metrics_interval_s=0.1,
+        memory_limit="sampler",
     )
     engine = Engine(store, settings, workdir=tmp_path)
     await engine.start(resume=False)

@@ -183,3 +183,22 @@ async def test_idle_processes_are_capped(make_ctx: MakeCtx) -> None:
         assert len(pids) == 1
     finally:
         executor.close()
+
+
+async def test_a_limited_call_limits_its_worker_for_the_call_only(
+    executor: PythonExecutor, make_ctx: MakeCtx
+) -> None:
+    import resource
+
+    from basir.executors.memory import MemoryLimit
+
+    limited = make_ctx(memory_limit=MemoryLimit(256 << 20, "rlimit"))
+    first = await executor.execute(isolated("sample_funcs:address_space_limit"), limited)
+    soft, hard = first["result"]
+    assert 256 << 20 < soft < (256 << 20) + (2 << 30)  # the limit above what it already maps
+    assert hard == resource.RLIM_INFINITY  # soft only: lifted again after the call
+    second = await executor.execute(isolated("sample_funcs:address_space_limit"), make_ctx())
+    assert second["result"] == [resource.RLIM_INFINITY, resource.RLIM_INFINITY]
+    assert (await executor.execute(isolated("sample_funcs:pid"), make_ctx()))["result"] == (
+        await executor.execute(isolated("sample_funcs:pid"), limited)
+    )["result"]  # one warm worker all along

@@ -127,3 +127,10 @@ class _AsyncCallable:
 async_callable = _AsyncCallable()
 
 NOT_CALLABLE = 42
+
+
+def address_space_limit() -> list[int]:
+    """This process's (soft, hard) RLIMIT_AS now."""
+    import resource
+
+    return list(resource.getrlimit(resource.RLIMIT_AS))
