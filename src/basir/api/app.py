@@ -93,6 +93,7 @@ def create_app(
             overdue=OverdueWatch(engine.store),
         ),
         audit=AuditRecorder(engine.store),
+        pages_cache=ListCache(engine.bus, ttl_s=list_cache_ttl_s),
     )
     if not metrics.has_state_provider:
         metrics.bind_state(engine_state(engine))
@@ -127,6 +128,8 @@ def create_app(
         await sweeper.stop()
         ctx.shutdown.set()
         ctx.runs_cache.close()
+        if ctx.pages_cache is not None:
+            ctx.pages_cache.close()
         await ctx.audit.stop()  # writes what is still queued
 
     app = FastAPI(
@@ -164,6 +167,7 @@ def create_app(
             alerts=ctx.alerts,
             auth=ctx.auth,
             metrics=metrics,
+            pages_cache=ctx.pages_cache,
         ),
     )
     # Added innermost first: the locale is set before the body limit may answer 413.

@@ -32,7 +32,7 @@ class ApiContext:
     settings: Settings
     auth: Authenticator
     metrics: Metrics
-    runs_cache: ListCache
+    runs_cache: ListCache[bytes]
     decisions: Decisions
     alerts: AlertManager
     audit: AuditRecorder
@@ -40,6 +40,8 @@ class ApiContext:
     shutdown: asyncio.Event = field(default_factory=asyncio.Event)
     # Scheduled performance reports (set by `create_app`).
     report_schedules: ReportScheduler | None = None
+    # The dashboard's cache of rendered runs pages (emptied when a workflow is applied).
+    pages_cache: ListCache[Any] | None = None
 
     @property
     def store(self) -> Store:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from basir.api.cache import ListCache
 from basir.config import Settings
 from basir.engine.runtime import Engine
 from basir.monitoring.alert_manager import AlertManager
@@ -30,6 +32,9 @@ class DashboardContext:
     auth: Authenticator | None = None
     # The server's metrics (the live streams count in `basir_sse_clients`), when served.
     metrics: Metrics | None = None
+    # Rendered runs pages by (what the principal may see, language, query), emptied by every
+    # committed event; None: every request reads and renders.
+    pages_cache: ListCache[Any] | None = None
 
     @property
     def store(self) -> Store:

@@ -8,7 +8,8 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from markupsafe import Markup
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from basir.dashboard import graph, logs, timeline
 from basir.dashboard.web import (
@@ -20,7 +21,9 @@ from basir.dashboard.web import (
     error_page,
     forbidden_page,
     render,
+    render_fragment,
     render_off_loop,
+    view_scope,
     with_headers,
 )
 from basir.errors import BasirError
@@ -60,12 +63,38 @@ def run_filters(query: Any) -> dict[str, str | None]:
 
 @router.get("/runs")
 async def runs_page(request: Request, session: SessionDep) -> Response:
-    """A page of runs, newest first; `?part=table` is the live-refreshed table alone."""
+    """A page of runs, newest first; `?part=table` is the live-refreshed table alone.
+
+    The filters and table are rendered once per (what the principal may see, language, part,
+    query) and kept until the next committed event (`DashboardContext.pages_cache`); only
+    the layout around them, which holds the session's user and CSRF token, is per request.
+    """
     ctx = dashboard_of(request)
     filters = run_filters(request.query_params)
-    since = await ctx.store.last_event_id()
+    part = "table" if request.query_params.get("part") == "table" else "main"
+    key = ("runs", view_scope(session), current_locale(), part, *filters.values())
+
+    async def load() -> tuple[int, Markup]:
+        return await _runs_fragment(request, dict(filters), part)
+
+    if ctx.pages_cache is None:
+        since, html = await load()
+    else:
+        since, html = await ctx.pages_cache.get(key, load)
+    if part == "table":
+        return with_headers(HTMLResponse(html))
+    return render(request, "runs.html", {"since": since, "main": html}, session=session)
+
+
+async def _runs_fragment(
+    request: Request, filters: dict[str, str | None], part: str
+) -> tuple[int, Markup]:
+    """The event id the page is current to, and its table (`part` "table") or its filters
+    and table ("main"), rendered in the active language."""
+    store = dashboard_of(request).store
+    since = await store.last_event_id()  # before the reads: a later change is replayed
     try:
-        page = await ctx.store.list_runs(
+        page = await store.list_runs(
             status=filters["status"],
             workflow=filters["workflow"],
             limit=PAGE_SIZE,
@@ -73,20 +102,15 @@ async def runs_page(request: Request, session: SessionDep) -> Response:
         )
     except ValueError:
         filters["cursor"] = None
-        page = await ctx.store.list_runs(
+        page = await store.list_runs(
             status=filters["status"], workflow=filters["workflow"], limit=PAGE_SIZE
         )
-    workflows = [w.name for w in await ctx.store.list_workflows()]
-    values = {
-        "since": since,
-        "runs": page.items,
-        "next": page.next,
-        "filters": filters,
-        "statuses": [str(s) for s in RunStatus],
-        "workflow_names": workflows,
-    }
-    template = "runs_table.html" if request.query_params.get("part") == "table" else "runs.html"
-    return render(request, template, values, session=session)
+    values: dict[str, Any] = {"runs": page.items, "next": page.next, "filters": filters}
+    if part == "table":
+        return since, render_fragment("runs_table.html", values)
+    values["statuses"] = [str(s) for s in RunStatus]
+    values["workflow_names"] = [w.name for w in await store.list_workflows()]
+    return since, render_fragment("runs_main.html", values)
 
 
 async def _run_values(request: Request, run_id: str) -> dict[str, Any] | None:

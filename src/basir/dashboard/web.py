@@ -198,6 +198,18 @@ def render(
     return with_headers(HTMLResponse(html, status_code))  # type: ignore[return-value]
 
 
+def render_fragment(template: str, values: Mapping[str, Any]) -> Markup:
+    """A fragment that depends on `values` and the active language only (no session, no
+    path): what a page cache may keep and share among principals who see the same."""
+    return Markup(environment().get_template(template).render(values))
+
+
+def view_scope(session: Session) -> tuple[str, ...]:
+    """What a principal may see, as a cache key: its permissions (every reader sees every
+    run today; a cache key must grow with any finer rule, such as namespaces)."""
+    return tuple(sorted(permissions_of(session.principal)))
+
+
 async def render_off_loop(
     request: Request,
     template: str,

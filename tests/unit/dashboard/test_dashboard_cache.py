@@ -1,0 +1,94 @@
+"""The runs page's cache: a change shows on the next page, and no principal or language is
+ever served another's page."""
+
+from __future__ import annotations
+
+import re
+
+from dashboard_helpers import Browser, csrf_of
+from fastapi import FastAPI
+
+from basir.dashboard.sessions import SESSION_COOKIE
+from basir.dashboard.web import view_scope
+from basir.security.tokens import Principal
+
+ROW = re.compile(r'<tr data-run="([^"]+)"')
+
+
+def rows(html: str) -> list[str]:
+    """The run ids of a runs table, in order."""
+    return ROW.findall(html)
+
+
+async def test_a_started_run_is_on_the_next_page_and_table(
+    browser: Browser, app: FastAPI, role_tokens: dict[str, str]
+) -> None:
+    client = await browser("operator")
+    before = await client.get("/runs")
+    assert (await client.get("/runs")).text == before.text  # served from the cache
+    api = {"Authorization": f"Bearer {role_tokens['operator']}"}
+    started = await client.post("/api/v1/workflows/demo/runs", json={}, headers=api)
+    assert started.status_code == 201
+    run_id = started.json()["run_id"]
+    assert run_id not in rows(before.text)
+    assert rows((await client.get("/runs")).text)[0] == run_id
+    assert rows((await client.get("/runs?part=table")).text)[0] == run_id
+    listed = await client.get("/api/v1/runs", params={"limit": 5}, headers=api)
+    assert listed.json()["items"][0]["run_id"] == run_id
+
+
+async def test_a_workflow_applied_is_in_the_filter_at_once(
+    browser: Browser, role_tokens: dict[str, str]
+) -> None:
+    client = await browser("admin")
+    assert ">fresh</option>" not in (await client.get("/runs")).text
+    answer = await client.post(
+        "/api/v1/workflows",
+        content="name: fresh\ntasks:\n  - {id: only, uses: noop}\n",
+        headers={
+            "Authorization": f"Bearer {role_tokens['admin']}",
+            "Content-Type": "application/yaml",
+        },
+    )
+    assert answer.status_code == 201
+    assert ">fresh</option>" in (await client.get("/runs")).text
+
+
+async def test_each_session_gets_its_own_layout_around_a_shared_table(
+    browser: Browser,
+) -> None:
+    admin = await browser("admin")
+    viewer = await browser("viewer")
+    admin_page = (await admin.get("/runs")).text
+    viewer_page = (await viewer.get("/runs")).text
+    assert 'href="/admin"' in admin_page
+    assert 'href="/admin"' not in viewer_page
+    assert "Signed in as viewer" in viewer_page and "Signed in as admin" not in viewer_page
+    viewer_csrf = csrf_of((await viewer.get("/")).text)
+    assert csrf_of(viewer_page) == viewer_csrf != csrf_of(admin_page)
+    assert viewer.cookies[SESSION_COOKIE] not in admin_page
+
+
+async def test_each_language_gets_its_own_page(browser: Browser) -> None:
+    english = await browser("viewer")
+    arabic = await browser("viewer")
+    english.cookies.set("basir_lang", "en")
+    arabic.cookies.set("basir_lang", "ar")
+    for _ in range(2):  # the second round is served from the cache
+        arabic_page = (await arabic.get("/runs")).text
+        english_page = (await english.get("/runs")).text
+        assert '<html lang="ar" dir="rtl">' in arabic_page and "الحالة" in arabic_page
+        assert '<html lang="en" dir="ltr">' in english_page and "الحالة" not in english_page
+        assert 'aria-label="الصفحات"' in (await arabic.get("/runs?part=table")).text
+        assert 'aria-label="Pages"' in (await english.get("/runs?part=table")).text
+
+
+def test_the_scope_separates_roles() -> None:
+    from basir.dashboard.sessions import Session
+
+    def scope(*roles: str) -> tuple[str, ...]:
+        return view_scope(Session("k", Principal("u", frozenset(roles)), "c"))
+
+    assert scope("viewer") != scope("admin") != scope("operator")
+    assert scope("viewer") == scope("viewer")
+    assert scope() == ()
