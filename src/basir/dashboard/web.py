@@ -28,8 +28,6 @@ from basir.dashboard.sessions import (
     LANG_COOKIE,
     SESSION_COOKIE,
     Session,
-    load_session,
-    preferred_language,
     same,
 )
 from basir.i18n import _, current_locale, negotiate, ngettext, set_locale, state_label
@@ -245,17 +243,15 @@ class LoginRequiredError(Exception):
 async def current_session(request: Request) -> Session:
     """The request's session, or `LoginRequiredError`; also sets the page's language."""
     ctx = dashboard_of(request)
-    session = await load_session(ctx.store, request.cookies.get(SESSION_COOKIE))
+    visit = await ctx.sessions.visit(ctx.store, request.cookies.get(SESSION_COOKIE))
+    session = visit.session
     if session is not None:
         mark_caller(request.scope, session.principal)  # the audit log's actor
     # The API's rule for every read: a principal without `read` sees nothing.
     if session is None or Permission.READ not in permissions_of(session.principal):
         page_language(request)
         raise LoginRequiredError
-    saved = None
-    if LANG_COOKIE not in request.cookies:
-        saved = await preferred_language(ctx.store, session.principal.user)
-    page_language(request, saved)
+    page_language(request, visit.language)
     return session
 
 

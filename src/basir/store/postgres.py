@@ -36,7 +36,7 @@ from basir.store import (
 )
 from basir.store.audit_records import GENESIS, AuditEntry, entry_params, seal
 from basir.store.audit_sql import AuditReads
-from basir.store.base import ConflictError, StoreError, describe
+from basir.store.base import ConflictError, KvChanges, StoreError, describe
 from basir.store.records import (
     AlertRecord,
     Batch,
@@ -86,6 +86,7 @@ class PostgresStore(AuditReads, SqlReads):
         self.url = url
         self._sa_url = async_url(url)
         self._pool = {"pool_size": pool_size, "max_overflow": max_overflow}
+        self.kv_changes = KvChanges()  # for in-memory caches of documents
         self._engine: AsyncEngine | None = None
         self._busy = 0
         self._idle = asyncio.Event()
@@ -217,10 +218,18 @@ class PostgresStore(AuditReads, SqlReads):
         self, kind: str, key: str, value: JsonDict, *, only_if_absent: bool = False
     ) -> bool:
         """Store a document; with `only_if_absent`, keep an existing one and return False."""
-        params = {"kind": kind, "key": key, "value": codec.dumps(value), "updated_at": time.time()}
-        async with self._transaction() as conn:
-            result = await conn.execute(queries.kv_put("postgresql", only_if_absent), params)
-        return bool(result.rowcount == 1)
+        try:
+            params = {
+                "kind": kind,
+                "key": key,
+                "value": codec.dumps(value),
+                "updated_at": time.time(),
+            }
+            async with self._transaction() as conn:
+                result = await conn.execute(queries.kv_put("postgresql", only_if_absent), params)
+            return bool(result.rowcount == 1)
+        finally:
+            self.kv_changes.bump(kind)
 
     # --- metric history ------------------------------------------------------------------
 
@@ -263,9 +272,12 @@ class PostgresStore(AuditReads, SqlReads):
 
     async def kv_delete(self, kind: str, key: str) -> bool:
         """Remove a document; False when there was none."""
-        async with self._transaction() as conn:
-            result = await conn.execute(queries.kv_delete(), {"kind": kind, "key": key})
-        return bool(result.rowcount == 1)
+        try:
+            async with self._transaction() as conn:
+                result = await conn.execute(queries.kv_delete(), {"kind": kind, "key": key})
+            return bool(result.rowcount == 1)
+        finally:
+            self.kv_changes.bump(kind)
 
     # --- schedules -----------------------------------------------------------------------
 

@@ -1,16 +1,24 @@
 """The runs page's cache: a change shows on the next page, and no principal or language is
-ever served another's page."""
+ever served another's page; the session cache: revocation, logout and disabling hold at once."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from dashboard_helpers import Browser, csrf_of
 from fastapi import FastAPI
 
-from basir.dashboard.sessions import SESSION_COOKIE
+from basir.dashboard.sessions import (
+    SESSION_COOKIE,
+    SessionCache,
+    open_session,
+    remember_language,
+)
 from basir.dashboard.web import view_scope
+from basir.security import tokens
 from basir.security.tokens import Principal
+from basir.store.memory import MemoryStore
 
 ROW = re.compile(r'<tr data-run="([^"]+)"')
 
@@ -92,3 +100,58 @@ def test_the_scope_separates_roles() -> None:
     assert scope("viewer") != scope("admin") != scope("operator")
     assert scope("viewer") == scope("viewer")
     assert scope() == ()
+
+
+class CountingStore(MemoryStore):
+    """A memory store that counts document reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def kv_get(self, kind: str, key: str) -> dict[str, Any] | None:
+        self.reads += 1
+        return await super().kv_get(kind, key)
+
+
+async def test_sessions_are_read_once_until_a_document_they_depend_on_changes() -> None:
+    store = CountingStore()
+    await store.open()
+    admin_token = await tokens.ensure_admin(store)
+    assert admin_token is not None
+    principal = await tokens.lookup(store, admin_token)
+    assert principal is not None
+    session_id = await open_session(store, principal, admin_token)
+    cache = SessionCache(ttl_s=60)
+    first = await cache.visit(store, session_id)
+    assert first.session is not None and first.session.principal.user == "admin"
+    reads = store.reads
+    assert (await cache.visit(store, session_id)) == first
+    await store.kv_put("unrelated", "k", {})  # another kind: still cached
+    assert (await cache.visit(store, session_id)) == first
+    assert store.reads == reads
+    await remember_language(store, "admin", "ar")
+    assert (await cache.visit(store, session_id)).language == "ar"
+    assert store.reads > reads
+    assert await tokens.revoke_token(store, tokens.hash_token(admin_token))
+    assert (await cache.visit(store, session_id)).session is None
+    assert (await cache.visit(store, "unknown")).session is None
+    await store.close()
+
+
+async def test_a_closed_session_and_a_disabled_user_are_refused_at_once(
+    browser: Browser, app: FastAPI
+) -> None:
+    store = app.state.dashboard.store
+    viewer = await browser("viewer")
+    assert (await viewer.get("/runs")).status_code == 200
+    user = await store.kv_get(tokens.USER_KIND, "viewer")
+    await store.kv_put(tokens.USER_KIND, "viewer", {**user, "disabled": True})
+    assert (await viewer.get("/runs")).status_code == 303
+    admin = await browser("admin")
+    page = await admin.get("/runs")
+    assert page.status_code == 200
+    cookie = admin.cookies[SESSION_COOKIE]
+    await admin.post("/logout", data={"csrf": csrf_of(page.text)})
+    admin.cookies.set(SESSION_COOKIE, cookie)
+    assert (await admin.get("/runs")).status_code == 303
