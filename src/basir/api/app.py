@@ -17,6 +17,7 @@ from basir.api import problems
 from basir.api.audit_middleware import AuditMiddleware
 from basir.api.cache import LIST_CACHE_TTL_S, ListCache
 from basir.api.deps import ApiContext
+from basir.api.hot_reads import HotReads
 from basir.api.middleware import BodyLimitMiddleware, LocaleMiddleware
 from basir.api.query import refuse_unknown_query
 from basir.api.routes import (
@@ -158,19 +159,19 @@ def create_app(
     for module in (*modules, queues, resource_policies, *faces):
         app.include_router(module.router, dependencies=[Depends(refuse_unknown_query)])
     # The web UI at `/`, after the API so `/api/v1` routes match first; same shutdown signal.
-    mount_dashboard(
-        app,
-        DashboardContext(
-            engine,
-            settings,
-            shutdown=ctx.shutdown,
-            alerts=ctx.alerts,
-            auth=ctx.auth,
-            metrics=metrics,
-            pages_cache=ctx.pages_cache,
-        ),
+    dashboard = DashboardContext(
+        engine,
+        settings,
+        shutdown=ctx.shutdown,
+        alerts=ctx.alerts,
+        auth=ctx.auth,
+        metrics=metrics,
+        pages_cache=ctx.pages_cache,
     )
-    # Added innermost first: the locale is set before the body limit may answer 413.
+    mount_dashboard(app, dashboard)
+    # Added innermost first: the locale is set before the body limit may answer 413; the
+    # hot reads are answered inside the locale and metrics middleware, like any route.
+    app.add_middleware(HotReads, api=ctx, dashboard=dashboard)
     app.add_middleware(AuditMiddleware, recorder=ctx.audit)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(LocaleMiddleware)

@@ -85,6 +85,13 @@ class ListCache(Generic[V]):
             pending = self._start(key, load)
         return await asyncio.shield(pending)
 
+    def peek(self, key: Hashable) -> V | None:
+        """The cached value of `key` if it is there and fresh, else None (nothing is loaded)."""
+        entry = self._entries.get(key) if self._subscription is not None else None
+        if entry is None or entry[1] <= time.monotonic():
+            return None
+        return entry[0]
+
     def _start(self, key: Hashable, load: Loader[V]) -> asyncio.Future[V]:
         generation = self._generation
         future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
@@ -135,3 +142,29 @@ class ListCache(Generic[V]):
             self._subscription = None
         for task in list(self._refreshing):
             task.cancel()
+
+
+KNOWN_QUERIES_MAX = 1024
+
+
+class KnownQueries:
+    """Raw query strings a route has validated, with the cache key each stands for.
+
+    A fast path may answer a query string found here from the cache without validating it
+    again (it was valid, and validation depends on nothing else).  Bounded: emptied when
+    full, so a client sending ever new queries costs a re-validation, nothing more.
+    """
+
+    def __init__(self, max_entries: int = KNOWN_QUERIES_MAX) -> None:
+        self._max_entries = max_entries
+        self._keys: dict[bytes, Hashable] = {}
+
+    def learn(self, query_string: bytes, key: Hashable) -> None:
+        """Remember that `query_string` is valid and stands for `key`."""
+        if query_string not in self._keys and len(self._keys) >= self._max_entries:
+            self._keys.clear()
+        self._keys[query_string] = key
+
+    def key_of(self, query_string: bytes) -> Hashable | None:
+        """The key of a query string validated before, else None."""
+        return self._keys.get(query_string)

@@ -12,6 +12,7 @@ from markupsafe import Markup
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from basir.dashboard import graph, logs, timeline
+from basir.dashboard.sessions import Session
 from basir.dashboard.web import (
     SessionDep,
     can_operate,
@@ -68,19 +69,37 @@ async def runs_page(request: Request, session: SessionDep) -> Response:
     The filters and table are rendered once per (what the principal may see, language, part,
     query) and kept until the next committed event (`DashboardContext.pages_cache`); only
     the layout around them, which holds the session's user and CSRF token, is per request.
+    (`basir.api.hot_reads` answers the same from the cache before routing, when it can.)
     """
     ctx = dashboard_of(request)
     filters = run_filters(request.query_params)
-    part = "table" if request.query_params.get("part") == "table" else "main"
-    key = ("runs", view_scope(session), current_locale(), part, *filters.values())
+    part = runs_part(request.query_params)
 
     async def load() -> tuple[int, Markup]:
         return await _runs_fragment(request, dict(filters), part)
 
     if ctx.pages_cache is None:
-        since, html = await load()
+        value = await load()
     else:
-        since, html = await ctx.pages_cache.get(key, load)
+        value = await ctx.pages_cache.get(runs_key(session, filters, part), load)
+    return runs_answer(request, session, value, part)
+
+
+def runs_part(query: Any) -> str:
+    """ "table" for the live table fragment, else "main" (the whole page)."""
+    return "table" if query.get("part") == "table" else "main"
+
+
+def runs_key(session: Session, filters: dict[str, str | None], part: str) -> tuple[Any, ...]:
+    """The cache key of a runs page: what the principal may see, language, part, filters."""
+    return ("runs", view_scope(session), current_locale(), part, *filters.values())
+
+
+def runs_answer(
+    request: Request, session: Session, value: tuple[int, Markup], part: str
+) -> Response:
+    """The response around a rendered runs fragment: alone, or inside the page's layout."""
+    since, html = value
     if part == "table":
         return with_headers(HTMLResponse(html))
     return render(request, "runs.html", {"since": since, "main": html}, session=session)

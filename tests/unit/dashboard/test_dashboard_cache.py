@@ -155,3 +155,30 @@ async def test_a_closed_session_and_a_disabled_user_are_refused_at_once(
     await admin.post("/logout", data={"csrf": csrf_of(page.text)})
     admin.cookies.set(SESSION_COOKIE, cookie)
     assert (await admin.get("/runs")).status_code == 303
+
+
+async def test_the_hot_path_answers_as_the_routes_do_and_refuses_as_they_do(
+    browser: Browser, app: FastAPI, role_tokens: dict[str, str]
+) -> None:
+    client = await browser("admin")
+    first, second = await client.get("/runs"), await client.get("/runs")  # route, then cache
+    assert first.text == second.text
+    for name in ("content-type", "content-security-policy", "content-language", "x-frame-options"):
+        assert first.headers[name] == second.headers[name]
+    admin = {"Authorization": f"Bearer {role_tokens['admin']}"}
+    listed = [await client.get("/api/v1/runs?limit=5", headers=admin) for _ in range(2)]
+    assert listed[0].content == listed[1].content
+    assert listed[0].headers["content-type"] == listed[1].headers["content-type"]
+
+    store = app.state.dashboard.store
+    await store.kv_put("user", "nobody", {"name": "nobody", "roles": [], "disabled": False})
+    nobody = {"Authorization": f"Bearer {await tokens.issue_token(store, 'nobody')}"}
+    assert (await client.get("/api/v1/runs?limit=5", headers=nobody)).status_code == 403
+    unknown = {"Authorization": "Bearer " + "x" * 43}
+    refused = await client.get("/api/v1/runs?limit=5", headers=unknown)
+    assert refused.status_code == 401
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert (await client.get("/api/v1/runs?limit=5&bogus=1", headers=admin)).status_code == 422
+    stranger = await browser(None)
+    assert (await stranger.get("/runs")).status_code == 303
+    assert (await stranger.get("/runs?part=table", headers={"HX-Request": "1"})).status_code == 401
