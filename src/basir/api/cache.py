@@ -86,9 +86,10 @@ class ListCache(Generic[V]):
         return await asyncio.shield(pending)
 
     def peek(self, key: Hashable) -> V | None:
-        """The cached value of `key` if it is there and fresh, else None (nothing is loaded)."""
+        """The cached value of `key`, else None; nothing is loaded.  A value past its TTL is
+        returned only while its refresh runs (as `get` would serve it)."""
         entry = self._entries.get(key) if self._subscription is not None else None
-        if entry is None or entry[1] <= time.monotonic():
+        if entry is None or (entry[1] <= time.monotonic() and key not in self._inflight):
             return None
         return entry[0]
 

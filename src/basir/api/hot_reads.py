@@ -13,20 +13,24 @@ This pure ASGI middleware answers them itself when everything it needs is alread
 
 Anything else (an unknown token or query, a miss, a stale entry, no session) goes through
 the app unchanged, which answers as always and fills the caches.  The answers are the same
-bytes and headers the routes send; `scope["route"]` is set so metrics name the route.
+bytes and headers the routes send (a session's rendered page is kept while its fragment and
+session stay the same); `scope["route"]` is set so metrics name the route.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from basir.api.deps import ApiContext, raw_json
 from basir.dashboard import pages_runs
 from basir.dashboard.context import DashboardContext
-from basir.dashboard.sessions import SESSION_COOKIE
+from basir.dashboard.sessions import SESSION_COOKIE, Session
 from basir.dashboard.web import page_language
 from basir.errors import BasirError
 from basir.security.audit_recorder import mark_caller
@@ -34,6 +38,7 @@ from basir.security.auth import Permission, permissions_of
 
 API_RUNS = "/api/v1/runs"
 RUNS_PAGE = "/runs"
+MAX_ANSWERS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,9 @@ class HotReads:
         self.app = app
         self.api = api
         self.dashboard = dashboard
+        # Rendered runs pages by (session, page key): the fragment and session they were
+        # made from, and the response (its bytes and headers are sent as they are).
+        self._answers: dict[tuple[str, Hashable], tuple[Any, Session, Response]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
@@ -96,11 +104,23 @@ class HotReads:
         query = request.query_params
         filters = pages_runs.run_filters(query)
         part = pages_runs.runs_part(query)
-        value = cache.peek(pages_runs.runs_key(session, filters, part))
+        key = pages_runs.runs_key(session, filters, part)
+        value = cache.peek(key)
         if value is None:
             return False
         mark_caller(scope, session.principal)
         scope["route"] = RouteName(RUNS_PAGE)
-        response = pages_runs.runs_answer(request, session, value, part)
+        # The whole answer depends on the session and the fragment only: kept per session
+        # until either changes (a new fragment after an event, a new session object after
+        # a change to its documents).
+        memo_key = (session.key, key)
+        memo = self._answers.get(memo_key)
+        if memo is not None and memo[0] is value and memo[1] == session:
+            response = memo[2]
+        else:
+            response = pages_runs.runs_answer(request, session, value, part)
+            if len(self._answers) >= MAX_ANSWERS:
+                self._answers.clear()
+            self._answers[memo_key] = (value, session, response)
         await response(scope, receive, send)
         return True

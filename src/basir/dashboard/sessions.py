@@ -13,6 +13,7 @@ API's token cache does), and never past the session's own expiry.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -140,6 +141,7 @@ class SessionCache:
         self._ttl_s = ttl_s
         self._max_entries = max_entries
         self._entries: dict[str, tuple[Visit, float, int]] = {}
+        self._loading: dict[str, tuple[asyncio.Future[Visit], int]] = {}
 
     async def visit(self, store: KeyValueStore, session_id: str | None) -> Visit:
         """The session a cookie value opens (None when it opens nothing) and its language."""
@@ -158,13 +160,25 @@ class SessionCache:
             if fresh_until > now and seen == version and live:
                 return visit
             del self._entries[key]
-        visit = await _visit(store, session_id)
+        # Concurrent requests of one browser share one read (asked after the same change).
+        pending = self._loading.get(key)
+        if pending is None or pending[1] != version:
+            pending = (asyncio.ensure_future(_visit(store, session_id)), version)
+            self._loading[key] = pending
+            pending[0].add_done_callback(lambda done: self._done(key, done))
+        visit = await asyncio.shield(pending[0])
         # Kept only if nothing it depends on was written while it was read.
         if visit.session is not None and changes.version(SESSION_DOCUMENTS) == version:
             if len(self._entries) >= self._max_entries:
                 self._entries.clear()
             self._entries[key] = (visit, now + self._ttl_s, version)
         return visit
+
+    def _done(self, key: str, future: asyncio.Future[Visit]) -> None:
+        if self._loading.get(key, (None, 0))[0] is future:
+            del self._loading[key]
+        if not future.cancelled():
+            future.exception()  # retrieved: an error is raised to the waiters, not logged
 
 
 async def _visit(store: KeyValueStore, session_id: str) -> Visit:
