@@ -15,7 +15,7 @@ from fastapi.openapi.utils import get_openapi
 
 from basir.api import problems
 from basir.api.audit_middleware import AuditMiddleware
-from basir.api.cache import LIST_CACHE_TTL_S, ListCache
+from basir.api.cache import LIST_CACHE_TTL_S, ListCache, changes_runs
 from basir.api.deps import ApiContext
 from basir.api.hot_reads import HotReads
 from basir.api.middleware import BodyLimitMiddleware, LocaleMiddleware
@@ -84,7 +84,7 @@ def create_app(
         settings=settings,
         auth=authenticator or Authenticator(engine.store),
         metrics=metrics,
-        runs_cache=ListCache(engine.bus, ttl_s=list_cache_ttl_s),
+        runs_cache=ListCache(engine.bus, ttl_s=list_cache_ttl_s, changes=changes_runs),
         decisions=Decisions(engine.store, engine),
         alerts=AlertManager(
             engine.store,
@@ -94,7 +94,7 @@ def create_app(
             overdue=OverdueWatch(engine.store),
         ),
         audit=AuditRecorder(engine.store),
-        pages_cache=ListCache(engine.bus, ttl_s=list_cache_ttl_s),
+        pages_cache=ListCache(engine.bus, ttl_s=list_cache_ttl_s, changes=changes_runs),
     )
     if not metrics.has_state_provider:
         metrics.bind_state(engine_state(engine))

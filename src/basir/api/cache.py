@@ -3,7 +3,8 @@
 `GET /runs` is what dashboards and scripts poll, and the dashboard's runs page is what
 browsers keep open.  Their pages change only when a run changes, and every run change is a
 committed event on the bus, so a page stays valid until the next event: any event empties the
-cache (`invalidate` does the same for changes that publish no event, such as a workflow
+cache, or any that `changes` admits (lists of runs ignore task events: `changes_runs`;
+`invalidate` does the same for changes that publish no event, such as a workflow
 applied).  Because the engine publishes a write's events before the request that made it
 answers, a client that starts a run and then lists runs sees its run (read your writes).
 Keys must hold everything the value depends on: the query, the page's language and what the
@@ -37,6 +38,18 @@ LIST_CACHE_MAX_ENTRIES = 256
 log = logging.getLogger(__name__)
 
 V = TypeVar("V")
+
+
+def changes_runs(event: EventRecord) -> bool:
+    """Whether an event may change a listed run: every one but a task's.
+
+    A run's listed fields change only in the engine's `Journal.run_to`, which records a
+    `run.*` event in the same batch; task events (most of a busy engine's) leave lists of
+    runs as they were, so caches of those lists need not be emptied by them.
+    """
+    return not event.type.startswith("task.")
+
+
 Loader = Callable[[], Awaitable[V]]
 
 
@@ -48,7 +61,10 @@ class ListCache(Generic[V]):
         bus: EventBus,
         ttl_s: float = LIST_CACHE_TTL_S,
         max_entries: int = LIST_CACHE_MAX_ENTRIES,
+        *,
+        changes: Callable[[EventRecord], bool] | None = None,
     ) -> None:
+        self._changes = changes
         self._ttl_s = ttl_s
         self._max_entries = max_entries
         self._entries: OrderedDict[Hashable, tuple[V, float]] = OrderedDict()
@@ -62,7 +78,8 @@ class ListCache(Generic[V]):
         )
 
     def _on_event(self, event: EventRecord) -> bool:
-        self.invalidate()
+        if self._changes is None or self._changes(event):
+            self.invalidate()
         return False
 
     def invalidate(self) -> None:

@@ -162,3 +162,19 @@ def test_known_queries_are_bounded() -> None:
     known.learn(b"limit=3", ("c",))
     assert known.key_of(b"limit=1") is None and known.key_of(b"limit=3") == ("c",)
     assert known.key_of(b"other") is None
+
+
+async def test_a_cache_of_runs_ignores_task_events() -> None:
+    from basir.api.cache import changes_runs
+
+    bus = EventBus()
+    cache = ListCache(bus, ttl_s=60, changes=changes_runs)
+    load = Loader()
+    assert await cache.get("k", load) == b"1"
+    bus.publish([EventRecord(type="task.started", subject="runs/x/tasks/a", time=0.0, id=2)])
+    assert await cache.get("k", load) == b"1"
+    bus.publish([EventRecord(type="run.succeeded", subject="runs/x", time=0.0, id=3)])
+    assert await cache.get("k", load) == b"2"
+    bus.publish([EventRecord(type="alert.firing", subject="alerts/y", time=0.0, id=4)])
+    assert await cache.get("k", load) == b"3"
+    cache.close()
