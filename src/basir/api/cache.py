@@ -110,6 +110,20 @@ class ListCache(Generic[V]):
             return None
         return entry[0]
 
+    async def ready(self, key: Hashable) -> V | None:
+        """`peek`, or the result of a load of `key` already under way; None when neither
+        (nothing is loaded here: the caller that has the loader starts one)."""
+        value = self.peek(key)
+        if value is not None:
+            return value
+        pending = self._inflight.get(key) if self._subscription is not None else None
+        if pending is None:
+            return None
+        try:
+            return await asyncio.shield(pending)
+        except Exception:
+            return None  # the caller goes the long way and meets the error itself
+
     def _start(self, key: Hashable, load: Loader[V]) -> asyncio.Future[V]:
         generation = self._generation
         future: asyncio.Future[V] = asyncio.get_running_loop().create_future()

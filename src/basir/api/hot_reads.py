@@ -5,11 +5,12 @@ what a busy server is asked most, and with their pages cached most of their cost
 framework around them: routing through a few hundred routes, dependency solving, validation.
 This pure ASGI middleware answers them itself when everything it needs is already known:
 
-- the API list: the bearer token is in the authenticator's cache and grants `read`, the raw
+- the API list: the bearer token grants `read` (the authenticator's cache answers), the raw
   query string was validated by the route before (`KnownQueries`), and the page for its key
-  is cached and fresh;
-- the runs page: the session cookie opens a live cached session that grants `read`, and the
-  page's fragment for (what the principal may see, language, part, filters) is cached.
+  is cached and fresh, or being loaded (`ListCache.ready`: the request joins that load);
+- the runs page: the session cookie opens a live session (`SessionCache`) that grants
+  `read`, and the page's fragment for (what the principal may see, language, part,
+  filters) is cached or being loaded.
 
 Anything else (an unknown token or query, a miss, a stale entry, no session) goes through
 the app unchanged, which answers as always and fills the caches.  The answers are the same
@@ -70,8 +71,7 @@ class HotReads:
 
     async def _api_runs(self, scope: Scope, receive: Receive, send: Send) -> bool:
         key = self.api.runs_keys.key_of(scope.get("query_string", b""))
-        body = self.api.runs_cache.peek(key) if key is not None else None
-        if body is None:
+        if key is None:
             return False
         authorization = None
         for name, value in scope["headers"]:
@@ -83,6 +83,9 @@ class HotReads:
         except BasirError:
             return False  # the app answers 401 in the request's language
         if Permission.READ not in permissions_of(principal):
+            return False
+        body = await self.api.runs_cache.ready(key)
+        if body is None:
             return False
         mark_caller(scope, principal)
         scope["route"] = RouteName(API_RUNS)
@@ -105,7 +108,7 @@ class HotReads:
         filters = pages_runs.run_filters(query)
         part = pages_runs.runs_part(query)
         key = pages_runs.runs_key(session, filters, part)
-        value = cache.peek(key)
+        value = await cache.ready(key)
         if value is None:
             return False
         mark_caller(scope, session.principal)

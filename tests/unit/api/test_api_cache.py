@@ -178,3 +178,18 @@ async def test_a_cache_of_runs_ignores_task_events() -> None:
     bus.publish([EventRecord(type="alert.firing", subject="alerts/y", time=0.0, id=4)])
     assert await cache.get("k", load) == b"3"
     cache.close()
+
+
+async def test_ready_joins_a_load_under_way_and_never_starts_one() -> None:
+    cache = ListCache(EventBus(), ttl_s=60)
+    load = Loader()
+    assert await cache.ready("k") is None and load.calls == 0
+    load.gate = asyncio.Event()
+    first = asyncio.create_task(cache.get("k", load))
+    await asyncio.sleep(0)
+    joined = asyncio.create_task(cache.ready("k"))
+    await asyncio.sleep(0)
+    load.gate.set()
+    assert await first == b"1" and await joined == b"1"
+    assert await cache.ready("k") == b"1" and load.calls == 1
+    cache.close()
