@@ -323,13 +323,15 @@ def bench_runs_under_load(
         "page": (f"Cookie: {cookie}", f"{url}/runs"),
     }
     result: dict[str, Any] = {"seconds": seconds, "runs_per_s": runs_per_s if load else 0}
-    baseline = 0.0  # the server's CPU share for the runs alone (their engine work)
+    per_run = 0.0  # the server's CPU seconds per run started alone (POST and engine work)
     if load:
         cpu_before = cpu_s(pid)
         times = load_runs(url, runs_per_s, seconds)
-        baseline = (cpu_s(pid) - cpu_before) / seconds
+        spent = cpu_s(pid) - cpu_before
+        per_run = spent / max(1, len(times))
         result["writer_alone"] = {
-            "server_cpu_share": baseline,
+            "server_cpu_share": spent / seconds,
+            "server_cpu_ms_per_run": per_run * 1000,
             "posts": len(times),
             "post_p50_ms": percentile(times, 50),
             "post_p99_ms": percentile(times, 99),
@@ -346,8 +348,8 @@ def bench_runs_under_load(
         figures = wrk_figures(output)
         figures.update(
             server_cpu_ms_per_request=cpu * 1000 / max(1, figures["requests"] + len(times)),
-            # Less the runs' own engine work, measured alone just before.
-            reader_cpu_ms_per_request=max(0.0, cpu - baseline * seconds)
+            # Less the runs' own work (per run, measured alone just before).
+            reader_cpu_ms_per_request=max(0.0, cpu - per_run * len(times))
             * 1000
             / max(1, figures["requests"]),
             server_cpu_share=cpu / seconds,
@@ -443,8 +445,9 @@ def reader_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
             post += f" ({alone['posts']} runs)"
             rows += [
                 ("POST /runs alone (20 runs/s) p50 / p99", post, "p99 ≤ 50 ms"),
-                ("  server CPU for the runs alone", f"{alone['server_cpu_share'] * 100:.0f} % of "
-                 f"a core, load {' '.join(f'{x:.2f}' for x in alone['loadavg'])}", ""),
+                ("  server CPU for the runs alone", f"{alone['server_cpu_ms_per_run']:.1f} ms per "
+                 f"run, {alone['server_cpu_share'] * 100:.0f} % of a core, load "
+                 f"{' '.join(f'{x:.2f}' for x in alone['loadavg'])}", ""),
             ]  # fmt: skip
         for name, title in (("api", "GET /api/v1/runs?limit=50"), ("page", "runs page")):
             if "skipped" in readers:
