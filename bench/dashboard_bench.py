@@ -13,6 +13,11 @@
     share of events delivered to every client, lag (event time → read) p50/p99 on probe
     clients that parse every event (the others only count frames), server RSS before/after
     (target: every event delivered, lag p99 ≤ 100 ms).
+(d) readers vs the writer, the bar of issue 12: with 10,000 runs stored, `wrk -t1 -c50` on
+    `GET /api/v1/runs?limit=50` and on the runs page (session cookie), quiet and then while
+    another process starts 20 runs/s through `POST /api/v1/workflows/{name}/runs`: req/s,
+    p99, errors, POST p50/p99, server CPU per request, load average (target ≥ 1,500 req/s,
+    p99 ≤ 100 ms, no errors, POST p99 ≤ 50 ms).  `--only-readers` runs (d) alone.
 
 Bounded: each part stops after its own time budget; the server is stopped at the end.
 """
@@ -272,9 +277,38 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def bench_runs_under_load(url: str, pid: int, seconds: int, runs_per_s: float) -> dict[str, Any]:
-    """(d) the runs page (10,000 runs) by 50 wrk connections while runs start (readers vs
-    the writer): page req/s and p99, and each `POST /runs` timed from another process."""
+def wrk_figures(output: str) -> dict[str, Any]:
+    """req/s, p50/p99 (ms) and errors (non-2xx/3xx and socket errors) of a `wrk --latency` run."""
+    import re
+
+    from api_bench import _wrk_ms
+
+    rps = float(output.split("Requests/sec:")[1].split(maxsplit=1)[0])
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                        output)  # fmt: skip
+    errors = int(non2xx.group(1)) if non2xx else 0
+    errors += sum(int(n) for n in sockets.groups()) if sockets else 0
+    return {
+        "rps": rps,
+        "p50_ms": _wrk_ms(output.split(" 50%")[1].split(maxsplit=1)[0]),
+        "p99_ms": _wrk_ms(output.split(" 99%")[1].split(maxsplit=1)[0]),
+        "errors": errors,
+        "requests": int(output.split(" requests in ", maxsplit=1)[0].rsplit(maxsplit=1)[-1]),
+    }
+
+
+READER_TARGETS = {"rps": 1500.0, "p99_ms": 100.0, "post_p99_ms": 50.0}
+
+
+def bench_runs_under_load(
+    url: str, pid: int, seconds: int, runs_per_s: float, load: bool = True
+) -> dict[str, Any]:
+    """(d) the bar of issue 12: `wrk -t1 -c50` on `GET /api/v1/runs?limit=50` (bearer token)
+    and on the runs page (session cookie), each for `seconds`, while another process starts
+    `runs_per_s` runs through `POST /api/v1/workflows/{name}/runs` and times each one.
+    Per endpoint: req/s, p50/p99, errors, POST p50/p99, server CPU per request, load average.
+    `load=False` measures the same endpoints quiet (no runs started)."""
     import shutil
     import subprocess
 
@@ -284,22 +318,48 @@ def bench_runs_under_load(url: str, pid: int, seconds: int, runs_per_s: float) -
     browser = session(url)
     cookie = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
     browser.close()
-    cpu_before = cpu_s(pid)
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        posts = pool.submit(load_runs, url, runs_per_s, seconds)
-        command = [wrk, "-t2", "-c50", f"-d{seconds}s", "--latency", "-H", f"Cookie: {cookie}",
-                   f"{url}/runs"]  # fmt: skip
-        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-        times = posts.result()
-    cpu = cpu_s(pid) - cpu_before
-    rps = float(output.split("Requests/sec:")[1].split()[0])
-    p99 = output.split(" 99%")[1].split()[0]
-    errors = output.split("Non-2xx or 3xx responses:")[1].split()[0] if "Non-2xx" in output else "0"
-    requests = int(output.split(" requests in ")[0].split()[-1])
-    return {"page_rps": rps, "page_p99": p99, "page_errors": int(errors),
-            "server_cpu_ms_per_request": cpu * 1000 / max(1, requests + len(times)),
-            "post_p50_ms": percentile(times, 50), "post_p99_ms": percentile(times, 99),
-            "posts": len(times)}  # fmt: skip
+    targets = {
+        "api": (f"Authorization: Bearer {TOKEN}", f"{url}/api/v1/runs?limit=50"),
+        "page": (f"Cookie: {cookie}", f"{url}/runs"),
+    }
+    result: dict[str, Any] = {"seconds": seconds, "runs_per_s": runs_per_s if load else 0}
+    per_run = 0.0  # the server's CPU seconds per run started alone (POST and engine work)
+    if load:
+        cpu_before = cpu_s(pid)
+        times = load_runs(url, runs_per_s, seconds)
+        spent = cpu_s(pid) - cpu_before
+        per_run = spent / max(1, len(times))
+        result["writer_alone"] = {
+            "server_cpu_share": spent / seconds,
+            "server_cpu_ms_per_run": per_run * 1000,
+            "posts": len(times),
+            "post_p50_ms": percentile(times, 50),
+            "post_p99_ms": percentile(times, 99),
+            "loadavg": os.getloadavg(),
+        }
+    for name, (header, target) in targets.items():
+        cpu_before = cpu_s(pid)
+        command = [wrk, "-t1", "-c50", f"-d{seconds}s", "--latency", "-H", header, target]
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            posts = pool.submit(load_runs, url, runs_per_s, seconds) if load else None
+            output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+            times = posts.result() if posts is not None else []
+        cpu = cpu_s(pid) - cpu_before
+        figures = wrk_figures(output)
+        figures.update(
+            server_cpu_ms_per_request=cpu * 1000 / max(1, figures["requests"] + len(times)),
+            # Less the runs' own work (per run, measured alone just before).
+            reader_cpu_ms_per_request=max(0.0, cpu - per_run * len(times))
+            * 1000
+            / max(1, figures["requests"]),
+            server_cpu_share=cpu / seconds,
+            posts=len(times),
+            post_p50_ms=percentile(times, 50) if times else float("nan"),
+            post_p99_ms=percentile(times, 99) if times else float("nan"),
+            loadavg=os.getloadavg(),
+        )
+        result[name] = figures
+    return result
 
 
 def load_runs(url: str, runs_per_s: float, seconds: float) -> list[float]:
@@ -374,6 +434,44 @@ def bench_fanout(url: str, pid: int, clients: int, seconds: float, runs_per_s: f
     }
 
 
+def reader_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The table rows of (d)."""
+    rows: list[tuple[str, str, str]] = []
+    for label, key in (("quiet", "readers_quiet"), ("20 runs/s", "readers")):
+        readers = result.get(key) or {}
+        alone = readers.get("writer_alone")
+        if alone:
+            post = f"{alone['post_p50_ms']:.1f} / {alone['post_p99_ms']:.1f} ms"
+            post += f" ({alone['posts']} runs)"
+            rows += [
+                ("POST /runs alone (20 runs/s) p50 / p99", post, "p99 ≤ 50 ms"),
+                ("  server CPU for the runs alone", f"{alone['server_cpu_ms_per_run']:.1f} ms per "
+                 f"run, {alone['server_cpu_share'] * 100:.0f} % of a core, load "
+                 f"{' '.join(f'{x:.2f}' for x in alone['loadavg'])}", ""),
+            ]  # fmt: skip
+        for name, title in (("api", "GET /api/v1/runs?limit=50"), ("page", "runs page")):
+            if "skipped" in readers:
+                rows.append((title, readers["skipped"], ""))
+                break
+            if name not in readers:
+                continue
+            r = readers[name]
+            load = " ".join(f"{x:.2f}" for x in r["loadavg"])
+            rows += [
+                (f"{title}, wrk -t1 -c50, {label}", f"{r['rps']:.0f} req/s, p99 "
+                 f"{r['p99_ms']:.1f} ms, {r['errors']} errors", "≥ 1,500, p99 ≤ 100 ms, 0"),
+                ("  server CPU per request", f"{r['server_cpu_ms_per_request']:.2f} ms "
+                 f"({r['server_cpu_share'] * 100:.0f} % of a core), load {load}", ""),
+            ]  # fmt: skip
+            if r["posts"]:
+                rows.append(("  the same less the runs' own work",
+                             f"{r['reader_cpu_ms_per_request']:.2f} ms", "≤ 0.4 ms"))  # fmt: skip
+            if r["posts"]:
+                post = f"{r['post_p50_ms']:.1f} / {r['post_p99_ms']:.1f} ms ({r['posts']} runs)"
+                rows.append(("  POST /runs meanwhile p50 / p99", post, "p99 ≤ 50 ms"))
+    return rows
+
+
 def print_table(result: dict[str, Any]) -> None:
     """A human-readable summary."""
     pages = result.get("pages", {})
@@ -393,15 +491,7 @@ def print_table(result: dict[str, Any]) -> None:
         rows.append(("commit → DOM p50 / p95 / p99",
                      f"{result['live_p50_ms']:.1f} / {result['live_p95_ms']:.1f} / "
                      f"{result['live_p99_ms']:.1f} ms", "p99 ≤ 50 ms"))  # fmt: skip
-    readers = result.get("readers")
-    if readers and "page_rps" in readers:
-        rows += [
-            ("runs page, 50 connections, 20 runs/s", f"{readers['page_rps']:.0f} req/s, p99 "
-             f"{readers['page_p99']}, {readers['page_errors']} errors", ""),
-            ("  POST /runs meanwhile p50 / p99", f"{readers['post_p50_ms']:.1f} / "
-             f"{readers['post_p99_ms']:.1f} ms", "p99 ≤ 50 ms"),
-            ("  server CPU per request", f"{readers['server_cpu_ms_per_request']:.2f} ms", ""),
-        ]  # fmt: skip
+    rows += reader_rows(result)
     fan = result.get("fanout")
     if fan:
         rows += [
@@ -418,9 +508,9 @@ def print_table(result: dict[str, Any]) -> None:
              f"{fan['rss_peak_mb']:.0f} MB", ""),
         ]  # fmt: skip
     width = max(len(r[0]) for r in rows) + 2
-    print(f"{'measure':<{width}}{'p50 / p95 (size)':<44}target")
+    print(f"{'measure':<{width}}{'p50 / p95 (size)':<62}target")
     for name, value, target in rows:
-        print(f"{name:<{width}}{value:<44}{target}")
+        print(f"{name:<{width}}{value:<62}{target}")
 
 
 def main() -> int:
@@ -437,6 +527,9 @@ def main() -> int:
         help="runs of 10 tasks started per second in (c) (~32 events each)",
     )
     parser.add_argument("--skip-browser", action="store_true", help="skip (b)")
+    parser.add_argument("--only-readers", action="store_true",
+                        help="only (d): the runs list and page under 50 connections")  # fmt: skip
+    parser.add_argument("--reader-seconds", type=int, default=10, help="wrk seconds in (d)")
     parser.add_argument("--json", type=Path, default=HERE / "results" / "dashboard_bench.json")
     args = parser.parse_args()
     result: dict[str, Any] = {"runs_stored": args.stored}
@@ -444,17 +537,22 @@ def main() -> int:
         home = Path(tmp)
         seed_runs(home, args.stored)
         server = ServerProcess(home)
+        pid = server.process.pid
         try:
-            result["pages"] = bench_pages(server.url, args.requests)
-            if not args.skip_browser and Path(CHROMIUM).exists():
-                result.update(bench_live(server.url))
+            if not args.only_readers:
+                result["pages"] = bench_pages(server.url, args.requests)
+                if not args.skip_browser and Path(CHROMIUM).exists():
+                    result.update(bench_live(server.url))
             with api(server.url) as client:
                 client.post("/api/v1/workflows", content=LOAD,
                             headers={"Content-Type": "application/yaml"})  # fmt: skip
-            result["readers"] = bench_runs_under_load(server.url, server.process.pid, 10, 20.0)
-            result["fanout"] = bench_fanout(
-                server.url, server.process.pid, args.clients, args.seconds, args.runs_per_s
-            )
+            seconds = args.reader_seconds
+            result["readers_quiet"] = bench_runs_under_load(server.url, pid, seconds, 0, False)
+            result["readers"] = bench_runs_under_load(server.url, pid, seconds, 20.0)
+            if not args.only_readers:
+                result["fanout"] = bench_fanout(
+                    server.url, pid, args.clients, args.seconds, args.runs_per_s
+                )
         finally:
             server.stop()
     result["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),

@@ -6,7 +6,8 @@ tests).  Its lifespan only ends the endless streams and releases the app's subsc
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -15,8 +16,9 @@ from fastapi.openapi.utils import get_openapi
 
 from basir.api import problems
 from basir.api.audit_middleware import AuditMiddleware
-from basir.api.cache import LIST_CACHE_TTL_S, ListCache
+from basir.api.cache import LIST_CACHE_TTL_S, ListCache, changes_runs
 from basir.api.deps import ApiContext
+from basir.api.hot_reads import HotReads
 from basir.api.middleware import BodyLimitMiddleware, LocaleMiddleware
 from basir.api.query import refuse_unknown_query
 from basir.api.routes import (
@@ -83,7 +85,7 @@ def create_app(
         settings=settings,
         auth=authenticator or Authenticator(engine.store),
         metrics=metrics,
-        runs_cache=ListCache(engine.bus, ttl_s=list_cache_ttl_s),
+        runs_cache=ListCache(engine.bus, ttl_s=list_cache_ttl_s, changes=changes_runs),
         decisions=Decisions(engine.store, engine),
         alerts=AlertManager(
             engine.store,
@@ -93,6 +95,7 @@ def create_app(
             overdue=OverdueWatch(engine.store),
         ),
         audit=AuditRecorder(engine.store),
+        pages_cache=ListCache(engine.bus, ttl_s=list_cache_ttl_s, changes=changes_runs),
     )
     if not metrics.has_state_provider:
         metrics.bind_state(engine_state(engine))
@@ -127,6 +130,8 @@ def create_app(
         await sweeper.stop()
         ctx.shutdown.set()
         ctx.runs_cache.close()
+        if ctx.pages_cache is not None:
+            ctx.pages_cache.close()
         await ctx.audit.stop()  # writes what is still queued
 
     app = FastAPI(
@@ -137,6 +142,7 @@ def create_app(
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        telemetry=fastapi_telemetry(settings.otel_traces, os.environ),  # type: ignore[arg-type]
     )
     app.state.basir = ctx
     problems.install(app)
@@ -155,24 +161,35 @@ def create_app(
     for module in (*modules, queues, resource_policies, *faces):
         app.include_router(module.router, dependencies=[Depends(refuse_unknown_query)])
     # The web UI at `/`, after the API so `/api/v1` routes match first; same shutdown signal.
-    mount_dashboard(
-        app,
-        DashboardContext(
-            engine,
-            settings,
-            shutdown=ctx.shutdown,
-            alerts=ctx.alerts,
-            auth=ctx.auth,
-            metrics=metrics,
-        ),
+    dashboard = DashboardContext(
+        engine,
+        settings,
+        shutdown=ctx.shutdown,
+        alerts=ctx.alerts,
+        auth=ctx.auth,
+        metrics=metrics,
+        pages_cache=ctx.pages_cache,
     )
-    # Added innermost first: the locale is set before the body limit may answer 413.
+    mount_dashboard(app, dashboard)
+    # Added innermost first: the locale is set before the body limit may answer 413; the
+    # hot reads are answered inside the locale and metrics middleware, like any route.
+    app.add_middleware(HotReads, api=ctx, dashboard=dashboard)
     app.add_middleware(AuditMiddleware, recorder=ctx.audit)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(LocaleMiddleware)
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
     _document_problems(app)
     return app
+
+
+def fastapi_telemetry(otel_traces: bool, environ: Mapping[str, str]) -> dict[str, bool] | None:
+    """FastAPI's own request telemetry: as FastAPI defaults when OpenTelemetry is wanted
+    (`BASIR_OTEL_TRACES`, or FastAPI's `FASTAPI_OTEL_AUTO_CONFIGURE`), else off.  Left on,
+    it asks OpenTelemetry for the global providers on every request (7 % of a cached
+    runs page's time) only to find them unconfigured."""
+    if otel_traces or environ.get("FASTAPI_OTEL_AUTO_CONFIGURE", "").lower() == "true":
+        return None
+    return {"tracing": False, "metrics": False, "logs": False}
 
 
 def context_of(app: FastAPI) -> ApiContext:

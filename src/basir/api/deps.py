@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from starlette.responses import Response
 
-from basir.api.cache import ListCache
+from basir.api.cache import KnownQueries, ListCache
 from basir.config import Settings
 from basir.coordinator.decisions import Decisions
 from basir.engine.runtime import Engine
@@ -32,7 +32,7 @@ class ApiContext:
     settings: Settings
     auth: Authenticator
     metrics: Metrics
-    runs_cache: ListCache
+    runs_cache: ListCache[bytes]
     decisions: Decisions
     alerts: AlertManager
     audit: AuditRecorder
@@ -40,6 +40,10 @@ class ApiContext:
     shutdown: asyncio.Event = field(default_factory=asyncio.Event)
     # Scheduled performance reports (set by `create_app`).
     report_schedules: ReportScheduler | None = None
+    # The dashboard's cache of rendered runs pages (emptied when a workflow is applied).
+    pages_cache: ListCache[Any] | None = None
+    # Validated query strings of `GET /runs` and their cache keys (`basir.api.hot_reads`).
+    runs_keys: KnownQueries = field(default_factory=KnownQueries)
 
     @property
     def store(self) -> Store:

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from basir.api.cache import ListCache
 from basir.config import Settings
+from basir.dashboard.sessions import SessionCache
 from basir.engine.runtime import Engine
 from basir.monitoring.alert_manager import AlertManager
 from basir.monitoring.metrics import Metrics
@@ -35,6 +37,11 @@ class DashboardContext:
     # week of history): key -> (when computed, values); the lock computes each once at a time.
     views: dict[str, tuple[float, Any]] = field(default_factory=dict)
     views_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Rendered runs pages by (what the principal may see, language, query), emptied by every
+    # committed event; None: every request reads and renders.
+    pages_cache: ListCache[Any] | None = None
+    # Live sessions by cookie (emptied by any session, token, user or language write).
+    sessions: SessionCache = field(default_factory=SessionCache)
 
     @property
     def store(self) -> Store:

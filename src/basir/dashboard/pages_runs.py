@@ -8,9 +8,11 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from markupsafe import Markup
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from basir.dashboard import graph, logs, timeline
+from basir.dashboard.sessions import Session
 from basir.dashboard.web import (
     SessionDep,
     can_operate,
@@ -20,7 +22,9 @@ from basir.dashboard.web import (
     error_page,
     forbidden_page,
     render,
+    render_fragment,
     render_off_loop,
+    view_scope,
     with_headers,
 )
 from basir.errors import BasirError
@@ -60,12 +64,56 @@ def run_filters(query: Any) -> dict[str, str | None]:
 
 @router.get("/runs")
 async def runs_page(request: Request, session: SessionDep) -> Response:
-    """A page of runs, newest first; `?part=table` is the live-refreshed table alone."""
+    """A page of runs, newest first; `?part=table` is the live-refreshed table alone.
+
+    The filters and table are rendered once per (what the principal may see, language, part,
+    query) and kept until the next committed event (`DashboardContext.pages_cache`); only
+    the layout around them, which holds the session's user and CSRF token, is per request.
+    (`basir.api.hot_reads` answers the same from the cache before routing, when it can.)
+    """
     ctx = dashboard_of(request)
     filters = run_filters(request.query_params)
-    since = await ctx.store.last_event_id()
+    part = runs_part(request.query_params)
+
+    async def load() -> tuple[int, Markup]:
+        return await _runs_fragment(request, dict(filters), part)
+
+    if ctx.pages_cache is None:
+        value = await load()
+    else:
+        value = await ctx.pages_cache.get(runs_key(session, filters, part), load)
+    return runs_answer(request, session, value, part)
+
+
+def runs_part(query: Any) -> str:
+    """ "table" for the live table fragment, else "main" (the whole page)."""
+    return "table" if query.get("part") == "table" else "main"
+
+
+def runs_key(session: Session, filters: dict[str, str | None], part: str) -> tuple[Any, ...]:
+    """The cache key of a runs page: what the principal may see, language, part, filters."""
+    return ("runs", view_scope(session), current_locale(), part, *filters.values())
+
+
+def runs_answer(
+    request: Request, session: Session, value: tuple[int, Markup], part: str
+) -> Response:
+    """The response around a rendered runs fragment: alone, or inside the page's layout."""
+    since, html = value
+    if part == "table":
+        return with_headers(HTMLResponse(html))
+    return render(request, "runs.html", {"since": since, "main": html}, session=session)
+
+
+async def _runs_fragment(
+    request: Request, filters: dict[str, str | None], part: str
+) -> tuple[int, Markup]:
+    """The event id the page is current to, and its table (`part` "table") or its filters
+    and table ("main"), rendered in the active language."""
+    store = dashboard_of(request).store
+    since = await store.last_event_id()  # before the reads: a later change is replayed
     try:
-        page = await ctx.store.list_runs(
+        page = await store.list_runs(
             status=filters["status"],
             workflow=filters["workflow"],
             limit=PAGE_SIZE,
@@ -73,20 +121,15 @@ async def runs_page(request: Request, session: SessionDep) -> Response:
         )
     except ValueError:
         filters["cursor"] = None
-        page = await ctx.store.list_runs(
+        page = await store.list_runs(
             status=filters["status"], workflow=filters["workflow"], limit=PAGE_SIZE
         )
-    workflows = [w.name for w in await ctx.store.list_workflows()]
-    values = {
-        "since": since,
-        "runs": page.items,
-        "next": page.next,
-        "filters": filters,
-        "statuses": [str(s) for s in RunStatus],
-        "workflow_names": workflows,
-    }
-    template = "runs_table.html" if request.query_params.get("part") == "table" else "runs.html"
-    return render(request, template, values, session=session)
+    values: dict[str, Any] = {"runs": page.items, "next": page.next, "filters": filters}
+    if part == "table":
+        return since, render_fragment("runs_table.html", values)
+    values["statuses"] = [str(s) for s in RunStatus]
+    values["workflow_names"] = [w.name for w in await store.list_workflows()]
+    return since, render_fragment("runs_main.html", values)
 
 
 async def _run_values(request: Request, run_id: str) -> dict[str, Any] | None:

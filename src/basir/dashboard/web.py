@@ -28,8 +28,6 @@ from basir.dashboard.sessions import (
     LANG_COOKIE,
     SESSION_COOKIE,
     Session,
-    load_session,
-    preferred_language,
     same,
 )
 from basir.i18n import _, current_locale, negotiate, ngettext, set_locale, state_label
@@ -63,6 +61,7 @@ def environment() -> Environment:
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates ship with the package: no stat() per render
     )
     env.globals.update(
         _=_,
@@ -198,6 +197,18 @@ def render(
     return with_headers(HTMLResponse(html, status_code))  # type: ignore[return-value]
 
 
+def render_fragment(template: str, values: Mapping[str, Any]) -> Markup:
+    """A fragment that depends on `values` and the active language only (no session, no
+    path): what a page cache may keep and share among principals who see the same."""
+    return Markup(environment().get_template(template).render(values))
+
+
+def view_scope(session: Session) -> tuple[str, ...]:
+    """What a principal may see, as a cache key: its permissions (every reader sees every
+    run today; a cache key must grow with any finer rule, such as namespaces)."""
+    return tuple(sorted(permissions_of(session.principal)))
+
+
 async def render_off_loop(
     request: Request,
     template: str,
@@ -233,17 +244,15 @@ class LoginRequiredError(Exception):
 async def current_session(request: Request) -> Session:
     """The request's session, or `LoginRequiredError`; also sets the page's language."""
     ctx = dashboard_of(request)
-    session = await load_session(ctx.store, request.cookies.get(SESSION_COOKIE))
+    visit = await ctx.sessions.visit(ctx.store, request.cookies.get(SESSION_COOKIE))
+    session = visit.session
     if session is not None:
         mark_caller(request.scope, session.principal)  # the audit log's actor
     # The API's rule for every read: a principal without `read` sees nothing.
     if session is None or Permission.READ not in permissions_of(session.principal):
         page_language(request)
         raise LoginRequiredError
-    saved = None
-    if LANG_COOKIE not in request.cookies:
-        saved = await preferred_language(ctx.store, session.principal.user)
-    page_language(request, saved)
+    page_language(request, visit.language)
     return session
 
 

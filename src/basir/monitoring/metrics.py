@@ -119,6 +119,9 @@ class Metrics:
             buckets=BATCH_SIZE_BUCKETS,
             registry=reg,
         )
+        # Children of `http_latency` by (method, route, status class); routes are templates
+        # (or "unmatched"), so the set stays small.
+        self._http_children: dict[tuple[str, str, int], Any] = {}
         self.http_latency = Histogram(
             "basir_http_request_duration_seconds",
             "HTTP request duration by method, route template and status class",
@@ -213,10 +216,13 @@ class Metrics:
 
     def observe_http(self, method: str, route: str, status: int, seconds: float) -> None:
         """One HTTP request to `route` (a template such as `/api/v1/runs/{run_id}`) answered."""
-        status_class = f"{status // 100}xx"
-        self.http_latency.labels(method=method, route=route, status=status_class).observe(
-            max(seconds, 0.0)
-        )
+        key = (method, route, status // 100)
+        child = self._http_children.get(key)
+        if child is None:  # `labels()` costs more than the observation: once per label set
+            status_class = f"{status // 100}xx"
+            child = self.http_latency.labels(method=method, route=route, status=status_class)
+            self._http_children[key] = child
+        child.observe(max(seconds, 0.0))
 
     def set_queue_depth(self, depth: int) -> None:
         """How many tasks are ready and waiting for a slot."""

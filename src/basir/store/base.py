@@ -45,6 +45,28 @@ class NotFoundError(StoreError):
     """A guarded write or insert refers to a row that does not exist."""
 
 
+class KvChanges:
+    """How many key-value writes of each kind this process has made (`kv_put`, `kv_delete`).
+
+    In-memory caches of documents (dashboard sessions, tokens) compare the count of the kinds
+    they depend on before and after: a write anywhere in the process invalidates them at
+    once.  Writes by other processes are not counted; those caches bound them with a TTL.
+    """
+
+    __slots__ = ("_counts",)
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+
+    def bump(self, kind: str) -> None:
+        """Count one write of `kind` (after it is made, successful or not)."""
+        self._counts[kind] = self._counts.get(kind, 0) + 1
+
+    def version(self, kinds: tuple[str, ...]) -> int:
+        """The number of writes of these kinds so far (changes whenever one is written)."""
+        return sum(self._counts.get(kind, 0) for kind in kinds)
+
+
 class WorkflowStore(Protocol):
     """Immutable, numbered versions of named workflow specs."""
 

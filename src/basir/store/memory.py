@@ -17,7 +17,7 @@ from typing import Any
 from basir.store import codec, guards, schedule_codec
 from basir.store.audit_memory import MemoryAudit
 from basir.store.audit_records import AuditEntry
-from basir.store.base import MAX_RUNS_PER_READ, ConflictError, KvCheck, StoreError
+from basir.store.base import MAX_RUNS_PER_READ, ConflictError, KvChanges, KvCheck, StoreError
 from basir.store.memory_reports import MemoryReportReads
 from basir.store.records import (
     AlertRecord,
@@ -133,6 +133,7 @@ class MemoryStore(MemoryReportReads, MemoryAudit):
         self._event_ids: list[int] = []
         self._next_event_id = 1
         self._kv: dict[tuple[str, str], tuple[str, float]] = {}
+        self.kv_changes = KvChanges()  # for in-memory caches of documents
         # (name, resolution_s, labels, time) -> value: the metric history.
         self._points: dict[tuple[str, int, str, float], float] = {}
         self._alerts: dict[str, AlertRecord] = {}
@@ -302,11 +303,14 @@ class MemoryStore(MemoryReportReads, MemoryAudit):
         self, kind: str, key: str, value: JsonDict, *, only_if_absent: bool = False
     ) -> bool:
         """Store a document; with `only_if_absent`, keep an existing one and return False."""
-        self._check_open()
-        if only_if_absent and (kind, key) in self._kv:
-            return False
-        self._kv[(kind, key)] = (codec.dumps(value), time.time())
-        return True
+        try:
+            self._check_open()
+            if only_if_absent and (kind, key) in self._kv:
+                return False
+            self._kv[(kind, key)] = (codec.dumps(value), time.time())
+            return True
+        finally:
+            self.kv_changes.bump(kind)
 
     async def kv_put_checked(
         self,
@@ -321,6 +325,7 @@ class MemoryStore(MemoryReportReads, MemoryAudit):
         self._check_open()
         check(await self.kv_list(kind, limit))  # kv_list never yields to the loop
         self._kv[(kind, key)] = (codec.dumps(value), time.time())
+        self.kv_changes.bump(kind)
 
     async def kv_get(self, kind: str, key: str) -> JsonDict | None:
         """A document, or None."""
@@ -388,8 +393,11 @@ class MemoryStore(MemoryReportReads, MemoryAudit):
 
     async def kv_delete(self, kind: str, key: str) -> bool:
         """Remove a document; False when there was none."""
-        self._check_open()
-        return self._kv.pop((kind, key), None) is not None
+        try:
+            self._check_open()
+            return self._kv.pop((kind, key), None) is not None
+        finally:
+            self.kv_changes.bump(kind)
 
     # --- schedules -----------------------------------------------------------------------
 

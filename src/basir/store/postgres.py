@@ -36,7 +36,7 @@ from basir.store import (
 )
 from basir.store.audit_records import GENESIS, AuditEntry, entry_params, seal
 from basir.store.audit_sql import AuditReads
-from basir.store.base import ConflictError, KvCheck, StoreError, describe
+from basir.store.base import ConflictError, KvChanges, KvCheck, StoreError, describe
 from basir.store.records import (
     AlertRecord,
     Batch,
@@ -87,6 +87,7 @@ class PostgresStore(AuditReads, SqlReads):
         self.url = url
         self._sa_url = async_url(url)
         self._pool = {"pool_size": pool_size, "max_overflow": max_overflow}
+        self.kv_changes = KvChanges()  # for in-memory caches of documents
         self._engine: AsyncEngine | None = None
         self._busy = 0
         self._idle = asyncio.Event()
@@ -218,10 +219,18 @@ class PostgresStore(AuditReads, SqlReads):
         self, kind: str, key: str, value: JsonDict, *, only_if_absent: bool = False
     ) -> bool:
         """Store a document; with `only_if_absent`, keep an existing one and return False."""
-        params = {"kind": kind, "key": key, "value": codec.dumps(value), "updated_at": time.time()}
-        async with self._transaction() as conn:
-            result = await conn.execute(queries.kv_put("postgresql", only_if_absent), params)
-        return bool(result.rowcount == 1)
+        try:
+            params = {
+                "kind": kind,
+                "key": key,
+                "value": codec.dumps(value),
+                "updated_at": time.time(),
+            }
+            async with self._transaction() as conn:
+                result = await conn.execute(queries.kv_put("postgresql", only_if_absent), params)
+            return bool(result.rowcount == 1)
+        finally:
+            self.kv_changes.bump(kind)
 
     async def kv_put_checked(
         self,
@@ -245,6 +254,7 @@ class PostgresStore(AuditReads, SqlReads):
             # The check may take a while (a year of cron windows): off the event loop.
             await asyncio.to_thread(check, [(row[0], codec.loads(row[1])) for row in rows])
             await conn.execute(queries.kv_put("postgresql", False), params)
+        self.kv_changes.bump(kind)
 
     # --- metric history ------------------------------------------------------------------
 
@@ -287,9 +297,12 @@ class PostgresStore(AuditReads, SqlReads):
 
     async def kv_delete(self, kind: str, key: str) -> bool:
         """Remove a document; False when there was none."""
-        async with self._transaction() as conn:
-            result = await conn.execute(queries.kv_delete(), {"kind": kind, "key": key})
-        return bool(result.rowcount == 1)
+        try:
+            async with self._transaction() as conn:
+                result = await conn.execute(queries.kv_delete(), {"kind": kind, "key": key})
+            return bool(result.rowcount == 1)
+        finally:
+            self.kv_changes.bump(kind)
 
     # --- schedules -----------------------------------------------------------------------
 

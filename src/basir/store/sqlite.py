@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from basir.store import audit_sql, monitoring_codec, schedule_codec, sqlite_apply
 from basir.store.audit_records import AuditEntry
-from basir.store.base import KvCheck, StoreError
+from basir.store.base import KvChanges, KvCheck, StoreError
 from basir.store.records import (
     AlertRecord,
     Batch,
@@ -110,6 +110,7 @@ class SqliteStore(audit_sql.AuditReads, SqlReads):
         self.url = url
         self.path = sqlite_path(url)
         self._n_readers = max(1, readers)
+        self.kv_changes = KvChanges()  # for in-memory caches of documents
         self._writer: GroupCommitWriter | None = None
         self._checkpointer: WalCheckpointer | None = None
         self._readers: ThreadPoolExecutor | None = None
@@ -239,10 +240,13 @@ class SqliteStore(audit_sql.AuditReads, SqlReads):
         self, kind: str, key: str, value: JsonDict, *, only_if_absent: bool = False
     ) -> bool:
         """Store a document; with `only_if_absent`, keep an existing one and return False."""
-        stored: bool = await self._submit(
-            lambda conn, _precise: sqlite_apply.kv_put(conn, kind, key, value, only_if_absent)
-        )
-        return stored
+        try:
+            stored: bool = await self._submit(
+                lambda conn, _precise: sqlite_apply.kv_put(conn, kind, key, value, only_if_absent)
+            )
+            return stored
+        finally:
+            self.kv_changes.bump(kind)
 
     async def kv_put_checked(
         self,
@@ -258,6 +262,7 @@ class SqliteStore(audit_sql.AuditReads, SqlReads):
         await self._submit(
             lambda conn, _precise: sqlite_apply.kv_put_checked(conn, kind, key, value, check, limit)
         )
+        self.kv_changes.bump(kind)
 
     # --- metric history ------------------------------------------------------------------
 
@@ -304,10 +309,13 @@ class SqliteStore(audit_sql.AuditReads, SqlReads):
 
     async def kv_delete(self, kind: str, key: str) -> bool:
         """Remove a document; False when there was none."""
-        deleted: bool = await self._submit(
-            lambda conn, _precise: sqlite_apply.kv_delete(conn, kind, key)
-        )
-        return deleted
+        try:
+            deleted: bool = await self._submit(
+                lambda conn, _precise: sqlite_apply.kv_delete(conn, kind, key)
+            )
+            return deleted
+        finally:
+            self.kv_changes.bump(kind)
 
     # --- schedules -----------------------------------------------------------------------
 

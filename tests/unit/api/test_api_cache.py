@@ -132,3 +132,64 @@ async def test_bounded_size() -> None:
     for key in ("a", "b", "c"):
         await cache.get(key, load)
     assert await cache.get("a", load) == b"4"  # evicted, loaded again
+
+
+async def test_peek_never_loads_and_serves_stale_only_while_refreshing() -> None:
+    bus = EventBus()
+    cache = ListCache(bus, ttl_s=0.01)
+    load = Loader()
+    assert cache.peek("k") is None and load.calls == 0
+    assert await cache.get("k", load) == b"1"
+    assert cache.peek("k") == b"1"
+    await asyncio.sleep(0.02)
+    assert cache.peek("k") is None  # stale, nobody refreshing it
+    load.gate = asyncio.Event()
+    assert await cache.get("k", load) == b"1"  # starts the refresh
+    assert cache.peek("k") == b"1"  # stale while it runs
+    bus.publish([EVENT])
+    assert cache.peek("k") is None
+    load.gate.set()
+    cache.close()
+
+
+def test_known_queries_are_bounded() -> None:
+    from basir.api.cache import KnownQueries
+
+    known = KnownQueries(max_entries=2)
+    known.learn(b"limit=1", ("a",))
+    known.learn(b"limit=2", ("b",))
+    assert known.key_of(b"limit=1") == ("a",)
+    known.learn(b"limit=3", ("c",))
+    assert known.key_of(b"limit=1") is None and known.key_of(b"limit=3") == ("c",)
+    assert known.key_of(b"other") is None
+
+
+async def test_a_cache_of_runs_ignores_task_events() -> None:
+    from basir.api.cache import changes_runs
+
+    bus = EventBus()
+    cache = ListCache(bus, ttl_s=60, changes=changes_runs)
+    load = Loader()
+    assert await cache.get("k", load) == b"1"
+    bus.publish([EventRecord(type="task.started", subject="runs/x/tasks/a", time=0.0, id=2)])
+    assert await cache.get("k", load) == b"1"
+    bus.publish([EventRecord(type="run.succeeded", subject="runs/x", time=0.0, id=3)])
+    assert await cache.get("k", load) == b"2"
+    bus.publish([EventRecord(type="alert.firing", subject="alerts/y", time=0.0, id=4)])
+    assert await cache.get("k", load) == b"3"
+    cache.close()
+
+
+async def test_ready_joins_a_load_under_way_and_never_starts_one() -> None:
+    cache = ListCache(EventBus(), ttl_s=60)
+    load = Loader()
+    assert await cache.ready("k") is None and load.calls == 0
+    load.gate = asyncio.Event()
+    first = asyncio.create_task(cache.get("k", load))
+    await asyncio.sleep(0)
+    joined = asyncio.create_task(cache.ready("k"))
+    await asyncio.sleep(0)
+    load.gate.set()
+    assert await first == b"1" and await joined == b"1"
+    assert await cache.ready("k") == b"1" and load.calls == 1
+    cache.close()

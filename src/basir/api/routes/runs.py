@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import Response
 
 from basir.api import views
@@ -86,10 +86,13 @@ _parse_run_query, _RUN_QUERY_DOC = query_model(RunQuery)
     summary="Runs, newest first, filtered and paged",
 )
 async def list_runs(
-    caller: Reader, query: Annotated[RunQuery, Depends(_parse_run_query)]
+    request: Request, caller: Reader, query: Annotated[RunQuery, Depends(_parse_run_query)]
 ) -> Response:
     """A page of runs; pass `next` back as `cursor` for the following page."""
     key = (query.status, query.workflow, query.limit, query.cursor)
+    # A query string that passed validation, and its key: `hot_reads` answers it from the
+    # cache next time without routing and validating again.
+    caller.ctx.runs_keys.learn(request.scope.get("query_string", b""), key)
 
     async def load() -> bytes:
         try:

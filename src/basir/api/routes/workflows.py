@@ -149,6 +149,8 @@ async def apply(request: Request, caller: Operator) -> Response:
     from basir.coordinator.workflows import register_schedules
 
     await register_schedules(caller.ctx.store, spec)
+    if created and caller.ctx.pages_cache is not None:
+        caller.ctx.pages_cache.invalidate()  # the runs page lists workflow names
     body = {"name": version.name, "version": version.version, "created": created}
     headers = {"Location": f"/api/v1/workflows/{version.name}/versions/{version.version}"}
     return json_response(body, 201 if created else 200, headers=headers)
