@@ -190,6 +190,7 @@ class FanoutHub:
         self._timer: asyncio.Handle | None = None
         self._last_flush = 0.0
         self.last_id = 0
+        self.flushes = 0
 
     @property
     def stream_count(self) -> int:
@@ -241,6 +242,7 @@ class FanoutHub:
     def flush(self) -> None:
         """Hand each topic's share of the window's events to its streams."""
         self._timer = None
+        self.flushes += 1
         self._last_flush = asyncio.get_running_loop().time()
         events, self._events = self._events, []
         by_run: dict[str | None, list[EventRecord]] | None = None
