@@ -195,7 +195,9 @@ async def test_direct_streams_get_every_event_once_in_order_even_when_dropped(
         # Now every write leaves "too much" unsent: each stream is dropped after each
         # write and catches up from the store, without a duplicate.
         monkeypatch.setattr(fanout_module, "MAX_UNSENT_BYTES", -1)
+        first = bus.fanout.streams()
         await commit(30)
+        assert all(stream.dropped for stream in first)
         last_all = written[-1].id
         last_r2 = max(e.id for e in written if e.run_id == "r2")
         got = [
@@ -206,3 +208,26 @@ async def test_direct_streams_get_every_event_once_in_order_even_when_dropped(
     assert got[0] == everything and got[1] == everything
     assert got[2] == [pair for pair in everything if pair[1] == "r2"]
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_streams_of_one_filter_share_one_bytes_object_per_window() -> None:
+    bus = EventBus()
+    hub = bus.fanout
+    written: list[bytes] = []
+
+    def writer(chunk: fanout_module.Chunk) -> int:
+        written.append(chunk.data)
+        return 0
+
+    topic = fanout_module.Topic("all", lambda e: f"{e.id};".encode())
+    of_r1 = fanout_module.Topic("r1", lambda e: f"{e.id};".encode(), run="r1")
+    streams = [hub.join(topic, writer) for _ in range(3)] + [hub.join(of_r1)]
+    for stream in streams[:3]:
+        stream.direct = True
+    bus.publish([EventRecord("t", "s", 1.0, run_id=f"r{n % 2}", id=n) for n in range(1, 6)])
+    hub.flush()
+    assert written == [b"1;2;3;4;5;"] * 3
+    assert len({id(data) for data in written}) == 1  # the same object for all three
+    assert await streams[3].next(1) == b"1;3;5;"
+    streams[0].close()
+    assert hub.stream_count == 3
