@@ -10,7 +10,7 @@
     run page in headless chromium changing state (a MutationObserver notes the moment),
     p50/p95/p99 (target p99 ≤ 50 ms).
 (c) fan-out (`sse_fanout.py`, also runnable alone): N SSE clients on `/api/v1/events` in a
-    few processes while runs of 500 no-op tasks commit a steady rate of events: events/s
+    few processes while runs of 100 no-op tasks commit a steady rate of events: events/s
     committed, share of events delivered to every client, lag (event time → read) p50/p99
     on probe clients that parse every event (the others only count frames), server CPU per
     second and per delivery, load average (target: every event delivered, lag p99 ≤ 100 ms).

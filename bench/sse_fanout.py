@@ -5,12 +5,13 @@ delivered, lag p99 ≤ 100 ms).
     python bench/sse_fanout.py --clients 500 --events-per-s 1000 --seconds 10
 
 The producer (its own process) starts runs of one workflow with many quick tasks (a
-`foreach` over no-op tasks) at the rate that gives the asked events/s, the events per run
-measured on a first run.  The clients live in a few processes on raw sockets (asyncio
-protocols, uvloop when present) and only count frames in the raw bytes; a few probe clients
-parse every event and time it (event time → read).  Printed: events/s committed (from the
-probes' ids and times), the share delivered to each client, lag p50/p99, the server's CPU
-per second of load and per delivery, the load average.
+`foreach` over 100 no-op tasks, `--tasks-per-run`) at the rate that gives the asked
+events/s, the events per run measured on a first run.  The clients live in a few
+processes on raw sockets (asyncio protocols, uvloop when present) and only count frames
+in the raw bytes; a few probe clients parse every event and time it (event time → read).
+Printed: events/s committed (from the probes' ids and times), the share delivered to each
+client, lag p50/p99, the server's CPU per second of load and per delivery, the load
+average.  `--hub`: the fan-out hub alone, in this process.
 """
 
 from __future__ import annotations
@@ -32,16 +33,22 @@ import httpx
 from api_bench import TOKEN, ServerProcess, epoch, percentile
 
 HERE = Path(__file__).resolve().parent
-TASKS_PER_RUN = 500
-BURST = f"""name: bench-burst
+TASKS_PER_RUN = 100  # bigger runs need fewer POSTs but commit in bursts (more lag)
+
+
+def burst(tasks: int) -> str:
+    """A workflow of `tasks` no-op `foreach` instances (about two events each)."""
+    return f"""name: bench-burst
 tasks:
   - id: list
-    run: echo "items=[$(seq -s, 0 {TASKS_PER_RUN - 1})]" >> "$BASIR_OUTPUT"
+    run: echo "items=[$(seq -s, 0 {tasks - 1})]" >> "$BASIR_OUTPUT"
   - id: work
     needs: [list]
     foreach: ${{{{ tasks.list.outputs.items }}}}
     uses: noop
 """
+
+
 PATTERN = b"\nid: "
 
 
@@ -56,10 +63,10 @@ def api(url: str) -> httpx.Client:
     return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
 
 
-def events_per_run(url: str) -> int:
+def events_per_run(url: str, tasks: int = TASKS_PER_RUN) -> int:
     """Apply the workflow and run it once to the end: how many events one run commits."""
     with api(url) as client:
-        client.post("/api/v1/workflows", content=BURST,
+        client.post("/api/v1/workflows", content=burst(tasks),
                     headers={"Content-Type": "application/yaml"}).raise_for_status()  # fmt: skip
         run_id = client.post("/api/v1/workflows/bench-burst/runs", json={}).json()["run_id"]
         deadline = time.monotonic() + 120
@@ -186,10 +193,16 @@ def client_process(url: str, count: int, probes: int, ready: Any, stop: Any) -> 
 
 
 def bench_fanout(
-    url: str, pid: int, clients: int, seconds: float, events_per_s: float, processes: int = 4
+    url: str,
+    pid: int,
+    clients: int,
+    seconds: float,
+    events_per_s: float,
+    processes: int = 4,
+    tasks: int = TASKS_PER_RUN,
 ) -> dict[str, Any]:
     """(c) `clients` SSE clients while the engine commits `events_per_s` for `seconds`."""
-    per_run = events_per_run(url)
+    per_run = events_per_run(url, tasks)
     runs_per_s = events_per_s / per_run
     context = multiprocessing.get_context("spawn")
     manager = context.Manager()
@@ -226,6 +239,7 @@ def bench_fanout(
         "clients": clients,
         "connected": connected,
         "client_processes": processes,
+        "tasks_per_run": tasks,
         "events_per_run": per_run,
         "runs_per_s_asked": runs_per_s,
         "runs_started": len(posts),
@@ -356,6 +370,7 @@ def main() -> int:
     parser.add_argument("--events-per-s", type=float, default=1000.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--processes", type=int, default=4, help="client processes")
+    parser.add_argument("--tasks-per-run", type=int, default=TASKS_PER_RUN)
     parser.add_argument("--hub", action="store_true", help="only the fan-out, in process")
     parser.add_argument("--json", type=Path, default=HERE / "results" / "sse_fanout.json")
     args = parser.parse_args()
@@ -367,7 +382,7 @@ def main() -> int:
         server = ServerProcess(Path(tmp))
         try:
             fan = bench_fanout(server.url, server.process.pid, args.clients, args.seconds,
-                               args.events_per_s, args.processes)  # fmt: skip
+                               args.events_per_s, args.processes, args.tasks_per_run)  # fmt: skip
         finally:
             server.stop()
     for name, value, target in rows(fan):
