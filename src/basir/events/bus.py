@@ -1,10 +1,10 @@
-"""In-process fan-out of committed events to live subscribers (SSE streams, the CLI's display).
+"""In-process fan-out of committed events to live subscribers (the CLI's display, caches,
+alerting) and, once per batch, to the SSE fan-out hub (`basir.events.fanout`).
 
 The engine publishes only after the store has committed (durable before visible).  A slow
 subscriber never blocks the engine: its bounded queue overflows and then either it is marked
 `lagged` (it must replay from the store using the last event id it saw) or, for a *droppable*
-subscription (an SSE client), it is dropped at once: unsubscribed, its queue freed and its
-reader woken, so one stuck browser neither slows the others nor grows the server's memory.
+subscription, it is dropped at once: unsubscribed, its queue freed and its reader woken.
 """
 
 from __future__ import annotations

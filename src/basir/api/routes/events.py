@@ -194,9 +194,9 @@ async def stream_events(
 ) -> Response:
     """Every committed event matching the filters; reconnects resume after the last id seen.
 
-    Subscribed before the replay, so nothing falls between; live events already replayed
-    are skipped by id.  A client too slow for its queue is dropped from the bus and catches
-    up from the store.
+    Joined to the fan-out before the replay, so nothing falls between; live events already
+    replayed are skipped by id.  A client too slow for its unsent bytes is dropped from the
+    fan-out and catches up from the store.
     """
     writer = direct_writer(request.scope)
     stream = _Stream(caller.ctx, start or 0, run, workflow, _types(type_), writer)
