@@ -223,20 +223,6 @@ def bench_live(url: str) -> dict[str, Any]:
             "live_p95_ms": percentile(lags, 95), "live_p99_ms": percentile(lags, 99)}  # fmt: skip
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children, in MB (from /proc)."""
-    total = 0
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    for one in pids:
-        for line in Path(f"/proc/{one}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
-    return total / 1024
-
-
 def bench_runs_under_load(url: str, pid: int, seconds: int, runs_per_s: float) -> dict[str, Any]:
     """(d) the runs page (10,000 runs) by 50 wrk connections while runs start (readers vs
     the writer): page req/s and p99, and each `POST /runs` timed from another process."""
