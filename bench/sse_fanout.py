@@ -107,6 +107,14 @@ def produce(url: str, runs_per_s: float, seconds: float) -> list[float]:
     return posts
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, in MB (from /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def settle(pid: int, limit_s: float = 60.0) -> None:
     """Until the server is idle (under 10 ms of CPU in each of two half-seconds)."""
     deadline = time.monotonic() + limit_s
@@ -215,10 +223,12 @@ def bench_fanout(
             for n, share in enumerate(shares)
         ]
         connected = sum(ready.get(timeout=180) for _ in shares)
+        rss_before = rss_mb(pid)
         cpu_before, began = cpu_s(pid), time.time()
         load_before = os.getloadavg()
         posts = pool.submit(produce, url, runs_per_s, seconds).result()
         produced_until = time.time()
+        rss_loaded = rss_mb(pid)
         load_during = os.getloadavg()
         settle(pid)  # the last runs finish and their events arrive
         cpu = cpu_s(pid) - cpu_before
@@ -260,6 +270,8 @@ def bench_fanout(
         "server_cpu_s": cpu,
         "server_cpu_per_s": cpu / wall,
         "server_cpu_us_per_delivery": cpu * 1e6 / max(1, deliveries),
+        "rss_before_mb": rss_before,
+        "rss_loaded_mb": rss_loaded,
         "load_before": load_before,
         "load_during": load_during,
         "load_after": os.getloadavg(),
@@ -357,6 +369,8 @@ def rows(fan: dict[str, Any]) -> list[tuple[str, str, str]]:
          f"{fan['post_runs_p99_ms']:.1f} ms ({fan['runs_started']} runs)", ""),
         ("  server CPU per second / per delivery", f"{fan['server_cpu_per_s']:.2f} s / "
          f"{fan['server_cpu_us_per_delivery']:.2f} µs", "< 1 core"),
+        ("  server RSS with the clients connected / at the end of the load",
+         f"{fan['rss_before_mb']:.0f} / {fan['rss_loaded_mb']:.0f} MB", ""),
         ("  load average before / during / after", " / ".join(
             f"{load[0]:.1f}" for load in (fan["load_before"], fan["load_during"],
                                           fan["load_after"])), ""),
