@@ -9,15 +9,16 @@
 (b) live-update latency: a run's committed task event (its `time`) → the DAG node of the open
     run page in headless chromium changing state (a MutationObserver notes the moment),
     p50/p95/p99 (target p99 ≤ 50 ms).
-(c) fan-out: N SSE clients on `/api/v1/events` while runs commit events at a steady rate:
-    share of events delivered to every client, lag (event time → read) p50/p99 on probe
-    clients that parse every event (the others only count frames), server RSS before/after
-    (target: every event delivered, lag p99 ≤ 100 ms).
+(c) fan-out (`sse_fanout.py`, also runnable alone): N SSE clients on `/api/v1/events` in a
+    few processes while runs of 100 no-op tasks commit a steady rate of events: events/s
+    committed, share of events delivered to every client, lag (event time → read) p50/p99
+    on probe clients that parse every event (the others only count frames), server CPU per
+    second and per delivery, load average (target: every event delivered, lag p99 ≤ 100 ms).
 (d) readers vs the writer, the bar of issue 12: with 10,000 runs stored, `wrk -t1 -c50` on
     `GET /api/v1/runs?limit=50` and on the runs page (session cookie), quiet and then while
     another process starts 20 runs/s through `POST /api/v1/workflows/{name}/runs`: req/s,
     p99, errors, POST p50/p99, server CPU per request, load average (target ≥ 1,500 req/s,
-    p99 ≤ 100 ms, no errors, POST p99 ≤ 50 ms).  `--only-readers` runs (d) alone.
+    p99 ≤ 100 ms, no errors, POST p99 ≤ 50 ms).  `--only readers` runs (d) alone.
 
 Bounded: each part stops after its own time budget; the server is stopped at the end.
 """
@@ -39,6 +40,7 @@ from typing import Any
 
 import httpx
 
+import sse_fanout
 from api_bench import TOKEN, ServerProcess, epoch, percentile
 
 HERE = Path(__file__).resolve().parent
@@ -226,57 +228,6 @@ def bench_live(url: str) -> dict[str, Any]:
             "live_p95_ms": percentile(lags, 95), "live_p99_ms": percentile(lags, 99)}  # fmt: skip
 
 
-async def _client(url: str, probe: bool, stop: asyncio.Event, out: dict[str, Any]) -> None:
-    """One SSE client on a raw socket: counts frames; a probe also times each event."""
-    host, port = url.removeprefix("http://").split(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
-    writer.write(
-        f"GET /api/v1/events HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n"
-        "Accept: text/event-stream\r\n\r\n".encode()
-    )
-    await writer.drain()
-    frames = 0
-    lags: list[float] = []
-    tail = b""
-    try:
-        while not stop.is_set():
-            try:
-                chunk = await asyncio.wait_for(reader.read(1 << 16), 0.5)
-            except TimeoutError:
-                continue
-            if not chunk:
-                break
-            if b": live" in chunk:
-                out["live"] += 1
-            frames += chunk.count(b"\nid: ")
-            if probe:
-                now = time.time()
-                data = tail + chunk
-                lines = data.split(b"\n")
-                tail = lines.pop()
-                for line in lines:
-                    if line.startswith(b"data: {"):
-                        lags.append((now - epoch(json.loads(line[6:])["time"])) * 1000)
-    finally:
-        writer.close()
-        out["frames"].append(frames)
-        out["lags"].extend(lags)
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children, in MB (from /proc)."""
-    total = 0
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    for one in pids:
-        for line in Path(f"/proc/{one}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
-    return total / 1024
-
-
 def wrk_figures(output: str) -> dict[str, Any]:
     """req/s, p50/p99 (ms) and errors (non-2xx/3xx and socket errors) of a `wrk --latency` run."""
     import re
@@ -386,54 +337,6 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def bench_fanout(url: str, pid: int, clients: int, seconds: float, runs_per_s: float) -> dict:
-    """(c) N clients while runs of 10 no-op tasks start at a steady rate (another process)."""
-    before = rss_mb(pid)
-    out: dict[str, Any] = {"frames": [], "lags": [], "live": 0}
-
-    async def main() -> dict[str, Any]:
-        stop = asyncio.Event()
-        tasks = [asyncio.ensure_future(_client(url, n < 10, stop, out)) for n in range(clients)]
-        deadline = time.monotonic() + 60
-        while out["live"] < clients and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-        cpu_before = cpu_s(pid)
-        # The writer in its own process: this one is busy reading the streams.
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            loader = asyncio.get_running_loop().run_in_executor(
-                pool, load_runs, url, runs_per_s, seconds
-            )
-            posts = await loader
-        peak = rss_mb(pid)
-        await asyncio.sleep(3)  # let the last runs finish and their events arrive
-        cpu = cpu_s(pid) - cpu_before
-        stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        return {"connected": out["live"], "rss_peak_mb": peak, "posts": posts, "cpu": cpu}
-
-    result = asyncio.run(main())
-    frames = out["frames"]
-    expected = max(frames) if frames else 0
-    complete = sum(1 for f in frames if f == expected)
-    return {
-        "clients": clients,
-        "connected": result["connected"],
-        "runs_started": len(result["posts"]),
-        "post_runs_p50_ms": percentile(result["posts"], 50) if result["posts"] else float("nan"),
-        "post_runs_p99_ms": percentile(result["posts"], 99) if result["posts"] else float("nan"),
-        "events_per_s": expected / seconds if seconds else 0.0,
-        "events_max": expected,
-        "clients_with_every_event": complete,
-        "delivered_share": (sum(frames) / (expected * len(frames))) if expected else 0.0,
-        "fanout_lag_p50_ms": percentile(out["lags"], 50) if out["lags"] else float("nan"),
-        "fanout_lag_p99_ms": percentile(out["lags"], 99) if out["lags"] else float("nan"),
-        "server_cpu_s": result["cpu"],
-        "server_cpu_us_per_delivery": result["cpu"] * 1e6 / max(1, sum(frames)),
-        "rss_before_mb": before,
-        "rss_peak_mb": result["rss_peak_mb"],
-    }
-
-
 def reader_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
     """The table rows of (d)."""
     rows: list[tuple[str, str, str]] = []
@@ -492,21 +395,8 @@ def print_table(result: dict[str, Any]) -> None:
                      f"{result['live_p50_ms']:.1f} / {result['live_p95_ms']:.1f} / "
                      f"{result['live_p99_ms']:.1f} ms", "p99 ≤ 50 ms"))  # fmt: skip
     rows += reader_rows(result)
-    fan = result.get("fanout")
-    if fan:
-        rows += [
-            (f"{fan['clients']} SSE clients, {fan['events_per_s']:.0f} events/s",
-             f"{fan['clients_with_every_event']}/{fan['clients']} got every event", "all"),
-            ("  share delivered", f"{fan['delivered_share'] * 100:.1f} %", "100 %"),
-            ("  lag p50 / p99", f"{fan['fanout_lag_p50_ms']:.1f} / "
-             f"{fan['fanout_lag_p99_ms']:.1f} ms", "p99 ≤ 100 ms"),
-            ("  POST /runs meanwhile p50 / p99", f"{fan['post_runs_p50_ms']:.1f} / "
-             f"{fan['post_runs_p99_ms']:.1f} ms", ""),
-            ("  server CPU per event delivered", f"{fan['server_cpu_us_per_delivery']:.1f} µs "
-             f"({fan['server_cpu_s']:.1f} s in all)", ""),
-            ("  server RSS before / peak", f"{fan['rss_before_mb']:.0f} / "
-             f"{fan['rss_peak_mb']:.0f} MB", ""),
-        ]  # fmt: skip
+    if result.get("fanout"):
+        rows += sse_fanout.rows(result["fanout"])
     width = max(len(r[0]) for r in rows) + 2
     print(f"{'measure':<{width}}{'p50 / p95 (size)':<62}target")
     for name, value, target in rows:
@@ -521,14 +411,11 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=500, help="SSE clients for (c)")
     parser.add_argument("--seconds", type=float, default=10.0, help="load time for (c)")
     parser.add_argument(
-        "--runs-per-s",
-        type=float,
-        default=30.0,
-        help="runs of 10 tasks started per second in (c) (~32 events each)",
+        "--events-per-s", type=float, default=1000.0, help="events committed per second in (c)"
     )
     parser.add_argument("--skip-browser", action="store_true", help="skip (b)")
-    parser.add_argument("--only-readers", action="store_true",
-                        help="only (d): the runs list and page under 50 connections")  # fmt: skip
+    parser.add_argument("--only", choices=("pages", "live", "readers", "fanout"),
+                        help="run only this part")  # fmt: skip
     parser.add_argument("--reader-seconds", type=int, default=10, help="wrk seconds in (d)")
     parser.add_argument("--json", type=Path, default=HERE / "results" / "dashboard_bench.json")
     args = parser.parse_args()
@@ -539,19 +426,21 @@ def main() -> int:
         server = ServerProcess(home)
         pid = server.process.pid
         try:
-            if not args.only_readers:
+            wanted = {args.only} if args.only else {"pages", "live", "readers", "fanout"}
+            if "pages" in wanted:
                 result["pages"] = bench_pages(server.url, args.requests)
-                if not args.skip_browser and Path(CHROMIUM).exists():
-                    result.update(bench_live(server.url))
-            with api(server.url) as client:
-                client.post("/api/v1/workflows", content=LOAD,
-                            headers={"Content-Type": "application/yaml"})  # fmt: skip
-            seconds = args.reader_seconds
-            result["readers_quiet"] = bench_runs_under_load(server.url, pid, seconds, 0, False)
-            result["readers"] = bench_runs_under_load(server.url, pid, seconds, 20.0)
-            if not args.only_readers:
-                result["fanout"] = bench_fanout(
-                    server.url, pid, args.clients, args.seconds, args.runs_per_s
+            if "live" in wanted and not args.skip_browser and Path(CHROMIUM).exists():
+                result.update(bench_live(server.url))
+            if "readers" in wanted:
+                with api(server.url) as client:
+                    client.post("/api/v1/workflows", content=LOAD,
+                                headers={"Content-Type": "application/yaml"})  # fmt: skip
+                seconds = args.reader_seconds
+                result["readers_quiet"] = bench_runs_under_load(server.url, pid, seconds, 0, False)
+                result["readers"] = bench_runs_under_load(server.url, pid, seconds, 20.0)
+            if "fanout" in wanted:
+                result["fanout"] = sse_fanout.bench_fanout(
+                    server.url, server.process.pid, args.clients, args.seconds, args.events_per_s
                 )
         finally:
             server.stop()

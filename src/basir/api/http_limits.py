@@ -16,6 +16,8 @@ from typing import Any
 # httptools comes with uvicorn[standard], a declared dependency.
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from basir.events.sse import CYCLE_EXTENSION
+
 MAX_HEAD_BYTES = 32 * 1024  # request line + headers; browsers send ~1-2 KB
 HEAD_TIMEOUT_S = 10.0  # from the first byte of a request (or the connection) to its last header
 KEEP_ALIVE_TIMEOUT_S = 5  # an idle kept-alive connection is closed after this
@@ -73,6 +75,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = False
         self._stop_head_timer()
         super().on_headers_complete()
+        # SSE streams write their shared chunks straight to the socket (basir.events.sse).
+        cycle = self.cycle
+        if cycle is not None and cycle.scope is self.scope:  # not an upgrade
+            extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
+            extensions[CYCLE_EXTENSION] = cycle
 
     def on_message_complete(self) -> None:
         super().on_message_complete()

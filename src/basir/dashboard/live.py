@@ -18,9 +18,9 @@ from starlette.responses import Response
 
 from basir.dashboard.context import DashboardContext
 from basir.dashboard.web import SessionDep, dashboard_of, with_headers
-from basir.events.bus import Subscription
+from basir.events.fanout import Stream, Topic
 from basir.events.frames import shared
-from basir.events.sse import EventStreamResponse, counted
+from basir.events.sse import EventStreamResponse, counted, direct_writer
 from basir.store.records import EventRecord
 
 router = APIRouter(include_in_schema=False)
@@ -59,38 +59,41 @@ async def missed(ctx: DashboardContext, run: str | None, since: int | None) -> b
     return bool(events)
 
 
+def topic_for(run: str | None) -> Topic:
+    """The fan-out topic of a page: every page of the same run shares the same bytes."""
+    return Topic(("live", run), frame, run=run, accept=accept_for(None))
+
+
 async def stream(
     ctx: DashboardContext,
-    subscription: Subscription,
+    joined: Stream,
     reconnect: bool,
     stale: Callable[[], Awaitable[bool]],
 ) -> AsyncIterator[bytes]:
-    """Frames until shutdown, the browser going away, or the subscription being dropped.
+    """Frames until shutdown, the browser going away, or the stream being dropped.
 
-    Subscribed first, then checked: a change committed between rendering the page and
-    opening the stream is seen either by `stale` (then one `sync`) or by the subscription.
-    A browser too slow for its queue is dropped from the bus: the stream ends, the browser
-    reconnects with `Last-Event-ID` and gets one `sync`.  Queued events go out as one chunk,
-    at most one per `batch_window` (which grows with the number of subscribers).
+    Joined first, then checked: a change committed between rendering the page and opening
+    the stream is seen either by `stale` (then one `sync`) or live.  A browser too slow for
+    its socket is dropped: the stream ends, the browser reconnects with `Last-Event-ID` and
+    gets one `sync`.  Live frames are written once per fan-out window, the same bytes for
+    every page of the run (`basir.events.fanout`).
     """
     stop = asyncio.ensure_future(ctx.shutdown.wait())
-    stop.add_done_callback(lambda _: subscription.close())
+    stop.add_done_callback(lambda _: joined.close())
     try:
         yield f"retry: {RECONNECT_MS}\n: live\n\n".encode()
         if reconnect or await stale():
             last = await ctx.store.last_event_id()
+            joined.skip_to(last)
             yield f"id: {last}\nevent: sync\ndata: {{}}\n\n".encode()
-        while not subscription.closed:
-            await subscription.wait(KEEPALIVE_S)
-            chunk = b"".join(frame(event) for event in subscription.drain())
-            if chunk and not subscription.dropped:
-                yield chunk
-                await asyncio.sleep(ctx.engine.bus.batch_window())
-            elif not subscription.closed:
-                yield b": keep-alive\n\n"
+        while True:
+            chunk = await joined.next(KEEPALIVE_S)
+            if chunk is None:
+                return
+            yield chunk or b": keep-alive\n\n"
     finally:
         stop.cancel()
-        subscription.close()
+        joined.close()
 
 
 @router.get("/live")
@@ -102,8 +105,8 @@ async def live(
 ) -> Response:
     """The page's change stream (one per page; the htmx SSE extension opens it)."""
     ctx = dashboard_of(request)
-    subscription = ctx.engine.bus.subscribe(accept_for(run), droppable=True)
+    joined = ctx.engine.bus.fanout.join(topic_for(run), direct_writer(request.scope))
     reconnect = request.headers.get("last-event-id") is not None
-    frames = stream(ctx, subscription, reconnect, lambda: missed(ctx, run, since))
+    frames = stream(ctx, joined, reconnect, lambda: missed(ctx, run, since))
     gauge = ctx.metrics.sse_clients if ctx.metrics is not None else None
     return with_headers(EventStreamResponse(counted(frames, gauge)))

@@ -1,10 +1,10 @@
-"""In-process fan-out of committed events to live subscribers (SSE streams, the CLI's display).
+"""In-process fan-out of committed events to live subscribers (the CLI's display, caches,
+alerting) and, once per batch, to the SSE fan-out hub (`basir.events.fanout`).
 
 The engine publishes only after the store has committed (durable before visible).  A slow
 subscriber never blocks the engine: its bounded queue overflows and then either it is marked
 `lagged` (it must replay from the store using the last event id it saw) or, for a *droppable*
-subscription (an SSE client), it is dropped at once: unsubscribed, its queue freed and its
-reader woken, so one stuck browser neither slows the others nor grows the server's memory.
+subscription, it is dropped at once: unsubscribed, its queue freed and its reader woken.
 """
 
 from __future__ import annotations
@@ -12,15 +12,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable
 
+from basir.events.fanout import FanoutHub
 from basir.store.records import EventRecord
 
 SUBSCRIBER_QUEUE_SIZE = 10_000
 STREAM_QUEUE_SIZE = 2_000
-# Streams gather the events of a short window into one write; the window grows with the
-# number of subscribers (each write costs the server the same, whatever it carries), so
-# 500 browsers share the cost of a write: 0.02 ms per subscriber, at most 20 ms.
-BATCH_PER_SUBSCRIBER_S = 0.00002
-MAX_BATCH_S = 0.02
 
 
 class Subscription:
@@ -107,10 +103,15 @@ class Subscription:
 
 
 class EventBus:
-    """Broadcasts committed events to every current subscriber, on the event loop's thread."""
+    """Broadcasts committed events to every current subscriber, on the event loop's thread.
+
+    SSE streams do not subscribe here one by one: they join `fanout`, which receives each
+    batch once and writes each stream once per window (`basir.events.fanout`).
+    """
 
     def __init__(self) -> None:
         self._subscribers: set[Subscription] = set()
+        self.fanout = FanoutHub()
 
     def subscribe(
         self, accept: Callable[[EventRecord], bool] | None = None, *, droppable: bool = False
@@ -130,16 +131,14 @@ class EventBus:
         self._subscribers.discard(subscription)
 
     def publish(self, events: Iterable[EventRecord]) -> None:
-        """Hand committed events to every subscriber; never blocks."""
+        """Hand committed events to every subscriber and the SSE fan-out; never blocks."""
+        batch = events if isinstance(events, list) else list(events)
+        self.fanout.publish(batch)
         if not self._subscribers:
             return
-        for event in events:
+        for event in batch:
             for subscription in tuple(self._subscribers):
                 subscription.offer(event)
-
-    def batch_window(self) -> float:
-        """How long a stream gathers events after a write before the next one (seconds)."""
-        return min(MAX_BATCH_S, len(self._subscribers) * BATCH_PER_SUBSCRIBER_S)
 
     @property
     def subscriber_count(self) -> int:

@@ -9,13 +9,49 @@ broken pipe ends it quietly, never as an error log, and the open-clients gauge f
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from prometheus_client import Gauge
 from starlette.requests import ClientDisconnect
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from basir.events.fanout import Chunk
+
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+# Where the HTTP protocol leaves its request/response cycle in the ASGI scope (see
+# `basir.api.http_limits`); absent under other servers and in-process test clients.
+CYCLE_EXTENSION = "basir.http_cycle"
+
+
+class DirectWriter:
+    """Writes fan-out chunks straight to a response's socket (uvicorn's transport).
+
+    Only used between two ASGI sends of the same response (the stream's coroutine decides),
+    so the bytes keep their order; the HTTP/1.1 chunk framing is the one uvicorn chose for
+    the response, and the framed bytes are shared by every stream of a topic.
+    """
+
+    def __init__(self, cycle: Any) -> None:
+        self._cycle = cycle
+        self._transport = cycle.transport
+
+    def __call__(self, chunk: Chunk) -> int:
+        """Write `chunk`; the bytes left in the socket buffer, or -1 if the peer has gone."""
+        transport = self._transport
+        if self._cycle.disconnected or transport.is_closing():
+            return -1
+        transport.write(chunk.framed() if self._cycle.chunked_encoding else chunk.data)
+        size: int = transport.get_write_buffer_size()
+        return size
+
+
+def direct_writer(scope: Scope) -> DirectWriter | None:
+    """A `DirectWriter` for this request if the server exposes its cycle (HTTP/1.1 only)."""
+    cycle = scope.get("extensions", {}).get(CYCLE_EXTENSION)
+    if cycle is None or not hasattr(cycle, "transport") or scope.get("http_version") != "1.1":
+        return None
+    return DirectWriter(cycle)
 
 
 class EventStreamResponse(StreamingResponse):

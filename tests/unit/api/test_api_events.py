@@ -12,7 +12,7 @@ from api_helpers import HELLO_YAML, AsgiStream, assert_problem
 from fastapi import FastAPI
 
 from basir.engine.runtime import Engine
-from basir.events import bus as bus_module
+from basir.events import fanout as fanout_module
 from basir.store.memory import MemoryStore
 from basir.store.records import Batch, EventRecord
 
@@ -107,7 +107,7 @@ async def test_a_lagging_subscriber_catches_up_from_the_store(
     engine: Engine,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(bus_module, "STREAM_QUEUE_SIZE", 2)
+    monkeypatch.setattr(fanout_module, "MAX_UNSENT_BYTES", 200)  # about one event
     events = [
         EventRecord(type="test.tick", subject="t", time=time.time(), data={"n": n})
         for n in range(6)
@@ -115,11 +115,13 @@ async def test_a_lagging_subscriber_catches_up_from_the_store(
     async with AsgiStream(app, "/api/v1/events?type=test.tick", auth) as stream:
         await _until_live(stream)
         written = await store.write(Batch(events=events))
-        before = engine.bus.subscriber_count
-        engine.bus.publish(written)  # overflows the queue of 2: the stream is dropped
-        assert engine.bus.subscriber_count == before - 1
+        hub = engine.bus.fanout
+        before = hub.stream_count
+        engine.bus.publish(written)
+        hub.flush()  # six events are more than it may hold unsent: the stream is dropped
+        assert hub.stream_count == before - 1
         received = [(await stream.next_event())["data"]["data"]["n"] for _ in range(6)]
-        assert engine.bus.subscriber_count == before  # subscribed again, caught up
+        assert hub.stream_count == before  # joined again, caught up
     assert received == list(range(6))
 
 

@@ -8,9 +8,9 @@ import pytest
 from fastapi import FastAPI
 
 from basir.dashboard.context import DashboardContext
-from basir.dashboard.live import accept_for, missed, stream
+from basir.dashboard.live import missed, stream, topic_for
 from basir.engine.runtime import Engine
-from basir.events import bus as bus_module
+from basir.events import fanout as fanout_module
 from basir.store.records import EventRecord
 
 
@@ -23,8 +23,9 @@ async def _collect(frames: list[bytes], iterator: object, count: int) -> None:
 
 async def test_the_stream_sends_changes_and_ends_on_shutdown(engine: Engine, app: FastAPI) -> None:
     ctx: DashboardContext = app.state.dashboard
-    before = engine.bus.subscriber_count
-    subscription = engine.bus.subscribe(accept_for("r1"))
+    hub = engine.bus.fanout
+    before = hub.stream_count
+    subscription = hub.join(topic_for("r1"))
 
     async def fresh() -> bool:
         return False
@@ -45,12 +46,13 @@ async def test_the_stream_sends_changes_and_ends_on_shutdown(engine: Engine, app
     ctx.shutdown.set()
     rest = [chunk async for chunk in source]
     assert rest == [] or all(chunk.startswith(b":") for chunk in rest)
-    assert engine.bus.subscriber_count == before
+    assert hub.stream_count == before
 
 
 async def test_a_stale_page_or_a_reconnect_gets_one_sync(engine: Engine, app: FastAPI) -> None:
     ctx: DashboardContext = app.state.dashboard
-    before = engine.bus.subscriber_count
+    hub = engine.bus.fanout
+    before = hub.stream_count
     assert not await missed(ctx, None, None)
     last = await ctx.store.last_event_id()
     assert not await missed(ctx, "r1", last)
@@ -63,35 +65,37 @@ async def test_a_stale_page_or_a_reconnect_gets_one_sync(engine: Engine, app: Fa
         async def never() -> bool:
             return False
 
-        source = stream(ctx, engine.bus.subscribe(), reconnect, check or never)
+        source = stream(ctx, hub.join(topic_for(None)), reconnect, check or never)
         assert (await anext(source)).startswith(b"retry: ")
         assert b"event: sync" in await anext(source)
         await source.aclose()
-    assert engine.bus.subscriber_count == before
+    assert hub.stream_count == before
 
 
 async def test_a_page_too_slow_is_dropped_then_syncs_on_reconnect(
     engine: Engine, app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bus_module, "STREAM_QUEUE_SIZE", 2)
+    monkeypatch.setattr(fanout_module, "MAX_UNSENT_BYTES", 100)  # about two changes
     ctx: DashboardContext = app.state.dashboard
-    before = engine.bus.subscriber_count
+    hub = engine.bus.fanout
+    before = hub.stream_count
 
     async def fresh() -> bool:
         return False
 
-    subscription = engine.bus.subscribe(accept_for(None), droppable=True)
+    subscription = hub.join(topic_for(None))
     source = stream(ctx, subscription, False, fresh)
     assert (await anext(source)).startswith(b"retry: ")
-    # The page does not read while five changes arrive: its queue of two overflows.
+    # The page does not read while five changes arrive: more than it may hold unsent.
     engine.bus.publish(
         [EventRecord("run.running", "s", 1.0, run_id=f"r{n}", id=n) for n in range(1, 6)]
     )
-    assert subscription.dropped and engine.bus.subscriber_count == before
+    hub.flush()
+    assert subscription.dropped and hub.stream_count == before
     rest = [chunk async for chunk in source]  # the stream ends: the browser reconnects
     assert not any(b"event: run" in chunk for chunk in rest)
-    again = stream(ctx, engine.bus.subscribe(droppable=True), True, fresh)
+    again = stream(ctx, hub.join(topic_for(None)), True, fresh)
     assert (await anext(again)).startswith(b"retry: ")
     assert b"event: sync" in await anext(again)
     await again.aclose()
-    assert engine.bus.subscriber_count == before
+    assert hub.stream_count == before

@@ -1,10 +1,12 @@
 """`/api/v1/events`: the live Server-Sent Events stream (with replay) and the paged history.
 
-Replay without gaps or duplicates: the stream subscribes to the bus *first*, then replays
+Replay without gaps or duplicates: the stream joins the bus's fan-out *first*, then replays
 the persisted log after the client's last id, then serves live events, skipping any whose id
 it has already sent.  Events reach the bus only after commit, so anything committed before
-the subscription is in the replay, and anything after it is in the subscription.  A
-subscriber that falls behind (its queue overflowed) replays from the store again.
+joining is in the replay, and anything after it comes live.  Live events are written once
+per window per stream, as bytes shared by every stream with the same filter
+(`basir.events.fanout`).  A stream that falls behind (too many unsent bytes) replays from
+the store again.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.responses import Response
 
 from basir.api.deps import ApiContext, Reader, json_response
@@ -22,9 +24,9 @@ from basir.api.problems import problem_responses
 from basir.api.query import query_model
 from basir.api.schemas import EVENT_TYPES_PATTERN, EventPage, EventQuery
 from basir.errors import BasirError
-from basir.events.bus import Subscription
+from basir.events.fanout import Topic, Writer
 from basir.events.frames import shared
-from basir.events.sse import EventStreamResponse, counted
+from basir.events.sse import EventStreamResponse, counted, direct_writer
 from basir.i18n import _
 from basir.spec.models import NAME_PATTERN
 from basir.store.records import EventRecord
@@ -88,8 +90,15 @@ LIVE_MARKER = f": live\nretry: {RECONNECT_MS}\n\n".encode()
 KEEPALIVE = b": ping\n\n"
 
 
+def _topic(run: str | None, workflow: str | None, types: tuple[str, ...] | None) -> Topic:
+    """The fan-out topic of a filter: streams with the same filter share their bytes."""
+    needs_check = workflow is not None or types is not None
+    accept = _filter(None, workflow, types) if needs_check else None
+    return Topic(("api", run, workflow, types), _sse, run=run, accept=accept)
+
+
 class _Stream:
-    """One client's position in the log and its live subscription."""
+    """One client's position in the log and its place in the fan-out."""
 
     def __init__(
         self,
@@ -98,18 +107,15 @@ class _Stream:
         run: str | None,
         workflow: str | None,
         types: tuple[str, ...] | None,
+        writer: Writer | None,
     ) -> None:
         self.ctx = ctx
         self.last = last
         self.run = run
         self.workflow = workflow
         self.types = types
-        self.subscription = self.subscribe()
-
-    def subscribe(self) -> Subscription:
-        """A droppable subscription with this client's filter."""
-        accept = _filter(self.run, self.workflow, self.types)
-        return self.ctx.engine.bus.subscribe(accept, droppable=True)
+        self.topic = _topic(run, workflow, types)
+        self.writer = writer
 
     async def replay(self) -> AsyncIterator[bytes]:
         """Persisted events after `last`, oldest first, a page of frames per chunk."""
@@ -127,53 +133,40 @@ class _Stream:
             if len(page) < REPLAY_PAGE:
                 return
 
-    async def catch_up(self) -> AsyncIterator[bytes]:
-        """After the subscription was dropped (too far behind): subscribe again, then replay.
-
-        Subscribed first, so nothing committed during the replay is missed; events the new
-        subscription repeats are skipped by id.
-        """
-        dropped = self.subscription
-        self.subscription = self.subscribe()
-        if self.last == 0:
-            # Nothing sent yet: everything from the stream's start is owed.
-            self.last = max(0, dropped.first_id - 1) if dropped.first_id else 0
-        async for chunk in self.replay():
-            yield chunk
-
-    def live(self) -> bytes:
-        """The frames of the queued events not yet sent, as one chunk."""
-        frames = []
-        for event in self.subscription.drain():
-            if event.id > self.last:
-                self.last = event.id
-                frames.append(_sse(event))
-        return b"".join(frames)
-
     async def frames(self, replay: bool) -> AsyncIterator[bytes]:
-        """Replay (when asked), the `live` marker, then live frames until shutdown."""
+        """Replay (when asked), the `live` marker, then live frames until shutdown.
+
+        Joined to the fan-out before the replay, so nothing committed meanwhile is missed;
+        live events the replay already sent are cut out by id.  Dropped (too far behind):
+        joined again, then caught up from the store after the last event sent.
+        """
+        hub = self.ctx.engine.bus.fanout
         shutdown = self.ctx.shutdown
+        stream = hub.join(self.topic, self.writer, self.last if replay else None)
+        joined = [stream]
         stop = asyncio.ensure_future(shutdown.wait())
-        stop.add_done_callback(lambda _: self.subscription.close())
+        stop.add_done_callback(lambda _: joined[0].close())
         try:
             if replay:
                 async for chunk in self.replay():
                     yield chunk
+                stream.skip_to(self.last)
             yield LIVE_MARKER
             while not shutdown.is_set():
-                if self.subscription.dropped:
-                    async for chunk in self.catch_up():
-                        yield chunk
-                await self.subscription.wait(KEEPALIVE_S)
-                chunk = self.live()
-                if chunk:
-                    yield chunk
-                    await asyncio.sleep(self.ctx.engine.bus.batch_window())
-                elif not self.subscription.closed:
-                    yield KEEPALIVE
+                live = await stream.next(KEEPALIVE_S)
+                if live is None and stream.dropped and not shutdown.is_set():
+                    self.last = stream.sent
+                    stream = joined[0] = hub.join(self.topic, self.writer, self.last)
+                    async for part in self.replay():
+                        yield part
+                    stream.skip_to(self.last)
+                elif live is None:
+                    return
+                else:
+                    yield live or KEEPALIVE
         finally:
             stop.cancel()
-            self.subscription.close()
+            stream.close()
 
 
 async def _start_id(
@@ -192,6 +185,7 @@ async def _start_id(
     summary="Live stream of events (SSE); `Last-Event-ID` or `since` replays the log first",
 )
 async def stream_events(
+    request: Request,
     caller: Reader,
     run: RunFilter = None,
     workflow: WorkflowFilter = None,
@@ -200,11 +194,12 @@ async def stream_events(
 ) -> Response:
     """Every committed event matching the filters; reconnects resume after the last id seen.
 
-    Subscribed before the replay, so nothing falls between; live events already replayed
-    are skipped by id.  A client too slow for its queue is dropped from the bus and catches
-    up from the store.
+    Joined to the fan-out before the replay, so nothing falls between; live events already
+    replayed are skipped by id.  A client too slow for its unsent bytes is dropped from the
+    fan-out and catches up from the store.
     """
-    stream = _Stream(caller.ctx, start or 0, run, workflow, _types(type_))
+    writer = direct_writer(request.scope)
+    stream = _Stream(caller.ctx, start or 0, run, workflow, _types(type_), writer)
     frames = counted(stream.frames(start is not None), caller.ctx.metrics.sse_clients)
     return EventStreamResponse(frames)
 
