@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,15 @@ def test_defer_and_lazy_are_extracted_like_gettext(tmp_path: Path) -> None:
     mapping.write_text("[python: src/basir/**.py]\n", encoding="utf-8")
     ids = {message.id for message in extract(tmp_path, mapping) if message.id}
     assert ids == {"deferred {a}", "nested"}
+
+
+def test_no_waiting_reason_is_translated_where_it_is_decided() -> None:
+    """A reason rendered with `_()` would be stored in one language: they must be deferred."""
+    root = Path(__file__).resolve().parents[3] / "src" / "basir"
+    pattern = re.compile(r"\b_\(\s*\"(waiting for|rate limited on)")
+    found = [
+        f"{path.relative_to(root)}: {match.group(0)}"
+        for path in sorted(root.rglob("*.py"))
+        for match in pattern.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
