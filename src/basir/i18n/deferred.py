@@ -26,6 +26,7 @@ from basir.i18n.catalog import gettext, use_locale
 
 Value: TypeAlias = "str | int | float | bool | Lazy | None"
 _PREFIX = '{"m":'
+_SCALARS = (str, int, float, bool, type(None))
 # One encoder: `json.dumps` with options builds a new one per call (a third of the cost).
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -51,14 +52,18 @@ class Lazy:
     def render(self) -> str:
         """The message in the active locale, its parameters (nested messages too) filled in."""
         values = {k: v.render() if isinstance(v, Lazy) else v for k, v in self.values.items()}
-        try:
-            return gettext(self.msgid, **values)
-        except (KeyError, IndexError, ValueError):
-            # A message kept by an older version, whose placeholders no longer match its values.
-            return self.msgid.format_map(_Missing(values))
+        return _fill(self.msgid, values)
 
     def __str__(self) -> str:
         return self.render()
+
+
+def _fill(msgid: str, values: dict[str, Any]) -> str:
+    try:
+        return gettext(msgid, **values)
+    except (KeyError, IndexError, ValueError):
+        # A message kept by an older version, whose placeholders no longer match its values.
+        return msgid.format_map(_Missing(values))
 
 
 class _Missing(dict[str, Any]):
@@ -114,16 +119,49 @@ def decode(text: str) -> Lazy | None:
     return _from_json(data)
 
 
+def _show(data: object) -> str | None:
+    """`data` (decoded JSON) rendered in the active locale, or None when it is not a message.
+
+    The same checks as `decode`, without building `Lazy` objects: this runs for every reason
+    shown (a page may list thousands).
+    """
+    if type(data) is not dict:
+        return None
+    msgid, params = data.get("m"), data.get("p")
+    if type(msgid) is not str or len(data) != (1 if params is None else 2):
+        return None
+    if params is None:
+        return _fill(msgid, {})
+    if type(params) is not dict:
+        return None
+    values: dict[str, Any] = {}
+    for key, value in params.items():
+        if type(value) is dict:
+            nested = _show(value)
+            if nested is None:
+                return None
+            values[key] = nested
+        elif isinstance(value, _SCALARS):
+            values[key] = value
+        else:
+            return None
+    return _fill(msgid, values)
+
+
 @overload
 def render_message(text: str) -> str: ...
 @overload
 def render_message(text: None) -> None: ...
 def render_message(text: str | None) -> str | None:
     """Show a stored message in the active locale; plain (older) text and None as they are."""
-    if text is None:
-        return None
-    message = decode(text)
-    return text if message is None else message.render()
+    if text is None or not text.startswith(_PREFIX):
+        return text
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    shown = _show(data)
+    return text if shown is None else shown
 
 
 def render_in(locale: str, text: str) -> str:
