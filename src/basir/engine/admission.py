@@ -1,7 +1,8 @@
 """Admission by resources: the flow asks before it starts an attempt, and frees when it ends.
 
 A task whose request does not fit now waits outside the ready queue, with its reason recorded
-on its row (`tasks.waiting`, "waiting for cpu: 2/2 in use by run X task Y"); when an attempt
+on its row (`tasks.waiting`, "waiting for cpu: 2/2 in use by run X task Y", kept as a deferred
+message and shown in the reader's language, `basir.i18n.deferred`); when an attempt
 ends, the tasks waiting for a pool it held go back into the ready queue (all of them when a
 capacity changes) and are offered again in the scheduler's order.  The waiting policy
 (smaller tasks pass a big one, which reserves its pools after a bounded wait) is the
@@ -37,7 +38,7 @@ from basir.engine.rendering import Renderer
 from basir.engine.state import RunState, TaskState
 from basir.engine.timers import Timers
 from basir.errors import BasirError
-from basir.i18n import _
+from basir.i18n import _, render_message
 from basir.resources.allocator import Allocator, Key, Waiting
 from basir.resources.capacity import pool_capacities
 from basir.resources.fitting import MEMORY, request_of, to_amount
@@ -430,7 +431,7 @@ class Admission:
 
     def status(self) -> dict[str, Any]:
         """Every pool (capacity, in use, by whom, reserved now) and every waiting task with its
-        reason."""
+        reason (in the active locale)."""
         pools = []
         waited = self.wait_totals(time.time())
         held_for = self.governor.reserved_now(time.time())
@@ -454,7 +455,7 @@ class Admission:
                 "run_id": run.id,
                 "task_id": task.id,
                 "pool": pool,
-                "reason": task.waiting,
+                "reason": render_message(task.waiting),
                 "reserved": (run.id, task.id) == reserved,
             }
             for run, task, pool in self.waiting.values()
@@ -475,7 +476,7 @@ class Admission:
                 "run_id": key[0],
                 "task_id": key[1],
                 "on": on,
-                "reason": reason,
+                "reason": render_message(reason),
                 "waited_s": round(self.throttle.waited_s(key, now), 3),
             }
             for key, on, reason in held

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from basir.engine.state import RunState
 from basir.errors import BasirError
-from basir.i18n import _
+from basir.i18n import defer, lazy
 from basir.resources.fitting import CPU, MEMORY, show_amount
 from basir.resources.quotas import HOUR_S, Block, Quota, Usage, run_refusal, task_block
 from basir.resources.reservations import in_force, withheld
@@ -145,11 +145,11 @@ class Governor:
             end for r, end in active if (r.holder_kind, r.holder, r.pool) == (kind, holder, pool)
         ]
         until = min(ends)
-        reason = _(
+        reason = defer(
             "waiting for {pool}: {amount} reserved for {kind} {holder} until {until}",
             pool=pool,
             amount=show_amount(pool, amount),
-            kind=_("namespace") if kind == "namespace" else _("workflow"),
+            kind=lazy("namespace") if kind == "namespace" else lazy("workflow"),
             holder=holder,
             until=utc_iso(until),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from basir.i18n import render_message
 from basir.store.records import RunRecord, TaskRecord
 
 
@@ -25,7 +26,7 @@ def task_to_dict(task: TaskRecord, *, timestamps: bool = False) -> dict[str, Any
     if task.error:
         entry["error"] = task.error
     if task.waiting and task.status == "queued":  # why it has not started: cpu, memory, a pool
-        entry["waiting"] = task.waiting
+        entry["waiting"] = render_message(task.waiting)  # in the reader's language
     if task.usage:  # what its latest ended attempt used (cpu seconds, peak cpu and memory)
         entry["usage"] = task.usage
     if task.preemptions:  # attempts stopped for a critical task (not counted in `attempts`)

@@ -20,7 +20,8 @@ from typing import Any
 from basir.engine.flow import Flow
 from basir.engine.state import RunState
 from basir.errors import ConflictError
-from basir.i18n import _
+from basir.i18n import DEFAULT_LOCALE, _, render_message
+from basir.i18n.deferred import render_in
 from basir.scheduler.run_limits import RunLimits, RunNeed
 from basir.states import RunStatus
 
@@ -32,7 +33,7 @@ class RunGate:
         self.flow = flow
         self.limits = RunLimits()
         self.waiting: dict[str, list[RunState]] = {}  # by workflow, in arrival order
-        self.reasons: dict[str, str] = {}  # why each waiting run waits, by run id
+        self.reasons: dict[str, str] = {}  # why each waiting run waits (deferred), by run id
 
     def need(self, run: RunState) -> RunNeed:
         """The run's limits; its key rendered with its params (a bad key raises here)."""
@@ -51,7 +52,9 @@ class RunGate:
             return True
         self.waiting.setdefault(need.workflow, []).append(run)
         self.reasons[run.id] = reason
-        self.flow.journal.event("run.waiting", run, data={"reason": reason})
+        # Event data is machine output, the same for every reader: the English text.
+        data = {"reason": render_in(DEFAULT_LOCALE, reason)}
+        self.flow.journal.event("run.waiting", run, data=data)
         return False
 
     def resumed(self, run: RunState, watch: Callable[[RunState], None]) -> bool:
@@ -96,7 +99,7 @@ class RunGate:
         need = self.need(run)
         reason = self.limits.check(run.id, need)
         if reason is not None:
-            raise ConflictError("run.limit_reached", reason)
+            raise ConflictError("run.limit_reached", render_message(reason))
         self.limits.take(run.id, need)
 
     def leave(self, run: RunState) -> None:
@@ -137,9 +140,14 @@ class RunGate:
 
     def status(self) -> dict[str, Any]:
         """Queues (limit, in use, by whom), task keys in use, tasks held back by throttling,
-        and the runs queued behind their workflow's run limits, with why."""
+        and the runs queued behind their workflow's run limits, with why (reasons in the active
+        locale)."""
         runs = [
-            {"run_id": run.id, "workflow": workflow, "reason": self.reasons.get(run.id)}
+            {
+                "run_id": run.id,
+                "workflow": workflow,
+                "reason": render_message(self.reasons.get(run.id)),
+            }
             for workflow, queued in sorted(self.waiting.items())
             for run in queued
         ]

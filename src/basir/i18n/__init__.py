@@ -17,6 +17,7 @@ from basir.i18n.catalog import (
     set_locale,
     use_locale,
 )
+from basir.i18n.deferred import defer, lazy, render_message
 from basir.i18n.labels import N_, state_label
 
 _ = gettext
@@ -27,9 +28,12 @@ __all__ = [
     "SUPPORTED_LOCALES",
     "_",
     "current_locale",
+    "defer",
     "gettext",
+    "lazy",
     "negotiate",
     "ngettext",
+    "render_message",
     "set_locale",
     "state_label",
     "use_locale",

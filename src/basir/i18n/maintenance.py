@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from babel.messages.catalog import Catalog, Message
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po, write_po
 
@@ -29,6 +29,9 @@ AR_PLURAL_FORMS = (
 PLURAL_FORMS = {"ar": AR_PLURAL_FORMS}
 TEAMS = {"ar": "Arabic"}
 COMMENT_TAGS = ("TRANSLATORS:",)
+# Babel's gettext names plus the deferred-message markers of `basir.i18n.deferred`, whose first
+# argument is a msgid (`defer("waiting for {pool}: …", pool=p)`).
+KEYWORDS: dict[str, Any] = {**DEFAULT_KEYWORDS, "defer": None, "lazy": None}
 BUGS_ADDRESS = "Basir developers"
 HEADER_COMMENT = """\
 # {language} messages of Basir L3 (the basir package).
@@ -117,6 +120,7 @@ def extract(root: Path, mapping_file: Path) -> Catalog:
         root,
         method_map,
         options_map,
+        keywords=KEYWORDS,
         comment_tags=COMMENT_TAGS,
         strip_comment_tags=True,
         directory_filter=_walk_filter(root, method_map),

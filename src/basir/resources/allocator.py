@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from basir.i18n import _
+from basir.i18n import defer
 from basir.resources.fitting import Shortfall, never_fits, shortfalls, show_amount
 
 Key = tuple[str, str]
@@ -29,7 +29,7 @@ RESERVE_AFTER_S = 60.0
 
 @dataclass(frozen=True, slots=True)
 class Waiting:
-    """Why a request was not granted: the pool it waits for and the localised reason."""
+    """Why a request was not granted: the pool it waits for and the reason (a deferred message)."""
 
     pool: str
     reason: str
@@ -56,7 +56,8 @@ class Allocator:
     def acquire(self, key: Key, request: Mapping[str, int], now: float) -> Waiting | None:
         """Take all of `request` for `key` and return None, or take nothing and say why not.
 
-        The reason is localised: "waiting for cpu: 2/2 in use by run X task Y".
+        The reason is a deferred message (`basir.i18n.defer`), shown in the reader's language:
+        "waiting for cpu: 2/2 in use by run X task Y".
         """
         if key in self.held or not request:
             return None
@@ -69,7 +70,7 @@ class Allocator:
             blocked = sorted(reservation.pools.intersection(request))
             if blocked:
                 self._since.setdefault(key, now)
-                reason = _(
+                reason = defer(
                     "waiting for {pool}: reserved for run {run} task {task}, which has waited"
                     " longest",
                     pool=blocked[0],
@@ -144,12 +145,12 @@ class Allocator:
         used = show_amount(short.pool, short.in_use)
         total = show_amount(short.pool, short.capacity)
         if not holders:
-            return _(
+            return defer(
                 "waiting for {pool}: {used}/{total} in use", pool=short.pool, used=used, total=total
             )
         run_id, task_id = holders[0]
         if len(holders) == 1:
-            return _(
+            return defer(
                 "waiting for {pool}: {used}/{total} in use by run {run} task {task}",
                 pool=short.pool,
                 used=used,
@@ -157,7 +158,7 @@ class Allocator:
                 run=run_id,
                 task=task_id,
             )
-        return _(
+        return defer(
             "waiting for {pool}: {used}/{total} in use by run {run} task {task} and {more} more",
             pool=short.pool,
             used=used,
@@ -168,7 +169,7 @@ class Allocator:
         )
 
     def _impossible_reason(self, short: Shortfall) -> str:
-        return _(
+        return defer(
             "waiting for {pool}: needs {wanted} but its capacity is {total}; raise it with"
             " basir resources pool set",
             pool=short.pool,

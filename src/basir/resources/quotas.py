@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from basir.errors import BasirError
-from basir.i18n import _
+from basir.i18n import _, defer
 from basir.resources.fitting import CPU, MEMORY, show_amount, to_amount
 from basir.spec.units import parse_size
 
@@ -144,7 +144,7 @@ def _rate_block(quota: Quota, usage: Usage, now: float) -> Block | None:
     last_hour = recent(usage.starts, now)
     if len(last_hour) < quota.runs_per_hour:
         return None
-    reason = _(
+    reason = defer(
         "waiting for quota of namespace {ns}: {used}/{limit} runs started in the past hour",
         ns=quota.namespace,
         used=len(last_hour),
@@ -163,7 +163,7 @@ def task_block(
     """
     ns = quota.namespace
     if quota.tasks is not None and usage.tasks + 1 > quota.tasks:
-        reason = _(
+        reason = defer(
             "waiting for quota of namespace {ns}: {used}/{limit} tasks running",
             ns=ns,
             used=usage.tasks,
@@ -173,7 +173,7 @@ def task_block(
     for pool, limit, used in ((CPU, quota.cpu, usage.cpu), (MEMORY, quota.memory, usage.memory)):
         wanted = request.get(pool, 0)
         if limit is not None and wanted > 0 and used + wanted > limit:
-            reason = _(
+            reason = defer(
                 "waiting for quota of namespace {ns}: {pool} {used}/{limit} in use, needs {wanted}",
                 ns=ns,
                 pool=pool,
@@ -185,7 +185,7 @@ def task_block(
     if run_started or quota.policy == "refuse":
         return None
     if quota.runs is not None and usage.runs + 1 > quota.runs:
-        reason = _(
+        reason = defer(
             "waiting for quota of namespace {ns}: {used}/{limit} runs active",
             ns=ns,
             used=usage.runs,

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from basir.i18n import _
+from basir.i18n import defer
 
 K = TypeVar("K")
 
@@ -42,12 +42,13 @@ class RunLimits:
         return len(self._active.get(workflow, {}))
 
     def check(self, run_id: str, need: RunNeed) -> str | None:
-        """None when the run may become active now; else why not (localised)."""
+        """None when the run may become active now; else why not (a deferred message,
+        `basir.i18n.defer`: show it with `render_message`)."""
         if run_id in self.held:
             return None
         active = self._active.get(need.workflow, {})
         if need.max_active is not None and len(active) >= need.max_active:
-            return _(
+            return defer(
                 "waiting for a run of {workflow} to end: {used}/{total} active"
                 " (max_active_runs), the first {run}",
                 workflow=need.workflow,
@@ -58,7 +59,7 @@ class RunLimits:
         if need.key is not None:
             holders = self._keyed.get((need.workflow, need.key), {})
             if len(holders) >= need.key_limit:
-                return _(
+                return defer(
                     "waiting for concurrency key {key}: {used}/{total} in use by run {run}",
                     key=need.key,
                     used=len(holders),

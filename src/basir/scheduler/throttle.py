@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from basir.config import MAX_QUEUE_RATE, QueueLimit, describe_rate
-from basir.i18n import _
+from basir.i18n import _, defer, lazy
+from basir.i18n.deferred import Lazy
 
 Key = tuple[str, str]
 MAX_KEY_CHARS = 256
@@ -42,7 +43,8 @@ class Need:
 
 @dataclass(frozen=True, slots=True)
 class Blocked:
-    """Why a start is not allowed now: the wait id, the localised reason, when to retry."""
+    """Why a start is not allowed now: the wait id, the reason (a deferred
+    message, `basir.i18n.defer`), when to retry."""
 
     on: str
     reason: str
@@ -228,7 +230,7 @@ class Throttle:
             holders = self._queue_holders.get(need.queue, {})
             if limit.slots is not None and len(holders) >= limit.slots:
                 used = _holders(holders)
-                reason = _(
+                reason = defer(
                     "waiting for queue {queue}: {used}/{total} in use by {holders}",
                     queue=need.queue,
                     used=len(holders),
@@ -239,7 +241,7 @@ class Throttle:
         if need.key is not None:
             holders = self._key_holders.get(need.key, {})
             if need.key_limit is not None and len(holders) >= need.key_limit:
-                reason = _(
+                reason = defer(
                     "waiting for concurrency key {key}: {used}/{total} in use by {holders}",
                     key=need.key,
                     used=len(holders),
@@ -252,7 +254,7 @@ class Throttle:
         if queue is not None and bucket is not None:
             wait = bucket.wait_s(now)
             if wait > 0:
-                reason = _(
+                reason = defer(
                     "rate limited on queue {queue}: at most {rate}",
                     queue=queue,
                     rate=describe_rate(self.queues[queue].rate or 1, self.queues[queue].per_s),
@@ -261,7 +263,7 @@ class Throttle:
         if need.key is not None and need.key_rate is not None:
             wait = self._key_bucket(need.key, need.key_rate, now).wait_s(now)
             if wait > 0:
-                reason = _(
+                reason = defer(
                     "rate limited on concurrency key {key}: at most {rate}",
                     key=need.key,
                     rate=describe_rate(*need.key_rate),
@@ -350,13 +352,13 @@ class Throttle:
         return {"queues": queues, "keys": keys}
 
 
-def _holders(holders: Mapping[Key, None]) -> str:
+def _holders(holders: Mapping[Key, None]) -> Lazy | str:
     first = next(iter(holders), None)
     if first is None:
         return "-"
     if len(holders) == 1:
-        return _("run {run} task {task}", run=first[0], task=first[1])
-    return _(
+        return lazy("run {run} task {task}", run=first[0], task=first[1])
+    return lazy(
         "run {run} task {task} and {more} more", run=first[0], task=first[1], more=len(holders) - 1
     )
 

@@ -82,7 +82,9 @@ class TaskRecord:
     # group is stopped only if it is still that very process (a reused pid never matches).
     attempt_pgid: int | None = None
     attempt_proc_start: int | None = None
-    # Why a queued task waits for resources: "waiting for cpu: 2/2 in use by run X task Y".
+    # Why a queued task waits for resources: "waiting for cpu: 2/2 in use by run X task Y", as a
+    # deferred message (JSON, `basir.i18n.deferred`; older rows: plain text): show with
+    # `render_message`.
     waiting: str | None = None
     # What the latest attempt used once it ended (`resources.usage.summary`), if sampled.
     usage: JsonDict | None = None

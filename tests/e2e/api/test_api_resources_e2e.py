@@ -46,6 +46,11 @@ def test_pools_through_a_real_server(server_factory: Any) -> None:
         gradle = next(pool for pool in status["pools"] if pool["name"] == "gradle")
         assert (gradle["capacity"], gradle["in_use"]) == (1, 1)
         assert [(w["task_id"], w["pool"]) for w in status["waiting"]] == [(waiter, "gradle")]
+        arabic = server.cli("--lang", "ar", "resources", "status", "--server", server.url, "--json")
+        assert arabic.returncode == 0, arabic.stderr
+        assert [w["reason"] for w in json.loads(arabic.stdout)["waiting"]] == [
+            f"في انتظار gradle: 1/1 قيد الاستخدام لدى التشغيل {run_id} المهمة {holder}"
+        ]  # the CLI's locale, sent as Accept-Language
         raised = server.cli("resources", "pool", "set", "gradle", "2", "--server", server.url)
         assert raised.returncode == 0, raised.stderr
         running_tasks(client, run_id, 2)

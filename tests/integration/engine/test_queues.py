@@ -15,6 +15,7 @@ from basir.config import Settings
 from basir.coordinator.workflows import apply_workflow
 from basir.engine.runtime import Engine
 from basir.errors import BasirError
+from basir.i18n import render_message
 from basir.spec.models import WorkflowSpec
 from basir.store.base import Store
 
@@ -80,7 +81,7 @@ async def test_a_queue_serialises_its_tasks_and_the_wait_says_why(queued: Engine
         assert first == {"first", "free"}  # a task outside the queue is not held back
         rows = await rows_of(queued, run_id)
         assert rows["second"].status == "queued"
-        assert rows["second"].waiting == (
+        assert render_message(rows["second"].waiting) == (
             f"waiting for queue builds: 1/1 in use by run {run_id} task first"
         )
         status = queued.flow.admission.queues_status()
@@ -133,7 +134,9 @@ async def test_a_key_limit_lets_that_many_hold_it(queued: Engine) -> None:
         waiting = [r for r in rows.values() if r.status == "queued"]
         assert len(waiting) == 1
         assert waiting[0].waiting is not None
-        assert waiting[0].waiting.startswith("waiting for concurrency key deploy: 2/2 in use by")
+        assert render_message(waiting[0].waiting).startswith(
+            "waiting for concurrency key deploy: 2/2 in use by"
+        )
         open_gate("k")
     assert (await queued.wait(run_id)).status == "succeeded"
     assert_released(queued)
@@ -168,7 +171,7 @@ async def test_a_task_takes_all_its_limits_or_none(queued: Engine) -> None:
         assert first == {"holder", "plain"}
         rows = await rows_of(queued, run_id)
         assert rows["both"].waiting is not None
-        assert rows["both"].waiting.startswith("waiting for")
+        assert render_message(rows["both"].waiting).startswith("waiting for")
         open_gate("h")
         open_gate("p")
     assert (await queued.wait(run_id)).status == "succeeded"
@@ -285,7 +288,7 @@ async def test_a_freed_slot_goes_in_queue_order_and_is_handed_on(queued: Engine)
         assert order == ["normal", "low"]  # keyed waits for K; the others by priority
         rows = await rows_of(queued, run_id)
         assert rows["keyed"].status == "queued"
-        assert rows["keyed"].waiting is not None and "concurrency key K" in rows["keyed"].waiting
+        assert "concurrency key K" in render_message(rows["keyed"].waiting or "")
         open_gate("k")
         assert (await asyncio.wait_for(started.get(), 10)).task_id == "keyed"
     assert (await queued.wait(run_id)).status == "succeeded"

@@ -14,6 +14,7 @@ import resource_funcs
 from basir.config import Settings
 from basir.coordinator.workflows import apply_workflow
 from basir.engine.runtime import Engine
+from basir.i18n import render_message
 from basir.spec.models import WorkflowSpec
 from basir.store.base import Store
 
@@ -80,7 +81,7 @@ async def test_waiting_task_says_why_and_starts_after_a_failure(pooled: Engine) 
         assert (await asyncio.wait_for(started.get(), 10)).task_id == "first"
         rows = {row.task_id: row for row in await pooled.store.get_tasks(run_id)}
         assert rows["second"].status == "queued"
-        assert rows["second"].waiting == (
+        assert render_message(rows["second"].waiting) == (
             f"waiting for gradle: 1/1 in use by run {run_id} task first"
         )
         resource_funcs.GATES["g"].set()

@@ -14,6 +14,7 @@ from basir.config import Settings
 from basir.coordinator.workflows import apply_workflow
 from basir.engine.runtime import Engine
 from basir.errors import BasirError
+from basir.i18n import use_locale
 from basir.spec.models import WorkflowSpec
 from basir.store.base import Store
 from basir.store.records import WorkflowVersion
@@ -55,12 +56,18 @@ async def test_max_active_runs_queues_the_rest_until_one_ends(engine: Engine) ->
     version = await workflow(engine, max_active_runs=1)
     with engine.bus.subscribe(lambda e: e.type == "run.waiting") as waiting:
         first = (await engine.submit(version, params={"branch": "a"})).id
-        second = (await engine.submit(version, params={"branch": "b"})).id
+        with use_locale("ar"):  # decided in an Arabic request: the event's text stays English
+            second = (await engine.submit(version, params={"branch": "b"})).id
         third = (await engine.submit(version, params={"branch": "c"}, trigger="schedule")).id
         reason = (await asyncio.wait_for(waiting.get(), 5)).data["reason"]
     assert reason == (
         f"waiting for a run of limited to end: 1/1 active (max_active_runs), the first {first}"
     )
+    assert [w["reason"] for w in engine.gate.status()["runs_waiting"]] == [reason, reason]
+    with use_locale("ar"):  # shown in the reader's language
+        shown = [w["reason"] for w in engine.gate.status()["runs_waiting"]]
+    arabic = f"في انتظار انتهاء تشغيل من limited: 1/1 نشطة (max_active_runs)، أولها {first}"
+    assert shown == [arabic, arabic]
     assert [await status(engine, r) for r in (first, second, third)] == [
         "running",
         "queued",
@@ -124,6 +131,7 @@ async def test_retry_respects_the_limit(engine: Engine) -> None:
     with pytest.raises(BasirError) as refused:
         await engine.retry_run(done)
     assert refused.value.code == "run.limit_reached"
+    assert refused.value.message.startswith("waiting for a run of limited to end: 1/1 active")
     open_gate("r2")
     assert (await engine.wait(busy)).status == "succeeded"
     open_gate("r1")

@@ -19,6 +19,7 @@ from basir.engine import resource_policies
 from basir.engine.runtime import Engine
 from basir.engine.state import RunState
 from basir.executors.processes import start_ticks
+from basir.i18n import render_message
 from basir.spec.models import WorkflowSpec
 from basir.store.base import Store
 
@@ -100,7 +101,9 @@ async def test_the_sweeper_releases_a_hold_without_an_attempt(swept: Engine) -> 
         )
         await asyncio.sleep(0.2)
         [row] = await swept.store.get_tasks(run_id)
-        assert row.waiting == "waiting for gradle: 1/1 in use by run ghost task lost"
+        assert (
+            render_message(row.waiting) == "waiting for gradle: 1/1 in use by run ghost task lost"
+        )
         fixed = await swept.sweeper.sweep()
         assert fixed == [
             {"kind": "held", "run_id": "ghost", "task_id": "lost", "pools": {"gradle": 1}}
@@ -183,7 +186,9 @@ async def test_the_sweeper_gives_back_a_leaked_quota_count(swept: Engine) -> Non
         run_id = await submit(swept, [{"id": "build", "uses": "noop"}])
         await asyncio.sleep(0.2)
         [row] = await swept.store.get_tasks(run_id)
-        assert row.waiting == "waiting for quota of namespace default: 1/1 tasks running"
+        assert render_message(row.waiting) == (
+            "waiting for quota of namespace default: 1/1 tasks running"
+        )
         fixed = await swept.sweeper.sweep()
         assert fixed == [{"kind": "held", "run_id": "ghost", "task_id": "lost", "pools": {}}]
         assert (await asyncio.wait_for(started.get(), 10)).task_id == "build"

@@ -129,3 +129,28 @@ async def test_added_tasks_that_could_never_fit_are_refused(
     assert "huge" not in (await client.get(f"/api/v1/runs/{run_id}")).json()["tasks"]
     await client.post(f"/api/v1/runs/{run_id}/cancel")
     await engine.wait(run_id)
+
+
+async def test_a_waiting_reason_is_shown_in_the_language_of_the_request(
+    client: httpx.AsyncClient, start: Start, engine: Engine
+) -> None:
+    with engine.bus.subscribe(lambda e: e.type == "task.started") as started:
+        run_id = (await start(TWO_BUILDS))["run_id"]
+        first = (await asyncio.wait_for(started.get(), 10)).task_id
+        second = "two" if first == "one" else "one"
+        arabic = {"Accept-Language": "ar"}
+        english = f"waiting for gradle: 1/1 in use by run {run_id} task {first}"
+        translated = f"في انتظار gradle: 1/1 قيد الاستخدام لدى التشغيل {run_id} المهمة {first}"
+        run = (await client.get(f"/api/v1/runs/{run_id}")).json()
+        assert run["tasks"][second]["waiting"] == english
+        run = (await client.get(f"/api/v1/runs/{run_id}", headers=arabic)).json()
+        assert run["tasks"][second]["waiting"] == translated
+        status = (await client.get("/api/v1/resources", headers=arabic)).json()
+        assert [w["reason"] for w in status["waiting"]] == [translated]
+        status = (await client.get("/api/v1/resources", headers={"Accept-Language": "en"})).json()
+        assert [w["reason"] for w in status["waiting"]] == [english]
+        # The row keeps the message, not one language's text.
+        row = next(t for t in await engine.store.get_tasks(run_id) if t.task_id == second)
+        assert row.waiting is not None and row.waiting.startswith('{"m":"waiting for {pool}')
+    await client.post(f"/api/v1/runs/{run_id}/cancel")
+    await engine.wait(run_id)

@@ -104,6 +104,10 @@ async def test_resources_show_pools_holders_and_waiting_reasons(
     assert 'data-pool="memory"' in page.text and "GiB" in page.text
     live = await client.get("/resources?part=live")
     assert live.text.lstrip().startswith('<div id="resources-live"')
+    client.cookies.set("basir_lang", "ar")  # the same reason, in the page's language
+    arabic = (await client.get("/resources?part=live")).text
+    assert html.escape(f"في انتظار gradle: 1/1 قيد الاستخدام لدى التشغيل {run_id}") in arabic
+    assert "waiting for gradle" not in arabic
     await engine.cancel_run(run_id, by="tests")
 
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from basir.engine.governor import Governor
 from basir.engine.state import RunState
+from basir.i18n import render_message
 from basir.resources.allocator import Allocator
 from basir.resources.quotas import Quota
 from basir.resources.windows import Reservation
@@ -43,7 +44,7 @@ def test_a_window_keeps_the_idle_reserved_amount_from_others_only_while_open() -
     assert found is not None
     pool, block = found
     assert (pool, block.limit, block.retry_at) == ("gradle", "reservation", 200.0)
-    assert block.reason == (
+    assert render_message(block.reason) == (
         "waiting for gradle: 1 reserved for namespace release until 1970-01-01T00:03:20Z"
     )
     assert governor.check(holder, {"gradle": 2}, capacity, free, 150.0) is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from basir.errors import BasirError
+from basir.i18n import render_message
 from basir.resources.quotas import HOUR_S, Quota, Usage, checked_quota, run_refusal, task_block
 
 NOW = 10_000.0
@@ -45,10 +46,14 @@ def test_task_limits_block_with_a_reason() -> None:
     assert task_block(quota, Usage(tasks=1), {"cpu": 500}, True, NOW) is None
     block = task_block(quota, Usage(tasks=2), {}, True, NOW)
     assert block is not None and block.limit == "tasks" and block.retry_at is None
-    assert block.reason == "waiting for quota of namespace mobile: 2/2 tasks running"
+    assert (
+        render_message(block.reason) == "waiting for quota of namespace mobile: 2/2 tasks running"
+    )
     block = task_block(quota, Usage(tasks=1, cpu=600), {"cpu": 500}, True, NOW)
     assert block is not None
-    assert block.reason == "waiting for quota of namespace mobile: cpu 0.6/1 in use, needs 0.5"
+    assert render_message(block.reason) == (
+        "waiting for quota of namespace mobile: cpu 0.6/1 in use, needs 0.5"
+    )
     assert task_block(quota, Usage(tasks=1, cpu=1000), {}, True, NOW) is None  # needs no cpu
     block = task_block(quota, Usage(memory=1 << 29), {"memory": 1 << 30}, True, NOW)
     assert block is not None and block.limit == "memory"

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from basir.config import QueueLimit, Settings, parse_queue_limit
+from basir.i18n import render_message
 from basir.scheduler.run_limits import RunLimits, RunNeed
 from basir.scheduler.throttle import Need, Throttle, TokenBucket, UnknownQueueError
 
@@ -21,7 +22,7 @@ def test_queue_slots_are_all_or_nothing_with_the_key() -> None:
     limits.take(("r", "a"), Need("builds", "main"), 0.0)
     blocked = limits.check(("r", "b"), Need("builds", "dev"), 1.0)
     assert blocked is not None and blocked.on == "queue:builds"
-    assert blocked.reason == "waiting for queue builds: 1/1 in use by run r task a"
+    assert render_message(blocked.reason) == "waiting for queue builds: 1/1 in use by run r task a"
     # Checking takes nothing: the key "dev" is still free for a task outside the queue.
     assert limits.check(("r", "c"), Need(None, "dev"), 1.0) is None
     blocked = limits.check(("r", "d"), Need(None, "main"), 1.0)
@@ -39,7 +40,9 @@ def test_key_limit_and_holder_counts() -> None:
         limits.take(("r", f"t{index}"), Need(None, "k", 3), 0.0)
     blocked = limits.check(("r", "t3"), Need(None, "k", 3), 0.0)
     assert blocked is not None
-    assert blocked.reason == "waiting for concurrency key k: 3/3 in use by run r task t0 and 2 more"
+    assert render_message(blocked.reason) == (
+        "waiting for concurrency key k: 3/3 in use by run r task t0 and 2 more"
+    )
     assert limits.snapshot()["keys"][0]["in_use"] == 3
 
 
@@ -56,7 +59,7 @@ def test_rate_limit_waits_for_the_next_token() -> None:
         limits.release(("r", f"{now}"))  # a token is spent, never given back
     blocked = limits.check(("r", "c"), Need("api"), 0.1)
     assert blocked is not None and blocked.on == "rate:api"
-    assert blocked.reason == "rate limited on queue api: at most 2/s"
+    assert render_message(blocked.reason) == "rate limited on queue api: at most 2/s"
     assert blocked.retry_after_s == pytest.approx(0.4)  # 0.1 s refilled 0.2 of a token
     assert limits.check(("r", "c"), Need("api"), 0.6) is None
 
@@ -104,7 +107,7 @@ def test_run_limits_cap_active_runs_and_keys_per_workflow() -> None:
     for run in ("r1", "r2"):
         assert limits.check(run, capped) is None
         limits.take(run, capped)
-    assert limits.check("r3", capped) == (
+    assert render_message(limits.check("r3", capped)) == (
         "waiting for a run of ci to end: 2/2 active (max_active_runs), the first r1"
     )
     assert limits.check("other", RunNeed("cd", max_active=2)) is None  # another workflow
@@ -112,7 +115,9 @@ def test_run_limits_cap_active_runs_and_keys_per_workflow() -> None:
     assert limits.check("r3", capped) is None
     keyed = RunNeed("ci", key="main")
     limits.take("k1", keyed)
-    assert limits.check("k2", keyed) == "waiting for concurrency key main: 1/1 in use by run k1"
+    assert render_message(limits.check("k2", keyed)) == (
+        "waiting for concurrency key main: 1/1 in use by run k1"
+    )
     assert limits.check("k3", RunNeed("ci", key="dev")) is None
     assert limits.check("k4", RunNeed("cd", key="main")) is None  # keys count per workflow
     assert limits.active("ci") == 2
@@ -153,7 +158,7 @@ def test_a_key_rate_limits_each_value_apart() -> None:
         limits.take(("r", f"a{index}"), paced, 0.0)
     blocked = limits.check(("r", "a2"), paced, 0.0)
     assert blocked is not None and blocked.on == "krate:api"
-    assert blocked.reason == "rate limited on concurrency key api: at most 2/s"
+    assert render_message(blocked.reason) == "rate limited on concurrency key api: at most 2/s"
     assert blocked.retry_after_s == pytest.approx(0.5)
     other = Need(None, "web", None, (2, 1.0))
     assert limits.check(("r", "w"), other, 0.0) is None  # another value has its own bucket

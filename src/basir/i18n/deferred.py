@@ -1,0 +1,170 @@
+"""Messages decided now and shown later, in the reader's language.
+
+The engine decides why a task or a run waits ("waiting for cpu: 2/2 in use by run X task Y")
+long before anyone reads it, and in no reader's locale.  So it keeps the message, not its text:
+`defer("waiting for {pool}: …", pool="cpu")` is a compact JSON text,
+`{"m":"waiting for {pool}: …","p":{"pool":"cpu"}}`, stored as is (`tasks.waiting` stays text)
+and compared as a string; `render_message(text)` translates it into the active locale where it
+is shown (an API request's `Accept-Language`, a dashboard page's language, the CLI's locale).
+
+A parameter may be a message itself: `lazy("run {run} task {task}", run=r, task=t)` is rendered
+in the same locale as the message holding it.  Text that is not an encoded message (rows written
+before messages were deferred) is shown as is.
+
+`defer` and `lazy` are extraction keywords (`basir.i18n.maintenance.KEYWORDS`): their first
+argument goes into the catalog like that of `_`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeAlias, overload
+
+from basir.i18n.catalog import gettext, use_locale
+
+Value: TypeAlias = "str | int | float | bool | Lazy | None"
+_PREFIX = '{"m":'
+_SCALARS = (str, int, float, bool, type(None))
+# One encoder: `json.dumps` with options builds a new one per call (a third of the cost).
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+@dataclass(frozen=True, slots=True)
+class Lazy:
+    """A message and its parameters, translated only when rendered."""
+
+    msgid: str
+    values: Mapping[str, Value]
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"m": msgid, "p": {...}}` (no "p" without parameters); nested messages as objects."""
+        if not self.values:
+            return {"m": self.msgid}
+        params = {k: v.to_json() if isinstance(v, Lazy) else v for k, v in self.values.items()}
+        return {"m": self.msgid, "p": params}
+
+    def encode(self) -> str:
+        """The compact JSON text kept in the store."""
+        return _ENCODE(self.to_json())
+
+    def render(self) -> str:
+        """The message in the active locale, its parameters (nested messages too) filled in."""
+        values = {k: v.render() if isinstance(v, Lazy) else v for k, v in self.values.items()}
+        return _fill(self.msgid, values)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+def _fill(msgid: str, values: dict[str, Any]) -> str:
+    try:
+        return gettext(msgid, **values)
+    except (KeyError, IndexError, ValueError):
+        # A message kept by an older version, whose placeholders no longer match its values.
+        return msgid.format_map(_Missing(values))
+
+
+class _Missing(dict[str, Any]):
+    """Format values that leave an unknown placeholder as it is written."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def lazy(message: str, /, **values: Value) -> Lazy:
+    """A message to translate later, e.g. a parameter of another deferred message."""
+    return Lazy(message, values)
+
+
+def defer(message: str, /, **values: Value) -> str:
+    """The message and its values encoded for storage; show it with `render_message`."""
+    if not values:
+        return _ENCODE({"m": message})
+    for key, value in values.items():  # `values` is this call's own dict
+        if isinstance(value, Lazy):
+            values[key] = value.to_json()  # type: ignore[assignment]
+    return _ENCODE({"m": message, "p": values})
+
+
+def _from_json(data: object) -> Lazy | None:
+    if not isinstance(data, dict) or not isinstance(data.get("m"), str):
+        return None
+    params = data.get("p", {})
+    if not isinstance(params, dict) or set(data) - {"m", "p"}:
+        return None
+    values: dict[str, Value] = {}
+    for key, value in params.items():
+        if isinstance(value, dict):
+            nested = _from_json(value)
+            if nested is None:
+                return None
+            values[key] = nested
+        elif value is None or isinstance(value, str | int | float | bool):
+            values[key] = value
+        else:
+            return None
+    return Lazy(data["m"], values)
+
+
+def decode(text: str) -> Lazy | None:
+    """The message `text` encodes, or None when it is plain text (or not a message)."""
+    if not text.startswith(_PREFIX):
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    return _from_json(data)
+
+
+def _show(data: object) -> str | None:
+    """`data` (decoded JSON) rendered in the active locale, or None when it is not a message.
+
+    The same checks as `decode`, without building `Lazy` objects: this runs for every reason
+    shown (a page may list thousands).
+    """
+    if type(data) is not dict:
+        return None
+    msgid, params = data.get("m"), data.get("p")
+    if type(msgid) is not str or len(data) != (1 if params is None else 2):
+        return None
+    if params is None:
+        return _fill(msgid, {})
+    if type(params) is not dict:
+        return None
+    values: dict[str, Any] = {}
+    for key, value in params.items():
+        if type(value) is dict:
+            nested = _show(value)
+            if nested is None:
+                return None
+            values[key] = nested
+        elif isinstance(value, _SCALARS):
+            values[key] = value
+        else:
+            return None
+    return _fill(msgid, values)
+
+
+@overload
+def render_message(text: str) -> str: ...
+@overload
+def render_message(text: None) -> None: ...
+def render_message(text: str | None) -> str | None:
+    """Show a stored message in the active locale; plain (older) text and None as they are."""
+    if text is None or not text.startswith(_PREFIX):
+        return text
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    shown = _show(data)
+    return text if shown is None else shown
+
+
+def render_in(locale: str, text: str) -> str:
+    """`render_message` in a given locale, e.g. English for an event's data."""
+    with use_locale(locale):
+        return render_message(text)
