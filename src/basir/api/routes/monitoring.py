@@ -90,7 +90,7 @@ async def metric_query(
     now = time.time()
     window = parse_window(from_, to, step, now)
     resolution = pick_resolution(window, now)
-    points = await caller.ctx.store.metrics_query(name, resolution, window.start, window.end)
+    points = await caller.ctx.store.metrics_rows(name, resolution, window.start, window.end)
     series = series_of(points, window.step_s, by)
     return json_response(
         {
