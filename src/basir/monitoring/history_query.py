@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import groupby, repeat
+from typing import Any
 
 from basir.errors import BasirError
 from basir.i18n import _
@@ -128,14 +129,17 @@ def _buckets(rows: Sequence[PointRow], step_s: int) -> dict[str, dict[int, float
     if not rows:
         return {}
     first = rows[0][0]
-    groups: Iterable[tuple[str, Iterable[PointRow]]]
-    if all(map(first.__eq__, map(_LABELS, rows))):  # one series: no sort
-        groups = ((first, rows),)
+    columns = tuple(zip(*rows, strict=True))
+    groups: Iterable[tuple[str, tuple[tuple[Any, ...], ...]]]
+    if columns[0].count(first) == len(rows):  # one series: no sort
+        groups = ((first, columns),)
     else:
-        groups = groupby(sorted(rows, key=_LABELS), _LABELS)
+        groups = (
+            (labels, tuple(zip(*series, strict=True)))
+            for labels, series in groupby(sorted(rows, key=_LABELS), _LABELS)
+        )
     per_series: dict[str, dict[int, float]] = {}
-    for labels, series in groups:
-        _labels, times, values = zip(*series, strict=True)
+    for labels, (_labels, times, values) in groups:
         starts = map(int, map(operator.sub, times, map(operator.mod, times, repeat(step_s))))
         per_series[labels] = dict(zip(starts, values, strict=True))
     return per_series
@@ -144,7 +148,18 @@ def _buckets(rows: Sequence[PointRow], step_s: int) -> dict[str, dict[int, float
 def series_of(
     points: Sequence[PointRow] | Sequence[MetricPoint], step_s: int, by: str | None
 ) -> list[Series]:
-    """Bucket points by `step_s` (last value per series and bucket), then group by `by`.
+    """`series_buckets` as `Series` of `[start, value]` points."""
+    return [
+        Series(labels, list(map(list, buckets.items())))
+        for labels, buckets in series_buckets(points, step_s, by)
+    ]
+
+
+def series_buckets(
+    points: Sequence[PointRow] | Sequence[MetricPoint], step_s: int, by: str | None
+) -> list[tuple[dict[str, str], dict[int, float]]]:
+    """Bucket points by `step_s` (last value per series and bucket), then group by `by`:
+    `(labels, {bucket start: value})` per series, buckets in time order.
 
     Without `by`, every label set is its own series; with it, the series sharing a value of
     label `by` are summed into one (labelled `{by: value}`, `""` when a series lacks it).
@@ -162,10 +177,7 @@ def series_of(
         rows = points  # type: ignore[assignment]
     per_series = _buckets(rows, step_s)
     if not by:
-        return [
-            Series(json.loads(key), list(map(list, per_series[key].items())))
-            for key in sorted(per_series)
-        ]
+        return [(json.loads(key), per_series[key]) for key in sorted(per_series)]
     grouped: dict[str, dict[int, float]] = {}
     for labels_json, found in per_series.items():
         key = str(json.loads(labels_json).get(by, ""))
@@ -175,7 +187,4 @@ def series_of(
             continue
         for start, value in found.items():
             target[start] = target.get(start, 0.0) + value
-    return [
-        Series({by: key}, [[t, grouped[key][t]] for t in sorted(grouped[key])])
-        for key in sorted(grouped)
-    ]
+    return [({by: key}, dict(sorted(grouped[key].items()))) for key in sorted(grouped)]
