@@ -6,7 +6,8 @@
 (a) sampling the metric history with 1,000 running tasks: CPU of the process per sample,
     as a share of one core at one sample every 10 s (target ≤ 3 %);
 (b) `GET /api/v1/metrics/query` over a week of per-minute points of one series, through the
-    API in-process (target p99 ≤ 50 ms);
+    API in-process, with the long-lived objects frozen out of the garbage collector's sight
+    as `basir serve` does (target p99 ≤ 50 ms);
 (c) the performance report over `--runs` runs of 3 tasks on SQLite (target ≤ 2 s at 100,000).
 Not a test: it prints numbers (on a quiet machine) and exits 1 when a target is missed.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import platform
@@ -27,6 +29,7 @@ from pathlib import Path
 import httpx
 
 from basir.api.app import create_app
+from basir.cli.common import freeze_long_lived
 from basir.config import Settings
 from basir.coordinator.workflows import apply_workflow
 from basir.engine.runtime import Engine
@@ -82,11 +85,13 @@ async def bench_sampling(tmp: Path) -> dict[str, float]:
     }
 
 
-async def bench_query(tmp: Path) -> dict[str, float]:
+async def bench_query(tmp: Path, freeze: bool = True) -> dict[str, float]:
     """(b) p50/p99 of `/api/v1/metrics/query` over a week of per-minute points."""
     store = open_store(f"sqlite:///{tmp / 'b.db'}")
     await store.open()
-    now = time.time()
+    # The week ends half an hour ahead and the query names its end: on a busy machine the
+    # queries may take minutes, and a window starting over 7 days ago reads the hourly rollup.
+    now = time.time() + 1800
     start = now - 7 * 86400
     points = [
         MetricPoint("basir_queue_depth", "{}", 60, start + 60 * i, float(i % 50))
@@ -96,9 +101,11 @@ async def bench_query(tmp: Path) -> dict[str, float]:
     token = await ensure_admin(store)
     settings = Settings(home=tmp / "home")
     app = create_app(Engine(store, settings), settings)
+    if freeze:
+        freeze_long_lived()  # as `basir serve` does once its app is made
     transport = httpx.ASGITransport(app=app)
     headers = {"Authorization": f"Bearer {token}"}
-    params = {"name": "basir_queue_depth", "from": str(start + 60), "step": "60s"}
+    params = {"name": "basir_queue_depth", "from": str(start + 60), "to": str(now), "step": "60s"}
     took, cpu = [], []
     async with httpx.AsyncClient(transport=transport, base_url="http://b", headers=headers) as c:
         for _ in range(QUERIES):
@@ -107,6 +114,7 @@ async def bench_query(tmp: Path) -> dict[str, float]:
             took.append(time.perf_counter() - began)
             cpu.append(time.process_time() - began_cpu)
             assert response.status_code == 200, response.text
+    gc.unfreeze()
     await store.close()
     took.sort()
     return {
@@ -176,16 +184,30 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=100_000, help="runs in the report store")
     parser.add_argument("--json", type=Path, default=HERE / "results" / "monitoring_bench.json")
+    parser.add_argument(
+        "--parts", default="sampling,query,report", help="which of the three to measure"
+    )
+    parser.add_argument(
+        "--no-freeze", action="store_true", help="(b) without freezing the long-lived objects"
+    )
     args = parser.parse_args()
-    result: dict[str, object] = {}
+    parts = set(args.parts.split(","))
+    result: dict[str, object] = {"load_before": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory(prefix="basir-monitoring-bench-") as name:
         tmp = Path(name)
-        result.update(asyncio.run(bench_sampling(tmp)))
-        result.update(asyncio.run(bench_query(tmp)))
-        result.update(asyncio.run(bench_report(tmp, args.runs)))
-    met = {key: float(result[key]) <= limit for key, limit in TARGETS.items()}  # type: ignore[arg-type]
+        if "sampling" in parts:
+            result.update(asyncio.run(bench_sampling(tmp)))
+        if "query" in parts:
+            result.update(asyncio.run(bench_query(tmp, not args.no_freeze)))
+        if "report" in parts:
+            result.update(asyncio.run(bench_report(tmp, args.runs)))
+    met = {
+        key: float(result[key]) <= limit  # type: ignore[arg-type]
+        for key, limit in TARGETS.items()
+        if key in result
+    }
     if args.runs < 100_000:
-        met.pop("report_s")  # the target is for 100,000 runs
+        met.pop("report_s", None)  # the target is for 100,000 runs
     result["targets_met"] = met
     result["machine"] = {
         "cpus": os.cpu_count(),

@@ -58,7 +58,7 @@ async def load(store: MetricStore, panel: Panel, now: float | None = None) -> di
     now = time.time() if now is None else now
     window = panel_window(panel, now)
     resolution = pick_resolution(window, now)
-    points = await store.metrics_query(panel.metric, resolution, window.start, window.end)
+    points = await store.metrics_rows(panel.metric, resolution, window.start, window.end)
     data = columns(series_of(points, window.step_s, panel.by), name=panel.metric)
     return {
         **data,

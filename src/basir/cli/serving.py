@@ -155,9 +155,9 @@ async def serve(config: Settings, examples: Path | None = None, *, port: int | N
             log.warning("BASIR_CALLBACK_SECRET is not set: decision callbacks are sent unsigned")
         await callbacks.start()
         traces = _start_tracing(config, engine.bus)
-        freeze_long_lived()
         try:
             app = create_app(engine, config, metrics=metrics)
+            freeze_long_lived()  # the app's routes and validators too: never garbage
             ctx = context_of(app)
             uconfig = uvicorn.Config(
                 app,

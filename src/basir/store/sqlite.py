@@ -34,7 +34,7 @@ from basir.store.records import (
 from basir.store.sql_reads import Query, SqlReads
 from basir.store.sqlite_checkpoint import WalCheckpointer
 from basir.store.sqlite_schema import create_schema
-from basir.store.sqlite_sql import statement
+from basir.store.sqlite_sql import SqliteSql, statement
 from basir.store.sqlite_writer import GroupCommitWriter, Job
 
 T = TypeVar("T")
@@ -68,6 +68,10 @@ READER_PRAGMAS = (
     "PRAGMA cache_size=-32768",
     "PRAGMA query_only=ON",
 )
+# Bulk readers (exports of a whole history): a page cache of 2 MB, not 32. Such a read
+# passes every page once, so a big cache only holds what is not read again, and it grew the
+# process by the size of the file read, up to the cache (bench/export_bench.py).
+BULK_READER_PRAGMAS = (*READER_PRAGMAS[:2], "PRAGMA cache_size=-2048", "PRAGMA query_only=ON")
 # ------------------------------------------------------------------------------------------
 
 # Prepared statements each connection keeps (sqlite3's default is 128).
@@ -97,6 +101,15 @@ def _connect(path: Path, pragmas: Sequence[str]) -> sqlite3.Connection:
     for pragma in pragmas:
         conn.execute(pragma)
     return conn
+
+
+def _sql_of(query: Query) -> SqliteSql:
+    """The SQLite text of a named statement, or of a built one (compiled on use)."""
+    if isinstance(query, tuple):
+        return statement(*query)
+    from basir.store.queries import compile_sqlite  # code written before statements were named
+
+    return compile_sqlite(query)
 
 
 def _wrap(exc: sqlite3.Error) -> StoreError:
@@ -175,12 +188,14 @@ class SqliteStore(audit_sql.AuditReads, SqlReads):
             raise StoreError(f"store {self.url} is not open")
         return await self._writer.submit(job)
 
-    def _conn(self) -> sqlite3.Connection:
-        """This reader thread's connection, opened on first use."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+    def _conn(self, bulk: bool = False) -> sqlite3.Connection:
+        """This reader thread's connection (its bulk one, with a small cache), opened on
+        first use."""
+        slot = "bulk_conn" if bulk else "conn"
+        conn: sqlite3.Connection | None = getattr(self._local, slot, None)
         if conn is None:
-            conn = _connect(self.path, READER_PRAGMAS)
-            self._local.conn = conn
+            conn = _connect(self.path, BULK_READER_PRAGMAS if bulk else READER_PRAGMAS)
+            setattr(self._local, slot, conn)
             with self._lock:
                 self._reader_conns.append(conn)
         return conn
@@ -197,14 +212,18 @@ class SqliteStore(audit_sql.AuditReads, SqlReads):
     async def _select(
         self, query: Query, params: dict[str, Any], decode: Callable[[Sequence[Any]], T]
     ) -> list[T]:
-        if isinstance(query, tuple):
-            sql = statement(*query)
-        else:  # a built statement (code written before statements were named): compile it
-            from basir.store.queries import compile_sqlite
-
-            sql = compile_sqlite(query)
+        sql = _sql_of(query)
         args = sql.params(params)
         return await self._read(lambda: [decode(r) for r in self._conn().execute(sql.text, args)])
+
+    async def _rows(self, query: Query, params: dict[str, Any], *, bulk: bool = False) -> list[Any]:
+        """The rows as tuples in one `fetchall`; `bulk` on the thread's small-cache connection."""
+        sql = _sql_of(query)
+        args = sql.params(params)
+        rows: list[Any] = await self._read(
+            lambda: self._conn(bulk).execute(sql.text, args).fetchall()
+        )
+        return rows
 
     # --- workflows -----------------------------------------------------------------------
 

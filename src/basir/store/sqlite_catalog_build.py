@@ -61,6 +61,8 @@ def shapes() -> Iterator[tuple[Any, ...]]:
         yield ("list_runs", *flags)
     for has_run, has_workflow, n_types in product(_BOOLS, _BOOLS, _COUNTS):
         yield ("list_events", has_run, has_workflow, n_types)
+    for has_workflow in _BOOLS:
+        yield ("export_events", has_workflow)
     yield from _schedule_shapes()
     yield from _monitoring_shapes()
 

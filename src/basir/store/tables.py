@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # The Alembic revision these tables correspond to (the head of `migrations/versions`).
-SCHEMA_REVISION = "0010"
+SCHEMA_REVISION = "0011"
 
 # SQLite only makes `INTEGER PRIMARY KEY` an alias of the rowid; PostgreSQL wants 64 bits.
 EventId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -145,8 +145,9 @@ metric_points = sa.Table(
     sa.Column("labels", sa.String(), primary_key=True),
     sa.Column("time", sa.Float(), primary_key=True),
     sa.Column("value", sa.Float(), nullable=False),
-    # Queries read one name at one resolution over a time range; pruning deletes by age.
-    sa.Index(None, "name", "resolution_s", "time"),
+    # Queries read one name at one resolution over a time range, from this index alone
+    # (it covers the columns they read, in the order they return); pruning deletes by age.
+    sa.Index(None, "name", "resolution_s", "time", "labels", "value"),
     sa.Index(None, "resolution_s", "time"),
 )
 

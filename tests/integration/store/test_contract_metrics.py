@@ -33,6 +33,35 @@ async def test_points_read_back_by_name_resolution_and_range(store: Store) -> No
     assert [p.labels for p in runs] == ['{"state":"queued"}', '{"state":"running"}']
     assert await store.metrics_query("basir_nothing", 0, 0.0, 1000.0) == []
     assert await store.metrics_names() == ["basir_queue_depth", "basir_runs"]
+    rows = await store.metrics_rows("basir_runs", 0, 0.0, 1000.0)
+    assert rows == [('{"state":"queued"}', 110.0, 5.0), ('{"state":"running"}', 110.0, 4.0)]
+    depth = await store.metrics_rows("basir_queue_depth", 0, 105.0, 120.0)
+    assert depth == [("{}", 110.0, 2.0), ("{}", 120.0, 3.0)]
+
+
+async def test_point_rows_come_by_time_then_labels(store: Store) -> None:
+    await store.metrics_write(
+        [
+            point("basir_x", '{"a":"2"}', 60, 60.0, 1),
+            point("basir_x", '{"a":"1"}', 60, 120.0, 2),
+            point("basir_x", '{"a":"2"}', 60, 120.0, 3),
+            point("basir_x", '{"a":"1"}', 60, 60.0, 4),
+        ]
+    )
+    rows = await store.metrics_rows("basir_x", 60, 0.0, 1000.0)
+    assert [(labels, t) for labels, t, _v in rows] == [
+        ('{"a":"1"}', 60.0),
+        ('{"a":"2"}', 60.0),
+        ('{"a":"1"}', 120.0),
+        ('{"a":"2"}', 120.0),
+    ]
+    by_series = await store.metrics_query("basir_x", 60, 0.0, 1000.0)
+    assert [(p.labels, p.time, p.value) for p in by_series] == [
+        ('{"a":"1"}', 60.0, 4.0),
+        ('{"a":"1"}', 120.0, 2.0),
+        ('{"a":"2"}', 60.0, 1.0),
+        ('{"a":"2"}', 120.0, 3.0),
+    ]
 
 
 async def test_a_point_at_the_same_key_replaces_its_value(store: Store) -> None:

@@ -69,6 +69,28 @@ async def test_event_lines_are_the_cloudevents_as_json(store: Store) -> None:
     assert [i for i, _t, _line in only_ci] == [e.id for e in await store.list_events(workflow="ci")]
 
 
+async def test_event_rows_are_the_stored_columns_for_exports(store: Store) -> None:
+    await insert_run(store)
+    await store.write(
+        Batch(
+            [],
+            [
+                event("task.queued", "r1/a", workflow="ci", task_id="a", data={"msg": "مرحبا"}),
+                event("run.started", workflow="ci", time=2.25),
+                event("task.queued", "r2/a", run_id="r2", workflow="app"),
+            ],
+        )
+    )
+    rows = await store.list_event_rows(after=1, limit=2)
+    events = await store.list_events(after=1, limit=2)
+    assert [(i, t, ty, sub) for i, t, ty, sub, _data in rows] == [
+        (e.id, e.time, e.type, e.subject) for e in events
+    ]
+    assert [json.loads(data) for *_head, data in rows] == [e.data for e in events]
+    only_ci = await store.list_event_rows(workflow="ci")
+    assert [row[0] for row in only_ci] == [e.id for e in await store.list_events(workflow="ci")]
+
+
 async def test_empty_store_and_empty_batch(store: Store) -> None:
     assert await store.last_event_id() == 0
     assert await store.write(Batch()) == []

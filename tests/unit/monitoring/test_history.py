@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from basir.errors import BasirError
@@ -142,3 +144,32 @@ def test_series_take_the_last_value_per_step_and_sum_by_label() -> None:
     ]
     missing = series_of(points, 60, "queue")
     assert [s.labels for s in missing] == [{"queue": ""}]
+
+
+def test_cloudevent_time_is_the_iso_text_of_datetime() -> None:
+    from datetime import UTC, datetime
+
+    from basir.store.records import cloudevent_time
+
+    moments = [0.0, 2.25, 1.5e9, 1764620050.9999996, 1764620050.0000004, -1.5, 1e9 + 0.1234565]
+    moments += [1.7e9 + i / 997 for i in range(2000)]
+    for moment in moments:
+        expected = datetime.fromtimestamp(moment, UTC).isoformat().replace("+00:00", "Z")
+        assert cloudevent_time(moment) == expected
+
+
+def test_query_body_is_the_json_of_the_series() -> None:
+    from basir.monitoring.history_json import query_body
+    from basir.monitoring.history_query import series_buckets
+
+    rows = [
+        ('{"w":"ci"}', NOW + 0, 1.5),
+        ('{"w":"مرحبا"}', NOW + 10, float("nan")),
+        ('{"w":"ci"}', NOW + 70, 1e-7),
+        ('{"w":"ci"}', NOW + 130, -0.0),
+    ]
+    head = {"name": "basir_x", "start": NOW, "end": NOW + 200, "step": 60, "by": None}
+    body = query_body(head, series_buckets(rows, 60, None))
+    series = series_of(rows, 60, None)
+    expected = {**head, "series": [{"labels": s.labels, "points": s.points} for s in series]}
+    assert body == json.dumps(expected, ensure_ascii=False, separators=(",", ":")).encode()

@@ -11,16 +11,17 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from basir.api.deps import Reader, json_response
+from basir.api.deps import Reader, json_response, raw_json
 from basir.api.problems import problem_responses
 from basir.i18n import use_locale
 from basir.monitoring.health_overview import assess
 from basir.monitoring.health_probe import gather
+from basir.monitoring.history_json import query_body
 from basir.monitoring.history_query import (
     bad_query,
     parse_window,
     pick_resolution,
-    series_of,
+    series_buckets,
 )
 from basir.monitoring.report_render import iso, to_csv, to_html, to_json
 from basir.monitoring.report_source import performance_report, window
@@ -90,19 +91,16 @@ async def metric_query(
     now = time.time()
     window = parse_window(from_, to, step, now)
     resolution = pick_resolution(window, now)
-    points = await caller.ctx.store.metrics_query(name, resolution, window.start, window.end)
-    series = series_of(points, window.step_s, by)
-    return json_response(
-        {
-            "name": name,
-            "start": window.start,
-            "end": window.end,
-            "step": window.step_s,
-            "resolution": resolution,
-            "by": by,
-            "series": [{"labels": s.labels, "points": s.points} for s in series],
-        }
-    )
+    points = await caller.ctx.store.metrics_rows(name, resolution, window.start, window.end)
+    head = {
+        "name": name,
+        "start": window.start,
+        "end": window.end,
+        "step": window.step_s,
+        "resolution": resolution,
+        "by": by,
+    }
+    return raw_json(query_body(head, series_buckets(points, window.step_s, by)))
 
 
 @router.get(
