@@ -20,7 +20,7 @@ import copy
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from basir.coordinator.backfill import Backfiller, run_queued_event
 from basir.coordinator.fire_parts import RunIds, collector_held, run_kit
@@ -56,9 +56,6 @@ RESYNC_HORIZON_S = 7 * 86_400.0  # fires recomputed with current tzdata: the nex
 RESYNC_EVERY_S = 86_400.0
 RESYNC_MAX = 100_000
 DUE_LIMIT = 1000  # schedules fired per tick at most (the rest at the next one)
-# Fires handed to the store per write: the store writes one part (SQLite: on its writer
-# thread, outside the GIL for the most part) while the tick builds the next.
-WRITE_CHUNK = 250
 _TERMINAL = frozenset(str(status) for status in RUN_TERMINAL)  # as the store returns them
 
 
@@ -115,15 +112,6 @@ def _event(kind: str, record: ScheduleRecord, now: float, **data: Any) -> EventR
         run_id=data.get("run_id"),
         workflow=record.workflow,
     )
-
-
-class _Write(NamedTuple):
-    """One part of a tick's fires on its way to the store."""
-
-    records: list[ScheduleRecord]
-    items: list[tuple[ScheduleUpdate, Batch | None]]
-    fired: list[list[str]]
-    done: asyncio.Future[list[BaseException | None]]
 
 
 def _fired_event(record: ScheduleRecord, now: float, at: str, run_id: str) -> EventRecord:
@@ -256,9 +244,9 @@ class Scheduler:
             self._backlog = False
             return self.near.take_due(now, DUE_LIMIT)
         self.near.forget()
-        due = await self.store.due_schedules(now, DUE_LIMIT)
-        self._backlog = len(due) >= DUE_LIMIT
-        return due
+        due = await self.store.due_schedules(now, DUE_LIMIT + 1)
+        self._backlog = len(due) > DUE_LIMIT  # more than one tick fires: left to the store
+        return due[:DUE_LIMIT]
 
     async def refill(self, now: float | None = None) -> bool:
         """Load the schedules due within `WINDOW_S` from the store's next-fire index into the
@@ -278,13 +266,16 @@ class Scheduler:
     def _settled(self, record: ScheduleRecord, fields: dict[str, Any] | None) -> None:
         """Put a schedule a tick took back into the near future as its write left it
         (`fields` written and the revision bumped, as the store did; None: not written)."""
-        if not self.near.loaded:
+        near = self.near
+        if not near.loaded:
             return
         if fields is not None:
+            if not fields["queued"] and (fields["due_at"] or near.horizon) >= near.horizon:
+                return  # due past what is held (the next load finds it): let go
             for name, value in fields.items():
                 setattr(record, name, value)
             record.revision += 1
-        self.near.put(record)
+        near.put(record)
 
     async def _fire_all(
         self, due: list[ScheduleRecord], now: float, backfilling: dict[str, int] | None = None
@@ -313,7 +304,6 @@ class Scheduler:
         records: list[ScheduleRecord] = []
         items: list[tuple[ScheduleUpdate, Batch | None]] = []
         fired: list[list[str]] = []
-        writes: list[_Write] = []
         backfilling = backfilling or {}
         for record in due:
             status = statuses.get(record.last_run_id or "")
@@ -327,48 +317,31 @@ class Scheduler:
             records.append(record)
             items.append((ScheduleUpdate(record.id, record.revision, fields), batch))
             fired.append(run_ids)
-            if len(items) >= WRITE_CHUNK:  # written while the next ones are built
-                writes.append(_Write(records, items, fired, self._write(items)))
-                records, items, fired = [], [], []
-                await asyncio.sleep(0)  # the write reaches the store's writer now
-        if items:
-            writes.append(_Write(records, items, fired, self._write(items)))
-        outcomes = await asyncio.gather(*(w.done for w in writes), return_exceptions=True)
-        started = self._landed(writes, outcomes)
-        failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
-        if failed is not None:
-            for run_id in started:  # the writes that landed still start their runs
-                await self.engine.resume(run_id)
-            raise failed
-        return started
+        lost = await self.store.update_schedules(items) if items else []
+        return self._landed(records, items, fired, lost)
 
     def _landed(
-        self, writes: list[_Write], outcomes: list[list[BaseException | None] | BaseException]
+        self,
+        records: list[ScheduleRecord],
+        items: list[tuple[ScheduleUpdate, Batch | None]],
+        fired: list[list[str]],
+        lost: list[BaseException | None],
     ) -> list[str]:
         """The runs of the fires written; the near future takes each schedule back as its
         write left it (and is dropped at any doubt: the next tick reads the store)."""
         started: list[str] = []
-        for write, lost in zip(writes, outcomes, strict=True):
-            if isinstance(lost, BaseException):  # that write failed whole: nothing of it landed
-                self.near.forget()
+        for record, (change, _batch), run_ids, error in zip(
+            records, items, fired, lost, strict=True
+        ):
+            if error is None:
+                started.extend(run_ids)
+                self._settled(record, change.fields)
                 continue
-            for record, (change, _batch), run_ids, error in zip(
-                write.records, write.items, write.fired, lost, strict=True
-            ):
-                if error is None:
-                    started.extend(run_ids)
-                    self._settled(record, change.fields)
-                    continue
-                self.near.forget()
-                if not isinstance(error, ConflictError | StoreNotFound):
-                    log.error("firing schedule %s failed: %s", change.id, error)
-                # else: changed or removed since read (paused, applied, another server)
+            self.near.forget()
+            if not isinstance(error, ConflictError | StoreNotFound):
+                log.error("firing schedule %s failed: %s", change.id, error)
+            # else: changed or removed since read (paused, applied, another server)
         return started
-
-    def _write(
-        self, items: list[tuple[ScheduleUpdate, Batch | None]]
-    ) -> asyncio.Future[list[BaseException | None]]:
-        return asyncio.ensure_future(self.store.update_schedules(items))
 
     async def _batch(
         self, record: ScheduleRecord, decided: Plan, now: float
