@@ -199,11 +199,12 @@ class Scheduler:
             try:
                 await self.tick()
                 await self.refill()
-                soonest = self.near.soonest() if self.near.loaded else None
-                if not self.near.loaded:
+                near = self.near
+                if near.loaded and near.horizon > self.clock():  # it knows the soonest
+                    soonest = near.soonest()
+                    soonest = near.horizon if soonest is None else soonest
+                else:
                     soonest = await self.store.next_due_at()
-                elif soonest is None:
-                    soonest = self.near.horizon
             except Exception:  # a store outage must not end the clock; the next tick retries
                 log.exception("scheduler tick failed")
                 soonest = None

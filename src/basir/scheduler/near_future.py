@@ -3,7 +3,8 @@
 The clock (`coordinator.schedules.Scheduler`) loads the unpaused schedules due within the
 next `WINDOW_S` from the store's next-fire index once (at most `LIMIT` of them, soonest
 first), then each tick takes the due ones from here instead of asking the store: a tick
-with nothing due reads nothing, and one with a thousand due reads no schedule row.
+reads no schedule row, whether nothing or a thousand are due (it only asks the store's
+schedule token, below).
 
 What is here is exactly what the store holds, because the clock reloads whenever the
 store's schedule token (`ScheduleStore.schedules_token`) moved for a reason other than its
@@ -11,9 +12,9 @@ own fires (an apply, a pause or resume, a one-off, another process), and puts ba
 what its own fires wrote (`put`).  Every fire is still guarded by the schedule's revision, so
 a stale entry can only lose its write, never fire twice.
 
-`horizon`: every unpaused schedule due before it is here.  When the window held more than
-`limit`, the horizon is the `due_at` of the first one left out, and the entries due exactly
-then may be only some of them (firing those is still right: they are due); once the clock
+`horizon`: every unpaused schedule due before it is here.  When the window held `limit` or
+more, the horizon is the `due_at` of the last one read, and the entries due exactly then may
+be only some of them (firing those is still right: they are due); once the clock
 reaches the horizon, it reloads.  Schedules holding queued fires (`overlap: queue`) are due
 whenever their previous run ends, so they are offered at every tick.
 
@@ -27,8 +28,8 @@ from collections.abc import Hashable
 
 from basir.store.records import ScheduleRecord
 
-WINDOW_S = 300.0  # how far ahead a load reaches
-LIMIT = 20_000  # records held at most: a few tens of MB at 1,000,000 schedules
+WINDOW_S = 120.0  # how far ahead a load reaches
+LIMIT = 5_000  # records held at most: some 15 MB, whatever the number of schedules
 
 
 class NearFuture:
