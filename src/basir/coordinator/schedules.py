@@ -57,6 +57,7 @@ RESYNC_EVERY_S = 86_400.0
 RESYNC_MAX = 100_000
 DUE_LIMIT = 1000  # schedules fired per tick at most (the rest at the next one)
 _TERMINAL = frozenset(str(status) for status in RUN_TERMINAL)  # as the store returns them
+_SUCCEEDED = str(RunStatus.SUCCEEDED)
 
 
 def schedule_records(spec: WorkflowSpec, now: float) -> list[ScheduleRecord]:
@@ -144,6 +145,9 @@ class Scheduler:
         self._defaults: dict[tuple[str, int], dict[str, Any]] = {}  # params, per version
         self._run_ids = RunIds()
         self.near = NearFuture()  # the schedules due soon, when the store can say they hold
+        # Previous runs of those found succeeded when they were loaded: a succeeded run never
+        # runs again (failed and cancelled ones can be retried in place), so they are not re-read.
+        self._succeeded: set[str] = set()
         self._backlog = False  # the last tick read a full `DUE_LIMIT` from the store
         self.backfiller = Backfiller(store, self._new_run, engine.resume)
 
@@ -261,7 +265,11 @@ class Scheduler:
         if token is None or self.near.covers(now + WINDOW_S / 2, token):
             return False
         until = now + WINDOW_S
-        self.near.load(await self.store.due_schedules(until, self.near.limit), until, token)
+        records = await self.store.due_schedules(until, self.near.limit)
+        last_runs = [r.last_run_id for r in records if r.last_run_id is not None]
+        statuses = await self.store.run_statuses(last_runs) if last_runs else {}
+        self._succeeded = {i for i, status in statuses.items() if status == _SUCCEEDED}
+        self.near.load(records, until, token)
         return True
 
     def _settled(self, record: ScheduleRecord, fields: dict[str, Any] | None) -> None:
@@ -297,7 +305,8 @@ class Scheduler:
         self, due: list[ScheduleRecord], now: float, backfilling: dict[str, int] | None
     ) -> list[str]:
         """The fires of `due` planned and written; the ids of the runs created."""
-        last_runs = [r.last_run_id for r in due if r.last_run_id is not None]
+        known = self._succeeded if self.near.loaded else set()
+        last_runs = [r.last_run_id for r in due if r.last_run_id and r.last_run_id not in known]
         statuses = await self.store.run_statuses(last_runs) if last_runs else {}
         for wanted in dict.fromkeys((r.workflow, r.options.get("version")) for r in due):
             with contextlib.suppress(BasirError):  # a missing one: its fires say so, below

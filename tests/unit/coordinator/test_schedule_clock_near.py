@@ -17,6 +17,7 @@ from basir.coordinator.schedule_controls import set_paused
 from basir.coordinator.schedules import Scheduler
 from basir.coordinator.workflows import apply_workflow
 from basir.engine.runtime import Engine
+from basir.scheduler.near_future import WINDOW_S
 from basir.spec import load_workflow
 from basir.store.memory import MemoryStore
 from basir.store.records import ScheduleUpdate
@@ -54,13 +55,16 @@ async def test_a_tick_from_the_heap_reads_no_schedule(
     store, engine = setup
     clock = Scheduler(store, engine)
     asked = counting_reads(store, monkeypatch)
-    assert await clock.tick(T0 - 1) == []  # loads the next five minutes
-    assert len(asked) == 1 and clock.near.loaded
+    assert await clock.tick(T0 - 1) == []  # loads the next two minutes
+    assert asked == [T0 - 1 + WINDOW_S] and clock.near.loaded
     [run_id] = await clock.tick(T0 + 0.5)
     await engine.wait(run_id)
+    assert len(asked) == 1  # the fire came from memory
     [second] = await clock.tick(T0 + 60.5)  # its next fire was put back by the first
     await engine.wait(second)
-    assert len(asked) == 1  # neither tick read a schedule
+    # Half the window gone: reloaded before that tick (as the loop does after one); neither
+    # tick read the due schedules itself (that read would ask for its own time).
+    assert asked == [T0 - 1 + WINDOW_S, T0 + 60.5 + WINDOW_S]
     record = await store.get_schedule("nightly:0")
     assert record is not None and record.last_run_id == second
     assert clock.near.soonest() == record.due_at == T0 + 120  # as the store says
@@ -121,3 +125,27 @@ async def test_sqlite_token_moves_with_other_processes_not_with_own_fires(
     finally:
         await engine.stop(0.0)
         await store.close()
+
+
+async def test_a_previous_run_found_succeeded_at_the_load_is_not_read_again(
+    setup: tuple[MemoryStore, Engine],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store, engine = setup
+    clock = Scheduler(store, engine)
+    [run_id] = await clock.tick(T0 + 0.5)
+    await engine.wait(run_id)
+    read: list[list[str]] = []
+    real = store.run_statuses
+
+    async def run_statuses(run_ids: list[str]) -> dict[str, str]:
+        read.append(list(run_ids))
+        return await real(run_ids)
+
+    monkeypatch.setattr(store, "run_statuses", run_statuses)
+    clock.near.forget()
+    assert await clock.refill(T0 + 1)
+    assert read == [[run_id]]  # read with the schedule, ahead of its fire
+    [second] = await clock.tick(T0 + 60.5)
+    await engine.wait(second)
+    assert read == [[run_id]]  # succeeded: a finished run stays finished
