@@ -17,19 +17,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import functools
-import gc
 import logging
-import secrets
 import time
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from basir.coordinator.backfill import Backfiller, run_queued_event
+from basir.coordinator.fire_parts import RunIds, collector_held, run_kit
 from basir.coordinator.workflows import spec_hash
 from basir.errors import BasirError, NotFoundError
 from basir.i18n import _
 from basir.scheduler.cron import iso_in_zone
+from basir.scheduler.near_future import WINDOW_S, NearFuture
 from basir.scheduler.schedules import Plan, next_clock, plan
 from basir.states import RUN_TERMINAL, RunStatus
 from basir.store.base import ConflictError
@@ -41,7 +40,6 @@ from basir.store.records import (
     RunRecord,
     ScheduleRecord,
     ScheduleUpdate,
-    TaskRecord,
 )
 
 if TYPE_CHECKING:
@@ -57,7 +55,9 @@ SPEC_CACHE_SIZE = 1000  # parsed workflow versions kept between fires
 RESYNC_HORIZON_S = 7 * 86_400.0  # fires recomputed with current tzdata: the next week's
 RESYNC_EVERY_S = 86_400.0
 RESYNC_MAX = 100_000
+DUE_LIMIT = 1000  # schedules fired per tick at most (the rest at the next one)
 _TERMINAL = frozenset(str(status) for status in RUN_TERMINAL)  # as the store returns them
+_SUCCEEDED = str(RunStatus.SUCCEEDED)
 
 
 def schedule_records(spec: WorkflowSpec, now: float) -> list[ScheduleRecord]:
@@ -115,66 +115,6 @@ def _event(kind: str, record: ScheduleRecord, now: float, **data: Any) -> EventR
     )
 
 
-class _RunKit(NamedTuple):
-    """The engine's functions a fire uses, imported on first use (not by a CLI that only
-    lists schedules) and then kept: a tick of a thousand fires imports nothing."""
-
-    resolve_params: Callable[..., dict[str, Any]]
-    refuse_run: Callable[[Engine, str, float], None]
-    initial_rows: Callable[[RunRecord, WorkflowSpec, float], list[TaskRecord]]
-    spec_model: type[WorkflowSpec]
-
-
-@functools.cache
-def _run_kit() -> _RunKit:
-    from basir.engine.params import resolve_params
-    from basir.engine.resource_policies import refuse_run
-    from basir.engine.state import initial_rows
-    from basir.spec.models import WorkflowSpec
-
-    return _RunKit(resolve_params, refuse_run, initial_rows, WorkflowSpec)
-
-
-class _RunIds:
-    """New run ids as `engine.runtime.new_run_id` makes them (milliseconds in hex, then 40
-    random bits from the OS), with the random bits drawn for `POOL` ids at once: one system
-    call per few hundred fires instead of one per fire."""
-
-    POOL = 256
-
-    def __init__(self) -> None:
-        self._pool = ""  # hex digits, 10 (40 bits) per id
-        self._at = 0
-
-    def __call__(self) -> str:
-        """The next run id."""
-        at = self._at
-        if at >= len(self._pool):
-            self._pool, at = secrets.token_hex(5 * self.POOL), 0
-        self._at = at + 10
-        return f"{int(time.time() * 1000):011x}{self._pool[at : at + 10]}"
-
-
-@contextlib.contextmanager
-def _collector_held() -> Iterator[None]:
-    """Hold the cyclic garbage collector back while a tick builds and writes its fires.
-
-    A tick of 1,000 fires allocates some 30,000 objects (records, rows, events) that all live
-    until its write commits, and every young-generation pass meanwhile traverses them again:
-    8–15 ms of such a tick's CPU under load (`bench/schedules_bench.py`).  None of it is
-    cyclic garbage (reference counting frees it), and the collector resumes right after.
-    Left as it is when something else already holds it back.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def _fired_event(record: ScheduleRecord, now: float, at: str, run_id: str) -> EventRecord:
     """`schedule.fired` (as `_event` makes it, without its generic filtering: once per fire)."""
     return EventRecord(
@@ -203,7 +143,12 @@ class Scheduler:
         # Workflow versions read during one tick (the latest may change between ticks).
         self._versions: dict[tuple[str, int | None], WorkflowVersion] = {}
         self._defaults: dict[tuple[str, int], dict[str, Any]] = {}  # params, per version
-        self._run_ids = _RunIds()
+        self._run_ids = RunIds()
+        self.near = NearFuture()  # the schedules due soon, when the store can say they hold
+        # Previous runs of those found succeeded when they were loaded: a succeeded run never
+        # runs again (failed and cancelled ones can be retried in place), so they are not re-read.
+        self._succeeded: set[str] = set()
+        self._backlog = False  # the last tick read a full `DUE_LIMIT` from the store
         self.backfiller = Backfiller(store, self._new_run, engine.resume)
 
     def wake(self) -> None:
@@ -257,7 +202,13 @@ class Scheduler:
         while True:
             try:
                 await self.tick()
-                soonest = await self.store.next_due_at()
+                await self.refill()
+                near = self.near
+                if near.loaded and near.horizon > self.clock():  # it knows the soonest
+                    soonest = near.soonest()
+                    soonest = near.horizon if soonest is None else soonest
+                else:
+                    soonest = await self.store.next_due_at()
             except Exception:  # a store outage must not end the clock; the next tick retries
                 log.exception("scheduler tick failed")
                 soonest = None
@@ -284,18 +235,68 @@ class Scheduler:
         self._versions.clear()
         self._defaults.clear()
         backfilling = await self.backfiller.survey()  # live fires wait for these, below
-        due = await self.store.due_schedules(now)
+        due = await self._due(now)
         started = await self._fire_all(due, now, backfilling) if due else []
         started.extend(await self.backfiller.step(now, backfilling))  # live ones went first
         return started
+
+    async def _due(self, now: float) -> list[ScheduleRecord]:
+        """The schedules due at `now`: from the near future held in memory while the store's
+        schedules are as they were when it was loaded (`schedules_token`) and it reaches past
+        `now`; else read from the store's next-fire index, and reloaded after (`refill`)."""
+        token = await self.store.schedules_token()
+        if token is not None and self.near.covers(now, token):
+            self._backlog = False
+            return self.near.take_due(now, DUE_LIMIT)
+        self.near.forget()
+        due = await self.store.due_schedules(now, DUE_LIMIT + 1)
+        self._backlog = len(due) > DUE_LIMIT  # more than one tick fires: left to the store
+        return due[:DUE_LIMIT]
+
+    async def refill(self, now: float | None = None) -> bool:
+        """Load the schedules due within `WINDOW_S` from the store's next-fire index into the
+        near future, unless what is held still answers for the next half window; returns
+        whether it loaded.  The loop calls it after each tick (off the fires' path); not
+        while a backlog of due fires is being worked off (the store serves those)."""
+        now = self.clock() if now is None else now
+        if self._backlog:
+            return False
+        token = await self.store.schedules_token()
+        if token is None or self.near.covers(now + WINDOW_S / 2, token):
+            return False
+        until = now + WINDOW_S
+        records = await self.store.due_schedules(until, self.near.limit)
+        last_runs = [r.last_run_id for r in records if r.last_run_id is not None]
+        statuses = await self.store.run_statuses(last_runs) if last_runs else {}
+        self._succeeded = {i for i, status in statuses.items() if status == _SUCCEEDED}
+        self.near.load(records, until, token)
+        return True
+
+    def _settled(self, record: ScheduleRecord, fields: dict[str, Any] | None) -> None:
+        """Put a schedule a tick took back into the near future as its write left it
+        (`fields` written and the revision bumped, as the store did; None: not written)."""
+        near = self.near
+        if not near.loaded:
+            return
+        if fields is not None:
+            if not fields["queued"] and (fields["due_at"] or near.horizon) >= near.horizon:
+                return  # due past what is held (the next load finds it): let go
+            for name, value in fields.items():
+                setattr(record, name, value)
+            record.revision += 1
+        near.put(record)
 
     async def _fire_all(
         self, due: list[ScheduleRecord], now: float, backfilling: dict[str, int] | None = None
     ) -> list[str]:
         """Plan the fires of `due` and write them all in one store call (one transaction;
         each schedule's part all or nothing on its own), then hand the runs to the engine."""
-        with _collector_held():
-            started = await self._write_fires(due, now, backfilling)
+        try:
+            with collector_held():
+                started = await self._write_fires(due, now, backfilling)
+        except BaseException:
+            self.near.forget()  # what it took may not be back: the next tick reads the store
+            raise
         for run_id in started:
             await self.engine.resume(run_id)
         return started
@@ -304,11 +305,13 @@ class Scheduler:
         self, due: list[ScheduleRecord], now: float, backfilling: dict[str, int] | None
     ) -> list[str]:
         """The fires of `due` planned and written; the ids of the runs created."""
-        last_runs = [r.last_run_id for r in due if r.last_run_id is not None]
+        known = self._succeeded if self.near.loaded else set()
+        last_runs = [r.last_run_id for r in due if r.last_run_id and r.last_run_id not in known]
         statuses = await self.store.run_statuses(last_runs) if last_runs else {}
         for wanted in dict.fromkeys((r.workflow, r.options.get("version")) for r in due):
             with contextlib.suppress(BasirError):  # a missing one: its fires say so, below
                 await self._version(wanted)  # read once per tick, not once per fire
+        records: list[ScheduleRecord] = []
         items: list[tuple[ScheduleUpdate, Batch | None]] = []
         fired: list[list[str]] = []
         backfilling = backfilling or {}
@@ -317,17 +320,35 @@ class Scheduler:
             active = status is not None and status not in _TERMINAL
             decided = plan(record, now, active, bool(backfilling.get(record.id)))
             if not decided.changed and decided.next_fire_at == record.next_fire_at:
+                self._settled(record, None)  # nothing to write: held as it is
                 continue
             batch, run_ids = await self._batch(record, decided, now)
             fields = _clock_fields(decided, run_ids, now)
+            records.append(record)
             items.append((ScheduleUpdate(record.id, record.revision, fields), batch))
             fired.append(run_ids)
         lost = await self.store.update_schedules(items) if items else []
+        return self._landed(records, items, fired, lost)
+
+    def _landed(
+        self,
+        records: list[ScheduleRecord],
+        items: list[tuple[ScheduleUpdate, Batch | None]],
+        fired: list[list[str]],
+        lost: list[BaseException | None],
+    ) -> list[str]:
+        """The runs of the fires written; the near future takes each schedule back as its
+        write left it (and is dropped at any doubt: the next tick reads the store)."""
         started: list[str] = []
-        for (change, _batch), run_ids, error in zip(items, fired, lost, strict=True):
+        for record, (change, _batch), run_ids, error in zip(
+            records, items, fired, lost, strict=True
+        ):
             if error is None:
                 started.extend(run_ids)
-            elif not isinstance(error, ConflictError | StoreNotFound):
+                self._settled(record, change.fields)
+                continue
+            self.near.forget()
+            if not isinstance(error, ConflictError | StoreNotFound):
                 log.error("firing schedule %s failed: %s", change.id, error)
             # else: changed or removed since read (paused, applied, another server)
         return started
@@ -387,7 +408,7 @@ class Scheduler:
     async def _new_run(
         self, record: ScheduleRecord, now: float, run_id: str | None = None
     ) -> RunInsert:
-        kit = _run_kit()
+        kit = run_kit()
         options = record.options  # a one-off (`run_at`) carries its request's choices
         wanted = (record.workflow, options.get("version"))
         version = self._versions.get(wanted) or await self._version(wanted)

@@ -6,7 +6,7 @@ PostgreSQL) passes the same contract suite in `tests/integration/store/`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, Protocol
 
 from basir.store.audit_records import AuditEntry
@@ -360,6 +360,13 @@ class ScheduleStore(Protocol):
 
     async def run_statuses(self, run_ids: list[str]) -> dict[str, str]:
         """The status of each of these runs that exists (one read per 256 ids)."""
+        ...
+
+    async def schedules_token(self) -> Hashable | None:
+        """A value that moves whenever a schedule may have changed, in this process or any
+        other, except through `update_schedules` (the clock's own fires, which the clock
+        knows); equal tokens: the schedules are as they were.  None: this store cannot
+        tell cheaply, so the clock reads the due schedules from it at every tick."""
         ...
 
 

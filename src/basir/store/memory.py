@@ -12,6 +12,7 @@ import copy
 import dataclasses
 import json
 import time
+from collections.abc import Hashable
 from typing import Any
 
 from basir.store import codec, guards, schedule_codec
@@ -138,6 +139,7 @@ class MemoryStore(MemoryReportReads, MemoryAudit):
         self._points: dict[tuple[str, int, str, float], float] = {}
         self._alerts: dict[str, AlertRecord] = {}
         self._schedules: dict[str, ScheduleRecord] = {}
+        self._schedule_writes = 0  # `schedules_token`: every schedule write but a tick's
         self._audit: list[AuditEntry] = []
         self._closed = False
 
@@ -418,6 +420,7 @@ class MemoryStore(MemoryReportReads, MemoryAudit):
     async def sync_schedules(self, workflow: str, entries: list[ScheduleRecord]) -> None:
         """Make `entries` the workflow's schedules (see `ScheduleStore.sync_schedules`)."""
         self._check_open()
+        self._schedule_writes += 1
         wanted = {entry.id for entry in entries}
         for found in [r for r in self._schedules.values() if r.workflow == workflow]:
             if found.id not in wanted and found.position >= 0:
@@ -439,6 +442,7 @@ class MemoryStore(MemoryReportReads, MemoryAudit):
         self._check_open()
         if record.id in self._schedules:
             raise ConflictError(f"schedule {record.id} already exists")
+        self._schedule_writes += 1
         self._schedules[record.id] = schedule_codec.decode(
             list(schedule_codec.row(record).values())
         )
@@ -463,6 +467,10 @@ class MemoryStore(MemoryReportReads, MemoryAudit):
         found.sort(key=lambda r: (r.due_at is None, r.due_at or 0.0))
         return copy.deepcopy(found[:limit])
 
+    async def schedules_token(self) -> Hashable | None:
+        """Moves with every schedule write but `update_schedules` (one process: no other)."""
+        return self._schedule_writes
+
     async def next_due_at(self) -> float | None:
         """The soonest `due_at` of an unpaused schedule."""
         times = [r.due_at for r in self._schedules.values() if not r.paused and r.due_at]
@@ -472,6 +480,12 @@ class MemoryStore(MemoryReportReads, MemoryAudit):
         self, change: ScheduleUpdate, batch: Batch | None = None
     ) -> list[EventRecord]:
         """Write a schedule and `batch` together, while it is still at `change.revision`."""
+        self._schedule_writes += 1
+        return await self._update_schedule(change, batch)
+
+    async def _update_schedule(
+        self, change: ScheduleUpdate, batch: Batch | None = None
+    ) -> list[EventRecord]:
         self._check_open()
         record = self._schedules.get(change.id)
         if record is None or record.revision != change.revision:
@@ -488,7 +502,7 @@ class MemoryStore(MemoryReportReads, MemoryAudit):
         outcome: list[BaseException | None] = []
         for change, batch in items:
             try:
-                await self.update_schedule(change, batch)
+                await self._update_schedule(change, batch)
             except Exception as error:
                 outcome.append(error)
             else:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -337,6 +337,10 @@ class PostgresStore(AuditReads, SqlReads):
         stmt = schedule_sql.select_one()
         found = await self._select(stmt, {"id": schedule_id}, schedule_codec.decode)
         return found[0] if found else None
+
+    async def schedules_token(self) -> Hashable | None:
+        """None: other processes write without a cheap sign here, so every tick reads."""
+        return None
 
     async def next_due_at(self) -> float | None:
         """The soonest `due_at` of an unpaused schedule."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -116,6 +116,10 @@ def _wrap(exc: sqlite3.Error) -> StoreError:
     return StoreError(f"sqlite: {exc}")
 
 
+def _data_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
 class SqliteStore(audit_sql.AuditReads, SqlReads):
     """The embedded store on one SQLite file: one writer thread, a pool of reader threads."""
 
@@ -130,6 +134,7 @@ class SqliteStore(audit_sql.AuditReads, SqlReads):
         self._reader_conns: list[sqlite3.Connection] = []
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._schedule_writes = 0  # `schedules_token`: every schedule write but a tick's
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -340,13 +345,19 @@ class SqliteStore(audit_sql.AuditReads, SqlReads):
 
     async def sync_schedules(self, workflow: str, entries: list[ScheduleRecord]) -> None:
         """Make `entries` the workflow's schedules (see `ScheduleStore.sync_schedules`)."""
-        await self._submit(
-            lambda conn, _precise: sqlite_apply.sync_schedules(conn, workflow, entries)
-        )
+        try:
+            await self._submit(
+                lambda conn, _precise: sqlite_apply.sync_schedules(conn, workflow, entries)
+            )
+        finally:  # after the commit (or a failure): a token read since sees it moved
+            self._schedule_writes += 1
 
     async def add_schedule(self, record: ScheduleRecord) -> None:
         """Insert one schedule; `ConflictError` when the id exists."""
-        await self._submit(lambda conn, _precise: sqlite_apply.add_schedule(conn, record))
+        try:
+            await self._submit(lambda conn, _precise: sqlite_apply.add_schedule(conn, record))
+        finally:
+            self._schedule_writes += 1
 
     async def list_schedules(self, workflow: str | None = None) -> list[ScheduleRecord]:
         """Every schedule (of one workflow), by workflow and position."""
@@ -361,6 +372,13 @@ class SqliteStore(audit_sql.AuditReads, SqlReads):
         )
         return found[0] if found else None
 
+    async def schedules_token(self) -> Hashable | None:
+        """This process's schedule writes (but `update_schedules`), and the writer
+        connection's `PRAGMA data_version`, which moves when another connection (another
+        process: this one writes through this connection only) commits anything."""
+        foreign: int = await self._submit(lambda conn, _precise: _data_version(conn))
+        return (self._schedule_writes, foreign)
+
     async def next_due_at(self) -> float | None:
         """The soonest `due_at` of an unpaused schedule."""
         found = await self._select(("schedule_sql.next_due",), {}, lambda row: row[0])
@@ -370,9 +388,12 @@ class SqliteStore(audit_sql.AuditReads, SqlReads):
         self, change: ScheduleUpdate, batch: Batch | None = None
     ) -> list[EventRecord]:
         """Write a schedule and `batch` together, while it is still at `change.revision`."""
-        events: list[EventRecord] = await self._submit(
-            lambda conn, precise: sqlite_apply.update_schedule(conn, change, batch, precise)
-        )
+        try:
+            events: list[EventRecord] = await self._submit(
+                lambda conn, precise: sqlite_apply.update_schedule(conn, change, batch, precise)
+            )
+        finally:
+            self._schedule_writes += 1
         return events
 
     async def update_schedules(

@@ -152,3 +152,22 @@ async def test_run_statuses_reads_many_runs_at_once(store: Store) -> None:
     found = await store.run_statuses([*ids, "r0"])
     assert found == {i: "running" for i in ids[:260]}
     assert await store.run_statuses([]) == {}
+
+
+async def test_schedules_token_moves_with_every_schedule_write_but_a_ticks(store: Store) -> None:
+    first = await store.schedules_token()
+    if first is None:  # PostgreSQL: cannot tell cheaply, so the clock reads at every tick
+        return
+    await store.sync_schedules("ci", [entry()])
+    synced = await store.schedules_token()
+    assert synced != first and await store.schedules_token() == synced  # reading moves nothing
+    await store.update_schedule(ScheduleUpdate("ci:0", 0, {"paused": True}))
+    paused = await store.schedules_token()
+    assert paused != synced
+    await store.add_schedule(entry(position=-1))
+    added = await store.schedules_token()
+    assert added != paused
+    await store.write(Batch([RunInsert(make_run("r9"), make_tasks("r9", "a"))], []))
+    fields = {"next_fire_at": 2000.0, "due_at": 2000.0}
+    assert await store.update_schedules([(ScheduleUpdate("ci:-1", 0, fields), None)]) == [None]
+    assert await store.schedules_token() == added  # runs and the clock's own fires: not moved

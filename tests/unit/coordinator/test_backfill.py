@@ -84,6 +84,8 @@ async def test_overlap_skip_holds_across_live_and_backfill_runs_and_live_goes_fi
     setup: tuple[MemoryStore, Engine],
 ) -> None:
     store, engine = setup
+    # The fixture's hourly schedule would also come due in an hour's last minute.
+    await set_paused(store, "hourly", True)
     await apply_workflow(store, load_workflow(GUARDED, "guarded.yaml"))
     live = await store.get_schedule("guarded:0")
     assert live is not None and live.due_at is not None

@@ -207,7 +207,7 @@ async def test_one_tick_on_sqlite_fires_many_and_a_pause_mid_tick_holds(
 
 
 def test_run_ids_of_a_tick_have_the_engines_shape_and_never_repeat() -> None:
-    from basir.coordinator.schedules import _RunIds
+    from basir.coordinator.fire_parts import RunIds as _RunIds
     from basir.engine.runtime import new_run_id
 
     make = _RunIds()
