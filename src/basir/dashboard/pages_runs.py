@@ -7,11 +7,13 @@ import re
 import time
 from typing import Annotated, Any
 
+from babel.numbers import format_decimal
 from fastapi import APIRouter, Path, Request
 from markupsafe import Markup
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from basir.dashboard import graph, logs, timeline
+from basir.dashboard.pages_resources import amount_text
 from basir.dashboard.sessions import Session
 from basir.dashboard.web import (
     SessionDep,
@@ -28,10 +30,10 @@ from basir.dashboard.web import (
     with_headers,
 )
 from basir.errors import BasirError
-from basir.i18n import _, current_locale
+from basir.i18n import _, current_locale, render_message
 from basir.spec.models import NAME_PATTERN
 from basir.states import RUN_ACTIVE, RunStatus
-from basir.store.records import EventRecord
+from basir.store.records import EventRecord, TaskRecord
 
 router = APIRouter(include_in_schema=False)
 
@@ -142,9 +144,12 @@ async def _run_values(request: Request, run_id: str) -> dict[str, Any] | None:
     pages = max(1, -(-len(tasks) // TASKS_PAGE_SIZE))
     text = request.query_params.get("tpage", "0")
     page = min(int(text), pages - 1) if text.isdigit() and len(text) <= 6 else 0
+    shown = tasks[page * TASKS_PAGE_SIZE : (page + 1) * TASKS_PAGE_SIZE]
+    live = ctx.engine.usage.live(run_id) if run.status in RUN_ACTIVE else {}
     return {
         "run": run,
-        "tasks": tasks[page * TASKS_PAGE_SIZE : (page + 1) * TASKS_PAGE_SIZE],
+        "tasks": shown,
+        "details": task_details(shown, live),
         "task_count": len(tasks),
         "tpage": page,
         "tpages": pages,
@@ -167,6 +172,36 @@ async def run_page(request: Request, session: SessionDep, run_id: RunId) -> Resp
     template = {"head": "run_head.html", "tasks": "run_tasks.html"}.get(part or "", "run.html")
     return await render_off_loop(
         request, template, values, session=session, status_code=_poll_status(part, values)
+    )
+
+
+def task_details(
+    tasks: list[TaskRecord], live: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, str]]:
+    """Per task id, what the tasks table says beside the status, in the page's language: why a
+    queued task waits, and what a task uses (sampled now while it runs, else its last attempt's
+    peaks)."""
+    found: dict[str, dict[str, str]] = {}
+    for task in tasks:
+        entry: dict[str, str] = {}
+        if task.waiting and task.status == "queued":
+            entry["waiting"] = render_message(task.waiting) or ""
+        usage = live.get(task.task_id) or task.usage
+        if usage:
+            entry["usage"] = usage_text(usage)
+        if entry:
+            found[task.task_id] = entry
+    return found
+
+
+def usage_text(usage: dict[str, Any]) -> str:
+    """`1.5 cores peak, 312.4 MiB peak, 4.2 s of cpu` in the page's language."""
+    locale = current_locale()
+    return _(
+        "{cores} cores peak, {memory} peak, {seconds} s of cpu",
+        cores=format_decimal(round(float(usage.get("peak_cpu_cores") or 0), 2), locale=locale),
+        memory=amount_text("memory", float(usage.get("peak_memory_bytes") or 0)),
+        seconds=format_decimal(round(float(usage.get("cpu_seconds") or 0), 1), locale=locale),
     )
 
 

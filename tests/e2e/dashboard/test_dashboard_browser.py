@@ -69,7 +69,7 @@ def test_a_run_started_from_the_form_turns_green_live(context: BrowserContext) -
     expect(page.locator("#param-pause-error")).to_be_visible()
     expect(page.locator("#param-pause")).to_have_value("soon")
 
-    run_id = start_from_form(page, "dash-demo", pause="0.6", greeting="salam")
+    run_id = start_from_form(page, "dash-demo", pause="2", greeting="salam")
     page.evaluate("window.basirNoReload = true")
     nodes = page.locator("#dag g.node")
     expect(nodes).to_have_count(4)

@@ -10,6 +10,7 @@ from dashboard_helpers import Browser
 from basir.config import Settings
 from basir.coordinator.workflows import apply_workflow
 from basir.dashboard import spec_view, timeline
+from basir.i18n.deferred import defer
 from basir.spec.validate import load_workflow
 from basir.store.memory import MemoryStore
 from basir.store.records import Batch, EventRecord, RunInsert, RunRecord, TaskRecord
@@ -147,3 +148,32 @@ async def test_a_running_tasks_log_is_polled_until_it_ends(
     assert "every 2s" not in done.text
     page = await client.get("/runs/tail/tasks/hello/log")  # a full page, not a fragment
     assert page.status_code == 200 and "<html" in page.text
+
+
+async def test_the_tasks_table_says_why_a_task_waits_and_what_tasks_used(
+    browser: Browser, store: MemoryStore
+) -> None:
+    workflow = await store.get_workflow("demo")
+    assert workflow is not None
+    waiting = defer(
+        "waiting for {pool}: {used}/{total} in use by run {run} task {task}",
+        pool="gradle",
+        used=1,
+        total=1,
+        run="other",
+        task="build",
+    )
+    usage = {"cpu_seconds": 4.24, "peak_cpu_cores": 1.5, "peak_memory_bytes": 300 * 1024**2}
+    tasks = [
+        TaskRecord("uses", "held", "queued", waiting=waiting),
+        TaskRecord("uses", "done", "succeeded", usage=usage),
+    ]
+    run = RunRecord("uses", "demo", workflow.version, "running", created_at=1.0)
+    await store.write(Batch(changes=[RunInsert(run, tasks)]))
+    client = await browser("viewer")
+    page = html.unescape((await client.get("/runs/uses")).text)
+    assert "waiting for gradle: 1/1 in use by run other task build" in page
+    assert "1.5 cores peak, 300 MiB peak, 4.2 s of cpu" in page
+    client.cookies.set("basir_lang", "ar")
+    arabic = html.unescape((await client.get("/runs/uses?part=tasks")).text)
+    assert "gradle" in arabic and "waiting for" not in arabic and "cores peak" not in arabic
