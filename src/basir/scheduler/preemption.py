@@ -119,13 +119,7 @@ def choose_victims(
             left[pool] -= candidate.holds.get(pool, 0)
     if not _covers(chosen, short):
         return None
-    # A greedy pick may be made redundant by a later, bigger one: drop such picks, trying the
-    # least preferred first so the preferred victims stay when either would do.
-    for candidate in reversed(list(chosen)):
-        rest = [c for c in chosen if c is not candidate]
-        if _covers(rest, short):
-            chosen = rest
-    return [c.key for c in chosen]
+    return _without_redundant(chosen, short)
 
 
 def _coverage(candidate: Candidate, left: Mapping[str, int]) -> int:
@@ -173,6 +167,12 @@ def choose_limit_victims(
             left[pool] -= best.holds.get(pool, 0)
     if not _covers(chosen, short):
         return None
+    return _without_redundant(chosen, short)
+
+
+def _without_redundant(chosen: list[Candidate], short: Mapping[str, int]) -> list[Key]:
+    """The keys of `chosen` less the picks a later, bigger one made redundant, trying the least
+    preferred first so the preferred victims stay when either would do."""
     for candidate in reversed(list(chosen)):
         rest = [c for c in chosen if c is not candidate]
         if _covers(rest, short):
