@@ -37,7 +37,7 @@ from basir.resources.usage import grown_limit
 if TYPE_CHECKING:
     from basir.engine.flow import Flow
 
-ENFORCED_BY = {"cgroup": "cgroup memory.max", "rlimit": "RLIMIT_AS", "sampler": "sampler"}
+ENFORCED_BY = {"rlimit": "RLIMIT_AS", "sampler": "sampler"}
 
 
 def engine_mode(setting: str) -> tuple[Mode, Path | None]:
@@ -65,7 +65,7 @@ class MemoryLimits:
         """Remove the attempt cgroups left by engines that died (blocking: off the loop)."""
         if self.cgroup_root is None:
             return []
-        tree = AttemptMemory.tree_type(Path(self.cgroup_root))
+        tree = AttemptMemory.tree_at(Path(self.cgroup_root))
         return [str(path) for path in tree.sweep(os.getpid())]
 
     def for_attempt(self, run: RunState, task: TaskState) -> MemoryLimit | None:
@@ -102,8 +102,12 @@ class MemoryLimits:
     @staticmethod
     def message(limit: MemoryLimit) -> str:
         """The error of an attempt the kernel stopped at its limit."""
+        if limit.cgroup_root is not None:  # the file that held it: `memory.max` or v1's
+            how = f"cgroup {AttemptMemory.tree_at(Path(limit.cgroup_root)).LIMIT_FILE}"
+        else:
+            how = ENFORCED_BY[limit.mode]
         return _(
             "stopped: out of memory at its limit of {limit} ({how}) (oom)",
             limit=show_amount(MEMORY, limit.limit_bytes),
-            how=ENFORCED_BY[limit.mode],
+            how=how,
         )

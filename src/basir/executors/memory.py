@@ -1,18 +1,21 @@
-"""Hard memory limits for task processes: cgroup v2 `memory.max`, else `RLIMIT_AS`.
+"""Hard memory limits for task processes: a cgroup's memory limit, else `RLIMIT_AS`.
 
 A task's declared `memory` is its limit.  Where the machine allows it, each attempt gets a child
-cgroup of a delegated cgroup v2 directory (`memory.max` = the limit, `memory.swap.max` = 0) and
-its process is moved in while it waits at its gate (`executors.processes`), before its body has
-allocated anything; the kernel then kills it inside its limit, and `memory.events` (`oom_kill`)
-says so.  Elsewhere `RLIMIT_AS` is set on the waiting process (`prlimit`), inherited by the body
-and everything it starts: an allocation beyond the limit fails (`MemoryError`, `std::bad_alloc`,
+cgroup of a delegated cgroup v2 directory (`memory.max` = the limit, `memory.swap.max` = 0), or
+of this process's cgroup in a writable cgroup v1 `memory` hierarchy (`memory.limit_in_bytes` =
+`memory.memsw.limit_in_bytes` = the limit), and its process is moved in while it waits at its
+gate (`executors.processes`), before its body has allocated anything; the kernel then kills it
+inside its limit, and `memory.events` (v2) or `memory.oom_control` (v1) counts the `oom_kill`.
+Elsewhere `RLIMIT_AS` is set on the waiting process (`prlimit`), inherited by the body and
+everything it starts: an allocation beyond the limit fails (`MemoryError`, `std::bad_alloc`,
 `Cannot allocate memory`).  The usage sampler (`engine.usage_watch`) stays as a backstop in
 every mode.
 
 Which mode applies (`BASIR_MEMORY_LIMIT`, resolved once by `resolve_mode`):
 
 - `cgroup`: needs a cgroup2 mount where this process's own cgroup lists `memory` in both
-  `cgroup.controllers` and `cgroup.subtree_control` and is writable (`cgroup_root`);
+  `cgroup.controllers` and `cgroup.subtree_control` and is writable, else a cgroup v1 `memory`
+  mount where this process's own cgroup is writable (`cgroup_root`);
 - `rlimit`: Linux `prlimit`; counts address space, not resident memory, so runtimes that
   reserve a lot up front (the JVM, the Dart VM) need more than they use, or a task's
   `resources.memory_limit: sampler`;
@@ -29,6 +32,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -46,6 +50,7 @@ OOM_MARKERS = (
     "java.lang.OutOfMemoryError",
     "Out of memory",
 )
+V1_LIMIT = "memory.limit_in_bytes"
 SERVER_LEAF = "basir-server"  # where `delegate` moves the server process
 REMOVE_WAIT_S = 2.0
 REMOVE_POLL_S = 0.02
@@ -73,10 +78,34 @@ def own_cgroup2(mountinfo: str, cgroup: str) -> Path | None:
     path = next((line[3:] for line in cgroup.splitlines() if line.startswith("0::")), None)
     if path is None:
         return None
+    return _mounted(mountinfo, path, lambda kind, _options: kind == "cgroup2")
+
+
+def own_cgroup1_memory(mountinfo: str, cgroup: str) -> Path | None:
+    """The directory of this process's cgroup in the cgroup v1 `memory` hierarchy.
+
+    None when no v1 hierarchy holds the `memory` controller (`N:memory:/path` in `cgroup`,
+    a `cgroup` mount with `memory` among its options).
+    """
+    path = None
+    for line in cgroup.splitlines():
+        _number, _sep, rest = line.partition(":")
+        controllers, _sep, where = rest.partition(":")
+        if "memory" in controllers.split(","):
+            path = where
+            break
+    if path is None:
+        return None
+    return _mounted(mountinfo, path, lambda kind, options: kind == "cgroup" and "memory" in options)
+
+
+def _mounted(mountinfo: str, path: str, wanted: Callable[[str, list[str]], bool]) -> Path | None:
+    """Where cgroup `path` is in the file system: under the first mount in `mountinfo` whose
+    type and super options are `wanted` and whose root holds `path`."""
     for line in mountinfo.splitlines():
         left, sep, right = line.partition(" - ")
-        fields = left.split()
-        if not sep or len(fields) < 5 or not right.startswith("cgroup2 "):
+        fields, kind = left.split(), right.split()
+        if not sep or len(fields) < 5 or len(kind) < 3 or not wanted(kind[0], kind[2].split(",")):
             continue
         root, mount_point = fields[3], fields[4]
         if root != "/" and not (path == root or path.startswith(root + "/")):
@@ -105,14 +134,26 @@ def cgroup_usable(directory: Path) -> bool:
     )
 
 
+def cgroup1_usable(directory: Path) -> bool:
+    """Whether children with their own memory limit can be made in cgroup v1 `directory` by
+    us: its `memory.limit_in_bytes` exists, the directory and its `cgroup.procs` writable."""
+    return (
+        (directory / V1_LIMIT).exists()
+        and os.access(directory, os.W_OK)
+        and os.access(directory / "cgroup.procs", os.W_OK)
+    )
+
+
 def cgroup_root(
     mountinfo_path: str = PROC_MOUNTINFO, cgroup_path: str = PROC_CGROUP
 ) -> Path | None:
-    """This process's delegated cgroup v2 directory when per-task `memory.max` is possible.
+    """The cgroup directory where per-attempt memory limits are possible, or None.
 
-    Where the memory controller is available but not yet enabled for children, and this
-    process is alone in its cgroup (a systemd service with `Delegate=yes`, a container with its
-    own cgroup namespace), it is enabled (`delegate`).
+    First this process's delegated cgroup v2 directory: where the memory controller is
+    available but not yet enabled for children, and this process is alone in its cgroup (a
+    systemd service with `Delegate=yes`, a container with its own cgroup namespace), it is
+    enabled (`delegate`).  Else its cgroup in a writable cgroup v1 `memory` hierarchy (v1 has
+    no "no internal processes" rule: attempts' cgroups are its children as it is).
     """
     try:
         mountinfo = Path(mountinfo_path).read_text()
@@ -120,13 +161,16 @@ def cgroup_root(
     except OSError:
         return None
     found = own_cgroup2(mountinfo, cgroup)
-    if found is None:
-        return None
-    if found.name == SERVER_LEAF and cgroup_usable(found.parent):
-        return found.parent  # moved there by an earlier `delegate`
-    if cgroup_usable(found):
-        return found
-    return delegate(found, os.getpid())
+    if found is not None:
+        if found.name == SERVER_LEAF and cgroup_usable(found.parent):
+            return found.parent  # moved there by an earlier `delegate`
+        if cgroup_usable(found):
+            return found
+        delegated = delegate(found, os.getpid())
+        if delegated is not None:
+            return delegated
+    found = own_cgroup1_memory(mountinfo, cgroup)
+    return found if found is not None and cgroup1_usable(found) else None
 
 
 def delegate(directory: Path, pid: int) -> Path | None:
@@ -175,7 +219,8 @@ def resolve_mode(setting: str, root: Path | None, *, rlimit: bool) -> tuple[Mode
     if setting == "cgroup":
         raise ValueError(
             "BASIR_MEMORY_LIMIT=cgroup needs a delegated cgroup v2 directory with the memory"
-            " controller enabled for children; none is usable here"
+            " controller enabled for children, or a writable cgroup v1 memory hierarchy;"
+            " none is usable here"
         )
     if rlimit:
         return "rlimit", None
@@ -202,33 +247,41 @@ def address_space_bytes(pid: int) -> int:
 class CgroupTree:
     """Child cgroups of one delegated cgroup v2 directory (the kernel's files are the edge)."""
 
+    LIMIT_FILE = "memory.max"
+    SWAP_FILE = "memory.swap.max"  # swap alone: 0
+    OOM_FILE = "memory.events"  # its `oom_kill` line counts the kills
+
     def __init__(self, root: Path) -> None:
         self.root = root
 
     def create(self, name: str, limit_bytes: int) -> Path:
-        """A new child with `memory.max` = `limit_bytes` and no swap; raises OSError."""
+        """A new child with its memory limit = `limit_bytes` and no swap; raises OSError."""
         path = self.root / name
         path.mkdir()
         try:
-            (path / "memory.max").write_text(f"{limit_bytes}\n")
+            (path / self.LIMIT_FILE).write_text(f"{limit_bytes}\n")
         except OSError:
             self._rmdir(path)
             raise
         # Absent without swap accounting: then there is no swap to limit.
         with contextlib.suppress(OSError):
-            (path / "memory.swap.max").write_text("0\n")
+            (path / self.SWAP_FILE).write_text(f"{self.swap_limit(limit_bytes)}\n")
         return path
+
+    @staticmethod
+    def swap_limit(limit_bytes: int) -> int:
+        """What the swap file gets for no swap at all."""
+        return 0
 
     @staticmethod
     def enter(path: Path, pid: int) -> None:
         """Move process `pid` into the cgroup at `path` (what it starts follows it)."""
         (path / "cgroup.procs").write_text(f"{pid}\n")
 
-    @staticmethod
-    def oom_kills(path: Path) -> int:
+    def oom_kills(self, path: Path) -> int:
         """How many processes the kernel killed in the cgroup for its limit (`oom_kill`)."""
         try:
-            text = (path / "memory.events").read_text()
+            text = (path / self.OOM_FILE).read_text()
         except OSError:
             return 0
         for line in text.splitlines():
@@ -290,6 +343,24 @@ class CgroupTree:
         os.rmdir(path)
 
 
+class CgroupV1Tree(CgroupTree):
+    """Child cgroups in a cgroup v1 `memory` hierarchy: the same life, other file names."""
+
+    LIMIT_FILE = V1_LIMIT
+    SWAP_FILE = "memory.memsw.limit_in_bytes"  # memory and swap together: the limit itself
+    OOM_FILE = "memory.oom_control"
+
+    @staticmethod
+    def swap_limit(limit_bytes: int) -> int:
+        """Memory and swap together may not pass the limit: no swap."""
+        return limit_bytes
+
+
+def tree_class(root: Path) -> type[CgroupTree]:
+    """The tree of cgroup directory `root`: v2 has `cgroup.controllers`, v1 does not."""
+    return CgroupTree if (root / "cgroup.controllers").exists() else CgroupV1Tree
+
+
 def _owner_pid(name: str) -> int | None:
     """The engine pid in an attempt cgroup's name `basir-<pid>-<attempt>`, else None."""
     prefix, _sep, rest = name.partition("-")
@@ -300,7 +371,7 @@ def _owner_pid(name: str) -> int | None:
 class AttemptMemory:
     """One attempt's hard memory limit: set on its waiting process, read back, cleaned up."""
 
-    tree_type: type[CgroupTree] = CgroupTree
+    tree_type: type[CgroupTree] | None = None  # None: by the root's version (`tree_class`)
 
     def __init__(self, limit: MemoryLimit | None, name: str) -> None:
         self.limit = limit
@@ -308,6 +379,11 @@ class AttemptMemory:
         self.cgroup: Path | None = None
         self._tree: CgroupTree | None = None
         self._saved: tuple[int, int] | None = None  # the address-space limit before `apply`
+
+    @classmethod
+    def tree_at(cls, root: Path) -> CgroupTree:
+        """The attempts' cgroup tree under `root`, of its cgroup version."""
+        return (cls.tree_type or tree_class(root))(root)
 
     @property
     def hard(self) -> bool:
@@ -327,7 +403,7 @@ class AttemptMemory:
             return
         if limit.mode == "cgroup":
             assert limit.cgroup_root is not None
-            self._tree = self.tree_type(Path(limit.cgroup_root))
+            self._tree = self.tree_at(Path(limit.cgroup_root))
             self.cgroup = self._tree.create(self.name, limit.limit_bytes)
             self._tree.enter(self.cgroup, pid)
             return

@@ -3,8 +3,8 @@
 A shell task and an isolated python task over their declared `memory` fail with reason `oom`
 (`RLIMIT_AS` makes their allocation fail); within it they run; a retry grows the limit; a
 task's `memory_limit: sampler` leaves it to the sampler.  The cgroup path is tested against a
-stand-in directory (`tests/unit/executors/test_memory_limit.py`): this machine has no
-delegated cgroup v2.
+stand-in directory here and in `tests/unit/executors/test_memory_limit.py`, and on the real
+kernel in `test_memory_cgroup_kernel.py`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Memory-limit modes: detection of a delegated cgroup v2, the cgroup chain against a stand-in
-directory (the kernel's files are the edge: what is written, what is read back), RLIMIT_AS.
+"""Memory-limit modes: detection of a delegated cgroup v2 or a v1 memory hierarchy, the cgroup
+chain against a stand-in directory (the kernel's files are the edge: what is written, what is
+read back), RLIMIT_AS.
 """
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ from basir.executors.base import TaskContext, TaskFailure
 from basir.executors.memory import (
     AttemptMemory,
     CgroupTree,
+    CgroupV1Tree,
     MemoryLimit,
+    cgroup1_usable,
     cgroup_root,
     cgroup_usable,
     looks_out_of_memory,
+    own_cgroup1_memory,
     own_cgroup2,
     resolve_mode,
+    tree_class,
 )
 from basir.executors.shell import ShellExecutor
 
@@ -79,7 +84,9 @@ def test_detection_reads_the_process_files(tmp_path: Path) -> None:
 
 def test_this_machine_is_never_given_an_unusable_cgroup() -> None:
     root = cgroup_root()
-    assert root is None or cgroup_usable(root)
+    assert root is None or (cgroup_usable if tree_class(root) is CgroupTree else cgroup1_usable)(
+        root
+    )
 
 
 @pytest.mark.parametrize(
@@ -276,3 +283,60 @@ def test_after_the_move_the_parent_is_the_root(tmp_path: Path) -> None:
     cgroup = tmp_path / "cgroup"
     cgroup.write_text(f"0::/svc/{SERVER_LEAF}\n")
     assert cgroup_root(str(mountinfo), str(cgroup)) == mount / "svc"  # never nested deeper
+
+
+def test_own_cgroup_in_the_v1_memory_hierarchy_is_found() -> None:
+    cgroup = "9:name=systemd:/\n5:cpu,memory:/process_api/abc\n0::/\n"
+    assert own_cgroup1_memory(HYBRID, cgroup) == Path("/sys/fs/cgroup/memory/process_api/abc")
+    assert own_cgroup1_memory(HYBRID, "0::/\n") is None  # no v1 memory entry
+    assert own_cgroup1_memory(UNIFIED, cgroup) is None  # no v1 memory mount
+
+
+def fake_v1_cgroup(directory: Path) -> Path:
+    """A directory shaped like a cgroup v1 `memory` one (the interface files we use)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+    (directory / "cgroup.procs").write_text("")
+    return directory
+
+
+def test_a_writable_v1_memory_cgroup_is_the_root_when_v2_gives_none(tmp_path: Path) -> None:
+    v1, v2 = tmp_path / "memory", tmp_path / "unified"
+    fake_v1_cgroup(v1 / "svc")
+    fake_cgroup(v2, "hugetlb", "")  # this machine's unified tree: no memory controller
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text(
+        f"31 30 0:27 / {v2} rw - cgroup2 cgroup2 rw\n"
+        f"32 30 0:28 / {v1} rw - cgroup cgroup rw,memory\n"
+    )
+    cgroup = tmp_path / "cgroup"
+    cgroup.write_text("4:memory:/svc\n0::/\n")
+    assert cgroup_root(str(mountinfo), str(cgroup)) == v1 / "svc"
+    assert tree_class(v1 / "svc") is CgroupV1Tree and tree_class(v2) is CgroupTree
+    (v1 / "svc" / "memory.limit_in_bytes").unlink()  # not a memory cgroup: unusable
+    assert cgroup_root(str(mountinfo), str(cgroup)) is None
+
+
+class StandInV1Tree(CgroupV1Tree):
+    @staticmethod
+    def _rmdir(path: Path) -> None:
+        shutil.rmtree(path)
+
+
+def test_a_v1_attempt_cgroup_gets_the_limit_without_swap_and_reads_its_oom_kills(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(AttemptMemory, "tree_type", StandInV1Tree)
+    root = fake_v1_cgroup(tmp_path / "v1")
+    memory = AttemptMemory(MemoryLimit(64 * MIB, "cgroup", str(root)), "basir-1-a9")
+    memory.apply(4242)
+    cgroup = root / "basir-1-a9"
+    assert (cgroup / "memory.limit_in_bytes").read_text() == f"{64 * MIB}\n"
+    assert (cgroup / "memory.memsw.limit_in_bytes").read_text() == f"{64 * MIB}\n"
+    assert (cgroup / "cgroup.procs").read_text() == "4242\n"
+    (cgroup / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 0\n")
+    assert not memory.out_of_memory(-9)
+    (cgroup / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n")
+    assert memory.out_of_memory(-9)
+    memory.close()
+    assert not cgroup.exists()
