@@ -3,11 +3,12 @@
     python bench/memory_limit_bench.py              # a table, JSON in bench/results/
     python bench/memory_limit_bench.py --calls 20   # a quicker look
 
-(a) shell task: `true` through the shell executor, without a limit and with `RLIMIT_AS`
-    (one `prlimit` on the process at its gate);
+(a) shell task: `true` through the shell executor, without a limit, with `RLIMIT_AS`
+    (one `prlimit` on the process at its gate) and, where this machine gives a cgroup for it
+    (`executors.memory.cgroup_root`), with a cgroup per attempt (made, entered, removed);
 (b) isolated python task: a trivial function through the python executor with
-    `isolate: true`, without a limit (the warm worker is reused) and with `RLIMIT_AS` (the
-    worker that ran a limited call is not reused: a new one per call).
+    `isolate: true`, the same three ways (without a limit the warm worker is reused; a worker
+    that ran a limited call is not: a new one per call).
 
 Wall time per call (mean, p95) and the CPU time of this process and its children per call;
 the load average is recorded since wall time is noisy on a shared machine.
@@ -31,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from basir.executors.base import TaskContext  # noqa: E402
-from basir.executors.memory import MemoryLimit  # noqa: E402
+from basir.executors.memory import MemoryLimit, Mode, cgroup_root  # noqa: E402
 from basir.executors.python import PythonExecutor  # noqa: E402
 from basir.executors.shell import ShellExecutor  # noqa: E402
 
@@ -58,8 +59,12 @@ def context(root: Path, n: int, limit: MemoryLimit | None) -> TaskContext:
     )
 
 
-async def measure(kind: str, limited: bool, calls: int, root: Path) -> dict[str, Any]:
-    limit = MemoryLimit(LIMIT, "rlimit") if limited else None
+CASE = {None: "no limit", "rlimit": "RLIMIT_AS", "cgroup": "cgroup"}
+
+
+async def measure(kind: str, mode: Mode | None, calls: int, root: Path) -> dict[str, Any]:
+    cgroup = cgroup_root() if mode == "cgroup" else None
+    limit = MemoryLimit(LIMIT, mode, str(cgroup) if cgroup else None) if mode else None
     shell = ShellExecutor()
     python = PythonExecutor()
     body: dict[str, Any] = (
@@ -77,7 +82,7 @@ async def measure(kind: str, limited: bool, calls: int, root: Path) -> dict[str,
     python.close()
     walls.sort()
     return {
-        "case": f"{kind} {'RLIMIT_AS' if limited else 'no limit'}",
+        "case": f"{kind} {CASE[mode]}",
         "calls": calls,
         "wall_mean_ms": round(sum(walls) / len(walls) * 1000, 2),
         "wall_p95_ms": round(walls[int(0.95 * (len(walls) - 1))] * 1000, 2),
@@ -88,9 +93,10 @@ async def measure(kind: str, limited: bool, calls: int, root: Path) -> dict[str,
 async def main(calls: int) -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="basir-bench-mem-") as tmp:
+        modes: list[Mode | None] = [None, "rlimit"] + (["cgroup"] if cgroup_root() else [])
         for kind in ("shell", "python"):
-            for limited in (False, True):
-                rows.append(await measure(kind, limited, calls, Path(tmp)))
+            for mode in modes:
+                rows.append(await measure(kind, mode, calls, Path(tmp)))
     return rows
 
 
