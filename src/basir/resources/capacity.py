@@ -1,8 +1,9 @@
-"""What this process may use: cpu cores and memory, cgroup v2 limits included, plus custom pools.
+"""What this process may use: cpu cores and memory, cgroup limits included, plus custom pools.
 
 `cpu` defaults to the cores the process may run on (`os.sched_getaffinity`), lowered by the
-cgroup v2 quota (`cpu.max`) when one is set; `memory` to the cgroup's `memory.max`, else the
-machine's total memory (`os.sysconf`: psutil's figure without its import cost); `disk` to
+cgroup v2 quota (`cpu.max`) when one is set; `memory` to the cgroup's `memory.max` (v2) or
+`memory.limit_in_bytes` (a cgroup v1 `memory` hierarchy, as in a container on a v1 host), else
+the machine's total memory (`os.sysconf`: psutil's figure without its import cost); `disk` to
 the free space of the data dir's file system
 (counted like memory: what tasks declare, not what they write).  A custom pool from settings
 (`BASIR_POOLS`) named `cpu`, `memory` or `disk` overrides the detected value.
@@ -32,6 +33,18 @@ def _cgroup_dir(root: Path) -> Path:
     return root
 
 
+def _v1_memory_dir(root: Path) -> Path | None:
+    """This process's cgroup in a cgroup v1 `memory` hierarchy mounted at `root/memory`."""
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _number, controllers, path = line.split(":", 2)
+            if "memory" in controllers.split(","):
+                return root / "memory" / path.lstrip("/")
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def _read(path: Path) -> str | None:
     try:
         return path.read_text().strip()
@@ -57,12 +70,16 @@ def cpu_millicores(cgroup: Path | None = None) -> int:
 
 
 def memory_bytes(cgroup: Path | None = None) -> int:
-    """Memory this process may use: cgroup `memory.max` when set, else the machine's total."""
+    """Memory this process may use: its cgroup's limit when set, else the machine's total.
+
+    `cgroup`: the directory to read both files from (default: this process's own cgroup v2
+    directory for `memory.max`, and its cgroup v1 `memory` one for `memory.limit_in_bytes`).
+    """
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    limit = _read((cgroup or _cgroup_dir(CGROUP_ROOT)) / "memory.max")
-    if limit and limit.isdigit():
-        return min(total, int(limit))
-    return total
+    v2 = cgroup or _cgroup_dir(CGROUP_ROOT)
+    v1 = cgroup or _v1_memory_dir(CGROUP_ROOT)
+    limits = [_read(v2 / "memory.max"), _read(v1 / "memory.limit_in_bytes") if v1 else None]
+    return min([total, *(int(limit) for limit in limits if limit and limit.isdigit())])
 
 
 def disk_free_bytes(data_dir: Path) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -158,3 +159,10 @@ def test_never_over_commits_and_is_all_or_nothing(
     for key in list(allocator.held):
         allocator.release(key)
     assert all(used == 0 for used in allocator.in_use.values())
+
+
+def test_capacity_detection_reads_a_cgroup_v1_memory_limit(tmp_path: Path) -> None:
+    (tmp_path / "memory.limit_in_bytes").write_text("536870912\n")  # a v1 container's 512Mi
+    assert memory_bytes(tmp_path) == 512 << 20
+    (tmp_path / "memory.limit_in_bytes").write_text("9223372036854771712\n")  # v1 "no limit"
+    assert memory_bytes(tmp_path) == os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
