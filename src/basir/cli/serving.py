@@ -31,8 +31,10 @@ from basir.i18n import _
 if TYPE_CHECKING:
     from basir.events.bus import EventBus
     from basir.monitoring.tracing import TraceExport
+    from basir.store.base import Store
 
 HTTP_DRAIN_TIMEOUT_S = 5
+STANDBY_POLL_S = 1.0  # how often a standby server tries the store's engine lock
 log = logging.getLogger("basir.server")
 
 
@@ -139,6 +141,7 @@ async def serve(config: Settings, examples: Path | None = None, *, port: int | N
     store = open_store(config.db_url)
     await store.open()
     try:
+        await stand_by(store)
         token = await ensure_admin(store, config.admin_token)
         if examples is not None:
             count = await apply_examples(
@@ -187,6 +190,19 @@ async def serve(config: Settings, examples: Path | None = None, *, port: int | N
             await engine.stop(config.shutdown_grace_s)
     finally:
         await store.close()
+
+
+async def stand_by(store: Store, poll_s: float = STANDBY_POLL_S) -> None:
+    """Return once this server may drive `store` (`Store.take_engine_lock`); until then stand
+    by, neither serving nor running anything, so two servers never run the same runs."""
+    if await store.take_engine_lock():
+        return
+    sys.stderr.write(
+        _("another server drives this store: standing by to take over when it stops") + "\n"
+    )
+    while not await store.take_engine_lock():
+        await asyncio.sleep(poll_s)
+    sys.stderr.write(_("the other server stopped: taking over this store") + "\n")
 
 
 def _start_tracing(config: Settings, bus: EventBus) -> TraceExport | None:

@@ -397,6 +397,16 @@ class Store(
         """True when the store answers (for `/readyz`)."""
         ...
 
+    async def take_engine_lock(self) -> bool:
+        """Take this store's engine lock unless another live process holds it; True when held.
+
+        One server's engine drives a store at a time: it resumes every active run and fires the
+        schedules, so a second one would run them twice.  Another server on the same store
+        polls this and takes over when the holder stops or dies (the lock goes with its
+        process: a file lock, a PostgreSQL session).  Held until `close`.
+        """
+        ...
+
 
 def describe(store: Any) -> str:
     """A short, credential-free name of a store for logs."""

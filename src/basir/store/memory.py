@@ -153,6 +153,10 @@ class MemoryStore(MemoryReportReads, MemoryMetricHistory, MemoryAudit):
         """Refuse further writes (every write is already applied)."""
         self._closed = True
 
+    async def take_engine_lock(self) -> bool:
+        """Always held: a memory store belongs to the one process that made it."""
+        return True
+
     async def ping(self) -> bool:
         """Always answers while open."""
         return not self._closed

@@ -61,6 +61,7 @@ T = TypeVar("T")
 # Advisory lock keys (64-bit), "basir" in ASCII plus a small number per purpose.
 SCHEMA_LOCK_KEY = 0x6261736972_0001
 EVENTS_LOCK_KEY = 0x6261736972_0002
+ENGINE_LOCK_KEY = 0x6261736972_0003  # session-level: `take_engine_lock`
 WORKFLOW_LOCK_PREFIX = "basir.workflow:"
 KV_LOCK_PREFIX = "basir.kv:"  # `kv_put_checked`: one lock per kind of document
 
@@ -89,6 +90,7 @@ class PostgresStore(AuditReads, SqlReads):
         self._pool = {"pool_size": pool_size, "max_overflow": max_overflow}
         self.kv_changes = KvChanges()  # for in-memory caches of documents
         self._engine: AsyncEngine | None = None
+        self._engine_lock: AsyncConnection | None = None  # the session holding the engine lock
         self._busy = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -119,7 +121,27 @@ class PostgresStore(AuditReads, SqlReads):
         if engine is None:
             return
         await self._idle.wait()
+        lock, self._engine_lock = self._engine_lock, None
+        if lock is not None:
+            await lock.close()  # back to the pool, whose sessions `dispose` ends: unlocked
         await engine.dispose()
+
+    async def take_engine_lock(self) -> bool:
+        """A session-level advisory lock on a connection kept for it: PostgreSQL drops it when
+        that session ends, as when this process dies (its socket closes)."""
+        if self._engine_lock is not None:
+            return True
+        async with self._tracked() as engine:
+            conn, held = await engine.connect(), False
+            try:
+                query = sa.select(sa.func.pg_try_advisory_lock(ENGINE_LOCK_KEY))
+                held = bool((await conn.execute(query)).scalar())
+                await conn.commit()  # not left idle in a transaction; the lock stays
+            finally:
+                if not held:
+                    await conn.close()
+        self._engine_lock = conn if held else None
+        return held
 
     async def ping(self) -> bool:
         """True when the database answers `SELECT 1`."""

@@ -11,6 +11,8 @@ current schema revision, or creating a new one, does not import SQLAlchemy.
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Hashable, Sequence
@@ -135,6 +137,7 @@ class SqliteStore(audit_sql.AuditReads, SqlReads):
         self._local = threading.local()
         self._lock = threading.Lock()
         self._schedule_writes = 0  # `schedules_token`: every schedule write but a tick's
+        self._engine_lock: int | None = None  # the descriptor holding `take_engine_lock`
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -178,6 +181,24 @@ class SqliteStore(audit_sql.AuditReads, SqlReads):
         for conn in conns:
             conn.close()
         self._local = threading.local()
+        lock, self._engine_lock = self._engine_lock, None
+        if lock is not None:
+            os.close(lock)  # releases the engine lock
+
+    async def take_engine_lock(self) -> bool:
+        """`flock` on `<store file>.engine-lock`, through a descriptor of its own: the kernel
+        drops it when this process ends however it ends (close-on-exec: no task inherits it)."""
+        if self._engine_lock is not None:
+            return True
+        path = self.path.with_name(self.path.name + ".engine-lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held by another process
+            os.close(fd)
+            return False
+        self._engine_lock = fd
+        return True
 
     async def ping(self) -> bool:
         """True when a reader answers `SELECT 1`."""

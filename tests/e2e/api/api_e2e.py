@@ -44,6 +44,10 @@ class Server:
 
     def start(self) -> Server:
         """Start and wait until `/readyz` answers."""
+        return self.launch().wait_ready()
+
+    def launch(self) -> Server:
+        """Start the process without waiting for it to serve."""
         log = (self.home / "server.out").open("a")
         self.process = subprocess.Popen(
             [BASIR, "server", "--port", str(self.port), *self.args],
@@ -53,6 +57,11 @@ class Server:
             text=True,
             start_new_session=True,
         )
+        return self
+
+    def wait_ready(self) -> Server:
+        """Wait until `/readyz` answers (an AssertionError if the process exits first)."""
+        assert self.process is not None
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
