@@ -264,6 +264,14 @@ class Schedule(Strict):
             raise SpecValueError(
                 IssueCode.INVALID_VALUE, _("end must come after start in a schedule")
             )
+        if self.catchup_limit is not None and self.catchup != "all":
+            # Only `catchup: all` runs several missed fires: a cap on anything else would be
+            # accepted and ignored (DESIGN invariant 7).
+            raise SpecValueError(
+                IssueCode.INVALID_VALUE,
+                _("catchup_limit caps catchup: all; set catchup: all or remove catchup_limit"),
+                at=("catchup_limit",),
+            )
         return self
 
     def window(self) -> tuple[float | None, float | None]:

@@ -1,0 +1,69 @@
+"""Bad `on.schedule` entries through the real `basir` executable: located, localised, exit 2.
+
+Each case is a field that was accepted with an unclear message or accepted and ignored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cli_helpers import Cli, write
+
+ENTRY = """\
+name: nightly
+on:
+  schedule:
+    - {entry}
+tasks:
+  - {{id: a, uses: noop}}
+"""
+
+
+def _arabic(text: str) -> bool:
+    return any("\u0600" <= ch <= "\u06ff" for ch in text)
+
+
+@pytest.mark.parametrize(
+    ("entry", "field", "message"),
+    [
+        (
+            '{cron: "0 2 * * *", start: notadate}',
+            "on.schedule[0].start",
+            "must be a date and time (ISO 8601) or a Unix timestamp, got notadate",
+        ),
+        (
+            '{cron: "0 2 * * *", catchup_limit: 3}',
+            "on.schedule[0].catchup_limit",
+            "catchup_limit caps catchup: all; set catchup: all or remove catchup_limit",
+        ),
+        (
+            '{cron: "0 2 * * *", catchup: none, catchup_limit: 3}',
+            "on.schedule[0].catchup_limit",
+            "catchup_limit caps catchup: all; set catchup: all or remove catchup_limit",
+        ),
+    ],
+)
+def test_a_bad_schedule_entry_is_refused_where_it_is(
+    cli: Cli, tmp_path: Path, entry: str, field: str, message: str
+) -> None:
+    path = write(tmp_path / "nightly.yaml", ENTRY.format(entry=entry))
+    done = cli("validate", str(path))
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.splitlines()
+    assert line == f"{path}:4:{line.split(':')[2]}: {field}: {message}"
+    arabic = cli("--lang", "ar", "validate", str(path))
+    assert arabic.returncode == 2
+    [arabic_line] = arabic.stderr.splitlines()
+    assert field in arabic_line and _arabic(arabic_line.split(field, 1)[1]), arabic_line
+    # Refused when applied too, and nothing is stored.
+    assert cli("workflows", "apply", str(path)).returncode == 2
+    listed = cli("schedules", "list", "--json")
+    assert listed.returncode == 0 and '"items": []' in listed.stdout
+
+
+def test_catchup_limit_with_catchup_all_is_accepted(cli: Cli, tmp_path: Path) -> None:
+    entry = '{cron: "0 2 * * *", catchup: all, catchup_limit: 3, start: 2026-01-01T00:00}'
+    path = write(tmp_path / "nightly.yaml", ENTRY.format(entry=entry))
+    done = cli("validate", str(path))
+    assert done.returncode == 0, done.stderr
