@@ -42,6 +42,19 @@ def _arabic(text: str) -> bool:
             "on.schedule[0].catchup_limit",
             "catchup_limit caps catchup: all; set catchup: all or remove catchup_limit",
         ),
+        (
+            # A fire would come due after the next one, which the clock then counts as missed.
+            '{cron: "* * * * * *", jitter: 3s}',
+            "on.schedule[0].jitter",
+            "jitter 3s is longer than the 1s between two fires of cron * * * * * *:"
+            " use a jitter of at most 1s",
+        ),
+        (
+            '{cron: "0 9 * * 1-5", timezone: Asia/Riyadh, jitter: 36h}',
+            "on.schedule[0].jitter",
+            "jitter 36h is longer than the 1d between two fires of cron 0 9 * * 1-5:"
+            " use a jitter of at most 1d",
+        ),
     ],
 )
 def test_a_bad_schedule_entry_is_refused_where_it_is(
@@ -62,8 +75,17 @@ def test_a_bad_schedule_entry_is_refused_where_it_is(
     assert listed.returncode == 0 and '"items": []' in listed.stdout
 
 
-def test_catchup_limit_with_catchup_all_is_accepted(cli: Cli, tmp_path: Path) -> None:
-    entry = '{cron: "0 2 * * *", catchup: all, catchup_limit: 3, start: 2026-01-01T00:00}'
+@pytest.mark.parametrize(
+    "entry",
+    [
+        '{cron: "0 2 * * *", catchup: all, catchup_limit: 3, start: 2026-01-01T00:00}',
+        '{cron: "* * * * * *", jitter: 1s}',  # as long as the gap: still before the next fire
+        '{cron: "0 9 * * 1-5", jitter: 1d}',
+    ],
+)
+def test_the_same_fields_within_their_limits_are_accepted(
+    cli: Cli, tmp_path: Path, entry: str
+) -> None:
     path = write(tmp_path / "nightly.yaml", ENTRY.format(entry=entry))
     done = cli("validate", str(path))
     assert done.returncode == 0, done.stderr
