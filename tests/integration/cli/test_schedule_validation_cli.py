@@ -89,3 +89,32 @@ def test_the_same_fields_within_their_limits_are_accepted(
     path = write(tmp_path / "nightly.yaml", ENTRY.format(entry=entry))
     done = cli("validate", str(path))
     assert done.returncode == 0, done.stderr
+
+
+EVERY_SECOND = """\
+name: tick
+on:
+  schedule: [{cron: "* * * * * *", timezone: Asia/Riyadh}]
+tasks:
+  - {id: a, uses: noop}
+"""
+
+
+def test_a_backfill_larger_than_a_request_is_refused_not_cut(cli: Cli, tmp_path: Path) -> None:
+    assert cli("workflows", "apply", str(write(tmp_path / "t.yaml", EVERY_SECOND))).returncode == 0
+    window = ("--from", "2026-01-01T00:00:00", "--to", "2026-01-01T01:00:00")
+    refused = cli("schedules", "backfill", "tick", *window, "--json")
+    assert refused.returncode == 2
+    assert refused.stdout == ""
+    assert refused.stderr.strip() == (
+        "error: the window from 2026-01-01T00:00:00 to 2026-01-01T01:00:00 holds more than"
+        " 1000 fires of tick:0: ask for a shorter one (the first 1000 end at"
+        " 2026-01-01T00:16:39+03:00)"
+    )
+    arabic = cli("--lang", "ar", "schedules", "backfill", "tick", *window)
+    assert arabic.returncode == 2 and _arabic(arabic.stderr), arabic.stderr
+    # Nothing was stored: the window's first 1000 fires are asked for on their own.
+    first = ("--from", "2026-01-01T00:00:00", "--to", "2026-01-01T00:16:39")
+    asked = cli("schedules", "backfill", "tick", *first, "--json")
+    assert asked.returncode == 0, asked.stderr
+    assert '"fires": 1000' in asked.stdout
