@@ -112,6 +112,18 @@ def test_run_at_backfill_and_deadlines(server_factory: Any) -> None:
         until(lambda: len(runs(client, "slow")) == 1)
         [delayed] = runs(client, "slow")
         assert datetime.fromisoformat(delayed["created_at"]) >= at
+        # A one-off is paused and resumed by the id `list` shows, over REST and the CLI.
+        later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+        far = client.post("/api/v1/workflows/slow/runs", json={"run_at": later}).json()["id"]
+        assert far.startswith("slow:at:")
+        held = server.cli("schedules", "pause", far, "--json")
+        assert held.returncode == 0, held.stderr
+        assert '"paused": true' in held.stdout
+        freed = client.post(f"/api/v1/schedules/{far}/resume")
+        assert freed.status_code == 200, freed.text
+        assert freed.json()["items"][0]["paused"] is False
+        upcoming = client.get(f"/api/v1/schedules/{far}/next").json()["items"]
+        assert upcoming[0]["next"] == [later]
         bad = client.post("/api/v1/workflows/slow/runs", json={"run_at": "yesterday"})
         assert (bad.status_code, bad.json()["code"]) == (422, "request.invalid")
         assert "ISO 8601" in bad.json()["errors"][0]["message"]
