@@ -25,12 +25,15 @@ def _print(items: list[dict[str, Any]], json_out: bool) -> None:
     if json_out:
         sys.stdout.write(json.dumps({"items": items}, ensure_ascii=False, indent=2) + "\n")
         return
+    from rich import box
     from rich.table import Table
 
-    table = Table(
-        _("id"), _("workflow"), _("cron"), _("time zone"), _("paused"), _("last fire"),
-        _("next fire"),
-    )  # fmt: skip
+    table = Table(box=box.SIMPLE_HEAD, padding=0, pad_edge=False)  # the box puts a space between
+    for title in (_("id"), _("workflow"), _("cron"), _("time zone"), _("paused")):
+        table.add_column(title, overflow="fold")
+    # Times are never cut short: the other columns fold onto more lines first.
+    table.add_column(_("last fire"), overflow="fold")
+    table.add_column(_("next fire"), no_wrap=True)
     for item in items:
         table.add_row(
             item["id"],
@@ -111,6 +114,42 @@ async def _local_stats(window: str) -> dict[str, Any]:
         return await scheduler_analytics(store, seconds)
 
 
+def _seconds(value: float | None) -> str:
+    """A wait in few characters: `12ms`, `2.5s`, `540s` (the JSON keeps the exact figure)."""
+    if value is None:
+        return ""
+    if value < 1:
+        return f"{value * 1000:.0f}ms"
+    return f"{value:.1f}s" if value < 60 else f"{value:.0f}s"
+
+
+def _stats_table(heading: str, groups: dict[str, dict[str, Any]]) -> Any:
+    """One row per priority class or per queue, every figure of the analytics."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, padding=0, pad_edge=False)  # the box puts a space between
+    table.add_column(heading, no_wrap=True)
+    for title in (
+        _("tasks"), _("p50"), _("p95"), _("p99"), _("longest"), _("/min"), _("throttled"),
+        _("preempted"), _("on time"),
+    ):  # fmt: skip
+        table.add_column(title, justify="right", no_wrap=True)
+    for name, group in groups.items():
+        waits = [group[k] for k in ("wait_p50_s", "wait_p95_s", "wait_p99_s", "longest_wait_s")]
+        rate = group["deadline_hit_rate"]
+        table.add_row(
+            name,
+            str(group["tasks"]),
+            *(_seconds(v) for v in waits),
+            f"{group['throughput_per_min']:g}",
+            _seconds(group["throttled_s"]),
+            str(group["preemptions"]),
+            "" if rate is None else f"{rate:.0%}",
+        )
+    return table
+
+
 def _stats(window: str, server: str | None, token: str | None, json_out: bool) -> None:
     if server is None:
         data = _local_stats(window)
@@ -120,22 +159,8 @@ def _stats(window: str, server: str | None, token: str | None, json_out: bool) -
     if json_out:
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return
-    from rich.table import Table
-
-    table = Table(
-        _("class"), _("tasks"), _("wait p50"), _("wait p95"), _("wait p99"), _("longest wait"),
-        _("per minute"),
-    )  # fmt: skip
-    rows = [*data["classes"].items(), *data["queues"].items()]
-    for name, group in rows:
-        cells = [group[k] for k in ("wait_p50_s", "wait_p95_s", "wait_p99_s", "longest_wait_s")]
-        table.add_row(
-            name,
-            str(group["tasks"]),
-            *("" if v is None else f"{v:g}s" for v in cells),
-            f"{group['throughput_per_min']:g}",
-        )
-    out_console.print(table)
+    for heading, groups in ((_("class"), data["classes"]), (_("queue"), data["queues"])):
+        out_console.print(_stats_table(heading, groups))
     rate = data["deadlines"]["hit_rate"]
     shown = "-" if rate is None else f"{rate:.0%}"
     out_console.print(

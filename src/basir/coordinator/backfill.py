@@ -56,18 +56,16 @@ def parse_moment(text: str, zone: str) -> float:
 async def request_backfill(
     store: Store, name: str, start: str, end: str, max_active: int = 1, by: str | None = None
 ) -> list[dict[str, Any]]:
-    """Store a backfill of `[start, end]` for each schedule NAME means; returns the requests."""
+    """Store a backfill of `[start, end]` for each schedule NAME means; returns the requests.
+
+    Every schedule's window is checked before anything is stored: a bad one changes nothing.
+    """
     requests: list[dict[str, Any]] = []
     now = time.time()
-    for record in await find_schedules(store, name):
+    records = await find_schedules(store, name)
+    planned = [(record, _window(record, start, end, now)) for record in records]
+    for record, fires in planned:
         first, last = parse_moment(start, record.timezone), parse_moment(end, record.timezone)
-        if last < first or last > now:
-            raise BasirError(
-                "schedule.invalid_window",
-                _("a backfill window runs forward and ends in the past: from {start} to {end}",
-                  start=start, end=end),
-            )  # fmt: skip
-        fires = window_fires(record, first, last, MAX_BACKFILL_FIRES)
         key = f"{record.id}@{first!r}-{last!r}"
         doc = {"schedule": record.id, "fires": fires, "max_active": max_active, "done": False}
         await store.kv_put(KIND, key, doc)
@@ -82,6 +80,29 @@ async def request_backfill(
         await store.write(Batch(events=[event]))
         requests.append({"id": key, "schedule": record.id, "fires": len(fires)})
     return requests
+
+
+def _window(record: ScheduleRecord, start: str, end: str, now: float) -> list[float]:
+    """The logical fire times a backfill of `[start, end]` runs, or `schedule.invalid_window`:
+    the window runs backwards, ends in the future, or holds more than `MAX_BACKFILL_FIRES`
+    fires (refused rather than cut short, so no fire asked for is silently left out)."""
+    first, last = parse_moment(start, record.timezone), parse_moment(end, record.timezone)
+    if last < first or last > now:
+        raise BasirError(
+            "schedule.invalid_window",
+            _("a backfill window runs forward and ends in the past: from {start} to {end}",
+              start=start, end=end),
+        )  # fmt: skip
+    fires = window_fires(record, first, last, MAX_BACKFILL_FIRES + 1)
+    if len(fires) > MAX_BACKFILL_FIRES:
+        raise BasirError(
+            "schedule.invalid_window",
+            _("the window from {start} to {end} holds more than {limit} fires of {schedule}:"
+              " ask for a shorter one (the first {limit} end at {last})",
+              start=start, end=end, limit=MAX_BACKFILL_FIRES, schedule=record.id,
+              last=iso_in_zone(fires[MAX_BACKFILL_FIRES - 1], record.timezone)),
+        )  # fmt: skip
+    return fires
 
 
 class Backfiller:

@@ -106,3 +106,28 @@ def timezone_problem(name: str) -> str | None:
     return _(
         "unknown time zone {zone}: use an IANA name such as Asia/Riyadh or UTC", zone=name
     ) + suggest(name, _zone_names())
+
+
+# Fires walked at most to find a cron's closest two: enough for every period of a year.
+GAP_WALK_FIRES = 500
+
+
+@functools.lru_cache(maxsize=1024)
+def has_gap_within(expression: str, seconds: float) -> float | None:
+    """The first gap between two consecutive fires of `expression` that is `seconds` or less,
+    or None when there is none in the next `GAP_WALK_FIRES` fires (walked in wall time, from a
+    fixed day: the answer is the same on every machine).  Assumes a valid cron.
+    """
+    from cronsim import CronSim
+
+    sim = CronSim(cron_fields(expression), datetime(2001, 1, 1))
+    previous = None
+    for _step in range(GAP_WALK_FIRES):
+        try:
+            fire = next(sim)
+        except StopIteration:
+            return None
+        if previous is not None and (fire - previous).total_seconds() <= seconds:
+            return (fire - previous).total_seconds()
+        previous = fire
+    return None

@@ -21,7 +21,7 @@ from pydantic import (
 
 from basir.i18n import _
 from basir.spec.errors import IssueCode, SpecValueError
-from basir.spec.units import parse_duration, parse_size
+from basir.spec.units import format_duration, parse_duration, parse_size
 
 MAX_TASKS = 10_000
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
@@ -264,7 +264,38 @@ class Schedule(Strict):
             raise SpecValueError(
                 IssueCode.INVALID_VALUE, _("end must come after start in a schedule")
             )
+        if self.jitter > 0:
+            self._check_jitter()
+        if self.catchup_limit is not None and self.catchup != "all":
+            # Only `catchup: all` runs several missed fires: a cap on anything else would be
+            # accepted and ignored (DESIGN invariant 7).
+            raise SpecValueError(
+                IssueCode.INVALID_VALUE,
+                _("catchup_limit caps catchup: all; set catchup: all or remove catchup_limit"),
+                at=("catchup_limit",),
+            )
         return self
+
+    def _check_jitter(self) -> None:
+        """A jitter longer than the time between two fires would let a fire come due after
+        the next one: the clock would then count the earlier one as missed (`catchup`)."""
+        from basir.spec.cron import cron_problem, has_gap_within
+
+        if cron_problem(self.cron) is not None:
+            return  # reported on `cron` itself
+        gap = has_gap_within(self.cron, self.jitter - 1e-9)
+        if gap is not None:
+            raise SpecValueError(
+                IssueCode.INVALID_VALUE,
+                _(
+                    "jitter {jitter} is longer than the {gap} between two fires of cron {cron}:"
+                    " use a jitter of at most {gap}",
+                    jitter=format_duration(self.jitter),
+                    gap=format_duration(gap),
+                    cron=self.cron,
+                ),
+                at=("jitter",),
+            )
 
     def window(self) -> tuple[float | None, float | None]:
         """`start` and `end` as epoch seconds (a naive time is read in `timezone`)."""

@@ -40,6 +40,10 @@ def _boolean(ctx: _Ctx) -> str:
     return _("must be true or false")
 
 
+def _datetime(ctx: _Ctx) -> str:
+    return _("must be a date and time (ISO 8601) or a Unix timestamp")
+
+
 def _mapping(ctx: _Ctx) -> str:
     return _("must be a mapping of keys")
 
@@ -63,7 +67,9 @@ _BY_TYPE: dict[str, Callable[[_Ctx], str]] = {
     "none_required": lambda ctx: _("must be empty (null)"),
     "json_invalid": lambda ctx: _("the body is not valid JSON"),
     "string_pattern_mismatch": lambda ctx: _("does not have the expected form"),
-    "datetime_parsing": lambda ctx: _("must be a date and time (ISO 8601) or a Unix timestamp"),
+    "datetime_parsing": _datetime,
+    "datetime_from_date_parsing": _datetime,
+    "datetime_type": _datetime,
     "url_parsing": lambda ctx: _("must be a URL"),
     "url_scheme": lambda ctx: _("must be an http or https URL"),
     "greater_than": lambda ctx: _("must be greater than {limit}", limit=ctx.get("gt")),
@@ -93,6 +99,9 @@ _SHOWS_INPUT = frozenset(
         "bool_type",
         "bool_parsing",
         "string_type",
+        "datetime_parsing",
+        "datetime_from_date_parsing",
+        "datetime_type",
     }
 )
 

@@ -45,6 +45,17 @@ def parse_duration(value: object) -> float:
     return seconds
 
 
+def format_duration(seconds: float) -> str:
+    """A duration as the spec writes it, in its largest whole unit: `1d`, `90s`, `1.5s`."""
+    for unit in ("d", "h", "m", "s"):
+        count = seconds / _DURATION_FACTORS[unit]
+        if count >= 1 and count == int(count):
+            return f"{int(count)}{unit}"
+    if seconds >= 1:
+        return f"{seconds:g}s"
+    return f"{seconds * 1000:g}ms"
+
+
 def parse_size(value: object) -> int:
     """Bytes from `"512Mi"`-style text or a plain number of bytes; ValueError when malformed."""
     if isinstance(value, bool):

@@ -156,6 +156,8 @@ async def test_a_second_backfiller_does_not_double(
         ("2026-01-02", "2026-01-01", "schedule.invalid_window"),
         ("2026-01-01", "2999-01-01", "schedule.invalid_window"),
         ("yesterday", "2026-01-01", "schedule.invalid_time"),
+        # 1,441 hourly fires: more than a request holds, refused rather than cut to 1,000.
+        ("2026-01-01T00:00", "2026-03-02T00:00", "schedule.invalid_window"),
     ],
 )
 async def test_bad_windows_are_refused(

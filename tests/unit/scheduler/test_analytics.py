@@ -116,3 +116,33 @@ def test_preemptions_and_time_throttled_per_named_queue() -> None:
     assert (default["preemptions"], default["throttled_s"]) == (1, 0.0)
     low = result["classes"]["low"]
     assert (low["preemptions"], low["throttled_s"]) == (3, 4.0)
+
+
+def test_a_tasks_own_priority_and_deadline_place_it() -> None:
+    from basir.scheduler.analytics import TaskFacts
+
+    runs = [run("r", 20, deadline_at=NOW - 5, finished_at=NOW - 1)]
+    rows = [
+        task("r", "urgent", NOW - 30, NOW - 29),  # finished at NOW - 28: before its deadline
+        task("r", "plain", NOW - 30, NOW - 20),  # finished at NOW - 19: run deadline NOW - 5
+        task("r", "late", NOW - 30, NOW - 2),  # finished at NOW - 1: after NOW - 5
+        task("r", "stuck", NOW - 30, None, status="queued"),  # its deadline passed: missed
+    ]
+    own = {"urgent": TaskFacts(90, NOW - 27)}
+
+    def facts(record: RunRecord, row: TaskRecord) -> TaskFacts:
+        return own.get(row.task_id, TaskFacts(record.priority, record.deadline_at))
+
+    found = analytics(runs, {"r": rows}, NOW, 3600.0, facts)
+    critical, low = found["classes"]["critical"], found["classes"]["low"]
+    assert (critical["tasks"], critical["deadline_tasks"], critical["deadline_hit_rate"]) == (
+        1, 1, 1.0,
+    )  # fmt: skip
+    assert (low["tasks"], low["deadline_tasks"], low["deadline_met"]) == (2, 3, 1)
+    assert low["deadline_hit_rate"] == round(1 / 3, 4)
+    queue = found["queues"]["default"]
+    assert (queue["deadline_tasks"], queue["deadline_met"]) == (4, 2)
+    assert found["deadlines"] == {"runs": 1, "met": 0, "hit_rate": 0.0}
+    # Without facts, every task ranks with its run, as before.
+    plain = analytics(runs, {"r": rows}, NOW, 3600.0)
+    assert plain["classes"]["critical"]["tasks"] == 0 and plain["classes"]["low"]["tasks"] == 3

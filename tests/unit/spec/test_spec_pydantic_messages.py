@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -50,3 +52,20 @@ def test_unknown_types_are_left_to_the_caller() -> None:
 def test_long_values_are_cut() -> None:
     assert short_input("x" * 50) == "x" * 37 + "…"
     assert short_input(12) == "12"
+
+
+class _When(BaseModel):
+    at: datetime
+
+
+@pytest.mark.parametrize("given", ["notadate", "yesterday", "2026-13-01", [1]])
+def test_every_bad_date_and_time_gets_our_message(given: object) -> None:
+    with pytest.raises(ValidationError) as caught:
+        _When.model_validate({"at": given})
+    (error,) = caught.value.errors()
+    assert pydantic_message(dict(error)) == (
+        "must be a date and time (ISO 8601) or a Unix timestamp"
+    )
+    with use_locale("ar"):
+        assert pydantic_message(dict(error)) is not None
+        assert "ISO 8601" in str(pydantic_message(dict(error)))

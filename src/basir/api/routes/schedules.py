@@ -23,7 +23,11 @@ from basir.scheduler.analytics import parse_window
 
 router = APIRouter(prefix="/api/v1", tags=["schedules"], responses=problem_responses(401, 403))
 
-ScheduleName = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}(:[0-9]{1,3})?$")]
+# A workflow name, or a schedule id from the list: `<workflow>:<position>` of an `on.schedule`
+# entry, `<workflow>:at:<token>` of a one-off `run_at`.
+ScheduleName = Annotated[
+    str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}(:[0-9]{1,3}|:at:[0-9a-f]{12})?$")
+]
 
 
 @router.get(
