@@ -183,6 +183,10 @@ class RunSummary(BaseModel):
     status: str
     priority: int
     trigger: str
+    logical_time: str = Field(
+        description="the time the run stands for: a scheduled or backfilled run's fire in its"
+        " schedule's offset (2026-12-02T02:00:00+03:00), else when it was created"
+    )
     created_by: str | None = None
     error: str | None = None
     created_at: str | None = None

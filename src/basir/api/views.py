@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
+from basir.engine.report import iso, logical_time
 from basir.store.audit_records import AuditEntry
 from basir.store.records import RunRecord, TaskRecord, WorkflowVersion
-
-
-def iso(timestamp: float | None) -> str | None:
-    """Unix seconds → ISO 8601 in UTC with a `Z` (None stays None)."""
-    if timestamp is None:
-        return None
-    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
 
 
 def workflow_summary(workflow: WorkflowVersion) -> dict[str, Any]:
@@ -46,6 +39,7 @@ def run_summary(run: RunRecord) -> dict[str, Any]:
         "status": str(run.status),
         "priority": run.priority,
         "trigger": run.trigger,
+        "logical_time": logical_time(run),
         "created_by": run.created_by,
         "error": run.error,
         "created_at": iso(run.created_at),

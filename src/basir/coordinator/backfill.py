@@ -179,14 +179,15 @@ class Backfiller:
         started: list[str] = []
         for logical in pending[:budget]:
             run_id = backfill_run_id(record.id, logical)
+            at = iso_in_zone(logical, record.timezone)
             insert = await self._new_run(record, now, run_id)
-            insert.run.trigger = "backfill"
+            insert.run.trigger, insert.run.logical_time = "backfill", at
             event = EventRecord(
                 type="schedule.backfilled",
                 subject=f"schedules/{record.id}",
                 time=now,
                 data={"schedule": record.id, "workflow": record.workflow, "run_id": run_id,
-                      "at": iso_in_zone(logical, record.timezone)},
+                      "at": at},
                 run_id=run_id,
                 workflow=record.workflow,
             )  # fmt: skip

@@ -388,6 +388,7 @@ class Scheduler:
                 )
                 continue
             run_id = insert.run.id
+            insert.run.logical_time = at
             run_ids.append(run_id)
             batch.changes.append(insert)
             batch.events.append(_fired_event(record, now, at, run_id))

@@ -6,6 +6,7 @@ from collections import ChainMap
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from basir.engine.report import logical_time
 from basir.engine.state import RunState, TaskState
 from basir.executors.environment import inherited_env
 
@@ -58,6 +59,8 @@ def expression_context(
             "workflow": run.record.workflow,
             "version": run.record.version,
             "priority": run.record.priority,
+            "trigger": run.record.trigger,
+            "logical_time": logical_time(run.record),
         },
         "env": env,
         "secrets": {},

@@ -16,6 +16,12 @@ def iso(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
 
 
+def logical_time(run: RunRecord) -> str:
+    """The time the run stands for: a scheduled or backfilled run's fire, in its schedule's
+    offset; when it was created (UTC) for any other run."""
+    return run.logical_time or iso(run.created_at) or ""
+
+
 def task_to_dict(task: TaskRecord, *, timestamps: bool = False) -> dict[str, Any]:
     """One entry of a run's `tasks` map: status, attempts, outputs (+ error, times)."""
     entry: dict[str, Any] = {
@@ -79,6 +85,7 @@ def run_to_dict(
             priority=run.priority,
             namespace=run.namespace,
             trigger=run.trigger,
+            logical_time=logical_time(run),
             created_by=run.created_by,
             created_at=iso(run.created_at),
             started_at=iso(run.started_at),

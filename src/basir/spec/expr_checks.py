@@ -3,7 +3,8 @@
 Each expression must parse, may only use the context names of its place (`item` only in a
 `foreach` task, `inputs` only in templates, …), may not read `secrets` or `signals` yet
 (`spec.unsupported`: they would always be empty), and its static references must exist:
-`params.x` a declared parameter, `inputs.x` a declared input, `tasks.x` a task that the
+`params.x` a declared parameter, `inputs.x` a declared input, `run.x` a field of a run
+(`RUN_FIELDS`), `tasks.x` a task that the
 current task needs, directly or transitively (otherwise its outputs may not exist yet).
 """
 
@@ -31,6 +32,8 @@ from basir.spec.shell_script import refusals
 TASK_ROOTS = frozenset({"params", "tasks", "run", "env", "secrets", "signals"})
 WORKFLOW_ROOTS = frozenset({"params", "run", "env", "secrets", "signals"})
 TEMPLATE_ROOTS = frozenset({"inputs", "run", "env", "secrets", "signals", "item", "index"})
+# What `run.<field>` may read (`engine.context.expression_context`).
+RUN_FIELDS = frozenset({"id", "workflow", "version", "priority", "trigger", "logical_time"})
 # Names every place may use once their features land; until then an expression reading them
 # would get nothing, so it is refused (`spec.unsupported`).
 PLANNED_ROOTS: dict[str, Callable[[str], str]] = {
@@ -60,6 +63,14 @@ def _short(source: str) -> str:
 
 
 def _key_problems(source: str, scope: Scope) -> Iterator[tuple[str, str]]:
+    for key in sorted(referenced_keys(source, "run") - RUN_FIELDS):
+        message = _(
+            "unknown run field {name} in {expr}; a run has: {names}",
+            name=key,
+            expr=_short(source),
+            names=", ".join(sorted(RUN_FIELDS)),
+        )
+        yield IssueCode.UNKNOWN_REFERENCE, message + suggest(key, RUN_FIELDS)
     for root, allowed in scope.keys.items():
         for key in sorted(referenced_keys(source, root)):
             if key not in allowed:

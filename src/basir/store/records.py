@@ -71,6 +71,9 @@ class RunRecord:
     created_by: str | None = None
     error: str | None = None
     namespace: str = "default"
+    # The time a scheduled or backfilled run stands for (its fire), ISO 8601 in the
+    # schedule's own offset; None for the runs nothing scheduled.
+    logical_time: str | None = None
 
 
 @dataclass(slots=True)

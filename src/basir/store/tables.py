@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # The Alembic revision these tables correspond to (the head of `migrations/versions`).
-SCHEMA_REVISION = "0011"
+SCHEMA_REVISION = "0012"
 
 # SQLite only makes `INTEGER PRIMARY KEY` an alias of the rowid; PostgreSQL wants 64 bits.
 EventId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -56,6 +56,7 @@ runs = sa.Table(
     sa.Column("created_by", sa.String(), nullable=True),
     sa.Column("error", sa.Text(), nullable=True),
     sa.Column("namespace", sa.String(), nullable=False),
+    sa.Column("logical_time", sa.String(), nullable=True),
     sa.Index(None, "status"),
     sa.Index(None, "workflow", "created_at"),
     # Listing pages newest first with `id` as the tiebreak of equal timestamps.

@@ -112,6 +112,7 @@ def test_run_at_backfill_and_deadlines(server_factory: Any) -> None:
         until(lambda: len(runs(client, "slow")) == 1)
         [delayed] = runs(client, "slow")
         assert datetime.fromisoformat(delayed["created_at"]) >= at
+        assert delayed["logical_time"] == at.isoformat()  # the time it was asked for
         # A one-off is paused and resumed by the id `list` shows, over REST and the CLI.
         later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
         far = client.post("/api/v1/workflows/slow/runs", json={"run_at": later}).json()["id"]
@@ -155,6 +156,10 @@ def test_run_at_backfill_and_deadlines(server_factory: Any) -> None:
         assert sorted(e["data"]["at"] for e in done) == [
             f"2026-01-01T0{h}:00:00+03:00" for h in range(4)
         ]
+        # Each run knows the period it is for, in the list and in its own view.
+        assert sorted(r["logical_time"] for r in items) == sorted(e["data"]["at"] for e in done)
+        one = client.get(f"/api/v1/runs/{items[0]['run_id']}").json()
+        assert one["logical_time"] == items[0]["logical_time"]
         none_at_once = client.post(
             "/api/v1/schedules/hourly/backfill", json={**body, "max_active": 0}
         )

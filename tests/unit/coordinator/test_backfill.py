@@ -73,6 +73,8 @@ async def test_backfill_runs_each_fire_once_within_its_budget(
     assert sorted(e.data["at"] for e in events) == [
         f"2026-01-01T0{h}:00:00+03:00" for h in range(4)
     ]
+    assert runs[expected].logical_time == "2026-01-01T00:00:00+03:00"  # the period it is for
+    assert {runs[e.run_id or ""].logical_time for e in events} == {e.data["at"] for e in events}
     for run_id in second:
         await engine.cancel_run(run_id)
     assert await clock.backfiller.step(time.time()) == []

@@ -63,6 +63,7 @@ async def test_a_due_schedule_fires_one_run(setup: tuple[MemoryStore, Engine]) -
     [fired] = await events_of(store)
     assert fired.type == "schedule.fired" and fired.data["run_id"] == run_id
     assert fired.data["at"] == "2027-01-15T09:00:00+01:00"
+    assert finished.logical_time == "2027-01-15T09:00:00+01:00"  # the run knows its fire
     record = await store.get_schedule("nightly:0")
     assert record is not None and record.next_fire_at == T0 + 60 and record.last_run_id == run_id
 
@@ -198,8 +199,12 @@ async def test_one_tick_on_sqlite_fires_many_and_a_pause_mid_tick_holds(
         assert {by_schedule[f"wide:{i}"].last_run_id for i in range(60) if i != 7} == set(started)
         fired = [e for e in await store.list_events(limit=1000) if e.type == "schedule.fired"]
         assert len(fired) == 59 and "wide:7" not in {e.data["schedule"] for e in fired}
+        at = {e.data["run_id"]: e.data["at"] for e in fired}
         for run_id in started:
-            assert (await engine.wait(run_id)).status == "succeeded"
+            finished = await engine.wait(run_id)
+            assert finished.status == "succeeded"
+            stored = await store.get_run(run_id)  # read back through the SQLite columns
+            assert stored is not None and stored.logical_time == at[run_id] == finished.logical_time
         assert await clock.tick(due_at + 1) == []  # nothing fires twice
     finally:
         await engine.stop(0.0)

@@ -177,6 +177,20 @@ def test_references_must_exist_and_be_upstream() -> None:
     ]
 
 
+def test_run_fields_must_exist() -> None:
+    ok = (
+        "name: x\ntasks:\n  - id: a\n    run: echo ${{ run.logical_time }} ${{ run.trigger }}"
+        " ${{ run['id'] }} ${{ run.workflow }} ${{ run.version }} ${{ run.priority }}\n"
+    )
+    load_workflow(ok)
+    bad = "name: x\ntasks:\n  - {id: a, run: 'echo ${{ run.logical_date }}'}\n"
+    assert messages(bad) == [
+        "w.yaml:3:13: tasks[0].run: unknown run field logical_date in run.logical_date; a run"
+        " has: id, logical_time, priority, trigger, version, workflow (did you mean logical_time?)"
+    ]
+    assert issues(bad) == [("spec.unknown_reference", 3, 13)]
+
+
 def test_transitive_needs_may_be_read() -> None:
     text = (
         "name: x\ntasks:\n"

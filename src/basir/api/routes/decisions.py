@@ -10,8 +10,8 @@ from starlette.responses import Response
 from basir.api.deps import Operator, Reader, json_response
 from basir.api.problems import problem_responses
 from basir.api.schemas import DECISION_ID_PATTERN, DecisionIn, DecisionOut, DecisionView
-from basir.api.views import iso
 from basir.coordinator.decisions import DecisionRequest
+from basir.engine.report import iso
 
 router = APIRouter(prefix="/api/v1", tags=["decisions"], responses=problem_responses(401, 403))
 

@@ -21,6 +21,7 @@ from basir.api import views
 from basir.api.deps import Reader
 from basir.api.export_parquet import as_parquet, check_parquet_available
 from basir.api.problems import problem_responses
+from basir.engine.report import iso
 from basir.errors import BasirError
 from basir.i18n import _
 from basir.monitoring.report_source import parse_moment
@@ -65,9 +66,9 @@ def task_row(task: TaskRecord) -> dict[str, Any]:
         "attempts": task.attempts,
         "error": task.error,
         "parent_id": task.parent_id,
-        "queued_at": views.iso(task.queued_at),
-        "started_at": views.iso(task.started_at),
-        "finished_at": views.iso(task.finished_at),
+        "queued_at": iso(task.queued_at),
+        "started_at": iso(task.started_at),
+        "finished_at": iso(task.finished_at),
     }
 
 
