@@ -129,24 +129,39 @@ def _missed_reason(record: ScheduleRecord, logical: float) -> str:
 
 
 def _catchup(record: ScheduleRecord, due: list[float], now: float, plan: Plan) -> list[float]:
-    """The due fires that catchup lets run; the others are skipped into `plan`."""
+    """The due fires that run; the others are skipped into `plan`, each saying why.
+
+    A fire at most `MISFIRE_GRACE_S` late (its jitter included) is on time and runs whatever
+    the policy: a busy loop or a slow store is no outage.  Older fires, and those that came
+    due while the schedule was paused, were missed: `none` runs none of them, `latest` the
+    newest when no on-time fire follows it, `all` the newest `catchup_limit` (all by default).
+    With `overlap: skip` only the newest on-time fire can run; the older ones would overlap it.
+    """
     if not due:
         return []
-    policy = record.options.get("catchup", "latest")
-    latest = due[-1]
-    on_time = now - (latest + jitter_s(record.id, latest, record.options.get("jitter", 0.0)))
-    running: list[float]
+    options = record.options
+    jitter, paused_at = options.get("jitter", 0.0), record.paused_at
+    missed = [
+        fire
+        for fire in due
+        if now - (fire + jitter_s(record.id, fire, jitter)) > MISFIRE_GRACE_S
+        or (paused_at is not None and fire >= paused_at)
+    ]
+    on_time = [fire for fire in due if fire not in missed]
+    policy = options.get("catchup", "latest")
     if policy == "all":
-        limit = record.options.get("catchup_limit") or len(due)
-        running = due[-limit:]
-    elif policy == "latest" or on_time <= MISFIRE_GRACE_S:
-        running = [latest]
+        caught = missed[-(options.get("catchup_limit") or len(missed) or 1) :] if missed else []
+    elif policy == "latest" and not on_time:
+        caught = missed[-1:]
     else:
-        running = []
-    for logical in due:
-        if logical not in running:
+        caught = []
+    for logical in missed:
+        if logical not in caught:
             plan.skipped.append((logical, _missed_reason(record, logical)))
-    return running
+    if options.get("overlap", "skip") == "skip" and len(on_time) > 1:
+        plan.skipped.extend((logical, "overlap") for logical in on_time[:-1])
+        on_time = on_time[-1:]
+    return caught + on_time
 
 
 def plan(

@@ -33,8 +33,22 @@ def test_on_time_fire_moves_the_clock() -> None:
 def test_catchup_latest_runs_the_newest_missed_fire_and_skips_the_rest() -> None:
     decided = plan(record(), T0 + 600, previous_active=False)  # 10 minutes down
     assert decided.fire == [T0 + 600]
-    assert decided.skipped == [(T0 + 60 * i, "catchup") for i in range(10)]
+    # Missed: more than a minute late; T0 + 540, on time, would overlap the newest.
+    assert decided.skipped == [(T0 + 60 * i, "catchup") for i in range(9)] + [(T0 + 540, "overlap")]
     assert decided.next_fire_at == T0 + 660
+    hourly = record(cron="0 * * * *")  # next fire T0 + 3600 (T0 is a whole hour)
+    down = plan(hourly, T0 + 3 * 3600 + MISFIRE_GRACE_S + 1, previous_active=False)
+    assert down.fire == [T0 + 3 * 3600]  # all missed: the newest runs
+    assert down.skipped == [(T0 + 3600 * i, "catchup") for i in range(3)]
+
+
+def test_fires_late_only_by_a_busy_loop_all_run() -> None:
+    """Two fires due at once because the loop stalled a few seconds: neither was missed."""
+    every_second = record(cron="* * * * * *", overlap="allow")
+    stalled = plan(every_second, T0 + 1.5, previous_active=False)
+    assert stalled.fire == [T0, T0 + 1] and stalled.skipped == []
+    queued = plan(record(cron="* * * * * *", overlap="queue"), T0 + 1.5, False)
+    assert queued.fire == [T0] and queued.newly_queued == [T0 + 1] and queued.skipped == []
 
 
 def test_catchup_none_runs_nothing_late() -> None:
@@ -46,10 +60,11 @@ def test_catchup_none_runs_nothing_late() -> None:
 
 
 def test_catchup_all_runs_each_up_to_the_limit() -> None:
-    every = plan(record(catchup="all", overlap="allow"), T0 + 180, False)
-    assert every.fire == [T0, T0 + 60, T0 + 120, T0 + 180]
-    capped = plan(record(catchup="all", catchup_limit=2, overlap="allow"), T0 + 180, False)
-    assert capped.fire == [T0 + 120, T0 + 180]
+    now = T0 + 180 + MISFIRE_GRACE_S + 1  # T0 … T0 + 180 missed, T0 + 240 on time
+    every = plan(record(catchup="all", overlap="allow"), now, False)
+    assert every.fire == [T0, T0 + 60, T0 + 120, T0 + 180, T0 + 240]
+    capped = plan(record(catchup="all", catchup_limit=2, overlap="allow"), now, False)
+    assert capped.fire == [T0 + 120, T0 + 180, T0 + 240]  # the limit counts missed ones
     assert [t for t, _r in capped.skipped] == [T0, T0 + 60]
 
 
