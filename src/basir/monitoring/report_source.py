@@ -13,7 +13,7 @@ from collections import defaultdict
 
 from basir.errors import BasirError
 from basir.i18n import _
-from basir.monitoring.history_query import parse_time
+from basir.monitoring.history_query import bounded, parse_time
 from basir.monitoring.report import PerformanceReport, ReportBuilder
 from basir.monitoring.report_aggregate import report_of
 from basir.spec.units import parse_duration
@@ -29,21 +29,16 @@ def parse_moment(text: str | None, field_name: str, now: float) -> float | None:
     if text is None or not text.strip():
         return None
     try:
-        return now - parse_duration(text.strip())
+        ago = now - parse_duration(text.strip())
     except (ValueError, TypeError):
-        pass
+        ago = None
     try:
-        return parse_time(text, field_name)
+        return parse_time(text, field_name) if ago is None else bounded(ago, field_name)
     except BasirError as exc:
         raise BasirError(
             "report.bad_window",
             _("this report window is not valid"),
-            details=[
-                {
-                    "field": field_name,
-                    "message": _("not an ISO 8601 time, epoch seconds or a duration such as 7d"),
-                }
-            ],
+            details=[{"field": field_name, "message": exc.details[0]["message"]}],
         ) from exc
 
 
