@@ -1,9 +1,10 @@
-"""Parquet for `/api/v1/export/{what}?format=parquet`: one row group per page, streamed.
+"""Parquet for `/api/v1/export/{what}?format=parquet`: row groups of 20,000 rows, streamed.
 
 pyarrow is an extra (`pip install 'basir[parquet]'`), imported only when Parquet is asked for;
 without it the request is refused (`export.parquet_unavailable`) and nothing else changes.
-Columns are the export's own: whole numbers as int64, nested values as JSON text, the rest as
-text, so every page has the same schema and a reader sees one table.
+Columns are the export's own: whole numbers as int64, a metric's value as float64, nested
+values as JSON text, the rest as text, so every page has the same schema and a reader sees
+one table.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from typing import Any
 from basir.errors import BasirError
 from basir.i18n import _
 
-INT_COLUMNS = frozenset({"version", "priority", "attempts"})
+INT_COLUMNS = frozenset({"version", "priority", "attempts", "resolution_s"})
+FLOAT_COLUMNS = frozenset({"value"})  # a metric point's value
 # Rows per row group: what the writer holds before it writes (a few MB of Arrow data) against
 # the metadata it keeps per row group until the footer.  See `as_parquet`.
 ROW_GROUP_ROWS = 20_000
@@ -101,6 +103,12 @@ def _text_column(values: tuple[Any, ...]) -> Any:
     return [_text(v) for v in values]
 
 
+def _arrow_type(pa: Any, column: str) -> Any:
+    if column in INT_COLUMNS:
+        return pa.int64()
+    return pa.float64() if column in FLOAT_COLUMNS else pa.string()
+
+
 def _dictionary_columns(page: list[tuple[Any, ...]], columns: tuple[str, ...]) -> list[str]:
     """The columns worth a dictionary, judged on the first page: those whose values repeat
     (a type, a status, a workflow).  Unique text (ids, times, data) is written plain: a
@@ -126,8 +134,8 @@ async def as_parquet(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = pa.schema([(c, pa.int64() if c in INT_COLUMNS else pa.string()) for c in columns])
-    ints = [c in INT_COLUMNS for c in columns]
+    schema = pa.schema([(c, _arrow_type(pa, c)) for c in columns])
+    ints = [c in INT_COLUMNS or c in FLOAT_COLUMNS for c in columns]
     sink = _Chunks()
     writer: Any = None
     held: list[Any] = []  # the Arrow tables of the row group being gathered
