@@ -105,7 +105,9 @@ def test_parse_time_and_step() -> None:
         parse_time("yesterday", "from")
 
 
-@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "1e400", "1e20", "-1e20"])
+@pytest.mark.parametrize(
+    "text", ["nan", "inf", "-inf", "1e400", "1e20", "-1e20", "-1", "1969-12-31T23:59:59Z"]
+)
 def test_times_out_of_range_are_refused_where_named(text: str) -> None:
     """`nan`, infinities and times past year 9999 used to reach the store (a 500, or an
     export that silently matched nothing)."""
