@@ -42,17 +42,22 @@ def parse_moment(text: str | None, field_name: str, now: float) -> float | None:
         ) from exc
 
 
-def window(since: str | None, until: str | None, now: float | None = None) -> tuple[float, float]:
-    """`[since, until)` of a report: until defaults to now, since to a week before until."""
+def window(
+    since: str | None, until: str | None, now: float | None = None, *, field_prefix: str = ""
+) -> tuple[float, float]:
+    """`[since, until)` of a report: until defaults to now, since to a week before until.
+    Errors name `since` and `until` after `field_prefix` (`query.` for the API)."""
     now = time.time() if now is None else now
-    end = parse_moment(until, "until", now) or now
-    start = parse_moment(since, "since", now)
+    end = parse_moment(until, f"{field_prefix}until", now) or now
+    start = parse_moment(since, f"{field_prefix}since", now)
     start = end - DEFAULT_WINDOW_S if start is None else start
     if start > end:
         raise BasirError(
             "report.bad_window",
             _("this report window is not valid"),
-            details=[{"field": "since", "message": _("since must not be after until")}],
+            details=[
+                {"field": f"{field_prefix}since", "message": _("since must not be after until")}
+            ],
         )
     return start, end
 

@@ -293,8 +293,8 @@ async def export(
                 details=[{"field": "query.workflow", "message": _("not allowed with audit")}],
             )
     now = time.time()
-    start = parse_moment(since, "since", now) or 0.0
-    end = parse_moment(until, "until", now) or now + 1
+    start = parse_moment(since, "query.since", now) or 0.0
+    end = parse_moment(until, "query.until", now) or now + 1
     if format_ == "parquet":
         check_parquet_available()
     if what == "metrics":

@@ -57,8 +57,8 @@ async def search(
         caller.ctx.store,
         caller.ctx.settings.logs_dir,
         q,
-        since=parse_moment(since, "since", now) or 0.0,
-        until=parse_moment(until, "until", now) or float("inf"),
+        since=parse_moment(since, "query.since", now) or 0.0,
+        until=parse_moment(until, "query.until", now) or float("inf"),
         workflow=workflow,
         limit=limit,
     )
