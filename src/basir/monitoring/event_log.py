@@ -40,27 +40,40 @@ STARTED = "task.started"
 TASK_ENDS = frozenset(
     {"task.succeeded", "task.failed", "task.cancelled", "task.skipped", "task.upstream_failed"}
 )
+RUN_ENDS = frozenset({"run.succeeded", "run.failed", "run.cancelled"})
 FOLLOWED = frozenset(LOGGED) | TASK_ENDS | {STARTED}
 
 
 class AttemptNumbers:
-    """The attempt each running task is on, from `task.started`; forgotten when it ends."""
+    """The attempt each running task is on, from `task.started`; forgotten when the task or
+    its run ends.  Bounded: a subscription that lagged may have missed those ends, so past
+    `MAX_RUNS` runs the oldest are forgotten (their lines then lack `attempt`)."""
+
+    MAX_RUNS = 10_000
 
     def __init__(self) -> None:
-        self._current: dict[tuple[str, str], int] = {}
+        self._runs: dict[str, dict[str, int]] = {}
 
     def see(self, event: EventRecord) -> int | None:
         """Note what `event` says of its task's attempt; the attempt it is about, if known."""
-        if event.run_id is None or event.task_id is None:
+        run_id, task_id = event.run_id, event.task_id
+        if run_id is None:
             return None
-        key = (event.run_id, event.task_id)
+        if task_id is None:
+            if event.type in RUN_ENDS:
+                self._runs.pop(run_id, None)
+            return None
         attempt = event.data.get("attempt")
         if event.type == STARTED and isinstance(attempt, int):
-            self._current[key] = attempt
+            tasks = self._runs.get(run_id)
+            if tasks is None:
+                if len(self._runs) >= self.MAX_RUNS:
+                    del self._runs[next(iter(self._runs))]
+                tasks = self._runs[run_id] = {}
+            tasks[task_id] = attempt
             return attempt
-        if event.type in TASK_ENDS:
-            return self._current.pop(key, None)
-        return self._current.get(key)
+        tasks = self._runs.get(run_id, {})
+        return tasks.pop(task_id, None) if event.type in TASK_ENDS else tasks.get(task_id)
 
 
 def log_event(event: EventRecord, attempt: int | None = None) -> None:
