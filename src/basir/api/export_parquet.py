@@ -26,6 +26,8 @@ FLOAT_COLUMNS = frozenset({"value"})  # a metric point's value
 # Rows per row group: what the writer holds before it writes (a few MB of Arrow data) against
 # the metadata it keeps per row group until the footer.  See `as_parquet`.
 ROW_GROUP_ROWS = 20_000
+# ... or fewer when the rows are wide (long errors, audit details): what is held stays bounded.
+ROW_GROUP_MAX_BYTES = 8 * 1024 * 1024
 # A column gets a dictionary when its first page has at most one distinct value in this many.
 DICTIONARY_MAX_DISTINCT_SHARE = 4
 
@@ -139,7 +141,7 @@ async def as_parquet(
     sink = _Chunks()
     writer: Any = None
     held: list[Any] = []  # the Arrow tables of the row group being gathered
-    held_rows = 0
+    held_rows = held_bytes = 0
     try:
         async for page in pages:
             if not page:
@@ -155,13 +157,15 @@ async def as_parquet(
                 pa.array(values if is_int else _text_column(values), type=field.type)
                 for values, is_int, field in zip(zip(*page, strict=True), ints, schema, strict=True)
             ]
-            held.append(pa.Table.from_arrays(arrays, schema=schema))
-            held_rows += len(page)
-            del page, arrays
-            if held_rows >= ROW_GROUP_ROWS:
+            table = pa.Table.from_arrays(arrays, schema=schema)
+            held.append(table)
+            held_rows += table.num_rows
+            held_bytes += table.nbytes
+            del page, arrays, table
+            if held_rows >= ROW_GROUP_ROWS or held_bytes >= ROW_GROUP_MAX_BYTES:
                 writer.write_table(pa.concat_tables(held), row_group_size=held_rows)
                 held.clear()
-                held_rows = 0
+                held_rows = held_bytes = 0
                 chunk = sink.drain()
                 release_freed_memory()
                 yield chunk

@@ -10,7 +10,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from basir.api.export_parquet import ROW_GROUP_ROWS, as_parquet
+from basir.api.export_parquet import ROW_GROUP_MAX_BYTES, ROW_GROUP_ROWS, as_parquet
 
 COLUMNS = ("id", "type", "attempts", "data")
 PAGE_ROWS = 2000
@@ -63,3 +63,18 @@ async def test_only_repeating_columns_get_a_dictionary() -> None:
 async def test_an_empty_export_is_a_file_with_the_columns() -> None:
     table = pq.read_table(io.BytesIO(await written(0)))
     assert table.num_rows == 0 and table.column_names == list(COLUMNS)
+
+
+async def test_wide_rows_make_smaller_row_groups() -> None:
+    """20,000 rows of 1 KB would hold 20 MB before writing: the bytes bound it too."""
+    wide = "x" * 1024
+
+    async def wide_pages() -> AsyncIterator[list[tuple[Any, ...]]]:
+        for start in range(0, ROW_GROUP_ROWS, PAGE_ROWS):
+            yield [(str(i), "t", 0, wide) for i in range(start, start + PAGE_ROWS)]
+
+    data = b"".join([chunk async for chunk in as_parquet(wide_pages(), COLUMNS)])
+    meta = pq.read_metadata(io.BytesIO(data))
+    assert meta.num_rows == ROW_GROUP_ROWS and meta.num_row_groups > 1
+    groups = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert max(groups) * 1024 <= ROW_GROUP_MAX_BYTES + PAGE_ROWS * 1100
