@@ -33,8 +33,7 @@ from typing import Any
 import httpx
 
 from basir.events.bus import EventBus
-from basir.i18n import _
-from basir.i18n.catalog import use_locale
+from basir.i18n import _, use_locale
 from basir.i18n.labels import N_
 from basir.monitoring import notify_apprise
 from basir.store.base import Store
