@@ -22,7 +22,7 @@ from basir.log_context import ATTEMPT_IDS
 
 LogFormat = Literal["auto", "json", "console"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
-ID_FIELDS = ("run_id", "task_id", "attempt", "workflow", "schedule_id")
+ID_FIELDS = ("run_id", "task_id", "attempt", "workflow", "schedule_id", "event_type")
 
 
 def worker_id() -> str:

@@ -47,6 +47,7 @@ from basir.dashboard import DashboardContext
 from basir.dashboard import mount as mount_dashboard
 from basir.engine.runtime import Engine
 from basir.monitoring.alert_manager import AlertManager
+from basir.monitoring.event_log import EventLogger
 from basir.monitoring.health_probe import gather
 from basir.monitoring.history import HistorySampler
 from basir.monitoring.http import HttpMetricsMiddleware
@@ -106,6 +107,7 @@ def create_app(
     assert ctx.alerts.notifier is not None
     reports = ctx.report_schedules = ReportScheduler(engine.store, ctx.alerts.notifier)
 
+    event_log = EventLogger(engine.bus)  # lifecycle lines with run/task/attempt ids
     sampler = HistorySampler(metrics, engine.store, interval_s=settings.metrics_interval_s)
     sweeper = LogSweeper(
         engine.store,
@@ -117,6 +119,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx.audit.start()  # the audit log's one writer
+        event_log.start()
         sampler.start()  # the built-in metric history, while the app serves
         sweeper.start()  # task log retention
         await ctx.alerts.start()  # the built-in alert rules
@@ -128,6 +131,7 @@ def create_app(
         await ctx.alerts.stop()
         await sampler.stop()
         await sweeper.stop()
+        await event_log.stop()
         ctx.shutdown.set()
         ctx.runs_cache.close()
         if ctx.pages_cache is not None:

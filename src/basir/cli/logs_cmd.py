@@ -56,9 +56,10 @@ def search(
 async def _search(text: str, workflow: str | None, since: str | None, limit: int) -> SearchResult:
     import time
 
-    from basir.monitoring.log_search import search_logs
+    from basir.monitoring.log_search import check_query, search_logs
     from basir.monitoring.report_source import parse_moment
 
+    check_query(text)
     config = settings()
     start = parse_moment(since, "since", time.time()) or 0.0
     async with opened_store(config) as store:

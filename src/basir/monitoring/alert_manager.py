@@ -18,6 +18,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 
+from basir.engine.attempts import CHILD_TRIGGER
 from basir.errors import NotFoundError
 from basir.events.bus import EventBus, Subscription
 from basir.i18n import _, use_locale
@@ -50,7 +51,7 @@ from basir.monitoring.notify import Notifier
 from basir.monitoring.overdue import OverdueWatch
 from basir.monitoring.rule_runner import RuleRunner
 from basir.store.base import Store
-from basir.store.records import AlertRecord, Batch, EventRecord
+from basir.store.records import AlertRecord, Batch, EventRecord, RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -255,25 +256,29 @@ class AlertManager:
         existing = await self.store.alert_get(alert_id(RUN_FAILED, event.run_id))
         firing: list[AlertRecord] = []
         error = None
+        run_failed = True
         if event.type == "run.succeeded":
             firing = await self.store.alert_list(
                 state=FIRING, workflow=event.workflow, limit=MAX_FIRING_PER_WORKFLOW
             )
         elif event.type == "run.failed":
-            error = await self._failure_of(event.run_id)
+            run = await self.store.get_run(event.run_id)
+            # A sub-workflow's run fails its parent's task, which may still be retried and
+            # succeed: the parent's final failure is the one to alert on, once.
+            run_failed = run is None or not run.trigger.startswith(CHILD_TRIGGER)
+            error = await self._failure_of(event.run_id, run) if run_failed else None
         silences = await self.silences()
         now = self.clock()
         deadline = await self.store.alert_get(alert_id(DEADLINE_MISSED, event.run_id))
         lost = await self.store.alert_get(alert_id(WORKER_LOST, event.run_id))
         return [
-            *on_run_event(event, existing, firing, error, silences, now),
+            *(on_run_event(event, existing, firing, error, silences, now) if run_failed else ()),
             *on_deadline_event(event, deadline, silences, now),
             *on_worker_lost_event(event, lost, silences, now),
         ]
 
-    async def _failure_of(self, run_id: str) -> str | None:
+    async def _failure_of(self, run_id: str, run: RunRecord | None) -> str | None:
         """Why a run failed: its own error, else its first failed task's (`task: error`)."""
-        run = await self.store.get_run(run_id)
         if run is not None and run.error:
             return run.error
         for task in await self.store.get_tasks(run_id):

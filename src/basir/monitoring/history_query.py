@@ -27,6 +27,9 @@ from basir.store.records import MetricPoint
 DEFAULT_RANGE_S = 3600.0
 MIN_STEP_S = 10
 MAX_POINTS_PER_SERIES = 11_000
+# The latest moment a query may name (9999-12-31T23:59:59Z); the earliest is 1970.  Past them a
+# time has no ISO 8601 form here, and `nan` or `inf` would match nothing or fail to print.
+MAX_EPOCH_S = 253_402_300_799.0
 _STEP = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _LABELS = operator.itemgetter(0)
@@ -58,10 +61,17 @@ def bad_query(field_name: str, message: str) -> BasirError:
     )
 
 
+def bounded(moment: float, field_name: str) -> float:
+    """`moment` when it is a time from 1970 to `MAX_EPOCH_S`, else a located error."""
+    if not 0 <= moment <= MAX_EPOCH_S:  # also False for nan
+        raise bad_query(field_name, _("this time is out of range: use one between 1970 and 9999"))
+    return moment
+
+
 def parse_time(text: str, field_name: str) -> float:
     """Epoch seconds from epoch seconds or an ISO 8601 time (UTC when it names no zone)."""
     try:
-        return float(text)
+        return bounded(float(text), field_name)
     except ValueError:
         pass
     try:
@@ -72,7 +82,7 @@ def parse_time(text: str, field_name: str) -> float:
         ) from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    return bounded(moment.timestamp(), field_name)
 
 
 def parse_step(text: str) -> int:
@@ -89,7 +99,7 @@ def parse_step(text: str) -> int:
 def parse_moment(text: str, field_name: str, now: float) -> float:
     """Like `parse_time`, and also a duration ago: `24h` is a day before `now`."""
     try:
-        return now - parse_duration(text.strip())
+        return bounded(now - parse_duration(text.strip()), field_name)
     except ValueError:
         return parse_time(text, field_name)
 

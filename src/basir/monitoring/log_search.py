@@ -14,11 +14,29 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from basir.errors import BasirError
+from basir.i18n import _
 from basir.store.base import MAX_RUNS_PER_READ, Store
 
 MAX_SCAN_BYTES = 256 * 1024 * 1024
 MAX_LINE_CHARS = 1000
 MAX_LIMIT = 1000
+MAX_QUERY_CHARS = 200  # as `GET /api/v1/logs/search?q=` allows
+
+
+def check_query(needle: str) -> None:
+    """Refuse an empty search text (it matched every line) or one longer than the API takes."""
+    if not 1 <= len(needle) <= MAX_QUERY_CHARS:
+        raise BasirError(
+            "request.invalid",
+            _("this log search is not valid"),
+            details=[
+                {
+                    "field": "text",
+                    "message": _("give 1 to {n} characters to find", n=MAX_QUERY_CHARS),
+                }
+            ],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +120,7 @@ async def search_logs(
     limit: int = 100,
 ) -> SearchResult:
     """Lines containing `needle` in the logs of runs created in `[since, until)`."""
+    check_query(needle)
     result = SearchResult()
     limit = max(1, min(limit, MAX_LIMIT))
     cursor: str | None = None

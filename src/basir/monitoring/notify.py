@@ -33,6 +33,8 @@ from typing import Any
 import httpx
 
 from basir.events.bus import EventBus
+from basir.i18n import _, use_locale
+from basir.i18n.labels import N_
 from basir.monitoring import notify_apprise
 from basir.store.base import Store
 from basir.store.records import Batch, EventRecord
@@ -114,6 +116,10 @@ def body_of(event: EventRecord, lang: str) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+# Severities as words of the subject line, in the route's language.
+SEVERITY_NAMES = (N_("info"), N_("warning"), N_("error"), N_("critical"))
+
+
 def title_and_text(event: EventRecord, lang: str) -> tuple[str, str]:
     """The subject line and text of a notification in `lang` (email, chat)."""
     data = event.data
@@ -123,9 +129,14 @@ def title_and_text(event: EventRecord, lang: str) -> tuple[str, str]:
         text = str(messages.get(lang) or messages.get("en") or "")
     if not event.type.startswith("alert."):
         return f"[Basir] {event.type} {data.get('schedule') or ''}".strip(), text
-    state = "FIRING" if event.type == "alert.firing" else "RESOLVED"
-    severity = str(data.get("severity") or "").upper()
-    return f"[Basir {state}] {severity} {data.get('rule')}", text
+    severity = str(data.get("severity") or "")
+    with use_locale(lang):
+        if severity in SEVERITY_NAMES:
+            severity = _(severity)
+        values = {"severity": severity.upper(), "rule": data.get("rule")}
+        if event.type == "alert.firing":
+            return _("[Basir FIRING] {severity} {rule}", **values), text
+        return _("[Basir RESOLVED] {severity} {rule}", **values), text
 
 
 class RateLimit:

@@ -1,12 +1,13 @@
 """The built-in rules "a run (or a task) is taking longer than usual": past its usual p95.
 
 A workflow's usual p95 is that of the durations of its runs that ended in the last week (the
-performance report's figure, at least `MIN_HISTORY` of them), refreshed every
-`REFRESH_S`; a task's, that of the same task of the same workflow.  A running run fires
-`run_overdue` (severity `warning`) once it has run longer than that p95 and at least
-`MIN_OVERDUE_S`; a running task fires `task_overdue` the same way.  The alert resolves when
-the run (the task) is no longer running, however it ended.  One alert per run (per task of a
-run).  `on_overdue` and `on_overdue_tasks` decide (pure); `OverdueWatch` reads the store.
+performance report's figure, at least `MIN_HISTORY` of them), refreshed every `REFRESH_S`
+(`MISSING_REFRESH_S` while a running run or task has none); a task's, that of the same task
+of the same workflow.  A running run fires `run_overdue` (severity `warning`) once it has
+run longer than that p95 and at least `MIN_OVERDUE_S`; a running task fires `task_overdue`
+the same way.  The alert resolves when the run (the task) is no longer running, however it
+ended.  One alert per run (per task of a run).  `on_overdue` and `on_overdue_tasks` decide
+(pure); `OverdueWatch` reads the store.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ HISTORY_S = 7 * 86400.0
 MIN_HISTORY = 5
 MIN_OVERDUE_S = 60.0
 REFRESH_S = 600.0
+# Sooner when a running run's workflow (or task) has no p95 yet: the cache may predate its
+# history (runs that ended after the refresh), which left a new workflow unwatched 10 minutes.
+MISSING_REFRESH_S = 60.0
 MAX_FIRING_READ = 5000
 
 
@@ -136,9 +140,11 @@ class OverdueWatch:
         self._task_p95: dict[tuple[str, str], float] = {}
         self._refreshed_at: float | None = None
 
-    async def usual_p95(self, now: float) -> dict[str, float]:
-        """p95 of the run durations of the last week per workflow with enough history."""
-        if self._refreshed_at is None or now - self._refreshed_at >= REFRESH_S:
+    async def usual_p95(self, now: float, missing: bool = False) -> dict[str, float]:
+        """p95 of the run durations of the last week per workflow with enough history;
+        `missing`: a running run or task has none, so an older cache is read again sooner."""
+        age = None if self._refreshed_at is None else now - self._refreshed_at
+        if age is None or age >= REFRESH_S or (missing and age >= MISSING_REFRESH_S):
             report = await performance_report(self.store, now - HISTORY_S, now)
             self._p95 = {
                 w.workflow: w.duration.p95
@@ -162,13 +168,18 @@ class OverdueWatch:
         firing_tasks = {a.id: a for a in firing_all if a.rule == TASK_OVERDUE}
         if not running and not firing and not firing_tasks:
             return []
-        await self.usual_p95(now)
-        changes = on_overdue(running, self._p95, firing, silences, now)
         workflow_of = {run.id: run.workflow for run in running}
         tasks: list[tuple[str, TaskRecord]] = []
         ids = list(workflow_of)
         for at in range(0, len(ids), MAX_RUNS_PER_READ):
             for task in await self.store.get_tasks_of(ids[at : at + MAX_RUNS_PER_READ]):
                 tasks.append((workflow_of[task.run_id], task))
+        missing = any(run.workflow not in self._p95 for run in running) or any(
+            (workflow, task.task_id) not in self._task_p95
+            for workflow, task in tasks
+            if task.status == "running" and task.parent_id is None
+        )
+        await self.usual_p95(now, missing)
+        changes = on_overdue(running, self._p95, firing, silences, now)
         changes += on_overdue_tasks(tasks, self._task_p95, firing_tasks, silences, now)
         return changes

@@ -13,7 +13,7 @@ from collections import defaultdict
 
 from basir.errors import BasirError
 from basir.i18n import _
-from basir.monitoring.history_query import parse_time
+from basir.monitoring.history_query import bounded, parse_time
 from basir.monitoring.report import PerformanceReport, ReportBuilder
 from basir.monitoring.report_aggregate import report_of
 from basir.spec.units import parse_duration
@@ -29,35 +29,35 @@ def parse_moment(text: str | None, field_name: str, now: float) -> float | None:
     if text is None or not text.strip():
         return None
     try:
-        return now - parse_duration(text.strip())
+        ago = now - parse_duration(text.strip())
     except (ValueError, TypeError):
-        pass
+        ago = None
     try:
-        return parse_time(text, field_name)
+        return parse_time(text, field_name) if ago is None else bounded(ago, field_name)
     except BasirError as exc:
         raise BasirError(
             "report.bad_window",
             _("this report window is not valid"),
-            details=[
-                {
-                    "field": field_name,
-                    "message": _("not an ISO 8601 time, epoch seconds or a duration such as 7d"),
-                }
-            ],
+            details=[{"field": field_name, "message": exc.details[0]["message"]}],
         ) from exc
 
 
-def window(since: str | None, until: str | None, now: float | None = None) -> tuple[float, float]:
-    """`[since, until)` of a report: until defaults to now, since to a week before until."""
+def window(
+    since: str | None, until: str | None, now: float | None = None, *, field_prefix: str = ""
+) -> tuple[float, float]:
+    """`[since, until)` of a report: until defaults to now, since to a week before until.
+    Errors name `since` and `until` after `field_prefix` (`query.` for the API)."""
     now = time.time() if now is None else now
-    end = parse_moment(until, "until", now) or now
-    start = parse_moment(since, "since", now)
+    end = parse_moment(until, f"{field_prefix}until", now) or now
+    start = parse_moment(since, f"{field_prefix}since", now)
     start = end - DEFAULT_WINDOW_S if start is None else start
     if start > end:
         raise BasirError(
             "report.bad_window",
             _("this report window is not valid"),
-            details=[{"field": "since", "message": _("since must not be after until")}],
+            details=[
+                {"field": f"{field_prefix}since", "message": _("since must not be after until")}
+            ],
         )
     return start, end
 

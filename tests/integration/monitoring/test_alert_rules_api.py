@@ -230,9 +230,9 @@ tasks:
 """
 
 
-async def test_a_run_longer_than_its_usual_p95_is_an_alert_until_it_ends(served: Served) -> None:
-    now = time.time()
-    history = [
+def sleepy_history(now: float) -> list[RunInsert]:
+    """Five ended runs of `sleepy` an hour ago: runs of 2..6 s, tasks of 1..5 s."""
+    return [
         RunInsert(
             RunRecord(
                 id=f"old{i}",
@@ -258,6 +258,11 @@ async def test_a_run_longer_than_its_usual_p95_is_an_alert_until_it_ends(served:
         )
         for i in range(5)
     ]
+
+
+async def test_a_run_longer_than_its_usual_p95_is_an_alert_until_it_ends(served: Served) -> None:
+    now = time.time()
+    history = sleepy_history(now)
     await served.store.write(Batch(history, []))
     applied = await served.client.post("/api/v1/workflows", content=SLEEPY_YAML, headers=YAML)
     assert applied.status_code == 201, applied.text
@@ -292,6 +297,38 @@ async def test_a_run_longer_than_its_usual_p95_is_an_alert_until_it_ends(served:
     assert sorted(
         (a["rule"], a["run_id"]) for a in resolved.json()["items"] if "overdue" in a["rule"]
     ) == [("run_overdue", run_id), ("task_overdue", run_id)]
+
+
+async def running(served: Served, run_id: str) -> None:
+    """Wait until the run is running."""
+    for _ in range(500):
+        run = await served.store.get_run(run_id)
+        if run is not None and run.status == "running":
+            return
+        await asyncio.sleep(0.01)
+
+
+async def test_history_that_ends_after_the_cached_p95_still_counts(served: Served) -> None:
+    """The p95 were cached for 10 minutes: a check made before a workflow had history left
+    its runs unwatched that long, however overdue (seen on a real server)."""
+    applied = await served.client.post("/api/v1/workflows", content=SLEEPY_YAML, headers=YAML)
+    assert applied.status_code == 201, applied.text
+    manager = context_of(served.app).alerts
+    first = (await served.client.post("/api/v1/workflows/sleepy/runs", json={})).json()
+    await running(served, first["run_id"])
+    await manager.check_health()  # no history yet: nothing to compare with
+    await served.client.post(f"/api/v1/runs/{first['run_id']}/cancel")
+    await served.engine.wait(first["run_id"])
+    await served.store.write(Batch(sleepy_history(time.time()), []))  # five runs end later
+    second = (await served.client.post("/api/v1/workflows/sleepy/runs", json={})).json()
+    await running(served, second["run_id"])
+    manager.clock = lambda: time.time() + 120  # two minutes later, well within 10
+    await manager.check_health()
+    firing = await served.client.get("/api/v1/alerts", params={"state": "firing"})
+    overdue = [a for a in firing.json()["items"] if a["rule"] == "run_overdue"]
+    assert [a["run_id"] for a in overdue] == [second["run_id"]]
+    await served.client.post(f"/api/v1/runs/{second['run_id']}/cancel")
+    await served.engine.wait(second["run_id"])
 
 
 async def test_slow_store_commits_are_an_alert(served: Served) -> None:

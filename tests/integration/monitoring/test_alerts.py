@@ -227,3 +227,58 @@ async def test_health_alerts_follow_the_probe(served: Served) -> None:
     (resolved,) = await manager.check_health()
     assert resolved.state == "resolved"
     assert [e["type"] for e in await alert_events(served)] == ["alert.firing", "alert.resolved"]
+
+
+# Fails on its first run only (the marker file), then exits with `then`.
+CHILD_YAML = """\
+name: child
+params:
+  marker: {type: string}
+  then: {type: string, default: "0"}
+tasks:
+  - id: once
+    run: >-
+      if [ -f ${{ params.marker }} ]; then exit ${{ params.then }}; fi;
+      touch ${{ params.marker }}; exit 1
+"""
+PARENT_YAML = """\
+name: parent
+params:
+  marker: {type: string}
+  then: {type: string, default: "0"}
+tasks:
+  - id: sub
+    workflow: child
+    with: {marker: "${{ params.marker }}", then: "${{ params.then }}"}
+    retries: {max: 1, delay: 10ms}
+"""
+
+
+async def test_a_sub_workflow_failure_alerts_only_as_its_parents_final_failure(
+    served: Served,
+) -> None:
+    """A child run failing fired `run_failed` though its parent's task was retried and
+    succeeded; a child failing for good fired twice (the child and the parent)."""
+    manager = context_of(served.app).alerts
+    await manager.start()
+    try:
+        await served.client.post(
+            "/api/v1/workflows", content=CHILD_YAML, headers={"Content-Type": "application/yaml"}
+        )
+        marker = served.store_home / "tried-child"
+        recovered = await served.run(PARENT_YAML, params={"marker": str(marker)})
+        assert recovered["status"] == "succeeded" and recovered["tasks"]["sub"]["attempts"] == 2
+        await settled(manager, served)
+        assert await alert_events(served) == []
+        assert (await served.client.get("/api/v1/alerts")).json()["items"] == []
+
+        marker.unlink()
+        failed = await served.run(PARENT_YAML, params={"marker": str(marker), "then": "4"})
+        assert failed["status"] == "failed"
+        await settled(manager, served)
+        events = await alert_events(served)
+        assert [(e["type"], e["data"]["run_id"]) for e in events] == [  # type: ignore[index]
+            ("alert.firing", failed["run_id"])
+        ]
+    finally:
+        await manager.stop()

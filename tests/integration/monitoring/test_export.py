@@ -100,3 +100,54 @@ async def test_parquet_without_pyarrow_is_refused_with_a_code(
     body = refused.json()
     assert body["code"] == "export.parquet_unavailable"
     assert "pyarrow" in body["detail"] and "basir[parquet]" in body["detail"]
+
+
+async def test_metric_history_exports_in_every_format(served: Served) -> None:
+    """The issue names metric history among the exports; `/export/metrics` was a 422."""
+    import pyarrow.parquet as pq
+
+    from basir.monitoring.history import HistorySampler
+
+    now = time.time()
+    sampler = HistorySampler(served.metrics, served.store, clock=lambda: now)
+    await served.run(HELLO_YAML)
+    await served.run(BROKEN_YAML)
+    await sampler.sample()
+    name = "basir_runs_finished_total"
+
+    exported = await served.client.get("/api/v1/export/metrics", params={"name": name})
+    assert exported.status_code == 200, exported.text
+    points = lines(exported.text)
+    assert {p["resolution_s"] for p in points} == {0, 60, 3600}
+    raw = {
+        json.dumps(p["labels"], sort_keys=True): p["value"] for p in points if not p["resolution_s"]
+    }
+    assert raw == {
+        '{"status": "failed", "workflow": "broken"}': 1.0,
+        '{"status": "succeeded", "workflow": "hello"}': 1.0,
+    }
+    queried = await served.client.get(
+        "/api/v1/metrics/query", params={"name": name, "from": str(now - 60), "step": "10s"}
+    )
+    assert {s["points"][-1][1] for s in queried.json()["series"]} == {1.0}
+    assert {p["name"] for p in points} == {name}
+
+    everything = lines((await served.client.get("/api/v1/export/metrics")).text)
+    assert {p["name"] for p in everything} >= {name, "basir_queue_depth"}
+    broken = lines(
+        (await served.client.get("/api/v1/export/metrics", params={"workflow": "broken"})).text
+    )
+    assert broken and all(p["labels"]["workflow"] == "broken" for p in broken)
+    later = await served.client.get("/api/v1/export/metrics", params={"since": str(now + 5)})
+    assert later.text == ""
+
+    table = (await served.client.get(f"/api/v1/export/metrics?format=csv&name={name}")).text
+    rows = list(csv.DictReader(io.StringIO(table)))
+    assert len(rows) == len(points) and json.loads(rows[0]["labels"]) == points[0]["labels"]
+    parquet = await served.client.get(f"/api/v1/export/metrics?format=parquet&name={name}")
+    read = pq.read_table(io.BytesIO(parquet.content)).to_pylist()
+    assert [{**r, "labels": json.loads(r["labels"])} for r in read] == points
+
+    misplaced = await served.client.get("/api/v1/export/runs", params={"name": name})
+    assert misplaced.status_code == 422 and misplaced.json()["code"] == "request.invalid"
+    assert misplaced.json()["errors"][0]["field"] == "query.name"

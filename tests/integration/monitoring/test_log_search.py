@@ -76,3 +76,7 @@ def test_basir_logs_search_reads_the_embedded_store(tmp_path: Path, basir_home: 
     as_json = json.loads(basir("logs", "search", "hello", "--json").stdout)
     assert [m["line"] for m in as_json["items"]] == ["hello world"]
     assert basir("logs", "search", "hello", "--since", "soon").returncode == 2
+    for bad in ("", "x" * 201):  # an empty text listed every line; the API refuses both
+        refused = basir("logs", "search", bad)
+        assert (refused.returncode, refused.stdout) == (2, ""), refused
+        assert "text: give 1 to 200 characters to find" in refused.stderr

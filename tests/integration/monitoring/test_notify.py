@@ -200,7 +200,7 @@ async def test_an_apprise_json_route_reaches_a_local_receiver(
         headers, raw = await asyncio.wait_for(receiver.got.get(), 15)
         body = json.loads(raw)
         assert "x-basir-signature" not in headers  # apprise routes are not signed
-        assert "FIRING" in body["title"] and "run_failed" in body["title"]
+        assert body["title"] == "[بصير: تنبيه نشط] خطأ run_failed"  # the route is Arabic
         assert "فشل" in body["message"] and str(failed["run_id"]) in body["message"]
         assert await wait_events(served, 1) == ["notification.delivered"]
     finally:

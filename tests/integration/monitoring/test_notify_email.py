@@ -40,7 +40,7 @@ async def test_an_alert_email_reaches_the_smtp_server_silence_holds_resolution_i
         failed = await served.run(TOGGLE_YAML, params={"code": "5"})
         fired = await mailbox.next()
         assert fired["To"] == "ops@example.com"
-        assert "FIRING" in fired["Subject"] and "run_failed" in fired["Subject"]
+        assert fired["Subject"] == "[بصير: تنبيه نشط] خطأ run_failed"  # the route is Arabic
         assert "فشل" in text_of(fired) and str(failed["run_id"]) in text_of(fired)
 
         silence = {"matchers": {"workflow": "toggle"}, "for": "1h", "why": "on it"}
@@ -48,7 +48,7 @@ async def test_an_alert_email_reaches_the_smtp_server_silence_holds_resolution_i
         await served.run(TOGGLE_YAML, params={"code": "6"})  # silenced: no email
         await served.run(TOGGLE_YAML)  # recovers: both alerts resolve, both mailed
         resolved = [await mailbox.next(), await mailbox.next()]
-        assert all("RESOLVED" in m["Subject"] for m in resolved)
+        assert all(m["Subject"] == "[بصير: زال التنبيه] خطأ run_failed" for m in resolved)
         await asyncio.sleep(0.2)
         assert mailbox.got.empty()  # exactly three emails: fired, resolved twice
         delivered = await served.client.get(

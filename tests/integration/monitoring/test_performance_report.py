@@ -96,6 +96,16 @@ async def test_report_route_figures_and_since(served: Served) -> None:
 
     bad = await served.client.get("/api/v1/reports/performance", params={"since": "soon"})
     assert bad.status_code == 422 and bad.json()["code"] == "report.bad_window"
+    assert bad.json()["errors"][0]["field"] == "query.since"  # as every other query error
+    for path in ("/api/v1/export/runs", "/api/v1/logs/search?q=x", "/api/v1/audit"):
+        refused = await served.client.get(f"{path}{'&' if '?' in path else '?'}until=soon")
+        assert refused.json()["errors"][0]["field"] == "query.until", path
+    backwards = await served.client.get(
+        "/api/v1/reports/performance", params={"since": "1d", "until": "2d"}
+    )
+    assert backwards.json()["errors"][0]["field"] == "query.since"
+    unnamed = await served.client.get("/api/v1/metrics/query", params={"name": "runs"})
+    assert unnamed.json()["errors"][0]["message"].startswith("a metric name: basir_")
 
 
 FLAKY_YAML = """\

@@ -25,6 +25,7 @@ from basir.monitoring.history_query import (
     series_of,
 )
 from basir.monitoring.metrics import Metrics
+from basir.monitoring.report_source import parse_moment as report_moment
 from basir.store.memory import MemoryStore
 from basir.store.records import MetricPoint
 
@@ -102,6 +103,24 @@ def test_parse_time_and_step() -> None:
         assert caught.value.code == "metrics.bad_query"
     with pytest.raises(BasirError):
         parse_time("yesterday", "from")
+
+
+@pytest.mark.parametrize(
+    "text", ["nan", "inf", "-inf", "1e400", "1e20", "-1e20", "-1", "1969-12-31T23:59:59Z"]
+)
+def test_times_out_of_range_are_refused_where_named(text: str) -> None:
+    """`nan`, infinities and times past year 9999 used to reach the store (a 500, or an
+    export that silently matched nothing)."""
+    with pytest.raises(BasirError) as caught:
+        parse_window(text, None, None, NOW)
+    assert caught.value.code == "metrics.bad_query"
+    assert caught.value.details[0]["field"] == "query.from"
+    with pytest.raises(BasirError) as caught:
+        report_moment(text, "since", NOW)
+    assert caught.value.code == "report.bad_window"
+    assert caught.value.details == [
+        {"field": "since", "message": "this time is out of range: use one between 1970 and 9999"}
+    ]
 
 
 def test_parse_window_defaults_and_limits() -> None:

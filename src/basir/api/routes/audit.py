@@ -79,8 +79,8 @@ async def list_audit(
         before_id=before,
         limit=limit,
         actor=actor,
-        since=parse_moment(since, "since", now),
-        until=parse_moment(until, "until", now),
+        since=parse_moment(since, "query.since", now),
+        until=parse_moment(until, "query.until", now),
     )
     following = found[-1].id if len(found) == limit and found[-1].id > 1 else None
     return json_response({"items": [views.audit_entry(e) for e in found], "next": following})

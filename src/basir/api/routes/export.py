@@ -1,4 +1,5 @@
-"""`/api/v1/export/{what}`: runs, tasks, events and audit entries streamed as JSON Lines or CSV.
+"""`/api/v1/export/{what}`: runs, tasks, events, audit entries and the metric history streamed
+as JSON Lines, CSV or Parquet.
 
 Pages are read from the store one after another and written out as they come, so a year of
 history never sits in memory.  Rows have the API's own shapes (a run as `GET /runs` lists it,
@@ -19,6 +20,7 @@ from starlette.responses import StreamingResponse
 
 from basir.api import views
 from basir.api.deps import Reader
+from basir.api.export_metrics import METRIC_COLUMNS, metric_cells, metric_rows
 from basir.api.export_parquet import as_parquet, check_parquet_available
 from basir.api.problems import problem_responses
 from basir.engine.report import iso
@@ -211,6 +213,19 @@ async def as_csv(pages: AsyncIterator[Cells], columns: tuple[str, ...]) -> Async
         yield buffer.getvalue().encode()
 
 
+def _metrics_body(
+    store: Store, format_: str, window: tuple[float, float, float], filters: tuple[str | None, ...]
+) -> AsyncIterator[bytes]:
+    """The streamed file of the metric history; `filters` is `(name, workflow)`."""
+    name, workflow = filters
+    if format_ == "jsonl":
+        return as_jsonl(metric_rows(store, window, name, workflow))
+    cells = metric_cells(store, window, name, workflow)
+    if format_ == "csv":
+        return as_csv(cells, METRIC_COLUMNS)
+    return as_parquet(cells, METRIC_COLUMNS)
+
+
 def _body(
     store: Store, what: str, format_: str, window: tuple[float, float], workflow: str | None
 ) -> AsyncIterator[bytes]:
@@ -243,11 +258,12 @@ def _body(
             "description": "The records, streamed",
         },
     },
-    summary="Export runs, tasks, events or audit entries as JSON Lines, CSV or Parquet",
+    summary="Export runs, tasks, events, audit entries or metric history as JSON Lines, CSV or "
+    "Parquet",
 )
 async def export(
     caller: Reader,
-    what: Annotated[Literal["runs", "tasks", "events", "audit"], Path()],
+    what: Annotated[Literal["runs", "tasks", "events", "audit", "metrics"], Path()],
     format_: Annotated[Literal["jsonl", "csv", "parquet"], Query(alias="format")] = "jsonl",
     since: Annotated[
         str | None, Query(description="ISO 8601, epoch seconds or a duration ago; default all")
@@ -256,9 +272,19 @@ async def export(
         str | None, Query(description="ISO 8601, epoch seconds or a duration ago; default now")
     ] = None,
     workflow: Annotated[str | None, Query(max_length=200)] = None,
+    name: Annotated[
+        str | None, Query(max_length=200, description="metrics only: one metric's points")
+    ] = None,
 ) -> StreamingResponse:
-    """Runs (by creation), their tasks, events or audit entries (by time) in `[since, until)`,
-    streamed.  The audit log is for admins only and has no workflow."""
+    """Runs (by creation), their tasks, events, audit entries or metric points (by time) in
+    `[since, until)`, streamed.  The audit log is for admins only and has no workflow; `name`
+    picks one metric of the history and is refused elsewhere."""
+    if name is not None and what != "metrics":
+        raise BasirError(
+            "request.invalid",
+            _("only the metric history can be filtered by name"),
+            details=[{"field": "query.name", "message": _("allowed only with metrics")}],
+        )
     if what == "audit":
         require(caller.principal, Permission.ADMIN)
         if workflow is not None:
@@ -268,11 +294,14 @@ async def export(
                 details=[{"field": "query.workflow", "message": _("not allowed with audit")}],
             )
     now = time.time()
-    start = parse_moment(since, "since", now) or 0.0
-    end = parse_moment(until, "until", now) or now + 1
+    start = parse_moment(since, "query.since", now) or 0.0
+    end = parse_moment(until, "query.until", now) or now + 1
     if format_ == "parquet":
         check_parquet_available()
-    body = _body(caller.ctx.store, what, format_, (start, end), workflow)
+    if what == "metrics":
+        body = _metrics_body(caller.ctx.store, format_, (start, end, now), (name, workflow))
+    else:
+        body = _body(caller.ctx.store, what, format_, (start, end), workflow)
     filename = f"basir-{what}.{format_}"
     return StreamingResponse(
         body,

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from basir.api.deps import Reader, json_response
 from basir.api.problems import problem_responses
-from basir.monitoring.log_search import MAX_LIMIT, search_logs
+from basir.monitoring.log_search import MAX_LIMIT, MAX_QUERY_CHARS, search_logs
 from basir.monitoring.report_source import parse_moment
 
 router = APIRouter(prefix="/api/v1", tags=["logs"], responses=problem_responses(401, 403))
@@ -43,7 +43,7 @@ class LogSearchResult(BaseModel):
 )
 async def search(
     caller: Reader,
-    q: Annotated[str, Query(min_length=1, max_length=200, description="text to find")],
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="text to find")],
     workflow: Annotated[str | None, Query(max_length=200)] = None,
     since: Annotated[
         str | None, Query(description="ISO 8601, epoch seconds or a duration ago; default all")
@@ -57,8 +57,8 @@ async def search(
         caller.ctx.store,
         caller.ctx.settings.logs_dir,
         q,
-        since=parse_moment(since, "since", now) or 0.0,
-        until=parse_moment(until, "until", now) or float("inf"),
+        since=parse_moment(since, "query.since", now) or 0.0,
+        until=parse_moment(until, "query.until", now) or float("inf"),
         workflow=workflow,
         limit=limit,
     )

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from basir.api.deps import Reader, json_response, raw_json
 from basir.api.problems import problem_responses
-from basir.i18n import use_locale
+from basir.i18n import _, use_locale
 from basir.monitoring.health_overview import assess
 from basir.monitoring.health_probe import gather
 from basir.monitoring.history_json import query_body
@@ -85,9 +85,9 @@ async def metric_query(
 ) -> Response:
     """The history of `name`: per-minute or per-hour rollups when the range or step asks."""
     if not _NAME.match(name):
-        raise bad_query("name", "basir_[a-z0-9_]+")
+        raise bad_query("name", _("a metric name: basir_ then lowercase letters, digits and _"))
     if by is not None and not _LABEL.match(by):
-        raise bad_query("by", "[a-zA-Z_][a-zA-Z0-9_]*")
+        raise bad_query("by", _("a label name: letters, digits and _, not starting with a digit"))
     now = time.time()
     window = parse_window(from_, to, step, now)
     resolution = pick_resolution(window, now)
@@ -134,7 +134,7 @@ async def performance(
     ] = None,
 ) -> Response:
     """Runs created in `[since, until)`: successes, failures, durations, waits, deadlines."""
-    start, end = window(since, until)
+    start, end = window(since, until, field_prefix="query.")
     report = await performance_report(caller.ctx.store, start, end)
     if format_ == "csv":
         return Response(to_csv(report), media_type="text/csv; charset=utf-8")
