@@ -1,5 +1,9 @@
 """Task logs: one append-only file per task, a header line per attempt, a size cap per attempt.
 
+Over its cap an attempt's log keeps its head (the first `cap` bytes) and, when the attempt
+ends, its end (the last `TAIL_KEEP_BYTES`), where the error usually is: between them a line
+says how many bytes were left out.
+
 Every executor writes through here so that the log endpoint sees one format.  Files are opened
 only when there is something to write, so a python task that logs nothing costs no file I/O.
 """
@@ -35,13 +39,15 @@ class CappedLog:
     """Streams one attempt's output into the log, stopping at `cap_bytes` with one marker.
 
     It also keeps the last few KiB of everything seen (written or not), so a failure message
-    can quote the end of the output.  Write errors (a full disk) stop writing, never the task.
+    can quote the end of the output, and `close` writes them after the marker.  Write errors
+    (a full disk) stop writing, never the task.
     """
 
     def __init__(self, path: Path, cap_bytes: int, header: str) -> None:
         self.path = path
         self.cap_bytes = cap_bytes
         self.written = 0
+        self.seen = 0  # every byte of output, written or not
         self.truncated = False
         self._tail: deque[bytes] = deque()
         self._tail_bytes = 0
@@ -57,6 +63,7 @@ class CappedLog:
     def write(self, chunk: bytes) -> None:
         """Record one chunk of output: into the file up to the cap, always into the tail."""
         self._keep_tail(chunk)
+        self.seen += len(chunk)
         if self._handle is None or self.truncated:
             return
         room = self.cap_bytes - self.written
@@ -83,9 +90,22 @@ class CappedLog:
         return "\n".join(text.rstrip("\n").splitlines()[-lines:])
 
     def close(self) -> None:
-        """Close the file; later writes only feed the tail."""
-        if self._handle is not None:
-            try:
-                self._handle.close()
-            finally:
-                self._handle = None
+        """Write the end of a truncated output after its marker, then close the file; later
+        writes only feed the tail."""
+        if self._handle is None:
+            return
+        try:
+            if self.truncated:
+                self._write_end(self._handle)
+        except OSError:
+            pass  # a full disk: the head and the marker are what the log keeps
+        finally:
+            self._handle.close()
+            self._handle = None
+
+    def _write_end(self, handle: BinaryIO) -> None:
+        unwritten = self.seen - self.written
+        end = b"".join(self._tail)[-min(TAIL_KEEP_BYTES, unwritten) :]
+        if len(end) < unwritten:
+            handle.write(f"[{unwritten - len(end)} bytes left out; the end follows]\n".encode())
+        handle.write(end if end.endswith(b"\n") else end + b"\n")

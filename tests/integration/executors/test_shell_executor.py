@@ -104,7 +104,16 @@ async def test_log_cap_truncates_once_and_keeps_draining(make_ctx: MakeCtx) -> N
     assert await run(script, ctx) == {"done": "1"}
     data = ctx.log_path.read_bytes()
     header = b"--- attempt 1 (att-1) ---\n"
-    assert data == header + b"x" * 1024 + b"\n[output truncated]\n"
+    head, marker, rest = data.partition(b"\n[output truncated]\n")
+    assert head == header + b"x" * 1024 and marker
+    # Then how much was left out and the output's last 16 KiB (its end: x… and a newline).
+    left_out = 3_000_001 - 1024 - 16 * 1024
+    assert (
+        rest
+        == f"[{left_out} bytes left out; the end follows]\n".encode()
+        + b"x" * (16 * 1024 - 1)
+        + b"\n"
+    )
 
 
 async def test_environment(make_ctx: MakeCtx, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,8 +22,24 @@ def test_capped_log_truncates_once(tmp_path: Path) -> None:
         log.write(b"abcdefgh")
     log.close()
     data = path.read_bytes()
-    assert data == b"H\n" + b"abcdefghab" + TRUNCATED_MARKER
+    # The head up to the cap, the marker, then the rest (short here: nothing left out).
+    assert data == b"H\n" + b"abcdefghab" + TRUNCATED_MARKER + b"cdefgh" + b"abcdefgh" * 3 + b"\n"
     assert log.truncated
+
+
+def test_a_long_truncated_output_keeps_its_head_and_its_end(tmp_path: Path) -> None:
+    path = tmp_path / "t.log"
+    log = CappedLog(path, 10, "H\n")
+    for number in range(10_000):
+        log.write(f"line {number}\n".encode())
+    log.close()
+    data = path.read_bytes()
+    head, _marker, rest = data.partition(TRUNCATED_MARKER)
+    assert head == b"H\nline 0\nlin"
+    note, _sep, end = rest.partition(b"\n")
+    left_out = log.seen - log.written - len(end)
+    assert note == f"[{left_out} bytes left out; the end follows]".encode()
+    assert len(end) == 16 * 1024 and end.endswith(b"line 9999\n")
 
 
 def test_tail_keeps_last_lines_even_after_truncation(tmp_path: Path) -> None:
