@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from basir.i18n import _, set_locale
+from basir.i18n import DEFAULT_LOCALE, _, current_locale, set_locale
 from basir.i18n.catalog import SUPPORTED_LOCALES
 
 
@@ -138,6 +138,10 @@ def main() -> None:
     collect_less_while_starting()  # before the commands import what they need
     skip_pydantic_plugin_scan()
     _lang_from_argv()
+    if current_locale() != DEFAULT_LOCALE:  # click's usage errors and headings too
+        from basir.cli.click_messages import translate_click
+
+        translate_click()
     command = command_in(sys.argv[1:])
     try:
         build_app(LEAN_COMMANDS.get(command or ""))()
