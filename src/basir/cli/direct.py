@@ -19,7 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO, cast
 
-from basir.cli.help_page import program_name, top_level_help
 from basir.i18n.catalog import SUPPORTED_LOCALES
 
 
@@ -150,20 +149,28 @@ COMMANDS: dict[str, Callable[[list[str]], Callable[[], int] | None]] = {
 def serve(argv: list[str]) -> int | None:
     """Run `basir <argv>` without typer and give its exit code, or None to leave it to typer."""
     split = split_lang(argv)
-    if split is None or "_BASIR_COMPLETE" in os.environ or not program_name():
+    if split is None or "_BASIR_COMPLETE" in os.environ:
         return None
     lang, rest = split
     if lang is not None and not is_supported(lang):
         return None
     if rest == ["--help"] or not argv:
-        page = top_level_help(program_name())
-        if page is None:
-            return None
-        (sys.stdout if argv else sys.stderr).write(page + "\n")
-        return 0 if argv else 2  # no arguments at all: help on stderr, a usage error
+        return _help(to_stdout=bool(argv))
     command = COMMANDS.get(rest[0]) if rest else None
     body = command(rest[1:]) if command is not None else None
     return None if body is None else _as_typer_would(body)
+
+
+def _help(to_stdout: bool) -> int | None:
+    """`basir --help` (on stdout, exit 0) or bare `basir` (on stderr, a usage error: 2)."""
+    from basir.cli.help_page import program_name, top_level_help
+
+    prog = program_name()
+    page = top_level_help(prog) if prog else None  # `python -m …`: typer names that
+    if page is None:
+        return None
+    (sys.stdout if to_stdout else sys.stderr).write(page + "\n")
+    return 0 if to_stdout else 2
 
 
 def _as_typer_would(body: Callable[[], int]) -> int:

@@ -11,7 +11,6 @@ from `COMMAND_HELP`, so the table and the app cannot drift apart.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 
 from basir.i18n import N_, _
@@ -63,6 +62,21 @@ def plain(text: str) -> bool:
     return text == text.lstrip() and not any(
         char != " " and (char.isspace() or char in "\x1b\b") for char in text
     )
+
+
+def terminal_columns() -> int:
+    """`shutil.get_terminal_size().columns` without importing shutil (and its compressors)."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return 80
+    return columns or 80
 
 
 def _wrap(text: str, width: int, first: str = "", rest: str | None = None) -> list[str]:
@@ -132,7 +146,7 @@ def top_level_help(prog: str) -> str | None:
     texts = [_(APP_HELP), _(LANG_HELP), *(_(text) for text in COMMAND_HELP.values())]
     if not all(plain(text) for text in texts):
         return None
-    width = max(min(shutil.get_terminal_size().columns, 80) - 2, 50)
+    width = max(min(terminal_columns(), 80) - 2, 50)
     usage_prefix = f"Usage: {prog} "
     args = "[OPTIONS] COMMAND [ARGS]..."
     if width >= len(usage_prefix) + 20:
