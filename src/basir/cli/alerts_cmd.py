@@ -9,12 +9,13 @@ from typing import Annotated, Any
 import typer
 
 from basir.cli.common import err_console, out_console
+from basir.cli.help_page import command_help
 from basir.cli.runs_cmd import JsonOption, ServerOption, TokenOption, connected, short_time
 from basir.i18n import _
 
 alerts_app = typer.Typer(
     name="alerts",
-    help=_("List, acknowledge and silence the alerts of a server."),
+    help=command_help("alerts"),
     no_args_is_help=True,
     rich_markup_mode=None,
 )

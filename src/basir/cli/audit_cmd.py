@@ -10,12 +10,13 @@ import typer
 
 from basir.cli.common import EXIT_FAILED, err_console, opened_store, out_console, run_async
 from basir.cli.common import settings as load_settings
+from basir.cli.help_page import command_help
 from basir.cli.runs_cmd import JsonOption, ServerOption, TokenOption, connected, short_time
 from basir.i18n import _
 
 audit_app = typer.Typer(
     name="audit",
-    help=_("List and verify the hash-chained audit log."),
+    help=command_help("audit"),
     no_args_is_help=True,
     rich_markup_mode=None,
 )

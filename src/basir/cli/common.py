@@ -9,8 +9,6 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
-import typer
-
 from basir.errors import BasirError
 from basir.i18n import _
 
@@ -85,6 +83,7 @@ def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
     The message is plain text: brackets in it (`slots[@count/unit]`) are printed, not read as
     markup.
     """
+    import typer
     from rich.markup import escape
 
     err_console.print(f"[bold red]{_('error')}:[/] {escape(message)}", soft_wrap=True)
@@ -93,6 +92,8 @@ def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
 
 def report_spec_error(error: SpecError, filename: str) -> NoReturn:
     """Print every located issue of an invalid spec, one per line, and exit 2."""
+    import typer
+
     for issue in error.issues:
         sys.stderr.write(issue.format(filename) + "\n")
     raise typer.Exit(EXIT_INVALID)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from basir.cli.common import err_console, opened_store, out_console, run_async, settings
+from basir.cli.help_page import command_help
 from basir.i18n import _
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 logs_app = typer.Typer(
     name="logs",
-    help=_("Search the logs of tasks across runs."),
+    help=command_help("logs"),
     no_args_is_help=True,
     rich_markup_mode=None,
 )

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from basir.cli.common import EXIT_INVALID, fail, opened_store, out_console, run_async, settings
+from basir.cli.help_page import command_help
 from basir.cli.runs_cmd import JsonOption, ServerOption, TokenOption, connected
 from basir.i18n import _
 
@@ -149,7 +150,7 @@ def _print(data: dict[str, Any], json_out: bool) -> None:
 def register(app: typer.Typer) -> None:
     """Add the `queues` command group."""
     group = typer.Typer(
-        help=_("Named queues: limits, rates, what runs in them and what waits."),
+        help=command_help("queues"),
         no_args_is_help=True,
         rich_markup_mode=None,
     )

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from basir.cli.common import opened_store, run_async, settings
+from basir.cli.help_page import command_help
 from basir.i18n import _
 
 
@@ -27,7 +28,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command(
         "report",
-        help=_("Performance report per workflow and task, read from the embedded store."),
+        help=command_help("report"),
     )
     def report(
         since: Annotated[

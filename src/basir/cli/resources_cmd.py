@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from basir.cli.common import opened_store, out_console, run_async, settings
+from basir.cli.help_page import command_help
 from basir.cli.runs_cmd import JsonOption, ServerOption, TokenOption, connected
 from basir.i18n import _
 
@@ -104,7 +105,7 @@ def _print_status(data: dict[str, Any], json_out: bool) -> None:
 def register(app: typer.Typer) -> None:
     """Add the `resources` command group."""
     group = typer.Typer(
-        help=_("Resource pools: capacity, what is in use and by whom, waiting tasks."),
+        help=command_help("resources"),
         no_args_is_help=True,
         rich_markup_mode=None,
     )

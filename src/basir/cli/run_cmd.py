@@ -2,153 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
-from basir.cli.common import (
-    EXIT_INVALID,
-    err_console,
-    fail,
-    freeze_long_lived,
-    opened_store,
-    report_spec_error,
-    run_async,
-    settings,
-    terminal_console,
-)
-from basir.cli.run_report import SPEC_SUFFIXES, finish_run
+from basir.cli.common import EXIT_INVALID, fail
+from basir.cli.help_page import command_help
+from basir.cli.run_local import parse_params, resume_local, run_local
 from basir.i18n import _
-
-if TYPE_CHECKING:
-    from basir.config import Settings
-    from basir.engine.runtime import Engine
-    from basir.store.base import Store
-    from basir.store.records import RunRecord, WorkflowVersion
-
-
-def parse_params(pairs: list[str]) -> dict[str, str]:
-    """`-p key=value` pairs → a dict; a pair without `=` is an input error."""
-    params: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            fail(_("a parameter must look like key=value, got: {pair}", pair=pair))
-        params[key.strip()] = value
-    return params
-
-
-async def _workflow_for(store: Store, target: str, config: Settings) -> WorkflowVersion:
-    from basir.coordinator.workflows import apply_workflow
-    from basir.engine.pool_config import configured_pools
-    from basir.engine.queue_limits import configured_queues
-    from basir.spec.errors import SpecError
-    from basir.spec.validate import load_workflow_file
-
-    path = Path(target)
-    if path.exists() or path.suffix in SPEC_SUFFIXES:
-        if not path.exists():
-            fail(_("no such file: {path}", path=target))
-        pools = await configured_pools(store, config.pools, config.home)
-        queues = await configured_queues(store, config.queues)
-        try:
-            spec = load_workflow_file(
-                path, template_dirs=config.template_dirs, pools=pools, queues=queues
-            )
-        except SpecError as error:
-            report_spec_error(error, target)
-        version, _created = await apply_workflow(store, spec, created_by="cli")
-        return version
-    stored = await store.get_workflow(target)
-    if stored is None:
-        fail(_("no workflow named {name}; give a file or apply it first", name=target))
-    return stored
-
-
-async def _follow_to_end(
-    engine: Engine,
-    store: Store,
-    run: RunRecord,
-    json_out: bool,
-    junit: Path | None,
-    subscription: Any,
-) -> int:
-    import asyncio
-    import signal
-
-    from basir.cli.progress import RunProgress, following
-    from basir.engine.report import run_to_dict
-
-    tasks = await store.get_tasks(run.id)
-    progress = RunProgress(terminal_console(), run.id, total=len(tasks))
-    loop = asyncio.get_running_loop()
-    interrupted = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, interrupted.set)
-    try:
-        async with following(progress, subscription):
-            waiter = asyncio.ensure_future(engine.wait(run.id))
-            stopper = asyncio.ensure_future(interrupted.wait())
-            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            stopper.cancel()
-            if not waiter.done():
-                waiter.cancel()
-                await engine.stop()
-                err_console.print(
-                    _("interrupted; continue with: basir resume {run_id}", run_id=run.id)
-                )
-                return 130
-            final = waiter.result()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-    await engine.stop()
-    rows = await store.get_tasks(run.id)
-    return finish_run(run_to_dict(final, rows, timestamps=True), json_out, junit)
-
-
-@run_async
-async def _run(target: str, pairs: list[str], json_out: bool, junit: Path | None) -> int:
-    from basir.engine.runtime import Engine
-
-    params = parse_params(pairs)
-    config = settings()
-    async with opened_store(config) as store:
-        version = await _workflow_for(store, target, config)
-        engine = Engine(store, config)
-        await engine.start(resume=False)
-        freeze_long_lived()
-        subscription = engine.bus.subscribe()
-        try:
-            run = await engine.submit(
-                version, params=params, params_from_text=True, created_by="cli"
-            )
-        except BaseException:
-            subscription.close()
-            await engine.stop()
-            raise
-        sys.stderr.write(f"run {run.id}\n")
-        return await _follow_to_end(engine, store, run, json_out, junit, subscription)
-
-
-@run_async
-async def _resume(run_id: str, json_out: bool, junit: Path | None) -> int:
-    from basir.engine.runtime import Engine
-
-    config = settings()
-    async with opened_store(config) as store:
-        record = await store.get_run(run_id)
-        if record is None:
-            fail(_("no run with id {run_id}", run_id=run_id))
-        engine = Engine(store, config)
-        await engine.start(resume=False)
-        freeze_long_lived()
-        subscription = engine.bus.subscribe()
-        sys.stderr.write(f"run {run_id}\n")
-        record = await engine.resume(run_id)
-        return await _follow_to_end(engine, store, record, json_out, junit, subscription)
 
 
 def _given_on_command_line(ctx: typer.Context, name: str) -> bool:
@@ -160,7 +22,7 @@ def _given_on_command_line(ctx: typer.Context, name: str) -> bool:
 def register(app: typer.Typer) -> None:
     """Add `run` and `resume` to the app."""
 
-    @app.command(help=_("Run a workflow (file or stored name) to the end, showing progress."))
+    @app.command(help=command_help("run"))
     def run(
         ctx: typer.Context,
         target: Annotated[str, typer.Argument(help=_("workflow file or stored workflow name"))],
@@ -189,9 +51,9 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(
                 run_remote(server, token, target, parse_params(param), json_out, junit)
             )
-        raise typer.Exit(_run(target, param, json_out, junit))
+        raise typer.Exit(run_local(target, param, json_out, junit))
 
-    @app.command(help=_("Continue an interrupted run of the embedded store to its end."))
+    @app.command(help=command_help("resume"))
     def resume(
         run_id: Annotated[str, typer.Argument(help=_("the run id printed by basir run"))],
         json_out: Annotated[
@@ -201,7 +63,7 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--junit", help=_("write a JUnit XML report"))
         ] = None,
     ) -> None:
-        raise typer.Exit(_resume(run_id, json_out, junit))
+        raise typer.Exit(resume_local(run_id, json_out, junit))
 
 
 __all__ = ["EXIT_INVALID", "parse_params", "register"]

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from basir.cli.common import EXIT_FAILED, EXIT_INVALID, err_console, out_console
+from basir.cli.help_page import command_help
 from basir.i18n import _
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 runs_app = typer.Typer(
     name="runs",
-    help=_("List, inspect and control the runs of a server."),
+    help=command_help("runs"),
     no_args_is_help=True,
     rich_markup_mode=None,
 )

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from basir.cli.common import opened_store, out_console, run_async, settings
+from basir.cli.help_page import command_help
 from basir.cli.runs_cmd import JsonOption, ServerOption, TokenOption, connected
 from basir.i18n import _
 
@@ -181,7 +182,7 @@ def _pause(name: str, paused: bool, server: str | None, token: str | None, as_js
 def register(app: typer.Typer) -> None:
     """Add the `schedules` command group."""
     group = typer.Typer(
-        help=_("List, preview, pause, resume and backfill schedules; scheduler statistics."),
+        help=command_help("schedules"),
         no_args_is_help=True,
         rich_markup_mode=None,
     )

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from basir.cli.help_page import command_help
 from basir.i18n import _
 
 
@@ -45,11 +46,9 @@ def server(
 
 
 server_app = typer.Typer(name="server", rich_markup_mode=None)
-server_app.command(help=_("Serve the API, the scheduler and the workers in one process."))(server)
+server_app.command(help=command_help("server"))(server)
 
 
 def register(app: typer.Typer) -> None:
     """Add `basir server` to the main app."""
-    app.command("server", help=_("Serve the API, the scheduler and the workers in one process."))(
-        server
-    )
+    app.command("server", help=command_help("server"))(server)

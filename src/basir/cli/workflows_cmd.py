@@ -19,6 +19,7 @@ from basir.cli.common import (
     run_async,
     settings,
 )
+from basir.cli.help_page import command_help
 from basir.i18n import _
 
 if TYPE_CHECKING:
@@ -135,7 +136,7 @@ async def _show(name: str, version: int | None) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add the `workflows` command group."""
-    group = typer.Typer(help=_("Store and inspect versioned workflows."), no_args_is_help=True)
+    group = typer.Typer(help=command_help("workflows"), no_args_is_help=True)
 
     @group.command("apply", help=_("Validate files and store each as a new version if changed."))
     def apply_cmd(files: Annotated[list[Path], typer.Argument(help=_("workflow files"))]) -> None:

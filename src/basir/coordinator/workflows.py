@@ -42,6 +42,9 @@ async def apply_workflow(
 
 async def register_schedules(store: Store, spec: WorkflowSpec) -> None:
     """Make the workflow's `on.schedule` its stored schedules (added, changed, removed)."""
-    from basir.coordinator.schedules import schedule_records
+    records = []
+    if spec.on is not None and spec.on.schedule:  # the scheduler's code only when needed
+        from basir.coordinator.schedules import schedule_records
 
-    await store.sync_schedules(spec.name, schedule_records(spec, time.time()))
+        records = schedule_records(spec, time.time())
+    await store.sync_schedules(spec.name, records)

@@ -1,8 +1,9 @@
 """Loading the gettext catalogs and choosing the locale for the current context.
 
-Catalogs are the `.po` files under `CATALOG_DIR`, read with Babel once per process and locale
-(no compiled `.mo`). English is the source language, so it has no catalog: a message without a
-translation falls back to its English text.
+Catalogs are the `.po` files under `CATALOG_DIR`, read once per process and locale (no
+compiled `.mo`; `basir.i18n.po` reads them, Babel when a file needs it). English is the
+source language, so it has no catalog: a message without a translation falls back to its
+English text.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from babel.messages.catalog import Catalog
+
+    from basir.i18n.po import PoCatalog
+
+    LookupCatalog = Catalog | PoCatalog
 
 DEFAULT_LOCALE = "en"
 SUPPORTED_LOCALES = ("en", "ar")
@@ -37,14 +42,22 @@ def catalog_path(locale: str, catalog_dir: Path | None = None) -> Path:
 
 
 @functools.cache
-def load_catalog(locale: str) -> Catalog | None:
+def load_catalog(locale: str) -> LookupCatalog | None:
     """Read the `.po` catalog of one locale, or None when there is none (English is the source).
 
-    Cached per process; tests that point `CATALOG_DIR` elsewhere call `load_catalog.cache_clear()`.
+    `basir.i18n.po` reads it (a few ms); a file using what that reader leaves to Babel is read
+    with Babel (~30 ms with its import).  Cached per process; tests that point `CATALOG_DIR`
+    elsewhere call `load_catalog.cache_clear()`.
     """
     path = catalog_path(locale)
     if not path.exists():
         return None
+    from basir.i18n.po import read_po as read_plain_po
+
+    try:
+        return read_plain_po(path)
+    except ValueError:  # not plain (`NotPlainPoError`), not UTF-8: Babel reads it
+        pass
     from babel.messages.pofile import read_po  # only when a catalog is read: not for English
 
     with path.open("rb") as handle:
@@ -56,7 +69,7 @@ def _plural_function(expression: str) -> Callable[[int], int]:
     return _gettext.c2py(expression)
 
 
-def plural_index(catalog: Catalog, count: int) -> int:
+def plural_index(catalog: LookupCatalog, count: int) -> int:
     """Which plural form of `catalog` a count takes (Arabic: six forms, 0 = zero … 5 = other)."""
     return _plural_function(catalog.plural_expr)(abs(count))
 

@@ -7,7 +7,8 @@ import typer
 from typer.main import get_group
 from typer.testing import CliRunner
 
-from basir.cli.main import LEAN_COMMANDS, build_app, command_in
+from basir.cli.app import build_app
+from basir.cli.main import LEAN_COMMANDS, command_in
 from basir.i18n import set_locale
 
 
