@@ -11,9 +11,10 @@ from typing import Annotated
 
 import typer
 
+from basir.cli.click_messages import translate_click
 from basir.cli.direct import is_supported
 from basir.cli.help_page import APP_HELP, LANG_HELP
-from basir.i18n import _, set_locale
+from basir.i18n import DEFAULT_LOCALE, _, current_locale, set_locale
 
 
 def build_app(only: str | None = None) -> typer.Typer:
@@ -21,8 +22,10 @@ def build_app(only: str | None = None) -> typer.Typer:
 
     With `only` (a module of `main.LEAN_COMMANDS`) the app keeps the same options and
     callback, so each of that module's commands parses, helps and fails exactly as in the
-    whole app.
+    whole app.  Outside English, typer's own messages are translated too (`click_messages`).
     """
+    if current_locale() != DEFAULT_LOCALE:
+        translate_click()
     app = typer.Typer(
         name="basir",
         help=_(APP_HELP),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
+from basir.cli.click_messages import HELP_OPTION
 from basir.i18n import N_, _
 
 APP_HELP = N_("Basir L3: run workflows of tasks durably, in the right order, and watch them.")
@@ -147,17 +148,16 @@ def top_level_help(prog: str) -> str | None:
     if not all(plain(text) for text in texts):
         return None
     width = max(min(terminal_columns(), 80) - 2, 50)
-    usage_prefix = f"Usage: {prog} "
+    usage_word = _("Usage:") + " "
+    usage_prefix = f"{usage_word}{prog} "
     args = "[OPTIONS] COMMAND [ARGS]..."
     if width >= len(usage_prefix) + 20:
         usage = _wrap(args, width, usage_prefix, " " * len(usage_prefix))
     else:
-        usage = [usage_prefix, *_wrap(args, width, " " * (len("Usage: ") + 4))]
-    lines = [*usage, "", *_wrap(_(APP_HELP), width, "  "), "", "Options:"]
-    lines += _definitions(
-        [("--lang <str>", _(LANG_HELP)), ("--help", "Show this message and exit.")], width
-    )
+        usage = [usage_prefix, *_wrap(args, width, " " * (len(usage_word) + 4))]
+    lines = [*usage, "", *_wrap(_(APP_HELP), width, "  "), "", _("Options") + ":"]
+    lines += _definitions([("--lang <str>", _(LANG_HELP)), ("--help", _(HELP_OPTION))], width)
     limit = width - 6 - max(len(name) for name in COMMAND_HELP)
     commands = [(name, short_help(_(text), limit)) for name, text in COMMAND_HELP.items()]
-    lines += ["", "Commands:", *_definitions(commands, width)]
+    lines += ["", _("Commands") + ":", *_definitions(commands, width)]
     return "\n".join(lines)

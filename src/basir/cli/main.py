@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-from basir.i18n import DEFAULT_LOCALE, current_locale, set_locale
+from basir.i18n import set_locale
 
 
 def _lang_from_argv() -> None:
@@ -75,10 +75,6 @@ def main() -> None:
             sys.exit(code)
         from basir.cli.app import build_app
 
-        if current_locale() != DEFAULT_LOCALE:  # click's usage errors and headings too
-            from basir.cli.click_messages import translate_click
-
-            translate_click()
         command = command_in(sys.argv[1:])
         build_app(LEAN_COMMANDS.get(command or ""))()
     finally:  # typer ends every command with SystemExit
