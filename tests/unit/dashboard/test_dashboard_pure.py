@@ -32,6 +32,16 @@ def test_param_fields_show_defaults_then_posted_values_and_errors() -> None:
     assert again[0].input_id == "param-count"
 
 
+def test_only_a_required_param_without_default_must_be_filled() -> None:
+    declared = {
+        "needed": {"type": "integer", "required": True},
+        "given": {"type": "integer", "required": True, "default": 1},
+        "free": {"type": "string"},
+    }
+    fields = {f.name: f.must_fill for f in forms.param_fields(declared)}
+    assert fields == {"needed": True, "given": False, "free": False}
+
+
 def test_posted_params_keep_declared_names_and_read_checkboxes() -> None:
     form = {"param.count": "3", "param.loud": "on", "param.other": "x", "param.mode": ""}
     assert forms.posted_params(form, DECLARED) == {"count": "3", "loud": "true"}
