@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import html
 import re
+import time
 
 from dashboard_helpers import Browser, csrf_of
 from fastapi import FastAPI
 
+from basir.coordinator.workflows import apply_workflow
 from basir.engine.runtime import Engine
+from basir.spec.validate import load_workflow
+from basir.store.records import AlertRecord
 
 RUN_URL = re.compile(r"^/runs/([0-9a-f]+)$")
 
@@ -40,7 +44,14 @@ async def test_overview_shows_health_numbers_and_failures(browser: Browser, engi
     client = await browser("viewer")
     page = await client.get("/")
     assert page.status_code == 200
-    assert page.text.count('class="h-ok"') == 2
+    # Every component `/api/v1/health` judges, each with a reason.
+    names = re.findall(r'<li class="h-(\w+)"><strong>([^<]+)</strong>', page.text)
+    assert [name for _level, name in names] == [
+        "Store", "Scheduler", "Workers", "Queues", "Alerts", "Disk",
+    ]  # fmt: skip
+    assert all(level == "ok" for level, name in names if name != "Disk")
+    assert "Nothing is firing." in page.text
+    assert page.text.count('<span class="reason"></span>') == 0
     assert 'id="kpi-running"' in page.text
     assert 'sse-connect="/live?since=' in page.text
     live = await client.get("/?part=live")
@@ -48,6 +59,48 @@ async def test_overview_shows_health_numbers_and_failures(browser: Browser, engi
     assert "<html" not in live.text
     chart = (await client.get("/?part=chart")).json()
     assert len(chart["time"]) == len(chart["succeeded"]) == len(chart["failed"]) == 12
+
+
+async def test_overview_lists_firing_alerts_and_turns_alerts_red(
+    browser: Browser, engine: Engine
+) -> None:
+    now = time.time()
+    alert = AlertRecord(
+        id="run_failed.r9", rule="run_failed", state="firing", severity="error", workflow="demo",
+        run_id="r9", fired_at=now, updated_at=now, data={"error": "boom"},
+    )  # fmt: skip
+    await engine.store.alert_put(alert)
+    client = await browser("viewer")
+    page = await client.get("/")
+    assert 'data-alert="run_failed.r9"' in page.text and 'href="/runs/r9"' in page.text
+    line = re.search(r'<li class="h-(\w+)"><strong>Alerts</strong>.*?</li>', page.text, re.S)
+    assert line is not None and line.group(1) == "down"
+    assert "1 alert firing, not acknowledged" in line.group(0)
+    live = await client.get("/?part=live")
+    assert 'data-alert="run_failed.r9"' in live.text
+
+
+BROKEN = """
+name: broken
+tasks:
+  - id: ok
+    uses: noop
+  - id: bad
+    needs: [ok]
+    run: exit 3
+"""
+
+
+async def test_recent_failures_say_which_task_failed_and_why(
+    browser: Browser, engine: Engine
+) -> None:
+    await apply_workflow(engine.store, load_workflow(BROKEN), "tests")
+    run_id = await _start(browser, "broken")
+    await _wait(engine, run_id, {"failed"})
+    page = await (await browser("viewer")).get("/")
+    row = re.search(rf'<tr data-run="{run_id}">.*?</tr>', page.text, re.S)
+    assert row is not None
+    assert re.search(r'<td class="err">bad: exited with code 3\s*</td>', row.group(0))
 
 
 async def test_workflows_list_and_page_in_both_languages(
