@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from basir.dashboard import assets, forms, graph, overview
 from basir.dashboard.live import accept_for, frame
 from basir.dashboard.pages_runs import run_filters
-from basir.dashboard.web import localised
+from basir.dashboard.web import localised, started_by
 from basir.i18n import use_locale
 from basir.store.records import EventRecord, RunRecord, TaskRecord
 
@@ -159,3 +160,20 @@ def test_param_types_are_named_in_the_page_language() -> None:
     with use_locale("ar"):
         assert field.type_label != "a whole number"
     assert forms.type_label("strange") == "strange"
+
+
+def _run_by(created_by: str | None, trigger: str) -> RunRecord:
+    return RunRecord("r1", "demo", 1, "running", created_by=created_by, trigger=trigger)
+
+
+def test_who_started_a_run_is_said_in_the_page_language() -> None:
+    assert started_by(_run_by("admin", "api")) == "admin"
+    assert started_by(_run_by("schedule:nightly", "schedule")) == "schedule nightly"
+    assert started_by(_run_by(None, "schedule")) == "a schedule"
+    assert started_by(_run_by(None, "run:abc")) == "run abc"
+    assert started_by(_run_by(None, "strange")) == "strange"
+    with use_locale("ar"):
+        for by, trigger in (("schedule:nightly", "schedule"), (None, "api"), (None, "run:abc")):
+            text = started_by(_run_by(by, trigger))
+            assert re.search(r"[\u0600-\u06FF]{3,}", text), text
+            assert not re.search(r"\b(schedule|run|API)\b", text), text
