@@ -103,6 +103,39 @@ async def test_recent_failures_say_which_task_failed_and_why(
     assert re.search(r'<td class="err">bad: exited with code 3\s*</td>', row.group(0))
 
 
+YEARLY = """
+name: yearly
+on:
+  schedule: [{cron: "0 3 1 1 *", timezone: Asia/Riyadh}]
+tasks:
+  - {id: a, uses: noop}
+"""
+
+
+async def test_workflows_list_shows_success_rate_and_next_scheduled_run(
+    browser: Browser, engine: Engine
+) -> None:
+    await apply_workflow(engine.store, load_workflow(BROKEN), "tests")
+    await apply_workflow(engine.store, load_workflow(YEARLY), "tests")
+    for workflow in ("demo", "demo", "broken"):
+        run_id = await _start(browser, workflow)
+        await _wait(engine, run_id, {"succeeded", "failed"})
+    page = (await (await browser("viewer")).get("/workflows")).text
+    assert "Success (last 20 runs)" in page and "Next scheduled run" in page
+
+    def row(name: str) -> str:
+        found = re.search(rf'<tr>\s*<td><a href="/workflows/{name}">.*?</tr>', page, re.S)
+        assert found is not None, name
+        return found.group(0)
+
+    assert '<td class="success">100.0%</td>' in row("demo")
+    assert '<td class="success">0.0%</td>' in row("broken")
+    assert '<td class="success">—</td>' in row("yearly")
+    fire = re.search(r'<td class="next-fire"><time datetime="([^"]+)"', row("yearly"))
+    assert fire is not None and fire.group(1).endswith("T03:00:00+03:00")
+    assert '<td class="next-fire">—</td>' in row("demo")
+
+
 async def test_workflows_list_and_page_in_both_languages(
     browser: Browser, role_tokens: dict[str, str]
 ) -> None:
