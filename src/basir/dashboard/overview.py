@@ -51,6 +51,12 @@ class Kpis:
     succeeded_last_hour: int
     failed_last_hour: int
 
+    @property
+    def success_rate(self) -> float | None:
+        """The share of the runs that ended in the last hour that succeeded (None: none)."""
+        ended = self.succeeded_last_hour + self.failed_last_hour
+        return self.succeeded_last_hour / ended if ended else None
+
 
 def _green_reason(component: str, facts: Facts) -> str:
     """Why a green component is green, in figures (a verdict has reasons only when it is not)."""

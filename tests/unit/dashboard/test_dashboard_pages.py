@@ -53,6 +53,7 @@ async def test_overview_shows_health_numbers_and_failures(browser: Browser, engi
     assert "Nothing is firing." in page.text
     assert page.text.count('<span class="reason"></span>') == 0
     assert 'id="kpi-running"' in page.text
+    assert '<span class="n" id="kpi-success">—</span>' in page.text  # nothing ended yet
     assert 'sse-connect="/live?since=' in page.text
     live = await client.get("/?part=live")
     assert live.text.lstrip().startswith('<div id="overview-live"')
@@ -101,6 +102,7 @@ async def test_recent_failures_say_which_task_failed_and_why(
     row = re.search(rf'<tr data-run="{run_id}">.*?</tr>', page.text, re.S)
     assert row is not None
     assert re.search(r'<td class="err">bad: exited with code 3\s*</td>', row.group(0))
+    assert '<span class="n" id="kpi-success">0.0%</span>' in page.text
 
 
 YEARLY = """

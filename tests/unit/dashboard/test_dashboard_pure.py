@@ -177,3 +177,8 @@ def test_who_started_a_run_is_said_in_the_page_language() -> None:
             text = started_by(_run_by(by, trigger))
             assert re.search(r"[\u0600-\u06FF]{3,}", text), text
             assert not re.search(r"\b(schedule|run|API)\b", text), text
+
+
+def test_the_success_rate_of_the_last_hour() -> None:
+    assert overview.Kpis(0, 0, 0, 3, 1).success_rate == 0.75
+    assert overview.Kpis(0, 0, 0, 0, 0).success_rate is None
