@@ -105,6 +105,19 @@ async def test_recent_failures_say_which_task_failed_and_why(
     assert '<span class="n" id="kpi-success">0.0%</span>' in page.text
 
 
+async def test_the_p95_scheduling_latency_comes_from_the_server_histogram(
+    browser: Browser, app: FastAPI
+) -> None:
+    client = await browser("viewer")
+    assert '<span class="n" id="kpi-latency">—</span>' in (await client.get("/")).text
+    metrics = app.state.dashboard.metrics
+    for _attempt in range(19):
+        metrics.observe_schedule_latency(0.004)  # in the 2.5-5 ms bucket
+    metrics.observe_schedule_latency(0.5)  # in the 0.25-1 s bucket
+    page = await client.get("/?part=live")
+    assert '<span class="n" id="kpi-latency">5 ms</span>' in page.text
+
+
 YEARLY = """
 name: yearly
 on:
