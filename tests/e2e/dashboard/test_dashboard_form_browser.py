@@ -101,6 +101,14 @@ def test_the_messages_beside_the_fields_are_in_arabic(
         assert re.search(r"[\u0600-\u06FF]{3,}", error.inner_text())
         assert not re.search(r"[A-Za-z]{3,}", error.inner_text())
         assert sent == []
+        # Arabic-Indic digits, as an Arabic keyboard types them, are numbers to the server.
+        page.fill("#param-count", "٣")
+        page.fill("#param-ratio", "٠.٥")
+        page.click("#start-run")
+        page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
+        run_id = page.url.rsplit("/", 1)[1]
+        params = client.get(f"/api/v1/runs/{run_id}").json()["params"]
+        assert (params["count"], params["ratio"]) == (3, 0.5)
     finally:
         page.click("#lang-switch")
         expect(page.locator("html")).to_have_attribute("lang", "en")

@@ -10,7 +10,15 @@
   var INTEGER = /^\s*[-+]?\d+\s*$/;
   var NUMBER = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
 
-  function fits(kind, text) {
+  // Python's int() and float() read Arabic-Indic digits too (an Arabic keyboard types them).
+  function ascii(text) {
+    return text.replace(/[\u0660-\u0669\u06F0-\u06F9]/g, function (digit) {
+      return String((digit.charCodeAt(0) & 0xf) % 10);
+    });
+  }
+
+  function fits(kind, raw) {
+    var text = kind === "integer" || kind === "number" ? ascii(raw) : raw;
     if (kind === "integer") {
       return INTEGER.test(text);
     }
