@@ -122,6 +122,21 @@ def test_live_frames_name_the_change_and_filter_by_run() -> None:
     assert accept_for(None)(task)
 
 
+def test_alert_changes_reach_the_pages_that_show_alerts() -> None:
+    fired = EventRecord(
+        "alert.firing", "alerts/store_slow.x", 1.0, id=10,
+        data={"alert_id": "store_slow.x", "message": {"en": "secret detail"}},
+    )  # fmt: skip
+    assert accept_for(None)(fired)
+    assert (
+        frame(fired)
+        == b'id: 10\nevent: alert\ndata: {"alert":"store_slow.x","status":"firing"}\n\n'
+    )
+    overview = Path(assets.STATIC_DIR.parent / "templates" / "overview_live.html").read_text()
+    alerts = Path(assets.STATIC_DIR.parent / "templates" / "alerts_live.html").read_text()
+    assert "sse:alert" in overview and "sse:alert" in alerts
+
+
 def test_node_modules_is_found_from_the_env_or_above(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
