@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from basir.coordinator.workflows import apply_workflow
 from basir.engine.runtime import Engine
 from basir.spec.validate import load_workflow
-from basir.store.records import AlertRecord
+from basir.store.records import AlertRecord, TaskRecord
 
 RUN_URL = re.compile(r"^/runs/([0-9a-f]+)$")
 
@@ -252,6 +252,64 @@ async def test_controls_for_operators_only(browser: Browser, engine: Engine, app
     await _wait(engine, succeeded, {"succeeded"})
     nothing = await operator.post(f"/runs/{succeeded}/retry", data={"csrf": csrf})
     assert nothing.status_code == 409
+
+
+TWO_STEPS = """
+name: two-steps
+tasks:
+  - id: first
+    run: sleep 30
+  - id: second
+    needs: [first]
+    uses: noop
+"""
+
+
+async def _task(engine: Engine, run_id: str, task_id: str) -> TaskRecord:
+    found = [t for t in await engine.store.get_tasks(run_id) if t.task_id == task_id]
+    assert found, task_id
+    return found[0]
+
+
+async def test_a_single_task_is_held_and_released_by_operators_only(
+    browser: Browser, engine: Engine
+) -> None:
+    await apply_workflow(engine.store, load_workflow(TWO_STEPS), "tests")
+    with engine.bus.subscribe(lambda e: e.type == "task.started") as started:
+        run_id = await _start(browser, "two-steps")
+        await asyncio.wait_for(started.get(), 10)
+    viewer = await browser("viewer")
+    page = await viewer.get(f"/runs/{run_id}")
+    assert "task-controls" not in page.text and "/tasks/second/pause" not in page.text
+    refused = await viewer.post(
+        f"/runs/{run_id}/tasks/second/pause", data={"csrf": csrf_of(page.text)}
+    )
+    assert refused.status_code == 403
+    operator = await browser("operator")
+    page = await operator.get(f"/runs/{run_id}")
+    assert f'action="/runs/{run_id}/tasks/second/pause"' in page.text
+    csrf = csrf_of(page.text)
+    forged = await operator.post(f"/runs/{run_id}/tasks/second/pause", data={"csrf": "x"})
+    assert forged.status_code == 403
+    held = await operator.post(f"/runs/{run_id}/tasks/second/pause", data={"csrf": csrf})
+    assert held.status_code == 303 and (await _task(engine, run_id, "second")).held
+    page = await operator.get(f"/runs/{run_id}?part=tasks")
+    assert f'action="/runs/{run_id}/tasks/second/resume"' in page.text
+    assert '<span class="status s-paused held">held</span>' in page.text
+    released = await operator.post(f"/runs/{run_id}/tasks/second/resume", data={"csrf": csrf})
+    assert released.status_code == 303 and not (await _task(engine, run_id, "second")).held
+    # The running one is stopped and held (queued again, its retry not spent).
+    assert 'name="stop" value="true"' in page.text
+    stopped = await operator.post(
+        f"/runs/{run_id}/tasks/first/pause", data={"csrf": csrf, "stop": "true"}
+    )
+    assert stopped.status_code == 303 and (await _task(engine, run_id, "first")).held
+    unknown = await operator.post(f"/runs/{run_id}/tasks/nope/pause", data={"csrf": csrf})
+    assert unknown.status_code == 404
+    wrong = await operator.post(f"/runs/{run_id}/tasks/second/explode", data={"csrf": csrf})
+    assert wrong.status_code == 404
+    await operator.post(f"/runs/{run_id}/cancel", data={"csrf": csrf})
+    await _wait(engine, run_id, {"cancelled"})
 
 
 async def test_runs_are_paged_on_the_server(browser: Browser, engine: Engine) -> None:
