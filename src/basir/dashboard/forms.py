@@ -27,11 +27,17 @@ class ParamField:
     value: str
     choices: tuple[str, ...] = ()
     error: str | None = None
+    has_default: bool = False
 
     @property
     def type_label(self) -> str:
         """The type in the page's language."""
         return type_label(self.type)
+
+    @property
+    def must_fill(self) -> bool:
+        """Required with no default: left empty, the server refuses the run."""
+        return self.required and not self.has_default
 
     @property
     def input_id(self) -> str:
@@ -74,6 +80,7 @@ def param_fields(
                 value=value,
                 choices=choices,
                 error=(errors or {}).get(name),
+                has_default=spec.get("default") is not None,
             )
         )
     return fields

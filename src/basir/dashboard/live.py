@@ -1,8 +1,9 @@
 """`/live`: the one Server-Sent Events stream of a dashboard page, fed by the engine's bus.
 
-Pages do not get data from it, only *what changed*: a `run` event (a run's state moved) or a
-`task` event (`{"task": id, "status": s}`), which make htmx re-fetch the affected fragments
-and the DAG recolour a node.  Every event carries the log id, so after a reconnect the browser
+Pages do not get data from it, only *what changed*: a `run` event (a run's state moved), a
+`task` event (`{"task": id, "status": s}`) or an `alert` event (`{"alert": id, "status": s}`,
+an alert fired or resolved), which make htmx re-fetch the affected fragments and the DAG
+recolour a node.  Every event carries the log id, so after a reconnect the browser
 sends `Last-Event-ID` and gets one `sync` event: the page re-fetches its fragments and has
 caught up without a reload.
 """
@@ -29,12 +30,12 @@ RECONNECT_MS = 1000
 
 
 def accept_for(run: str | None) -> Callable[[EventRecord], bool]:
-    """The events a page cares about: run and task changes, of one run when given."""
+    """The events a page cares about: run, task and alert changes, of one run when given."""
 
     def accept(event: EventRecord) -> bool:
         if run is not None and event.run_id != run:
             return False
-        return event.type.startswith(("run.", "task."))
+        return event.type.startswith(("run.", "task.", "alert."))
 
     return accept
 
@@ -45,6 +46,8 @@ def frame(event: EventRecord) -> bytes:
     kind, _sep, state = event.type.partition(".")
     if kind == "task":
         data = {"run": event.run_id, "task": event.task_id, "status": state}
+    elif kind == "alert":
+        data = {"alert": event.data.get("alert_id"), "status": state}
     else:
         data = {"run": event.run_id, "status": state}
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))

@@ -1,21 +1,26 @@
-"""What the overview shows: health (as `/readyz` decides it), live counts, recent failures.
+"""What the overview shows: health (as `/api/v1/health` judges it), live counts, firing alerts
+and recent failures.
 
 The decisions are pure functions over records; `load_overview` only gathers the records.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from basir.dashboard.context import DashboardContext
+from basir.dashboard.web import format_number
 from basir.i18n import _
-from basir.store.records import RunRecord
+from basir.monitoring.alert_rules import FIRING, message
+from basir.monitoring.health_overview import AMBER, GREEN, RED, Facts, assess
+from basir.monitoring.health_probe import gather
+from basir.store.records import AlertRecord, RunRecord
 
-HEALTH_TIMEOUT_S = 2.0
+FIRING_SHOWN = 10
+LEVELS = {GREEN: "ok", AMBER: "warn", RED: "down"}
 WINDOW_S = 3600.0
 # Runs finishing in the window were created at most this long before it (older ones are
 # counted only if a page of recent runs reaches them): bounds the scan.
@@ -46,27 +51,64 @@ class Kpis:
     succeeded_last_hour: int
     failed_last_hour: int
 
+    @property
+    def success_rate(self) -> float | None:
+        """The share of the runs that ended in the last hour that succeeded (None: none)."""
+        ended = self.succeeded_last_hour + self.failed_last_hour
+        return self.succeeded_last_hour / ended if ended else None
+
+
+def _green_reason(component: str, facts: Facts) -> str:
+    """Why a green component is green, in figures (a verdict has reasons only when it is not)."""
+    if component == "store":
+        return _("answers and takes writes")
+    if component == "scheduler":
+        return _("running")
+    if component == "workers":
+        used, slots = format_number(facts.slots_used), format_number(facts.slots)
+        return _("{used} of {slots} slots busy", used=used, slots=slots)
+    if component == "queues":
+        return _("tasks ready to start: {count}", count=format_number(facts.queue_depth))
+    if component == "alerts":
+        return _("Nothing is firing.")
+    if facts.disk_free_ratio is None:
+        return _("free space unknown")
+    percent = format_number(round(facts.disk_free_ratio * 100, 1))
+    return _("free space: {percent}%", percent=percent)
+
+
+def checks_of(facts: Facts) -> list[Check]:
+    """One health line per component of `/api/v1/health`, with its reasons."""
+    _overall, verdicts = assess(facts)
+    lines = []
+    for component, verdict in verdicts.items():
+        reason = "; ".join(verdict.reasons) or _green_reason(component, facts)
+        lines.append(Check(_component_name(component), LEVELS[verdict.status], reason))
+    return lines
+
+
+def _component_name(component: str) -> str:
+    names = {
+        "store": _("Store"),
+        "scheduler": _("Scheduler"),
+        "workers": _("Workers"),
+        "queues": _("Queues"),
+        "alerts": _("Alerts"),
+        "disk": _("Disk"),
+    }
+    return names.get(component, component)
+
 
 async def health_checks(ctx: DashboardContext) -> list[Check]:
-    """The store and the engine, with the reasons `/readyz` gives."""
-    try:
-        alive = await asyncio.wait_for(ctx.store.ping(), HEALTH_TIMEOUT_S)
-    except Exception:
-        alive = False
-    engine = ctx.engine.health()
-    if not alive:
-        store = Check(_("Store"), "down", _("the store does not answer"))
-    elif engine.store_retrying is not None:
-        reason = _("the store refuses writes; retrying: {error}", error=engine.store_retrying)
-        store = Check(_("Store"), "warn", reason)
-    else:
-        store = Check(_("Store"), "ok", _("answers and takes writes"))
-    if engine.pump_alive:
-        runner = Check(_("Engine"), "ok", _("running"))
-    else:
-        reason = engine.fault or _("not started")
-        runner = Check(_("Engine"), "down", _("the engine is not running: {reason}", reason=reason))
-    return [store, runner]
+    """Store, scheduler, workers, queues, alerts and disk, judged as `/api/v1/health` does."""
+    facts = await gather(ctx.engine, ctx.settings.max_parallel, ctx.settings.home)
+    return checks_of(facts)
+
+
+async def firing_alerts(ctx: DashboardContext) -> list[tuple[AlertRecord, str]]:
+    """The newest firing alerts with their messages in the page's language."""
+    found = await ctx.store.alert_list(state=FIRING, limit=FIRING_SHOWN)
+    return [(alert, message(alert)) for alert in found]
 
 
 def count_finished(runs: Iterable[RunRecord], since: float) -> Counter[str]:
@@ -134,7 +176,17 @@ async def load_kpis(ctx: DashboardContext) -> Kpis:
     )
 
 
-async def recent_failures(ctx: DashboardContext) -> list[RunRecord]:
-    """The newest failed runs."""
+async def failure_of(ctx: DashboardContext, run: RunRecord) -> str:
+    """Why a run failed, as its alert says: its own error, else its first failed task's."""
+    if run.error:
+        return run.error
+    for task in await ctx.store.get_tasks(run.id):
+        if task.status == "failed":
+            return f"{task.task_id}: {task.error}" if task.error else task.task_id
+    return ""
+
+
+async def recent_failures(ctx: DashboardContext) -> list[tuple[RunRecord, str]]:
+    """The newest failed runs, each with why it failed."""
     page = await ctx.store.list_runs(status="failed", limit=RECENT_FAILURES)
-    return list(page.items)
+    return [(run, await failure_of(ctx, run)) for run in page.items]

@@ -32,7 +32,7 @@ from basir.dashboard.web import (
 from basir.errors import BasirError
 from basir.i18n import _, current_locale, render_message
 from basir.spec.models import NAME_PATTERN
-from basir.states import RUN_ACTIVE, RunStatus
+from basir.states import RUN_ACTIVE, TASK_TERMINAL, RunStatus
 from basir.store.records import EventRecord, TaskRecord
 
 router = APIRouter(include_in_schema=False)
@@ -48,6 +48,7 @@ BIG_RUN_TASKS = 200
 LOG_LIVE_STATES = frozenset({"queued", "running", "retrying"})
 MAX_CURSOR_CHARS = 512
 CONTROLS = ("pause", "resume", "cancel", "retry")
+TASK_CONTROLS = ("pause", "resume")
 EVENTS_PAGE = 1000
 MAX_TIMELINE_EVENTS = 20_000
 
@@ -154,6 +155,7 @@ async def _run_values(request: Request, run_id: str) -> dict[str, Any] | None:
         "tpage": page,
         "tpages": pages,
         "active": run.status in RUN_ACTIVE,
+        "terminal": {str(s) for s in TASK_TERMINAL},
         "poll_s": poll_seconds(len(tasks)),
         "since": since,
     }
@@ -315,6 +317,33 @@ async def control(request: Request, session: SessionDep, run_id: RunId, action: 
             await engine.cancel_run(run_id, by=user)
         else:
             await engine.retry_run(run_id, by=user)
+    except BasirError as error:
+        status = {"not_found": 404, "conflict": 409}.get(error.kind, 422)
+        return error_page(request, session, error.message, status)
+    return with_headers(RedirectResponse(f"/runs/{run_id}", status_code=303))
+
+
+@router.post("/runs/{run_id}/tasks/{task_id}/{action}")
+async def task_control(
+    request: Request, session: SessionDep, run_id: RunId, task_id: TaskId, action: str
+) -> Response:
+    """Hold one task (stopping it first when it runs and `stop` is posted) or release it;
+    only for users allowed to operate runs."""
+    form = await request.form()
+    if not csrf_ok(session, form.get("csrf")):
+        return csrf_page(request, session)
+    if not can_operate(session):
+        return forbidden_page(request, session)
+    if action not in TASK_CONTROLS:
+        return error_page(request, session, _("unknown action"), 404)
+    engine = dashboard_of(request).engine
+    user = session.principal.user
+    try:
+        if action == "pause":
+            stop = form.get("stop") == "true"
+            await engine.pause_task(run_id, task_id, stop_running=stop, by=user)
+        else:
+            await engine.resume_task(run_id, task_id, by=user)
     except BasirError as error:
         status = {"not_found": 404, "conflict": 409}.get(error.kind, 422)
         return error_page(request, session, error.message, status)

@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from basir.coordinator.analytics import scheduler_analytics
 from basir.coordinator.schedule_controls import set_paused
+from basir.dashboard.pages_boards import window_labels
 from basir.dashboard.web import (
     SessionDep,
     can_operate,
@@ -72,6 +73,7 @@ async def scheduler_page(request: Request, session: SessionDep) -> Response:
         "oldest_wait": oldest_wait(oldest_queued_at(ctx.engine), time.time()),
         "window": window,
         "windows": WINDOWS,
+        "window_labels": window_labels(),
     }
     live = request.query_params.get("part") == "live"
     return render(

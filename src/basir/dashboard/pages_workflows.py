@@ -25,32 +25,61 @@ from basir.dashboard.web import (
 from basir.errors import BasirError
 from basir.i18n import _
 from basir.spec.models import NAME_PATTERN
-from basir.store.records import RunRecord, WorkflowVersion
+from basir.store.records import RunRecord, ScheduleRecord, WorkflowVersion
 
 router = APIRouter(include_in_schema=False)
 SPEC_FORMATS = ("yaml", "json")
 MAX_WORKFLOWS_LISTED = 500
+SUCCESS_OVER_RUNS = 20  # the success rate of the list is over each workflow's newest runs
+FINISHED = ("succeeded", "failed", "cancelled")
 
 
 def _not_found(request: Request, session: Any, name: str) -> Response:
     return error_page(request, session, _("no workflow named {name}", name=name), 404)
 
 
-async def _last_runs(ctx: DashboardContext, names: list[str]) -> dict[str, RunRecord]:
-    """The newest run of each workflow (one small indexed query each)."""
-    pages = await asyncio.gather(*(ctx.store.list_runs(workflow=n, limit=1) for n in names))
-    return {n: p.items[0] for n, p in zip(names, pages, strict=True) if p.items}
+async def _recent_runs(ctx: DashboardContext, names: list[str]) -> dict[str, list[RunRecord]]:
+    """The newest runs of each workflow, newest first (one small indexed query each)."""
+    pages = await asyncio.gather(
+        *(ctx.store.list_runs(workflow=n, limit=SUCCESS_OVER_RUNS) for n in names)
+    )
+    return {n: list(p.items) for n, p in zip(names, pages, strict=True) if p.items}
+
+
+def success_rate(runs: list[RunRecord]) -> float | None:
+    """The share of the finished runs among `runs` that succeeded (None: none finished)."""
+    finished = [r for r in runs if str(r.status) in FINISHED]
+    if not finished:
+        return None
+    return sum(1 for r in finished if str(r.status) == "succeeded") / len(finished)
+
+
+def next_fires(schedules: list[ScheduleRecord]) -> dict[str, ScheduleRecord]:
+    """Each workflow's schedule that fires next (paused ones and ended ones left out)."""
+    soonest: dict[str, ScheduleRecord] = {}
+    for entry in schedules:
+        if entry.paused or entry.due_at is None:
+            continue
+        known = soonest.get(entry.workflow)
+        if known is None or (known.due_at is not None and entry.due_at < known.due_at):
+            soonest[entry.workflow] = entry
+    return soonest
 
 
 @router.get("/workflows")
 async def workflows_page(request: Request, session: SessionDep) -> Response:
-    """Every workflow's latest version and its last run."""
+    """Every workflow's latest version, last run, success rate and next scheduled fire."""
     ctx = dashboard_of(request)
     workflows = (await ctx.store.list_workflows())[:MAX_WORKFLOWS_LISTED]
-    last = await _last_runs(ctx, [w.name for w in workflows])
-    return render(
-        request, "workflows.html", {"workflows": workflows, "last": last}, session=session
-    )
+    recent = await _recent_runs(ctx, [w.name for w in workflows])
+    values = {
+        "workflows": workflows,
+        "last": {name: runs[0] for name, runs in recent.items()},
+        "success": {name: success_rate(runs) for name, runs in recent.items()},
+        "success_over": SUCCESS_OVER_RUNS,
+        "next_fire": next_fires(await ctx.store.list_schedules()),
+    }
+    return render(request, "workflows.html", values, session=session)
 
 
 def spec_text(workflow: WorkflowVersion, fmt: str) -> str:

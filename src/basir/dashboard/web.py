@@ -35,6 +35,7 @@ from basir.i18n.catalog import SUPPORTED_LOCALES
 from basir.monitoring import report_render
 from basir.security.audit_recorder import mark_caller
 from basir.security.auth import Permission, permissions_of
+from basir.store.records import RunRecord
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 CSP = (
@@ -70,6 +71,7 @@ def environment() -> Environment:
         when=format_when,
         when_in=format_in_zone,
         number=format_number,
+        started_by=started_by,
         secs=report_render.seconds,
         percent=report_render.percent,
     )
@@ -121,6 +123,27 @@ def format_number(value: float) -> str:
     locale, pattern = _decimal(current_locale())
     text: str = pattern.apply(value, locale, numbering_system="latn")
     return text
+
+
+def started_by(run: RunRecord) -> str:
+    """Who started a run, in the page's language: its user, else what triggered it."""
+    who = run.created_by or ""
+    kind, _sep, rest = who.partition(":")
+    if kind == "schedule" and rest:
+        return _("schedule {name}", name=rest)
+    if who:
+        return who
+    trigger = run.trigger or ""
+    if trigger.startswith("run:"):
+        return _("run {run_id}", run_id=trigger.removeprefix("run:"))
+    labels = {
+        "api": _("the API"),
+        "dashboard": _("the dashboard"),
+        "schedule": _("a schedule"),
+        "decision": _("a decision"),
+        "user": _("a user"),
+    }
+    return labels.get(trigger, trigger)
 
 
 def localised(value: object) -> str:

@@ -53,7 +53,8 @@ def test_a_wrong_token_is_refused_and_logout_ends_the_session(
     expect(page.locator("#login-error")).to_be_visible()
 
     login(page)
-    expect(page.locator(".health li.h-ok")).to_have_count(2)
+    expect(page.locator(".health li")).to_have_count(6)
+    expect(page.locator(".health li.h-ok").first).to_contain_text("Store")
     page.click("#logout")
     expect(page).to_have_url(re.compile(r"/login$"))
     page.goto("/runs")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import re
 import time
 from pathlib import Path
 
@@ -87,6 +88,12 @@ async def test_scheduler_shows_next_fire_in_its_zone_and_pauses_for_operators(
     viewer.cookies.set("basir_lang", "ar")
     arabic = await viewer.get("/scheduler")
     assert 'dir="rtl"' in arabic.text and "المجدول" in arabic.text
+    # The windows are words of the page's language, in the menu and the heading.
+    options = re.findall(r'<option value="(\w+)"[^>]*>([^<]*)</option>', arabic.text)
+    assert [value for value, _label in options] == ["15m", "1h", "6h", "24h", "7d"]
+    assert all(re.fullmatch(r"[\d\u0600-\u06FF ]+", label) for _value, label in options)
+    heading = re.search(r"<h2>([^<]*)</h2>", (await viewer.get("/scheduler?part=live")).text)
+    assert heading is not None and "1h" not in heading.group(1)
 
 
 async def test_resources_show_pools_holders_and_waiting_reasons(

@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import html
 import re
+import time
 
 from dashboard_helpers import Browser, csrf_of
 from fastapi import FastAPI
 
+from basir.coordinator.workflows import apply_workflow
 from basir.engine.runtime import Engine
+from basir.spec.validate import load_workflow
+from basir.store.records import AlertRecord, TaskRecord
 
 RUN_URL = re.compile(r"^/runs/([0-9a-f]+)$")
 
@@ -40,14 +44,111 @@ async def test_overview_shows_health_numbers_and_failures(browser: Browser, engi
     client = await browser("viewer")
     page = await client.get("/")
     assert page.status_code == 200
-    assert page.text.count('class="h-ok"') == 2
+    # Every component `/api/v1/health` judges, each with a reason.
+    names = re.findall(r'<li class="h-(\w+)"><strong>([^<]+)</strong>', page.text)
+    assert [name for _level, name in names] == [
+        "Store", "Scheduler", "Workers", "Queues", "Alerts", "Disk",
+    ]  # fmt: skip
+    assert all(level == "ok" for level, name in names if name != "Disk")
+    assert "Nothing is firing." in page.text
+    assert page.text.count('<span class="reason"></span>') == 0
     assert 'id="kpi-running"' in page.text
+    assert '<span class="n" id="kpi-success">—</span>' in page.text  # nothing ended yet
     assert 'sse-connect="/live?since=' in page.text
     live = await client.get("/?part=live")
     assert live.text.lstrip().startswith('<div id="overview-live"')
     assert "<html" not in live.text
     chart = (await client.get("/?part=chart")).json()
     assert len(chart["time"]) == len(chart["succeeded"]) == len(chart["failed"]) == 12
+
+
+async def test_overview_lists_firing_alerts_and_turns_alerts_red(
+    browser: Browser, engine: Engine
+) -> None:
+    now = time.time()
+    alert = AlertRecord(
+        id="run_failed.r9", rule="run_failed", state="firing", severity="error", workflow="demo",
+        run_id="r9", fired_at=now, updated_at=now, data={"error": "boom"},
+    )  # fmt: skip
+    await engine.store.alert_put(alert)
+    client = await browser("viewer")
+    page = await client.get("/")
+    assert 'data-alert="run_failed.r9"' in page.text and 'href="/runs/r9"' in page.text
+    line = re.search(r'<li class="h-(\w+)"><strong>Alerts</strong>.*?</li>', page.text, re.S)
+    assert line is not None and line.group(1) == "down"
+    assert "1 alert firing, not acknowledged" in line.group(0)
+    live = await client.get("/?part=live")
+    assert 'data-alert="run_failed.r9"' in live.text
+
+
+BROKEN = """
+name: broken
+tasks:
+  - id: ok
+    uses: noop
+  - id: bad
+    needs: [ok]
+    run: exit 3
+"""
+
+
+async def test_recent_failures_say_which_task_failed_and_why(
+    browser: Browser, engine: Engine
+) -> None:
+    await apply_workflow(engine.store, load_workflow(BROKEN), "tests")
+    run_id = await _start(browser, "broken")
+    await _wait(engine, run_id, {"failed"})
+    page = await (await browser("viewer")).get("/")
+    row = re.search(rf'<tr data-run="{run_id}">.*?</tr>', page.text, re.S)
+    assert row is not None
+    assert re.search(r'<td class="err">bad: exited with code 3\s*</td>', row.group(0))
+    assert '<span class="n" id="kpi-success">0.0%</span>' in page.text
+
+
+async def test_the_p95_scheduling_latency_comes_from_the_server_histogram(
+    browser: Browser, app: FastAPI
+) -> None:
+    client = await browser("viewer")
+    assert '<span class="n" id="kpi-latency">—</span>' in (await client.get("/")).text
+    metrics = app.state.dashboard.metrics
+    for _attempt in range(19):
+        metrics.observe_schedule_latency(0.004)  # in the 2.5-5 ms bucket
+    metrics.observe_schedule_latency(0.5)  # in the 0.25-1 s bucket
+    page = await client.get("/?part=live")
+    assert '<span class="n" id="kpi-latency">5 ms</span>' in page.text
+
+
+YEARLY = """
+name: yearly
+on:
+  schedule: [{cron: "0 3 1 1 *", timezone: Asia/Riyadh}]
+tasks:
+  - {id: a, uses: noop}
+"""
+
+
+async def test_workflows_list_shows_success_rate_and_next_scheduled_run(
+    browser: Browser, engine: Engine
+) -> None:
+    await apply_workflow(engine.store, load_workflow(BROKEN), "tests")
+    await apply_workflow(engine.store, load_workflow(YEARLY), "tests")
+    for workflow in ("demo", "demo", "broken"):
+        run_id = await _start(browser, workflow)
+        await _wait(engine, run_id, {"succeeded", "failed"})
+    page = (await (await browser("viewer")).get("/workflows")).text
+    assert "Success (last 20 runs)" in page and "Next scheduled run" in page
+
+    def row(name: str) -> str:
+        found = re.search(rf'<tr>\s*<td><a href="/workflows/{name}">.*?</tr>', page, re.S)
+        assert found is not None, name
+        return found.group(0)
+
+    assert '<td class="success">100.0%</td>' in row("demo")
+    assert '<td class="success">0.0%</td>' in row("broken")
+    assert '<td class="success">—</td>' in row("yearly")
+    fire = re.search(r'<td class="next-fire"><time datetime="([^"]+)"', row("yearly"))
+    assert fire is not None and fire.group(1).endswith("T03:00:00+03:00")
+    assert '<td class="next-fire">—</td>' in row("demo")
 
 
 async def test_workflows_list_and_page_in_both_languages(
@@ -151,6 +252,64 @@ async def test_controls_for_operators_only(browser: Browser, engine: Engine, app
     await _wait(engine, succeeded, {"succeeded"})
     nothing = await operator.post(f"/runs/{succeeded}/retry", data={"csrf": csrf})
     assert nothing.status_code == 409
+
+
+TWO_STEPS = """
+name: two-steps
+tasks:
+  - id: first
+    run: sleep 30
+  - id: second
+    needs: [first]
+    uses: noop
+"""
+
+
+async def _task(engine: Engine, run_id: str, task_id: str) -> TaskRecord:
+    found = [t for t in await engine.store.get_tasks(run_id) if t.task_id == task_id]
+    assert found, task_id
+    return found[0]
+
+
+async def test_a_single_task_is_held_and_released_by_operators_only(
+    browser: Browser, engine: Engine
+) -> None:
+    await apply_workflow(engine.store, load_workflow(TWO_STEPS), "tests")
+    with engine.bus.subscribe(lambda e: e.type == "task.started") as started:
+        run_id = await _start(browser, "two-steps")
+        await asyncio.wait_for(started.get(), 10)
+    viewer = await browser("viewer")
+    page = await viewer.get(f"/runs/{run_id}")
+    assert "task-controls" not in page.text and "/tasks/second/pause" not in page.text
+    refused = await viewer.post(
+        f"/runs/{run_id}/tasks/second/pause", data={"csrf": csrf_of(page.text)}
+    )
+    assert refused.status_code == 403
+    operator = await browser("operator")
+    page = await operator.get(f"/runs/{run_id}")
+    assert f'action="/runs/{run_id}/tasks/second/pause"' in page.text
+    csrf = csrf_of(page.text)
+    forged = await operator.post(f"/runs/{run_id}/tasks/second/pause", data={"csrf": "x"})
+    assert forged.status_code == 403
+    held = await operator.post(f"/runs/{run_id}/tasks/second/pause", data={"csrf": csrf})
+    assert held.status_code == 303 and (await _task(engine, run_id, "second")).held
+    page = await operator.get(f"/runs/{run_id}?part=tasks")
+    assert f'action="/runs/{run_id}/tasks/second/resume"' in page.text
+    assert '<span class="status s-paused held">held</span>' in page.text
+    released = await operator.post(f"/runs/{run_id}/tasks/second/resume", data={"csrf": csrf})
+    assert released.status_code == 303 and not (await _task(engine, run_id, "second")).held
+    # The running one is stopped and held (queued again, its retry not spent).
+    assert 'name="stop" value="true"' in page.text
+    stopped = await operator.post(
+        f"/runs/{run_id}/tasks/first/pause", data={"csrf": csrf, "stop": "true"}
+    )
+    assert stopped.status_code == 303 and (await _task(engine, run_id, "first")).held
+    unknown = await operator.post(f"/runs/{run_id}/tasks/nope/pause", data={"csrf": csrf})
+    assert unknown.status_code == 404
+    wrong = await operator.post(f"/runs/{run_id}/tasks/second/explode", data={"csrf": csrf})
+    assert wrong.status_code == 404
+    await operator.post(f"/runs/{run_id}/cancel", data={"csrf": csrf})
+    await _wait(engine, run_id, {"cancelled"})
 
 
 async def test_runs_are_paged_on_the_server(browser: Browser, engine: Engine) -> None:

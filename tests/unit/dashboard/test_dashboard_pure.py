@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from basir.dashboard import assets, forms, graph, overview
 from basir.dashboard.live import accept_for, frame
 from basir.dashboard.pages_runs import run_filters
-from basir.dashboard.web import localised
+from basir.dashboard.web import localised, started_by
 from basir.i18n import use_locale
 from basir.store.records import EventRecord, RunRecord, TaskRecord
 
@@ -30,6 +31,16 @@ def test_param_fields_show_defaults_then_posted_values_and_errors() -> None:
     again = forms.param_fields(DECLARED, {"count": "x"}, {"count": "must be an integer"})
     assert again[0].value == "x" and again[0].error == "must be an integer"
     assert again[0].input_id == "param-count"
+
+
+def test_only_a_required_param_without_default_must_be_filled() -> None:
+    declared = {
+        "needed": {"type": "integer", "required": True},
+        "given": {"type": "integer", "required": True, "default": 1},
+        "free": {"type": "string"},
+    }
+    fields = {f.name: f.must_fill for f in forms.param_fields(declared)}
+    assert fields == {"needed": True, "given": False, "free": False}
 
 
 def test_posted_params_keep_declared_names_and_read_checkboxes() -> None:
@@ -111,6 +122,21 @@ def test_live_frames_name_the_change_and_filter_by_run() -> None:
     assert accept_for(None)(task)
 
 
+def test_alert_changes_reach_the_pages_that_show_alerts() -> None:
+    fired = EventRecord(
+        "alert.firing", "alerts/store_slow.x", 1.0, id=10,
+        data={"alert_id": "store_slow.x", "message": {"en": "secret detail"}},
+    )  # fmt: skip
+    assert accept_for(None)(fired)
+    assert (
+        frame(fired)
+        == b'id: 10\nevent: alert\ndata: {"alert":"store_slow.x","status":"firing"}\n\n'
+    )
+    overview = Path(assets.STATIC_DIR.parent / "templates" / "overview_live.html").read_text()
+    alerts = Path(assets.STATIC_DIR.parent / "templates" / "alerts_live.html").read_text()
+    assert "sse:alert" in overview and "sse:alert" in alerts
+
+
 def test_node_modules_is_found_from_the_env_or_above(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -149,3 +175,25 @@ def test_param_types_are_named_in_the_page_language() -> None:
     with use_locale("ar"):
         assert field.type_label != "a whole number"
     assert forms.type_label("strange") == "strange"
+
+
+def _run_by(created_by: str | None, trigger: str) -> RunRecord:
+    return RunRecord("r1", "demo", 1, "running", created_by=created_by, trigger=trigger)
+
+
+def test_who_started_a_run_is_said_in_the_page_language() -> None:
+    assert started_by(_run_by("admin", "api")) == "admin"
+    assert started_by(_run_by("schedule:nightly", "schedule")) == "schedule nightly"
+    assert started_by(_run_by(None, "schedule")) == "a schedule"
+    assert started_by(_run_by(None, "run:abc")) == "run abc"
+    assert started_by(_run_by(None, "strange")) == "strange"
+    with use_locale("ar"):
+        for by, trigger in (("schedule:nightly", "schedule"), (None, "api"), (None, "run:abc")):
+            text = started_by(_run_by(by, trigger))
+            assert re.search(r"[\u0600-\u06FF]{3,}", text), text
+            assert not re.search(r"\b(schedule|run|API)\b", text), text
+
+
+def test_the_success_rate_of_the_last_hour() -> None:
+    assert overview.Kpis(0, 0, 0, 3, 1).success_rate == 0.75
+    assert overview.Kpis(0, 0, 0, 0, 0).success_rate is None
