@@ -151,13 +151,13 @@ def test_pools_are_checked_when_given() -> None:
     text = (
         "name: w\ntasks:\n"
         "  - id: build\n    run: x\n"
-        "    resources: {cpu: 2, pools: {gradle: 1, gpu: 1, cpu: 1, gradl: 1}}\n"
+        "    resources: {cpu: 2, pools: {gradle: 1, gpu: 1, gradl: 1}}\n"
     )
     assert load_workflow(text, "w.yaml").task("build").resources is not None  # no pools known
     found = issues(text, pools={"gradle": 2})
     assert [(code, line, col) for code, _m, line, col in found] == [
         ("spec.unknown_pool", 5, 44),
-        ("spec.unknown_pool", 5, 60),
+        ("spec.unknown_pool", 5, 52),
     ]
     assert found[0][1] == (
         "w.yaml:5:44: tasks[0].resources.pools.gpu: task build asks for pool gpu, which does not"
