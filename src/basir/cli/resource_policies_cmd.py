@@ -7,6 +7,7 @@ the embedded store, which an embedded `basir run` (and a server when it next sta
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from typing import Annotated, Any
@@ -93,10 +94,13 @@ async def _local_quotas() -> list[dict[str, Any]]:
 
 
 def _amount(value: str) -> float | str:
+    """A number as such; a size (4Gi) stays text, as do nan and inf (not JSON numbers), which
+    the check of the amount refuses with its own message."""
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
-        return value  # a size such as 4Gi, for memory
+        return value
+    return number if math.isfinite(number) else value
 
 
 def _reservation_line(item: dict[str, Any]) -> str:
@@ -226,7 +230,8 @@ def _register_quotas(group: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         body: dict[str, Any] = {"policy": policy, "weight": weight}
-        for key, value in (("tasks", tasks), ("cpu", cpu), ("memory", memory), ("runs", runs),
+        shown_cpu = None if cpu is None else cpu if math.isfinite(cpu) else str(cpu)  # not JSON
+        for key, value in (("tasks", tasks), ("cpu", shown_cpu), ("memory", memory), ("runs", runs),
                            ("runs_per_hour", runs_per_hour)):  # fmt: skip
             if value is not None:
                 body[key] = value

@@ -12,6 +12,7 @@ when it next starts.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import Annotated, Any
 
@@ -58,10 +59,13 @@ async def _local_set(name: str, value: str) -> dict[str, Any]:
 
 
 def _number(value: str) -> float | str:
+    """A number as such, anything else as written: a size (16Gi) for memory, or text the
+    server refuses with its own message (`nan`, `inf`: not JSON numbers)."""
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
-        return value  # a size such as 16Gi, for memory
+        return value
+    return number if math.isfinite(number) else value
 
 
 def _amount(pool: str, value: float | int | None) -> str:

@@ -101,7 +101,12 @@ def checked_quota(namespace: str, body: Mapping[str, Any]) -> Quota:
     if cpu is not None:
         if isinstance(cpu, bool) or not isinstance(cpu, int | float) or not 0 < cpu <= MAX_COUNT:
             raise BasirError(
-                "quota.invalid", _("cpu must be a number of cores above 0, got {value}", value=cpu)
+                "quota.invalid",
+                _(
+                    "cpu must be a number of cores above 0 and at most {hi}, got {value}",
+                    hi=MAX_COUNT,
+                    value=cpu,
+                ),
             )
         cpu_amount = to_amount(CPU, float(cpu))
     memory = body.get("memory")
