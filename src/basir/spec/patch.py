@@ -104,7 +104,8 @@ def resource_problems(parsed: Sequence[Task], capacity: Mapping[str, int]) -> li
     problems: list[Problem] = []
     for index, task in enumerate(parsed):
         for short in never_fits(request_of(task.resources), capacity):
-            where = ("pools", short.pool) if short.pool not in ("cpu", "memory") else (short.pool,)
+            builtin = short.pool in ("cpu", "memory", "disk")
+            where = (short.pool,) if builtin else ("pools", short.pool)
             field = format_path(("tasks", index, "resources", *where))
             if short.capacity == 0 and short.pool not in capacity:
                 message = _(

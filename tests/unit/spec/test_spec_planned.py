@@ -203,6 +203,32 @@ def test_templates_may_set_resources_but_not_a_queue(tmp_path: Path) -> None:
     assert "heavy.yaml:4:3: task.queue: queue cannot be set in a template" in found[0][1]
 
 
+def test_a_templates_resources_are_checked_at_the_uses_line(tmp_path: Path) -> None:
+    """A template asking for more than a pool has, or for a pool that does not exist, made the
+    task wait for ever; a task's own `resources` replace the template's."""
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "heavy.yaml").write_text(
+        "task:\n  run: make\n  resources: {cpu: 64, pools: {gpu: 1}}\n", encoding="utf-8"
+    )
+    resolver = TemplateResolver([tmp_path])
+    text = (
+        "name: w\ntasks:\n  - {id: a, uses: ci/heavy}\n"
+        "  - {id: b, uses: ci/heavy, resources: {cpu: 1}}\n"
+    )
+    found = issues(text, resolver=resolver, pools={"cpu": 2})
+    assert sorted((code, line, col) for code, _m, line, col in found) == [
+        ("spec.resource_too_large", 3, 13),
+        ("spec.unknown_pool", 3, 13),
+    ]
+    assert (
+        "w.yaml:3:13: tasks[0].uses: task a (from template ci/heavy) asks for 64 of pool cpu,"
+        " whose capacity is 2; it could never start"
+    ) in [message for _c, message, _l, _col in found]
+    assert load_workflow(text, "w.yaml", resolver=resolver).task("a").uses == "ci/heavy"
+    spec = load_workflow(text, "w.yaml", resolver=resolver, pools={"cpu": 64, "gpu": 1})
+    assert spec.task("a").uses == "ci/heavy"  # it fits there
+
+
 def test_library_templates_set_no_planned_fields() -> None:
     resolver = TemplateResolver()
     for name in resolver.names():
