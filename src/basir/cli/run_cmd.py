@@ -87,6 +87,12 @@ async def _follow_to_end(
     interrupted = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, interrupted.set)
+
+    def waiting_now() -> dict[str, str]:
+        waiting = engine.resources_status()["waiting"]
+        return {item["task_id"]: item["reason"] for item in waiting if item["run_id"] == run.id}
+
+    watcher = asyncio.ensure_future(progress.watch_waiting(waiting_now))
     try:
         async with following(progress, subscription):
             waiter = asyncio.ensure_future(engine.wait(run.id))
@@ -102,6 +108,7 @@ async def _follow_to_end(
                 return 130
             final = waiter.result()
     finally:
+        watcher.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     await engine.stop()

@@ -106,3 +106,32 @@ def test_analytics_recommendations_forecast_on_the_embedded_store(cli: Cli) -> N
     assert bad.returncode == 2 and "2s is not a window" in bad.stderr
     arabic = cli("--lang", "ar", "resources", "recommendations", env=POOLS)
     assert "لا شيء يحتاج إلى تغيير" in arabic.stdout
+
+
+STAMPED = (
+    "echo start=$(date +%s.%N) >> $BASIR_OUTPUT; sleep 1; echo end=$(date +%s.%N) >> $BASIR_OUTPUT"
+)
+WHOLE_POOL = f"""\
+name: whole
+tasks:
+  - {{id: a, run: '{STAMPED}', resources: {{pools: {{gradle: 1}}}}}}
+  - {{id: b, run: '{STAMPED}', resources: {{pools: {{gradle: 1}}}}}}
+"""
+
+
+def test_a_local_run_says_why_a_task_waits_and_whole_pool_tasks_never_overlap(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """An in-process run has no server to ask: its progress says why a task waits."""
+    done = cli("run", str(write(tmp_path / "whole.yaml", WHOLE_POOL)), "--json", env=POOLS)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    spans = {name: task["outputs"] for name, task in result["tasks"].items()}
+    first, second = sorted(spans, key=lambda name: float(spans[name]["start"]))
+    assert float(spans[first]["end"]) <= float(spans[second]["start"])  # one after the other
+    run_id = result["run_id"]
+    assert (
+        f"task {second} waiting: waiting for gradle: 1/1 in use by run {run_id} task {first}"
+    ) in done.stderr.splitlines()
+    arabic = cli("--lang", "ar", "run", str(tmp_path / "whole.yaml"), env=POOLS)
+    assert arabic.returncode == 0 and "تنتظر: في انتظار gradle: 1/1" in arabic.stderr
