@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from basir.config import MAX_POOL_SLOTS
-from basir.errors import BasirError, NotFoundError
+from basir.config import MAX_POOL_SLOTS, POOL_NAME
+from basir.errors import BasirError
 from basir.i18n import _
 from basir.resources.capacity import disk_free_bytes
 from basir.resources.fitting import CPU, DISK, MILLI, SIZED
@@ -18,6 +18,7 @@ from basir.spec.units import parse_size
 from basir.store.base import KeyValueStore
 
 POOL_KIND = "resource_pool"  # store kv: capacity overrides set through the API, by pool name
+MAX_POOLS = 1000  # pools of every kind: what the allocator is measured with is 100
 
 
 def shown(pool: str, amount: int) -> float | int:
@@ -26,19 +27,25 @@ def shown(pool: str, amount: int) -> float | int:
 
 
 def checked_capacity(pool: str, value: object, known: Mapping[str, int]) -> float:
-    """A new capacity for an existing pool, as stored: cores for cpu, bytes for memory, slots.
+    """A pool's new capacity, as stored: cores for cpu, bytes for memory and disk, slots.
 
-    Memory may be written as a size (`"16Gi"`).  A pool that does not exist is
-    `resources.pool_not_found` (new pools come from `BASIR_POOLS`); a capacity that is not a
-    positive amount (whole for slots) is `resources.invalid_capacity`.
+    Memory and disk may be written as a size (`"16Gi"`).  A name that is not a pool yet makes
+    a new custom pool of that many slots (as `BASIR_POOLS` does), if it is a pool name
+    (`resources.invalid_pool_name`) and there are fewer than `MAX_POOLS`
+    (`resources.too_many_pools`); a capacity that is not a positive amount (whole for slots) is
+    `resources.invalid_capacity`.
     """
     if pool not in known:
-        message = _(
-            "pool {pool} does not exist; pools: {pools} (custom pools are set with BASIR_POOLS)",
-            pool=pool,
-            pools=", ".join(sorted(known)),
-        )
-        raise NotFoundError("resources.pool_not_found", message)
+        if not POOL_NAME.match(pool):
+            message = _(
+                "{pool} is not a pool name: lower-case letters, digits, '.', '_' and '-',"
+                " starting with a letter or digit",
+                pool=pool,
+            )
+            raise BasirError("resources.invalid_pool_name", message)
+        if len(known) >= MAX_POOLS:
+            message = _("there are {count} pools already, the most there may be", count=len(known))
+            raise BasirError("resources.too_many_pools", message, kind="limit")
     amount: float | None = None
     try:
         if pool in SIZED:

@@ -461,7 +461,8 @@ class Engine:
     # ---------------------------------------------------------------- resources
 
     async def set_pool_capacity(self, pool: str, capacity: object) -> dict[str, Any]:
-        """Set an existing pool's capacity now (cores for cpu, a size for memory, slots).
+        """Set a pool's capacity now (cores for cpu, a size for memory, slots); a new name
+        adds a custom pool of that many slots.
 
         Kept in the store (kv `resource_pool`) so it holds across restarts; lowering it takes
         nothing back from running tasks, raising it offers the waiting ones again at once.

@@ -57,8 +57,14 @@ def test_status_and_pool_set_on_the_embedded_store(cli: Cli) -> None:
     assert any(line.split()[:3] == ["│", "gradle", "│"] for line in table.splitlines()), table
     shown = json.loads(cli("resources", "status", "--json", env=POOLS).stdout)
     assert {p["name"]: p["capacity"] for p in shown["pools"]}["gradle"] == 3
-    missing = cli("resources", "pool", "set", "gpu", "1", env=POOLS)
-    assert missing.returncode == 2 and "pool gpu does not exist" in missing.stderr
+    added = cli("resources", "pool", "set", "gpu", "1", env=POOLS)  # a new custom pool
+    assert added.returncode == 0 and "pool gpu: capacity 1" in added.stdout, added.stderr
+    shown = json.loads(cli("resources", "status", "--json", env=POOLS).stdout)
+    assert {p["name"]: p["capacity"] for p in shown["pools"]}["gpu"] == 1
+    bad = cli("resources", "pool", "set", "GPU", "1", env=POOLS)
+    assert bad.returncode == 2 and "GPU is not a pool name" in bad.stderr
+    fraction = cli("resources", "pool", "set", "tpu", "0.5", env=POOLS)
+    assert fraction.returncode == 2 and "0.5 is not a capacity for pool tpu" in fraction.stderr
 
 
 def test_run_checks_against_capacities_set_in_the_store(cli: Cli, tmp_path: Path) -> None:
