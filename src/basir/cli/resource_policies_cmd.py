@@ -265,12 +265,21 @@ def _register_quotas(group: typer.Typer) -> None:
         headers = (_("tasks"), "cpu", _("memory"), _("runs"), _("runs per hour"), _("policy"))
         table = Table(_("namespace"), *headers, _("weight"))
         for item in found:
-            table.add_row(
-                item["namespace"], *("-" if item[n] is None else str(item[n]) for n in names)
-            )
+            table.add_row(item["namespace"], *(_quota_cell(n, item[n]) for n in names))
         out_console.print(table)
 
     group.add_typer(quota, name="quota")
+
+
+def _quota_cell(name: str, value: object) -> str:
+    """A quota's limit as people write it: `0.5` cores, `100Mi`; `-` for none."""
+    if value is None:
+        return "-"
+    if name in ("cpu", "memory") and isinstance(value, int | float):
+        from basir.resources.fitting import show_amount, to_amount
+
+        return show_amount(name, to_amount(name, value))
+    return str(value)
 
 
 def register(group: typer.Typer) -> None:
