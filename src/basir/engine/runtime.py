@@ -425,7 +425,9 @@ class Engine:
         """Add tasks to a live run: still acyclic, `needs` only on known tasks, ids new."""
         run = await self._live(run_id)
         admission = self.flow.admission
-        added = parse_added_tasks(run.tasks, tasks, admission.allocator.capacity, admission.queues)
+        added = parse_added_tasks(
+            run.tasks, tasks, admission.allocator.capacity, admission.queues, admission.templates
+        )
         controls.add(self.flow, run, added, by)
         await self._flush()
         return _copy_run(run.record)
