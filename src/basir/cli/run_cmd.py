@@ -64,6 +64,15 @@ async def _workflow_for(store: Store, target: str, config: Settings) -> Workflow
     stored = await store.get_workflow(target)
     if stored is None:
         fail(_("no workflow named {name}; give a file or apply it first", name=target))
+    # Checked when it was applied; a capacity lowered since must not leave a task waiting.
+    from basir.engine.pool_config import stored_resource_problems
+
+    pools = await configured_pools(store, config.pools, config.home)
+    problems = stored_resource_problems(stored.spec, pools, config.template_dirs)
+    for problem in problems:
+        sys.stderr.write(f"{target}: {problem['field']}: {problem['message']}\n")
+    if problems:
+        raise typer.Exit(EXIT_INVALID)
     return stored
 
 

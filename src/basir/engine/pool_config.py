@@ -6,8 +6,9 @@ requests against the same pools without running an engine.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from basir.config import MAX_POOL_SLOTS, POOL_NAME
 from basir.errors import BasirError
@@ -85,3 +86,28 @@ async def configured_pools(
     for name, override in await store.kv_list(POOL_KIND):
         pools[name] = override["capacity"]
     return pools
+
+
+def stored_resource_problems(
+    spec: Mapping[str, Any], pools: Mapping[str, float], template_dirs: Sequence[Path] = ()
+) -> list[dict[str, str]]:
+    """What of a stored workflow could never fit the pools as they are now (empty: all can).
+
+    A version checked when it was applied may no longer fit: a capacity lowered since, a custom
+    pool gone.  Each task's request — its own, its template's, else `defaults.resources` — is
+    checked as `spec.patch.resource_problems` checks added tasks (`field`, `message`, `code`).
+    """
+    from basir.resources.capacity import pool_capacities
+    from basir.spec.models import WorkflowSpec
+    from basir.spec.patch import resource_problems
+    from basir.spec.templates import TemplateResolver
+
+    parsed = WorkflowSpec.model_validate(spec)
+    defaults = parsed.defaults.resources
+    tasks = [
+        task if task.resources is not None or task.uses is not None or defaults is None
+        else task.model_copy(update={"resources": defaults})
+        for task in parsed.tasks
+    ]  # fmt: skip
+    templates = TemplateResolver(list(template_dirs))
+    return resource_problems(tasks, pool_capacities(pools), templates)

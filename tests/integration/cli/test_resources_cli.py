@@ -78,6 +78,27 @@ def test_run_checks_against_capacities_set_in_the_store(cli: Cli, tmp_path: Path
     assert done.returncode == 0, done.stderr
 
 
+def test_run_by_name_checks_a_stored_version_against_capacities_now(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """A version that fitted when applied, run after its pool was lowered, waited for ever."""
+    path = write(
+        tmp_path / "two.yaml",
+        "name: two\ntasks:\n  - {id: a, run: 'true', resources: {pools: {gradle: 2}}}\n",
+    )
+    assert cli("resources", "pool", "set", "gradle", "2", env=POOLS).returncode == 0
+    assert cli("workflows", "apply", str(path), env=POOLS).returncode == 0
+    assert cli("resources", "pool", "set", "gradle", "1", env=POOLS).returncode == 0
+    refused = cli("run", "two", env=POOLS, timeout=20)
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        "two: tasks[0].resources.pools.gradle: task a asks for 2 of pool gradle, whose capacity"
+        " is 1; it could never start\n"
+    )
+    assert cli("resources", "pool", "set", "gradle", "2", env=POOLS).returncode == 0
+    assert cli("run", "two", env=POOLS).returncode == 0
+
+
 def test_disk_is_a_pool_of_the_data_dirs_free_space(cli: Cli, tmp_path: Path) -> None:
     shown = json.loads(cli("resources", "status", "--json").stdout)
     disk = next(pool for pool in shown["pools"] if pool["name"] == "disk")
