@@ -95,6 +95,8 @@ async def test_a_new_name_adds_a_custom_pool(client: httpx.AsyncClient) -> None:
 
 
 async def test_bad_capacity_changes_are_problems(client: httpx.AsyncClient) -> None:
+    flag = await client.put("/api/v1/resources/pools/gradle", json={"capacity": True})
+    assert_problem(flag, 422, "request.invalid")  # not a capacity of 1
     for bad in (0, 1.5, "lots"):
         answer = await client.put("/api/v1/resources/pools/gradle", json={"capacity": bad})
         assert_problem(answer, 422, "resources.invalid_capacity")

@@ -33,7 +33,7 @@ class ResourcesOut(BaseModel):
 class CapacityIn(BaseModel):
     """A pool's new capacity: cores for cpu (0.5), a size or bytes for memory, slots."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # `true` is not a capacity of 1
 
     capacity: float | str = Field(description="cores for cpu, 16Gi or bytes for memory, slots")
 
