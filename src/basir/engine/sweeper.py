@@ -67,6 +67,7 @@ class Sweeper:
         self.stale_cgroups: Callable[[], list[str]] | None = None
         self._soon: asyncio.TimerHandle | None = None  # the next look at ended attempts
         self._soon_task: asyncio.Task[None] | None = None
+        self._running = False  # between `start` (with an interval) and `stop`
         self._periodic = Periodic(
             self.sweep,
             self.interval_s,
@@ -95,7 +96,7 @@ class Sweeper:
         """Look at the ended attempts once their grace is over, not only at the next sweep:
         a daemon a task left behind stops within seconds.  One pending check at a time, so
         however many attempts end, it is one `/proc` pass per `ENDED_GRACE_S` at most."""
-        if self.interval_s <= 0 or self._soon is not None or self._soon_task is not None:
+        if not self._running or self._soon is not None or self._soon_task is not None:
             return
         try:
             loop = asyncio.get_running_loop()
@@ -220,10 +221,12 @@ class Sweeper:
 
     def start(self) -> None:
         """Sweep every `interval_s` in the background until `stop` (0: never)."""
+        self._running = self.interval_s > 0
         self._periodic.start()
 
     async def stop(self) -> None:
         """Stop sweeping."""
+        self._running = False
         if self._soon is not None:
             self._soon.cancel()
             self._soon = None
