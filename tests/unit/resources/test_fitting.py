@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -117,6 +118,32 @@ def test_capacity_detection_reads_cgroup_v2(tmp_path: Path) -> None:
     assert memory_bytes(tmp_path) > 0
     capacity = pool_capacities({"gradle": 2, "cpu": 3}, tmp_path)
     assert capacity["gradle"] == 2 and capacity["cpu"] == 3000 and "memory" in capacity
+
+
+def test_capacity_detection_reads_cgroup_v1_when_there_is_no_v2(tmp_path: Path) -> None:
+    """A cgroup v1 machine (older Docker hosts): the container's cpu quota and memory limit,
+    not the host's cores and memory."""
+    v2 = tmp_path / "v2"
+    v2.mkdir()  # no cpu.max, no memory.max
+    proc = tmp_path / "cgroup"
+    proc.write_text("4:memory:/docker/abc\n2:cpu,cpuacct:/docker/abc\n1:name=systemd:/x\n")
+    memory = tmp_path / "memory" / "docker" / "abc"
+    memory.mkdir(parents=True)
+    (memory / "memory.limit_in_bytes").write_text("536870912\n")
+    cpu = tmp_path / "cpu,cpuacct"  # mounted at the container's own cgroup
+    cpu.mkdir()
+    (cpu / "cpu.cfs_quota_us").write_text("150000\n")
+    (cpu / "cpu.cfs_period_us").write_text("100000\n")
+    assert memory_bytes(v2, v1_root=tmp_path, proc=proc) == 512 << 20
+    assert cpu_millicores(v2, v1_root=tmp_path, proc=proc) == min(1500, 1000 * _cores())
+    (cpu / "cpu.cfs_quota_us").write_text("-1\n")  # no quota
+    (memory / "memory.limit_in_bytes").write_text("9223372036854771712\n")  # no limit
+    assert cpu_millicores(v2, v1_root=tmp_path, proc=proc) == 1000 * _cores()
+    assert memory_bytes(v2, v1_root=tmp_path, proc=proc) == memory_bytes(v2, proc=tmp_path / "x")
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0))
 
 
 _requests = st.dictionaries(st.sampled_from(POOLS), st.integers(0, 6), max_size=4)
