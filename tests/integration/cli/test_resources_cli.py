@@ -129,6 +129,8 @@ def test_analytics_recommendations_forecast_on_the_embedded_store(cli: Cli) -> N
     assert advice.returncode == 0 and "nothing to change" in advice.stdout
     forecast = cli("resources", "forecast", "--window", "7d", "--scale", "2", env=POOLS)
     assert forecast.returncode == 0 and "gradle" in forecast.stdout
+    wide = cli("resources", "forecast", "--scale", "2", env={**POOLS, "COLUMNS": "200"})
+    assert "needed for ×2" in wide.stdout  # what the scaled load needs, not only in JSON
     bad = cli("resources", "forecast", "--window", "2s")
     assert bad.returncode == 2 and "2s is not a window" in bad.stderr
     arabic = cli("--lang", "ar", "resources", "recommendations", env=POOLS)
