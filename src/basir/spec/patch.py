@@ -121,7 +121,7 @@ def resource_problems(
             if short.capacity == 0 and short.pool not in capacity:
                 message = _(
                     "task {task} asks for pool {pool}, which does not exist; pools: {pools}"
-                    " (custom pools are set with BASIR_POOLS)",
+                    " (custom pools are set with BASIR_POOLS or basir resources pool set)",
                     task=who,
                     pool=short.pool,
                     pools=", ".join(sorted(capacity)),

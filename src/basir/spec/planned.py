@@ -229,7 +229,7 @@ class _PoolTable:
         if pool not in self.capacity:
             message = _(
                 "task {task} asks for pool {pool}, which does not exist; pools: {pools}"
-                " (custom pools are set with BASIR_POOLS)",
+                " (custom pools are set with BASIR_POOLS or basir resources pool set)",
                 task=who,
                 pool=pool,
                 pools=", ".join(self.known),

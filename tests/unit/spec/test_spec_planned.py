@@ -161,8 +161,8 @@ def test_pools_are_checked_when_given() -> None:
     ]
     assert found[0][1] == (
         "w.yaml:5:44: tasks[0].resources.pools.gpu: task build asks for pool gpu, which does not"
-        " exist; pools: cpu, memory, gradle (custom pools are set with BASIR_POOLS) (did you mean"
-        " cpu?)"
+        " exist; pools: cpu, memory, gradle (custom pools are set with BASIR_POOLS or basir"
+        " resources pool set) (did you mean cpu?)"
     )
     assert found[1][1].endswith("(did you mean gradle?)")
 
