@@ -3,7 +3,7 @@ HTTP: whole-pool tasks never overlap, fractional cpu and sizes run together, imp
 are refused at run with their place, waiting reasons show in the API, `resources status` and
 `runs show`, a reservation keeps others out in its window, quotas queue and refuse, and a task
 that leaks children — backgrounded, `setsid`, double-forked — leaves none, nor its TMPDIR,
-whether it ends or is cancelled."""
+whether it ends or is cancelled; a pool added through the CLI outlives a restart."""
 
 from __future__ import annotations
 
@@ -260,4 +260,25 @@ def test_numbers_json_cannot_carry_are_refused_not_a_traceback(server_factory: A
         done = server.cli(*args, "--server", server.url)
         assert done.returncode == 2, (args, done.stderr)
         assert "Traceback" not in done.stderr and "error:" in done.stderr, done.stderr
+    assert server.terminate() == 0
+
+
+def test_a_pool_added_through_the_cli_serves_tasks_and_outlives_a_restart(
+    server_factory: Any, tmp_path: Path
+) -> None:
+    server = server_factory().start()
+    job = write(
+        tmp_path / "gpu.yaml",
+        "name: gpu-job\ntasks:\n  - {id: a, run: 'true', resources: {pools: {gpu: 1}}}\n",
+    )
+    refused = server.cli("run", str(job), "--server", server.url)
+    assert refused.returncode == 2 and "pool gpu, which does not exist" in refused.stderr
+    added = server.cli("resources", "pool", "set", "gpu", "1", "--server", server.url)
+    assert added.returncode == 0 and "pool gpu: capacity 1" in added.stdout, added.stderr
+    assert cli_run(server, job)["status"] == "succeeded"
+    assert server.terminate() == 0
+    server.start()
+    shown = server.cli("resources", "status", "--server", server.url, "--json")
+    pools = {p["name"]: p for p in json.loads(shown.stdout)["pools"]}
+    assert (pools["gpu"]["capacity"], pools["gpu"]["in_use"]) == (1, 0)
     assert server.terminate() == 0
