@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterable
@@ -19,19 +20,41 @@ MAX_POOL_SLOTS = 1_000_000
 def parse_pools(value: object) -> object:
     """`BASIR_POOLS="gradle=2,gpu=1"` → `{"gradle": 2, "gpu": 1}`; a mapping passes through.
 
-    A name is a pool name (`[a-z0-9][a-z0-9._-]*`), a capacity a whole number of slots ≥ 1;
-    anything else is an error when the settings are built, naming the bad entry.
+    A name is a pool name (`[a-z0-9][a-z0-9._-]*`), a capacity a whole number of slots ≥ 1 —
+    except the machine's own pools, written as the spec writes them: `cpu` in cores
+    (`cpu=1.5`), `memory` and `disk` as sizes (`memory=4Gi`, or bytes).  Anything else is an
+    error when the settings are built, naming the bad entry.
     """
     if not isinstance(value, str):
         return value
-    pools: dict[str, int] = {}
+    pools: dict[str, float] = {}
     for entry in filter(None, (part.strip() for part in value.split(","))):
         name, sep, capacity = (piece.strip() for piece in entry.partition("="))
-        if not sep or not POOL_NAME.match(name) or not capacity.isdigit():
+        amount = _pool_amount(name, capacity) if sep and POOL_NAME.match(name) else None
+        if amount is None:
             message = _("{entry} is not name=slots (e.g. gradle=2)", entry=entry)
             raise ValueError(message)
-        pools[name] = int(capacity)
+        pools[name] = amount
     return pools
+
+
+def _pool_amount(name: str, text: str) -> float | None:
+    """One `BASIR_POOLS` capacity: cores for cpu, a size for memory and disk, else slots."""
+    if name == "cpu":
+        try:
+            cores = float(text)
+        except ValueError:
+            return None
+        return cores if math.isfinite(cores) and 0 < cores <= MAX_POOL_SLOTS else None
+    if name in ("memory", "disk"):
+        from basir.spec.units import parse_size
+
+        try:
+            size = parse_size(text)
+        except ValueError:
+            return None
+        return size if size > 0 else None
+    return int(text) if text.isdigit() else None
 
 
 RATE_UNITS_S = {"s": 1.0, "m": 60.0, "h": 3600.0}
@@ -196,8 +219,9 @@ class Settings(BaseModel):
     alert_eval_interval_s: float = Field(
         15.0, gt=0, le=3600, description="how often the alert rules are evaluated"
     )
-    pools: dict[str, int] = Field(
-        default_factory=dict, description="custom resource pools: gradle=2,gpu=1"
+    pools: dict[str, float] = Field(
+        default_factory=dict,
+        description="custom resource pools: gradle=2,gpu=1 (cpu=1.5 cores, memory=4Gi override)",
     )
 
     @field_validator("pools", mode="before")
@@ -207,17 +231,21 @@ class Settings(BaseModel):
 
     @field_validator("pools")
     @classmethod
-    def _pool_sizes(cls, value: dict[str, int]) -> dict[str, int]:
+    def _pool_sizes(cls, value: dict[str, float]) -> dict[str, float]:
         for name, capacity in value.items():
-            if not POOL_NAME.match(name) or not 1 <= capacity <= MAX_POOL_SLOTS:
+            whole = name in ("cpu", "memory", "disk") or float(capacity).is_integer()
+            top = 1 << 50 if name in ("memory", "disk") else MAX_POOL_SLOTS
+            if not POOL_NAME.match(name) or not whole or not 0 < capacity <= top:
                 raise ValueError(
                     _(
                         "{entry} is not name=slots (1..{limit} slots)",
-                        entry=f"{name}={capacity}",
+                        entry=f"{name}={capacity:g}",
                         limit=MAX_POOL_SLOTS,
                     )
                 )
-        return value
+        return {
+            name: capacity if name == "cpu" else int(capacity) for name, capacity in value.items()
+        }
 
     queues: dict[str, QueueLimit] = Field(
         default_factory=dict, description="named queues: builds=1,l2-api=4@10/s,mail=@60/m"

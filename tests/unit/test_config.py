@@ -49,3 +49,17 @@ def test_a_bad_value_from_the_environment_is_refused_with_its_field(
         Settings()
 
     assert raised.value.errors()[0]["loc"] == ("port",)
+
+
+def test_pools_override_cpu_in_cores_and_memory_as_a_size(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As the spec writes them: `cpu=1.5` cores, `memory=4Gi` (both were "not name=slots")."""
+    monkeypatch.setenv("BASIR_POOLS", "cpu=1.5,memory=4Gi,disk=10G,gradle=2")
+    pools = Settings().pools
+    assert pools == {"cpu": 1.5, "memory": 4 << 30, "disk": 10**10, "gradle": 2}
+    assert isinstance(pools["gradle"], int) and isinstance(pools["memory"], int)
+    for bad in ("gradle=1.5", "cpu=0", "cpu=nan", "memory=4XB", "memory=0", "gpu=0", "gpu"):
+        monkeypatch.setenv("BASIR_POOLS", bad)
+        with pytest.raises(ValidationError):
+            Settings()

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import itertools
 import sys
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
 from basir.events.bus import Subscription
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from rich.live import Live
 
 MAX_TASK_ROWS = 12
+WAIT_POLL_S = 0.5  # how often the waiting reasons of an in-process run are looked at
 FINAL = {"succeeded", "failed", "skipped", "cancelled", "upstream_failed"}
 STYLE = {
     "succeeded": "green",
@@ -48,6 +50,7 @@ class RunProgress:
         # The rows worth showing, kept per event so a frame never walks every task.
         self.active: dict[str, str] = {}
         self.troubled: dict[str, str] = {}
+        self.reasons: dict[str, str] = {}  # why a queued task has not started, as last shown
         self.live: Live | None = None
         if console is not None:
             self._start_live(console)
@@ -81,14 +84,40 @@ class RunProgress:
 
     def _render(self) -> Group:
         from rich.console import Group
+        from rich.markup import escape
         from rich.table import Table
 
         self.progress.update(self.bar, total=self.total, completed=self.done)
         table = Table(show_header=False, box=None, pad_edge=False)
         rows = itertools.chain(self.active.items(), self.troubled.items())
         for task_id, state in itertools.islice(rows, MAX_TASK_ROWS):
-            table.add_row(task_id, f"[{STYLE.get(state, '')}]{_(state)}[/]")
+            shown = f"[{STYLE.get(state, '')}]{_(state)}[/]"
+            reason = self.reasons.get(task_id) if state == "queued" else None
+            if reason:
+                shown += f" [dim]{escape(reason)}[/]"
+            table.add_row(task_id, shown)
         return Group(self.progress, table)
+
+    def waiting(self, now: Mapping[str, str]) -> None:
+        """Show why queued tasks have not started (`now`: task id → reason), each new reason
+        once: a line of its own without a terminal, beside the task's row with one."""
+        for task_id, reason in now.items():
+            if self.reasons.get(task_id) == reason or self.states.get(task_id) in FINAL:
+                continue
+            self.reasons[task_id] = reason
+            if self.live is None:
+                line = _("task {task_id} waiting: {reason}", task_id=task_id, reason=reason)
+                self.stream.write(line + "\n")
+        for task_id in [task_id for task_id in self.reasons if task_id not in now]:
+            del self.reasons[task_id]  # started (or gone): a later wait is news again
+
+    async def watch_waiting(
+        self, source: Callable[[], Mapping[str, str]], interval_s: float = WAIT_POLL_S
+    ) -> None:
+        """Ask `source` for this run's waiting tasks every `interval_s` until cancelled."""
+        while True:
+            self.waiting(source())
+            await asyncio.sleep(interval_s)
 
     def handle(self, event: Any) -> None:
         """Apply one event of this run to the display."""

@@ -68,11 +68,30 @@ def run_remote(
             result = client.get_run(run_id)
     except ApiError as error:
         err_console.print(f"[bold red]{_('error')}:[/] {error}", soft_wrap=True)
+        for line in located(target, error.errors):
+            sys.stderr.write(line + "\n")  # plain: a message is not markup
         return EXIT_INVALID if 400 <= error.status < 500 else 1
     except OSError as error:
         err_console.print(f"[bold red]{_('error')}:[/] {error}", soft_wrap=True)
         return EXIT_INVALID
     return finish_run(result, json_out, junit)
+
+
+def located(target: str, errors: list[dict[str, Any]]) -> list[str]:
+    """A server's field errors as `basir run` prints its own: `file:line:col: field: message`
+    (the place when the server knows it: the file's problems, such as a pool that could
+    never fit)."""
+    lines = []
+    for item in errors:
+        line, col = item.get("line"), item.get("col")
+        where = f"{target}:{line}:{col}: " if line is not None and col is not None else ""
+        field = item.get("field") or ""
+        lines.append(
+            f"{where}{field}: {item.get('message', '')}"
+            if field
+            else where + str(item.get("message", ""))
+        )
+    return lines
 
 
 __all__ = ["run_remote"]

@@ -7,6 +7,7 @@ the embedded store, which an embedded `basir run` (and a server when it next sta
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from typing import Annotated, Any
@@ -93,10 +94,13 @@ async def _local_quotas() -> list[dict[str, Any]]:
 
 
 def _amount(value: str) -> float | str:
+    """A number as such; a size (4Gi) stays text, as do nan and inf (not JSON numbers), which
+    the check of the amount refuses with its own message."""
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
-        return value  # a size such as 4Gi, for memory
+        return value
+    return number if math.isfinite(number) else value
 
 
 def _reservation_line(item: dict[str, Any]) -> str:
@@ -226,7 +230,8 @@ def _register_quotas(group: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         body: dict[str, Any] = {"policy": policy, "weight": weight}
-        for key, value in (("tasks", tasks), ("cpu", cpu), ("memory", memory), ("runs", runs),
+        shown_cpu = None if cpu is None else cpu if math.isfinite(cpu) else str(cpu)  # not JSON
+        for key, value in (("tasks", tasks), ("cpu", shown_cpu), ("memory", memory), ("runs", runs),
                            ("runs_per_hour", runs_per_hour)):  # fmt: skip
             if value is not None:
                 body[key] = value
@@ -260,12 +265,21 @@ def _register_quotas(group: typer.Typer) -> None:
         headers = (_("tasks"), "cpu", _("memory"), _("runs"), _("runs per hour"), _("policy"))
         table = Table(_("namespace"), *headers, _("weight"))
         for item in found:
-            table.add_row(
-                item["namespace"], *("-" if item[n] is None else str(item[n]) for n in names)
-            )
+            table.add_row(item["namespace"], *(_quota_cell(n, item[n]) for n in names))
         out_console.print(table)
 
     group.add_typer(quota, name="quota")
+
+
+def _quota_cell(name: str, value: object) -> str:
+    """A quota's limit as people write it: `0.5` cores, `100Mi`; `-` for none."""
+    if value is None:
+        return "-"
+    if name in ("cpu", "memory") and isinstance(value, int | float):
+        from basir.resources.fitting import show_amount, to_amount
+
+        return show_amount(name, to_amount(name, value))
+    return str(value)
 
 
 def register(group: typer.Typer) -> None:

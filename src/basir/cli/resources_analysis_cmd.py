@@ -8,6 +8,7 @@ answer: with `--server URL` that server's, without it the embedded store's (the 
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from typing import Annotated, Any
@@ -95,16 +96,36 @@ def _print(kind: str, data: dict[str, Any], json_out: bool) -> None:
             )
         out_console.print(table)
         return
-    table = Table(_("pool"), _("use now"), _("trend a day"), _("daily peak"), _("saturates in"))
+    headers = [_("pool"), _("capacity"), _("use now"), _("trend a day"), _("daily peak")]
+    headers.append(_("saturates in"))
+    scaled = [pool for pool in data["pools"] if "needed_capacity" in pool]
+    if scaled:  # --scale N: what N times today's load needs
+        headers.append(_("needed for ×{scale}", scale=f"{scaled[0]['scale']:g}"))
+    table = Table(*headers)
     for pool in data["pools"]:
-        table.add_row(
+        row = [
             pool["pool"],
+            _capacity(pool["pool"], pool["capacity"]),
             _percent(pool["utilisation_now"]),
             f"{pool['trend_per_day'] * 100:+.1f}%",
             f"+{pool['daily_peak_offset'] * 100:.0f}%",
             _duration(pool["saturates_in_s"]),
-        )
+        ]
+        if scaled:
+            row.append(_capacity(pool["pool"], pool.get("needed_capacity")))
+        table.add_row(*row)
     out_console.print(table)
+
+
+def _capacity(pool: str, value: float | None) -> str:
+    """A capacity as people write it: cores (`1.5`), a size (`12Gi`), whole slots (up)."""
+    from basir.resources.fitting import CPU, show_amount
+
+    if value is None:
+        return "-"
+    if pool == CPU:
+        return f"{value:g}"
+    return show_amount(pool, math.ceil(value))
 
 
 def register(group: typer.Typer) -> None:

@@ -5,13 +5,14 @@ With `--server URL`, the live view of that server's engine: every pool with its 
 is in use and by whom, and the tasks waiting with their reasons.  Without it, the embedded
 store's configuration: capacities (detected, `BASIR_POOLS`, overrides set here or through the
 API); what is in use is known only to the process running the engine, so it shows as `-`.
-`pool set` keeps a capacity in the store: a server applies it at once (through `--server`) or
-when it next starts.
+`pool set` keeps a capacity in the store — of an existing pool, or of a new custom pool — and
+a server applies it at once (through `--server`) or when it next starts.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import Annotated, Any
 
@@ -47,22 +48,25 @@ async def _local_status() -> dict[str, Any]:
 
 @run_async
 async def _local_set(name: str, value: str) -> dict[str, Any]:
-    from basir.engine.pool_config import POOL_KIND, checked_capacity, shown
+    from basir.engine.pool_config import POOL_KIND, checked_capacity, configured_pools, shown
     from basir.resources.capacity import pool_capacities
     from basir.resources.fitting import to_amount
 
-    known = pool_capacities(settings().pools, data_dir=settings().home)
-    capacity = checked_capacity(name, _number(value), known)
     async with opened_store(settings()) as store:
+        configured = await configured_pools(store, settings().pools, settings().home)
+        capacity = checked_capacity(name, _number(value), pool_capacities(configured))
         await store.kv_put(POOL_KIND, name, {"capacity": capacity})
     return {"name": name, "capacity": shown(name, to_amount(name, capacity))}
 
 
 def _number(value: str) -> float | str:
+    """A number as such, anything else as written: a size (16Gi) for memory, or text the
+    server refuses with its own message (`nan`, `inf`: not JSON numbers)."""
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
-        return value  # a size such as 16Gi, for memory
+        return value
+    return number if math.isfinite(number) else value
 
 
 def _amount(pool: str, value: float | int | None) -> str:
@@ -123,7 +127,12 @@ def register(app: typer.Typer) -> None:
 
     pool = typer.Typer(help=_("Change a pool."), no_args_is_help=True, rich_markup_mode=None)
 
-    @pool.command("set", help=_("Set a pool's capacity (cores, a size such as 16Gi, slots)."))
+    @pool.command(
+        "set",
+        help=_(
+            "Set a pool's capacity (cores, a size such as 16Gi, slots); a new name adds a pool."
+        ),
+    )
     def set_cmd(
         name: Annotated[str, typer.Argument(help=_("pool name, e.g. gradle"))],
         capacity: Annotated[str, typer.Argument(help=_("new capacity"))],

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from basir.cli.common import (
+    EXIT_INVALID,
     err_console,
     fail,
     freeze_long_lived,
@@ -65,6 +66,17 @@ async def _workflow_for(store: Store, target: str, config: Settings) -> Workflow
     stored = await store.get_workflow(target)
     if stored is None:
         fail(_("no workflow named {name}; give a file or apply it first", name=target))
+    # Checked when it was applied; a capacity lowered since must not leave a task waiting.
+    from basir.engine.pool_config import stored_resource_problems
+
+    pools = await configured_pools(store, config.pools, config.home)
+    problems = stored_resource_problems(stored.spec, pools, config.template_dirs)
+    for problem in problems:
+        sys.stderr.write(f"{target}: {problem['field']}: {problem['message']}\n")
+    if problems:
+        import typer
+
+        raise typer.Exit(EXIT_INVALID)
     return stored
 
 
@@ -88,6 +100,12 @@ async def _follow_to_end(
     interrupted = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, interrupted.set)
+
+    def waiting_now() -> dict[str, str]:
+        waiting = engine.resources_status()["waiting"]
+        return {item["task_id"]: item["reason"] for item in waiting if item["run_id"] == run.id}
+
+    watcher = asyncio.ensure_future(progress.watch_waiting(waiting_now))
     try:
         async with following(progress, subscription):
             waiter = asyncio.ensure_future(engine.wait(run.id))
@@ -103,6 +121,7 @@ async def _follow_to_end(
                 return 130
             final = waiter.result()
     finally:
+        watcher.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     await engine.stop()

@@ -84,16 +84,38 @@ def print_run(run: dict[str, Any]) -> None:
         out_console.print(f"  {run['error']}", soft_wrap=True)
     from rich.table import Table
 
-    table = Table(_("task"), _("status"), _("attempts"), _("started"), _("finished"))
-    for task_id, task in run.get("tasks", {}).items():
+    table = Table(_("task"), _("status"), _("attempts"), _("started"), _("finished"), _("use"))
+    tasks = run.get("tasks", {})
+    for task_id, task in tasks.items():
         table.add_row(
             task_id,
             _(str(task.get("status"))),
             str(task.get("attempts", 0)),
             short_time(task.get("started_at")),
             short_time(task.get("finished_at")),
+            task_use(task.get("usage")),
         )
     out_console.print(table)
+    for task_id, task in tasks.items():  # why a queued task has not started (the server's words)
+        if task.get("waiting"):
+            out_console.print(f"{task_id}: {task['waiting']}", soft_wrap=True, markup=False)
+
+
+def task_use(usage: object) -> str:
+    """What a task's processes use (`0.5 cpu, 120Mi` while it runs) or used at their peak
+    (`peak 1.2 cpu, 300Mi` once it ended); empty before the first sample."""
+    if not isinstance(usage, dict):
+        return ""
+    from basir.resources.fitting import MEMORY, show_amount
+
+    if "memory_bytes" in usage:
+        cores, memory, prefix = usage.get("cpu_cores", 0), usage["memory_bytes"], ""
+    elif "peak_memory_bytes" in usage:
+        cores, memory = usage.get("peak_cpu_cores", 0), usage["peak_memory_bytes"]
+        prefix = _("peak") + " "
+    else:
+        return ""
+    return f"{prefix}{cores:g} cpu, {show_amount(MEMORY, int(memory))}"
 
 
 @runs_app.command("list", help=_("List runs, newest first."))

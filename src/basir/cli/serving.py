@@ -96,7 +96,7 @@ async def apply_examples(
     store: Any,
     folder: Path,
     template_dirs: list[Path],
-    pools: dict[str, int] | None = None,
+    pools: dict[str, float] | None = None,
     queues: Collection[str] = (),
 ) -> int:
     """Apply every `*.yaml` of `folder`; report bad ones on stderr; returns how many applied.

@@ -9,10 +9,11 @@ once (DESIGN §2.7).
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from basir.engine.state import RunState, TaskState
-from basir.executors.processes import stop_leftovers
+from basir.executors.processes import escaped_members, stop_leftovers, stop_processes
 from basir.states import TaskStatus
 
 if TYPE_CHECKING:
@@ -23,7 +24,9 @@ FORGET_PROCESS: dict[str, Any] = {"attempt_pgid": None, "attempt_proc_start": No
 
 
 async def stop_interrupted(run: RunState) -> set[str]:
-    """Stop the leftover process groups of the run's interrupted attempts; the task ids stopped."""
+    """Stop the leftover process groups of the run's interrupted attempts, and what left those
+    groups on purpose (`setsid`, a double-forked daemon: found by the `BASIR_ATTEMPT_ID` it
+    started with); the task ids something was stopped for."""
     groups = {
         task.id: (task.attempt_pgid, task.attempt_proc_start, task.attempt_id)
         for task in run.tasks.values()
@@ -31,7 +34,18 @@ async def stop_interrupted(run: RunState) -> set[str]:
     }
     if not groups:
         return set()
-    return await stop_leftovers(groups)
+    stopped = await stop_leftovers(groups)
+    owners = {
+        attempt: (task_id, ticks)
+        for task_id, (_pgid, ticks, attempt) in groups.items()
+        if attempt and ticks is not None
+    }
+    since = {attempt: ticks for attempt, (_task_id, ticks) in owners.items()}
+    escaped = await asyncio.to_thread(escaped_members, since) if since else {}
+    for attempt, stats in escaped.items():
+        await stop_processes(stats)
+        stopped.add(owners[attempt][0])
+    return stopped
 
 
 def interrupted_data(task: TaskState, stopped: set[str]) -> dict[str, Any]:

@@ -6,11 +6,12 @@ requests against the same pools without running an engine.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-from basir.config import MAX_POOL_SLOTS
-from basir.errors import BasirError, NotFoundError
+from basir.config import MAX_POOL_SLOTS, POOL_NAME
+from basir.errors import BasirError
 from basir.i18n import _
 from basir.resources.capacity import disk_free_bytes
 from basir.resources.fitting import CPU, DISK, MILLI, SIZED
@@ -18,6 +19,7 @@ from basir.spec.units import parse_size
 from basir.store.base import KeyValueStore
 
 POOL_KIND = "resource_pool"  # store kv: capacity overrides set through the API, by pool name
+MAX_POOLS = 1000  # pools of every kind: what the allocator is measured with is 100
 
 
 def shown(pool: str, amount: int) -> float | int:
@@ -26,19 +28,25 @@ def shown(pool: str, amount: int) -> float | int:
 
 
 def checked_capacity(pool: str, value: object, known: Mapping[str, int]) -> float:
-    """A new capacity for an existing pool, as stored: cores for cpu, bytes for memory, slots.
+    """A pool's new capacity, as stored: cores for cpu, bytes for memory and disk, slots.
 
-    Memory may be written as a size (`"16Gi"`).  A pool that does not exist is
-    `resources.pool_not_found` (new pools come from `BASIR_POOLS`); a capacity that is not a
-    positive amount (whole for slots) is `resources.invalid_capacity`.
+    Memory and disk may be written as a size (`"16Gi"`).  A name that is not a pool yet makes
+    a new custom pool of that many slots (as `BASIR_POOLS` does), if it is a pool name
+    (`resources.invalid_pool_name`) and there are fewer than `MAX_POOLS`
+    (`resources.too_many_pools`); a capacity that is not a positive amount (whole for slots) is
+    `resources.invalid_capacity`.
     """
     if pool not in known:
-        message = _(
-            "pool {pool} does not exist; pools: {pools} (custom pools are set with BASIR_POOLS)",
-            pool=pool,
-            pools=", ".join(sorted(known)),
-        )
-        raise NotFoundError("resources.pool_not_found", message)
+        if not POOL_NAME.match(pool):
+            message = _(
+                "{pool} is not a pool name: lower-case letters, digits, '.', '_' and '-',"
+                " starting with a letter or digit",
+                pool=pool,
+            )
+            raise BasirError("resources.invalid_pool_name", message)
+        if len(known) >= MAX_POOLS:
+            message = _("there are {count} pools already, the most there may be", count=len(known))
+            raise BasirError("resources.too_many_pools", message, kind="limit")
     amount: float | None = None
     try:
         if pool in SIZED:
@@ -78,3 +86,28 @@ async def configured_pools(
     for name, override in await store.kv_list(POOL_KIND):
         pools[name] = override["capacity"]
     return pools
+
+
+def stored_resource_problems(
+    spec: Mapping[str, Any], pools: Mapping[str, float], template_dirs: Sequence[Path] = ()
+) -> list[dict[str, str]]:
+    """What of a stored workflow could never fit the pools as they are now (empty: all can).
+
+    A version checked when it was applied may no longer fit: a capacity lowered since, a custom
+    pool gone.  Each task's request — its own, its template's, else `defaults.resources` — is
+    checked as `spec.patch.resource_problems` checks added tasks (`field`, `message`, `code`).
+    """
+    from basir.resources.capacity import pool_capacities
+    from basir.spec.models import WorkflowSpec
+    from basir.spec.patch import resource_problems
+    from basir.spec.templates import TemplateResolver
+
+    parsed = WorkflowSpec.model_validate(spec)
+    defaults = parsed.defaults.resources
+    tasks = [
+        task if task.resources is not None or task.uses is not None or defaults is None
+        else task.model_copy(update={"resources": defaults})
+        for task in parsed.tasks
+    ]  # fmt: skip
+    templates = TemplateResolver(list(template_dirs))
+    return resource_problems(tasks, pool_capacities(pools), templates)

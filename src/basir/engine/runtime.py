@@ -425,7 +425,9 @@ class Engine:
         """Add tasks to a live run: still acyclic, `needs` only on known tasks, ids new."""
         run = await self._live(run_id)
         admission = self.flow.admission
-        added = parse_added_tasks(run.tasks, tasks, admission.allocator.capacity, admission.queues)
+        added = parse_added_tasks(
+            run.tasks, tasks, admission.allocator.capacity, admission.queues, admission.templates
+        )
         controls.add(self.flow, run, added, by)
         await self._flush()
         return _copy_run(run.record)
@@ -461,7 +463,8 @@ class Engine:
     # ---------------------------------------------------------------- resources
 
     async def set_pool_capacity(self, pool: str, capacity: object) -> dict[str, Any]:
-        """Set an existing pool's capacity now (cores for cpu, a size for memory, slots).
+        """Set a pool's capacity now (cores for cpu, a size for memory, slots); a new name
+        adds a custom pool of that many slots.
 
         Kept in the store (kv `resource_pool`) so it holds across restarts; lowering it takes
         nothing back from running tasks, raising it offers the waiting ones again at once.

@@ -37,6 +37,7 @@ GATE_ABANDONED_EXIT = 111
 # instead of the byte means the engine died before recording us: run nothing.
 GATE_SCRIPT = f'read -r go || exit {GATE_ABANDONED_EXIT}; exec "$@" </dev/null'
 GO_BYTE = b"\n"
+ATTEMPT_MARKER = b"BASIR_ATTEMPT_ID="
 LEFTOVER_GRACE_S = 1.0
 LEFTOVER_KILL_WAIT_S = 5.0
 POLL_INTERVAL_S = 0.02
@@ -195,6 +196,70 @@ async def stop_leftovers(groups: dict[str, tuple[int, int | None, str | None]]) 
     keys = list(groups)
     found = await asyncio.gather(*(stop_leftover(*groups[key]) for key in keys))
     return {key for key, stopped in zip(keys, found, strict=True) if stopped}
+
+
+def _attempt_of(pid: int) -> bytes | None:
+    """The `BASIR_ATTEMPT_ID` process `pid` was started with, None without one (or unreadable)."""
+    try:
+        with open(f"{PROC}/{pid}/environ", "rb") as file:
+            entries = file.read().split(b"\0")
+    except OSError:
+        return None
+    for entry in entries:
+        if entry.startswith(ATTEMPT_MARKER):
+            return entry[len(ATTEMPT_MARKER) :]
+    return None
+
+
+def escaped_members(attempts: dict[str, int]) -> dict[str, list[ProcStat]]:
+    """Live processes of ended attempts wherever they are now, in one `/proc` pass.
+
+    `attempts` maps an attempt id to when its process group started (clock ticks).  A process
+    belongs to one when it carries `BASIR_ATTEMPT_ID=<id>` in the environment it started with
+    and started no earlier than that attempt: this finds what left the attempt's group on
+    purpose (`setsid`, a double-forked daemon), which signalling the group cannot reach.  Only
+    processes started after the oldest of them have their environment read.
+    """
+    found: dict[str, list[ProcStat]] = {}
+    if not attempts:
+        return found
+    oldest = min(attempts.values())
+    try:
+        names = os.listdir(PROC)
+    except OSError:
+        return found
+    for name in names:
+        if not name.isdigit():
+            continue
+        stat = read_stat(int(name))
+        if stat is None or not stat.alive or stat.start_ticks < oldest:
+            continue
+        owner = _attempt_of(stat.pid)
+        attempt = None if owner is None else owner.decode(errors="replace")
+        if attempt in attempts and stat.start_ticks >= attempts[attempt]:
+            found.setdefault(attempt, []).append(stat)
+    return found
+
+
+def _still(stat: ProcStat) -> bool:
+    """Whether the very process `stat` describes is still alive (not a reused pid)."""
+    now = read_stat(stat.pid)
+    return now is not None and now.alive and now.start_ticks == stat.start_ticks
+
+
+async def stop_processes(stats: list[ProcStat], *, grace_s: float = LEFTOVER_GRACE_S) -> None:
+    """SIGTERM each process, SIGKILL those still there after `grace_s` (never a reused pid)."""
+    for signum, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, LEFTOVER_KILL_WAIT_S)):
+        for stat in stats:
+            if _still(stat):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(stat.pid, signum)
+        deadline = time.monotonic() + wait_s
+        while any(_still(stat) for stat in stats) and time.monotonic() < deadline:
+            await asyncio.sleep(POLL_INTERVAL_S)
+        stats = [stat for stat in stats if _still(stat)]
+        if not stats:
+            return
 
 
 @functools.cache

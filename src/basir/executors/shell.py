@@ -11,7 +11,8 @@ expressions refer to, so a value is never script text.
 
 When the attempt ends — normally, by timeout or by cancellation — nothing it started survives:
 background processes still in its process group get SIGTERM, then SIGKILL after
-`KILL_GRACE_S`.  A process that leaves the group on purpose (`setsid`) is not followed.
+`KILL_GRACE_S`.  A process that leaves the group on purpose (`setsid`) is not followed here:
+the sweeper (`engine.sweeper`) finds it by its `BASIR_ATTEMPT_ID` seconds later and stops it.
 
 The shell starts gated (`executors.processes`): it waits until the engine has recorded its
 process group and start time (`TaskContext.on_spawn`), so a crash at any moment leaves either

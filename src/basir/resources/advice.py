@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from basir.i18n import _
-from basir.resources.fitting import CPU, MEMORY, show_amount
+from basir.resources.fitting import CPU, DISK, MEMORY, show_amount
 from basir.resources.planning import TaskProfile
 
 MIN_WAIT_S = 60.0  # less waiting than this in a window is not worth a change
@@ -37,7 +37,8 @@ def _cores(value: float) -> str:
 
 
 def pool_advice(pool: Mapping[str, Any], window_s: float) -> Advice | None:
-    """Raise a pool tasks waited for; shrink a custom pool that stays mostly idle."""
+    """Raise a pool tasks waited for; shrink a custom pool that stays mostly idle (never cpu,
+    memory or disk: what the machine has, in cores and bytes, not slots someone chose)."""
     name, capacity = str(pool["pool"]), float(pool["capacity"])
     waited = float(pool["waited_s"])
     window = show_window(window_s)
@@ -48,6 +49,14 @@ def pool_advice(pool: Mapping[str, Any], window_s: float) -> Advice | None:
             advice["message"] = _(
                 "raise pool memory or lower what tasks declare: tasks waited {minutes} min for"
                 " it in the last {window}",
+                minutes=minutes,
+                window=window,
+            )
+            return advice
+        if name == DISK:  # a size, the free space of a file system: no slot count to add
+            advice["message"] = _(
+                "free space for pool disk or lower what tasks declare: tasks waited {minutes}"
+                " min for it in the last {window}",
                 minutes=minutes,
                 window=window,
             )
@@ -67,7 +76,7 @@ def pool_advice(pool: Mapping[str, Any], window_s: float) -> Advice | None:
         return advice
     peak = float(pool["utilisation_peak"])
     if (
-        name not in {CPU, MEMORY}
+        name not in {CPU, MEMORY, DISK}  # the machine's own: nothing is gained by less
         and int(pool["samples"]) >= MIN_SAMPLES
         and capacity > 1
         and peak < IDLE_PEAK

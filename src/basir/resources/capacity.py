@@ -1,9 +1,9 @@
 """What this process may use: cpu cores and memory, cgroup limits included, plus custom pools.
 
 `cpu` defaults to the cores the process may run on (`os.sched_getaffinity`), lowered by the
-cgroup v2 quota (`cpu.max`) when one is set; `memory` to the cgroup's `memory.max` (v2) or
-`memory.limit_in_bytes` (a cgroup v1 `memory` hierarchy, as in a container on a v1 host), else
-the machine's total memory (`os.sysconf`: psutil's figure without its import cost); `disk` to
+cgroup v2 quota (`cpu.max`) when one is set — on a cgroup v1 machine, `cpu.cfs_quota_us` /
+`cpu.cfs_period_us`; `memory` to the cgroup's `memory.max` (v1: `memory.limit_in_bytes`),
+else the machine's total memory (`os.sysconf`: psutil's figure without its import cost); `disk` to
 the free space of the data dir's file system
 (counted like memory: what tasks declare, not what they write).  A custom pool from settings
 (`BASIR_POOLS`) named `cpu`, `memory` or `disk` overrides the detected value.
@@ -20,6 +20,7 @@ from pathlib import Path
 from basir.resources.fitting import CPU, DISK, MEMORY, MILLI, to_amount
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+PROC_SELF_CGROUP = Path("/proc/self/cgroup")
 
 
 def _cgroup_dir(root: Path) -> Path:
@@ -33,15 +34,27 @@ def _cgroup_dir(root: Path) -> Path:
     return root
 
 
-def _v1_memory_dir(root: Path) -> Path | None:
-    """This process's cgroup in a cgroup v1 `memory` hierarchy mounted at `root/memory`."""
+def _v1_read(controller: str, name: str, root: Path, proc: Path) -> str | None:
+    """File `name` of this process's cgroup v1 `controller` (`memory`, `cpu`), if any.
+
+    `/proc/self/cgroup` names the path in each hierarchy (`4:memory:/docker/abc`,
+    `2:cpu,cpuacct:/docker/abc`); inside a container the hierarchy is often mounted at that
+    path's end, so the mount's own root is tried after the full path.
+    """
     try:
-        for line in Path("/proc/self/cgroup").read_text().splitlines():
-            _number, controllers, path = line.split(":", 2)
-            if "memory" in controllers.split(","):
-                return root / "memory" / path.lstrip("/")
-    except (OSError, ValueError):
-        pass
+        lines = proc.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _id, _sep, rest = line.partition(":")
+        controllers, _sep, path = rest.partition(":")
+        if controller not in controllers.split(","):
+            continue
+        for mount in (root / controllers, root / controller):
+            for folder in (mount / path.lstrip("/"), mount):
+                value = _read(folder / name)
+                if value is not None:
+                    return value
     return None
 
 
@@ -52,16 +65,23 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def cpu_millicores(cgroup: Path | None = None) -> int:
+def cpu_millicores(
+    cgroup: Path | None = None, *, v1_root: Path = CGROUP_ROOT, proc: Path = PROC_SELF_CGROUP
+) -> int:
     """Cores this process may use, in millicores: affinity, capped by cgroup `cpu.max`.
 
-    `cgroup` is the cgroup v2 directory to read (default: this process's own).
+    `cgroup` is the cgroup v2 directory to read (default: this process's own); without a
+    `cpu.max` there, the cgroup v1 quota under `v1_root` (`-1`: none).
     """
     try:
         cores = float(len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         cores = float(os.cpu_count() or 1)
     limit = _read((cgroup or _cgroup_dir(CGROUP_ROOT)) / "cpu.max")
+    if limit is None:
+        quota_v1 = _v1_read("cpu", "cpu.cfs_quota_us", v1_root, proc)
+        period_v1 = _v1_read("cpu", "cpu.cfs_period_us", v1_root, proc)
+        limit = f"{quota_v1} {period_v1}" if quota_v1 and period_v1 else None
     if limit:
         quota, _sep, period = limit.partition(" ")
         if quota != "max" and quota.isdigit() and period.isdigit() and int(period) > 0:
@@ -69,17 +89,18 @@ def cpu_millicores(cgroup: Path | None = None) -> int:
     return max(1, math.floor(cores * MILLI))
 
 
-def memory_bytes(cgroup: Path | None = None) -> int:
-    """Memory this process may use: its cgroup's limit when set, else the machine's total.
-
-    `cgroup`: the directory to read both files from (default: this process's own cgroup v2
-    directory for `memory.max`, and its cgroup v1 `memory` one for `memory.limit_in_bytes`).
-    """
+def memory_bytes(
+    cgroup: Path | None = None, *, v1_root: Path = CGROUP_ROOT, proc: Path = PROC_SELF_CGROUP
+) -> int:
+    """Memory this process may use: cgroup `memory.max` (v1: `memory.limit_in_bytes`) when
+    set, else the machine's total."""
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    v2 = cgroup or _cgroup_dir(CGROUP_ROOT)
-    v1 = cgroup or _v1_memory_dir(CGROUP_ROOT)
-    limits = [_read(v2 / "memory.max"), _read(v1 / "memory.limit_in_bytes") if v1 else None]
-    return min([total, *(int(limit) for limit in limits if limit and limit.isdigit())])
+    limit = _read((cgroup or _cgroup_dir(CGROUP_ROOT)) / "memory.max")
+    if limit is None:
+        limit = _v1_read("memory", "memory.limit_in_bytes", v1_root, proc)
+    if limit and limit.isdigit():
+        return min(total, int(limit))
+    return total
 
 
 def disk_free_bytes(data_dir: Path) -> int:

@@ -101,7 +101,12 @@ def checked_quota(namespace: str, body: Mapping[str, Any]) -> Quota:
     if cpu is not None:
         if isinstance(cpu, bool) or not isinstance(cpu, int | float) or not 0 < cpu <= MAX_COUNT:
             raise BasirError(
-                "quota.invalid", _("cpu must be a number of cores above 0, got {value}", value=cpu)
+                "quota.invalid",
+                _(
+                    "cpu must be a number of cores above 0 and at most {hi}, got {value}",
+                    hi=MAX_COUNT,
+                    value=cpu,
+                ),
             )
         cpu_amount = to_amount(CPU, float(cpu))
     memory = body.get("memory")
@@ -172,6 +177,16 @@ def task_block(
         return Block("tasks", reason)
     for pool, limit, used in ((CPU, quota.cpu, usage.cpu), (MEMORY, quota.memory, usage.memory)):
         wanted = request.get(pool, 0)
+        if limit is not None and wanted > limit:  # even alone: say so, not "0/limit in use"
+            reason = defer(
+                "waiting for quota of namespace {ns}: needs {wanted} of {pool}, more than its"
+                " quota of {limit} allows at once; raise it with basir resources quota set",
+                ns=ns,
+                pool=pool,
+                limit=show_amount(pool, limit),
+                wanted=show_amount(pool, wanted),
+            )
+            return Block(pool, reason)
         if limit is not None and wanted > 0 and used + wanted > limit:
             reason = defer(
                 "waiting for quota of namespace {ns}: {pool} {used}/{limit} in use, needs {wanted}",

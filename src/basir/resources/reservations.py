@@ -13,10 +13,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from itertools import pairwise
 
 from basir.errors import BasirError, NotFoundError
 from basir.i18n import _
-from basir.resources.fitting import CPU, MEMORY, show_amount, to_amount
+from basir.resources.fitting import CPU, SIZED, show_amount, to_amount
 from basir.resources.windows import Reservation, window_at, windows_between
 from basir.scheduler.cron import utc_iso
 from basir.spec.cron import cron_problem, timezone_problem
@@ -77,7 +78,7 @@ def _amount(pool: str, value: float | str, capacity: Mapping[str, int]) -> int:
         raise NotFoundError("resources.pool_not_found", message)
     amount: int | None = None
     try:
-        if pool == MEMORY:
+        if pool in SIZED:  # memory, disk: a size such as 4Gi, or bytes
             amount = parse_size(value)
         elif not isinstance(value, bool):
             number = float(value)
@@ -169,6 +170,17 @@ def checked(
                 " windows of hours, not minutes",
                 cron=given.cron,
                 limit=MAX_WINDOWS_PER_YEAR,
+            )
+        )
+    # A window still open when the next opens would hold the amount twice over, in the count
+    # of what others may reserve beside it, and say it ends when the first one does.
+    if made.recurring and any(after[0] < before[1] for before, after in pairwise(ahead)):
+        raise _invalid(
+            _(
+                "windows of cron {cron} would overlap: a duration of {duration} is longer than"
+                " the time between two of them",
+                cron=given.cron,
+                duration=given.duration,
             )
         )
     return made

@@ -137,6 +137,15 @@ Retries = Annotated[RetryPolicy, BeforeValidator(_as_retry_policy)]
 
 
 PLANNED = "planned (roadmap {n}): refused with spec.unsupported until it lands"
+BUILTIN_POOL_NAMES = frozenset({"cpu", "memory", "disk"})
+MIN_MEMORY_BYTES = 1 << 20  # less is a mistake (`memory: 512` is bytes), and no task runs in it
+
+
+def _not_a_flag(value: object) -> object:
+    """An amount is a number: `true` is not 1."""
+    if isinstance(value, bool):
+        raise ValueError(_("must be a number, got {value}", value=str(value).lower()))
+    return value
 
 
 class Resources(Strict):
@@ -146,17 +155,34 @@ class Resources(Strict):
     could never fit is refused when the workflow is applied or run.
     """
 
-    cpu: float | None = Field(None, gt=0, le=1024)
+    cpu: Annotated[float, BeforeValidator(_not_a_flag)] | None = Field(None, gt=0, le=1024)
     memory: Size | None = None
     disk: Size | None = None  # space in the data dir's file system (a counted pool)
-    pools: dict[str, Annotated[int, Field(ge=1, le=1_000_000)]] = Field(
-        default_factory=dict, max_length=32
+    pools: dict[str, Annotated[int, BeforeValidator(_not_a_flag), Field(ge=1, le=1_000_000)]] = (
+        Field(default_factory=dict, max_length=32)
     )
     memory_limit: Literal["auto", "sampler"] | None = Field(
         None,
         description="sampler: no kernel limit (RLIMIT_AS, cgroup), only the usage sampler's"
         " check of resident memory (for runtimes that reserve address space, the JVM, Dart)",
     )
+
+    @model_validator(mode="after")
+    def _amounts_mean_something(self) -> Resources:
+        # `pools:` counts slots: cpu there would be millicores, memory bytes — never meant.
+        for name in self.pools:
+            if name in BUILTIN_POOL_NAMES:
+                message = _(
+                    "{pool} is not a custom pool: declare it as resources.{pool}", pool=name
+                )
+                raise SpecValueError(IssueCode.INVALID_VALUE, message, at=("pools", name))
+        if self.memory is not None and self.memory < MIN_MEMORY_BYTES:
+            message = _("memory must be at least 1Mi (a plain number is bytes)")
+            raise SpecValueError(IssueCode.INVALID_VALUE, message, at=("memory",))
+        if self.disk == 0:
+            message = _("disk must be more than 0 (a plain number is bytes)")
+            raise SpecValueError(IssueCode.INVALID_VALUE, message, at=("disk",))
+        return self
 
     @model_validator(mode="after")
     def _limit_needs_memory(self) -> Resources:

@@ -9,7 +9,7 @@ located from the patch's `tasks` list: `tasks[1].needs`.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -17,9 +17,12 @@ from basir.errors import BasirError
 from basir.i18n import _
 from basir.spec.dag import find_cycle
 from basir.spec.errors import IssueCode, SpecValueError, format_path
-from basir.spec.models import MAX_TASKS, Task
+from basir.spec.models import MAX_TASKS, Resources, Task
 from basir.spec.planned import idle_body_keys, task_planned_keys, unsupported_message
 from basir.spec.pydantic_messages import error_message
+
+if TYPE_CHECKING:
+    from basir.spec.templates import TemplateResolver
 
 Problem = dict[str, Any]
 
@@ -93,24 +96,33 @@ def graph_problems(existing: Collection[str], parsed: Sequence[Task]) -> list[Pr
     return problems
 
 
-def resource_problems(parsed: Sequence[Task], capacity: Mapping[str, int]) -> list[Problem]:
+def resource_problems(
+    parsed: Sequence[Task], capacity: Mapping[str, int], templates: TemplateResolver | None = None
+) -> list[Problem]:
     """Each task's `resources` fits `capacity` (whole amounts) on an idle machine.
 
     A pool that does not exist is `spec.unknown_pool`, more than its capacity
-    `spec.resource_too_large`: such a task would wait for ever.
+    `spec.resource_too_large`: such a task would wait for ever.  With `templates`, a task
+    without `resources` of its own is checked with its template's, at its `uses`.
     """
     from basir.resources.fitting import never_fits, request_of, show_amount
 
     problems: list[Problem] = []
     for index, task in enumerate(parsed):
-        for short in never_fits(request_of(task.resources), capacity):
-            where = ("pools", short.pool) if short.pool not in ("cpu", "memory") else (short.pool,)
-            field = format_path(("tasks", index, "resources", *where))
+        resources, who = task.resources, task.id
+        if resources is None and task.uses is not None and templates is not None:
+            resources = _template_resources(templates, task.uses)
+            who = _("{task} (from template {template})", task=who, template=task.uses)
+        for short in never_fits(request_of(resources), capacity):
+            builtin = short.pool in ("cpu", "memory", "disk")
+            where = (short.pool,) if builtin else ("pools", short.pool)
+            path = ("uses",) if task.resources is None else ("resources", *where)
+            field = format_path(("tasks", index, *path))
             if short.capacity == 0 and short.pool not in capacity:
                 message = _(
                     "task {task} asks for pool {pool}, which does not exist; pools: {pools}"
-                    " (custom pools are set with BASIR_POOLS)",
-                    task=task.id,
+                    " (custom pools are set with BASIR_POOLS or basir resources pool set)",
+                    task=who,
                     pool=short.pool,
                     pools=", ".join(sorted(capacity)),
                 )
@@ -119,7 +131,7 @@ def resource_problems(parsed: Sequence[Task], capacity: Mapping[str, int]) -> li
                 message = _(
                     "task {task} asks for {amount} of pool {pool}, whose capacity is {capacity};"
                     " it could never start",
-                    task=task.id,
+                    task=who,
                     amount=show_amount(short.pool, short.wanted),
                     pool=short.pool,
                     capacity=show_amount(short.pool, short.capacity),
@@ -146,11 +158,23 @@ def queue_problems(raw: Sequence[Any], queues: Collection[str]) -> list[Problem]
     return problems
 
 
+def _template_resources(templates: TemplateResolver, name: str) -> Resources | None:
+    """A template's `resources`, None when it has none (or is unknown: reported elsewhere)."""
+    from basir.spec.templates import TemplateError
+
+    try:
+        body = templates.resolve(name).task
+    except TemplateError:
+        return None
+    return None if body is None else body.resources
+
+
 def parse_added_tasks(
     existing: Collection[str],
     raw: Sequence[Any],
     capacity: Mapping[str, int] | None = None,
     queues: Collection[str] | None = None,
+    templates: TemplateResolver | None = None,
 ) -> list[Task]:
     """The tasks to add to a run whose task ids are `existing`, every check passed.
 
@@ -169,7 +193,7 @@ def parse_added_tasks(
     problems.extend(invalid)
     problems.extend(graph_problems(existing, parsed))
     if capacity is not None:
-        problems.extend(resource_problems(parsed, capacity))
+        problems.extend(resource_problems(parsed, capacity, templates))
     if queues is not None:
         problems.extend(queue_problems(raw, queues))
     if problems:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from basir.i18n import _
 from basir.spec.cron import cron_problem, timezone_problem
@@ -32,6 +32,9 @@ from basir.spec.errors import FieldPath, IssueCode, SpecIssue
 from basir.spec.loader import LoadedDocument
 from basir.spec.model_errors import suggest
 from basir.spec.models import BODY_KEYS, NAME_PATTERN
+
+if TYPE_CHECKING:
+    from basir.spec.templates import TemplateResolver
 
 BUILTIN_POOLS = ("cpu", "memory", "disk")
 PLANNED_TASK_KEYS = ("cache",)
@@ -169,37 +172,80 @@ def pool_issues(doc: LoadedDocument, pools: Mapping[str, float]) -> list[SpecIss
     `pools` are the configured custom pools (`Settings.pools`); `cpu` and `memory` are those
     this process may use (`resources.capacity`).  A request above capacity would wait for ever.
     """
-    from basir.resources.capacity import pool_capacities
-    from basir.resources.fitting import show_amount
-
-    capacity = pool_capacities(pools)
-    builtin = [name for name in BUILTIN_POOLS if name in capacity]  # disk: when configured
-    known = [*builtin, *(name for name in pools if name not in BUILTIN_POOLS)]
-    shown = ", ".join(known)
+    table = _PoolTable(pools)
     issues: list[SpecIssue] = []
     for base, who, resources in _resource_blocks(doc):
         for sub, pool, amount in _amounts(resources):
-            path: FieldPath = (*base, *sub)
-            if pool not in capacity:
-                message = _(
-                    "task {task} asks for pool {pool}, which does not exist; pools: {pools}"
-                    " (custom pools are set with BASIR_POOLS)",
-                    task=who,
-                    pool=pool,
-                    pools=shown,
-                ) + suggest(pool, known)
-                issues.append(doc.issue(IssueCode.UNKNOWN_POOL, message, path))
-            elif amount > capacity[pool]:
-                message = _(
-                    "task {task} asks for {amount} of pool {pool}, whose capacity is {capacity};"
-                    " it could never start",
-                    task=who,
-                    amount=show_amount(pool, amount),
-                    pool=pool,
-                    capacity=show_amount(pool, capacity[pool]),
-                )
-                issues.append(doc.issue(IssueCode.RESOURCE_TOO_LARGE, message, path))
+            issues.extend(table.check(doc, (*base, *sub), who, pool, amount))
     return issues
+
+
+def template_pool_issues(
+    doc: LoadedDocument, resolver: TemplateResolver, pools: Mapping[str, float]
+) -> list[SpecIssue]:
+    """The `resources` a task takes from its template (it has none of its own) fit too.
+
+    Reported at the task's `uses:`, naming the template: the workflow's author chose it there.
+    An unknown or invalid template is `template_issues`' to report.
+    """
+    from basir.resources.fitting import request_of
+    from basir.spec.templates import TemplateError
+
+    table = _PoolTable(pools)
+    issues: list[SpecIssue] = []
+    for index, task in _tasks(doc):
+        uses = task.get("uses")
+        if "resources" in task or not isinstance(uses, str):
+            continue
+        try:
+            template = resolver.resolve(uses)
+        except TemplateError:
+            continue
+        if template.task is None or template.task.resources is None:
+            continue
+        task_id = task.get("id") if isinstance(task.get("id"), str) else f"#{index + 1}"
+        who = _("{task} (from template {template})", task=task_id, template=uses)
+        for pool, amount in request_of(template.task.resources).items():
+            issues.extend(table.check(doc, ("tasks", index, "uses"), who, pool, amount))
+    return issues
+
+
+class _PoolTable:
+    """The pools a request is checked against: capacities and the names people may use."""
+
+    def __init__(self, pools: Mapping[str, float]) -> None:
+        from basir.resources.capacity import pool_capacities
+
+        self.capacity = pool_capacities(pools)
+        builtin = [name for name in BUILTIN_POOLS if name in self.capacity]  # disk: configured
+        self.known = [*builtin, *(name for name in pools if name not in BUILTIN_POOLS)]
+
+    def check(
+        self, doc: LoadedDocument, path: FieldPath, who: str, pool: str, amount: int
+    ) -> list[SpecIssue]:
+        """The issue of one amount of one pool, if it could never fit (none if it can)."""
+        from basir.resources.fitting import show_amount
+
+        if pool not in self.capacity:
+            message = _(
+                "task {task} asks for pool {pool}, which does not exist; pools: {pools}"
+                " (custom pools are set with BASIR_POOLS or basir resources pool set)",
+                task=who,
+                pool=pool,
+                pools=", ".join(self.known),
+            ) + suggest(pool, self.known)
+            return [doc.issue(IssueCode.UNKNOWN_POOL, message, path)]
+        if amount > self.capacity[pool]:
+            message = _(
+                "task {task} asks for {amount} of pool {pool}, whose capacity is {capacity};"
+                " it could never start",
+                task=who,
+                amount=show_amount(pool, amount),
+                pool=pool,
+                capacity=show_amount(pool, self.capacity[pool]),
+            )
+            return [doc.issue(IssueCode.RESOURCE_TOO_LARGE, message, path)]
+        return []
 
 
 def queue_issues(doc: LoadedDocument, queues: Collection[str]) -> list[SpecIssue]:

@@ -29,7 +29,7 @@ from basir.spec.expr_checks import TASK_ROOTS, WORKFLOW_ROOTS, Scope, check_valu
 from basir.spec.loader import MAX_SPEC_BYTES, LoadedDocument, parse_document
 from basir.spec.model_errors import issues_from_validation, suggest
 from basir.spec.models import BODY_KEYS, MAX_TASKS, TEMPLATE_REF_PATTERN, WorkflowSpec
-from basir.spec.planned import idle_body_keys, planned_issues
+from basir.spec.planned import idle_body_keys, planned_issues, template_pool_issues
 from basir.spec.templates import TemplateResolver, uses_issues
 
 # Task keys that never hold expressions (ids, names, enums, references).
@@ -177,6 +177,8 @@ def validate_document(
     issues.extend(expression_issues(doc, graph, acyclic))
     issues.extend(template_issues(doc, resolver))
     issues.extend(planned_issues(doc, pools, queues))
+    if pools is not None:
+        issues.extend(template_pool_issues(doc, resolver, pools))
     if issues or spec is None:
         raise SpecError(finish_issues(issues), doc.filename)
     return spec

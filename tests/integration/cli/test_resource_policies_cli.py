@@ -69,6 +69,13 @@ def test_quota_set_list_and_a_run_kept_to_one_task_at_a_time(cli: Cli, tmp_path:
         ("mobile", 1, 3, "queue")
     ]
     assert "mobile" in cli("resources", "quota", "list").stdout
+    sized = cli("resources", "quota", "set", "web", "--cpu", "1.5", "--memory", "100Mi")
+    assert sized.returncode == 0, sized.stderr
+    [row] = [
+        line for line in cli("resources", "quota", "list").stdout.splitlines() if "web" in line
+    ]
+    cells = [cell.strip() for cell in row.split("│")[1:-1]]
+    assert cells[:4] == ["web", "-", "1.5", "100Mi"]  # as written, not 104857600 bytes
     bad = cli("resources", "quota", "set", "mobile", "--policy", "drop")
     assert bad.returncode == 2 and "queue or refuse" in bad.stderr
     ran = cli("run", str(write(tmp_path / "pair.yaml", PAIR.format(dir=tmp_path))), "--json")

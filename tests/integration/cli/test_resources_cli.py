@@ -57,8 +57,14 @@ def test_status_and_pool_set_on_the_embedded_store(cli: Cli) -> None:
     assert any(line.split()[:3] == ["│", "gradle", "│"] for line in table.splitlines()), table
     shown = json.loads(cli("resources", "status", "--json", env=POOLS).stdout)
     assert {p["name"]: p["capacity"] for p in shown["pools"]}["gradle"] == 3
-    missing = cli("resources", "pool", "set", "gpu", "1", env=POOLS)
-    assert missing.returncode == 2 and "pool gpu does not exist" in missing.stderr
+    added = cli("resources", "pool", "set", "gpu", "1", env=POOLS)  # a new custom pool
+    assert added.returncode == 0 and "pool gpu: capacity 1" in added.stdout, added.stderr
+    shown = json.loads(cli("resources", "status", "--json", env=POOLS).stdout)
+    assert {p["name"]: p["capacity"] for p in shown["pools"]}["gpu"] == 1
+    bad = cli("resources", "pool", "set", "GPU", "1", env=POOLS)
+    assert bad.returncode == 2 and "GPU is not a pool name" in bad.stderr
+    fraction = cli("resources", "pool", "set", "tpu", "0.5", env=POOLS)
+    assert fraction.returncode == 2 and "0.5 is not a capacity for pool tpu" in fraction.stderr
 
 
 def test_run_checks_against_capacities_set_in_the_store(cli: Cli, tmp_path: Path) -> None:
@@ -70,6 +76,27 @@ def test_run_checks_against_capacities_set_in_the_store(cli: Cli, tmp_path: Path
     assert cli("resources", "pool", "set", "gradle", "2", env=POOLS).returncode == 0
     done = cli("run", str(path), env=POOLS)
     assert done.returncode == 0, done.stderr
+
+
+def test_run_by_name_checks_a_stored_version_against_capacities_now(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """A version that fitted when applied, run after its pool was lowered, waited for ever."""
+    path = write(
+        tmp_path / "two.yaml",
+        "name: two\ntasks:\n  - {id: a, run: 'true', resources: {pools: {gradle: 2}}}\n",
+    )
+    assert cli("resources", "pool", "set", "gradle", "2", env=POOLS).returncode == 0
+    assert cli("workflows", "apply", str(path), env=POOLS).returncode == 0
+    assert cli("resources", "pool", "set", "gradle", "1", env=POOLS).returncode == 0
+    refused = cli("run", "two", env=POOLS, timeout=20)
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        "two: tasks[0].resources.pools.gradle: task a asks for 2 of pool gradle, whose capacity"
+        " is 1; it could never start\n"
+    )
+    assert cli("resources", "pool", "set", "gradle", "2", env=POOLS).returncode == 0
+    assert cli("run", "two", env=POOLS).returncode == 0
 
 
 def test_disk_is_a_pool_of_the_data_dirs_free_space(cli: Cli, tmp_path: Path) -> None:
@@ -102,7 +129,38 @@ def test_analytics_recommendations_forecast_on_the_embedded_store(cli: Cli) -> N
     assert advice.returncode == 0 and "nothing to change" in advice.stdout
     forecast = cli("resources", "forecast", "--window", "7d", "--scale", "2", env=POOLS)
     assert forecast.returncode == 0 and "gradle" in forecast.stdout
+    wide = cli("resources", "forecast", "--scale", "2", env={**POOLS, "COLUMNS": "200"})
+    assert "needed for ×2" in wide.stdout  # what the scaled load needs, not only in JSON
     bad = cli("resources", "forecast", "--window", "2s")
     assert bad.returncode == 2 and "2s is not a window" in bad.stderr
     arabic = cli("--lang", "ar", "resources", "recommendations", env=POOLS)
     assert "لا شيء يحتاج إلى تغيير" in arabic.stdout
+
+
+STAMPED = (
+    "echo start=$(date +%s.%N) >> $BASIR_OUTPUT; sleep 1; echo end=$(date +%s.%N) >> $BASIR_OUTPUT"
+)
+WHOLE_POOL = f"""\
+name: whole
+tasks:
+  - {{id: a, run: '{STAMPED}', resources: {{pools: {{gradle: 1}}}}}}
+  - {{id: b, run: '{STAMPED}', resources: {{pools: {{gradle: 1}}}}}}
+"""
+
+
+def test_a_local_run_says_why_a_task_waits_and_whole_pool_tasks_never_overlap(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """An in-process run has no server to ask: its progress says why a task waits."""
+    done = cli("run", str(write(tmp_path / "whole.yaml", WHOLE_POOL)), "--json", env=POOLS)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    spans = {name: task["outputs"] for name, task in result["tasks"].items()}
+    first, second = sorted(spans, key=lambda name: float(spans[name]["start"]))
+    assert float(spans[first]["end"]) <= float(spans[second]["start"])  # one after the other
+    run_id = result["run_id"]
+    assert (
+        f"task {second} waiting: waiting for gradle: 1/1 in use by run {run_id} task {first}"
+    ) in done.stderr.splitlines()
+    arabic = cli("--lang", "ar", "run", str(tmp_path / "whole.yaml"), env=POOLS)
+    assert arabic.returncode == 0 and "تنتظر: في انتظار gradle: 1/1" in arabic.stderr

@@ -88,6 +88,30 @@ async def test_resume_stops_the_recorded_group_before_the_task_runs_again(
     assert row.attempt_pgid not in {None, leftover.pid}  # the new attempt's own process
 
 
+async def test_resume_stops_a_daemon_that_left_the_interrupted_attempts_group(
+    store: Store, tmp_path: Path
+) -> None:
+    """The group is gone, but a process it started with `setsid` still runs that attempt."""
+    leader = subprocess.Popen(["sleep", "0.3"], start_new_session=True)
+    ticks = None
+    while ticks is None:
+        ticks = start_ticks(leader.pid)
+    leader.wait()
+    env = {**os.environ, "BASIR_ATTEMPT_ID": "a1"}
+    daemon = subprocess.Popen(["sleep", "60"], start_new_session=True, env=env)
+    try:
+        while (Path(f"/proc/{daemon.pid}/cmdline").read_bytes() or b"").split(b"\0")[0] != b"sleep":
+            pass  # until its exec is done: its own environment shows then
+        run_id = await crashed_run(store, leader.pid, ticks)
+        data = await resume(store, tmp_path, run_id)
+        assert data["killed_leftover"] is True
+        assert daemon.wait(10) == -signal.SIGTERM
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+
+
 async def test_a_group_that_is_not_the_recorded_one_is_left_alone(
     store: Store, tmp_path: Path, leftover: subprocess.Popen[bytes]
 ) -> None:

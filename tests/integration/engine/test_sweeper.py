@@ -18,7 +18,7 @@ from basir.coordinator.workflows import apply_workflow
 from basir.engine import resource_policies
 from basir.engine.runtime import Engine
 from basir.engine.state import RunState
-from basir.executors.processes import start_ticks
+from basir.executors.processes import read_stat, start_ticks
 from basir.i18n import render_message
 from basir.spec.models import WorkflowSpec
 from basir.store.base import Store
@@ -194,3 +194,57 @@ async def test_the_sweeper_gives_back_a_leaked_quota_count(swept: Engine) -> Non
         assert (await asyncio.wait_for(started.get(), 10)).task_id == "build"
     assert (await asyncio.wait_for(swept.wait(run_id), 20)).status == "succeeded"
     assert governor.holders() == []
+
+
+DAEMONS = (
+    "setsid sleep 301 >/dev/null 2>&1 </dev/null & "
+    "python3 -c 'import os,time\nif os.fork() == 0:\n  os.setsid()\n  if os.fork() == 0:\n"
+    "    time.sleep(302)\n  os._exit(0)\nos.wait()'; sleep 0.5"
+)
+
+
+async def test_a_daemon_that_left_the_group_is_stopped_by_the_sweeper(swept: Engine) -> None:
+    """`setsid` and a double fork leave the attempt's process group, so stopping the group
+    cannot reach them; the sweeper finds them by the attempt id they started with."""
+    run_id = await submit(swept, [{"id": "daemon", "run": DAEMONS}])
+    assert (await asyncio.wait_for(swept.wait(run_id), 20)).status == "succeeded"
+    [row] = await swept.store.get_tasks(run_id)
+    assert row.attempt_id is not None
+    survivors = processes_of(row.attempt_id)
+    assert len(survivors) == 2  # what a group signal cannot reach
+    groups = {stat.pgid for stat in map(read_stat, survivors) if stat is not None}
+    assert len(groups) == 2  # each in a group of its own now
+    try:
+        fixed = await swept.sweeper.sweep(now=time.time() + 60)
+        assert processes_of(row.attempt_id) == []
+        assert [(f["kind"], f["task_id"]) for f in fixed] == [("processes", "daemon")] * 2
+        assert {f["pgid"] for f in fixed} == groups
+        assert [e["kind"] for e in await leak_events(swept)] == ["processes", "processes"]
+    finally:
+        for pid in processes_of(row.attempt_id):
+            os.kill(pid, 9)
+
+
+async def test_ended_attempts_are_checked_soon_not_only_at_the_next_sweep(
+    store: Store, tmp_path: Path
+) -> None:
+    settings = Settings(home=tmp_path / "home", shutdown_grace_s=0.0, sweep_interval_s=3600)
+    engine = Engine(store, settings, workdir=tmp_path)
+    await engine.start(resume=False)
+    attempt_id = None
+    try:
+        script = "setsid sleep 303 >/dev/null 2>&1 </dev/null & sleep 0.5"
+        run_id = await submit(engine, [{"id": "daemon", "run": script}])
+        assert (await asyncio.wait_for(engine.wait(run_id), 20)).status == "succeeded"
+        [row] = await engine.store.get_tasks(run_id)
+        attempt_id = row.attempt_id
+        assert attempt_id is not None and len(processes_of(attempt_id)) == 1
+        deadline = time.monotonic() + 20
+        while not await leak_events(engine) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert processes_of(attempt_id) == []  # seconds after the end, not an hour
+        assert [e["kind"] for e in await leak_events(engine)] == ["processes"]
+    finally:
+        await engine.stop(grace_s=0)
+        for pid in processes_of(attempt_id) if attempt_id else []:
+            os.kill(pid, 9)

@@ -99,6 +99,9 @@ async def test_bad_quotas_and_roles(
         422,
         "request.invalid",
     )
+    for flag in ({"tasks": True}, {"cpu": True}, {"runs": 1.5}):  # not 1, nor a whole count
+        answer = await client.put("/api/v1/resources/quotas/mobile", json=flag)
+        assert_problem(answer, 422, "request.invalid")
     assert_problem(await client.get("/api/v1/resources/quotas/mobile"), 404, "quota.not_found")
     operator = make_client("operator")
     answer = await operator.put("/api/v1/resources/quotas/mobile", json={"tasks": 1})

@@ -132,6 +132,10 @@ async def test_bad_and_overlapping_reservations_are_problems(client: httpx.Async
         404,
         "resources.pool_not_found",
     )
+    flag = {**first, "amount": True}  # JSON true is not an amount of 1
+    assert_problem(
+        await client.post("/api/v1/resources/reservations", json=flag), 422, "request.invalid"
+    )
     unknown = {**first, "color": "red"}
     assert_problem(
         await client.post("/api/v1/resources/reservations", json=unknown), 422, "request.invalid"

@@ -71,10 +71,32 @@ async def test_waiting_shows_everywhere_and_a_raised_capacity_starts_it(
     assert engine.flow.admission.allocator.held == {}
 
 
+async def test_a_new_name_adds_a_custom_pool(client: httpx.AsyncClient) -> None:
+    """Custom pools come from the API as from `BASIR_POOLS` (it said 404 pool_not_found)."""
+    text = "name: gpu-job\ntasks:\n  - {id: a, run: x, resources: {pools: {gpu: 1}}}\n"
+    headers = {"Content-Type": "application/yaml"}
+    refused = await client.post("/api/v1/workflows", content=text, headers=headers)
+    assert refused.status_code == 422  # no such pool yet
+    for bad in (1.5, 0, "1Gi"):
+        answer = await client.put("/api/v1/resources/pools/gpu", json={"capacity": bad})
+        assert_problem(answer, 422, "resources.invalid_capacity")
+    added = await client.put("/api/v1/resources/pools/gpu", json={"capacity": 2})
+    assert added.status_code == 200, added.text
+    assert added.json() == {
+        "name": "gpu", "capacity": 2, "in_use": 0, "reserved": 0, "holders": [], "waiting": 0,
+        "waited_s": 0.0,
+    }  # fmt: skip
+    pools = (await client.get("/api/v1/resources")).json()["pools"]
+    assert {p["name"]: p["capacity"] for p in pools}["gpu"] == 2
+    applied = await client.post("/api/v1/workflows", content=text, headers=headers)
+    assert applied.status_code == 201, applied.text
+    upper = await client.put("/api/v1/resources/pools/GPU", json={"capacity": 1})
+    assert upper.status_code == 422
+
+
 async def test_bad_capacity_changes_are_problems(client: httpx.AsyncClient) -> None:
-    missing = await client.put("/api/v1/resources/pools/gpu", json={"capacity": 1})
-    problem = assert_problem(missing, 404, "resources.pool_not_found")
-    assert "pool gpu does not exist" in problem["detail"]
+    flag = await client.put("/api/v1/resources/pools/gradle", json={"capacity": True})
+    assert_problem(flag, 422, "request.invalid")  # not a capacity of 1
     for bad in (0, 1.5, "lots"):
         answer = await client.put("/api/v1/resources/pools/gradle", json={"capacity": bad})
         assert_problem(answer, 422, "resources.invalid_capacity")

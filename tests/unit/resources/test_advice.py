@@ -43,6 +43,19 @@ def test_an_idle_custom_pool_may_shrink_but_not_the_machine() -> None:
     assert [(a["kind"], a["pool"], a["suggested"]) for a in found] == [("lower_pool", "gpu", 1)]
 
 
+def test_disk_is_the_machines_free_space_not_slots() -> None:
+    """An idle disk pool (its capacity is free bytes) was told "1 would do" — one byte — and
+    a wait for it "raise from 82754506752 to 82754506753"."""
+    idle = pool("disk", 82754506752, 0, peak=0.0)
+    assert recommendations([idle], [], DAY) == []
+    [advice] = recommendations([pool("disk", 82754506752, 3600)], [], DAY)
+    assert advice["kind"] == "raise_pool" and "suggested" not in advice
+    assert advice["message"] == (
+        "free space for pool disk or lower what tasks declare: tasks waited 60 min for it in"
+        " the last 24h"
+    )
+
+
 def test_memory_waits_advise_without_a_number() -> None:
     [advice] = recommendations([pool("memory", 8 << 30, 7200)], [], DAY)
     assert advice["kind"] == "raise_pool" and "suggested" not in advice

@@ -120,6 +120,32 @@ def test_capacity_detection_reads_cgroup_v2(tmp_path: Path) -> None:
     assert capacity["gradle"] == 2 and capacity["cpu"] == 3000 and "memory" in capacity
 
 
+def test_capacity_detection_reads_cgroup_v1_when_there_is_no_v2(tmp_path: Path) -> None:
+    """A cgroup v1 machine (older Docker hosts): the container's cpu quota and memory limit,
+    not the host's cores and memory."""
+    v2 = tmp_path / "v2"
+    v2.mkdir()  # no cpu.max, no memory.max
+    proc = tmp_path / "cgroup"
+    proc.write_text("4:memory:/docker/abc\n2:cpu,cpuacct:/docker/abc\n1:name=systemd:/x\n")
+    memory = tmp_path / "memory" / "docker" / "abc"
+    memory.mkdir(parents=True)
+    (memory / "memory.limit_in_bytes").write_text("536870912\n")
+    cpu = tmp_path / "cpu,cpuacct"  # mounted at the container's own cgroup
+    cpu.mkdir()
+    (cpu / "cpu.cfs_quota_us").write_text("150000\n")
+    (cpu / "cpu.cfs_period_us").write_text("100000\n")
+    assert memory_bytes(v2, v1_root=tmp_path, proc=proc) == 512 << 20
+    assert cpu_millicores(v2, v1_root=tmp_path, proc=proc) == min(1500, 1000 * _cores())
+    (cpu / "cpu.cfs_quota_us").write_text("-1\n")  # no quota
+    (memory / "memory.limit_in_bytes").write_text("9223372036854771712\n")  # no limit
+    assert cpu_millicores(v2, v1_root=tmp_path, proc=proc) == 1000 * _cores()
+    assert memory_bytes(v2, v1_root=tmp_path, proc=proc) == memory_bytes(v2, proc=tmp_path / "x")
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0))
+
+
 _requests = st.dictionaries(st.sampled_from(POOLS), st.integers(0, 6), max_size=4)
 _ops = st.lists(
     st.tuples(st.booleans(), st.integers(0, 7), _requests, st.floats(0, 100)), max_size=60
@@ -159,10 +185,3 @@ def test_never_over_commits_and_is_all_or_nothing(
     for key in list(allocator.held):
         allocator.release(key)
     assert all(used == 0 for used in allocator.in_use.values())
-
-
-def test_capacity_detection_reads_a_cgroup_v1_memory_limit(tmp_path: Path) -> None:
-    (tmp_path / "memory.limit_in_bytes").write_text("536870912\n")  # a v1 container's 512Mi
-    assert memory_bytes(tmp_path) == 512 << 20
-    (tmp_path / "memory.limit_in_bytes").write_text("9223372036854771712\n")  # v1 "no limit"
-    assert memory_bytes(tmp_path) == os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

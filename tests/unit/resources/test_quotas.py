@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from basir.errors import BasirError
-from basir.i18n import render_message
+from basir.i18n import render_message, use_locale
 from basir.resources.quotas import HOUR_S, Quota, Usage, checked_quota, run_refusal, task_block
 
 NOW = 10_000.0
@@ -57,6 +57,19 @@ def test_task_limits_block_with_a_reason() -> None:
     assert task_block(quota, Usage(tasks=1, cpu=1000), {}, True, NOW) is None  # needs no cpu
     block = task_block(quota, Usage(memory=1 << 29), {"memory": 1 << 30}, True, NOW)
     assert block is not None and block.limit == "memory"
+
+
+def test_a_request_above_the_quota_itself_says_so() -> None:
+    """Not "memory 0/100Mi in use, needs 200Mi", which reads as a wait for others to finish."""
+    quota = Quota("qa", cpu=1000, memory=100 << 20)
+    block = task_block(quota, Usage(), {"memory": 200 << 20}, True, NOW)
+    assert block is not None and block.limit == "memory"
+    assert render_message(block.reason) == (
+        "waiting for quota of namespace qa: needs 200Mi of memory, more than its quota of 100Mi"
+        " allows at once; raise it with basir resources quota set"
+    )
+    with use_locale("ar"):
+        assert "basir resources quota set" in render_message(block.reason)
 
 
 def test_run_limits_hold_back_only_runs_not_started() -> None:

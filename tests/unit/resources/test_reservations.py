@@ -18,7 +18,7 @@ from basir.resources.reservations import (
 )
 from basir.resources.windows import Reservation
 
-CAPACITY = {"cpu": 4000, "memory": 8 << 30, "gradle": 2}
+CAPACITY = {"cpu": 4000, "memory": 8 << 30, "disk": 100 << 30, "gradle": 2}
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=ZoneInfo("UTC")).timestamp()
 IDS = itertools.count()
 NIGHTLY = {"cron": "0 2 * * *", "duration": "2h", "timezone": "Asia/Riyadh"}
@@ -45,6 +45,9 @@ def test_checked_reservations_hold_their_amounts_and_times() -> None:
     )  # fmt: skip
     assert make(pool="cpu", amount=0.5, **NIGHTLY).amount == 500
     assert make(pool="memory", amount="1Gi", **NIGHTLY).amount == 1 << 30
+    assert make(pool="disk", amount="10Gi", **NIGHTLY).amount == 10 << 30  # a size, as memory
+    weekly = make(cron="0 2 * * 5", duration="3d", timezone="Asia/Riyadh")  # Fri to Mon: fine
+    assert weekly.duration_s == 3 * 86400
 
 
 @pytest.mark.parametrize(
@@ -68,6 +71,8 @@ def test_checked_reservations_hold_their_amounts_and_times() -> None:
         ({"amount": 0, **NIGHTLY}, "reservation.invalid_amount"),
         ({"amount": 1.5, **NIGHTLY}, "reservation.invalid_amount"),  # whole slots
         ({"pool": "gpu", **NIGHTLY}, "resources.pool_not_found"),
+        ({"cron": "0 2 * * *", "duration": "25h"}, "reservation.invalid"),  # windows overlap
+        ({"cron": "0 2 * * 1-5", "duration": "2d"}, "reservation.invalid"),  # Mon→Tue overlap
     ],
 )
 def test_bad_reservations_are_refused_with_a_stable_code(

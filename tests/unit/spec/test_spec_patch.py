@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from basir.errors import BasirError
 from basir.spec.models import MAX_TASKS
 from basir.spec.patch import graph_problems, parse_added_tasks, schema_problems
+from basir.spec.templates import TemplateResolver
 
 
 def test_schema_problems_are_located_and_localised() -> None:
@@ -57,3 +60,34 @@ def test_parse_added_tasks_lists_every_problem_at_once() -> None:
     assert [
         t.id for t in parse_added_tasks({"a"}, [{"id": "b", "needs": ["a"], "uses": "noop"}])
     ] == ["b"]
+
+
+def test_added_tasks_are_checked_with_their_templates_resources(tmp_path: Path) -> None:
+    """A task added to a live run with a template asking for more than a pool has waited for
+    ever ("needs 64 but its capacity is 2"); it is refused like one of its own."""
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "heavy.yaml").write_text(
+        "task:\n  run: make\n  resources: {cpu: 64}\n", encoding="utf-8"
+    )
+    templates = TemplateResolver([tmp_path])
+    capacity = {"cpu": 2000, "memory": 1 << 30, "disk": 1 << 30}
+    with pytest.raises(BasirError) as caught:
+        parse_added_tasks(
+            {"a"},
+            [
+                {"id": "b", "uses": "ci/heavy"},
+                {"id": "c", "run": "x", "resources": {"disk": "2Gi"}},
+            ],
+            capacity,
+            templates=templates,
+        )
+    assert [(d["field"], d["code"]) for d in caught.value.details] == [
+        ("tasks[0].uses", "spec.resource_too_large"),
+        ("tasks[1].resources.disk", "spec.resource_too_large"),
+    ]
+    assert caught.value.details[0]["message"] == (
+        "task b (from template ci/heavy) asks for 64 of pool cpu, whose capacity is 2;"
+        " it could never start"
+    )
+    own = [{"id": "b", "uses": "ci/heavy", "resources": {"cpu": 1}}]
+    assert parse_added_tasks({"a"}, own, capacity, templates=templates)[0].uses == "ci/heavy"

@@ -151,18 +151,18 @@ def test_pools_are_checked_when_given() -> None:
     text = (
         "name: w\ntasks:\n"
         "  - id: build\n    run: x\n"
-        "    resources: {cpu: 2, pools: {gradle: 1, gpu: 1, cpu: 1, gradl: 1}}\n"
+        "    resources: {cpu: 2, pools: {gradle: 1, gpu: 1, gradl: 1}}\n"
     )
     assert load_workflow(text, "w.yaml").task("build").resources is not None  # no pools known
     found = issues(text, pools={"gradle": 2})
     assert [(code, line, col) for code, _m, line, col in found] == [
         ("spec.unknown_pool", 5, 44),
-        ("spec.unknown_pool", 5, 60),
+        ("spec.unknown_pool", 5, 52),
     ]
     assert found[0][1] == (
         "w.yaml:5:44: tasks[0].resources.pools.gpu: task build asks for pool gpu, which does not"
-        " exist; pools: cpu, memory, gradle (custom pools are set with BASIR_POOLS) (did you mean"
-        " cpu?)"
+        " exist; pools: cpu, memory, gradle (custom pools are set with BASIR_POOLS or basir"
+        " resources pool set) (did you mean cpu?)"
     )
     assert found[1][1].endswith("(did you mean gradle?)")
 
@@ -201,6 +201,32 @@ def test_templates_may_set_resources_but_not_a_queue(tmp_path: Path) -> None:
     found = issues(text, resolver=TemplateResolver([tmp_path]))
     assert [(code, line) for code, _m, line, _c in found] == [("spec.bad_template", 3)]
     assert "heavy.yaml:4:3: task.queue: queue cannot be set in a template" in found[0][1]
+
+
+def test_a_templates_resources_are_checked_at_the_uses_line(tmp_path: Path) -> None:
+    """A template asking for more than a pool has, or for a pool that does not exist, made the
+    task wait for ever; a task's own `resources` replace the template's."""
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "heavy.yaml").write_text(
+        "task:\n  run: make\n  resources: {cpu: 64, pools: {gpu: 1}}\n", encoding="utf-8"
+    )
+    resolver = TemplateResolver([tmp_path])
+    text = (
+        "name: w\ntasks:\n  - {id: a, uses: ci/heavy}\n"
+        "  - {id: b, uses: ci/heavy, resources: {cpu: 1}}\n"
+    )
+    found = issues(text, resolver=resolver, pools={"cpu": 2})
+    assert sorted((code, line, col) for code, _m, line, col in found) == [
+        ("spec.resource_too_large", 3, 13),
+        ("spec.unknown_pool", 3, 13),
+    ]
+    assert (
+        "w.yaml:3:13: tasks[0].uses: task a (from template ci/heavy) asks for 64 of pool cpu,"
+        " whose capacity is 2; it could never start"
+    ) in [message for _c, message, _l, _col in found]
+    assert load_workflow(text, "w.yaml", resolver=resolver).task("a").uses == "ci/heavy"
+    spec = load_workflow(text, "w.yaml", resolver=resolver, pools={"cpu": 64, "gpu": 1})
+    assert spec.task("a").uses == "ci/heavy"  # it fits there
 
 
 def test_library_templates_set_no_planned_fields() -> None:

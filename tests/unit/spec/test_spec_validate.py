@@ -95,6 +95,40 @@ def test_invalid_values(text: str, expected: str) -> None:
     assert found.startswith(expected)
 
 
+RESOURCE_LINE = "name: x\ntasks:\n  - {{id: a, run: x, resources: {}}}\n"
+
+
+@pytest.mark.parametrize(
+    ("resources", "expected"),
+    [
+        ("{cpu: true}", "tasks[0].resources.cpu: must be a number, got true"),
+        ("{pools: {gradle: true}}", "tasks[0].resources.pools.gradle: must be a number, got true"),
+        (
+            "{pools: {cpu: 2}}",
+            "tasks[0].resources.pools.cpu: cpu is not a custom pool: declare it as resources.cpu",
+        ),
+        ("{pools: {memory: 1}}", "tasks[0].resources.pools.memory: memory is not a custom pool"),
+        ("{memory: 0}", "tasks[0].resources.memory: memory must be at least 1Mi"),
+        ("{memory: 512}", "tasks[0].resources.memory: memory must be at least 1Mi"),
+        ("{disk: 0}", "tasks[0].resources.disk: disk must be more than 0"),
+    ],
+)
+def test_resource_amounts_that_would_mean_nothing_are_refused(
+    resources: str, expected: str
+) -> None:
+    """Each was accepted and then ignored (`memory: 0`), miscounted (`pools: {cpu: 2}` held two
+    millicores) or read as 1 (`cpu: true`)."""
+    (found,) = messages(RESOURCE_LINE.format(resources))
+    assert found.split(": ", 1)[1].startswith(expected), found
+
+
+def test_resource_amounts_that_mean_something_load() -> None:
+    text = RESOURCE_LINE.format("{cpu: 0.25, memory: 1Mi, disk: 1, pools: {gradle: 1}}")
+    resources = load_workflow(text, "w.yaml").task("a").resources
+    assert resources is not None
+    assert (resources.cpu, resources.memory, resources.disk) == (0.25, 1 << 20, 1)
+
+
 def test_env_numbers_and_booleans_become_text() -> None:
     spec = load_workflow("name: x\nenv: {PORT: 8080, DEBUG: true}\ntasks: [{id: a, run: x}]\n")
     assert spec.env == {"PORT": "8080", "DEBUG": "true"}

@@ -34,7 +34,8 @@ Instant = float | Annotated[str, Field(max_length=64)]
 class ReservationIn(BaseModel):
     """A reservation: a pool, an amount, one holder, and once (from, to) or recurring (cron)."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # strict: JSON `true` is not an amount of 1 (nor 1.5 a whole number of tasks)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
     pool: str = Field(pattern=NAME)
     amount: Amount = Field(description="cores for cpu, a size for memory, slots otherwise")
@@ -52,7 +53,7 @@ class ReservationIn(BaseModel):
 class QuotaIn(BaseModel):
     """A namespace's quota: each limit optional (unlimited when absent)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # `true` is not 1
 
     tasks: int | None = Field(None, description="concurrent tasks")
     cpu: float | None = Field(None, description="cores its running tasks may hold")

@@ -33,7 +33,7 @@ class ResourcesOut(BaseModel):
 class CapacityIn(BaseModel):
     """A pool's new capacity: cores for cpu (0.5), a size or bytes for memory, slots."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # `true` is not a capacity of 1
 
     capacity: float | str = Field(description="cores for cpu, 16Gi or bytes for memory, slots")
 
@@ -49,10 +49,11 @@ async def resources_status(caller: Reader) -> Response:
     "/resources/pools/{name}",
     response_model=dict[str, Any],
     responses=problem_responses(400, 404, 413, 422),
-    summary="Set a pool's capacity (kept across restarts)",
+    summary="Set a pool's capacity, or add a custom pool (kept across restarts)",
 )
 async def set_pool(name: PoolName, body: CapacityIn, caller: Operator) -> Response:
-    """Takes effect at once: waiting tasks that now fit start; running ones keep what they hold."""
+    """Takes effect at once: waiting tasks that now fit start; running ones keep what they hold.
+    A name that is not a pool yet adds a custom pool of `capacity` slots."""
     return json_response(await caller.ctx.engine.set_pool_capacity(name, body.capacity))
 
 
