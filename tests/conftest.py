@@ -5,6 +5,8 @@ Keep this file small: fixtures for one package live in that package's tests.
 
 from __future__ import annotations
 
+import io
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -64,3 +66,20 @@ def groups() -> Iterator[list[int]]:
     started: list[int] = []
     yield started
     kill_groups(started)
+
+
+@pytest.fixture
+def json_logs() -> Iterator[io.StringIO]:
+    """Root logging through the JSON handler into a buffer; the old handlers back after."""
+    from basir.logconfig import configure_logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    buffer = io.StringIO()
+    configure_logging("json", "INFO", buffer)
+    yield buffer
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)

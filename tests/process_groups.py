@@ -28,3 +28,23 @@ def kill_groups(pgids: list[int]) -> None:
     for pgid in pgids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGKILL)
+
+
+def attempt_processes(attempt_id: str) -> list[int]:
+    """Live processes started with this attempt's `BASIR_ATTEMPT_ID`, wherever they are now
+    (in its group or not: a daemon that left it with `setsid` still carries the variable)."""
+    marker = f"BASIR_ATTEMPT_ID={attempt_id}".encode()
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as file:
+                started_with = file.read().split(b"\0")
+            with open(f"/proc/{name}/stat", "rb") as file:
+                state = file.read().rsplit(b") ", 1)[1][:1]
+        except OSError:
+            continue
+        if marker in started_with and state != b"Z":
+            found.append(int(name))
+    return found

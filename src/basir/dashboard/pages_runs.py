@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Collection
 from typing import Annotated, Any
 
 from babel.numbers import format_decimal
@@ -296,16 +297,31 @@ async def task_log(
     )
 
 
+async def _operator_form(
+    request: Request, session: Session, action: str, allowed: Collection[str]
+) -> tuple[Any, Response | None]:
+    """The posted form of a control, or the page that refuses it (CSRF, role, action)."""
+    form = await request.form()
+    if not csrf_ok(session, form.get("csrf")):
+        return form, csrf_page(request, session)
+    if not can_operate(session):
+        return form, forbidden_page(request, session)
+    if action not in allowed:
+        return form, error_page(request, session, _("unknown action"), 404)
+    return form, None
+
+
+def _refused(request: Request, session: Session, error: BasirError) -> Response:
+    status = {"not_found": 404, "conflict": 409}.get(error.kind, 422)
+    return error_page(request, session, error.message, status)
+
+
 @router.post("/runs/{run_id}/{action}")
 async def control(request: Request, session: SessionDep, run_id: RunId, action: str) -> Response:
     """Pause, resume, cancel or retry; only for users allowed to operate runs."""
-    form = await request.form()
-    if not csrf_ok(session, form.get("csrf")):
-        return csrf_page(request, session)
-    if not can_operate(session):
-        return forbidden_page(request, session)
-    if action not in CONTROLS:
-        return error_page(request, session, _("unknown action"), 404)
+    _form, refused = await _operator_form(request, session, action, CONTROLS)
+    if refused is not None:
+        return refused
     engine = dashboard_of(request).engine
     user = session.principal.user
     try:
@@ -318,8 +334,7 @@ async def control(request: Request, session: SessionDep, run_id: RunId, action: 
         else:
             await engine.retry_run(run_id, by=user)
     except BasirError as error:
-        status = {"not_found": 404, "conflict": 409}.get(error.kind, 422)
-        return error_page(request, session, error.message, status)
+        return _refused(request, session, error)
     return with_headers(RedirectResponse(f"/runs/{run_id}", status_code=303))
 
 
@@ -329,13 +344,9 @@ async def task_control(
 ) -> Response:
     """Hold one task (stopping it first when it runs and `stop` is posted) or release it;
     only for users allowed to operate runs."""
-    form = await request.form()
-    if not csrf_ok(session, form.get("csrf")):
-        return csrf_page(request, session)
-    if not can_operate(session):
-        return forbidden_page(request, session)
-    if action not in TASK_CONTROLS:
-        return error_page(request, session, _("unknown action"), 404)
+    form, refused = await _operator_form(request, session, action, TASK_CONTROLS)
+    if refused is not None:
+        return refused
     engine = dashboard_of(request).engine
     user = session.principal.user
     try:
@@ -345,6 +356,5 @@ async def task_control(
         else:
             await engine.resume_task(run_id, task_id, by=user)
     except BasirError as error:
-        status = {"not_found": 404, "conflict": 409}.get(error.kind, 422)
-        return error_page(request, session, error.message, status)
+        return _refused(request, session, error)
     return with_headers(RedirectResponse(f"/runs/{run_id}", status_code=303))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import Any
 
 import httpx
 from api_e2e import ADMIN_TOKEN, Server, apply_and_start, wait_status
+
+from process_groups import attempt_processes
 
 POOLS = {"BASIR_POOLS": "gradle=1,cpu=2", "BASIR_MEMORY_LIMIT": "sampler"}
 
@@ -182,25 +183,6 @@ def test_reservations_and_quotas_through_the_cli(server_factory: Any) -> None:
         client.post(f"/api/v1/runs/{pair}/cancel")
         wait_status(client, pair, {"cancelled"})
     assert server.terminate() == 0
-
-
-def attempt_processes(attempt_id: str) -> list[int]:
-    """Live processes started with this attempt's `BASIR_ATTEMPT_ID`, wherever they are."""
-    marker = f"BASIR_ATTEMPT_ID={attempt_id}".encode()
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/environ", "rb") as file:
-                started_with = file.read().split(b"\0")
-            with open(f"/proc/{name}/stat", "rb") as file:
-                state = file.read().rsplit(b") ", 1)[1][:1]
-        except OSError:
-            continue
-        if marker in started_with and state != b"Z":
-            found.append(int(name))
-    return found
 
 
 LEAKER = """\

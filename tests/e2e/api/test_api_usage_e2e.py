@@ -3,13 +3,14 @@ task that started children leaves no process and no temp dir; usage shows beside
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from api_e2e import ADMIN_TOKEN, apply_and_start, wait_status
+
+from process_groups import attempt_processes
 
 HOG = f"""\
 name: hog
@@ -18,25 +19,6 @@ tasks:
     run: "{sys.executable} -c 'b = bytearray(200 << 20); import time; time.sleep(60)'"
     resources: {{memory: 48Mi}}
 """
-
-
-def leftovers(attempt_id: str) -> list[int]:
-    """Live processes started with this attempt's `BASIR_ATTEMPT_ID`."""
-    marker = f"BASIR_ATTEMPT_ID={attempt_id}".encode()
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/environ", "rb") as file:
-                started_with = file.read().split(b"\0")
-            with open(f"/proc/{name}/stat", "rb") as file:
-                state = file.read().rsplit(b") ", 1)[1][:1]
-        except OSError:
-            continue
-        if marker in started_with and state != b"Z":
-            found.append(int(name))
-    return found
 
 
 def test_memory_limit_and_cleanup_through_a_real_server(
@@ -71,9 +53,9 @@ tasks:
         assert task["usage"]["processes"] >= 3  # the shell and its two sleeps, measured live
         tmp_text, attempt_id = marker.read_text().split()
         tmp_dir = Path(tmp_text)
-        assert tmp_dir.is_dir() and leftovers(attempt_id)
+        assert tmp_dir.is_dir() and attempt_processes(attempt_id)
         client.post(f"/api/v1/runs/{run_id}/cancel")
         wait_status(client, run_id, {"cancelled"}, timeout_s=30)
-    assert leftovers(attempt_id) == []
+    assert attempt_processes(attempt_id) == []
     assert not tmp_dir.exists()
     assert server.terminate() == 0

@@ -4,28 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-from collections.abc import Iterator
 
-import pytest
 from engine_funcs import RunFn
-
-from basir.logconfig import configure_logging
-
-
-@pytest.fixture
-def json_logs() -> Iterator[io.StringIO]:
-    """Root logging through the JSON handler into a buffer; the old handlers back after."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    buffer = io.StringIO()
-    configure_logging("json", "INFO", buffer)
-    yield buffer
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
 
 
 async def test_a_task_body_logs_with_its_run_task_and_attempt(

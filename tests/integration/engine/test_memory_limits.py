@@ -9,27 +9,22 @@ kernel in `test_memory_cgroup_kernel.py`.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from memory_runs import run
 
 from basir.config import Settings
-from basir.coordinator.workflows import apply_workflow
-from basir.engine.report import run_to_dict
 from basir.engine.runtime import Engine
 from basir.spec.models import WorkflowSpec
 from basir.store.base import Store
-from basir.store.records import EventRecord
 
 PY = sys.executable
 HOG = f"{PY} -c 'b = bytearray(300 << 20); import time; time.sleep(60)'"
 SMALL = f"{PY} -c 'b = bytearray(20 << 20)'"
-EXCEEDED = "resource.memory_exceeded"
 
 
 @pytest.fixture
@@ -47,19 +42,6 @@ async def limited(store: Store, tmp_path: Path) -> AsyncIterator[Engine]:
     await engine.start(resume=False)
     yield engine
     await engine.stop(grace_s=0)
-
-
-async def run(
-    engine: Engine, tasks: list[dict[str, Any]]
-) -> tuple[dict[str, Any], list[EventRecord]]:
-    """Run a one-off workflow to its end; its result and its `memory_exceeded` events."""
-    spec = WorkflowSpec.model_validate({"name": "limits", "tasks": tasks})
-    version, _ = await apply_workflow(engine.store, spec)
-    with engine.bus.subscribe(lambda e: e.type == EXCEEDED) as exceeded:
-        run_id = (await engine.submit(version)).id
-        final = await asyncio.wait_for(engine.wait(run_id), 60)
-        events = exceeded.drain()
-    return run_to_dict(final, await engine.store.get_tasks(run_id)), events
 
 
 async def test_a_shell_task_over_its_memory_fails_with_reason_oom(limited: Engine) -> None:

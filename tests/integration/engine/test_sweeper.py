@@ -22,6 +22,7 @@ from basir.executors.processes import read_stat, start_ticks
 from basir.i18n import render_message
 from basir.spec.models import WorkflowSpec
 from basir.store.base import Store
+from process_groups import attempt_processes
 
 
 @pytest.fixture
@@ -42,24 +43,6 @@ async def submit(engine: Engine, tasks: list[dict[str, Any]]) -> str:
     spec = WorkflowSpec.model_validate({"name": "sweep", "tasks": tasks})
     version, _ = await apply_workflow(engine.store, spec)
     return (await engine.submit(version)).id
-
-
-def processes_of(attempt_id: str) -> list[int]:
-    """Live processes started with `BASIR_ATTEMPT_ID=<attempt_id>` in their environment."""
-    marker = f"BASIR_ATTEMPT_ID={attempt_id}".encode()
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/environ", "rb") as file:
-                if marker in file.read().split(b"\0"):
-                    with open(f"/proc/{name}/stat", "rb") as stat:
-                        if stat.read().split(b") ")[1][:1] != b"Z":
-                            found.append(int(name))
-        except OSError:
-            continue
-    return found
 
 
 async def until_exec(pid: int) -> None:
@@ -87,7 +70,7 @@ async def test_a_task_that_backgrounds_a_child_leaves_nothing(swept: Engine) -> 
     assert (await asyncio.wait_for(swept.wait(run_id), 20)).status == "succeeded"
     [row] = await swept.store.get_tasks(run_id)
     assert row.attempt_id is not None
-    assert processes_of(row.attempt_id) == []  # the backgrounded sleep is gone too
+    assert attempt_processes(row.attempt_id) == []  # the backgrounded sleep is gone too
     assert not Path(row.outputs["tmp"]).exists()  # and its private TMPDIR
     assert await swept.sweeper.sweep() == []  # nothing left for the net
 
@@ -210,18 +193,18 @@ async def test_a_daemon_that_left_the_group_is_stopped_by_the_sweeper(swept: Eng
     assert (await asyncio.wait_for(swept.wait(run_id), 20)).status == "succeeded"
     [row] = await swept.store.get_tasks(run_id)
     assert row.attempt_id is not None
-    survivors = processes_of(row.attempt_id)
+    survivors = attempt_processes(row.attempt_id)
     assert len(survivors) == 2  # what a group signal cannot reach
     groups = {stat.pgid for stat in map(read_stat, survivors) if stat is not None}
     assert len(groups) == 2  # each in a group of its own now
     try:
         fixed = await swept.sweeper.sweep(now=time.time() + 60)
-        assert processes_of(row.attempt_id) == []
+        assert attempt_processes(row.attempt_id) == []
         assert [(f["kind"], f["task_id"]) for f in fixed] == [("processes", "daemon")] * 2
         assert {f["pgid"] for f in fixed} == groups
         assert [e["kind"] for e in await leak_events(swept)] == ["processes", "processes"]
     finally:
-        for pid in processes_of(row.attempt_id):
+        for pid in attempt_processes(row.attempt_id):
             os.kill(pid, 9)
 
 
@@ -238,13 +221,13 @@ async def test_ended_attempts_are_checked_soon_not_only_at_the_next_sweep(
         assert (await asyncio.wait_for(engine.wait(run_id), 20)).status == "succeeded"
         [row] = await engine.store.get_tasks(run_id)
         attempt_id = row.attempt_id
-        assert attempt_id is not None and len(processes_of(attempt_id)) == 1
+        assert attempt_id is not None and len(attempt_processes(attempt_id)) == 1
         deadline = time.monotonic() + 20
         while not await leak_events(engine) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
-        assert processes_of(attempt_id) == []  # seconds after the end, not an hour
+        assert attempt_processes(attempt_id) == []  # seconds after the end, not an hour
         assert [e["kind"] for e in await leak_events(engine)] == ["processes"]
     finally:
         await engine.stop(grace_s=0)
-        for pid in processes_of(attempt_id) if attempt_id else []:
+        for pid in attempt_processes(attempt_id) if attempt_id else []:
             os.kill(pid, 9)

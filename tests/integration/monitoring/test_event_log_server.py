@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-from collections.abc import Iterator
 
-import pytest
 from monitoring_helpers import Served
 
-from basir.logconfig import configure_logging, worker_id
+from basir.logconfig import worker_id
 
 FLAKY_YAML = """\
 name: flaky
@@ -21,28 +18,14 @@ tasks:
 """
 
 
-@pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    buffer = io.StringIO()
-    configure_logging("json", "INFO", buffer)
-    yield buffer
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
-
-
 async def test_run_and_attempt_lines_carry_run_task_attempt_and_worker_ids(
-    served: Served, log_lines: io.StringIO
+    served: Served, json_logs: io.StringIO
 ) -> None:
     """The server logged nothing about runs: no line with a run id was ever written."""
     async with served.app.router.lifespan_context(served.app):
         run = await served.run(FLAKY_YAML)
     assert run["status"] == "failed"
-    lines = [json.loads(line) for line in log_lines.getvalue().splitlines()]
+    lines = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     ours = [line for line in lines if line.get("run_id") == run["run_id"]]
     by_type = {line["event_type"]: line for line in ours}
     assert {"run.started", "task.retrying", "task.failed", "run.failed"} <= set(by_type)
