@@ -1,4 +1,6 @@
-"""`basir alerts list|ack|silence` against a server (`--server URL`)."""
+"""`basir alerts list|ack|silence`: against a server (`--server URL` or `BASIR_SERVER`); `list`
+without one reads the embedded store (alerts are stored: a server on the same `BASIR_HOME`
+shows the same ones; pending alerts, which only a running server holds, are not there)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from basir.cli.common import err_console, out_console
+from basir.cli.common import err_console, opened_store, out_console, run_async, settings
 from basir.cli.help_page import command_help
 from basir.cli.runs_cmd import JsonOption, ServerOption, TokenOption, connected, short_time
 from basir.i18n import _
@@ -36,10 +38,15 @@ def list_alerts(
     json_out: JsonOption = False,
 ) -> None:
     """`basir alerts list`."""
-    with connected(server, token) as client:
-        found = client.request(
-            "GET", "/api/v1/alerts", params={"state": state, "workflow": workflow}
-        )
+    if state not in (None, "firing", "pending", "resolved"):
+        raise typer.BadParameter(_("firing, pending or resolved"), param_hint="--state")
+    if server is None:
+        found = _stored_alerts(state, workflow)
+    else:
+        with connected(server, token) as client:
+            found = client.request(
+                "GET", "/api/v1/alerts", params={"state": state, "workflow": workflow}
+            )
     if json_out:
         _print_json(found)
         return
@@ -60,6 +67,18 @@ def list_alerts(
             alert["id"],
         )
     out_console.print(table)
+
+
+@run_async
+async def _stored_alerts(state: str | None, workflow: str | None) -> dict[str, Any]:
+    """The alerts of the embedded store, as `GET /api/v1/alerts` shows them."""
+    from basir.monitoring.alert_views import alert_view
+
+    if state == "pending":  # held by a running server only
+        return {"items": []}
+    async with opened_store(settings()) as store:
+        found = await store.alert_list(state=state, workflow=workflow, limit=100)
+    return {"items": [alert_view(alert) for alert in found]}
 
 
 @alerts_app.command("ack", help=_("Acknowledge an alert: record that you have seen it."))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -15,7 +14,8 @@ from basir.api.deps import Caller, Operator, Reader, allow, json_response
 from basir.api.problems import problem_responses
 from basir.errors import BasirError
 from basir.i18n import _
-from basir.monitoring.alert_rules import MATCHABLE, Silence, message
+from basir.monitoring.alert_rules import MATCHABLE, Silence
+from basir.monitoring.alert_views import alert_view, iso
 from basir.monitoring.notify import APPRISE, WEBHOOK, Route
 from basir.monitoring.notify_apprise import shown_url, supported
 from basir.security.auth import Permission
@@ -80,39 +80,15 @@ class SilenceCreate(BaseModel):
     why: str = Field(min_length=1, max_length=500)
 
 
-def _iso(epoch: float | None) -> str | None:
-    if epoch is None:
-        return None
-    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
-
-
-def alert_view(alert: AlertRecord) -> dict[str, Any]:
-    """The public shape of an alert."""
-    return {
-        "id": alert.id,
-        "rule": alert.rule,
-        "state": alert.state,
-        "severity": alert.severity,
-        "workflow": alert.workflow,
-        "run_id": alert.run_id,
-        "message": message(alert),
-        "fired_at": _iso(alert.fired_at),
-        "resolved_at": _iso(alert.resolved_at),
-        "acknowledged_by": alert.acked_by,
-        "acknowledged_at": _iso(alert.acked_at),
-        "silenced_by": alert.silenced_by,
-    }
-
-
 def silence_view(silence: Silence) -> dict[str, Any]:
     """The public shape of a silence."""
     return {
         "id": silence.id,
         "matchers": silence.matchers,
-        "until": _iso(silence.until),
+        "until": iso(silence.until),
         "by": silence.by,
         "why": silence.why,
-        "created_at": _iso(silence.created_at),
+        "created_at": iso(silence.created_at),
     }
 
 
