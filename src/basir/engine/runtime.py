@@ -40,6 +40,7 @@ from basir.engine.params import resolve_params
 from basir.engine.pool_config import POOL_KIND, checked_capacity
 from basir.engine.queue_limits import load_overrides
 from basir.engine.rendering import Renderer
+from basir.engine.run_fit import refuse_unfit
 from basir.engine.run_gate import RunGate
 from basir.engine.state import RunState, TaskState, initial_rows, state_from_records, task_record
 from basir.engine.sweeper import Sweeper
@@ -291,6 +292,7 @@ class Engine:
         rows = initial_rows(record, spec, now)
         run = state_from_records(record, spec, rows)
         need = self.gate.need(run)  # a bad concurrency key is refused before anything is kept
+        refuse_unfit(self, spec)  # a task that could never start: refused, not left waiting
         resource_policies.refuse_run(self, spec.namespace, now)
         self.flow.runs[run.id] = run
         self.journal.insert_run(record, rows)

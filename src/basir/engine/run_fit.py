@@ -1,0 +1,146 @@
+"""A run whose tasks could never start is refused, not left waiting for ever.
+
+A version was checked against the pools when it was applied, but it may no longer fit when it
+is run: a capacity lowered since, a custom pool gone.  And a namespace's quota may allow less
+cpu or memory at once than one task needs alone.  Each task's request — its own `resources`,
+else its template's, else `defaults.resources`, as admission reads it — is checked against
+both; every problem is located (`field`, `message`, `code`) as apply and PATCH report them:
+`spec.unknown_pool`, `spec.resource_too_large`, `spec.quota_too_small`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from basir.errors import BasirError
+from basir.i18n import _, ngettext
+from basir.resources.fitting import CPU, MEMORY, request_of, show_amount
+from basir.spec.errors import IssueCode, format_path
+from basir.spec.models import Resources, Task, WorkflowSpec
+
+if TYPE_CHECKING:
+    from basir.engine.runtime import Engine
+    from basir.resources.quotas import Quota
+    from basir.spec.templates import TemplateResolver
+
+Problem = dict[str, Any]
+
+
+def _template_resources(templates: TemplateResolver, name: str) -> Resources | None:
+    from basir.spec.templates import TemplateError
+
+    try:
+        body = templates.resolve(name).task
+    except TemplateError:
+        return None  # an unknown template is reported when the body is rendered
+    return None if body is None else body.resources
+
+
+def effective_tasks(spec: WorkflowSpec, templates: TemplateResolver) -> list[Task]:
+    """The tasks with the `resources` admission will read for them (own, template, default).
+
+    A task that takes its template's keeps none of its own: the problem is then reported at
+    its `uses:`, naming the template.
+    """
+    defaults = spec.defaults.resources
+    tasks: list[Task] = []
+    for task in spec.tasks:
+        takes_default = defaults is not None and task.resources is None
+        if takes_default and (
+            task.uses is None or _template_resources(templates, task.uses) is None
+        ):
+            tasks.append(task.model_copy(update={"resources": defaults}))
+        else:
+            tasks.append(task)
+    return tasks
+
+
+def quota_problems(
+    tasks: list[Task], quota: Quota | None, templates: TemplateResolver
+) -> list[Problem]:
+    """Tasks needing more cpu or memory than their namespace's quota allows at once."""
+    if quota is None or (quota.cpu is None and quota.memory is None):
+        return []
+    problems: list[Problem] = []
+    for index, task in enumerate(tasks):
+        resources, who, where = task.resources, task.id, None
+        if resources is None and task.uses is not None:
+            resources, where = _template_resources(templates, task.uses), ("uses",)
+            who = _("{task} (from template {template})", task=who, template=task.uses)
+        request = request_of(resources)
+        for pool, limit in ((CPU, quota.cpu), (MEMORY, quota.memory)):
+            wanted = request.get(pool, 0)
+            if limit is None or wanted <= limit:
+                continue
+            message = _(
+                "task {task} asks for {wanted} of {pool}, more than the quota of namespace {ns}"
+                " allows at once ({limit}); it could never start: raise the quota with basir"
+                " resources quota set, or ask for less",
+                task=who,
+                wanted=show_amount(pool, wanted),
+                pool=pool,
+                ns=quota.namespace,
+                limit=show_amount(pool, limit),
+            )
+            field = format_path(("tasks", index, *(where or ("resources", pool))))
+            code = IssueCode.QUOTA_TOO_SMALL.value
+            problems.append({"field": field, "message": message, "code": code})
+    return problems
+
+
+def fit_problems(
+    spec: WorkflowSpec,
+    capacity: Mapping[str, int],
+    templates: TemplateResolver,
+    quota: Quota | None = None,
+) -> list[Problem]:
+    """What of `spec` could never start under `capacity` (whole amounts per pool) and `quota`
+    (empty: every task can)."""
+    from basir.spec.patch import resource_problems
+
+    tasks = effective_tasks(spec, templates)
+    found = resource_problems(tasks, capacity, templates)
+    return found + quota_problems(tasks, quota, templates)
+
+
+def unfit_error(problems: list[Problem]) -> BasirError:
+    """`spec.invalid` (422, CLI exit 2) listing the problems, as apply reports them."""
+    message = ngettext(
+        "the workflow has {count} problem", "the workflow has {count} problems", len(problems)
+    )
+    return BasirError("spec.invalid", message, details=problems)
+
+
+def refuse_unfit(engine: Engine, spec: WorkflowSpec) -> None:
+    """Raise `spec.invalid` when a task of `spec` could never start on this engine now."""
+    if not _asks_for_resources(spec):
+        return  # the common case costs nothing: no request can be too large
+    admission = engine.flow.admission
+    quota = admission.governor.quotas.get(spec.namespace)
+    problems = fit_problems(spec, admission.allocator.capacity, engine.renderer.templates, quota)
+    if problems:
+        raise unfit_error(problems)
+
+
+def _asks_for_resources(spec: WorkflowSpec) -> bool:
+    return spec.defaults.resources is not None or any(
+        task.resources is not None or task.uses is not None for task in spec.tasks
+    )
+
+
+def spec_quota_problems(
+    spec: WorkflowSpec, quota: Quota | None, templates: TemplateResolver
+) -> list[Problem]:
+    """At apply: the tasks the namespace's quota, when one is set, could never let start."""
+    if quota is None or not _asks_for_resources(spec):
+        return []
+    return quota_problems(effective_tasks(spec, templates), quota, templates)
+
+
+async def stored_quota(store: Any, namespace: str) -> Quota | None:
+    """The namespace's stored quota (None: unlimited), for a CLI that runs no engine yet."""
+    from basir.resources import policy_store
+
+    found = [q for q in await policy_store.quotas(store) if q.namespace == namespace]
+    return found[0] if found else None
