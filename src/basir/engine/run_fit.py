@@ -14,13 +14,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from basir.errors import BasirError
-from basir.i18n import _, ngettext
-from basir.resources.fitting import CPU, MEMORY, request_of, show_amount
-from basir.spec.errors import IssueCode, format_path
+from basir.i18n import ngettext
 from basir.spec.models import Resources, Task, WorkflowSpec
 
 if TYPE_CHECKING:
     from basir.engine.runtime import Engine
+    from basir.engine.state import RunState
     from basir.resources.quotas import Quota
     from basir.spec.templates import TemplateResolver
 
@@ -56,39 +55,6 @@ def effective_tasks(spec: WorkflowSpec, templates: TemplateResolver) -> list[Tas
     return tasks
 
 
-def quota_problems(
-    tasks: list[Task], quota: Quota | None, templates: TemplateResolver
-) -> list[Problem]:
-    """Tasks needing more cpu or memory than their namespace's quota allows at once."""
-    if quota is None or (quota.cpu is None and quota.memory is None):
-        return []
-    problems: list[Problem] = []
-    for index, task in enumerate(tasks):
-        resources, who, where = task.resources, task.id, None
-        if resources is None and task.uses is not None:
-            resources, where = _template_resources(templates, task.uses), ("uses",)
-            who = _("{task} (from template {template})", task=who, template=task.uses)
-        request = request_of(resources)
-        for pool, limit in ((CPU, quota.cpu), (MEMORY, quota.memory)):
-            wanted = request.get(pool, 0)
-            if limit is None or wanted <= limit:
-                continue
-            message = _(
-                "task {task} asks for {wanted} of {pool}, more than the quota of namespace {ns}"
-                " allows at once ({limit}); it could never start: raise the quota with basir"
-                " resources quota set, or ask for less",
-                task=who,
-                wanted=show_amount(pool, wanted),
-                pool=pool,
-                ns=quota.namespace,
-                limit=show_amount(pool, limit),
-            )
-            field = format_path(("tasks", index, *(where or ("resources", pool))))
-            code = IssueCode.QUOTA_TOO_SMALL.value
-            problems.append({"field": field, "message": message, "code": code})
-    return problems
-
-
 def fit_problems(
     spec: WorkflowSpec,
     capacity: Mapping[str, int],
@@ -97,7 +63,7 @@ def fit_problems(
 ) -> list[Problem]:
     """What of `spec` could never start under `capacity` (whole amounts per pool) and `quota`
     (empty: every task can)."""
-    from basir.spec.patch import resource_problems
+    from basir.spec.patch import quota_problems, resource_problems
 
     tasks = effective_tasks(spec, templates)
     found = resource_problems(tasks, capacity, templates)
@@ -133,6 +99,8 @@ def spec_quota_problems(
     spec: WorkflowSpec, quota: Quota | None, templates: TemplateResolver
 ) -> list[Problem]:
     """At apply: the tasks the namespace's quota, when one is set, could never let start."""
+    from basir.spec.patch import quota_problems
+
     if quota is None or not _asks_for_resources(spec):
         return []
     return quota_problems(effective_tasks(spec, templates), quota, templates)
@@ -144,3 +112,15 @@ async def stored_quota(store: Any, namespace: str) -> Quota | None:
 
     found = [q for q in await policy_store.quotas(store) if q.namespace == namespace]
     return found[0] if found else None
+
+
+def added_tasks(engine: Engine, run: RunState, raw: list[dict[str, Any]]) -> list[Task]:
+    """Tasks to add to a live run, every check of `parse_added_tasks` passed: each must fit the
+    engine's pools and its namespace's quota (`run.invalid_patch` otherwise)."""
+    from basir.spec.patch import parse_added_tasks
+
+    admission = engine.flow.admission
+    quota = admission.governor.quotas.get(run.spec.namespace)
+    return parse_added_tasks(
+        run.tasks, raw, admission.allocator.capacity, admission.queues, admission.templates, quota
+    )

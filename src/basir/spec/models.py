@@ -157,12 +157,12 @@ class Resources(Strict):
     could never fit is refused when the workflow is applied or run.
     """
 
-    cpu: Annotated[float, BeforeValidator(_not_a_flag)] | None = Field(None, gt=0, le=1024)
+    cpu: Annotated[StrictFloat, BeforeValidator(_not_a_flag)] | None = Field(None, gt=0, le=1024)
     memory: Size | None = None
     disk: Size | None = None  # space in the data dir's file system (a counted pool)
-    pools: dict[str, Annotated[int, BeforeValidator(_not_a_flag), Field(ge=1, le=1_000_000)]] = (
-        Field(default_factory=dict, max_length=32)
-    )
+    pools: dict[
+        str, Annotated[StrictInt, BeforeValidator(_not_a_flag), Field(ge=1, le=1_000_000)]
+    ] = Field(default_factory=dict, max_length=32)
     memory_limit: Literal["auto", "sampler"] | None = Field(
         None,
         description="sampler: no kernel limit (RLIMIT_AS, cgroup), only the usage sampler's"

@@ -126,3 +126,18 @@ async def test_a_task_already_waiting_keeps_waiting_with_its_reason_when_the_quo
     assert_problem(await client.post("/api/v1/workflows/pair/runs", json={}), 422, "spec.invalid")
     await client.post(f"/api/v1/runs/{run_id}/cancel")
     await engine.wait(run_id)
+
+
+async def test_added_tasks_over_the_namespace_quota_are_refused(
+    client: httpx.AsyncClient, apply: Apply, engine: Engine
+) -> None:
+    assert (await client.put("/api/v1/resources/quotas/qa", json={"memory": "1Gi"})).is_success
+    await apply(PAIR)
+    run_id = (await client.post("/api/v1/workflows/pair/runs", json={})).json()["run_id"]
+    body = {"tasks": [{"id": "huge", "uses": "noop", "resources": {"memory": "2Gi"}}]}
+    answer = await client.patch(f"/api/v1/runs/{run_id}", json=body)
+    problem = assert_problem(answer, 422, "run.invalid_patch")
+    assert _problems(problem) == [("spec.quota_too_small", "tasks[0].resources.memory")]
+    assert "huge" not in (await client.get(f"/api/v1/runs/{run_id}")).json()["tasks"]
+    await client.post(f"/api/v1/runs/{run_id}/cancel")
+    await engine.wait(run_id)

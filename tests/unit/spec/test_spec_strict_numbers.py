@@ -85,6 +85,18 @@ FIELDS: dict[str, tuple[Place, str, Read, bool]] = {
         False,
     ),
     "deadline": (lambda v: _top(deadline=v), "deadline", lambda s: s.deadline, False),
+    "resources.cpu": (
+        lambda v: _task(resources={"cpu": v}),
+        "tasks[0].resources.cpu",
+        lambda s: s.tasks[0].resources.cpu,  # type: ignore[union-attr]
+        False,
+    ),
+    "resources.pools": (
+        lambda v: _task(resources={"pools": {"gradle": v}}),
+        "tasks[0].resources.pools.gradle",
+        lambda s: s.tasks[0].resources.pools["gradle"],  # type: ignore[union-attr]
+        True,
+    ),
 }
 VALUES = st.one_of(
     st.booleans(),
@@ -109,7 +121,7 @@ def _outcome(field: str, value: object) -> tuple[object, list[tuple[str, str, in
 def test_a_numeric_field_refuses_or_keeps_exactly(field: str, value: object) -> None:
     _place, path, _read, whole = FIELDS[field]
     kept, issues = _outcome(field, value)
-    text_duration = not whole and isinstance(value, str)
+    text_duration = not whole and isinstance(value, str) and field != "resources.cpu"
     if issues:
         assert [(code, where) for code, where, _line in issues] == [("spec.invalid_value", path)]
         assert all(line is not None for _code, _where, line in issues)  # located
@@ -117,8 +129,8 @@ def test_a_numeric_field_refuses_or_keeps_exactly(field: str, value: object) -> 
     assert not isinstance(value, bool), f"{field} took {value!r}"
     if whole:
         assert type(value) is int and kept == value, f"{field}: {value!r} became {kept!r}"
-    elif not text_duration:
-        assert isinstance(value, int | float) and kept == value
+    elif not text_duration:  # a duration may be text (`30s`), a number never
+        assert isinstance(value, int | float) and kept == value, f"{field}: {value!r}"
 
 
 @pytest.mark.parametrize("field", sorted(FIELDS))
@@ -140,3 +152,14 @@ def test_yaml_flags_are_refused_at_their_line() -> None:
         ("spec.invalid_value", "concurrency", 2),
         ("spec.invalid_value", "tasks[0].retries.max", 4),
     ]
+
+
+def test_a_template_input_bound_is_no_flag() -> None:
+    from pydantic import ValidationError
+
+    from basir.spec.templates import Template
+
+    with pytest.raises(ValidationError, match="minimum"):
+        Template.model_validate({"inputs": {"n": {"type": "number", "minimum": True}}})
+    kept = Template.model_validate({"inputs": {"n": {"type": "number", "maximum": 2}}})
+    assert kept.inputs["n"].maximum == 2
