@@ -84,9 +84,40 @@ def refuse_unfit(engine: Engine, spec: WorkflowSpec) -> None:
         return  # the common case costs nothing: no request can be too large
     admission = engine.flow.admission
     quota = admission.governor.quotas.get(spec.namespace)
-    problems = fit_problems(spec, admission.allocator.capacity, engine.renderer.templates, quota)
+    capacity, templates = admission.allocator.capacity, engine.renderer.templates
+    if not _any_unfit(spec, capacity, templates, quota):
+        return  # the located report below is built only when there is something to report
+    problems = fit_problems(spec, capacity, templates, quota)
     if problems:
         raise unfit_error(problems)
+
+
+def _any_unfit(
+    spec: WorkflowSpec,
+    capacity: Mapping[str, int],
+    templates: TemplateResolver,
+    quota: Quota | None,
+) -> bool:
+    """Whether some task's request could never start; each distinct request checked once
+    (tasks sharing `defaults.resources` or a template's share one)."""
+    from basir.resources.fitting import CPU, MEMORY, never_fits, request_of
+
+    limits = {} if quota is None else {CPU: quota.cpu, MEMORY: quota.memory}
+    seen: set[int] = set()
+    defaults = spec.defaults.resources
+    for task in spec.tasks:
+        resources = task.resources
+        if resources is None and task.uses is not None:
+            resources = _template_resources(templates, task.uses)
+        resources = resources if resources is not None else defaults
+        if resources is None or id(resources) in seen:
+            continue
+        seen.add(id(resources))
+        request = request_of(resources)
+        over = [p for p, limit in limits.items() if limit is not None and request.get(p, 0) > limit]
+        if over or never_fits(request, capacity):
+            return True
+    return False
 
 
 def _asks_for_resources(spec: WorkflowSpec) -> bool:
