@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from basir.coordinator.callback_delivery import MAX_CALLBACK_URL_CHARS, callback_url_problem
 from basir.spec.models import NAME_PATTERN, Duration, Priority
@@ -39,7 +39,7 @@ class RunStart(Body):
     params: dict[str, Any] = Field(default_factory=dict, max_length=MAX_PARAMS)
     priority: PriorityIn | None = None
     deadline: DurationIn | None = Field(None, description="from run start: 30m, 2h, …")
-    version: int | None = Field(None, ge=1, le=2**31 - 1, description="default: the latest")
+    version: StrictInt | None = Field(None, ge=1, le=2**31 - 1, description="default: the latest")
     run_at: datetime | None = Field(
         None, description="start later, once (ISO 8601; no offset: UTC) → 202 and a schedule"
     )

@@ -25,8 +25,11 @@ from basir.cli.run_report import SPEC_SUFFIXES, finish_run
 from basir.i18n import _
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from basir.config import Settings
     from basir.engine.runtime import Engine
+    from basir.spec.models import WorkflowSpec
     from basir.store.base import Store
     from basir.store.records import RunRecord, WorkflowVersion
 
@@ -61,6 +64,7 @@ async def _workflow_for(store: Store, target: str, config: Settings) -> Workflow
             )
         except SpecError as error:
             report_spec_error(error, target)
+        await refuse_over_quota(store, spec, config.template_dirs, target)
         version, _created = await apply_workflow(store, spec, created_by="cli")
         return version
     stored = await store.get_workflow(target)
@@ -71,13 +75,33 @@ async def _workflow_for(store: Store, target: str, config: Settings) -> Workflow
 
     pools = await configured_pools(store, config.pools, config.home)
     problems = stored_resource_problems(stored.spec, pools, config.template_dirs)
+    _exit_on(problems, target)
+    from basir.spec.models import WorkflowSpec
+
+    parsed = WorkflowSpec.model_validate(stored.spec)
+    await refuse_over_quota(store, parsed, config.template_dirs, target)
+    return stored
+
+
+async def refuse_over_quota(
+    store: Store, spec: WorkflowSpec, template_dirs: Sequence[Path], target: str
+) -> None:
+    """Exit 2 naming each task that asks for more than its namespace's quota allows at once:
+    it could never start (the engine refuses the run too; this keeps a file unapplied)."""
+    from basir.engine.run_fit import spec_quota_problems, stored_quota
+    from basir.spec.templates import TemplateResolver
+
+    quota = await stored_quota(store, spec.namespace)
+    _exit_on(spec_quota_problems(spec, quota, TemplateResolver(list(template_dirs))), target)
+
+
+def _exit_on(problems: list[dict[str, str]], target: str) -> None:
     for problem in problems:
         sys.stderr.write(f"{target}: {problem['field']}: {problem['message']}\n")
     if problems:
         import typer
 
         raise typer.Exit(EXIT_INVALID)
-    return stored
 
 
 async def _follow_to_end(

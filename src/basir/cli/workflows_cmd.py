@@ -49,6 +49,7 @@ def _table(rows: list[WorkflowVersion]) -> Table:
 
 @run_async
 async def _apply(files: list[Path]) -> None:
+    from basir.cli.run_local import refuse_over_quota
     from basir.coordinator.workflows import apply_workflow
     from basir.engine.pool_config import configured_pools
     from basir.engine.queue_limits import configured_queues
@@ -66,6 +67,7 @@ async def _apply(files: list[Path]) -> None:
                 )
             except SpecError as error:
                 report_spec_error(error, str(path))
+            await refuse_over_quota(store, spec, config.template_dirs, str(path))
             version, created = await apply_workflow(store, spec, created_by="cli")
             message = (
                 _("{name}: stored version {version}", name=version.name, version=version.version)

@@ -26,16 +26,18 @@ class RunKit(NamedTuple):
     refuse_run: Callable[[Engine, str, float], None]
     initial_rows: Callable[[RunRecord, WorkflowSpec, float], list[TaskRecord]]
     spec_model: type[WorkflowSpec]
+    refuse_unfit: Callable[[Engine, WorkflowSpec], None]
 
 
 @functools.cache
 def run_kit() -> RunKit:
     from basir.engine.params import resolve_params
     from basir.engine.resource_policies import refuse_run
+    from basir.engine.run_fit import refuse_unfit
     from basir.engine.state import initial_rows
     from basir.spec.models import WorkflowSpec
 
-    return RunKit(resolve_params, refuse_run, initial_rows, WorkflowSpec)
+    return RunKit(resolve_params, refuse_run, initial_rows, WorkflowSpec, refuse_unfit)
 
 
 class RunIds:

@@ -383,9 +383,12 @@ class Scheduler:
                 insert = await self._new_run(record, now)
             except BasirError as error:  # a required parameter without a default, a quota
                 reason = "quota" if error.code == "quota.exceeded" else "invalid"
-                batch.events.append(
-                    _event("schedule.skipped", record, now, at=at, reason=reason, error=str(error))
+                skipped = _event(
+                    "schedule.skipped", record, now, at=at, reason=reason, error=str(error)
                 )
+                if error.details:  # where: e.g. a task that could never start
+                    skipped.data["problems"] = error.details
+                batch.events.append(skipped)
                 continue
             run_id = insert.run.id
             insert.run.logical_time = at
@@ -419,6 +422,7 @@ class Scheduler:
             if len(self._specs) >= SPEC_CACHE_SIZE:
                 self._specs.clear()
             spec = self._specs[key] = kit.spec_model.model_validate(version.spec)
+        kit.refuse_unfit(self.engine, spec)  # a task that could never start skips the fire
         kit.refuse_run(self.engine, spec.namespace, now)  # a `refuse` quota skips the fire
         deadline = options.get("deadline", spec.deadline)
         given = options.get("params")

@@ -95,19 +95,14 @@ def stored_resource_problems(
 
     A version checked when it was applied may no longer fit: a capacity lowered since, a custom
     pool gone.  Each task's request — its own, its template's, else `defaults.resources` — is
-    checked as `spec.patch.resource_problems` checks added tasks (`field`, `message`, `code`).
+    checked as `spec.patch.resource_problems` checks added tasks (`field`, `message`, `code`);
+    `engine.run_fit` holds the check, which the engine also makes on every new run.
     """
+    from basir.engine.run_fit import fit_problems
     from basir.resources.capacity import pool_capacities
     from basir.spec.models import WorkflowSpec
-    from basir.spec.patch import resource_problems
     from basir.spec.templates import TemplateResolver
 
     parsed = WorkflowSpec.model_validate(spec)
-    defaults = parsed.defaults.resources
-    tasks = [
-        task if task.resources is not None or task.uses is not None or defaults is None
-        else task.model_copy(update={"resources": defaults})
-        for task in parsed.tasks
-    ]  # fmt: skip
     templates = TemplateResolver(list(template_dirs))
-    return resource_problems(tasks, pool_capacities(pools), templates)
+    return fit_problems(parsed, pool_capacities(pools), templates)

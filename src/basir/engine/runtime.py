@@ -40,6 +40,7 @@ from basir.engine.params import resolve_params
 from basir.engine.pool_config import POOL_KIND, checked_capacity
 from basir.engine.queue_limits import load_overrides
 from basir.engine.rendering import Renderer
+from basir.engine.run_fit import added_tasks, refuse_unfit
 from basir.engine.run_gate import RunGate
 from basir.engine.state import RunState, TaskState, initial_rows, state_from_records, task_record
 from basir.engine.sweeper import Sweeper
@@ -49,7 +50,6 @@ from basir.events.bus import EventBus
 from basir.executors.registry import ExecutorRegistry, default_registry
 from basir.i18n import _
 from basir.spec.models import WorkflowSpec
-from basir.spec.patch import parse_added_tasks
 from basir.states import RUN_TERMINAL, RunStatus
 from basir.store.base import Store
 from basir.store.records import RunRecord, TaskRecord, WorkflowVersion
@@ -291,6 +291,7 @@ class Engine:
         rows = initial_rows(record, spec, now)
         run = state_from_records(record, spec, rows)
         need = self.gate.need(run)  # a bad concurrency key is refused before anything is kept
+        refuse_unfit(self, spec)  # a task that could never start: refused, not left waiting
         resource_policies.refuse_run(self, spec.namespace, now)
         self.flow.runs[run.id] = run
         self.journal.insert_run(record, rows)
@@ -424,10 +425,7 @@ class Engine:
     ) -> RunRecord:
         """Add tasks to a live run: still acyclic, `needs` only on known tasks, ids new."""
         run = await self._live(run_id)
-        admission = self.flow.admission
-        added = parse_added_tasks(
-            run.tasks, tasks, admission.allocator.capacity, admission.queues, admission.templates
-        )
+        added = added_tasks(self, run, tasks)  # pools, quota, queues, templates checked
         controls.add(self.flow, run, added, by)
         await self._flush()
         return _copy_run(run.record)

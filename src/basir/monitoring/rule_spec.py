@@ -15,7 +15,7 @@ import math
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, ValidationError, field_validator
 
 from basir.errors import BasirError
 from basir.i18n import _
@@ -89,7 +89,7 @@ class AlertRuleSpec(BaseModel):
     match: dict[str, str] = Field(default_factory=dict, max_length=8)
     group_by: list[str] = Field(default_factory=list, max_length=4)
     op: Op = ">"
-    threshold: float
+    threshold: StrictFloat
     window: str | None = None
     for_: str = Field("0s", alias="for")
     severity: Severity = "warning"

@@ -55,6 +55,7 @@ class IssueCode(StrEnum):
     TIMEZONE_INVALID = "spec.timezone_invalid"
     UNKNOWN_POOL = "spec.unknown_pool"
     RESOURCE_TOO_LARGE = "spec.resource_too_large"
+    QUOTA_TOO_SMALL = "spec.quota_too_small"
     UNKNOWN_QUEUE = "spec.unknown_queue"
 
 

@@ -14,6 +14,8 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictFloat,
+    StrictInt,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -116,18 +118,18 @@ def _as_retry_policy(value: object) -> object:
 class OomGrowth(Strict):
     """How a retry after a task was stopped for its memory grows the task's `memory` limit."""
 
-    grow: float = Field(1.5, gt=1.0, le=10.0, description="factor applied to the memory limit")
+    grow: StrictFloat = Field(1.5, gt=1.0, le=10.0, description="factor on the memory limit")
     max: Size | None = Field(None, description="the limit never grows beyond this size")
 
 
 class RetryPolicy(Strict):
     """How often and how patiently a failed task is tried again."""
 
-    max: int = Field(0, ge=0, le=100, description="retries after the first attempt")
+    max: StrictInt = Field(0, ge=0, le=100, description="retries after the first attempt")
     backoff: Literal["fixed", "exponential"] = "fixed"
     delay: Duration = Field(1.0, description="wait before the first retry")
     max_delay: Duration = Field(300.0, description="cap on the wait between attempts")
-    jitter: float = Field(0.0, ge=0.0, le=1.0, description="random share of each wait")
+    jitter: StrictFloat = Field(0.0, ge=0.0, le=1.0, description="random share of each wait")
     on_oom: OomGrowth | None = Field(
         None, description="after a stop for memory, the next attempt gets a larger limit"
     )
@@ -155,12 +157,12 @@ class Resources(Strict):
     could never fit is refused when the workflow is applied or run.
     """
 
-    cpu: Annotated[float, BeforeValidator(_not_a_flag)] | None = Field(None, gt=0, le=1024)
+    cpu: Annotated[StrictFloat, BeforeValidator(_not_a_flag)] | None = Field(None, gt=0, le=1024)
     memory: Size | None = None
     disk: Size | None = None  # space in the data dir's file system (a counted pool)
-    pools: dict[str, Annotated[int, BeforeValidator(_not_a_flag), Field(ge=1, le=1_000_000)]] = (
-        Field(default_factory=dict, max_length=32)
-    )
+    pools: dict[
+        str, Annotated[StrictInt, BeforeValidator(_not_a_flag), Field(ge=1, le=1_000_000)]
+    ] = Field(default_factory=dict, max_length=32)
     memory_limit: Literal["auto", "sampler"] | None = Field(
         None,
         description="sampler: no kernel limit (RLIMIT_AS, cgroup), only the usage sampler's"
@@ -206,7 +208,7 @@ class ConcurrencyKey(Strict):
     """
 
     key: str = Field(min_length=1, max_length=1024)
-    limit: int | None = Field(None, ge=1, le=100_000)
+    limit: StrictInt | None = Field(None, ge=1, le=100_000)
     rate: str | None = Field(None, pattern=r"^[1-9][0-9]{0,5}/[smh]$", description="10/s")
 
     @property
@@ -245,7 +247,7 @@ class HttpCall(Strict):
     headers: dict[str, str] = Field(default_factory=dict, max_length=64)
     json_body: Any = Field(None, alias="json")
     body: str | None = Field(None, max_length=10_000_000)
-    expect: list[int] | int | None = Field(
+    expect: list[StrictInt] | StrictInt | None = Field(
         None, description="expected status code(s); default any 2xx"
     )
     timeout: Duration | None = None
@@ -270,7 +272,7 @@ class Schedule(Strict):
     catchup: Literal["none", "latest", "all"] = Field(
         "latest", description="fires missed while no server ran or while paused"
     )
-    catchup_limit: int | None = Field(
+    catchup_limit: StrictInt | None = Field(
         None, ge=1, le=1000, description="with catchup: all, the newest N missed fires at most"
     )
     dst_gap: Literal["shift", "skip"] = Field(
@@ -452,9 +454,9 @@ class WorkflowSpec(Strict):
     params: dict[str, Param] = Field(default_factory=dict, max_length=256)
     priority: Priority = 50
     deadline: Duration | None = None
-    concurrency: int | None = Field(None, ge=1, le=100_000)
+    concurrency: StrictInt | None = Field(None, ge=1, le=100_000)
     concurrency_key: ConcurrencyKeySpec | None = Field(None, description=KEY_DOC)
-    max_active_runs: int | None = Field(
+    max_active_runs: StrictInt | None = Field(
         None, ge=1, le=100_000, description="runs active at once; later ones stay queued"
     )
     on: Triggers | None = None

@@ -22,6 +22,7 @@ from basir.spec.planned import idle_body_keys, task_planned_keys, unsupported_me
 from basir.spec.pydantic_messages import error_message
 
 if TYPE_CHECKING:
+    from basir.resources.quotas import Quota
     from basir.spec.templates import TemplateResolver
 
 Problem = dict[str, Any]
@@ -141,6 +142,43 @@ def resource_problems(
     return problems
 
 
+def quota_problems(
+    tasks: Sequence[Task], quota: Quota | None, templates: TemplateResolver | None
+) -> list[Problem]:
+    """Tasks needing more cpu or memory than their namespace's quota allows at once: they
+    could never start (`spec.quota_too_small`); with `templates`, a task without `resources`
+    of its own is checked with its template's, at its `uses`."""
+    from basir.resources.fitting import CPU, MEMORY, request_of, show_amount
+
+    if quota is None or (quota.cpu is None and quota.memory is None):
+        return []
+    problems: list[Problem] = []
+    for index, task in enumerate(tasks):
+        resources, who, where = task.resources, task.id, None
+        if resources is None and task.uses is not None and templates is not None:
+            resources, where = _template_resources(templates, task.uses), ("uses",)
+            who = _("{task} (from template {template})", task=who, template=task.uses)
+        request = request_of(resources)
+        for pool, limit in ((CPU, quota.cpu), (MEMORY, quota.memory)):
+            wanted = request.get(pool, 0)
+            if limit is None or wanted <= limit:
+                continue
+            message = _(
+                "task {task} asks for {wanted} of {pool}, more than the quota of namespace {ns}"
+                " allows at once ({limit}); it could never start: raise the quota with basir"
+                " resources quota set, or ask for less",
+                task=who,
+                wanted=show_amount(pool, wanted),
+                pool=pool,
+                ns=quota.namespace,
+                limit=show_amount(pool, limit),
+            )
+            field = format_path(("tasks", index, *(where or ("resources", pool))))
+            code = IssueCode.QUOTA_TOO_SMALL.value
+            problems.append({"field": field, "message": message, "code": code})
+    return problems
+
+
 def queue_problems(raw: Sequence[Any], queues: Collection[str]) -> list[Problem]:
     """Each task's `queue` (a raw item's, so the index is the request's) is one of `queues`:
     `spec.unknown_queue` otherwise."""
@@ -175,11 +213,13 @@ def parse_added_tasks(
     capacity: Mapping[str, int] | None = None,
     queues: Collection[str] | None = None,
     templates: TemplateResolver | None = None,
+    quota: Quota | None = None,
 ) -> list[Task]:
     """The tasks to add to a run whose task ids are `existing`, every check passed.
 
-    With `capacity` (the engine's pools), each task's `resources` must be able to fit; with
-    `queues` (the configured queue names), each `queue` must be one of them.
+    With `capacity` (the engine's pools), each task's `resources` must be able to fit, and
+    within `quota` (its namespace's); with `queues` (the configured queue names), each
+    `queue` must be one of them.
     Raises `BasirError` `run.invalid_patch` listing every problem at once.
     """
     problems: list[Problem] = []
@@ -194,6 +234,7 @@ def parse_added_tasks(
     problems.extend(graph_problems(existing, parsed))
     if capacity is not None:
         problems.extend(resource_problems(parsed, capacity, templates))
+    problems.extend(quota_problems(parsed, quota, templates))
     if queues is not None:
         problems.extend(queue_problems(raw, queues))
     if problems:

@@ -31,6 +31,7 @@ from basir.spec.model_errors import issues_from_validation, suggest
 from basir.spec.models import BODY_KEYS, MAX_TASKS, TEMPLATE_REF_PATTERN, WorkflowSpec
 from basir.spec.planned import idle_body_keys, planned_issues, template_pool_issues
 from basir.spec.templates import TemplateResolver, uses_issues
+from basir.spec.values import check_value as value_problem
 
 # Task keys that never hold expressions (ids, names, enums, references).
 _PLAIN_TASK_KEYS = frozenset({"id", "name", "needs", "when", "uses", "python", "workflow", "queue"})
@@ -140,6 +141,17 @@ def expression_issues(
     return issues
 
 
+def default_issues(doc: LoadedDocument, spec: WorkflowSpec) -> list[SpecIssue]:
+    """Every parameter's default fits its own `type` and `enum` (`default: true` is no
+    integer): a run without the parameter would otherwise get a value it could never be given."""
+    issues: list[SpecIssue] = []
+    for name, decl in spec.params.items():
+        problem = None if decl.default is None else value_problem(decl, decl.default)
+        if problem:
+            issues.append(doc.issue(IssueCode.INVALID_VALUE, problem, ("params", name, "default")))
+    return issues
+
+
 def template_issues(doc: LoadedDocument, resolver: TemplateResolver) -> list[SpecIssue]:
     """Every `uses:` names a known template and passes it valid `with:` inputs."""
     issues: list[SpecIssue] = []
@@ -171,6 +183,8 @@ def validate_document(
         spec = WorkflowSpec.model_validate(doc.data)
     except ValidationError as exc:
         issues.extend(issues_from_validation(exc, doc))
+    if spec is not None:
+        issues.extend(default_issues(doc, spec))
     issues.extend(body_issues(doc))
     found, graph, acyclic = graph_issues(doc)
     issues.extend(found)

@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, StrictFloat
 
 from basir.i18n import _
 from basir.spec.errors import FieldPath, IssueCode, SpecError, SpecIssue
@@ -31,8 +31,8 @@ class InputDecl(Strict):
     required: bool = False
     description: str | dict[str, str] | None = None
     enum: list[Any] | None = Field(None, max_length=1000)
-    minimum: float | None = None
-    maximum: float | None = None
+    minimum: StrictFloat | None = None
+    maximum: StrictFloat | None = None
 
 
 def _type_ok(kind: str, value: Any) -> bool:

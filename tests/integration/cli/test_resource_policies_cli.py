@@ -101,3 +101,32 @@ def test_refuse_policy_counts_runs_of_earlier_processes(cli: Cli, tmp_path: Path
     assert "1/1 runs started in the past hour" in refused.stderr
     other = write(tmp_path / "other.yaml", "name: other\ntasks:\n  - {id: a, run: 'true'}\n")
     assert cli("run", str(other)).returncode == 0  # another namespace is not limited
+
+
+HEAVY = """\
+name: heavy
+namespace: qa
+tasks:
+  - {id: big, run: 'true', resources: {memory: 200Mi}}
+"""
+
+
+def test_a_task_over_its_namespace_quota_is_refused_at_apply_and_at_run(
+    cli: Cli, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "heavy.yaml", HEAVY)
+    assert cli("workflows", "apply", str(path)).returncode == 0  # no quota yet: stored
+    assert cli("resources", "quota", "set", "qa", "--memory", "100Mi").returncode == 0
+    by_name = cli("run", "heavy")
+    assert by_name.returncode == 2, by_name.stderr
+    assert (
+        "heavy: tasks[0].resources.memory: task big asks for 200Mi of memory, more than the"
+        " quota of namespace qa allows at once (100Mi)"
+    ) in by_name.stderr
+    changed = write(tmp_path / "heavier.yaml", HEAVY.replace("200Mi", "300Mi"))
+    for command in (("workflows", "apply"), ("run",)):
+        refused = cli(*command, str(changed))
+        assert refused.returncode == 2, refused.stderr
+        assert "asks for 300Mi of memory" in refused.stderr
+    versions = json.loads(cli("workflows", "versions", "heavy", "--json").stdout)
+    assert [v["version"] for v in versions] == [1]  # the refused file was not stored

@@ -7,7 +7,7 @@ import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from starlette.responses import Response
 
 from basir.api.deps import Caller, Operator, Reader, allow, json_response
@@ -210,7 +210,7 @@ class RoutePut(BaseModel):
     )
     lang: Literal["en", "ar"] = "en"
     matchers: dict[str, str] = Field(default_factory=dict, max_length=4)
-    max_per_minute: int = Field(30, ge=1, le=600)
+    max_per_minute: StrictInt = Field(30, ge=1, le=600)
 
 
 async def _check_target(body: RoutePut) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from starlette.responses import Response
 
 from basir.api.deps import Operator, Reader, json_response
@@ -22,7 +22,7 @@ class LimitIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    limit: str | int = Field(description="2, 4@10/s or @60/m (unit s, m or h)")
+    limit: str | StrictInt = Field(description="2, 4@10/s or @60/m (unit s, m or h)")
 
 
 class QueuesOut(BaseModel):

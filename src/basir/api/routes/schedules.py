@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from starlette.responses import Response
 
 from basir.api.deps import Operator, Reader, json_response
@@ -95,7 +95,7 @@ class BackfillIn(BaseModel):
 
     from_: str = Field(alias="from", max_length=64, description="ISO 8601 start (inclusive)")
     to: str = Field(max_length=64, description="ISO 8601 end (inclusive, in the past)")
-    max_active: int = Field(1, ge=1, le=100, description="backfill runs active at once")
+    max_active: StrictInt = Field(1, ge=1, le=100, description="backfill runs active at once")
 
 
 class BackfillOut(BaseModel):

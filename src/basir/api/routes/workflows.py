@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
 from basir.api import views
-from basir.api.deps import Operator, Reader, json_response
+from basir.api.deps import ApiContext, Operator, Reader, json_response
 from basir.api.problems import problem_responses
 from basir.api.schemas import WorkflowApplied, WorkflowDetail, WorkflowList
 from basir.errors import BasirError, NotFoundError
@@ -110,6 +110,17 @@ def _prepare(
     return spec, document, spec_hash(document)
 
 
+def _refuse_over_quota(ctx: ApiContext, spec: WorkflowSpec) -> None:
+    """A task that asks for more than its namespace's quota allows at once could never start."""
+    from basir.engine.run_fit import spec_quota_problems, unfit_error
+
+    engine = ctx.engine
+    quota = engine.flow.admission.governor.quotas.get(spec.namespace)
+    problems = spec_quota_problems(spec, quota, engine.renderer.templates)
+    if problems:
+        raise unfit_error(problems)
+
+
 @router.post(
     "/workflows",
     status_code=201,
@@ -143,6 +154,7 @@ async def apply(request: Request, caller: Operator) -> Response:
         pools,
         caller.ctx.engine.flow.admission.queues,
     )
+    _refuse_over_quota(caller.ctx, spec)
     version, created = await caller.ctx.store.put_workflow(
         spec.name, spec.namespace, document, digest, caller.user
     )
