@@ -137,7 +137,7 @@ async def test_the_pool_chart_appears_once_the_history_has_pool_series(
     gradle = next(pool for pool in snapshot.pools if pool["name"] == "gradle")
     assert (gradle["capacity"], gradle["in_use"]) == (1, 0)
     now = time.time()
-    minute = now - now % 60
+    minute = now - now % 60 - 60  # a whole minute ago: every point is in the past
     points = [
         MetricPoint("basir_pool_capacity", '{"pool":"gradle"}', 0, minute - 50, 1.0),
         MetricPoint("basir_pool_in_use", '{"pool":"gradle"}', 0, minute - 50, 1.0),
