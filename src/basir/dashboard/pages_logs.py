@@ -7,6 +7,7 @@ Events, the API's log stream served under the page's session.  Nothing is polled
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
@@ -22,6 +23,7 @@ from basir.i18n import _
 router = APIRouter(include_in_schema=False)
 
 MAX_OFFSET = 2**62
+RECONNECT_MS = 1000  # how soon a browser that lost the stream asks again (SSE `retry`)
 # States whose log is still growing: the panel follows them (a pending or held task's panel
 # is re-read when the task moves, by the page's `task` events).
 LOG_LIVE_STATES = frozenset({"queued", "running", "retrying"})
@@ -78,6 +80,13 @@ async def task_log_stream(
         return error_page(request, session, _("no task {task_id}", task_id=task_id), 404)
     offset = last_event_id if last_event_id is not None else start
     ids = (run_id, task_id)
-    frames = log_frames(ctx.engine, ctx.shutdown, path, ids, offset, task.status)
+    frames = _with_retry(log_frames(ctx.engine, ctx.shutdown, path, ids, offset, task.status))
     gauge = ctx.metrics.sse_clients if ctx.metrics is not None else None
     return with_headers(EventStreamResponse(counted(frames, gauge)))
+
+
+async def _with_retry(frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The log's frames after a `retry` line: the browser reconnects within a second."""
+    yield f"retry: {RECONNECT_MS}\n\n".encode()
+    async for frame in frames:
+        yield frame

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import time
 from pathlib import Path
 
@@ -122,3 +125,83 @@ def test_the_arabic_page_follows_the_log_too(
         assert page.locator("#task-log pre").get_attribute("dir") == "ltr"
     finally:
         arabic.close()
+
+
+class CuttingProxy:
+    """A TCP relay in front of the server whose open connections the test can cut at once, as
+    a network drop would (the browser's offline mode leaves loopback connections alone)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target = ("127.0.0.1", target_port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.open: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                near, _address = self.listener.accept()
+            except OSError:
+                return
+            far = socket.create_connection(self.target)
+            with self.lock:
+                self.open += [near, far]
+            for source, sink in ((near, far), (far, near)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        """Drop every connection open now (new ones go through)."""
+        with self.lock:
+            dropped, self.open = self.open, []
+        for end in dropped:
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            end.close()
+
+    def close(self) -> None:
+        self.listener.close()
+        self.cut()
+
+
+def test_the_panel_resumes_after_the_stream_drops(
+    browser: Browser, dash_server: Server, client: httpx.Client
+) -> None:
+    run_id = _start(client)
+    proxy = CuttingProxy(int(dash_server.url.rsplit(":", 1)[1].rstrip("/")))
+    made = browser.new_context(base_url=f"http://127.0.0.1:{proxy.port}", locale="en-US")
+    made.set_default_timeout(15_000)
+    try:
+        page = made.new_page()
+        login(page)
+        asked: list[Request] = []
+        page.on("request", lambda r: asked.append(r) if "/talk/log/stream" in r.url else None)
+        page.goto(f"/runs/{run_id}")
+        page.click('#tasks tr[data-task=talk] a[href$="/log"]')
+        pre = page.locator("#task-log pre")
+        expect(pre).to_contain_text("late 1\n")
+        shown = max(int(line[5:]) for line in pre.inner_text().splitlines() if "late" in line)
+        expect(pre).to_contain_text(f"late {shown + 2}\n")  # the stream has delivered
+        assert shown + 2 < LATE_LINES, "the task ended before the stream could be cut"
+        proxy.cut()  # the connection drops while the task keeps writing
+        expect(pre).to_contain_text("finished", timeout=20_000)
+        late = [line for line in pre.inner_text().splitlines() if line.startswith("late ")]
+        assert late == [f"late {n}" for n in range(1, LATE_LINES + 1)]  # none lost or repeated
+        # The browser asked again by itself, from the last line it had.
+        resumed = [r.all_headers().get("last-event-id") for r in asked]
+        assert len(resumed) >= 2 and resumed[0] is None and resumed[-1] is not None, resumed
+    finally:
+        made.close()
+        proxy.close()

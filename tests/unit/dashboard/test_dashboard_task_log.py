@@ -64,6 +64,7 @@ async def test_the_stream_sends_lines_after_the_offset_then_end(browser: Browser
     assert answer.headers["content-type"].startswith("text/event-stream")
     assert "content-security-policy" in answer.headers
     assert answer.text == (
+        "retry: 1000\n\n"
         "id: 14\nevent: log\ndata: two\ndata: three\n\n"
         'id: 14\nevent: end\ndata: {"status": "succeeded", "offset": 14}\n\n'
     )
