@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Request, expect
 from basir.dashboard.logs import LOG_TAIL_BYTES
 
 SCREENSHOTS = Path("/tmp/dashlog")
-LATE_LINES = 40
+LATE_LINES = 60
 # 5,000 early lines (about 200 KB: more than the panel shows), then a line every 0.1 s.
 TALK = f"""\
 name: dash-talk
@@ -205,3 +205,38 @@ def test_the_panel_resumes_after_the_stream_drops(
     finally:
         made.close()
         proxy.close()
+
+
+LATER = """\
+name: dash-talk-later
+tasks:
+  - id: first
+    run: sleep 4
+  - id: talk
+    needs: [first]
+    run: for i in $(seq 1 20); do echo "line $i"; sleep 0.1; done
+"""
+
+
+def test_a_log_opened_before_its_task_starts_follows_it_once_it_runs(
+    context: BrowserContext, client: httpx.Client
+) -> None:
+    applied = client.post(
+        "/api/v1/workflows", content=LATER, headers={"Content-Type": "application/yaml"}
+    )
+    assert applied.is_success, applied.text
+    run_id = client.post("/api/v1/workflows/dash-talk-later/runs", json={}).json()["run_id"]
+    page = context.new_page()
+    login(page)
+    streams: list[Request] = []
+    page.on("request", lambda r: streams.append(r) if "/talk/log/stream" in r.url else None)
+    page.goto(f"/runs/{run_id}")
+    page.click('#tasks tr[data-task=talk] a[href$="/log"]')
+    expect(page.locator("#task-log .empty")).to_be_visible()  # not started: nothing yet
+    assert streams == []
+    pre = page.locator("#task-log pre")
+    expect(pre).to_contain_text("line 20", timeout=20_000)  # the panel turned live by itself
+    lines = [line for line in pre.inner_text().splitlines() if line.startswith("line ")]
+    assert lines == [f"line {n}" for n in range(1, 21)]  # the attempt's header aside
+    expect(page.locator("#task-log .log-follow")).to_have_text("The task has ended.")
+    assert len(streams) == 1
