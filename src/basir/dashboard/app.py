@@ -12,6 +12,7 @@ from basir.dashboard import (
     pages_audit,
     pages_auth,
     pages_boards,
+    pages_logs,
     pages_overview,
     pages_reports,
     pages_resources,
@@ -38,6 +39,7 @@ def mount(app: FastAPI, context: DashboardContext) -> None:
         pages_audit,
         pages_admin,
         pages_boards,
+        pages_logs,
     )
     for module in (pages_auth, pages_overview, pages_workflows, pages_runs, *pages, live):
         app.include_router(module.router)

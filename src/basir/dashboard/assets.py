@@ -32,6 +32,7 @@ OWN_FILES = (
     "boards.css",
     "boards.js",
     "run_form.js",
+    "task_log.js",
 )
 STATIC_MAX_AGE_S = 3600
 _MEDIA = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}

@@ -38,6 +38,7 @@ from basir.dashboard.web import (
 from basir.engine import resource_policies
 from basir.errors import BasirError
 from basir.i18n import _, current_locale
+from basir.i18n.labels import pool_label
 from basir.monitoring import resource_report
 from basir.resources import policy_store
 from basir.resources.fitting import SIZED
@@ -50,7 +51,9 @@ FORECAST_WINDOW_S = 7 * 86400.0  # as the API's forecast by default
 PLANS_TTL_S = 60.0  # the history is sampled every few seconds; advice this old is fresh enough
 QUOTA_FIELDS = ("namespace", "tasks", "cpu", "memory", "runs", "runs_per_hour", "policy", "weight")
 
-_UNITS = ((1024.0**3, "GiB"), (1024.0**2, "MiB"), (1024.0, "KiB"))
+KIB = 1024.0
+MIB = 1024.0**2
+GIB = 1024.0**3
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +71,17 @@ def amount_text(pool: str, amount: float) -> str:
     """An amount of a pool for people: binary sizes for memory and disk (and a quota's memory),
     else the number (cores for cpu, slots for the others)."""
     locale = current_locale()
-    if pool in SIZED:
-        for size, unit in _UNITS:
-            if amount >= size:
-                return f"{format_decimal(round(amount / size, 1), locale=locale)} {unit}"
-        return _("{n} bytes", n=format_decimal(amount, locale=locale))
-    return format_decimal(amount, locale=locale)
+    if pool not in SIZED:
+        return format_decimal(amount, locale=locale)
+    # Whole messages, not a number and a unit: Arabic writes CLDR's short forms (غ.ب, م.ب,
+    # ك.ب), and a translation may place the number where its language puts it.
+    if amount >= GIB:
+        return _("{n} GiB", n=format_decimal(round(amount / GIB, 1), locale=locale))
+    if amount >= MIB:
+        return _("{n} MiB", n=format_decimal(round(amount / MIB, 1), locale=locale))
+    if amount >= KIB:
+        return _("{n} KiB", n=format_decimal(round(amount / KIB, 1), locale=locale))
+    return _("{n} bytes", n=format_decimal(amount, locale=locale))
 
 
 def pool_rows(pools: list[dict[str, Any]]) -> list[PoolRow]:
@@ -103,7 +111,7 @@ def tick_text(moment: float) -> str:
     return text
 
 
-HELPERS = {"amount": amount_text, "span": span_text, "tick": tick_text}
+HELPERS = {"amount": amount_text, "span": span_text, "tick": tick_text, "pool": pool_label}
 
 
 async def _quotas(ctx: DashboardContext) -> list[resource_plans.QuotaRow]:
@@ -212,7 +220,9 @@ async def resources_page(request: Request, session: SessionDep) -> Response:
     ctx = dashboard_of(request)
     part = request.query_params.get("part")
     if part == "chart":
-        return with_headers(JSONResponse(await pool_chart.load(ctx.store)))
+        chart = await pool_chart.load(ctx.store)
+        chart["labels"] = [pool_label(name) for name in chart["pools"]]  # the legend's names
+        return with_headers(JSONResponse(chart))
     if part in PARTS:
         template, load = PARTS[part]
         return render(request, template, {**HELPERS, **await load(ctx)}, session=session)

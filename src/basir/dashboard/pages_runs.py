@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Request
 from markupsafe import Markup
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from basir.dashboard import graph, logs, timeline
+from basir.dashboard import graph, timeline
 from basir.dashboard.pages_resources import amount_text
 from basir.dashboard.sessions import Session
 from basir.dashboard.web import (
@@ -46,7 +46,6 @@ TaskId = Annotated[str, Path(pattern=TASK_ID_PATTERN)]
 PAGE_SIZE = 25
 TASKS_PAGE_SIZE = 100
 BIG_RUN_TASKS = 200
-LOG_LIVE_STATES = frozenset({"queued", "running", "retrying"})
 MAX_CURSOR_CHARS = 512
 CONTROLS = ("pause", "resume", "cancel", "retry")
 TASK_CONTROLS = ("pause", "resume")
@@ -272,28 +271,6 @@ async def run_timeline(request: Request, session: SessionDep, run_id: RunId) -> 
     status_code = _poll_status("timeline", values)
     return await render_off_loop(
         request, "run_timeline.html", values, session=session, status_code=status_code
-    )
-
-
-@router.get("/runs/{run_id}/tasks/{task_id}/log")
-async def task_log(
-    request: Request, session: SessionDep, run_id: RunId, task_id: TaskId
-) -> Response:
-    """The end of one task's log, as a fragment."""
-    ctx = dashboard_of(request)
-    tasks = await ctx.store.get_tasks(run_id)
-    task = next((task for task in tasks if task.task_id == task_id), None)
-    if task is None:
-        return error_page(request, session, _("no task {task_id}", task_id=task_id), 404)
-    path = logs.log_file(ctx.settings.logs_dir, run_id, task_id)
-    text, cut = await logs.tail(path) if path is not None else ("", False)
-    live = task.status in LOG_LIVE_STATES
-    values = {"run_id": run_id, "task_id": task_id, "text": text, "cut": cut, "live": live}
-    if not request.headers.get("hx-request"):
-        return render(request, "task_log_page.html", values, session=session)
-    # While the task runs the fragment polls its log; 286 tells htmx to stop polling.
-    return render(
-        request, "task_log.html", values, session=session, status_code=200 if live else 286
     )
 
 

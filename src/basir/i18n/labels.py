@@ -33,3 +33,12 @@ STATE_NAMES = (
 def state_label(state: str) -> str:
     """The state's label in the active locale; an unknown word is returned unchanged."""
     return gettext(state) if state in STATE_NAMES else state
+
+
+# The built-in resource pools (basir.resources.fitting); a custom pool keeps its own name.
+POOL_NAMES = (N_("cpu"), N_("memory"), N_("disk"))
+
+
+def pool_label(pool: str) -> str:
+    """A built-in pool's name in the active locale; a custom pool's name as its users wrote it."""
+    return gettext(pool) if pool in POOL_NAMES else pool

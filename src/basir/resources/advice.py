@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from basir.i18n import _
+from basir.i18n.labels import pool_label
 from basir.resources.fitting import CPU, DISK, MEMORY, show_amount
 from basir.resources.planning import TaskProfile
 
@@ -67,7 +68,7 @@ def pool_advice(pool: Mapping[str, Any], window_s: float) -> Advice | None:
         advice["message"] = _(
             "raise pool {pool} from {current} to {suggested}: tasks waited {minutes} min for it"
             " in the last {window}",
-            pool=name,
+            pool=pool_label(name),
             current=_cores(capacity),
             suggested=_cores(suggested),
             minutes=minutes,

@@ -52,3 +52,25 @@ def shot(page: Page, name: str) -> None:
     lang = page.locator("html").get_attribute("lang") or "en"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}-{lang}.png"), full_page=True)
+
+
+def legend_colons(page: Page, legend: str) -> list[tuple[str, bool]]:
+    """Each label of a uPlot legend and whether its colon sits on its right.
+
+    The colon is drawn after the label's text, inside the label, in the label's own direction;
+    it is found as the side of the label's box its text leaves free.
+    """
+    cells = page.locator(f"{legend} .u-series th").all()
+    after = {c.evaluate("e => getComputedStyle(e, '::after').content") for c in cells}
+    assert after <= {"none"}, "the cell draws a second colon"
+    sides: list[tuple[str, float, float]] = page.evaluate(
+        """(legend) => [...document.querySelectorAll(legend + " .u-series .u-label")]
+          .map((label) => {
+            const text = document.createRange();
+            text.selectNodeContents(label);
+            const letters = text.getBoundingClientRect(), box = label.getBoundingClientRect();
+            return [label.textContent, letters.left - box.left, box.right - letters.right];
+          })""",
+        legend,
+    )
+    return [(name, right > left) for name, left, right in sides]

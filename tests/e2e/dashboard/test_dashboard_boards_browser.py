@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from api_e2e import Server, make_server
-from dashboard_e2e import WORKFLOWS, add_viewer, login, shot
+from dashboard_e2e import WORKFLOWS, add_viewer, legend_colons, login, shot
 from playwright.sync_api import BrowserContext, Page, expect
 
 pytestmark = pytest.mark.browser
@@ -132,6 +132,9 @@ def test_compose_export_import_and_arabic(
         expect(page.locator("#panel-1 figcaption")).to_contain_text("الصفحات الحية")
         assert ARABIC.search(page.locator("#board-edit").inner_text())
         _drawn(page, 2)
+        # Metric names keep "name:" in the Arabic page; the Arabic time label "الوقت (UTC):".
+        colons = legend_colons(page, "#panel-1 .u-legend")
+        assert colons[0] == ("الوقت (UTC)", False) and colons[1:] == [("basir_sse_clients", True)]
         shot(page, "dashboards")
     finally:
         page.click("#lang-switch")

@@ -14,7 +14,15 @@ from pathlib import Path
 import httpx
 import pytest
 from api_e2e import Server, make_server, wait_status
-from dashboard_e2e import VIEWER, VIEWER_TOKEN, WORKFLOWS, add_viewer, login, shot
+from dashboard_e2e import (
+    VIEWER,
+    VIEWER_TOKEN,
+    WORKFLOWS,
+    add_viewer,
+    legend_colons,
+    login,
+    shot,
+)
 from playwright.sync_api import BrowserContext, Page, expect
 
 pytestmark = pytest.mark.browser
@@ -29,6 +37,7 @@ tasks:
 """
 GPU = '{"pool":"gpu"}'
 HISTORY_MIN = 360  # six hours of per-minute history
+SHOTS = Path("/tmp/dashlog")  # looked at by people, never committed
 
 
 async def seed_history(home: Path, now: float) -> None:
@@ -135,6 +144,24 @@ def _sections(page: Page, once: str, nightly: str) -> None:
     expect(page.locator("#forecast tr[data-pool='gpu'] .saturates time")).to_have_count(1)
 
 
+def _legend_in_arabic(page: Page) -> None:
+    """Built-in pools by their Arabic names, custom ones as written; each label isolated, so
+    an English name keeps its letters together and the colon after it in reading order."""
+    labels = page.locator("#pool-chart .u-legend .u-series .u-label")
+    expect(labels.nth(1)).to_have_text("المعالج")
+    texts = labels.all_inner_texts()
+    assert "gpu" in texts and "الذاكرة" in texts and "cpu" not in texts, texts
+    for i in range(1, labels.count()):
+        bidi = labels.nth(i).evaluate("e => getComputedStyle(e).unicodeBidi")
+        assert bidi == "plaintext", bidi
+    # The colon follows each label in the label's own direction: right of "gpu", left of
+    # "الذاكرة" (as "gpu: 3" and "الذاكرة: 3" read).
+    for name, colon_right in legend_colons(page, "#pool-chart .u-legend")[1:]:
+        assert colon_right == name.isascii(), name
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#pool-chart .u-legend").screenshot(path=str(SHOTS / "pool-legend-ar.png"))
+
+
 def test_reservations_quotas_advice_and_forecast_in_english_and_arabic(
     context: BrowserContext, client: httpx.Client
 ) -> None:
@@ -167,6 +194,7 @@ def test_reservations_quotas_advice_and_forecast_in_english_and_arabic(
         assert ARABIC.search(page.locator("#forecast-section h2").inner_text())
         assert ARABIC.search(advice.inner_text()), "the advice is not in Arabic"
         expect(page.locator("#pool-chart canvas")).to_have_count(1)
+        _legend_in_arabic(page)
         shot(page, "resources")
     finally:
         page.click("#lang-switch")

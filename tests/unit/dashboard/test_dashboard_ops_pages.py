@@ -115,6 +115,11 @@ async def test_resources_show_pools_holders_and_waiting_reasons(
     arabic = (await client.get("/resources?part=live")).text
     assert html.escape(f"في انتظار gradle: 1/1 قيد الاستخدام لدى التشغيل {run_id}") in arabic
     assert "waiting for gradle" not in arabic
+    # Built-in pools and sizes in Arabic (CLDR's short forms); a custom pool as written.
+    for name in ("المعالج", "الذاكرة", "القرص", "غ.ب"):
+        assert f">{name}<" in arabic or f" {name}<" in arabic, name
+    assert not re.search(r"[GMK]iB|>cpu<|>memory<|>disk<", arabic)
+    assert '<bdi dir="auto">gradle</bdi>' in arabic
     await engine.cancel_run(run_id, by="tests")
 
 
@@ -150,6 +155,7 @@ async def test_the_pool_chart_appears_once_the_history_has_pool_series(
     chart = (await client.get("/resources?part=chart")).json()
     assert (chart["time"], chart["pools"]) == ([minute - 60, minute], ["gradle"])
     assert chart["values"] == [[100.0, 0.0]] and chart["end"] - chart["start"] == 3600
+    assert chart["labels"] == ["gradle"]  # a custom pool's legend keeps its name
 
 
 def _alert(rule: str = "run_failed", run_id: str = "r1") -> AlertRecord:

@@ -7,7 +7,6 @@ import re
 
 from dashboard_helpers import Browser
 
-from basir.config import Settings
 from basir.coordinator.workflows import apply_workflow
 from basir.dashboard import spec_view, timeline
 from basir.i18n.deferred import defer
@@ -125,29 +124,6 @@ async def test_run_page_pages_tasks_and_draws_the_timeline(
     assert tasks.status_code == 200 and "every 10s" in tasks.text
     assert "<title>" in chart.text
     assert (await client.get("/runs/nope/timeline")).status_code == 404
-
-
-async def test_a_running_tasks_log_is_polled_until_it_ends(
-    browser: Browser, store: MemoryStore, settings: Settings
-) -> None:
-    workflow = await store.get_workflow("demo")
-    assert workflow is not None
-    tasks = [TaskRecord("tail", "hello", "running"), TaskRecord("tail", "after", "succeeded")]
-    run = RunRecord("tail", "demo", workflow.version, "running", created_at=1.0)
-    await store.write(Batch(changes=[RunInsert(run, tasks)]))
-    folder = settings.logs_dir / "tail"
-    folder.mkdir(parents=True)
-    (folder / "hello.log").write_text("line 1\n<b>line 2</b>\n")
-    client = await browser("viewer")
-    hx = {"HX-Request": "true"}
-    running = await client.get("/runs/tail/tasks/hello/log", headers=hx)
-    assert running.status_code == 200 and "every 2s" in running.text
-    assert "&lt;b&gt;line 2&lt;/b&gt;" in running.text
-    done = await client.get("/runs/tail/tasks/after/log", headers=hx)
-    assert done.status_code == 286  # htmx stops polling a finished task's log
-    assert "every 2s" not in done.text
-    page = await client.get("/runs/tail/tasks/hello/log")  # a full page, not a fragment
-    assert page.status_code == 200 and "<html" in page.text
 
 
 async def test_the_tasks_table_says_why_a_task_waits_and_what_tasks_used(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC
 from typing import Annotated
@@ -12,7 +11,7 @@ from starlette.responses import Response, StreamingResponse
 
 from basir.api import logs, views
 from basir.api.deps import ApiContext, Operator, Reader, json_response
-from basir.api.log_frames import LineFramer, end_frame
+from basir.api.log_stream import log_frames
 from basir.api.problems import problem_responses
 from basir.api.routes.runs import RunId
 from basir.api.schemas import TaskPause, TaskState
@@ -162,29 +161,6 @@ async def task_log_stream(
     if path is None:
         raise task_not_found(run_id, task_id)
     offset = last_event_id if last_event_id is not None else await logs.start_offset(path, tail)
-    final = [task.status]
-
-    def accept(event: EventRecord) -> bool:
-        return event.run_id == run_id and event.task_id == task_id
-
-    async def finished() -> bool:
-        final[0] = (await _task(caller.ctx, run_id, task_id)).status
-        return final[0] in TASK_TERMINAL
-
-    async def frames() -> AsyncIterator[bytes]:
-        framer = LineFramer(offset)
-        with contextlib.ExitStack() as stack:
-            if task.status in TASK_TERMINAL:
-                chunks = logs.read_from(path, offset)
-            else:
-                wake = stack.enter_context(caller.ctx.engine.bus.subscribe(accept))
-                chunks = logs.follow(path, offset, finished, wake, caller.ctx.shutdown)
-            async for chunk in chunks:
-                if frame := framer.feed(chunk):
-                    yield frame
-        if frame := framer.flush():
-            yield frame
-        if final[0] in TASK_TERMINAL:
-            yield end_frame(final[0], framer.offset)
-
-    return EventStreamResponse(frames())
+    ctx = caller.ctx
+    frames = log_frames(ctx.engine, ctx.shutdown, path, (run_id, task_id), offset, task.status)
+    return EventStreamResponse(frames)

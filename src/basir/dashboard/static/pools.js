@@ -26,7 +26,8 @@
     var rtl = document.documentElement.dir === "rtl";
     var series = [{ label: box.getAttribute("data-label-time") }];
     data.pools.forEach(function (name, i) {
-      series.push({ label: name, stroke: COLOURS[i % COLOURS.length], width: 2 });
+      var label = (data.labels && data.labels[i]) || name; // built-in pools translated
+      series.push({ label: label, stroke: COLOURS[i % COLOURS.length], width: 2 });
     });
     return new window.uPlot({
       width: window.basirChartWidth(box),
