@@ -63,7 +63,6 @@ async def test_an_attempt_that_stops_by_itself_is_left_to_the_runner(engine: Eng
     run = await engine.submit(version)
     assert (await asyncio.wait_for(engine.wait(run.id), WAIT_S)).status == "failed"
     (row,) = await engine.store.get_tasks(run.id)
-    assert (
-        render_message(row.error) == "timed out after 0.2s"
-    )  # the runner's own timeout, not the backstop
+    # the runner's own timeout, not the backstop
+    assert render_message(row.error) == "timed out after 0.2s"
     assert not engine.flow.timers.armed((run.id, "timeout:t"))
