@@ -14,7 +14,8 @@ before messages were deferred) is shown as is.
 A task's or a run's error is kept the same way, with the raw lines that explain it (the last
 lines of a process's output) under a third key: `stored_error(lazy("exited with code {code}",
 code=3), detail=tail)` is `{"m":"exited with code {code}","p":{"code":3},"d":"…"}`, shown as the
-rendered message, a newline, and the detail verbatim (at most `DETAIL_MAX_CHARS`, its end kept).
+rendered message, a newline, and the detail verbatim (at most `DETAIL_MAX_CHARS`, its end kept;
+a text value at most `PARAM_MAX_CHARS`, its start kept).
 
 `defer` and `lazy` are extraction keywords (`basir.i18n.maintenance.KEYWORDS`): their first
 argument goes into the catalog like that of `_`.
@@ -33,6 +34,7 @@ Value: TypeAlias = "str | int | float | bool | Lazy | None"
 _PREFIX = '{"m":'
 _SCALARS = (str, int, float, bool, type(None))
 DETAIL_MAX_CHARS = 4000  # an error's raw detail kept in the store: its last characters
+PARAM_MAX_CHARS = 1000  # a text value of a stored error (an exception's text): its start
 _CUT = "…"
 # One encoder: `json.dumps` with options builds a new one per call (a third of the cost).
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -102,6 +104,12 @@ def bounded_detail(detail: str) -> str:
     return _CUT + detail[-(DETAIL_MAX_CHARS - len(_CUT)) :]
 
 
+def _bounded_value(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > PARAM_MAX_CHARS:
+        return value[: PARAM_MAX_CHARS - len(_CUT)] + _CUT
+    return value
+
+
 def stored_error(message: Lazy | str, detail: str | None = None) -> str:
     """An error to keep: a message rendered when read, then `detail` verbatim (bounded).
 
@@ -109,8 +117,13 @@ def stored_error(message: Lazy | str, detail: str | None = None) -> str:
     line, as errors were always kept.
     """
     if isinstance(message, str):
+        if len(message) > DETAIL_MAX_CHARS:
+            message = message[: DETAIL_MAX_CHARS - len(_CUT)] + _CUT
         return f"{message}\n{bounded_detail(detail)}" if detail else message
     data = message.to_json()
+    params = data.get("p")
+    if params:
+        data["p"] = {k: _bounded_value(v) for k, v in params.items()}
     if detail:
         data["d"] = bounded_detail(detail)
     return _ENCODE(data)

@@ -7,6 +7,7 @@ import json
 from basir.executors.base import TaskFailure
 from basir.i18n.deferred import (
     DETAIL_MAX_CHARS,
+    PARAM_MAX_CHARS,
     labelled,
     lazy,
     message_key,
@@ -54,6 +55,11 @@ def test_the_detail_is_bounded_keeping_its_end() -> None:
     assert len(kept) == DETAIL_MAX_CHARS
     assert kept.endswith("the last words") and kept.startswith("…")
     assert len(stored_error("plain", detail)) <= len("plain\n") + DETAIL_MAX_CHARS
+    # An exception's text inside a message, or as the whole error, is bounded too: its start.
+    huge = "x" * 50_000
+    value = json.loads(stored_error(lazy("cannot load {ref}: {error}", ref="m:f", error=huge)))
+    assert len(value["p"]["error"]) == PARAM_MAX_CHARS and value["p"]["ref"] == "m:f"
+    assert len(stored_error(huge)) == DETAIL_MAX_CHARS and stored_error(huge).startswith("xxx")
 
 
 def test_a_task_label_keeps_the_message_and_its_detail() -> None:
