@@ -179,9 +179,7 @@ class ProcessRunner:
             memory.apply(worker.pid, headroom_bytes=headroom, soft_only=True)
         except OSError as exc:
             error = exc.strerror or str(exc)
-            raise TaskFailure(
-                lazy("cannot set the memory limit: {error}", error=str(error))
-            ) from exc
+            raise TaskFailure(lazy("cannot set the memory limit: {error}", error=error)) from exc
 
     async def _acquire(self) -> tuple[_Worker, bool]:
         """A live idle process, or a new one (then True)."""

@@ -219,9 +219,7 @@ async def _release(
             memory.apply(proc.pid)
         except OSError as exc:  # never run the body without the limit it was given
             error = exc.strerror or str(exc)
-            raise TaskFailure(
-                lazy("cannot set the memory limit: {error}", error=str(error))
-            ) from exc
+            raise TaskFailure(lazy("cannot set the memory limit: {error}", error=error)) from exc
         with contextlib.suppress(BrokenPipeError):  # killed meanwhile: its exit status tells
             os.write(go_write, GO_BYTE)
     finally:
