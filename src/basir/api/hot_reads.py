@@ -41,6 +41,7 @@ from basir.dashboard.context import DashboardContext
 from basir.dashboard.sessions import SESSION_COOKIE, Session
 from basir.dashboard.web import page_language
 from basir.errors import BasirError
+from basir.i18n import negotiate
 from basir.security.audit_recorder import mark_caller
 from basir.security.auth import Permission, permissions_of
 
@@ -108,18 +109,19 @@ class HotReads:
         key = self.api.runs_keys.key_of(scope.get("query_string", b""))
         if key is None:
             return False
-        authorization = None
+        authorization = accept = None
         for name, value in scope["headers"]:
             if name == b"authorization":
                 authorization = value.decode("latin-1")
-                break
+            elif name == b"accept-language":
+                accept = value.decode("latin-1")
         try:
             principal = await self.api.auth.authenticate(authorization)
         except BasirError:
             return False  # the app answers 401 in the request's language
         if Permission.READ not in permissions_of(principal):
             return False
-        body = await self.api.runs_cache.ready(key)
+        body = await self.api.runs_cache.ready((key, negotiate(accept)))  # as `list_runs`
         if body is None:
             return False
         mark_caller(scope, principal)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from basir.engine.report import iso, logical_time
+from basir.i18n.deferred import render_message
 from basir.store.audit_records import AuditEntry
 from basir.store.records import RunRecord, TaskRecord, WorkflowVersion
 
@@ -41,7 +42,7 @@ def run_summary(run: RunRecord) -> dict[str, Any]:
         "trigger": run.trigger,
         "logical_time": logical_time(run),
         "created_by": run.created_by,
-        "error": run.error,
+        "error": render_message(run.error),
         "created_at": iso(run.created_at),
         "started_at": iso(run.started_at),
         "finished_at": iso(run.finished_at),

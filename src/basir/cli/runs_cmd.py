@@ -81,7 +81,7 @@ def print_run(run: dict[str, Any]) -> None:
         f"{_('status')}: [bold]{_(str(run['status']))}[/]"
     )
     if run.get("error"):
-        out_console.print(f"  {run['error']}", soft_wrap=True)
+        out_console.print(f"  {run['error']}", soft_wrap=True, markup=False)
     from rich.table import Table
 
     table = Table(_("task"), _("status"), _("attempts"), _("started"), _("finished"), _("use"))
@@ -99,6 +99,9 @@ def print_run(run: dict[str, Any]) -> None:
     for task_id, task in tasks.items():  # why a queued task has not started (the server's words)
         if task.get("waiting"):
             out_console.print(f"{task_id}: {task['waiting']}", soft_wrap=True, markup=False)
+    for task_id, task in tasks.items():  # why a task failed, in the language asked for
+        if task.get("error") and task.get("status") in {"failed", "retrying"}:
+            out_console.print(f"{task_id}: {task['error']}", soft_wrap=True, markup=False)
 
 
 def task_use(usage: object) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from basir.dashboard.context import DashboardContext
 from basir.dashboard.web import format_number
 from basir.i18n import _
+from basir.i18n.deferred import labelled
 from basir.monitoring.alert_rules import FIRING, message
 from basir.monitoring.health_overview import AMBER, GREEN, RED, Facts, assess
 from basir.monitoring.health_probe import gather
@@ -177,12 +178,15 @@ async def load_kpis(ctx: DashboardContext) -> Kpis:
 
 
 async def failure_of(ctx: DashboardContext, run: RunRecord) -> str:
-    """Why a run failed, as its alert says: its own error, else its first failed task's."""
+    """Why a run failed, as its alert says: its own error, else its first failed task's.
+
+    As stored (`task: error` still a message): the page shows it with the `message` filter.
+    """
     if run.error:
         return run.error
     for task in await ctx.store.get_tasks(run.id):
         if task.status == "failed":
-            return f"{task.task_id}: {task.error}" if task.error else task.task_id
+            return labelled(task.task_id, task.error) if task.error else task.task_id
     return ""
 
 

@@ -32,6 +32,7 @@ from basir.dashboard.sessions import (
 )
 from basir.i18n import _, current_locale, negotiate, ngettext, set_locale, state_label
 from basir.i18n.catalog import SUPPORTED_LOCALES
+from basir.i18n.deferred import render_message
 from basir.monitoring import report_render
 from basir.security.audit_recorder import mark_caller
 from basir.security.auth import Permission, permissions_of
@@ -76,6 +77,7 @@ def environment() -> Environment:
         percent=report_render.percent,
     )
     env.filters["localised"] = localised
+    env.filters["message"] = render_message  # a stored error or reason, in the page's language
     return env
 
 

@@ -21,7 +21,7 @@ from basir.engine.rendering import Renderer
 from basir.engine.state import RunState, TaskState
 from basir.executors.base import TaskContext, TaskFailure
 from basir.executors.registry import ExecutorRegistry
-from basir.i18n import _
+from basir.i18n.deferred import defer, lazy, stored_error
 from basir.log_context import enter_attempt, leave_attempt
 from basir.states import RunStatus, TaskStatus
 from basir.store.base import Store
@@ -105,20 +105,16 @@ class AttemptRunner:
             if task.memory_exceeded is not None:
                 return AttemptResult(TaskStatus.FAILED, failure.outputs, task.memory_exceeded)
             if failure.reason == "oom" and limit is not None and self.memory is not None:
-                error = self.memory.message(limit)
-                if failure.detail:
-                    error = f"{error}\n{failure.detail}"
+                error = stored_error(self.memory.message(limit), failure.detail)
                 used = self.peak_rss(run, task)
                 self.memory.stopped(run, task, limit.limit_bytes, used, limit.mode)
                 return AttemptResult(TaskStatus.FAILED, failure.outputs, error)
-            error = failure.message
-            if failure.detail:
-                error = f"{failure.message}\n{failure.detail}"
+            error = stored_error(failure.lazy or failure.message, failure.detail)
             return AttemptResult(TaskStatus.FAILED, failure.outputs, error)
         except TimeoutError:
             timeout = self.timeout_of(run, task)
             return AttemptResult(
-                TaskStatus.FAILED, error=_("timed out after {seconds}s", seconds=timeout)
+                TaskStatus.FAILED, error=defer("timed out after {seconds}s", seconds=timeout)
             )
         except asyncio.CancelledError:
             return AttemptResult(TaskStatus.CANCELLED)
@@ -179,10 +175,10 @@ class AttemptRunner:
         """
         version = await self.store.get_workflow(body["workflow"])
         if version is None:
-            raise TaskFailure(_("no workflow named {name}", name=body["workflow"]))
+            raise TaskFailure(lazy("no workflow named {name}", name=body["workflow"]))
         if await self._depth_of(run.record) >= MAX_WORKFLOW_DEPTH:
             raise TaskFailure(
-                _(
+                lazy(
                     "workflows nest at most {limit} deep: run {run_id} cannot start a child",
                     limit=MAX_WORKFLOW_DEPTH,
                     run_id=run.id,
@@ -203,7 +199,11 @@ class AttemptRunner:
         outputs = {"run_id": child.id, "status": final.status}
         if final.status != RunStatus.SUCCEEDED:
             raise TaskFailure(
-                _("child run {run_id} ended {status}", run_id=child.id, status=_(final.status)),
+                lazy(
+                    "child run {run_id} ended {status}",
+                    run_id=child.id,
+                    status=lazy(str(final.status)),
+                ),
                 outputs=outputs,
             )
         return outputs

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from basir.engine.journal import exception_text
 from basir.engine.state import RunState, TaskState
-from basir.i18n import _
+from basir.i18n.deferred import defer
 from basir.states import TaskStatus
 from basir.store.records import TaskRecord
 
@@ -40,7 +40,7 @@ def expand(flow: Flow, run: RunState, parent: TaskState) -> None:
         flow.finish_task(run, parent, TaskStatus.FAILED, error=exception_text(exc))
         return
     if len(items) > MAX_FOREACH_ITEMS:
-        message = _(
+        message = defer(
             "foreach produced {count} items; the limit is {limit}",
             count=len(items),
             limit=MAX_FOREACH_ITEMS,

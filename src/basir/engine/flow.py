@@ -30,7 +30,8 @@ from basir.engine.rules import Gate, after_failure
 from basir.engine.state import RunState, TaskState
 from basir.engine.timers import Timers, retry_key
 from basir.engine.watchdog import Watchdog
-from basir.i18n import _
+from basir.i18n import DEFAULT_LOCALE
+from basir.i18n.deferred import defer, render_in
 from basir.scheduler.deadlines import task_deadline_at
 from basir.scheduler.fair_share import FairReadyQueue
 from basir.states import RUN_TERMINAL, TASK_TRANSITIONS, RunStatus, TaskStatus
@@ -344,7 +345,7 @@ class Flow:
             self.finish_task(run, task, outcome, outputs=result.outputs, finished_at=now)
             return
         if outcome == TaskStatus.CANCELLED:
-            self.finish_task(run, task, outcome, finished_at=now, error=_("cancelled"))
+            self.finish_task(run, task, outcome, finished_at=now, error=defer("cancelled"))
             return
         verdict = after_failure(
             task.spec.retries or run.spec.defaults.retries, task.attempts, self._random.random()
@@ -357,7 +358,7 @@ class Flow:
                 error=result.error,
                 outputs=result.outputs,
                 next_attempt_at=now + verdict.delay_s,
-                data={"error": result.error, "delay_s": round(verdict.delay_s, 3)},
+                data={"error": _english(result.error), "delay_s": round(verdict.delay_s, 3)},
             )
             self.arm_retry(run, task, verdict.delay_s)
             if self.metrics is not None:
@@ -470,3 +471,8 @@ class Flow:
             action()
         except Exception as exc:
             self.engine_error(run, task, exc)
+
+
+def _english(error: str | None) -> str | None:
+    """An error for an event's data: English, like all event data (webhooks, L2)."""
+    return None if error is None else render_in(DEFAULT_LOCALE, error)

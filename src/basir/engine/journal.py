@@ -24,6 +24,7 @@ from basir.engine.faults import (
 )
 from basir.engine.state import RunState, TaskState
 from basir.events.bus import EventBus
+from basir.i18n.deferred import stored_error
 from basir.states import RunStatus, TaskStatus, check_run_transition, check_task_transition
 from basir.store.base import Store
 from basir.store.records import (
@@ -76,9 +77,13 @@ class Pending:
 
 
 def exception_text(exc: BaseException) -> str:
-    """An error as one line for users: its message, prefixed by its type unless it has a code."""
+    """An error as one line for users: its message, prefixed by its type unless it has a code.
+
+    Bounded as a stored error is (`stored_error`): an exception's text can be of any length.
+    """
     message = getattr(exc, "message", None) or str(exc)
-    return f"{type(exc).__name__}: {message}" if not getattr(exc, "code", None) else message
+    text = f"{type(exc).__name__}: {message}" if not getattr(exc, "code", None) else message
+    return stored_error(text)
 
 
 class Journal:

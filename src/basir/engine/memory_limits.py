@@ -31,6 +31,7 @@ from basir.executors.memory import (
     rlimit_available,
 )
 from basir.i18n import _
+from basir.i18n.deferred import Lazy, lazy
 from basir.resources.fitting import MEMORY, show_amount
 from basir.resources.usage import grown_limit
 
@@ -100,13 +101,13 @@ class MemoryLimits:
         self.journal.event("resource.memory_exceeded", run, task, data)
 
     @staticmethod
-    def message(limit: MemoryLimit) -> str:
+    def message(limit: MemoryLimit) -> Lazy:
         """The error of an attempt the kernel stopped at its limit."""
         if limit.cgroup_root is not None:  # the file that held it: `memory.max` or v1's
             how = f"cgroup {AttemptMemory.tree_at(Path(limit.cgroup_root)).LIMIT_FILE}"
         else:
             how = ENFORCED_BY[limit.mode]
-        return _(
+        return lazy(
             "stopped: out of memory at its limit of {limit} ({how}) (oom)",
             limit=show_amount(MEMORY, limit.limit_bytes),
             how=how,

@@ -30,7 +30,7 @@ def task_to_dict(task: TaskRecord, *, timestamps: bool = False) -> dict[str, Any
         "outputs": task.outputs or {},
     }
     if task.error:
-        entry["error"] = task.error
+        entry["error"] = render_message(task.error)  # in the reader's language
     if task.waiting and task.status == "queued":  # why it has not started: cpu, memory, a pool
         entry["waiting"] = render_message(task.waiting)  # in the reader's language
     if task.usage:  # what its latest ended attempt used (cpu seconds, peak cpu and memory)
@@ -78,7 +78,7 @@ def run_to_dict(
         },
     }
     if run.error:
-        result["error"] = run.error
+        result["error"] = render_message(run.error)
     if timestamps:
         result.update(
             params=run.params,

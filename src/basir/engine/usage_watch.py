@@ -39,7 +39,7 @@ from basir.engine.journal import Journal
 from basir.engine.memory_limits import MemoryLimits
 from basir.engine.state import RunState, TaskState
 from basir.executors.processes import is_leftover, signal_group
-from basir.i18n import _
+from basir.i18n.deferred import defer
 from basir.periodic import Periodic
 from basir.resources.fitting import MEMORY, show_amount
 from basir.resources.usage import (
@@ -142,7 +142,7 @@ class UsageWatch:
         pgid = usage.pgid
         if not is_leftover(pgid, task.attempt_proc_start, task.attempt_id):
             return  # the group is no longer that attempt's: never signal a stranger
-        task.memory_exceeded = _(
+        task.memory_exceeded = defer(
             "stopped: used {used} of memory, more than its limit of {limit} (oom)",
             used=show_amount(MEMORY, usage.rss_bytes),
             limit=show_amount(MEMORY, limit),

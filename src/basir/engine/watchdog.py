@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from basir.engine.attempts import AttemptResult
 from basir.engine.state import RunState, TaskState
 from basir.executors.processes import is_leftover, signal_group
-from basir.i18n import _
+from basir.i18n.deferred import defer
 from basir.states import TaskStatus
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ class Watchdog:
             timeout,
             f" (process group {pgid} killed)" if killed else "",
         )
-        error = _(
+        error = defer(
             "timed out after {seconds}s; the attempt did not stop by itself and was ended by"
             " the engine",
             seconds=timeout,

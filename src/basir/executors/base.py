@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from basir.executors.memory import MemoryLimit
+from basir.i18n.deferred import Lazy
 
 JsonDict = dict[str, Any]
 # `on_spawn(pgid, start_ticks)`: records an attempt's process before its body starts.
@@ -31,6 +32,9 @@ DEFAULT_MAX_IDLE_PROCESSES = 4
 class TaskFailure(Exception):  # noqa: N818 - the name is the public contract
     """A task attempt failed; `message` is shown to the user, `outputs` are kept if any.
 
+    `message` may be a `Lazy` message (`lazy("exited with code {code}", code=3)`): the task's
+    error then keeps it, to be shown in each reader's language; `.message` is its text here.
+
     `detail` is optional supporting text (the last lines of a process's output, a response
     body), shown under the message.  `reason` is `oom` when the attempt ended because it
     reached its memory limit (`executors.memory`); the engine then fails it with that reason.
@@ -38,15 +42,17 @@ class TaskFailure(Exception):  # noqa: N818 - the name is the public contract
 
     def __init__(
         self,
-        message: str,
+        message: str | Lazy,
         *,
         outputs: JsonDict | None = None,
         exit_code: int | None = None,
         detail: str | None = None,
         reason: str | None = None,
     ):
-        super().__init__(message)
-        self.message = message
+        text = str(message)
+        super().__init__(text)
+        self.message = text
+        self.lazy = message if isinstance(message, Lazy) else None
         self.outputs = outputs or {}
         self.exit_code = exit_code
         self.detail = detail

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from basir.executors.base import JsonDict, TaskContext, TaskFailure
 from basir.executors.logs import append_text, attempt_header
-from basir.i18n import _
+from basir.i18n.deferred import lazy
 from basir.spec.units import parse_duration
 
 BUILTINS = ("noop", "sleep", "fail", "echo")
@@ -37,11 +37,11 @@ class BuiltinExecutor:
         name = body.get("uses")
         inputs = body.get("with") or {}
         if not isinstance(inputs, dict):
-            raise TaskFailure(_("with must be an object"))
+            raise TaskFailure(lazy("with must be an object"))
         handler = self._handlers.get(name) if isinstance(name, str) else None
         if handler is None:
             raise TaskFailure(
-                _(
+                lazy(
                     "unknown builtin {name}; expected one of: {names}",
                     name=repr(name),
                     names=", ".join(BUILTINS),
@@ -66,12 +66,12 @@ def _seconds(value: object) -> float:
     try:
         return parse_duration(value)
     except ValueError as exc:
-        raise TaskFailure(_("sleep: seconds: {error}", error=exc)) from None
+        raise TaskFailure(lazy("sleep: seconds: {error}", error=str(exc))) from None
 
 
 async def _fail(inputs: JsonDict, ctx: TaskContext) -> JsonDict:
     message = inputs.get("message")
-    raise TaskFailure(str(message) if message not in (None, "") else _("failed on purpose"))
+    raise TaskFailure(str(message) if message not in (None, "") else lazy("failed on purpose"))
 
 
 async def _echo(inputs: JsonDict, ctx: TaskContext) -> JsonDict:

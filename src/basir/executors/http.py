@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from basir.executors.base import JsonDict, TaskContext, TaskFailure
 from basir.executors.logs import append_text, attempt_header
-from basir.i18n import _
+from basir.i18n.deferred import lazy
 from basir.spec.models import HttpCall
 
 if TYPE_CHECKING:
@@ -61,14 +61,14 @@ class HttpExecutor:
         try:
             outputs = await self._send(call, timeout, ctx)
         except httpx.TimeoutException:
-            message = _(
+            message = lazy(
                 "HTTP request to {url} timed out after {seconds}s", url=call.url, seconds=timeout
             )
             _log(ctx, f"{call.method} {call.url} -> {message}")
             raise TaskFailure(message) from None
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             error = str(exc) or type(exc).__name__
-            message = _("HTTP request to {url} failed: {error}", url=call.url, error=error)
+            message = lazy("HTTP request to {url} failed: {error}", url=call.url, error=error)
             _log(ctx, f"{call.method} {call.url} -> {message}")
             raise TaskFailure(message) from None
         status = outputs["status"]
@@ -76,7 +76,7 @@ class HttpExecutor:
         _log(ctx, f"{call.method} {call.url} -> {status} ({elapsed_ms} ms)")
         if not _expected(status, call.expect):
             raise TaskFailure(
-                _("HTTP {status} from {url}", status=status, url=call.url),
+                lazy("HTTP {status} from {url}", status=status, url=call.url),
                 outputs=outputs,
                 detail=outputs["body"][:DETAIL_BODY_CHARS] or None,
             )
@@ -134,7 +134,7 @@ def _parse(body: JsonDict) -> HttpCall:
             f"{'.'.join(str(part) for part in error['loc']) or 'http'}: {error['msg']}"
             for error in exc.errors()
         )
-        raise TaskFailure(_("invalid http task: {problems}", problems=problems)) from None
+        raise TaskFailure(lazy("invalid http task: {problems}", problems=problems)) from None
 
 
 async def _read_limited(response: httpx.Response, limit: int) -> bytes:

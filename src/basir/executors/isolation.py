@@ -38,7 +38,7 @@ from basir.executors.base import (
 from basir.executors.child import ChildResult, call_in_child, child_start
 from basir.executors.memory import AttemptMemory, address_space_bytes
 from basir.executors.processes import start_ticks
-from basir.i18n import _
+from basir.i18n.deferred import lazy
 
 PROCESS_START_TIMEOUT_S = 60.0
 
@@ -123,9 +123,9 @@ class ProcessRunner:
         except BrokenProcessPool:
             outcome = "crashed"
             if memory.out_of_memory(None):
-                message = _("the task's process was killed for its memory")
+                message = lazy("the task's process was killed for its memory")
                 raise TaskFailure(message, reason="oom") from None
-            raise TaskFailure(_("the task's process crashed")) from None
+            raise TaskFailure(lazy("the task's process crashed")) from None
         finally:
             self._busy.discard(worker)
             if outcome == "ok" and memory.restore(worker.pid):
@@ -155,7 +155,7 @@ class ProcessRunner:
                 worker.retire()
                 memory.close()  # its process is gone: a new one gets a new cgroup
                 if fresh:
-                    raise TaskFailure(_("the task's process crashed")) from None
+                    raise TaskFailure(lazy("the task's process crashed")) from None
                 # An idle process that died since its last call must not be blamed on this task.
             except BaseException:
                 if not memory.hard:
@@ -179,7 +179,7 @@ class ProcessRunner:
             memory.apply(worker.pid, headroom_bytes=headroom, soft_only=True)
         except OSError as exc:
             error = exc.strerror or str(exc)
-            raise TaskFailure(_("cannot set the memory limit: {error}", error=error)) from exc
+            raise TaskFailure(lazy("cannot set the memory limit: {error}", error=error)) from exc
 
     async def _acquire(self) -> tuple[_Worker, bool]:
         """A live idle process, or a new one (then True)."""
@@ -192,7 +192,7 @@ class ProcessRunner:
 
     async def _start_worker(self) -> _Worker:
         if self._closed:
-            raise TaskFailure(_("the python executor is closed"))
+            raise TaskFailure(lazy("the python executor is closed"))
         if self._context is None:
             self._context = multiprocessing.get_context(self._start_method)
         pending = self._threads.submit(_Worker.start, self._context)
@@ -203,7 +203,9 @@ class ProcessRunner:
             raise
         except (OSError, RuntimeError, concurrent.futures.TimeoutError) as exc:
             # RuntimeError: e.g. a main module that starts work on import (no __main__ guard).
-            raise TaskFailure(_("cannot start a process for the task: {error}", error=exc)) from exc
+            raise TaskFailure(
+                lazy("cannot start a process for the task: {error}", error=str(exc))
+            ) from exc
 
     def _release(self, worker: _Worker) -> None:
         if self._closed or len(self._idle) >= self._max_idle:

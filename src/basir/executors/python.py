@@ -41,7 +41,7 @@ from basir.executors.base import (
 from basir.executors.child import ChildResult, describe, is_async, resolve, to_json
 from basir.executors.logs import append_text, attempt_header
 from basir.executors.threads import ThreadRunner
-from basir.i18n import _
+from basir.i18n.deferred import Lazy, lazy
 
 if TYPE_CHECKING:  # multiprocessing is imported only when a task asks for isolation
     from basir.executors.isolation import ProcessRunner
@@ -76,10 +76,10 @@ class PythonExecutor:
         """Call the function once; return its outputs or raise `TaskFailure`."""
         ref = body.get("python")
         if not isinstance(ref, str):
-            raise TaskFailure(_("a python task needs module:function"))
+            raise TaskFailure(lazy("a python task needs module:function"))
         args = body.get("args")
         if args is not None and not isinstance(args, list | dict):
-            raise TaskFailure(_("args must be a list, an object or empty"))
+            raise TaskFailure(lazy("args must be a list, an object or empty"))
         if body.get("isolate"):
             return await self._execute_isolated(ref, args, ctx)
         function, coroutine = self._functions.get(ref) or await self._load(ref, ctx.workdir)
@@ -111,7 +111,7 @@ class PythonExecutor:
             function = await loop.run_in_executor(self._pool(), resolve, ref)
         except Exception as exc:
             raise TaskFailure(
-                _("cannot load {ref}: {error}", ref=ref, error=describe(exc))
+                lazy("cannot load {ref}: {error}", ref=ref, error=describe(exc))
             ) from None
         entry = (function, is_async(function))
         self._functions[ref] = entry
@@ -173,7 +173,7 @@ class PythonExecutor:
     def _checked(text: str, ctx: TaskContext) -> JsonDict:
         cap = ctx.outputs_cap_bytes
         if len(text) * UTF8_MAX_BYTES_PER_CHAR > cap and len(text.encode()) > cap:
-            raise TaskFailure(_("outputs are larger than the limit of {limit} bytes", limit=cap))
+            raise TaskFailure(lazy("outputs are larger than the limit of {limit} bytes", limit=cap))
         outputs: JsonDict = json.loads(text)
         return outputs
 
@@ -213,7 +213,7 @@ class PythonExecutor:
         self.close()
 
 
-def _not_json_message(error: str) -> str:
-    return _(
+def _not_json_message(error: str) -> Lazy:
+    return lazy(
         "the function must return JSON data (a dict, list, string, number…): {error}", error=error
     )

@@ -37,7 +37,7 @@ from basir.executors.logs import CappedLog, attempt_header
 from basir.executors.memory import AttemptMemory
 from basir.executors.outputs import OutputsError, read_outputs
 from basir.executors.processes import GO_BYTE, gated_argv, start_ticks
-from basir.i18n import _
+from basir.i18n.deferred import lazy
 
 DEFAULT_SHELL = "/bin/sh"
 # An attempt's private directory (outputs file, `TMPDIR`): `basir-out-<owner pid>-…`, so the
@@ -61,7 +61,7 @@ class ShellExecutor:
         """Run the script once; return what it wrote to `$BASIR_OUTPUT`."""
         script = body.get("run")
         if not isinstance(script, str):
-            raise TaskFailure(_("a run task needs a script"))
+            raise TaskFailure(lazy("a run task needs a script"))
         argv = [*_shell_argv(body.get("shell")), "-c", script]
         out_dir = Path(tempfile.mkdtemp(prefix=f"{OUT_PREFIX}{os.getpid()}-"))
         try:
@@ -140,7 +140,7 @@ class ShellExecutor:
             log.write(f"{exc}\n".encode())
             error = getattr(exc, "strerror", None) or str(exc)
             raise TaskFailure(
-                _("cannot start {shell}: {error}", shell=argv[0], error=error)
+                lazy("cannot start {shell}: {error}", shell=argv[0], error=error)
             ) from exc
         except BaseException:
             os.close(go_write)
@@ -219,7 +219,7 @@ async def _release(
             memory.apply(proc.pid)
         except OSError as exc:  # never run the body without the limit it was given
             error = exc.strerror or str(exc)
-            raise TaskFailure(_("cannot set the memory limit: {error}", error=error)) from exc
+            raise TaskFailure(lazy("cannot set the memory limit: {error}", error=error)) from exc
         with contextlib.suppress(BrokenPipeError):  # killed meanwhile: its exit status tells
             os.write(go_write, GO_BYTE)
     finally:
@@ -265,7 +265,7 @@ def _shell_argv(shell: object) -> list[str]:
     if shell is None or shell == "":
         return [DEFAULT_SHELL]
     if not isinstance(shell, str):
-        raise TaskFailure(_("shell must be a string such as bash"))
+        raise TaskFailure(lazy("shell must be a string such as bash"))
     parts = shlex.split(shell)
     if not parts:
         return [DEFAULT_SHELL]
@@ -299,8 +299,8 @@ def _finish(
             name = signal.Signals(-code).name
         except ValueError:
             name = str(-code)
-        message = _("killed by signal {signal}", signal=name)
+        message = lazy("killed by signal {signal}", signal=name)
     else:
-        message = _("exited with code {code}", code=code)
+        message = lazy("exited with code {code}", code=code)
     reason = "oom" if oom else None
     raise TaskFailure(message, exit_code=code, outputs=outputs, detail=log.tail(), reason=reason)

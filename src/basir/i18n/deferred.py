@@ -11,6 +11,12 @@ A parameter may be a message itself: `lazy("run {run} task {task}", run=r, task=
 in the same locale as the message holding it.  Text that is not an encoded message (rows written
 before messages were deferred) is shown as is.
 
+A task's or a run's error is kept the same way, with the raw lines that explain it (the last
+lines of a process's output) under a third key: `stored_error(lazy("exited with code {code}",
+code=3), detail=tail)` is `{"m":"exited with code {code}","p":{"code":3},"d":"…"}`, shown as the
+rendered message, a newline, and the detail verbatim (at most `DETAIL_MAX_CHARS`, its end kept;
+a text value at most `PARAM_MAX_CHARS`, its start kept).
+
 `defer` and `lazy` are extraction keywords (`basir.i18n.maintenance.KEYWORDS`): their first
 argument goes into the catalog like that of `_`.
 """
@@ -27,6 +33,9 @@ from basir.i18n.catalog import gettext, use_locale
 Value: TypeAlias = "str | int | float | bool | Lazy | None"
 _PREFIX = '{"m":'
 _SCALARS = (str, int, float, bool, type(None))
+DETAIL_MAX_CHARS = 4000  # an error's raw detail kept in the store: its last characters
+PARAM_MAX_CHARS = 1000  # a text value of a stored error (an exception's text): its start
+_CUT = "…"
 # One encoder: `json.dumps` with options builds a new one per call (a third of the cost).
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -88,6 +97,84 @@ def defer(message: str, /, **values: Value) -> str:
     return _ENCODE({"m": message, "p": values})
 
 
+def bounded_detail(detail: str) -> str:
+    """`detail` cut to `DETAIL_MAX_CHARS`, keeping its end (where a process says what failed)."""
+    if len(detail) <= DETAIL_MAX_CHARS:
+        return detail
+    return _CUT + detail[-(DETAIL_MAX_CHARS - len(_CUT)) :]
+
+
+def _bounded_value(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > PARAM_MAX_CHARS:
+        return value[: PARAM_MAX_CHARS - len(_CUT)] + _CUT
+    return value
+
+
+def stored_error(message: Lazy | str, detail: str | None = None) -> str:
+    """An error to keep: a message rendered when read, then `detail` verbatim (bounded).
+
+    A plain `message` (an exception's own text) is kept as plain text, its detail on the next
+    line, as errors were always kept.
+    """
+    if isinstance(message, str):
+        if len(message) > DETAIL_MAX_CHARS:
+            message = message[: DETAIL_MAX_CHARS - len(_CUT)] + _CUT
+        return f"{message}\n{bounded_detail(detail)}" if detail else message
+    data = message.to_json()
+    params = data.get("p")
+    if params:
+        data["p"] = {k: _bounded_value(v) for k, v in params.items()}
+    if detail:
+        data["d"] = bounded_detail(detail)
+    return _ENCODE(data)
+
+
+def split_error(text: str) -> tuple[Lazy | None, str | None]:
+    """A stored error's message and its detail; `(None, None)` for plain text."""
+    if not text.startswith(_PREFIX):
+        return None, None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None, None
+    if type(data) is not dict:
+        return None, None
+    detail = data.pop("d", None)
+    head = _from_json(data)
+    if head is None or not (detail is None or isinstance(detail, str)):
+        return None, None
+    return head, detail
+
+
+def labelled(label: str, text: str) -> str:
+    """`label: text` for a stored error, e.g. a task's id before its error; a message stays one."""
+    head, detail = split_error(text)
+    if head is None:
+        return f"{label}: {text}"
+    return stored_error(Lazy("{label}: {error}", {"label": label, "error": head}), detail)
+
+
+def is_message(text: str) -> bool:
+    """Whether `text` looks like an encoded message (cheap: its first characters)."""
+    return text.startswith(_PREFIX)
+
+
+def message_key(text: str) -> str:
+    """What identifies a stored message whatever its detail, e.g. to count a reason.
+
+    The message id and its parameters for an encoded message, the first line of plain text.
+    """
+    if text.startswith(_PREFIX):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if type(data) is dict and "m" in data:
+            data.pop("d", None)
+            return _ENCODE(data)
+    return text.split("\n", 1)[0]
+
+
 def _from_json(data: object) -> Lazy | None:
     if not isinstance(data, dict) or not isinstance(data.get("m"), str):
         return None
@@ -127,6 +214,13 @@ def _show(data: object) -> str | None:
     """
     if type(data) is not dict:
         return None
+    detail = data.get("d")
+    if detail is not None:
+        if type(detail) is not str:
+            return None
+        data = {k: v for k, v in data.items() if k != "d"}
+        head = _show(data)
+        return None if head is None else f"{head}\n{detail}"
     msgid, params = data.get("m"), data.get("p")
     if type(msgid) is not str or len(data) != (1 if params is None else 2):
         return None

@@ -22,6 +22,7 @@ from basir.engine.attempts import CHILD_TRIGGER
 from basir.errors import NotFoundError
 from basir.events.bus import EventBus, Subscription
 from basir.i18n import _, use_locale
+from basir.i18n.deferred import labelled
 from basir.monitoring.alert_rules import (
     ALERTING_STALLED,
     DEADLINE_MISSED,
@@ -278,12 +279,15 @@ class AlertManager:
         ]
 
     async def _failure_of(self, run_id: str, run: RunRecord | None) -> str | None:
-        """Why a run failed: its own error, else its first failed task's (`task: error`)."""
+        """Why a run failed: its own error, else its first failed task's (`task: error`).
+
+        As stored (a message stays one): the alert's text renders it in its reader's language.
+        """
         if run is not None and run.error:
             return run.error
         for task in await self.store.get_tasks(run_id):
             if task.status == "failed":
-                return f"{task.task_id}: {task.error}" if task.error else task.task_id
+                return labelled(task.task_id, task.error) if task.error else task.task_id
         return None
 
     async def record(self, changed: list[AlertRecord]) -> None:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from basir.i18n import _, current_locale, use_locale
+from basir.i18n.deferred import render_message
 from basir.store.records import AlertRecord, EventRecord
 
 RUN_FAILED = "run_failed"
@@ -456,7 +457,7 @@ def message(alert: AlertRecord) -> str:
         return _store_slow_message(alert)
     if alert.data.get("kind") == "custom":
         return _custom_message(alert)
-    error = str(alert.data.get("error") or "")
+    error = render_message(str(alert.data.get("error") or ""))  # a stored error: this language
     if alert.state == RESOLVED:
         return _(
             "workflow {workflow} succeeds again (run {run_id} had failed)",

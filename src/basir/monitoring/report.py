@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from basir.i18n.deferred import is_message, message_key, render_message
 from basir.store.records import RunFacts, RunRecord, TaskFacts, TaskRecord
 
 FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
@@ -133,11 +134,22 @@ class PerformanceReport:
 
 
 def reason_of(error: str | None) -> str | None:
-    """The first line of an error, shortened: how failures are grouped."""
+    """How failures are grouped: a stored message's id and parameters (whatever the language
+    of its reader, without its output lines), else the first line of an error, shortened.
+
+    Show a reason with `shown_reason`.
+    """
     if not error:
         return None
+    if is_message(error):
+        return message_key(error)
     line = error.strip().splitlines()[0] if error.strip() else ""
     return line[:REASON_MAX_CHARS] or None
+
+
+def shown_reason(reason: str) -> str:
+    """A reason (`reason_of`) in the active locale, shortened."""
+    return render_message(reason)[:REASON_MAX_CHARS]
 
 
 def rate(hits: int, total: int) -> float | None:

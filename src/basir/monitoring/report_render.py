@@ -17,7 +17,13 @@ from jinja2 import Environment, Template
 from markupsafe import Markup, escape
 
 from basir.i18n import _, current_locale
-from basir.monitoring.report import PerformanceReport, Summary, TaskFigures, WorkflowFigures
+from basir.monitoring.report import (
+    PerformanceReport,
+    Summary,
+    TaskFigures,
+    WorkflowFigures,
+    shown_reason,
+)
 
 FORMATS = ("json", "csv", "html", "text")
 RTL_LANGUAGES = frozenset({"ar"})
@@ -66,7 +72,7 @@ def _summary(summary: Summary) -> dict[str, Any]:
 
 
 def _failures(pairs: list[tuple[str, int]]) -> list[dict[str, Any]]:
-    return [{"reason": reason, "count": count} for reason, count in pairs]
+    return [{"reason": shown_reason(reason), "count": count} for reason, count in pairs]
 
 
 def _task_json(task: TaskFigures) -> dict[str, Any]:
@@ -134,7 +140,7 @@ def _row(workflow: str, task: str, figures: WorkflowFigures | TaskFigures) -> di
         "queue_wait_p99_s": _blank(figures.queue_wait.p99),
         "deadline_runs": deadline_runs,
         "deadline_hit_rate": _blank(hit_rate),
-        "top_failure": figures.top_failures[0][0] if figures.top_failures else "",
+        "top_failure": shown_reason(figures.top_failures[0][0]) if figures.top_failures else "",
     }
 
 
@@ -214,7 +220,7 @@ def to_text(report: PerformanceReport) -> str:
         if flow.deadline_runs:
             lines.append(f"{h['deadline']}: {percent(flow.deadline_hit_rate)}")
         for reason, count in flow.top_failures:
-            lines.append(f"{h['reasons']}: {reason} ({count})")
+            lines.append(f"{h['reasons']}: {shown_reason(reason)} ({count})")
         lines.append("")
     return "\n".join(lines)
 

@@ -17,6 +17,7 @@ from api_live import LiveServer, http, wait_for  # noqa: E402
 
 from basir.cli.client import ApiClient, follow_run  # noqa: E402
 from basir.cli.runs_cmd import runs_app  # noqa: E402
+from basir.i18n import use_locale  # noqa: E402
 
 SLOW = "name: slow\ntasks:\n  - {id: nap, uses: sleep, with: {seconds: 30}}\n"
 TALK = "name: talk\ntasks:\n  - {id: say, run: 'echo hello; sleep 0.5; echo bye'}\n"
@@ -56,6 +57,18 @@ def test_list_and_show(cli: CliRunner, live_server: LiveServer) -> None:
     assert json.loads(shown.output)["tasks"]["say"]["status"] == "succeeded"
     pretty = cli.invoke(runs_app, ["show", run_id])
     assert "say" in pretty.output and "succeeded" in pretty.output
+
+
+def test_show_says_why_a_task_failed_in_the_cli_language(
+    cli: CliRunner, live_server: LiveServer
+) -> None:
+    run_id = _start(live_server, FAIL)
+    wait_for(lambda: _status(live_server, run_id) == "failed")
+    english = cli.invoke(runs_app, ["show", run_id])
+    assert "boom: failed on purpose" in english.output
+    with use_locale("ar"):  # the CLI's `--lang ar`: its requests ask for Arabic
+        arabic = cli.invoke(runs_app, ["show", run_id])
+    assert "boom: فشلت عمدًا" in arabic.output and "on purpose" not in arabic.output
 
 
 def test_controls(cli: CliRunner, live_server: LiveServer) -> None:

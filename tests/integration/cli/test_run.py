@@ -59,6 +59,18 @@ def test_failed_run_exits_1_and_writes_junit(cli: Cli, tmp_path: Path) -> None:
     assert cases["bad"].find("failure") is not None
 
 
+def test_a_failed_task_is_summed_up_in_the_cli_language(cli: Cli, tmp_path: Path) -> None:
+    spec = write(
+        tmp_path / "f.yaml", "name: f\ntasks:\n  - {id: bad, run: 'echo oops >&2; exit 3'}\n"
+    )
+    arabic = cli("--lang", "ar", "run", str(spec))
+    assert arabic.returncode == 1
+    assert "  bad: انتهى برمز الخروج 3\noops" in arabic.stderr, arabic.stderr
+    assert "exited with code" not in arabic.stderr
+    result = json.loads(cli("--lang", "ar", "run", str(spec), "--json").stdout)
+    assert result["tasks"]["bad"]["error"] == "انتهى برمز الخروج 3\noops"
+
+
 def test_invalid_input_exits_2_and_changes_nothing(cli: Cli, tmp_path: Path) -> None:
     bad = write(tmp_path / "bad.yaml", "name: bad\ntasks:\n  - id: a\n    run: x\n    uses: noop\n")
     done = cli("run", str(bad))

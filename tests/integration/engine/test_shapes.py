@@ -19,6 +19,7 @@ from basir.config import Settings
 from basir.coordinator.workflows import apply_workflow
 from basir.engine.attempts import MAX_WORKFLOW_DEPTH
 from basir.engine.runtime import Engine
+from basir.i18n.deferred import render_message
 from basir.spec.models import MAX_TASKS, WorkflowSpec
 from basir.store.base import Store
 from basir.store.factory import open_store
@@ -224,4 +225,4 @@ async def test_child_workflows_beyond_the_depth_limit_fail_clearly(big_engine: E
     assert all(r.status == "failed" for r in runs)
     deepest = await big_engine.store.get_tasks(runs[-1].id)
     assert deepest[0].error is not None
-    assert f"nest at most {MAX_WORKFLOW_DEPTH} deep" in deepest[0].error
+    assert f"nest at most {MAX_WORKFLOW_DEPTH} deep" in render_message(deepest[0].error)

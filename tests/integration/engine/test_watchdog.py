@@ -14,6 +14,7 @@ import stuck_funcs
 
 from basir.coordinator.workflows import apply_workflow
 from basir.engine.runtime import Engine
+from basir.i18n.deferred import render_message
 from basir.spec.models import WorkflowSpec
 
 WAIT_S = 20
@@ -29,7 +30,7 @@ async def run_one(engine: Engine, task: dict[str, object]) -> tuple[str, str | N
     (row,) = await engine.store.get_tasks(run.id)
     assert (row.status, row.attempts) == ("failed", 1)
     assert engine.flow.slots_used == 0 and engine.flow.attempts == {}
-    return final.status, row.error
+    return final.status, render_message(row.error)
 
 
 async def test_a_task_deaf_to_its_timeout_is_failed_by_the_engine(engine: Engine) -> None:
@@ -62,5 +63,6 @@ async def test_an_attempt_that_stops_by_itself_is_left_to_the_runner(engine: Eng
     run = await engine.submit(version)
     assert (await asyncio.wait_for(engine.wait(run.id), WAIT_S)).status == "failed"
     (row,) = await engine.store.get_tasks(run.id)
-    assert row.error == "timed out after 0.2s"  # the runner's own timeout, not the backstop
+    # the runner's own timeout, not the backstop
+    assert render_message(row.error) == "timed out after 0.2s"
     assert not engine.flow.timers.armed((run.id, "timeout:t"))

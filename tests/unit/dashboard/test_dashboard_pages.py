@@ -92,7 +92,7 @@ tasks:
 """
 
 
-async def test_recent_failures_say_which_task_failed_and_why(
+async def test_recent_failures_say_which_task_failed_and_why_in_the_page_language(
     browser: Browser, engine: Engine
 ) -> None:
     await apply_workflow(engine.store, load_workflow(BROKEN), "tests")
@@ -103,6 +103,18 @@ async def test_recent_failures_say_which_task_failed_and_why(
     assert row is not None
     assert re.search(r'<td class="err">bad: exited with code 3\s*</td>', row.group(0))
     assert '<span class="n" id="kpi-success">0.0%</span>' in page.text
+    # The error is kept as a message: an Arabic page shows it in Arabic, the run page too.
+    arabic = await browser("viewer")
+    arabic.cookies.set("basir_lang", "ar")
+    page = await arabic.get("/")
+    row = re.search(rf'<tr data-run="{run_id}">.*?</tr>', page.text, re.S)
+    assert row is not None
+    assert re.search(r'<td class="err">bad: انتهى برمز الخروج 3\s*</td>', row.group(0))
+    tasks = await arabic.get(f"/runs/{run_id}?part=tasks")
+    assert re.search(r'<td class="err">انتهى برمز الخروج 3\s*</td>', tasks.text)
+    assert "exited with code" not in tasks.text
+    english = await (await browser("viewer")).get(f"/runs/{run_id}?part=tasks")
+    assert re.search(r'<td class="err">exited with code 3\s*</td>', english.text)
 
 
 async def test_the_p95_scheduling_latency_comes_from_the_server_histogram(

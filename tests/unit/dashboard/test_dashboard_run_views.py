@@ -153,3 +153,18 @@ async def test_the_tasks_table_says_why_a_task_waits_and_what_tasks_used(
     client.cookies.set("basir_lang", "ar")
     arabic = html.unescape((await client.get("/runs/uses?part=tasks")).text)
     assert "gradle" in arabic and "waiting for" not in arabic and "cores peak" not in arabic
+
+
+async def test_a_run_error_is_shown_in_the_page_language(
+    browser: Browser, store: MemoryStore
+) -> None:
+    workflow = await store.get_workflow("demo")
+    assert workflow is not None
+    error = defer("timed out after {seconds}s", seconds=5)
+    run = RunRecord("late", "demo", workflow.version, "failed", error=error, created_at=1.0)
+    await store.write(Batch(changes=[RunInsert(run, [TaskRecord("late", "t", "failed")])]))
+    client = await browser("viewer")
+    assert "timed out after 5s" in html.unescape((await client.get("/runs/late")).text)
+    client.cookies.set("basir_lang", "ar")
+    head = html.unescape((await client.get("/runs/late?part=head")).text)
+    assert "انتهت المهلة بعد 5 ثانية" in head and '{"m"' not in head

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from basir.i18n import use_locale
+from basir.i18n.deferred import labelled, lazy, stored_error
 from basir.monitoring.alert_rules import (
     FIRING,
     HEALTH_ALERTED,
@@ -87,6 +88,14 @@ def test_messages_in_english_and_arabic() -> None:
     bare = dataclasses.replace(fired, data={})
     assert message(bare) == "run r1 of workflow ci failed"
     assert isinstance(fired, AlertRecord)
+
+
+def test_a_quoted_error_reads_in_the_language_of_each_message() -> None:
+    error = labelled("build", stored_error(lazy("exited with code {code}", code=3), "oops"))
+    (fired,) = on_run_event(ev("run.failed"), None, [], error, [], NOW)
+    both = messages(fired)  # a route sends the one of its own language
+    assert both["en"] == "run r1 of workflow ci failed: build: exited with code 3\noops"
+    assert "build: انتهى برمز الخروج 3\noops" in both["ar"] and "exited" not in both["ar"]
 
 
 def test_a_missed_deadline_fires_a_warning_until_the_run_ends() -> None:

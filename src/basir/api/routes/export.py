@@ -4,6 +4,9 @@ as JSON Lines, CSV or Parquet.
 Pages are read from the store one after another and written out as they come, so a year of
 history never sits in memory.  Rows have the API's own shapes (a run as `GET /runs` lists it,
 an event as `GET /events/history` returns it), so an export reads back as the API's records.
+Errors are written in English whoever asks: an export is data, like events, and the same
+failure reads the same in every export (the API and the dashboard show them in their reader's
+language).
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from basir.api.export_parquet import as_parquet, check_parquet_available
 from basir.api.problems import problem_responses
 from basir.engine.report import iso
 from basir.errors import BasirError
-from basir.i18n import _
+from basir.i18n import DEFAULT_LOCALE, _
+from basir.i18n.deferred import render_in
 from basir.monitoring.report_source import parse_moment
 from basir.security.auth import Permission, require
 from basir.store.audit_records import AuditEntry
@@ -66,12 +70,17 @@ def task_row(task: TaskRecord) -> dict[str, Any]:
         "task_id": task.task_id,
         "status": str(task.status),
         "attempts": task.attempts,
-        "error": task.error,
+        "error": _english(task.error),
         "parent_id": task.parent_id,
         "queued_at": iso(task.queued_at),
         "started_at": iso(task.started_at),
         "finished_at": iso(task.finished_at),
     }
+
+
+def _english(error: str | None) -> str | None:
+    """A stored error (maybe a deferred message) as an export writes it: in English."""
+    return None if error is None else render_in(DEFAULT_LOCALE, error)
 
 
 async def _runs_in(
@@ -99,7 +108,12 @@ async def run_rows(
 ) -> AsyncIterator[Rows]:
     """Pages of runs as `GET /runs` lists them."""
     async for runs in _runs_in(store, since, until, workflow):
-        yield [views.run_summary(run) for run in runs]
+        rows = []
+        for run in runs:
+            row = views.run_summary(run)
+            row["error"] = _english(run.error)
+            rows.append(row)
+        yield rows
 
 
 async def task_rows(

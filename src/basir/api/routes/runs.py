@@ -16,7 +16,7 @@ from basir.api.routes.workflows import workflow_not_found as _workflow_not_found
 from basir.api.schemas import RunPage, RunPatch, RunQuery, RunStart, RunView
 from basir.engine.errors import run_not_found
 from basir.errors import BasirError
-from basir.i18n import _, ngettext
+from basir.i18n import _, current_locale, ngettext
 from basir.spec.patch import schema_problems
 
 router = APIRouter(prefix="/api/v1", tags=["runs"], responses=problem_responses(401, 403))
@@ -110,7 +110,8 @@ async def list_runs(
             ) from error
         return dumps({"items": [views.run_summary(r) for r in page.items], "next": page.next})
 
-    return raw_json(await caller.ctx.runs_cache.get(key, load))
+    # Errors are shown in the request's language: a page is cached per language.
+    return raw_json(await caller.ctx.runs_cache.get((key, current_locale()), load))
 
 
 @router.get(
