@@ -53,15 +53,21 @@ ZONES = ("UTC", "Asia/Riyadh", "Europe/Berlin", "America/New_York")
 
 
 class _StubEngine:
-    """The engine as a tick sees it: a governor (no quota: a fire is never refused) and
+    """The engine as a tick sees it: a governor (no quota: a fire is never refused), the
+    pools' capacity and templates (a fire whose tasks could never start is skipped) and
     `resume`; starting the runs is the engine's cost, not measured."""
 
     def __init__(self) -> None:
         from types import SimpleNamespace
 
         from basir.engine.governor import Governor
+        from basir.resources.capacity import pool_capacities
+        from basir.spec.templates import TemplateResolver
 
-        self.flow = SimpleNamespace(admission=SimpleNamespace(governor=Governor()), runs={})
+        allocator = SimpleNamespace(capacity=pool_capacities({}))
+        admission = SimpleNamespace(governor=Governor(), allocator=allocator)
+        self.flow = SimpleNamespace(admission=admission, runs={})
+        self.renderer = SimpleNamespace(templates=TemplateResolver())  # the run-time fit check
 
     async def resume(self, run_id: str) -> None:
         """Runs are created by the tick; starting them is the engine's cost, not measured."""

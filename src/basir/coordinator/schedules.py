@@ -143,6 +143,9 @@ class Scheduler:
         # Workflow versions read during one tick (the latest may change between ticks).
         self._versions: dict[tuple[str, int | None], WorkflowVersion] = {}
         self._defaults: dict[tuple[str, int], dict[str, Any]] = {}  # params, per version
+        # Whether each version's tasks could start now (None) or why not: pools and quotas do
+        # not change within a tick, so a thousand fires of one version check it once.
+        self._unfit: dict[tuple[str, int], BasirError | None] = {}
         self._run_ids = RunIds()
         self.near = NearFuture()  # the schedules due soon, when the store can say they hold
         # Previous runs of those found succeeded when they were loaded: a succeeded run never
@@ -234,6 +237,7 @@ class Scheduler:
         now = self.clock() if now is None else now
         self._versions.clear()
         self._defaults.clear()
+        self._unfit.clear()
         backfilling = await self.backfiller.survey()  # live fires wait for these, below
         due = await self._due(now)
         started = await self._fire_all(due, now, backfilling) if due else []
@@ -422,7 +426,14 @@ class Scheduler:
             if len(self._specs) >= SPEC_CACHE_SIZE:
                 self._specs.clear()
             spec = self._specs[key] = kit.spec_model.model_validate(version.spec)
-        kit.refuse_unfit(self.engine, spec)  # a task that could never start skips the fire
+        if key not in self._unfit:  # a task that could never start skips the fire
+            try:
+                kit.refuse_unfit(self.engine, spec)
+                self._unfit[key] = None
+            except BasirError as error:
+                self._unfit[key] = error
+        if (unfit := self._unfit[key]) is not None:
+            raise unfit
         kit.refuse_run(self.engine, spec.namespace, now)  # a `refuse` quota skips the fire
         deadline = options.get("deadline", spec.deadline)
         given = options.get("params")

@@ -141,13 +141,14 @@ def _catchup(record: ScheduleRecord, due: list[float], now: float, plan: Plan) -
         return []
     options = record.options
     jitter, paused_at = options.get("jitter", 0.0), record.paused_at
-    missed = [
-        fire
-        for fire in due
-        if now - (fire + jitter_s(record.id, fire, jitter)) > MISFIRE_GRACE_S
-        or (paused_at is not None and fire >= paused_at)
-    ]
-    on_time = [fire for fire in due if fire not in missed]
+    late = now - MISFIRE_GRACE_S  # a fire due before this was missed
+    missed: list[float] = []
+    on_time: list[float] = []
+    for fire in due:
+        was_missed = (fire + jitter_s(record.id, fire, jitter) if jitter else fire) < late or (
+            paused_at is not None and fire >= paused_at
+        )
+        (missed if was_missed else on_time).append(fire)
     policy = options.get("catchup", "latest")
     if policy == "all":
         caught = missed[-(options.get("catchup_limit") or len(missed) or 1) :] if missed else []
