@@ -37,7 +37,7 @@ from basir.executors.base import (
 )
 from basir.executors.child import ChildResult, call_in_child, child_start
 from basir.executors.memory import AttemptMemory, address_space_bytes
-from basir.executors.processes import start_ticks
+from basir.executors.processes import read_stat, start_ticks
 from basir.i18n.deferred import lazy
 
 PROCESS_START_TIMEOUT_S = 60.0
@@ -71,7 +71,12 @@ class _Worker:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
     def is_alive(self) -> bool:
-        """Whether the process still exists (the fork server reaps its dead children)."""
+        """Whether the process still runs.  A process that died is a zombie until the fork
+        server reaps it, and `kill(pid, 0)` still finds it then: `/proc` says which it is, so
+        a dead idle process is never handed the next call (and that call never blamed)."""
+        stat = read_stat(self.pid)
+        if stat is not None:
+            return stat.state not in ("Z", "X")
         try:
             os.kill(self.pid, 0)
         except ProcessLookupError:

@@ -202,3 +202,27 @@ async def test_a_limited_call_limits_its_worker_for_the_call_only(
     assert (await executor.execute(isolated("sample_funcs:pid"), make_ctx()))["result"] == (
         await executor.execute(isolated("sample_funcs:pid"), limited)
     )["result"]  # one warm worker all along
+
+
+def test_a_dead_process_not_yet_reaped_counts_as_gone() -> None:
+    """A worker killed while idle is a zombie until the fork server reaps it; it must not be
+    handed the next call (which would then fail as if the task had crashed it)."""
+    import subprocess
+    from concurrent.futures import ProcessPoolExecutor
+
+    from basir.executors.isolation import _Worker
+
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        worker = _Worker(ProcessPoolExecutor(max_workers=1), child.pid)
+        assert worker.is_alive()
+        os.kill(child.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert not worker.is_alive()  # a zombie, unreaped: still listed, not alive
+        worker.retire()
+    finally:
+        child.kill()
+        child.wait()
