@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Collection
+from collections.abc import Awaitable, Collection
 from typing import Annotated, Any
 
 from babel.numbers import format_decimal
@@ -288,9 +288,16 @@ async def _operator_form(
     return form, None
 
 
-def _refused(request: Request, session: Session, error: BasirError) -> Response:
-    status = {"not_found": 404, "conflict": 409}.get(error.kind, 422)
-    return error_page(request, session, error.message, status)
+async def _carried_out(
+    request: Request, session: Session, run_id: str, control: Awaitable[object]
+) -> Response:
+    """Await an engine control: back to the run page, or the page saying why it was refused."""
+    try:
+        await control
+    except BasirError as error:
+        status = {"not_found": 404, "conflict": 409}.get(error.kind, 422)
+        return error_page(request, session, error.message, status)
+    return with_headers(RedirectResponse(f"/runs/{run_id}", status_code=303))
 
 
 @router.post("/runs/{run_id}/{action}")
@@ -300,19 +307,14 @@ async def control(request: Request, session: SessionDep, run_id: RunId, action: 
     if refused is not None:
         return refused
     engine = dashboard_of(request).engine
-    user = session.principal.user
-    try:
-        if action == "pause":
-            await engine.pause_run(run_id, by=user)
-        elif action == "resume":
-            await engine.resume_run(run_id, by=user)
-        elif action == "cancel":
-            await engine.cancel_run(run_id, by=user)
-        else:
-            await engine.retry_run(run_id, by=user)
-    except BasirError as error:
-        return _refused(request, session, error)
-    return with_headers(RedirectResponse(f"/runs/{run_id}", status_code=303))
+    controls = {
+        "pause": engine.pause_run,
+        "resume": engine.resume_run,
+        "cancel": engine.cancel_run,
+        "retry": engine.retry_run,
+    }
+    control = controls[action](run_id, by=session.principal.user)
+    return await _carried_out(request, session, run_id, control)
 
 
 @router.post("/runs/{run_id}/tasks/{task_id}/{action}")
@@ -326,12 +328,9 @@ async def task_control(
         return refused
     engine = dashboard_of(request).engine
     user = session.principal.user
-    try:
-        if action == "pause":
-            stop = form.get("stop") == "true"
-            await engine.pause_task(run_id, task_id, stop_running=stop, by=user)
-        else:
-            await engine.resume_task(run_id, task_id, by=user)
-    except BasirError as error:
-        return _refused(request, session, error)
-    return with_headers(RedirectResponse(f"/runs/{run_id}", status_code=303))
+    if action == "pause":
+        stop = form.get("stop") == "true"
+        control = engine.pause_task(run_id, task_id, stop_running=stop, by=user)
+    else:
+        control = engine.resume_task(run_id, task_id, by=user)
+    return await _carried_out(request, session, run_id, control)

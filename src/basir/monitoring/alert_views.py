@@ -3,18 +3,11 @@ store), one function for both."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
+from basir.engine.report import iso
 from basir.monitoring.alert_rules import message
 from basir.store.records import AlertRecord
-
-
-def iso(epoch: float | None) -> str | None:
-    """Epoch seconds → ISO 8601 in UTC with a `Z` (None stays None)."""
-    if epoch is None:
-        return None
-    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
 def alert_view(alert: AlertRecord) -> dict[str, Any]:

@@ -12,10 +12,11 @@ from starlette.responses import Response
 
 from basir.api.deps import Caller, Operator, Reader, allow, json_response
 from basir.api.problems import problem_responses
+from basir.engine.report import iso
 from basir.errors import BasirError
 from basir.i18n import _
 from basir.monitoring.alert_rules import MATCHABLE, Silence
-from basir.monitoring.alert_views import alert_view, iso
+from basir.monitoring.alert_views import alert_view
 from basir.monitoring.notify import APPRISE, WEBHOOK, Route
 from basir.monitoring.notify_apprise import shown_url, supported
 from basir.security.auth import Permission
